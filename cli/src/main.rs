@@ -1,0 +1,37 @@
+//! `reimage`: keeps the images of Alibaba Cloud Auto Scaling groups fresh.
+//!
+//! A thin binary: each subcommand lives in its own module under `cmd/`, errors are reported
+//! once here and mapped to the exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "reimage", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the emulated Alibaba Cloud region (ECS, ESS, STS, OSS, FC) on loopback.
+    Sim(cmd::sim::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => cmd::sim::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The one place that reads the process environment.
+//!
+//! [`Env`] is a snapshot of the variables reimage cares about, taken once at start-up by
+//! the binaries ([`Env::from_process`]) and built from a map in tests ([`Env::from_pairs`]),
+//! so no test ever sets a process-wide variable.
+
+use std::collections::BTreeMap;
+
+/// A read-only view of environment variables.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+/// Variables whose values are secrets: their values never appear in `Debug` output.
+const SECRET_VARS: &[&str] = &[
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "REIMAGE_API_TOKEN",
+    "accessKeySecret",
+    "securityToken",
+];
+
+impl Env {
+    /// Snapshot of the current process environment (variables that are not UTF-8 are skipped).
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment holding exactly these pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The value of `name`, if set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The user's home directory (`HOME`).
+    pub fn home(&self) -> Option<std::path::PathBuf> {
+        self.get("HOME").map(std::path::PathBuf::from)
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in &self.vars {
+            if SECRET_VARS.contains(&k.as_str()) {
+                map.entry(k, &"<redacted>");
+            } else {
+                map.entry(k, v);
+            }
+        }
+        map.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_secret_variables() {
+        let env = Env::from_pairs([
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIvisible"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "very-secret-value"),
+        ]);
+        let shown = format!("{env:?}");
+        assert!(shown.contains("LTAIvisible"));
+        assert!(!shown.contains("very-secret-value"));
+        assert_eq!(env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), Some("very-secret-value"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The state store: records that are only ever created, never replaced.
+//!
+//! Object stores such as OSS cannot compare-and-swap an object; they can only refuse to
+//! overwrite one. So reimage keeps its state as a log of immutable records:
+//!
+//! ```text
+//! tasks/<task-id>/<seq>.json            each edit of a task is a new record
+//! executions/<execution-id>/<seq>.json  one record per step transition
+//! ```
+//!
+//! A writer that loses a race gets [`StoreError::AlreadyExists`] and stops quietly: another
+//! invocation got there first. Backends: [`file`] (the embedded default), [`memory`] (unit
+//! tests) and [`oss`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub mod file;
+pub mod memory;
+pub mod oss;
+
+/// A boxed future, as returned by [`StateStore`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record already exists at this key: another writer won.
+    #[error("record {key} already exists")]
+    AlreadyExists {
+        /// The key that was taken.
+        key: String,
+    },
+    /// A key that is not a legal record key (empty segments, `..`, characters outside the
+    /// allowed set).
+    #[error("illegal record key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The backend failed (I/O, network, service error).
+    #[error("state store {op} of {key} failed: {message}")]
+    Backend {
+        /// The operation: `create`, `get` or `list`.
+        op: &'static str,
+        /// The key or prefix.
+        key: String,
+        /// The backend's own description.
+        message: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+    },
+}
+
+/// Create-if-absent, get, list by prefix: all that reimage needs of a store.
+///
+/// Keys are `/`-separated paths of segments made of ASCII letters, digits, `-`, `_`, `.`
+/// (no segment is `.` or `..`). Values are whole records: a reader sees a record completely
+/// or not at all, even if the writer died half-way.
+pub trait StateStore: Send + Sync + fmt::Debug + 'static {
+    /// Creates `key` holding `value`, unless `key` exists: then [`StoreError::AlreadyExists`].
+    fn create<'a>(&'a self, key: &'a str, value: &'a [u8]) -> StoreFuture<'a, ()>;
+    /// The record at `key`, or `None`.
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+    /// Every key that starts with `prefix`, in ascending byte order.
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>>;
+}
+
+/// Shared handle to a store.
+pub type SharedStore = Arc<dyn StateStore>;
+
+/// Checks that `key` is a legal record key.
+pub fn validate_key(key: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::InvalidKey {
+            key: key.to_owned(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.len() > 1000 {
+        return bad("longer than 1000 bytes");
+    }
+    for segment in key.split('/') {
+        if segment.is_empty() {
+            return bad("empty path segment");
+        }
+        if segment == "." || segment == ".." {
+            return bad("`.` and `..` are not allowed as segments");
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return bad("only ASCII letters, digits, `-`, `_` and `.` are allowed");
+        }
+    }
+    Ok(())
+}

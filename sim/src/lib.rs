@@ -1,0 +1,1 @@
+//! # reimage-sim: an emulated Alibaba Cloud region on loopback
