@@ -84,6 +84,9 @@ mod tests {
         let shown = format!("{env:?}");
         assert!(shown.contains("LTAIvisible"));
         assert!(!shown.contains("very-secret-value"));
-        assert_eq!(env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), Some("very-secret-value"));
+        assert_eq!(
+            env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            Some("very-secret-value")
+        );
     }
 }
