@@ -51,6 +51,16 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// The state directory of the file store: `flag` (`--state-dir`) if given, else
+    /// `REIMAGE_STATE_DIR`, else `./.reimage`.
+    pub fn state_dir(&self, flag: Option<&std::path::Path>) -> std::path::PathBuf {
+        match (flag, self.get("REIMAGE_STATE_DIR")) {
+            (Some(flag), _) => flag.to_path_buf(),
+            (None, Some(dir)) => std::path::PathBuf::from(dir),
+            (None, None) => std::path::PathBuf::from(".reimage"),
+        }
+    }
+
     /// The user's home directory (`HOME`).
     pub fn home(&self) -> Option<std::path::PathBuf> {
         self.get("HOME").map(std::path::PathBuf::from)
@@ -74,6 +84,19 @@ impl std::fmt::Debug for Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_dir_prefers_flag_then_variable_then_default() {
+        use std::path::{Path, PathBuf};
+        let env = Env::from_pairs([("REIMAGE_STATE_DIR", "/var/lib/reimage")]);
+        assert_eq!(
+            env.state_dir(Some(Path::new("/tmp/s"))),
+            PathBuf::from("/tmp/s")
+        );
+        assert_eq!(env.state_dir(None), PathBuf::from("/var/lib/reimage"));
+        let empty = Env::from_pairs([("REIMAGE_STATE_DIR", "")]);
+        assert_eq!(empty.state_dir(None), PathBuf::from(".reimage"));
+    }
 
     #[test]
     fn debug_output_redacts_secret_variables() {

@@ -2,6 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod execution;
+pub mod naming;
+
+pub use execution::{
+    CloudFault, ExecutionId, Failure, Learned, PreviousImage, State, Step, StepEvent, StepRecord,
+    UpdateRequest,
+};
+
 /// Whose permissions an execution's cloud calls use.
 ///
 /// The Auto Scaling console offers the same two choices for an image update task: the current
