@@ -1,0 +1,177 @@
+//! template.yml, read as data: the deployment the FC functions expect and a policy that
+//! grants only what reimage calls. (`fun validate` in .ci/run checks it against Funcraft's
+//! schema; this checks what that schema cannot.)
+
+use std::collections::BTreeSet;
+
+use reimage_e2e::workspace_root;
+use serde_yaml::Value;
+
+const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
+
+/// Every cloud action reimage's clients call, and nothing else.
+const ACTIONS: [&str; 16] = [
+    "ecs:DescribeInstances",
+    "ecs:DescribeDisks",
+    "ecs:CreateSnapshot",
+    "ecs:DescribeSnapshots",
+    "ecs:DeleteSnapshot",
+    "ecs:CreateImage",
+    "ecs:DescribeImages",
+    "ecs:DeleteImage",
+    "ess:DescribeScalingGroups",
+    "ess:DescribeScalingConfigurations",
+    "ess:ModifyScalingConfiguration",
+    "sts:AssumeRole",
+    "fc:InvokeFunction",
+    "oss:GetObject",
+    "oss:PutObject",
+    "oss:ListObjects",
+];
+
+fn template() -> Value {
+    let path = workspace_root().join("template.yml");
+    let text = std::fs::read_to_string(&path).expect("template.yml is readable");
+    serde_yaml::from_str(&text).expect("template.yml is valid YAML")
+}
+
+/// The one `Aliyun::Serverless::Service` resource: its logical name and body.
+fn service(t: &Value) -> (String, Value) {
+    let resources = t["Resources"].as_mapping().expect("Resources is a map");
+    let services: Vec<_> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "Aliyun::Serverless::Service")
+        .collect();
+    assert_eq!(services.len(), 1, "exactly one FC service");
+    let (name, body) = services[0];
+    (name.as_str().expect("string key").to_owned(), body.clone())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| i.as_str().expect("a string").to_owned())
+            .collect(),
+        other => panic!("expected a string or a list of strings, got {other:?}"),
+    }
+}
+
+#[test]
+fn template_uses_the_serverless_transform() {
+    let t = template();
+    assert_eq!(t["ROSTemplateFormatVersion"], "2015-09-01");
+    assert_eq!(t["Transform"], "Aliyun::Serverless-2018-04-03");
+}
+
+#[test]
+fn every_function_is_a_custom_runtime_at_dist_name_on_port_9000() {
+    let t = template();
+    let (service_name, svc) = service(&t);
+    let declared: BTreeSet<String> = svc
+        .as_mapping()
+        .expect("service is a map")
+        .iter()
+        .filter(|(_, f)| f["Type"] == "Aliyun::Serverless::Function")
+        .map(|(k, _)| k.as_str().expect("string key").to_owned())
+        .collect();
+    let expected: BTreeSet<String> = FUNCTIONS.iter().map(|f| (*f).to_owned()).collect();
+    assert_eq!(declared, expected);
+
+    for name in FUNCTIONS {
+        let p = &svc[name]["Properties"];
+        assert_eq!(p["Runtime"], "custom", "{name}");
+        assert_eq!(p["CodeUri"], format!("./dist/{name}").as_str(), "{name}");
+        assert_eq!(p["CAPort"], 9000, "{name}");
+        assert_eq!(p["MemorySize"], 128, "{name}");
+        assert!(
+            p["Handler"].as_str().is_some_and(|h| !h.is_empty()),
+            "{name}"
+        );
+        let timeout = p["Timeout"].as_u64().expect("a Timeout in seconds");
+        assert!((10..=600).contains(&timeout), "{name}: Timeout {timeout}");
+        let env = &p["EnvironmentVariables"];
+        assert_eq!(env["REIMAGE_FC_SERVICE"], service_name.as_str(), "{name}");
+        assert!(
+            !env["REIMAGE_STORE"].is_null(),
+            "{name} says where the state is"
+        );
+    }
+}
+
+#[test]
+fn policy_grants_exactly_the_actions_reimage_calls_and_no_wildcard_action() {
+    let t = template();
+    let (service_name, svc) = service(&t);
+    let policy = &svc["Properties"]["Policies"];
+    assert_eq!(policy["Version"], "1");
+    let statements = policy["Statement"].as_sequence().expect("a Statement list");
+    let mut granted = BTreeSet::new();
+    for s in statements {
+        assert_eq!(s["Effect"], "Allow");
+        for action in strings(&s["Action"]) {
+            assert!(!action.contains('*'), "wildcard action {action}");
+            granted.insert(action);
+        }
+        for resource in strings(&s["Resource"]) {
+            assert_ne!(resource, "*", "a statement on every resource");
+            assert!(resource.starts_with("acs:"), "{resource} is not an ARN");
+        }
+    }
+    let expected: BTreeSet<String> = ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+    assert_eq!(granted, expected);
+
+    // The functions may invoke only their own service's functions.
+    let invoke = statements
+        .iter()
+        .find(|s| strings(&s["Action"]).contains(&"fc:InvokeFunction".to_owned()))
+        .expect("an InvokeFunction statement");
+    assert_eq!(
+        strings(&invoke["Resource"]),
+        [format!("acs:fc:*:*:services/{service_name}/functions/*")]
+    );
+}
+
+#[test]
+fn create_image_has_the_minute_timer_and_the_http_trigger() {
+    let t = template();
+    let (_, svc) = service(&t);
+    let events = svc["create-image"]["Events"]
+        .as_mapping()
+        .expect("create-image has events");
+    let of_type = |ty: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|(_, e)| e["Type"] == ty)
+            .map(|(_, e)| &e["Properties"])
+            .collect()
+    };
+    let timers = of_type("Timer");
+    assert_eq!(timers.len(), 1);
+    assert_eq!(timers[0]["CronExpression"], "0 * * * * *");
+    assert_eq!(timers[0]["Enable"], true);
+    let http = of_type("HTTP");
+    assert_eq!(http.len(), 1);
+    let methods = strings(&http[0]["Methods"]);
+    assert!(methods.contains(&"GET".to_owned()) && methods.contains(&"POST".to_owned()));
+    for other in ["wait-image", "swap-config", "verify"] {
+        assert!(
+            svc[other]["Events"].is_null(),
+            "{other} is started by events only"
+        );
+    }
+}
+
+#[test]
+fn state_bucket_is_private() {
+    let t = template();
+    let buckets: Vec<&Value> = t["Resources"]
+        .as_mapping()
+        .expect("Resources is a map")
+        .values()
+        .filter(|r| r["Type"] == "ALIYUN::OSS::Bucket")
+        .collect();
+    assert_eq!(buckets.len(), 1);
+    assert_eq!(buckets[0]["Properties"]["AccessControl"], "private");
+}
