@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod execution;
 pub mod naming;
+pub mod task;
 
 pub use execution::{
     CloudFault, ExecutionId, Failure, Learned, PreviousImage, State, Step, StepEvent, StepRecord,

@@ -1,0 +1,867 @@
+//! Image update tasks: what the Auto Scaling console calls an *image update task*.
+//!
+//! A task is a definition, not a run: take a custom image of a source ECS instance and put it
+//! into one or more scaling configurations, executed now, once at a chosen minute, periodically
+//! until it expires, or on an FC-style cron expression; with the account's own permissions or
+//! those of a RAM role. Each run of a task is an execution.
+//!
+//! Tasks are stored as records that are only ever added (see [`crate::store`]):
+//!
+//! ```text
+//! tasks/<task-id>/<seq>.json   seq 0 = created; then disabled / enabled / deleted (a tombstone)
+//! ```
+//!
+//! Each record is a complete snapshot of the task; the record with the highest seq is the
+//! current state. [`TaskSpec::validate`] refuses what the console refuses, each refusal an
+//! [`InvalidTask`] whose message starts with the name of the offending field.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::model::PermissionSource;
+use crate::schedule::Schedule;
+use crate::store::{SharedStore, StoreError};
+
+/// What the console calls the configuration source: where the new image goes.
+///
+/// The console offers scaling configurations; launch templates are not supported by reimage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigurationSource {
+    /// ESS scaling configurations (`asc-…`).
+    #[default]
+    ScalingConfiguration,
+}
+
+/// When a task runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExecutedAt {
+    /// Once, as soon as the task is created.
+    Now,
+    /// Once, at a chosen minute (seconds are dropped).
+    Scheduled {
+        /// The minute to run at, RFC 3339 with any offset (`2020-08-21T02:00:00+08:00`).
+        at: DateTime<Utc>,
+    },
+    /// On a recurrence, at a time of day in a time zone, until it expires.
+    Periodic(Periodic),
+    /// On a Function Compute timer expression (see [`crate::schedule::parse_cron`]).
+    Cron {
+        /// `0 0 4 * * *`, `CRON_TZ=Asia/Shanghai 0 0 4 1 * *` or `@every 5m`.
+        expression: String,
+        /// No run after this instant; none means the task never expires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expired_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl ExecutedAt {
+    /// The name of this kind, as in the JSON `kind` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Now => "now",
+            Self::Scheduled { .. } => "scheduled",
+            Self::Periodic(_) => "periodic",
+            Self::Cron { .. } => "cron",
+        }
+    }
+}
+
+/// A periodic schedule as the console defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Periodic {
+    /// Which days the task runs on.
+    pub recurrence: Recurrence,
+    /// The local time of day it runs at (`02:00:00`), in [`Periodic::time_zone`].
+    pub at: NaiveTime,
+    /// No run before this local date and time (default: from the task's creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<NaiveDateTime>,
+    /// No run after this instant, RFC 3339 with any offset.
+    pub expired_at: DateTime<Utc>,
+    /// An IANA time zone name (`Asia/Shanghai`); `UTC` by default.
+    #[serde(default = "utc_name")]
+    pub time_zone: String,
+}
+
+fn utc_name() -> String {
+    "UTC".to_owned()
+}
+
+/// The days a periodic task runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "every", rename_all = "snake_case")]
+pub enum Recurrence {
+    /// Every day.
+    Daily,
+    /// On the given days of the week (`["Mon", "Thu"]`).
+    Weekly {
+        /// At least one day.
+        days: Vec<Weekday>,
+    },
+    /// On each day of the month from `from_day` to `to_day`, both included (21–25). A day
+    /// the month does not have (31 in April) is skipped.
+    Monthly {
+        /// First day, 1–31.
+        from_day: u32,
+        /// Last day, `from_day`–31.
+        to_day: u32,
+    },
+}
+
+/// The shared secret that authenticates a task's CI webhook.
+///
+/// It is stored with the task (the HMAC needs it) but never shown: `Debug` prints
+/// `<redacted>` and the HTTP API only says whether a task has one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret's bytes, for computing a MAC.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+/// Everything that defines a task, as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// The ECS instance whose system disk becomes the image (`i-…`).
+    pub source_instance_id: String,
+    /// The custom image name; reimage derives one from the instance when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
+    /// Where the image goes.
+    #[serde(default)]
+    pub configuration_source: ConfigurationSource,
+    /// The scaling configurations that receive the new image (`asc-…`), at least one.
+    pub scaling_configuration_ids: Vec<String>,
+    /// When the task runs.
+    pub executed_at: ExecutedAt,
+    /// Whose permissions the executions use.
+    pub permission: PermissionSource,
+    /// The secret for `POST /hooks/<task-id>`; without one the task has no webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+/// Why a task definition was refused. Each message starts with the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTask {
+    /// The source instance id is not an ECS instance id.
+    #[error("source_instance_id: {0:?} is not an ECS instance id (i- followed by letters and digits)")]
+    SourceInstance(String),
+    /// No scaling configuration was named.
+    #[error("scaling_configuration_ids: name at least one scaling configuration")]
+    NoScalingConfigurations,
+    /// A scaling configuration id is malformed.
+    #[error(
+        "scaling_configuration_ids: {0:?} is not a scaling configuration id (asc- followed by letters and digits)"
+    )]
+    ScalingConfiguration(String),
+    /// A scaling configuration is named twice.
+    #[error("scaling_configuration_ids: {0:?} is named more than once")]
+    DuplicateScalingConfiguration(String),
+    /// More scaling configurations than one task may update.
+    #[error("scaling_configuration_ids: at most {max} scaling configurations per task, got {got}")]
+    TooManyScalingConfigurations {
+        /// The limit.
+        max: usize,
+        /// How many were named.
+        got: usize,
+    },
+    /// An image name ECS would reject.
+    #[error("image_name: {name:?} {reason}")]
+    ImageName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Scheduled, periodic and cron tasks run unattended, so they must name a RAM role.
+    #[error(
+        "permission: a {kind} task must name a RAM role to assume; the account's own permissions are only for tasks executed now"
+    )]
+    RoleRequired {
+        /// `scheduled`, `periodic` or `cron`.
+        kind: &'static str,
+    },
+    /// The role ARN is not of the form `acs:ram::<account-id>:role/<role-name>`.
+    #[error("permission.role_arn: {0:?} is not a RAM role ARN (acs:ram::<account-id>:role/<role-name>)")]
+    RoleArn(String),
+    /// A scheduled time in the past.
+    #[error("executed_at.at: {at} is in the past (now is {now})")]
+    InThePast {
+        /// The requested minute.
+        at: DateTime<Utc>,
+        /// The time of the check.
+        now: DateTime<Utc>,
+    },
+    /// An expiry that has already passed.
+    #[error("executed_at.expired_at: {expired_at} is in the past (now is {now})")]
+    ExpiredInThePast {
+        /// The requested expiry.
+        expired_at: DateTime<Utc>,
+        /// The time of the check.
+        now: DateTime<Utc>,
+    },
+    /// An expiry before the start.
+    #[error("executed_at.expired_at: {expired_at} is before the start {start}")]
+    ExpiryBeforeStart {
+        /// The requested expiry.
+        expired_at: DateTime<Utc>,
+        /// The start.
+        start: DateTime<Utc>,
+    },
+    /// A schedule that would never run before it expires.
+    #[error("executed_at.expired_at: the schedule has no run between {start} and {expired_at}")]
+    NeverRuns {
+        /// The start.
+        start: DateTime<Utc>,
+        /// The expiry.
+        expired_at: DateTime<Utc>,
+    },
+    /// A weekly recurrence without days.
+    #[error("executed_at.recurrence.days: name at least one day of the week")]
+    NoWeekdays,
+    /// A monthly day range that is empty or outside 1–31.
+    #[error("executed_at.recurrence: day range {from_day}–{to_day} {reason}")]
+    DayRange {
+        /// First day.
+        from_day: u32,
+        /// Last day.
+        to_day: u32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A time zone chrono-tz does not know.
+    #[error("executed_at.time_zone: {0:?} is not a known IANA time zone (such as Asia/Shanghai)")]
+    TimeZone(String),
+    /// A starts_at that does not exist in the task's time zone.
+    #[error("executed_at.starts_at: {0} does not exist in the task's time zone")]
+    StartsAt(NaiveDateTime),
+    /// A cron expression that does not parse.
+    #[error("executed_at.expression: {expression:?}: {reason}")]
+    Cron {
+        /// The expression as given.
+        expression: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A webhook secret too short to be a secret.
+    #[error("webhook_secret: must be at least {min} characters")]
+    WebhookSecret {
+        /// The minimum length.
+        min: usize,
+    },
+}
+
+impl InvalidTask {
+    /// The field this refusal is about (the part of the message before the colon).
+    pub fn field(&self) -> String {
+        let message = self.to_string();
+        message
+            .split_once(':')
+            .map_or(message.clone(), |(field, _)| field.to_owned())
+    }
+}
+
+/// The most scaling configurations one task may update (UNCONFIRMED console limit; the
+/// console's own form caps the list, the exact number is not documented).
+pub const MAX_SCALING_CONFIGURATIONS: usize = 10;
+
+/// The shortest webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+impl TaskSpec {
+    /// Checks the task as the console does, at time `now`, and compiles its schedule.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<Schedule, InvalidTask> {
+        if !is_resource_id(&self.source_instance_id, "i-") {
+            return Err(InvalidTask::SourceInstance(self.source_instance_id.clone()));
+        }
+        if let Some(name) = &self.image_name {
+            validate_image_name(name)?;
+        }
+        if self.scaling_configuration_ids.is_empty() {
+            return Err(InvalidTask::NoScalingConfigurations);
+        }
+        if self.scaling_configuration_ids.len() > MAX_SCALING_CONFIGURATIONS {
+            return Err(InvalidTask::TooManyScalingConfigurations {
+                max: MAX_SCALING_CONFIGURATIONS,
+                got: self.scaling_configuration_ids.len(),
+            });
+        }
+        for (i, id) in self.scaling_configuration_ids.iter().enumerate() {
+            if !is_resource_id(id, "asc-") {
+                return Err(InvalidTask::ScalingConfiguration(id.clone()));
+            }
+            if self.scaling_configuration_ids[..i].contains(id) {
+                return Err(InvalidTask::DuplicateScalingConfiguration(id.clone()));
+            }
+        }
+        match &self.permission {
+            PermissionSource::Account => {
+                if !matches!(self.executed_at, ExecutedAt::Now) {
+                    return Err(InvalidTask::RoleRequired {
+                        kind: self.executed_at.kind(),
+                    });
+                }
+            }
+            PermissionSource::RamRole { role_arn } => validate_role_arn(role_arn)?,
+        }
+        if let Some(secret) = &self.webhook_secret {
+            if secret.0.chars().count() < MIN_WEBHOOK_SECRET {
+                return Err(InvalidTask::WebhookSecret {
+                    min: MIN_WEBHOOK_SECRET,
+                });
+            }
+        }
+        let schedule = Schedule::compile(&self.executed_at)?;
+        schedule.validate_at(now)?;
+        Ok(schedule)
+    }
+}
+
+/// `prefix` followed by 1–64 ASCII letters and digits.
+fn is_resource_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Checks an image name against ECS's rules: 2–128 characters, starting with a letter
+/// (Chinese characters count), then letters, digits, `:`, `_` or `-`, and not starting with
+/// `http://` or `https://`.
+///
+/// ECS's own error text also mentions periods; whether it accepts them is UNCONFIRMED, so
+/// reimage refuses them rather than fail at CreateImage time.
+pub fn validate_image_name(name: &str) -> Result<(), InvalidTask> {
+    let bad = |reason| {
+        Err(InvalidTask::ImageName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let len = name.chars().count();
+    if !(2..=128).contains(&len) {
+        return bad("must be 2 to 128 characters long");
+    }
+    if name.starts_with("http://") || name.starts_with("https://") {
+        return bad("must not start with http:// or https://");
+    }
+    if !name.chars().next().is_some_and(char::is_alphabetic) {
+        return bad("must start with a letter");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ':' | '_' | '-'))
+    {
+        return bad("may contain only letters, digits, `:`, `_` and `-`");
+    }
+    Ok(())
+}
+
+/// Checks a RAM role ARN: `acs:ram::<account-id>:role/<role-name>`, the account id all
+/// digits, the role name 1–64 letters, digits, `.`, `-` or `_`.
+pub fn validate_role_arn(arn: &str) -> Result<(), InvalidTask> {
+    let ok = arn
+        .strip_prefix("acs:ram::")
+        .and_then(|rest| rest.split_once(":role/"))
+        .is_some_and(|(account, role)| {
+            !account.is_empty()
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && (1..=64).contains(&role.len())
+                && role
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidTask::RoleArn(arn.to_owned()))
+    }
+}
+
+/// What an edit of a task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskChange {
+    /// The task was created (seq 0).
+    Created,
+    /// The scheduler and the webhook stop starting runs.
+    Disabled,
+    /// They start again.
+    Enabled,
+    /// The task is gone; this record is its tombstone.
+    Deleted,
+}
+
+/// One stored record of a task: a complete snapshot after one edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task's id.
+    pub task_id: String,
+    /// 0 for the creation, then one more per edit.
+    pub seq: u64,
+    /// What this edit did.
+    pub change: TaskChange,
+    /// When this record was written.
+    pub recorded_at: DateTime<Utc>,
+    /// When the task was created (seq 0's `recorded_at`).
+    pub created_at: DateTime<Utc>,
+    /// Whether the scheduler and the webhook start runs.
+    pub enabled: bool,
+    /// The definition.
+    pub spec: TaskSpec,
+}
+
+impl TaskRecord {
+    /// Whether this record is a tombstone.
+    pub fn is_deleted(&self) -> bool {
+        self.change == TaskChange::Deleted
+    }
+}
+
+/// What went wrong reading or writing task records.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskStoreError {
+    /// No task with this id (or it was deleted).
+    #[error("task {0} not found")]
+    NotFound(String),
+    /// A task with this id exists already.
+    #[error("task {0} already exists")]
+    AlreadyExists(String),
+    /// Other writers kept winning the race for the next record.
+    #[error("task {0} is being changed by another writer; try again")]
+    Contended(String),
+    /// A stored record that cannot be read back.
+    #[error("task record {key} is corrupt: {message}")]
+    Corrupt {
+        /// The record's key.
+        key: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Task records in a [`crate::store::StateStore`].
+#[derive(Debug, Clone)]
+pub struct TaskStore {
+    store: SharedStore,
+}
+
+/// How often an edit retries when another writer took the next seq.
+const EDIT_ATTEMPTS: usize = 5;
+
+/// The key of record `seq` of task `task_id`. Seqs are zero-padded so that a listing's byte
+/// order is their numeric order.
+pub fn task_key(task_id: &str, seq: u64) -> String {
+    format!("tasks/{task_id}/{seq:010}.json")
+}
+
+/// Whether `id` can be a task id (one store key segment, not `.` or `..`).
+pub fn is_valid_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+impl TaskStore {
+    /// Tasks in `store`.
+    pub fn new(store: SharedStore) -> Self {
+        Self { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Stores a new task as record 0. The spec must have been validated.
+    pub async fn create(
+        &self,
+        task_id: &str,
+        spec: TaskSpec,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRecord, TaskStoreError> {
+        let record = TaskRecord {
+            task_id: task_id.to_owned(),
+            seq: 0,
+            change: TaskChange::Created,
+            recorded_at: now,
+            created_at: now,
+            enabled: true,
+            spec,
+        };
+        match self.put(&record).await {
+            Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => {
+                Err(TaskStoreError::AlreadyExists(task_id.to_owned()))
+            }
+            other => other.map(|()| record),
+        }
+    }
+
+    /// The current record of a task, tombstones included; `None` if it never existed.
+    pub async fn latest(&self, task_id: &str) -> Result<Option<TaskRecord>, TaskStoreError> {
+        if !is_valid_task_id(task_id) {
+            return Ok(None);
+        }
+        let keys = self.store.list(&format!("tasks/{task_id}/")).await?;
+        let Some(key) = keys
+            .iter()
+            .filter_map(|k| Some((seq_of(k)?, k)))
+            .max_by_key(|(seq, _)| *seq)
+            .map(|(_, k)| k)
+        else {
+            return Ok(None);
+        };
+        self.read(key).await
+    }
+
+    /// The current state of a live task.
+    pub async fn get(&self, task_id: &str) -> Result<TaskRecord, TaskStoreError> {
+        match self.latest(task_id).await? {
+            Some(record) if !record.is_deleted() => Ok(record),
+            _ => Err(TaskStoreError::NotFound(task_id.to_owned())),
+        }
+    }
+
+    /// The current state of every live task, ordered by id.
+    pub async fn list(&self) -> Result<Vec<TaskRecord>, TaskStoreError> {
+        let keys = self.store.list("tasks/").await?;
+        // Keys come in byte order, so the last key of each task is its highest seq.
+        let mut latest: Vec<&String> = Vec::new();
+        let mut last_id: Option<&str> = None;
+        for key in &keys {
+            let Some(id) = key
+                .strip_prefix("tasks/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(id, _)| id)
+            else {
+                continue;
+            };
+            if seq_of(key).is_none() {
+                continue;
+            }
+            if last_id == Some(id) {
+                if let Some(last) = latest.last_mut() {
+                    *last = key;
+                }
+            } else {
+                latest.push(key);
+                last_id = Some(id);
+            }
+        }
+        let mut out = Vec::with_capacity(latest.len());
+        for key in latest {
+            if let Some(record) = self.read(key).await? {
+                if !record.is_deleted() {
+                    out.push(record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an edit: disable, enable or delete. An edit that changes nothing (enabling an
+    /// enabled task) returns the current record without writing one.
+    pub async fn change(
+        &self,
+        task_id: &str,
+        change: TaskChange,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRecord, TaskStoreError> {
+        for _ in 0..EDIT_ATTEMPTS {
+            let current = self.get(task_id).await?;
+            let enabled = match change {
+                TaskChange::Disabled => false,
+                TaskChange::Enabled => true,
+                TaskChange::Deleted => current.enabled,
+                TaskChange::Created => return Err(TaskStoreError::AlreadyExists(task_id.into())),
+            };
+            if change != TaskChange::Deleted && enabled == current.enabled {
+                return Ok(current);
+            }
+            let next = TaskRecord {
+                seq: current.seq + 1,
+                change,
+                recorded_at: now,
+                enabled,
+                ..current
+            };
+            match self.put(&next).await {
+                Ok(()) => return Ok(next),
+                Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(TaskStoreError::Contended(task_id.to_owned()))
+    }
+
+    async fn put(&self, record: &TaskRecord) -> Result<(), TaskStoreError> {
+        let key = task_key(&record.task_id, record.seq);
+        let body = serde_json::to_vec_pretty(record).map_err(|e| TaskStoreError::Corrupt {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.store.create(&key, &body).await?;
+        Ok(())
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<TaskRecord>, TaskStoreError> {
+        let Some(bytes) = self.store.get(key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| TaskStoreError::Corrupt {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
+    }
+}
+
+/// The seq of a record key `tasks/<id>/<seq>.json`.
+fn seq_of(key: &str) -> Option<u64> {
+    key.rsplit_once('/')?
+        .1
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2020, 8, 1, 0, 0, 0).unwrap()
+    }
+
+    fn role() -> PermissionSource {
+        PermissionSource::RamRole {
+            role_arn: "acs:ram::123456789012:role/reimage-updater".into(),
+        }
+    }
+
+    fn periodic(recurrence: Recurrence) -> Periodic {
+        Periodic {
+            recurrence,
+            at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
+            starts_at: None,
+            expired_at: Utc.with_ymd_and_hms(2020, 8, 25, 16, 0, 0).unwrap(),
+            time_zone: "Asia/Shanghai".into(),
+        }
+    }
+
+    fn valid() -> TaskSpec {
+        TaskSpec {
+            source_instance_id: "i-bp1abc".into(),
+            image_name: Some("web-golden".into()),
+            configuration_source: ConfigurationSource::ScalingConfiguration,
+            scaling_configuration_ids: vec!["asc-one".into(), "asc-two".into()],
+            executed_at: ExecutedAt::Periodic(periodic(Recurrence::Monthly {
+                from_day: 21,
+                to_day: 25,
+            })),
+            permission: role(),
+            webhook_secret: Some(WebhookSecret::new("0123456789abcdef")),
+        }
+    }
+
+    /// Applies `edit` to a valid spec and returns the refusal's field and message.
+    fn refusal(edit: impl FnOnce(&mut TaskSpec)) -> (String, String) {
+        let mut spec = valid();
+        edit(&mut spec);
+        let err = spec.validate(now()).expect_err("the spec should be refused");
+        (err.field(), err.to_string())
+    }
+
+    #[test]
+    fn the_console_example_is_valid() {
+        valid().validate(now()).unwrap();
+    }
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        let cases: Vec<(&str, &str, Box<dyn FnOnce(&mut TaskSpec)>)> = vec![
+            ("source_instance_id", "not an ECS instance id", Box::new(|s| s.source_instance_id = "bp1abc".into())),
+            ("scaling_configuration_ids", "at least one", Box::new(|s| s.scaling_configuration_ids.clear())),
+            ("scaling_configuration_ids", "\"asg-1\" is not a scaling configuration id", Box::new(|s| s.scaling_configuration_ids = vec!["asg-1".into()])),
+            ("scaling_configuration_ids", "more than once", Box::new(|s| s.scaling_configuration_ids = vec!["asc-a".into(), "asc-a".into()])),
+            ("scaling_configuration_ids", "at most 10", Box::new(|s| s.scaling_configuration_ids = (0..11).map(|i| format!("asc-{i}")).collect())),
+            ("image_name", "must start with a letter", Box::new(|s| s.image_name = Some("1web".into()))),
+            ("image_name", "2 to 128", Box::new(|s| s.image_name = Some("w".into()))),
+            ("image_name", "2 to 128", Box::new(|s| s.image_name = Some("w".repeat(129)))),
+            ("image_name", "http://", Box::new(|s| s.image_name = Some("https://x".into()))),
+            ("image_name", "only letters, digits", Box::new(|s| s.image_name = Some("web golden".into()))),
+            ("permission", "periodic task must name a RAM role", Box::new(|s| s.permission = PermissionSource::Account)),
+            ("permission", "scheduled task must name a RAM role", Box::new(|s| {
+                s.permission = PermissionSource::Account;
+                s.executed_at = ExecutedAt::Scheduled { at: now() + chrono::Duration::hours(1) };
+            })),
+            ("permission", "cron task must name a RAM role", Box::new(|s| {
+                s.permission = PermissionSource::Account;
+                s.executed_at = ExecutedAt::Cron { expression: "0 0 4 * * *".into(), expired_at: None };
+            })),
+            ("permission.role_arn", "not a RAM role ARN", Box::new(|s| s.permission = PermissionSource::RamRole { role_arn: "acs:ram::12ab:role/x".into() })),
+            ("permission.role_arn", "not a RAM role ARN", Box::new(|s| s.permission = PermissionSource::RamRole { role_arn: "arn:aws:iam::1:role/x".into() })),
+            ("executed_at.at", "in the past", Box::new(|s| s.executed_at = ExecutedAt::Scheduled { at: now() - chrono::Duration::minutes(1) })),
+            ("executed_at.expired_at", "in the past", Box::new(|s| {
+                let mut p = periodic(Recurrence::Daily);
+                p.expired_at = now() - chrono::Duration::days(1);
+                s.executed_at = ExecutedAt::Periodic(p);
+            })),
+            ("executed_at.expired_at", "before the start", Box::new(|s| {
+                let mut p = periodic(Recurrence::Daily);
+                p.starts_at = Some(NaiveDate::from_ymd_opt(2020, 9, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
+                s.executed_at = ExecutedAt::Periodic(p);
+            })),
+            ("executed_at.expired_at", "has no run", Box::new(|s| {
+                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 27, to_day: 28 }));
+            })),
+            ("executed_at.recurrence", "is empty", Box::new(|s| {
+                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 25, to_day: 21 }));
+            })),
+            ("executed_at.recurrence", "is impossible", Box::new(|s| {
+                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 0, to_day: 3 }));
+            })),
+            ("executed_at.recurrence", "is impossible", Box::new(|s| {
+                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 30, to_day: 32 }));
+            })),
+            ("executed_at.recurrence.days", "at least one day", Box::new(|s| {
+                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Weekly { days: vec![] }));
+            })),
+            ("executed_at.time_zone", "\"Mars/Olympus\"", Box::new(|s| {
+                let mut p = periodic(Recurrence::Daily);
+                p.time_zone = "Mars/Olympus".into();
+                s.executed_at = ExecutedAt::Periodic(p);
+            })),
+            ("executed_at.expression", "expected 6 fields", Box::new(|s| {
+                s.executed_at = ExecutedAt::Cron { expression: "0 4 * * *".into(), expired_at: None };
+            })),
+            ("executed_at.expression", "unknown time zone", Box::new(|s| {
+                s.executed_at = ExecutedAt::Cron { expression: "CRON_TZ=Nowhere 0 0 4 * * *".into(), expired_at: None };
+            })),
+            ("webhook_secret", "at least 16", Box::new(|s| s.webhook_secret = Some(WebhookSecret::new("short")))),
+        ];
+        for (field, fragment, edit) in cases {
+            let (got_field, message) = refusal(edit);
+            assert_eq!(got_field, field, "{message}");
+            assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        }
+    }
+
+    #[test]
+    fn account_permissions_are_fine_for_now() {
+        let mut spec = valid();
+        spec.permission = PermissionSource::Account;
+        spec.executed_at = ExecutedAt::Now;
+        spec.validate(now()).unwrap();
+    }
+
+    #[test]
+    fn image_names_ecs_accepts() {
+        for name in ["ab", "web-golden_2024:01", "镜像-1", &"w".repeat(128)] {
+            validate_image_name(name).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_json_form_round_trips_and_reads_as_documented() {
+        let json = r#"{
+            "source_instance_id": "i-bp1abc",
+            "scaling_configuration_ids": ["asc-one"],
+            "executed_at": {"kind": "periodic", "recurrence": {"every": "weekly", "days": ["Mon", "fri"]},
+                            "at": "02:00:00", "expired_at": "2020-08-26T00:00:00+08:00",
+                            "time_zone": "Asia/Shanghai"},
+            "permission": {"kind": "ram_role", "role_arn": "acs:ram::123456789012:role/reimage"}
+        }"#;
+        let spec: TaskSpec = serde_json::from_str(json).unwrap();
+        let ExecutedAt::Periodic(p) = &spec.executed_at else {
+            panic!("not periodic");
+        };
+        assert_eq!(p.expired_at, Utc.with_ymd_and_hms(2020, 8, 25, 16, 0, 0).unwrap());
+        assert_eq!(p.recurrence, Recurrence::Weekly { days: vec![Weekday::Mon, Weekday::Fri] });
+        let back: TaskSpec = serde_json::from_slice(&serde_json::to_vec(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+        assert!(serde_json::from_str::<TaskSpec>(&json.replace("\"at\"", "\"att\"")).is_err());
+    }
+
+    #[test]
+    fn webhook_secret_never_shows_in_debug_output() {
+        let spec = valid();
+        let shown = format!("{spec:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[tokio::test]
+    async fn each_edit_is_a_new_record_and_the_highest_seq_is_current() {
+        let store: SharedStore = std::sync::Arc::new(crate::schedule::tests::MapStore::default());
+        let tasks = TaskStore::new(store.clone());
+        tasks.create("t1", valid(), now()).await.unwrap();
+        assert!(matches!(
+            tasks.create("t1", valid(), now()).await,
+            Err(TaskStoreError::AlreadyExists(_))
+        ));
+        let later = now() + chrono::Duration::minutes(5);
+        assert!(!tasks.change("t1", TaskChange::Disabled, later).await.unwrap().enabled);
+        // Disabling a disabled task writes nothing.
+        tasks.change("t1", TaskChange::Disabled, later).await.unwrap();
+        let enabled = tasks.change("t1", TaskChange::Enabled, later).await.unwrap();
+        assert_eq!((enabled.seq, enabled.enabled), (2, true));
+        assert_eq!(tasks.get("t1").await.unwrap(), enabled);
+        tasks.create("t2", valid(), now()).await.unwrap();
+        let listed: Vec<_> = tasks.list().await.unwrap().into_iter().map(|t| t.task_id).collect();
+        assert_eq!(listed, ["t1", "t2"]);
+        let tombstone = tasks.change("t1", TaskChange::Deleted, later).await.unwrap();
+        assert_eq!(tombstone.seq, 3);
+        assert!(matches!(tasks.get("t1").await, Err(TaskStoreError::NotFound(_))));
+        assert!(matches!(
+            tasks.change("t1", TaskChange::Enabled, later).await,
+            Err(TaskStoreError::NotFound(_))
+        ));
+        assert_eq!(tasks.list().await.unwrap().len(), 1);
+        let keys = store.list("tasks/t1/").await.unwrap();
+        assert_eq!(keys.len(), 4);
+        assert_eq!(keys[3], "tasks/t1/0000000003.json");
+    }
+
+    #[tokio::test]
+    async fn records_past_seq_nine_still_sort_by_number() {
+        let store: SharedStore = std::sync::Arc::new(crate::schedule::tests::MapStore::default());
+        let tasks = TaskStore::new(store);
+        tasks.create("t1", valid(), now()).await.unwrap();
+        for i in 0..12 {
+            let change = if i % 2 == 0 { TaskChange::Disabled } else { TaskChange::Enabled };
+            tasks.change("t1", change, now()).await.unwrap();
+        }
+        let current = tasks.get("t1").await.unwrap();
+        assert_eq!((current.seq, current.enabled), (12, true));
+    }
+}

@@ -1,0 +1,204 @@
+//! The minute tick: start every due slot of every enabled task, once.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{CatchUp, GRACE, Schedule, due_slots};
+use crate::model::task::{TaskRecord, TaskStore, TaskStoreError};
+
+/// What started an execution; stored in the execution's first record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    /// A task executed now, started when it was created.
+    Now,
+    /// A slot of a scheduled, periodic or cron task.
+    Schedule {
+        /// The slot's time.
+        slot: DateTime<Utc>,
+        /// Set when the slot was missed and started late by a catch-up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catch_up: Option<CatchUp>,
+    },
+    /// A run requested by hand (`POST /tasks/{id}/runs`, `reimage task run`).
+    Manual,
+    /// A CI webhook (`POST /hooks/{task-id}`).
+    Webhook {
+        /// `github`, `gitlab` or `reimage`: the signature form that authenticated it.
+        source: String,
+        /// The delivery id the CI system sent, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_id: Option<String>,
+    },
+}
+
+/// A request to start one execution of a task.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The execution's id: derived from the task and slot or delivery, or random.
+    pub execution_id: String,
+    /// The task's current record.
+    pub task: TaskRecord,
+    /// Why it starts.
+    pub trigger: Trigger,
+}
+
+/// The outcome of [`Runs::start`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStarted {
+    /// The execution's id.
+    pub execution_id: String,
+    /// False if an execution with this id existed already (nothing new was started).
+    pub created: bool,
+}
+
+/// Starting an execution failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("starting execution {execution_id} failed: {message}")]
+pub struct RunError {
+    /// The execution that did not start.
+    pub execution_id: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A boxed future returned by [`Runs::start`].
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<RunStarted, RunError>> + Send + 'a>>;
+
+/// Starts executions: creates an execution's first record if absent and dispatches its first
+/// step. Implemented over the execution engine; the scheduler and the HTTP API only need this.
+pub trait Runs: Send + Sync + fmt::Debug + 'static {
+    /// Starts `request.execution_id` unless it exists.
+    fn start(&self, request: RunRequest) -> RunFuture<'_>;
+}
+
+/// The id of the execution of `task_id`'s slot at `slot`: the same in every scheduler, so a
+/// slot is started once however many ticks see it.
+pub fn slot_execution_id(task_id: &str, slot: DateTime<Utc>) -> String {
+    format!("{task_id}-{}", slot.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// The tick's time.
+    pub now: Option<DateTime<Utc>>,
+    /// Live tasks looked at.
+    pub tasks: usize,
+    /// Executions this tick created.
+    pub started: Vec<String>,
+    /// Of those, the ones that caught up a missed slot.
+    pub caught_up: Vec<String>,
+    /// Due executions that existed already (another tick or scheduler started them).
+    pub already_started: Vec<String>,
+    /// Tasks or executions that failed, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The scheduler: call [`Scheduler::tick`] once a minute.
+pub struct Scheduler {
+    tasks: TaskStore,
+    runs: Arc<dyn Runs>,
+    last_tick: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("tasks", &self.tasks)
+            .field("runs", &self.runs)
+            .field("last_tick", &self.last_tick())
+            .finish()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler over the tasks in `tasks`, starting executions with `runs`.
+    pub fn new(tasks: TaskStore, runs: Arc<dyn Runs>) -> Self {
+        Self {
+            tasks,
+            runs,
+            last_tick: Mutex::new(None),
+        }
+    }
+
+    /// The task records this scheduler reads.
+    pub fn tasks(&self) -> &TaskStore {
+        &self.tasks
+    }
+
+    /// The last tick that completed without failures.
+    pub fn last_tick(&self) -> Option<DateTime<Utc>> {
+        *self.last_tick.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ticks at `now`, covering the slots since this scheduler's last successful tick (or,
+    /// for its first tick, the grace window: a restarted process catches up the latest slot
+    /// it missed). The last tick only moves when every due slot started, so a failed start
+    /// is retried by the next tick.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, TaskStoreError> {
+        let last = self.last_tick().unwrap_or(now - GRACE);
+        let report = self.tick_since(last, now).await?;
+        if report.failed.is_empty() {
+            let mut guard = self.last_tick.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none_or(|t| t < now) {
+                *guard = Some(now);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Ticks at `now` as if the previous tick ran at `last_tick`.
+    pub async fn tick_since(
+        &self,
+        last_tick: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<TickReport, TaskStoreError> {
+        let tasks = self.tasks.list().await?;
+        let mut report = TickReport {
+            now: Some(now),
+            tasks: tasks.len(),
+            ..TickReport::default()
+        };
+        for task in tasks {
+            if !task.enabled {
+                continue;
+            }
+            let schedule = match Schedule::compile(&task.spec.executed_at) {
+                Ok(schedule) => schedule,
+                Err(err) => {
+                    report.failed.push((task.task_id.clone(), err.to_string()));
+                    continue;
+                }
+            };
+            for slot in due_slots(&schedule, task.created_at, last_tick, now) {
+                let execution_id = slot_execution_id(&task.task_id, slot.at);
+                let catch_up = slot.catch_up.is_some();
+                let request = RunRequest {
+                    execution_id: execution_id.clone(),
+                    task: task.clone(),
+                    trigger: Trigger::Schedule {
+                        slot: slot.at,
+                        catch_up: slot.catch_up,
+                    },
+                };
+                match self.runs.start(request).await {
+                    Ok(started) if started.created => {
+                        if catch_up {
+                            report.caught_up.push(execution_id.clone());
+                        }
+                        report.started.push(execution_id);
+                    }
+                    Ok(_) => report.already_started.push(execution_id),
+                    Err(err) => report.failed.push((execution_id, err.to_string())),
+                }
+            }
+        }
+        Ok(report)
+    }
+}
