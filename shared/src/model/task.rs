@@ -21,6 +21,8 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::model::PermissionSource;
+use crate::model::execution::ExecutionId;
+use crate::model::naming::{self, NameError};
 use crate::schedule::Schedule;
 use crate::store::{SharedStore, StoreError};
 
@@ -192,7 +194,7 @@ pub enum InvalidTask {
         /// The name as given.
         name: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
     /// Scheduled, periodic and cron tasks run unattended, so they must name a RAM role.
     #[error(
@@ -296,7 +298,7 @@ impl TaskSpec {
             return Err(InvalidTask::SourceInstance(self.source_instance_id.clone()));
         }
         if let Some(name) = &self.image_name {
-            validate_image_name(name)?;
+            validate_image_name(name, now)?;
         }
         if self.scaling_configuration_ids.is_empty() {
             return Err(InvalidTask::NoScalingConfigurations);
@@ -345,36 +347,22 @@ fn is_resource_id(id: &str, prefix: &str) -> bool {
     })
 }
 
-/// Checks an image name against ECS's rules: 2–128 characters, starting with a letter
-/// (Chinese characters count), then letters, digits, `:`, `_` or `-`, and not starting with
-/// `http://` or `https://`.
-///
-/// ECS's own error text also mentions periods; whether it accepts them is UNCONFIRMED, so
-/// reimage refuses them rather than fail at CreateImage time.
-pub fn validate_image_name(name: &str) -> Result<(), InvalidTask> {
-    let bad = |reason| {
-        Err(InvalidTask::ImageName {
+/// Checks a given image name: ECS's rules for `ImageName` (see [`naming`]), with room for
+/// the `_on_<execution-id>_at_<time>` suffix every execution adds.
+pub fn validate_image_name(name: &str, now: DateTime<Utc>) -> Result<(), InvalidTask> {
+    let probe = ExecutionId::derived("image-name-check");
+    naming::image_name("i-check", Some(name), &probe, now)
+        .map(|_| ())
+        .map_err(|err| InvalidTask::ImageName {
             name: name.to_owned(),
-            reason,
+            reason: match err {
+                NameError::Illegal { reason, .. } => reason,
+                NameError::TooLongForSuffix { max, .. } => format!(
+                    "is too long: reimage appends `_on_<execution-id>_at_<time>`, so a given \
+                     name may be at most {max} characters"
+                ),
+            },
         })
-    };
-    let len = name.chars().count();
-    if !(2..=128).contains(&len) {
-        return bad("must be 2 to 128 characters long");
-    }
-    if name.starts_with("http://") || name.starts_with("https://") {
-        return bad("must not start with http:// or https://");
-    }
-    if !name.chars().next().is_some_and(char::is_alphabetic) {
-        return bad("must start with a letter");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, ':' | '_' | '-'))
-    {
-        return bad("may contain only letters, digits, `:`, `_` and `-`");
-    }
-    Ok(())
 }
 
 /// Checks a RAM role ARN: `acs:ram::<account-id>:role/<role-name>`, the account id all
@@ -715,10 +703,11 @@ mod tests {
             ("scaling_configuration_ids", "more than once", Box::new(|s| s.scaling_configuration_ids = vec!["asc-a".into(), "asc-a".into()])),
             ("scaling_configuration_ids", "at most 10", Box::new(|s| s.scaling_configuration_ids = (0..11).map(|i| format!("asc-{i}")).collect())),
             ("image_name", "must start with a letter", Box::new(|s| s.image_name = Some("1web".into()))),
-            ("image_name", "2 to 128", Box::new(|s| s.image_name = Some("w".into()))),
-            ("image_name", "2 to 128", Box::new(|s| s.image_name = Some("w".repeat(129)))),
-            ("image_name", "http://", Box::new(|s| s.image_name = Some("https://x".into()))),
+            ("image_name", "shorter than 2", Box::new(|s| s.image_name = Some("w".into()))),
+            ("image_name", "at most 63 characters", Box::new(|s| s.image_name = Some("w".repeat(64)))),
+            ("image_name", "http://", Box::new(|s| s.image_name = Some("https-x".replace('-', "://")))),
             ("image_name", "only letters, digits", Box::new(|s| s.image_name = Some("web golden".into()))),
+            ("image_name", "only letters, digits", Box::new(|s| s.image_name = Some("web.golden".into()))),
             ("permission", "periodic task must name a RAM role", Box::new(|s| s.permission = PermissionSource::Account)),
             ("permission", "scheduled task must name a RAM role", Box::new(|s| {
                 s.permission = PermissionSource::Account;
@@ -786,8 +775,8 @@ mod tests {
 
     #[test]
     fn image_names_ecs_accepts() {
-        for name in ["ab", "web-golden_2024:01", "镜像-1", &"w".repeat(128)] {
-            validate_image_name(name).unwrap();
+        for name in ["ab", "web-golden_2024:01", &"w".repeat(63)] {
+            validate_image_name(name, now()).unwrap();
         }
     }
 
@@ -822,7 +811,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_edit_is_a_new_record_and_the_highest_seq_is_current() {
-        let store: SharedStore = std::sync::Arc::new(crate::schedule::tests::MapStore::default());
+        let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
         let tasks = TaskStore::new(store.clone());
         tasks.create("t1", valid(), now()).await.unwrap();
         assert!(matches!(
@@ -854,7 +843,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_past_seq_nine_still_sort_by_number() {
-        let store: SharedStore = std::sync::Arc::new(crate::schedule::tests::MapStore::default());
+        let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
         let tasks = TaskStore::new(store);
         tasks.create("t1", valid(), now()).await.unwrap();
         for i in 0..12 {

@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, TimeZone, Weekday};
@@ -6,49 +5,16 @@ use chrono::{NaiveDate, TimeZone, Weekday};
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::model::PermissionSource;
+use crate::model::execution::ExecutionId;
 use crate::model::task::{Periodic, TaskChange, TaskSpec, TaskStore};
-use crate::store::{SharedStore, StateStore, StoreError, StoreFuture};
-
-/// A store in a map, enough for the scheduler's tests.
-#[derive(Debug, Default)]
-pub(crate) struct MapStore(Mutex<BTreeMap<String, Vec<u8>>>);
-
-impl StateStore for MapStore {
-    fn create<'a>(&'a self, key: &'a str, value: &'a [u8]) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            crate::store::validate_key(key)?;
-            let mut map = self.0.lock().unwrap();
-            if map.contains_key(key) {
-                return Err(StoreError::AlreadyExists { key: key.into() });
-            }
-            map.insert(key.into(), value.to_vec());
-            Ok(())
-        })
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
-        Box::pin(async move { Ok(self.0.lock().unwrap().get(key).cloned()) })
-    }
-
-    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>> {
-        Box::pin(async move {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect())
-        })
-    }
-}
+use crate::store::memory::MemoryStore;
+use crate::store::{SharedStore, StoreError};
 
 /// Starts an execution by creating its record 0 if absent, and remembers the triggers.
 #[derive(Debug)]
 pub(crate) struct RecordRuns {
     pub store: SharedStore,
-    pub started: Mutex<Vec<(String, Trigger)>>,
+    pub started: Mutex<Vec<(ExecutionId, Trigger)>>,
 }
 
 impl RecordRuns {
@@ -63,7 +29,7 @@ impl RecordRuns {
 impl Runs for RecordRuns {
     fn start(&self, request: RunRequest) -> tick::RunFuture<'_> {
         Box::pin(async move {
-            let key = format!("executions/{}/0.json", request.execution_id);
+            let key = request.execution_id.record_key(0);
             let body = serde_json::to_vec(&request.trigger).unwrap();
             match self.store.create(&key, &body).await {
                 Ok(()) => {
@@ -139,7 +105,7 @@ fn daily_at(h: u32, m: u32, zone: &str) -> Schedule {
 }
 
 async fn scheduler_with(executed_at: ExecutedAt, created: DateTime<Utc>) -> (Scheduler, Arc<RecordRuns>, String) {
-    let store: SharedStore = Arc::new(MapStore::default());
+    let store: SharedStore = Arc::new(MemoryStore::new());
     let tasks = TaskStore::new(store.clone());
     let s = spec(executed_at);
     s.validate(created).unwrap();
@@ -180,7 +146,8 @@ async fn console_example_runs_exactly_five_times_in_august_2020_and_never_again(
             "2020-08-25 02:00:00",
         ]
     );
-    assert_eq!(started[0].0, "task-1-20200820T180000Z");
+    assert_eq!(started[0].0, slot_execution_id("task-1", utc(2020, 8, 20, 18, 0)));
+    assert_ne!(started[0].0, started[1].0);
 }
 
 #[test]
@@ -350,7 +317,7 @@ async fn a_missed_tick_catches_up_the_latest_slot_and_its_trigger_says_so() {
     scheduler.tick(utc(2024, 1, 1, 0, 4)).await.unwrap();
     // The process was down from 00:04 to 00:17.
     let report = scheduler.tick(utc(2024, 1, 1, 0, 17)).await.unwrap();
-    assert_eq!(report.started, ["task-1-20240101T001500Z"]);
+    assert_eq!(report.started, [slot_execution_id("task-1", utc(2024, 1, 1, 0, 15))]);
     assert_eq!(report.caught_up, report.started);
     let started = runs.started.lock().unwrap().clone();
     assert_eq!(
@@ -395,7 +362,7 @@ async fn duplicate_and_concurrent_ticks_start_each_slot_once() {
 #[tokio::test]
 async fn two_schedulers_on_one_store_start_each_slot_once() {
     let created = utc(2024, 1, 1, 0, 0);
-    let store: SharedStore = Arc::new(MapStore::default());
+    let store: SharedStore = Arc::new(MemoryStore::new());
     let tasks = TaskStore::new(store.clone());
     let s = spec(ExecutedAt::Cron { expression: "@every 1m".into(), expired_at: None });
     tasks.create("task-1", s, created).await.unwrap();
@@ -449,7 +416,7 @@ async fn a_scheduled_task_runs_once_at_its_minute() {
     }
     let started = runs.started.lock().unwrap().clone();
     assert_eq!(started.len(), 1);
-    assert_eq!(started[0].0, "task-1-20240101T000500Z");
+    assert_eq!(started[0].0, slot_execution_id("task-1", utc(2024, 1, 1, 0, 5)));
 }
 
 #[test]

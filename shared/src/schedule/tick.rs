@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{CatchUp, GRACE, Schedule, due_slots};
+use crate::model::execution::ExecutionId;
 use crate::model::task::{TaskRecord, TaskStore, TaskStoreError};
 
 /// What started an execution; stored in the execution's first record.
@@ -41,7 +42,7 @@ pub enum Trigger {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     /// The execution's id: derived from the task and slot or delivery, or random.
-    pub execution_id: String,
+    pub execution_id: ExecutionId,
     /// The task's current record.
     pub task: TaskRecord,
     /// Why it starts.
@@ -52,7 +53,7 @@ pub struct RunRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStarted {
     /// The execution's id.
-    pub execution_id: String,
+    pub execution_id: ExecutionId,
     /// False if an execution with this id existed already (nothing new was started).
     pub created: bool,
 }
@@ -62,7 +63,7 @@ pub struct RunStarted {
 #[error("starting execution {execution_id} failed: {message}")]
 pub struct RunError {
     /// The execution that did not start.
-    pub execution_id: String,
+    pub execution_id: ExecutionId,
     /// What went wrong.
     pub message: String,
 }
@@ -77,10 +78,14 @@ pub trait Runs: Send + Sync + fmt::Debug + 'static {
     fn start(&self, request: RunRequest) -> RunFuture<'_>;
 }
 
-/// The id of the execution of `task_id`'s slot at `slot`: the same in every scheduler, so a
-/// slot is started once however many ticks see it.
-pub fn slot_execution_id(task_id: &str, slot: DateTime<Utc>) -> String {
-    format!("{task_id}-{}", slot.format("%Y%m%dT%H%M%SZ"))
+/// The id of the execution of `task_id`'s slot at `slot`, derived from
+/// `task:<task-id>:<slot as RFC 3339 UTC>`: the same in every scheduler, so a slot is started
+/// once however many ticks see it.
+pub fn slot_execution_id(task_id: &str, slot: DateTime<Utc>) -> ExecutionId {
+    ExecutionId::derived(&format!(
+        "task:{task_id}:{}",
+        slot.format("%Y-%m-%dT%H:%M:%SZ")
+    ))
 }
 
 /// What one tick did.
@@ -91,11 +96,11 @@ pub struct TickReport {
     /// Live tasks looked at.
     pub tasks: usize,
     /// Executions this tick created.
-    pub started: Vec<String>,
+    pub started: Vec<ExecutionId>,
     /// Of those, the ones that caught up a missed slot.
-    pub caught_up: Vec<String>,
+    pub caught_up: Vec<ExecutionId>,
     /// Due executions that existed already (another tick or scheduler started them).
-    pub already_started: Vec<String>,
+    pub already_started: Vec<ExecutionId>,
     /// Tasks or executions that failed, with the reason.
     pub failed: Vec<(String, String)>,
 }
@@ -195,7 +200,9 @@ impl Scheduler {
                         report.started.push(execution_id);
                     }
                     Ok(_) => report.already_started.push(execution_id),
-                    Err(err) => report.failed.push((execution_id, err.to_string())),
+                    Err(err) => report
+                        .failed
+                        .push((execution_id.to_string(), err.to_string())),
                 }
             }
         }
