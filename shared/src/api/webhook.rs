@@ -28,7 +28,11 @@ pub const GITLAB_TOKEN: &str = "x-gitlab-token";
 /// reimage's own signature header.
 pub const REIMAGE_SIGNATURE: &str = "x-reimage-signature";
 /// The delivery id headers, in the order they are looked at.
-pub const DELIVERY_HEADERS: [&str; 3] = ["x-github-delivery", "x-gitlab-event-uuid", "idempotency-key"];
+pub const DELIVERY_HEADERS: [&str; 3] = [
+    "x-github-delivery",
+    "x-gitlab-event-uuid",
+    "idempotency-key",
+];
 
 /// How far the `t=` of an `X-Reimage-Signature` may be from now, either way.
 pub const REPLAY_WINDOW_SECONDS: i64 = 300;
@@ -142,9 +146,7 @@ pub fn verify(
         header: REIMAGE_SIGNATURE,
         reason,
     };
-    let value = value
-        .to_str()
-        .map_err(|_| malformed("not visible ASCII"))?;
+    let value = value.to_str().map_err(|_| malformed("not visible ASCII"))?;
     let mut t: Option<&str> = None;
     let mut signatures: Vec<[u8; 32]> = Vec::new();
     for part in value.split(',') {
@@ -170,9 +172,9 @@ pub fn verify(
     }
     let expected = hmac_parts(secret, &[t_text.as_bytes(), b".", body]);
     // Check every candidate, so the time taken does not depend on which one matched.
-    let matched = signatures
-        .iter()
-        .fold(subtle::Choice::from(0), |acc, sig| acc | sig.ct_eq(&expected));
+    let matched = signatures.iter().fold(subtle::Choice::from(0), |acc, sig| {
+        acc | sig.ct_eq(&expected)
+    });
     if bool::from(matched) {
         Ok(HookSource::Reimage)
     } else {
@@ -258,7 +260,9 @@ mod tests {
         );
         assert_eq!(
             verify(&h, b"Hello, World?", Some(&secret()), now()),
-            Err(WebhookError::Mismatch { header: GITHUB_SIGNATURE })
+            Err(WebhookError::Mismatch {
+                header: GITHUB_SIGNATURE
+            })
         );
     }
 
@@ -270,13 +274,26 @@ mod tests {
             good[..good.len() - 2].to_owned(),
             good.replace("sha256=", "sha256=zz"),
         ] {
-            let err = verify(&headers(&[(GITHUB_SIGNATURE, &bad)]), BODY, Some(&secret()), now())
-                .unwrap_err();
-            assert!(matches!(err, WebhookError::Malformed { .. }), "{bad}: {err:?}");
+            let err = verify(
+                &headers(&[(GITHUB_SIGNATURE, &bad)]),
+                BODY,
+                Some(&secret()),
+                now(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, WebhookError::Malformed { .. }),
+                "{bad}: {err:?}"
+            );
         }
         let other = github_signature(&WebhookSecret::new("another secret value"), BODY);
         assert!(matches!(
-            verify(&headers(&[(GITHUB_SIGNATURE, &other)]), BODY, Some(&secret()), now()),
+            verify(
+                &headers(&[(GITHUB_SIGNATURE, &other)]),
+                BODY,
+                Some(&secret()),
+                now()
+            ),
             Err(WebhookError::Mismatch { .. })
         ));
     }
@@ -300,27 +317,49 @@ mod tests {
         let t = now().timestamp();
         let sig = reimage_signature(&s, t - 200, BODY);
         assert_eq!(
-            verify(&headers(&[(REIMAGE_SIGNATURE, &sig)]), BODY, Some(&s), now()),
+            verify(
+                &headers(&[(REIMAGE_SIGNATURE, &sig)]),
+                BODY,
+                Some(&s),
+                now()
+            ),
             Ok(HookSource::Reimage)
         );
         // The same request replayed six minutes later is refused.
         let sig = reimage_signature(&s, t - 360, BODY);
         assert_eq!(
-            verify(&headers(&[(REIMAGE_SIGNATURE, &sig)]), BODY, Some(&s), now()),
+            verify(
+                &headers(&[(REIMAGE_SIGNATURE, &sig)]),
+                BODY,
+                Some(&s),
+                now()
+            ),
             Err(WebhookError::Stale { t: t - 360 })
         );
         // A timestamp moved into the window without re-signing does not match.
         let moved = sig.replace(&format!("t={}", t - 360), &format!("t={t}"));
         assert_eq!(
-            verify(&headers(&[(REIMAGE_SIGNATURE, &moved)]), BODY, Some(&s), now()),
-            Err(WebhookError::Mismatch { header: REIMAGE_SIGNATURE })
+            verify(
+                &headers(&[(REIMAGE_SIGNATURE, &moved)]),
+                BODY,
+                Some(&s),
+                now()
+            ),
+            Err(WebhookError::Mismatch {
+                header: REIMAGE_SIGNATURE
+            })
         );
         // Several v1 values (secret rotation): one match is enough.
         let good = reimage_signature(&s, t, BODY);
         let v1 = good.split_once(",v1=").unwrap().1;
         let two = format!("t={t},v1={},v1={v1}", "0".repeat(64));
         assert_eq!(
-            verify(&headers(&[(REIMAGE_SIGNATURE, &two)]), BODY, Some(&s), now()),
+            verify(
+                &headers(&[(REIMAGE_SIGNATURE, &two)]),
+                BODY,
+                Some(&s),
+                now()
+            ),
             Ok(HookSource::Reimage)
         );
         for bad in ["v1=00", "t=abc,v1=00", &format!("t={t}"), "garbage"] {
@@ -352,8 +391,13 @@ mod tests {
         let s = secret();
         let expected = github_signature(&s, BODY);
         let wrong = github_signature(&WebhookSecret::new("wrong secret value"), BODY);
-        let err = verify(&headers(&[(GITHUB_SIGNATURE, &wrong)]), BODY, Some(&s), now())
-            .unwrap_err();
+        let err = verify(
+            &headers(&[(GITHUB_SIGNATURE, &wrong)]),
+            BODY,
+            Some(&s),
+            now(),
+        )
+        .unwrap_err();
         for shown in [err.to_string(), format!("{err:?}")] {
             assert!(!shown.contains("Secret to Everybody"), "{shown}");
             assert!(!shown.contains(&expected[7..]), "{shown}");
@@ -363,14 +407,23 @@ mod tests {
     #[test]
     fn delivery_ids_from_each_ci_system() {
         assert_eq!(
-            delivery_id(&headers(&[("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")])),
+            delivery_id(&headers(&[(
+                "x-github-delivery",
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+            )])),
             Some("72d3162e-cc78-11e3-81ab-4c9367dc0958".into())
         );
         assert_eq!(
-            delivery_id(&headers(&[("x-gitlab-event-uuid", "13792a34-cac6-4fda-95a8-c58e00a3954e")])),
+            delivery_id(&headers(&[(
+                "x-gitlab-event-uuid",
+                "13792a34-cac6-4fda-95a8-c58e00a3954e"
+            )])),
             Some("13792a34-cac6-4fda-95a8-c58e00a3954e".into())
         );
-        assert_eq!(delivery_id(&headers(&[("idempotency-key", "build-42")])), Some("build-42".into()));
+        assert_eq!(
+            delivery_id(&headers(&[("idempotency-key", "build-42")])),
+            Some("build-42".into())
+        );
         assert_eq!(delivery_id(&headers(&[("idempotency-key", " ")])), None);
         assert_eq!(delivery_id(&HeaderMap::new()), None);
     }

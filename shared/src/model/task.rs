@@ -167,7 +167,9 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTask {
     /// The source instance id is not an ECS instance id.
-    #[error("source_instance_id: {0:?} is not an ECS instance id (i- followed by letters and digits)")]
+    #[error(
+        "source_instance_id: {0:?} is not an ECS instance id (i- followed by letters and digits)"
+    )]
     SourceInstance(String),
     /// No scaling configuration was named.
     #[error("scaling_configuration_ids: name at least one scaling configuration")]
@@ -205,7 +207,9 @@ pub enum InvalidTask {
         kind: &'static str,
     },
     /// The role ARN is not of the form `acs:ram::<account-id>:role/<role-name>`.
-    #[error("permission.role_arn: {0:?} is not a RAM role ARN (acs:ram::<account-id>:role/<role-name>)")]
+    #[error(
+        "permission.role_arn: {0:?} is not a RAM role ARN (acs:ram::<account-id>:role/<role-name>)"
+    )]
     RoleArn(String),
     /// A scheduled time in the past.
     #[error("executed_at.at: {at} is in the past (now is {now})")]
@@ -634,11 +638,7 @@ impl TaskStore {
 
 /// The seq of a record key `tasks/<id>/<seq>.json`.
 fn seq_of(key: &str) -> Option<u64> {
-    key.rsplit_once('/')?
-        .1
-        .strip_suffix(".json")?
-        .parse()
-        .ok()
+    key.rsplit_once('/')?.1.strip_suffix(".json")?.parse().ok()
 }
 
 #[cfg(test)]
@@ -685,7 +685,9 @@ mod tests {
     fn refusal(edit: impl FnOnce(&mut TaskSpec)) -> (String, String) {
         let mut spec = valid();
         edit(&mut spec);
-        let err = spec.validate(now()).expect_err("the spec should be refused");
+        let err = spec
+            .validate(now())
+            .expect_err("the spec should be refused");
         (err.field(), err.to_string())
     }
 
@@ -696,67 +698,223 @@ mod tests {
 
     #[test]
     fn every_refusal_names_its_field() {
-        let cases: Vec<(&str, &str, Box<dyn FnOnce(&mut TaskSpec)>)> = vec![
-            ("source_instance_id", "not an ECS instance id", Box::new(|s| s.source_instance_id = "bp1abc".into())),
-            ("scaling_configuration_ids", "at least one", Box::new(|s| s.scaling_configuration_ids.clear())),
-            ("scaling_configuration_ids", "\"asg-1\" is not a scaling configuration id", Box::new(|s| s.scaling_configuration_ids = vec!["asg-1".into()])),
-            ("scaling_configuration_ids", "more than once", Box::new(|s| s.scaling_configuration_ids = vec!["asc-a".into(), "asc-a".into()])),
-            ("scaling_configuration_ids", "at most 10", Box::new(|s| s.scaling_configuration_ids = (0..11).map(|i| format!("asc-{i}")).collect())),
-            ("image_name", "must start with a letter", Box::new(|s| s.image_name = Some("1web".into()))),
-            ("image_name", "shorter than 2", Box::new(|s| s.image_name = Some("w".into()))),
-            ("image_name", "at most 63 characters", Box::new(|s| s.image_name = Some("w".repeat(64)))),
-            ("image_name", "http://", Box::new(|s| s.image_name = Some("https-x".replace('-', "://")))),
-            ("image_name", "only letters, digits", Box::new(|s| s.image_name = Some("web golden".into()))),
-            ("image_name", "only letters, digits", Box::new(|s| s.image_name = Some("web.golden".into()))),
-            ("permission", "periodic task must name a RAM role", Box::new(|s| s.permission = PermissionSource::Account)),
-            ("permission", "scheduled task must name a RAM role", Box::new(|s| {
-                s.permission = PermissionSource::Account;
-                s.executed_at = ExecutedAt::Scheduled { at: now() + chrono::Duration::hours(1) };
-            })),
-            ("permission", "cron task must name a RAM role", Box::new(|s| {
-                s.permission = PermissionSource::Account;
-                s.executed_at = ExecutedAt::Cron { expression: "0 0 4 * * *".into(), expired_at: None };
-            })),
-            ("permission.role_arn", "not a RAM role ARN", Box::new(|s| s.permission = PermissionSource::RamRole { role_arn: "acs:ram::12ab:role/x".into() })),
-            ("permission.role_arn", "not a RAM role ARN", Box::new(|s| s.permission = PermissionSource::RamRole { role_arn: "arn:aws:iam::1:role/x".into() })),
-            ("executed_at.at", "in the past", Box::new(|s| s.executed_at = ExecutedAt::Scheduled { at: now() - chrono::Duration::minutes(1) })),
-            ("executed_at.expired_at", "in the past", Box::new(|s| {
-                let mut p = periodic(Recurrence::Daily);
-                p.expired_at = now() - chrono::Duration::days(1);
-                s.executed_at = ExecutedAt::Periodic(p);
-            })),
-            ("executed_at.expired_at", "before the start", Box::new(|s| {
-                let mut p = periodic(Recurrence::Daily);
-                p.starts_at = Some(NaiveDate::from_ymd_opt(2020, 9, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
-                s.executed_at = ExecutedAt::Periodic(p);
-            })),
-            ("executed_at.expired_at", "has no run", Box::new(|s| {
-                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 27, to_day: 28 }));
-            })),
-            ("executed_at.recurrence", "is empty", Box::new(|s| {
-                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 25, to_day: 21 }));
-            })),
-            ("executed_at.recurrence", "is impossible", Box::new(|s| {
-                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 0, to_day: 3 }));
-            })),
-            ("executed_at.recurrence", "is impossible", Box::new(|s| {
-                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly { from_day: 30, to_day: 32 }));
-            })),
-            ("executed_at.recurrence.days", "at least one day", Box::new(|s| {
-                s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Weekly { days: vec![] }));
-            })),
-            ("executed_at.time_zone", "\"Mars/Olympus\"", Box::new(|s| {
-                let mut p = periodic(Recurrence::Daily);
-                p.time_zone = "Mars/Olympus".into();
-                s.executed_at = ExecutedAt::Periodic(p);
-            })),
-            ("executed_at.expression", "expected 6 fields", Box::new(|s| {
-                s.executed_at = ExecutedAt::Cron { expression: "0 4 * * *".into(), expired_at: None };
-            })),
-            ("executed_at.expression", "unknown time zone", Box::new(|s| {
-                s.executed_at = ExecutedAt::Cron { expression: "CRON_TZ=Nowhere 0 0 4 * * *".into(), expired_at: None };
-            })),
-            ("webhook_secret", "at least 16", Box::new(|s| s.webhook_secret = Some(WebhookSecret::new("short")))),
+        type Edit = Box<dyn FnOnce(&mut TaskSpec)>;
+        let cases: Vec<(&str, &str, Edit)> = vec![
+            (
+                "source_instance_id",
+                "not an ECS instance id",
+                Box::new(|s| s.source_instance_id = "bp1abc".into()),
+            ),
+            (
+                "scaling_configuration_ids",
+                "at least one",
+                Box::new(|s| s.scaling_configuration_ids.clear()),
+            ),
+            (
+                "scaling_configuration_ids",
+                "\"asg-1\" is not a scaling configuration id",
+                Box::new(|s| s.scaling_configuration_ids = vec!["asg-1".into()]),
+            ),
+            (
+                "scaling_configuration_ids",
+                "more than once",
+                Box::new(|s| s.scaling_configuration_ids = vec!["asc-a".into(), "asc-a".into()]),
+            ),
+            (
+                "scaling_configuration_ids",
+                "at most 10",
+                Box::new(|s| {
+                    s.scaling_configuration_ids = (0..11).map(|i| format!("asc-{i}")).collect()
+                }),
+            ),
+            (
+                "image_name",
+                "must start with a letter",
+                Box::new(|s| s.image_name = Some("1web".into())),
+            ),
+            (
+                "image_name",
+                "shorter than 2",
+                Box::new(|s| s.image_name = Some("w".into())),
+            ),
+            (
+                "image_name",
+                "at most 63 characters",
+                Box::new(|s| s.image_name = Some("w".repeat(64))),
+            ),
+            (
+                "image_name",
+                "http://",
+                Box::new(|s| s.image_name = Some("https-x".replace('-', "://"))),
+            ),
+            (
+                "image_name",
+                "only letters, digits",
+                Box::new(|s| s.image_name = Some("web golden".into())),
+            ),
+            (
+                "image_name",
+                "only letters, digits",
+                Box::new(|s| s.image_name = Some("web.golden".into())),
+            ),
+            (
+                "permission",
+                "periodic task must name a RAM role",
+                Box::new(|s| s.permission = PermissionSource::Account),
+            ),
+            (
+                "permission",
+                "scheduled task must name a RAM role",
+                Box::new(|s| {
+                    s.permission = PermissionSource::Account;
+                    s.executed_at = ExecutedAt::Scheduled {
+                        at: now() + chrono::Duration::hours(1),
+                    };
+                }),
+            ),
+            (
+                "permission",
+                "cron task must name a RAM role",
+                Box::new(|s| {
+                    s.permission = PermissionSource::Account;
+                    s.executed_at = ExecutedAt::Cron {
+                        expression: "0 0 4 * * *".into(),
+                        expired_at: None,
+                    };
+                }),
+            ),
+            (
+                "permission.role_arn",
+                "not a RAM role ARN",
+                Box::new(|s| {
+                    s.permission = PermissionSource::RamRole {
+                        role_arn: "acs:ram::12ab:role/x".into(),
+                    }
+                }),
+            ),
+            (
+                "permission.role_arn",
+                "not a RAM role ARN",
+                Box::new(|s| {
+                    s.permission = PermissionSource::RamRole {
+                        role_arn: "arn:aws:iam::1:role/x".into(),
+                    }
+                }),
+            ),
+            (
+                "executed_at.at",
+                "in the past",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Scheduled {
+                        at: now() - chrono::Duration::minutes(1),
+                    }
+                }),
+            ),
+            (
+                "executed_at.expired_at",
+                "in the past",
+                Box::new(|s| {
+                    let mut p = periodic(Recurrence::Daily);
+                    p.expired_at = now() - chrono::Duration::days(1);
+                    s.executed_at = ExecutedAt::Periodic(p);
+                }),
+            ),
+            (
+                "executed_at.expired_at",
+                "before the start",
+                Box::new(|s| {
+                    let mut p = periodic(Recurrence::Daily);
+                    p.starts_at = Some(
+                        NaiveDate::from_ymd_opt(2020, 9, 1)
+                            .unwrap()
+                            .and_hms_opt(0, 0, 0)
+                            .unwrap(),
+                    );
+                    s.executed_at = ExecutedAt::Periodic(p);
+                }),
+            ),
+            (
+                "executed_at.expired_at",
+                "has no run",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly {
+                        from_day: 27,
+                        to_day: 28,
+                    }));
+                }),
+            ),
+            (
+                "executed_at.recurrence",
+                "is empty",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly {
+                        from_day: 25,
+                        to_day: 21,
+                    }));
+                }),
+            ),
+            (
+                "executed_at.recurrence",
+                "is impossible",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly {
+                        from_day: 0,
+                        to_day: 3,
+                    }));
+                }),
+            ),
+            (
+                "executed_at.recurrence",
+                "is impossible",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Periodic(periodic(Recurrence::Monthly {
+                        from_day: 30,
+                        to_day: 32,
+                    }));
+                }),
+            ),
+            (
+                "executed_at.recurrence.days",
+                "at least one day",
+                Box::new(|s| {
+                    s.executed_at =
+                        ExecutedAt::Periodic(periodic(Recurrence::Weekly { days: vec![] }));
+                }),
+            ),
+            (
+                "executed_at.time_zone",
+                "\"Mars/Olympus\"",
+                Box::new(|s| {
+                    let mut p = periodic(Recurrence::Daily);
+                    p.time_zone = "Mars/Olympus".into();
+                    s.executed_at = ExecutedAt::Periodic(p);
+                }),
+            ),
+            (
+                "executed_at.expression",
+                "expected 6 fields",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Cron {
+                        expression: "0 4 * * *".into(),
+                        expired_at: None,
+                    };
+                }),
+            ),
+            (
+                "executed_at.expression",
+                "unknown time zone",
+                Box::new(|s| {
+                    s.executed_at = ExecutedAt::Cron {
+                        expression: "CRON_TZ=Nowhere 0 0 4 * * *".into(),
+                        expired_at: None,
+                    };
+                }),
+            ),
+            (
+                "webhook_secret",
+                "at least 16",
+                Box::new(|s| s.webhook_secret = Some(WebhookSecret::new("short"))),
+            ),
         ];
         for (field, fragment, edit) in cases {
             let (got_field, message) = refusal(edit);
@@ -794,8 +952,16 @@ mod tests {
         let ExecutedAt::Periodic(p) = &spec.executed_at else {
             panic!("not periodic");
         };
-        assert_eq!(p.expired_at, Utc.with_ymd_and_hms(2020, 8, 25, 16, 0, 0).unwrap());
-        assert_eq!(p.recurrence, Recurrence::Weekly { days: vec![Weekday::Mon, Weekday::Fri] });
+        assert_eq!(
+            p.expired_at,
+            Utc.with_ymd_and_hms(2020, 8, 25, 16, 0, 0).unwrap()
+        );
+        assert_eq!(
+            p.recurrence,
+            Recurrence::Weekly {
+                days: vec![Weekday::Mon, Weekday::Fri]
+            }
+        );
         let back: TaskSpec = serde_json::from_slice(&serde_json::to_vec(&spec).unwrap()).unwrap();
         assert_eq!(back, spec);
         assert!(serde_json::from_str::<TaskSpec>(&json.replace("\"at\"", "\"att\"")).is_err());
@@ -819,18 +985,42 @@ mod tests {
             Err(TaskStoreError::AlreadyExists(_))
         ));
         let later = now() + chrono::Duration::minutes(5);
-        assert!(!tasks.change("t1", TaskChange::Disabled, later).await.unwrap().enabled);
+        assert!(
+            !tasks
+                .change("t1", TaskChange::Disabled, later)
+                .await
+                .unwrap()
+                .enabled
+        );
         // Disabling a disabled task writes nothing.
-        tasks.change("t1", TaskChange::Disabled, later).await.unwrap();
-        let enabled = tasks.change("t1", TaskChange::Enabled, later).await.unwrap();
+        tasks
+            .change("t1", TaskChange::Disabled, later)
+            .await
+            .unwrap();
+        let enabled = tasks
+            .change("t1", TaskChange::Enabled, later)
+            .await
+            .unwrap();
         assert_eq!((enabled.seq, enabled.enabled), (2, true));
         assert_eq!(tasks.get("t1").await.unwrap(), enabled);
         tasks.create("t2", valid(), now()).await.unwrap();
-        let listed: Vec<_> = tasks.list().await.unwrap().into_iter().map(|t| t.task_id).collect();
+        let listed: Vec<_> = tasks
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
         assert_eq!(listed, ["t1", "t2"]);
-        let tombstone = tasks.change("t1", TaskChange::Deleted, later).await.unwrap();
+        let tombstone = tasks
+            .change("t1", TaskChange::Deleted, later)
+            .await
+            .unwrap();
         assert_eq!(tombstone.seq, 3);
-        assert!(matches!(tasks.get("t1").await, Err(TaskStoreError::NotFound(_))));
+        assert!(matches!(
+            tasks.get("t1").await,
+            Err(TaskStoreError::NotFound(_))
+        ));
         assert!(matches!(
             tasks.change("t1", TaskChange::Enabled, later).await,
             Err(TaskStoreError::NotFound(_))
@@ -847,7 +1037,11 @@ mod tests {
         let tasks = TaskStore::new(store);
         tasks.create("t1", valid(), now()).await.unwrap();
         for i in 0..12 {
-            let change = if i % 2 == 0 { TaskChange::Disabled } else { TaskChange::Enabled };
+            let change = if i % 2 == 0 {
+                TaskChange::Disabled
+            } else {
+                TaskChange::Enabled
+            };
             tasks.change("t1", change, now()).await.unwrap();
         }
         let current = tasks.get("t1").await.unwrap();

@@ -58,7 +58,8 @@ pub fn parse_cron(expression: &str) -> Result<TimerExpression, String> {
             fields.len()
         ));
     }
-    if !fields[0].bytes().all(|b| b.is_ascii_digit()) || fields[0].parse::<u32>().is_ok_and(|s| s > 59)
+    if !fields[0].bytes().all(|b| b.is_ascii_digit())
+        || fields[0].parse::<u32>().is_ok_and(|s| s > 59)
     {
         return Err(
             "the seconds field must be one number from 0 to 59 (at most one run a minute)"
@@ -109,7 +110,9 @@ fn parse_every(text: &str) -> Result<TimeDelta, String> {
         return Err(format!("@every {text:?}: the interval must be at least 1m"));
     }
     if minutes > 366 * 24 * 60 {
-        return Err(format!("@every {text:?}: the interval must be at most a year"));
+        return Err(format!(
+            "@every {text:?}: the interval must be at most a year"
+        ));
     }
     Ok(TimeDelta::minutes(minutes))
 }
@@ -140,14 +143,30 @@ mod tests {
 
     #[test]
     fn refusals_say_what_is_wrong() {
-        assert!(parse_cron("0 4 * * *").unwrap_err().contains("expected 6 fields"));
-        assert!(parse_cron("*/10 * * * * *").unwrap_err().contains("seconds field"));
-        assert!(parse_cron("CRON_TZ=Mars/Olympus 0 0 4 * * *").unwrap_err().contains("Mars/Olympus"));
+        assert!(
+            parse_cron("0 4 * * *")
+                .unwrap_err()
+                .contains("expected 6 fields")
+        );
+        assert!(
+            parse_cron("*/10 * * * * *")
+                .unwrap_err()
+                .contains("seconds field")
+        );
+        assert!(
+            parse_cron("CRON_TZ=Mars/Olympus 0 0 4 * * *")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
         assert!(parse_cron("0 0 25 * * *").is_err());
         assert!(parse_cron("@daily").unwrap_err().contains("@every"));
         assert!(parse_cron("@every 30s").unwrap_err().contains("@every"));
         assert!(parse_cron("@every 0m").unwrap_err().contains("at least 1m"));
-        assert!(parse_cron("CRON_TZ=UTC").unwrap_err().contains("followed by"));
+        assert!(
+            parse_cron("CRON_TZ=UTC")
+                .unwrap_err()
+                .contains("followed by")
+        );
     }
 
     #[test]

@@ -116,9 +116,9 @@ impl Schedule {
                 }
                 let starts_at = match p.starts_at {
                     None => None,
-                    Some(local) => Some(
-                        resolve_local(tz, local).ok_or(InvalidTask::StartsAt(local))?,
-                    ),
+                    Some(local) => {
+                        Some(resolve_local(tz, local).ok_or(InvalidTask::StartsAt(local))?)
+                    }
                 };
                 Ok(Self::Periodic {
                     recurrence: p.recurrence.clone(),

@@ -104,7 +104,10 @@ fn daily_at(h: u32, m: u32, zone: &str) -> Schedule {
     .unwrap()
 }
 
-async fn scheduler_with(executed_at: ExecutedAt, created: DateTime<Utc>) -> (Scheduler, Arc<RecordRuns>, String) {
+async fn scheduler_with(
+    executed_at: ExecutedAt,
+    created: DateTime<Utc>,
+) -> (Scheduler, Arc<RecordRuns>, String) {
     let store: SharedStore = Arc::new(MemoryStore::new());
     let tasks = TaskStore::new(store.clone());
     let s = spec(executed_at);
@@ -129,7 +132,10 @@ async fn console_example_runs_exactly_five_times_in_august_2020_and_never_again(
     let slots: Vec<String> = started
         .iter()
         .map(|(_, trigger)| match trigger {
-            Trigger::Schedule { slot, catch_up: None } => slot
+            Trigger::Schedule {
+                slot,
+                catch_up: None,
+            } => slot
                 .with_timezone(&chrono_tz::Asia::Shanghai)
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string(),
@@ -146,7 +152,10 @@ async fn console_example_runs_exactly_five_times_in_august_2020_and_never_again(
             "2020-08-25 02:00:00",
         ]
     );
-    assert_eq!(started[0].0, slot_execution_id("task-1", utc(2020, 8, 20, 18, 0)));
+    assert_eq!(
+        started[0].0,
+        slot_execution_id("task-1", utc(2020, 8, 20, 18, 0))
+    );
     assert_ne!(started[0].0, started[1].0);
 }
 
@@ -272,35 +281,95 @@ fn due_slots_on_time_and_catch_up_rules() {
     .unwrap();
     let created = utc(2024, 1, 1, 0, 0);
     // A regular tick: the slot at 00:10 is on time.
-    let due = due_slots(&every, created, utc(2024, 1, 1, 0, 9), utc(2024, 1, 1, 0, 10));
-    assert_eq!(due, [DueSlot { at: utc(2024, 1, 1, 0, 10), catch_up: None }]);
-    // Nothing due between slots.
-    assert!(due_slots(&every, created, utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 11)).is_empty());
-    // Ticks missed from 00:01 to 00:13: only 00:10 is caught up, and it says two were missed.
-    let due = due_slots(&every, created, utc(2024, 1, 1, 0, 1), utc(2024, 1, 1, 0, 13));
+    let due = due_slots(
+        &every,
+        created,
+        utc(2024, 1, 1, 0, 9),
+        utc(2024, 1, 1, 0, 10),
+    );
     assert_eq!(
         due,
         [DueSlot {
             at: utc(2024, 1, 1, 0, 10),
-            catch_up: Some(CatchUp { missed_slots: 2, started_at: utc(2024, 1, 1, 0, 13) }),
+            catch_up: None
+        }]
+    );
+    // Nothing due between slots.
+    assert!(
+        due_slots(
+            &every,
+            created,
+            utc(2024, 1, 1, 0, 10),
+            utc(2024, 1, 1, 0, 11)
+        )
+        .is_empty()
+    );
+    // Ticks missed from 00:01 to 00:13: only 00:10 is caught up, and it says two were missed.
+    let due = due_slots(
+        &every,
+        created,
+        utc(2024, 1, 1, 0, 1),
+        utc(2024, 1, 1, 0, 13),
+    );
+    assert_eq!(
+        due,
+        [DueSlot {
+            at: utc(2024, 1, 1, 0, 10),
+            catch_up: Some(CatchUp {
+                missed_slots: 2,
+                started_at: utc(2024, 1, 1, 0, 13)
+            }),
         }]
     );
     // A slot due now supersedes the missed ones.
-    let due = due_slots(&every, created, utc(2024, 1, 1, 0, 1), utc(2024, 1, 1, 0, 15));
-    assert_eq!(due, [DueSlot { at: utc(2024, 1, 1, 0, 15), catch_up: None }]);
+    let due = due_slots(
+        &every,
+        created,
+        utc(2024, 1, 1, 0, 1),
+        utc(2024, 1, 1, 0, 15),
+    );
+    assert_eq!(
+        due,
+        [DueSlot {
+            at: utc(2024, 1, 1, 0, 15),
+            catch_up: None
+        }]
+    );
     // A missed slot older than the grace window is not caught up.
     let hourly = Schedule::compile(&ExecutedAt::Cron {
         expression: "@every 1h".into(),
         expired_at: None,
     })
     .unwrap();
-    assert!(due_slots(&hourly, created, utc(2024, 1, 1, 0, 1), utc(2024, 1, 1, 1, 11)).is_empty());
+    assert!(
+        due_slots(
+            &hourly,
+            created,
+            utc(2024, 1, 1, 0, 1),
+            utc(2024, 1, 1, 1, 11)
+        )
+        .is_empty()
+    );
     assert_eq!(
-        due_slots(&hourly, created, utc(2024, 1, 1, 0, 1), utc(2024, 1, 1, 1, 10)).len(),
+        due_slots(
+            &hourly,
+            created,
+            utc(2024, 1, 1, 0, 1),
+            utc(2024, 1, 1, 1, 10)
+        )
+        .len(),
         1
     );
     // No slot before the task existed.
-    assert!(due_slots(&every, utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 0), utc(2024, 1, 1, 0, 12)).is_empty());
+    assert!(
+        due_slots(
+            &every,
+            utc(2024, 1, 1, 0, 10),
+            utc(2024, 1, 1, 0, 0),
+            utc(2024, 1, 1, 0, 12)
+        )
+        .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -317,14 +386,20 @@ async fn a_missed_tick_catches_up_the_latest_slot_and_its_trigger_says_so() {
     scheduler.tick(utc(2024, 1, 1, 0, 4)).await.unwrap();
     // The process was down from 00:04 to 00:17.
     let report = scheduler.tick(utc(2024, 1, 1, 0, 17)).await.unwrap();
-    assert_eq!(report.started, [slot_execution_id("task-1", utc(2024, 1, 1, 0, 15))]);
+    assert_eq!(
+        report.started,
+        [slot_execution_id("task-1", utc(2024, 1, 1, 0, 15))]
+    );
     assert_eq!(report.caught_up, report.started);
     let started = runs.started.lock().unwrap().clone();
     assert_eq!(
         started[0].1,
         Trigger::Schedule {
             slot: utc(2024, 1, 1, 0, 15),
-            catch_up: Some(CatchUp { missed_slots: 3, started_at: utc(2024, 1, 1, 0, 17) }),
+            catch_up: Some(CatchUp {
+                missed_slots: 3,
+                started_at: utc(2024, 1, 1, 0, 17)
+            }),
         }
     );
 }
@@ -345,7 +420,10 @@ async fn duplicate_and_concurrent_ticks_start_each_slot_once() {
     for minute in 1..=30 {
         let now = utc(2024, 1, 1, 0, minute);
         // The same tick three times: twice at once, then again later.
-        let (a, b) = tokio::join!(scheduler.tick_since(now - TICK, now), scheduler.tick_since(now - TICK, now));
+        let (a, b) = tokio::join!(
+            scheduler.tick_since(now - TICK, now),
+            scheduler.tick_since(now - TICK, now)
+        );
         let c = scheduler.tick_since(now - TICK, now).await.unwrap();
         for report in [a.unwrap(), b.unwrap(), c] {
             started.extend(report.started);
@@ -364,7 +442,10 @@ async fn two_schedulers_on_one_store_start_each_slot_once() {
     let created = utc(2024, 1, 1, 0, 0);
     let store: SharedStore = Arc::new(MemoryStore::new());
     let tasks = TaskStore::new(store.clone());
-    let s = spec(ExecutedAt::Cron { expression: "@every 1m".into(), expired_at: None });
+    let s = spec(ExecutedAt::Cron {
+        expression: "@every 1m".into(),
+        expired_at: None,
+    });
     tasks.create("task-1", s, created).await.unwrap();
     let runs = Arc::new(RecordRuns::new(store.clone()));
     let a = Arc::new(Scheduler::new(tasks.clone(), runs.clone()));
@@ -374,7 +455,12 @@ async fn two_schedulers_on_one_store_start_each_slot_once() {
         handles.push(tokio::spawn(async move {
             let mut n = 0;
             for minute in 1..=60 {
-                n += scheduler.tick(created + TICK * minute).await.unwrap().started.len();
+                n += scheduler
+                    .tick(created + TICK * minute)
+                    .await
+                    .unwrap()
+                    .started
+                    .len();
             }
             n
         }));
@@ -391,16 +477,43 @@ async fn two_schedulers_on_one_store_start_each_slot_once() {
 async fn disabled_and_deleted_tasks_start_nothing() {
     let created = utc(2024, 1, 1, 0, 0);
     let (scheduler, runs, id) = scheduler_with(
-        ExecutedAt::Cron { expression: "@every 1m".into(), expired_at: None },
+        ExecutedAt::Cron {
+            expression: "@every 1m".into(),
+            expired_at: None,
+        },
         created,
     )
     .await;
     let tasks = scheduler.tasks().clone();
-    tasks.change(&id, TaskChange::Disabled, created).await.unwrap();
-    assert!(scheduler.tick(utc(2024, 1, 1, 0, 1)).await.unwrap().started.is_empty());
-    tasks.change(&id, TaskChange::Enabled, created).await.unwrap();
-    assert_eq!(scheduler.tick(utc(2024, 1, 1, 0, 2)).await.unwrap().started.len(), 1);
-    tasks.change(&id, TaskChange::Deleted, created).await.unwrap();
+    tasks
+        .change(&id, TaskChange::Disabled, created)
+        .await
+        .unwrap();
+    assert!(
+        scheduler
+            .tick(utc(2024, 1, 1, 0, 1))
+            .await
+            .unwrap()
+            .started
+            .is_empty()
+    );
+    tasks
+        .change(&id, TaskChange::Enabled, created)
+        .await
+        .unwrap();
+    assert_eq!(
+        scheduler
+            .tick(utc(2024, 1, 1, 0, 2))
+            .await
+            .unwrap()
+            .started
+            .len(),
+        1
+    );
+    tasks
+        .change(&id, TaskChange::Deleted, created)
+        .await
+        .unwrap();
     let report = scheduler.tick(utc(2024, 1, 1, 0, 3)).await.unwrap();
     assert_eq!(report.tasks, 0);
     assert_eq!(runs.started.lock().unwrap().len(), 1);
@@ -416,7 +529,10 @@ async fn a_scheduled_task_runs_once_at_its_minute() {
     }
     let started = runs.started.lock().unwrap().clone();
     assert_eq!(started.len(), 1);
-    assert_eq!(started[0].0, slot_execution_id("task-1", utc(2024, 1, 1, 0, 5)));
+    assert_eq!(
+        started[0].0,
+        slot_execution_id("task-1", utc(2024, 1, 1, 0, 5))
+    );
 }
 
 #[test]
@@ -424,10 +540,18 @@ fn starts_at_is_honoured_in_the_local_zone() {
     let schedule = Schedule::compile(&ExecutedAt::Periodic(Periodic {
         recurrence: Recurrence::Daily,
         at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
-        starts_at: Some(NaiveDate::from_ymd_opt(2024, 5, 3).unwrap().and_hms_opt(2, 0, 0).unwrap()),
+        starts_at: Some(
+            NaiveDate::from_ymd_opt(2024, 5, 3)
+                .unwrap()
+                .and_hms_opt(2, 0, 0)
+                .unwrap(),
+        ),
         expired_at: utc(2030, 1, 1, 0, 0),
         time_zone: "Asia/Tokyo".into(),
     }))
     .unwrap();
-    assert_eq!(schedule.next_after(utc(2024, 5, 1, 0, 0)), Some(utc(2024, 5, 2, 17, 0)));
+    assert_eq!(
+        schedule.next_after(utc(2024, 5, 1, 0, 0)),
+        Some(utc(2024, 5, 2, 17, 0))
+    );
 }
