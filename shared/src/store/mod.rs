@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub mod file;
 pub mod memory;
 pub mod oss;
+pub mod url;
 
 /// A boxed future, as returned by [`StateStore`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
