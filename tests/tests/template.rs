@@ -91,6 +91,11 @@ fn every_function_is_a_custom_runtime_at_dist_name_on_port_9000() {
         );
         let timeout = p["Timeout"].as_u64().expect("a Timeout in seconds");
         assert!((10..=600).contains(&timeout), "{name}: Timeout {timeout}");
+        // Steps dispatch each other with an invocation id, which needs stateful invocation.
+        assert_eq!(
+            p["AsyncConfiguration"]["StatefulInvocation"], true,
+            "{name}"
+        );
         let env = &p["EnvironmentVariables"];
         assert_eq!(env["REIMAGE_FC_SERVICE"], service_name.as_str(), "{name}");
         assert!(
