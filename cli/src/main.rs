@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Run the emulated Alibaba Cloud region (ECS, ESS, STS, OSS, FC) on loopback.
     Sim(cmd::sim::Args),
+    /// Build the Function Compute functions as static binaries into dist/<function>/bootstrap.
+    Package(cmd::package::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Package(args) => cmd::package::run(args),
     };
     match result {
         Ok(code) => code,
