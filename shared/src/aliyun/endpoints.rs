@@ -1,1 +1,227 @@
-//! TODO
+//! Where each service is reached.
+//!
+//! Defaults follow the cloud's regional rules: `ecs.<region>.aliyuncs.com`;
+//! `ess.aliyuncs.com` for the regions the official SDK's endpoint map sends there, else
+//! `ess.<region>.aliyuncs.com`; `sts.aliyuncs.com`; `<account>.<region>.fc.aliyuncs.com`;
+//! `oss-<region>.aliyuncs.com`. All over HTTPS.
+//!
+//! Every one can be overridden from the environment ([`Endpoints::from_env`]): all at once
+//! with `REIMAGE_ENDPOINT=http://host:port` (how the sim is reached: it serves every service
+//! on one port), or one by one with `REIMAGE_ECS_ENDPOINT`, `REIMAGE_ESS_ENDPOINT`,
+//! `REIMAGE_STS_ENDPOINT`, `REIMAGE_FC_ENDPOINT`, `REIMAGE_OSS_ENDPOINT`; a per-service
+//! variable wins over `REIMAGE_ENDPOINT`. A value without a scheme gets `https://`.
+//!
+//! Endpoints are base URLs with scheme and no trailing slash. The OSS one is the region's
+//! endpoint, not a bucket's: the OSS client puts the bucket in front (virtual-hosted) or in
+//! the path (path-style, as against the sim).
+
+use crate::settings::Env;
+
+/// Regions whose ESS endpoint is the central `ess.aliyuncs.com` (official SDK endpoint map,
+/// reference §1.6).
+const CENTRAL_ESS_REGIONS: &[&str] = &[
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-shenzhen",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "us-east-1",
+    "us-west-1",
+];
+
+/// A service reimage calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// Elastic Compute Service (RPC, 2014-05-26).
+    Ecs,
+    /// Auto Scaling (RPC, 2014-08-28).
+    Ess,
+    /// Security Token Service (RPC, 2015-04-01).
+    Sts,
+    /// Function Compute.
+    Fc,
+    /// Object Storage Service.
+    Oss,
+}
+
+impl Service {
+    /// The RPC API version, for the RPC services.
+    pub fn rpc_version(self) -> Option<&'static str> {
+        match self {
+            Service::Ecs => Some("2014-05-26"),
+            Service::Ess => Some("2014-08-28"),
+            Service::Sts => Some("2015-04-01"),
+            Service::Fc | Service::Oss => None,
+        }
+    }
+
+    /// The service's override variable, `REIMAGE_<SERVICE>_ENDPOINT`.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Service::Ecs => "REIMAGE_ECS_ENDPOINT",
+            Service::Ess => "REIMAGE_ESS_ENDPOINT",
+            Service::Sts => "REIMAGE_STS_ENDPOINT",
+            Service::Fc => "REIMAGE_FC_ENDPOINT",
+            Service::Oss => "REIMAGE_OSS_ENDPOINT",
+        }
+    }
+
+    /// Lower-case name, for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Ecs => "ecs",
+            Service::Ess => "ess",
+            Service::Sts => "sts",
+            Service::Fc => "fc",
+            Service::Oss => "oss",
+        }
+    }
+}
+
+/// Base URLs of every service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// ECS.
+    pub ecs: String,
+    /// ESS.
+    pub ess: String,
+    /// STS.
+    pub sts: String,
+    /// Function Compute; `None` when the account id is unknown and nothing overrides it.
+    pub fc: Option<String>,
+    /// OSS (the region's endpoint).
+    pub oss: String,
+}
+
+impl Endpoints {
+    /// The cloud's endpoints for `region_id`; FC's needs the account id.
+    pub fn for_region(region_id: &str, account_id: Option<&str>) -> Self {
+        let ess = if CENTRAL_ESS_REGIONS.contains(&region_id) {
+            "https://ess.aliyuncs.com".to_owned()
+        } else {
+            format!("https://ess.{region_id}.aliyuncs.com")
+        };
+        Self {
+            ecs: format!("https://ecs.{region_id}.aliyuncs.com"),
+            ess,
+            sts: "https://sts.aliyuncs.com".to_owned(),
+            fc: account_id.map(|a| format!("https://{a}.{region_id}.fc.aliyuncs.com")),
+            oss: format!("https://oss-{region_id}.aliyuncs.com"),
+        }
+    }
+
+    /// Every service at one base URL (the sim).
+    pub fn all_at(base: &str) -> Self {
+        let base = normalize(base);
+        Self {
+            ecs: base.clone(),
+            ess: base.clone(),
+            sts: base.clone(),
+            fc: Some(base.clone()),
+            oss: base,
+        }
+    }
+
+    /// The regional defaults with the `REIMAGE_*ENDPOINT` overrides of `env` applied.
+    pub fn from_env(region_id: &str, account_id: Option<&str>, env: &Env) -> Self {
+        let mut e = match env.get("REIMAGE_ENDPOINT") {
+            Some(all) => Self::all_at(all),
+            None => Self::for_region(region_id, account_id),
+        };
+        for service in [
+            Service::Ecs,
+            Service::Ess,
+            Service::Sts,
+            Service::Fc,
+            Service::Oss,
+        ] {
+            if let Some(v) = env.get(service.env_var()) {
+                e.set(service, normalize(v));
+            }
+        }
+        e
+    }
+
+    /// The base URL of `service` (`None` only for FC without account id or override).
+    pub fn get(&self, service: Service) -> Option<&str> {
+        match service {
+            Service::Ecs => Some(&self.ecs),
+            Service::Ess => Some(&self.ess),
+            Service::Sts => Some(&self.sts),
+            Service::Fc => self.fc.as_deref(),
+            Service::Oss => Some(&self.oss),
+        }
+    }
+
+    fn set(&mut self, service: Service, url: String) {
+        match service {
+            Service::Ecs => self.ecs = url,
+            Service::Ess => self.ess = url,
+            Service::Sts => self.sts = url,
+            Service::Fc => self.fc = Some(url),
+            Service::Oss => self.oss = url,
+        }
+    }
+}
+
+/// Adds `https://` to a bare host and drops trailing slashes.
+fn normalize(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("https://{url}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_defaults() {
+        let e = Endpoints::for_region("cn-hangzhou", Some("1234"));
+        assert_eq!(e.ecs, "https://ecs.cn-hangzhou.aliyuncs.com");
+        assert_eq!(e.ess, "https://ess.aliyuncs.com");
+        assert_eq!(e.sts, "https://sts.aliyuncs.com");
+        assert_eq!(
+            e.fc.as_deref(),
+            Some("https://1234.cn-hangzhou.fc.aliyuncs.com")
+        );
+        assert_eq!(e.oss, "https://oss-cn-hangzhou.aliyuncs.com");
+        let e = Endpoints::for_region("eu-central-1", None);
+        assert_eq!(e.ess, "https://ess.eu-central-1.aliyuncs.com");
+        assert_eq!(e.ecs, "https://ecs.eu-central-1.aliyuncs.com");
+        assert_eq!(e.fc, None);
+        assert_eq!(e.get(Service::Fc), None);
+    }
+
+    #[test]
+    fn one_override_for_all_and_per_service_overrides_win() {
+        let env = Env::from_pairs([
+            ("REIMAGE_ENDPOINT", "http://127.0.0.1:8080/"),
+            ("REIMAGE_STS_ENDPOINT", "sts.example.test"),
+        ]);
+        let e = Endpoints::from_env("cn-hangzhou", None, &env);
+        assert_eq!(e.ecs, "http://127.0.0.1:8080");
+        assert_eq!(e.ess, "http://127.0.0.1:8080");
+        assert_eq!(e.oss, "http://127.0.0.1:8080");
+        assert_eq!(e.fc.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(e.sts, "https://sts.example.test");
+
+        let env = Env::from_pairs([
+            ("REIMAGE_ECS_ENDPOINT", "http://127.0.0.1:1"),
+            ("REIMAGE_ESS_ENDPOINT", "http://127.0.0.1:2"),
+            ("REIMAGE_FC_ENDPOINT", "http://127.0.0.1:3"),
+            ("REIMAGE_OSS_ENDPOINT", "http://127.0.0.1:4"),
+        ]);
+        let e = Endpoints::from_env("cn-shanghai", None, &env);
+        assert_eq!(e.get(Service::Ecs), Some("http://127.0.0.1:1"));
+        assert_eq!(e.get(Service::Ess), Some("http://127.0.0.1:2"));
+        assert_eq!(e.get(Service::Fc), Some("http://127.0.0.1:3"));
+        assert_eq!(e.get(Service::Oss), Some("http://127.0.0.1:4"));
+        assert_eq!(e.get(Service::Sts), Some("https://sts.aliyuncs.com"));
+    }
+}

@@ -1,1 +1,462 @@
-//! TODO
+//! Auto Scaling (ESS, API version 2014-08-28): the operations reimage uses.
+//!
+//! The 2014-08-28 API takes lists as singular `Name.N` parameters (`ScalingGroupId.1`) and
+//! wraps lists in answers (`ScalingGroups.ScalingGroup[]`). `ModifyScalingConfiguration` has
+//! no `RegionId`: the configuration id says where it lives.
+
+use serde::Deserialize;
+
+use super::ecs::Acknowledged;
+use super::error::{Error, RequestError};
+use super::{Client, Params, RpcMethod, Service, lenient, validate};
+
+/// Most `ScalingGroupId.N` per `DescribeScalingGroups` call.
+pub const MAX_SCALING_GROUP_IDS: usize = 20;
+/// Most `ScalingConfigurationId.N` per `DescribeScalingConfigurations` call.
+pub const MAX_SCALING_CONFIGURATION_IDS: usize = 10;
+/// Largest `PageSize` ESS takes.
+pub const MAX_PAGE_SIZE: u32 = 50;
+
+/// `DescribeScalingGroups`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeScalingGroupsRequest {
+    /// `ScalingGroupId.N` (at most 20).
+    pub scaling_group_ids: Vec<String>,
+    /// `ScalingGroupName`.
+    pub scaling_group_name: Option<String>,
+    /// `PageNumber`.
+    pub page_number: Option<u32>,
+    /// `PageSize` (at most 50).
+    pub page_size: Option<u32>,
+}
+
+impl DescribeScalingGroupsRequest {
+    /// The request's parameters, after checking them.
+    pub fn to_params(&self, region_id: &str) -> Result<Params, RequestError> {
+        validate::repeat_list(
+            "ScalingGroupId.N",
+            &self.scaling_group_ids,
+            MAX_SCALING_GROUP_IDS,
+        )?;
+        validate::page_number(self.page_number)?;
+        validate::page_size(self.page_size, MAX_PAGE_SIZE)?;
+        let mut p = Params::new();
+        p.put("RegionId", region_id)
+            .list("ScalingGroupId", &self.scaling_group_ids)
+            .opt_str("ScalingGroupName", self.scaling_group_name.as_deref())
+            .opt("PageNumber", self.page_number)
+            .opt("PageSize", self.page_size);
+        Ok(p)
+    }
+}
+
+/// `DescribeScalingGroups` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeScalingGroupsResponse {
+    /// `RequestId`.
+    pub request_id: String,
+    /// `TotalCount`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub total_count: i64,
+    /// `PageNumber`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub page_number: i64,
+    /// `PageSize`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub page_size: i64,
+    /// `ScalingGroups`.
+    pub scaling_groups: ScalingGroups,
+}
+
+/// `ScalingGroups: {ScalingGroup: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ScalingGroups {
+    /// `ScalingGroup`.
+    pub scaling_group: Vec<ScalingGroup>,
+}
+
+/// One scaling group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ScalingGroup {
+    /// `ScalingGroupId`.
+    pub scaling_group_id: String,
+    /// `ScalingGroupName`.
+    pub scaling_group_name: String,
+    /// `RegionId`.
+    pub region_id: String,
+    /// `LifecycleState`: `Active`, `Inactive` or `Deleting`.
+    pub lifecycle_state: String,
+    /// `ActiveScalingConfigurationId`.
+    pub active_scaling_configuration_id: String,
+    /// `LaunchTemplateId` (groups built on a launch template instead).
+    pub launch_template_id: String,
+    /// `LaunchTemplateVersion`.
+    pub launch_template_version: String,
+    /// `GroupType`: `ECS` or `ECI`. Empty when the answer leaves it out, which the 2014-08-28
+    /// API may do for ECS groups (its presence there is not confirmed).
+    pub group_type: String,
+    /// `MinSize`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub min_size: i64,
+    /// `MaxSize`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub max_size: i64,
+    /// `TotalCapacity`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub total_capacity: i64,
+}
+
+impl ScalingGroup {
+    /// Whether the group runs ECI containers (reimage refuses those).
+    pub fn is_eci(&self) -> bool {
+        self.group_type.eq_ignore_ascii_case("ECI")
+    }
+}
+
+/// `DescribeScalingConfigurations`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeScalingConfigurationsRequest {
+    /// `ScalingGroupId`.
+    pub scaling_group_id: Option<String>,
+    /// `ScalingConfigurationId.N` (at most 10 per call; see
+    /// [`Ess::describe_scaling_configurations_all`] for more).
+    pub scaling_configuration_ids: Vec<String>,
+    /// `PageNumber`.
+    pub page_number: Option<u32>,
+    /// `PageSize` (at most 50).
+    pub page_size: Option<u32>,
+}
+
+impl DescribeScalingConfigurationsRequest {
+    /// The request's parameters, after checking them.
+    pub fn to_params(&self, region_id: &str) -> Result<Params, RequestError> {
+        validate::repeat_list(
+            "ScalingConfigurationId.N",
+            &self.scaling_configuration_ids,
+            MAX_SCALING_CONFIGURATION_IDS,
+        )?;
+        validate::page_number(self.page_number)?;
+        validate::page_size(self.page_size, MAX_PAGE_SIZE)?;
+        let mut p = Params::new();
+        p.put("RegionId", region_id)
+            .opt_str("ScalingGroupId", self.scaling_group_id.as_deref())
+            .list("ScalingConfigurationId", &self.scaling_configuration_ids)
+            .opt("PageNumber", self.page_number)
+            .opt("PageSize", self.page_size);
+        Ok(p)
+    }
+}
+
+/// `DescribeScalingConfigurations` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeScalingConfigurationsResponse {
+    /// `RequestId`.
+    pub request_id: String,
+    /// `TotalCount`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub total_count: i64,
+    /// `PageNumber`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub page_number: i64,
+    /// `PageSize`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub page_size: i64,
+    /// `ScalingConfigurations`.
+    pub scaling_configurations: ScalingConfigurations,
+}
+
+/// `ScalingConfigurations: {ScalingConfiguration: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ScalingConfigurations {
+    /// `ScalingConfiguration`.
+    pub scaling_configuration: Vec<ScalingConfiguration>,
+}
+
+/// One scaling configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ScalingConfiguration {
+    /// `ScalingConfigurationId`.
+    pub scaling_configuration_id: String,
+    /// `ScalingConfigurationName`.
+    pub scaling_configuration_name: String,
+    /// `ScalingGroupId`.
+    pub scaling_group_id: String,
+    /// `LifecycleState`: `Active` or `Inactive`.
+    pub lifecycle_state: String,
+    /// `ImageId`.
+    pub image_id: String,
+    /// `ImageName`.
+    pub image_name: String,
+    /// `ImageFamily`.
+    pub image_family: String,
+    /// `InstanceType`.
+    pub instance_type: String,
+    /// `CreationTime`.
+    pub creation_time: String,
+}
+
+/// `ModifyScalingConfiguration`, as reimage uses it: change the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModifyScalingConfigurationRequest {
+    /// `ScalingConfigurationId` (required).
+    pub scaling_configuration_id: String,
+    /// `ImageId`.
+    pub image_id: Option<String>,
+    /// `ImageName` (ignored by the cloud when `ImageId` is given).
+    pub image_name: Option<String>,
+}
+
+impl ModifyScalingConfigurationRequest {
+    /// The request's parameters, after checking them. No `RegionId`: the operation has none.
+    pub fn to_params(&self) -> Result<Params, RequestError> {
+        validate::non_empty("ScalingConfigurationId", &self.scaling_configuration_id)?;
+        let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if !has(&self.image_id) && !has(&self.image_name) {
+            return Err(RequestError::new(
+                "ImageId",
+                "is required (or ImageName): reimage only changes the image",
+            ));
+        }
+        let mut p = Params::new();
+        p.put("ScalingConfigurationId", &self.scaling_configuration_id)
+            .opt_str("ImageId", self.image_id.as_deref())
+            .opt_str("ImageName", self.image_name.as_deref());
+        Ok(p)
+    }
+}
+
+/// ESS operations of a [`Client`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ess<'a> {
+    client: &'a Client,
+}
+
+const MAX_PAGES: u32 = 1000;
+
+impl<'a> Ess<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Self { client }
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: RpcMethod,
+        action: &str,
+        params: Result<Params, RequestError>,
+    ) -> Result<T, Error> {
+        let params = params.map_err(|source| Error::InvalidRequest {
+            action: action.to_owned(),
+            source,
+        })?;
+        self.client.call(Service::Ess, method, action, params).await
+    }
+
+    /// `DescribeScalingGroups` (one page).
+    pub async fn describe_scaling_groups(
+        &self,
+        req: &DescribeScalingGroupsRequest,
+    ) -> Result<DescribeScalingGroupsResponse, Error> {
+        let params = req.to_params(self.client.region_id());
+        self.call(RpcMethod::Get, "DescribeScalingGroups", params)
+            .await
+    }
+
+    /// Every scaling group matching `req`: all pages, and any number of ids (split into calls
+    /// of 20).
+    pub async fn describe_scaling_groups_all(
+        &self,
+        req: &DescribeScalingGroupsRequest,
+    ) -> Result<Vec<ScalingGroup>, Error> {
+        let mut out = Vec::new();
+        for ids in id_batches(&req.scaling_group_ids, MAX_SCALING_GROUP_IDS) {
+            let mut seen = 0i64;
+            for page in 1..=MAX_PAGES {
+                let r = DescribeScalingGroupsRequest {
+                    scaling_group_ids: ids.to_vec(),
+                    page_number: Some(page),
+                    page_size: Some(MAX_PAGE_SIZE),
+                    ..req.clone()
+                };
+                let answer = self.describe_scaling_groups(&r).await?;
+                let n = answer.scaling_groups.scaling_group.len();
+                seen += n as i64;
+                out.extend(answer.scaling_groups.scaling_group);
+                if n == 0 || seen >= answer.total_count {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `DescribeScalingConfigurations` (one page, at most 10 ids).
+    pub async fn describe_scaling_configurations(
+        &self,
+        req: &DescribeScalingConfigurationsRequest,
+    ) -> Result<DescribeScalingConfigurationsResponse, Error> {
+        let params = req.to_params(self.client.region_id());
+        self.call(RpcMethod::Get, "DescribeScalingConfigurations", params)
+            .await
+    }
+
+    /// Every scaling configuration matching `req`: any number of ids, split into calls of at
+    /// most 10 whose answers are concatenated in order, each read to its last page.
+    pub async fn describe_scaling_configurations_all(
+        &self,
+        req: &DescribeScalingConfigurationsRequest,
+    ) -> Result<Vec<ScalingConfiguration>, Error> {
+        let mut out = Vec::new();
+        for ids in id_batches(
+            &req.scaling_configuration_ids,
+            MAX_SCALING_CONFIGURATION_IDS,
+        ) {
+            let mut seen = 0i64;
+            for page in 1..=MAX_PAGES {
+                let r = DescribeScalingConfigurationsRequest {
+                    scaling_configuration_ids: ids.to_vec(),
+                    page_number: Some(page),
+                    page_size: Some(MAX_PAGE_SIZE),
+                    ..req.clone()
+                };
+                let answer = self.describe_scaling_configurations(&r).await?;
+                let n = answer.scaling_configurations.scaling_configuration.len();
+                seen += n as i64;
+                out.extend(answer.scaling_configurations.scaling_configuration);
+                if n == 0 || seen >= answer.total_count {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `ModifyScalingConfiguration`.
+    pub async fn modify_scaling_configuration(
+        &self,
+        req: &ModifyScalingConfigurationRequest,
+    ) -> Result<Acknowledged, Error> {
+        self.call(
+            RpcMethod::Post,
+            "ModifyScalingConfiguration",
+            req.to_params(),
+        )
+        .await
+    }
+}
+
+/// `ids` in batches of at most `size`; one empty batch when there are no ids (a call without
+/// an id filter).
+fn id_batches(ids: &[String], size: usize) -> Vec<&[String]> {
+    if ids.is_empty() {
+        vec![&[]]
+    } else {
+        ids.chunks(size).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_are_numbered_and_limited() {
+        let p = DescribeScalingGroupsRequest {
+            scaling_group_ids: vec!["asg-1".into(), "asg-2".into()],
+            ..Default::default()
+        }
+        .to_params("cn-hangzhou")
+        .expect("valid");
+        assert_eq!(p.get("ScalingGroupId.1"), Some("asg-1"));
+        assert_eq!(p.get("ScalingGroupId.2"), Some("asg-2"));
+        let too_many: Vec<String> = (0..21).map(|i| format!("asg-{i}")).collect();
+        let e = DescribeScalingGroupsRequest {
+            scaling_group_ids: too_many,
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect_err("21 ids");
+        assert_eq!(e.parameter, "ScalingGroupId.N");
+
+        let eleven: Vec<String> = (0..11).map(|i| format!("asc-{i}")).collect();
+        let e = DescribeScalingConfigurationsRequest {
+            scaling_configuration_ids: eleven,
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect_err("11 ids");
+        assert_eq!(e.parameter, "ScalingConfigurationId.N");
+        let e = DescribeScalingConfigurationsRequest {
+            page_size: Some(51),
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect_err("page size");
+        assert_eq!(e.parameter, "PageSize");
+    }
+
+    #[test]
+    fn batches_split_at_the_limit() {
+        let ids: Vec<String> = (0..23).map(|i| format!("asc-{i}")).collect();
+        let b = id_batches(&ids, 10);
+        assert_eq!(b.iter().map(|b| b.len()).collect::<Vec<_>>(), [10, 10, 3]);
+        assert_eq!(b[2][0], "asc-20");
+        assert_eq!(id_batches(&[], 10), vec![&[] as &[String]]);
+    }
+
+    #[test]
+    fn modify_has_no_region_and_needs_an_image() {
+        let p = ModifyScalingConfigurationRequest {
+            scaling_configuration_id: "asc-1".into(),
+            image_id: Some("m-1".into()),
+            image_name: None,
+        }
+        .to_params()
+        .expect("valid");
+        assert_eq!(p.get("RegionId"), None);
+        assert_eq!(p.get("ScalingConfigurationId"), Some("asc-1"));
+        assert_eq!(p.get("ImageId"), Some("m-1"));
+        let e = ModifyScalingConfigurationRequest {
+            scaling_configuration_id: "asc-1".into(),
+            ..Default::default()
+        }
+        .to_params()
+        .expect_err("no image");
+        assert_eq!(e.parameter, "ImageId");
+        let e = ModifyScalingConfigurationRequest::default()
+            .to_params()
+            .expect_err("no id");
+        assert_eq!(e.parameter, "ScalingConfigurationId");
+    }
+
+    #[test]
+    fn answers_read_the_2014_nesting() {
+        let r: DescribeScalingGroupsResponse = serde_json::from_str(
+            r#"{"RequestId":"R","TotalCount":1,"ScalingGroups":{"ScalingGroup":[{"ScalingGroupId":"asg-1",
+            "LifecycleState":"Active","ActiveScalingConfigurationId":"asc-1","GroupType":"ECI","MinSize":0,"MaxSize":"3",
+            "RemovalPolicies":{"RemovalPolicy":["OldestInstance"]}}]}}"#,
+        )
+        .expect("parses");
+        let g = &r.scaling_groups.scaling_group[0];
+        assert_eq!(g.active_scaling_configuration_id, "asc-1");
+        assert!(g.is_eci());
+        assert_eq!(g.max_size, 3);
+        let r: DescribeScalingConfigurationsResponse = serde_json::from_str(
+            r#"{"TotalCount":"2","ScalingConfigurations":{"ScalingConfiguration":[
+            {"ScalingConfigurationId":"asc-1","LifecycleState":"Active","ImageId":"m-1","ImageName":"web"},
+            {"ScalingConfigurationId":"asc-2","LifecycleState":"Inactive"}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.total_count, 2);
+        let c = &r.scaling_configurations.scaling_configuration;
+        assert_eq!(
+            (c[0].image_id.as_str(), c[1].lifecycle_state.as_str()),
+            ("m-1", "Inactive")
+        );
+    }
+}

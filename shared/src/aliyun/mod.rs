@@ -4,6 +4,26 @@
 //! backoff), [`credentials`] (the credential chain, AssumeRole), [`endpoints`], and one module
 //! of typed operations per service ([`ecs`], [`ess`], [`sts`], [`fc`], [`oss`]), using the
 //! cloud's exact parameter names and response nesting.
+//!
+//! ```no_run
+//! # async fn demo(config: reimage::aliyun::ClientConfig) -> Result<(), reimage::aliyun::error::Error> {
+//! use reimage::aliyun::{Client, ecs::{DescribeImagesRequest, ImageStatus}};
+//! let client = Client::new(config)?;
+//! let images = client
+//!     .ecs()
+//!     .describe_images(&DescribeImagesRequest {
+//!         image_id: Some("m-bp1example".into()),
+//!         status: vec![ImageStatus::Creating, ImageStatus::Available],
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! println!("{:?}", images.images.image);
+//! # Ok(()) }
+//! ```
+//!
+//! Every typed request checks itself before it is sent ([`error::RequestError`] names the
+//! parameter); every call is signed anew per attempt and retried per the client's
+//! [`http::RetryPolicy`] on throttling and transient errors only.
 
 pub mod credentials;
 pub mod ecs;
@@ -15,3 +35,621 @@ pub mod http;
 pub mod oss;
 pub mod sign;
 pub mod sts;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use credentials::{Credentials, CredentialsProvider, SharedCredentialsProvider};
+pub use endpoints::{Endpoints, Service};
+pub use error::{ApiError, Error, ErrorKind, RequestError};
+pub use http::{RetryPolicy, RpcMethod, Timeouts};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::ids::{RandomIds, SharedIds};
+
+/// Everything a [`Client`] needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The region every regional operation is sent to (`RegionId`).
+    pub region_id: String,
+    /// Where each service is reached.
+    pub endpoints: Endpoints,
+    /// Who the calls are made as.
+    pub credentials: SharedCredentialsProvider,
+    /// Timestamps and retry sleeps.
+    pub clock: SharedClock,
+    /// Nonces and jitter.
+    pub ids: SharedIds,
+    /// When to retry.
+    pub retry: RetryPolicy,
+    /// Connect and read timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl ClientConfig {
+    /// A configuration with the system clock, random ids, the default retry policy and
+    /// timeouts; change the fields for anything else.
+    pub fn new(
+        region_id: impl Into<String>,
+        endpoints: Endpoints,
+        credentials: SharedCredentialsProvider,
+    ) -> Self {
+        Self {
+            region_id: region_id.into(),
+            endpoints,
+            credentials,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// A signed client for ECS, ESS and STS, and the shared transport of the FC and OSS clients.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client; fails only if the HTTP stack cannot be set up.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let http = http::http_client(config.timeouts)?;
+        Ok(Self {
+            inner: Arc::new(Inner { config, http }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The region (`RegionId`).
+    pub fn region_id(&self) -> &str {
+        &self.inner.config.region_id
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.config.endpoints
+    }
+
+    /// The credentials provider.
+    pub fn credentials(&self) -> &SharedCredentialsProvider {
+        &self.inner.config.credentials
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.config.clock
+    }
+
+    /// The id source.
+    pub fn ids(&self) -> &SharedIds {
+        &self.inner.config.ids
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.config.retry
+    }
+
+    /// The HTTP client (with the configured timeouts), for the FC and OSS clients.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// ECS operations.
+    pub fn ecs(&self) -> ecs::Ecs<'_> {
+        ecs::Ecs::new(self)
+    }
+
+    /// ESS operations.
+    pub fn ess(&self) -> ess::Ess<'_> {
+        ess::Ess::new(self)
+    }
+
+    /// STS operations.
+    pub fn sts(&self) -> sts::Sts<'_> {
+        sts::Sts::new(self)
+    }
+
+    /// Any RPC action of ECS, ESS or STS, sent as `POST` with `params` as given (add
+    /// `RegionId` yourself when the action takes one); answers the JSON body.
+    pub async fn rpc<K, V>(
+        &self,
+        service: Service,
+        action: &str,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<serde_json::Value, Error>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let params: Vec<(String, String)> = params
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.rpc_with(service, RpcMethod::Post, action, &params)
+            .await
+    }
+
+    /// [`Client::rpc`] with the HTTP method chosen.
+    pub async fn rpc_with(
+        &self,
+        service: Service,
+        method: RpcMethod,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<serde_json::Value, Error> {
+        let (version, endpoint) = match (service.rpc_version(), self.endpoints().get(service)) {
+            (Some(v), Some(e)) => (v, e),
+            _ => {
+                return Err(Error::Setup(format!(
+                    "{} is not an RPC service",
+                    service.name()
+                )));
+            }
+        };
+        let c = &self.inner.config;
+        http::call_rpc(
+            &self.inner.http,
+            endpoint,
+            method,
+            version,
+            action,
+            params,
+            c.credentials.as_ref(),
+            c.clock.as_ref(),
+            c.ids.as_ref(),
+            &c.retry,
+        )
+        .await
+    }
+
+    /// A typed RPC call: sends `params`, reads the answer as `T`.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        method: RpcMethod,
+        action: &str,
+        params: Params,
+    ) -> Result<T, Error> {
+        let value = self.rpc_with(service, method, action, &params.0).await?;
+        let request_id = value
+            .get("RequestId")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        serde_json::from_value(value).map_err(|e| Error::Decode {
+            action: action.to_owned(),
+            request_id,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The parameters of one RPC request, in the cloud's flattened form.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// No parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `name=value`.
+    pub fn put(&mut self, name: impl Into<String>, value: impl ToString) -> &mut Self {
+        self.0.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// `name=value` when there is a value.
+    pub fn opt<T: ToString>(&mut self, name: &str, value: Option<T>) -> &mut Self {
+        if let Some(v) = value {
+            self.put(name, v);
+        }
+        self
+    }
+
+    /// `name=value` when the value is not empty.
+    pub fn opt_str(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.put(name, v);
+        }
+        self
+    }
+
+    /// `prefix.1=a&prefix.2=b…`.
+    pub fn list<T: ToString>(&mut self, prefix: &str, items: &[T]) -> &mut Self {
+        for (i, item) in items.iter().enumerate() {
+            self.put(format!("{prefix}.{}", i + 1), item.to_string());
+        }
+        self
+    }
+
+    /// `Tag.N.Key` / `Tag.N.Value`.
+    pub fn tags(&mut self, tags: &[Tag]) -> &mut Self {
+        for (i, t) in tags.iter().enumerate() {
+            self.put(format!("Tag.{}.Key", i + 1), &t.key);
+            self.put(format!("Tag.{}.Value", i + 1), &t.value);
+        }
+        self
+    }
+
+    /// The pairs.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tag on a request (`Tag.N.Key` / `Tag.N.Value`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// The key.
+    pub key: String,
+    /// The value (may be empty).
+    pub value: String,
+}
+
+impl Tag {
+    /// A tag.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A tag in an answer: `Tags.Tag[]` of `{TagKey, TagValue}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ResourceTag {
+    /// `TagKey`.
+    pub tag_key: String,
+    /// `TagValue`.
+    pub tag_value: String,
+}
+
+/// `Tags: {Tag: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ResourceTags {
+    /// `Tag`.
+    pub tag: Vec<ResourceTag>,
+}
+
+/// Checks shared by the typed requests of several services.
+pub mod validate {
+    use super::{RequestError, Tag};
+
+    /// Most ids a JSON-array list parameter (`InstanceIds`, `DiskIds`, `SnapshotIds`) takes.
+    pub const MAX_JSON_IDS: usize = 100;
+
+    /// `value` must be present and not blank.
+    pub fn required<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str, RequestError> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(RequestError::missing(name)),
+        }
+    }
+
+    /// `value` must not be blank.
+    pub fn non_empty(name: &str, value: &str) -> Result<(), RequestError> {
+        required(name, Some(value)).map(|_| ())
+    }
+
+    /// A `ClientToken`: at most 64 ASCII characters, not empty.
+    pub fn client_token(token: Option<&str>) -> Result<(), RequestError> {
+        let Some(t) = token else { return Ok(()) };
+        if t.is_empty() {
+            return Err(RequestError::new("ClientToken", "is empty"));
+        }
+        if !t.is_ascii() {
+            return Err(RequestError::new("ClientToken", "must be ASCII"));
+        }
+        if t.len() > 64 {
+            return Err(RequestError::new(
+                "ClientToken",
+                format!("is {} characters long; at most 64", t.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A JSON-array list of ids (`["i-a","i-b"]`): at most [`MAX_JSON_IDS`], none empty.
+    /// `None` when the list is empty (the parameter is then left out).
+    pub fn json_ids(name: &str, ids: &[String]) -> Result<Option<String>, RequestError> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        if ids.len() > MAX_JSON_IDS {
+            return Err(RequestError::new(
+                name,
+                format!("holds {} ids; at most {MAX_JSON_IDS}", ids.len()),
+            ));
+        }
+        if ids.iter().any(|i| i.trim().is_empty()) {
+            return Err(RequestError::new(name, "holds an empty id"));
+        }
+        serde_json::to_string(ids)
+            .map(Some)
+            .map_err(|e| RequestError::new(name, e.to_string()))
+    }
+
+    /// A `Name.N` list: at most `max` items, none empty.
+    pub fn repeat_list(name: &str, items: &[String], max: usize) -> Result<(), RequestError> {
+        if items.len() > max {
+            return Err(RequestError::new(
+                name,
+                format!("holds {} items; at most {max} per call", items.len()),
+            ));
+        }
+        if items.iter().any(|i| i.trim().is_empty()) {
+            return Err(RequestError::new(name, "holds an empty item"));
+        }
+        Ok(())
+    }
+
+    /// `Tag.N.*`: at most 20; keys 1–128 characters not starting with `aliyun` or `acs:`;
+    /// values at most 128 characters, not starting with `acs:`; neither containing `http://`
+    /// or `https://`.
+    pub fn tags(tags: &[Tag]) -> Result<(), RequestError> {
+        if tags.len() > 20 {
+            return Err(RequestError::new(
+                "Tag.N",
+                format!("{} tags; at most 20", tags.len()),
+            ));
+        }
+        for (i, t) in tags.iter().enumerate() {
+            let key_name = format!("Tag.{}.Key", i + 1);
+            let value_name = format!("Tag.{}.Value", i + 1);
+            let n = t.key.chars().count();
+            if n == 0 || n > 128 {
+                return Err(RequestError::new(key_name, "must be 1 to 128 characters"));
+            }
+            if t.key.starts_with("aliyun") || t.key.starts_with("acs:") {
+                return Err(RequestError::new(
+                    key_name,
+                    "must not start with `aliyun` or `acs:`",
+                ));
+            }
+            if t.value.chars().count() > 128 {
+                return Err(RequestError::new(value_name, "is over 128 characters"));
+            }
+            if t.value.starts_with("acs:") {
+                return Err(RequestError::new(value_name, "must not start with `acs:`"));
+            }
+            for (name, text) in [(&key_name, &t.key), (&value_name, &t.value)] {
+                if text.contains("http://") || text.contains("https://") {
+                    return Err(RequestError::new(
+                        name.clone(),
+                        "must not contain http:// or https://",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A page size between 1 and `max`.
+    pub fn page_size(size: Option<u32>, max: u32) -> Result<(), RequestError> {
+        match size {
+            Some(s) if s == 0 || s > max => Err(RequestError::new(
+                "PageSize",
+                format!("is {s}; must be 1 to {max}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A page number of at least 1.
+    pub fn page_number(number: Option<u32>) -> Result<(), RequestError> {
+        match number {
+            Some(0) => Err(RequestError::new("PageNumber", "starts at 1")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Lenient readers for fields the cloud sends sometimes as a string, sometimes as a number
+/// (`"Size":"40"` in one answer, `"Size":40` in another; `TotalCount` in ESS doc examples).
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+        Null(()),
+    }
+
+    /// A string, a number written as a string, or null (= empty).
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Loose::deserialize(d)? {
+            Loose::S(s) => s,
+            Loose::I(i) => i.to_string(),
+            Loose::U(u) => u.to_string(),
+            Loose::F(f) => f.to_string(),
+            Loose::B(b) => b.to_string(),
+            Loose::Null(()) => String::new(),
+        })
+    }
+
+    /// A number, a number written as a string, or null/empty (= 0).
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        use serde::de::Error as _;
+        match Loose::deserialize(d)? {
+            Loose::I(i) => Ok(i),
+            Loose::U(u) => i64::try_from(u).map_err(D::Error::custom),
+            // Whole numbers only; the cloud never sends fractions in these fields.
+            Loose::F(f) => Ok(f as i64),
+            Loose::S(s) if s.trim().is_empty() => Ok(0),
+            Loose::S(s) => s.trim().parse().map_err(D::Error::custom),
+            Loose::B(_) => Err(D::Error::custom("expected a number, found a boolean")),
+            Loose::Null(()) => Ok(0),
+        }
+    }
+
+    /// A boolean, `"true"`/`"false"` in any case, or null (= false).
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        use serde::de::Error as _;
+        match Loose::deserialize(d)? {
+            Loose::B(b) => Ok(b),
+            Loose::S(s) => match s.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" | "" => Ok(false),
+                _ => Err(D::Error::custom(format!("expected a boolean, found {s:?}"))),
+            },
+            Loose::Null(()) => Ok(false),
+            _ => Err(D::Error::custom("expected a boolean")),
+        }
+    }
+}
+
+/// The percentage out of a cloud `Progress` field (`"45%"`, `"100%"`, `"45"`).
+pub fn parse_progress(progress: &str) -> Option<u8> {
+    let n: u32 = progress.trim().trim_end_matches('%').trim().parse().ok()?;
+    u8::try_from(n.min(100)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_flatten_lists_and_tags_one_based() {
+        let mut p = Params::new();
+        p.put("RegionId", "cn-hangzhou")
+            .list("ScalingGroupId", &["asg-1", "asg-2"])
+            .tags(&[Tag::new("team", "web"), Tag::new("env", "")])
+            .opt::<u32>("PageSize", None)
+            .opt_str("ImageName", Some(""))
+            .opt("PageNumber", Some(2));
+        assert_eq!(
+            p.pairs()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            [
+                "RegionId=cn-hangzhou",
+                "ScalingGroupId.1=asg-1",
+                "ScalingGroupId.2=asg-2",
+                "Tag.1.Key=team",
+                "Tag.1.Value=web",
+                "Tag.2.Key=env",
+                "Tag.2.Value=",
+                "PageNumber=2",
+            ]
+        );
+    }
+
+    #[test]
+    fn json_id_lists_and_their_limits() {
+        let ids: Vec<String> = vec!["i-a".into(), "i-b".into()];
+        assert_eq!(
+            validate::json_ids("InstanceIds", &ids)
+                .expect("valid")
+                .as_deref(),
+            Some(r#"["i-a","i-b"]"#)
+        );
+        assert_eq!(validate::json_ids("InstanceIds", &[]).expect("valid"), None);
+        let many: Vec<String> = (0..101).map(|i| format!("i-{i}")).collect();
+        let e = validate::json_ids("DiskIds", &many).expect_err("too many");
+        assert_eq!(e.parameter, "DiskIds");
+        assert!(e.problem.contains("101"));
+        let e = validate::json_ids("SnapshotIds", &["".into()]).expect_err("empty id");
+        assert_eq!(e.parameter, "SnapshotIds");
+    }
+
+    #[test]
+    fn client_token_rules() {
+        assert!(validate::client_token(None).is_ok());
+        assert!(validate::client_token(Some(&"a".repeat(64))).is_ok());
+        let e = validate::client_token(Some(&"a".repeat(65))).expect_err("too long");
+        assert_eq!(e.parameter, "ClientToken");
+        assert!(validate::client_token(Some("tökén")).is_err());
+        assert!(validate::client_token(Some("")).is_err());
+    }
+
+    #[test]
+    fn tag_rules_name_the_offending_tag() {
+        assert!(validate::tags(&[Tag::new("team", "")]).is_ok());
+        let e = validate::tags(&[Tag::new("ok", "v"), Tag::new("aliyun:x", "v")])
+            .expect_err("reserved prefix");
+        assert_eq!(e.parameter, "Tag.2.Key");
+        let e = validate::tags(&[Tag::new("k", "acs:v")]).expect_err("reserved value");
+        assert_eq!(e.parameter, "Tag.1.Value");
+        let e = validate::tags(&[Tag::new("", "v")]).expect_err("empty key");
+        assert_eq!(e.parameter, "Tag.1.Key");
+        let e = validate::tags(&[Tag::new("k", "see https://x")]).expect_err("url");
+        assert_eq!(e.parameter, "Tag.1.Value");
+        let many: Vec<Tag> = (0..21).map(|i| Tag::new(format!("k{i}"), "v")).collect();
+        assert_eq!(
+            validate::tags(&many).expect_err("too many").parameter,
+            "Tag.N"
+        );
+    }
+
+    #[test]
+    fn lenient_fields_accept_strings_and_numbers() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "lenient::string")]
+            s: String,
+            #[serde(deserialize_with = "lenient::number")]
+            n: i64,
+            #[serde(deserialize_with = "lenient::boolean")]
+            b: bool,
+        }
+        let t: T = serde_json::from_str(r#"{"s":40,"n":"12","b":"True"}"#).expect("lenient");
+        assert_eq!((t.s.as_str(), t.n, t.b), ("40", 12, true));
+        let t: T = serde_json::from_str(r#"{"s":"x","n":7,"b":false}"#).expect("plain");
+        assert_eq!((t.s.as_str(), t.n, t.b), ("x", 7, false));
+        let t: T = serde_json::from_str(r#"{"s":null,"n":null,"b":null}"#).expect("nulls");
+        assert_eq!((t.s.as_str(), t.n, t.b), ("", 0, false));
+        assert!(serde_json::from_str::<T>(r#"{"s":"x","n":"seven","b":false}"#).is_err());
+    }
+
+    #[test]
+    fn progress_percentages() {
+        assert_eq!(parse_progress("45%"), Some(45));
+        assert_eq!(parse_progress("100%"), Some(100));
+        assert_eq!(parse_progress(" 7 "), Some(7));
+        assert_eq!(parse_progress("250%"), Some(100));
+        assert_eq!(parse_progress(""), None);
+        assert_eq!(parse_progress("n/a"), None);
+    }
+}
