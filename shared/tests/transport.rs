@@ -23,6 +23,9 @@ use reimage::ids::SequentialIds;
 const AK: &str = "LTAItransporttest";
 const SECRET: &str = "transport-secret-do-not-print";
 const TOKEN: &str = "transport-token-do-not-print";
+const ASSUMED_AK: &str = "STS.assumedrole";
+const ASSUMED_SECRET: &str = "assumed-secret-do-not-print";
+const ASSUMED_TOKEN: &str = "assumed-token-do-not-print";
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -64,10 +67,20 @@ async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, body: Bytes)
         .find(|(k, _)| k == "Signature")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let access_key_id = params
+        .iter()
+        .find(|(k, _)| k == "AccessKeyId")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let secret = if access_key_id == ASSUMED_AK {
+        ASSUMED_SECRET
+    } else {
+        SECRET
+    };
     let expected = rpc::sign(
         method.as_str(),
         params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SECRET,
+        secret,
     );
     let seen = Seen {
         method: method.to_string(),
@@ -586,4 +599,167 @@ impl std::io::Write for LogSink {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Answers AssumeRole with credentials expiring `DurationSeconds` after the request's
+/// `Timestamp`, and any other action with an empty success.
+fn sts_script() -> Script {
+    Arc::new(|_, s| {
+        if s.get("Action") == Some("AssumeRole") {
+            let sent = DateTime::parse_from_rfc3339(s.get("Timestamp").unwrap_or_default())
+                .expect("timestamp");
+            let seconds: i64 = s
+                .get("DurationSeconds")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(3600);
+            let expiration = (sent + chrono::Duration::seconds(seconds))
+                .with_timezone(&Utc)
+                .format("%Y-%m-%dT%H:%M:%SZ");
+            let body = format!(
+                r#"{{"RequestId":"STS-1","AssumedRoleUser":{{"Arn":"acs:ram::1:role/reimage/s","AssumedRoleId":"1:s"}},
+                "Credentials":{{"AccessKeyId":"{ASSUMED_AK}","AccessKeySecret":"{ASSUMED_SECRET}","SecurityToken":"{ASSUMED_TOKEN}","Expiration":"{expiration}"}}}}"#
+            );
+            (200, vec![], body)
+        } else {
+            (200, vec![], r#"{"RequestId":"OK"}"#.into())
+        }
+    })
+}
+
+fn role() -> reimage::aliyun::credentials::RoleSpec {
+    reimage::aliyun::credentials::RoleSpec {
+        role_arn: "acs:ram::1234567890:role/reimage".into(),
+        role_session_name: "reimage-exec-1".into(),
+        duration_seconds: 3600,
+    }
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_are_cached_until_five_minutes_before_expiry() {
+    use reimage::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    let (url, log) = serve(sts_script()).await;
+    let clock = ManualClock::new(start());
+    let base = Client::new(ClientConfig {
+        credentials: StaticProvider::shared(Credentials::access_key(AK, SECRET)),
+        ..client(&url, &clock, policy()).config().clone()
+    })
+    .expect("client");
+    let provider = AssumeRoleProvider::new(base, role());
+    let sts_calls = |log: &Arc<Mutex<Vec<Seen>>>| {
+        seen(log)
+            .iter()
+            .filter(|a| a.get("Action") == Some("AssumeRole"))
+            .count()
+    };
+
+    let c = provider.credentials().await.expect("assumed");
+    assert_eq!(c.access_key_id(), ASSUMED_AK);
+    assert_eq!(c.security_token(), Some(ASSUMED_TOKEN));
+    let first = &seen(&log)[0];
+    assert!(first.signature_ok);
+    assert_eq!(first.get("Version"), Some("2015-04-01"));
+    assert_eq!(
+        first.get("RoleArn"),
+        Some("acs:ram::1234567890:role/reimage")
+    );
+    assert_eq!(first.get("RoleSessionName"), Some("reimage-exec-1"));
+    assert_eq!(first.get("DurationSeconds"), Some("3600"));
+    assert_eq!(first.get("AccessKeyId"), Some(AK));
+    assert_eq!(first.get("SecurityToken"), None);
+    assert_eq!(first.method, "POST");
+
+    provider.credentials().await.expect("cached");
+    clock.advance(Duration::from_secs(54 * 60)); // 10:54: still more than 5 minutes left
+    provider.credentials().await.expect("cached");
+    assert_eq!(sts_calls(&log), 1);
+    clock.advance(Duration::from_secs(2 * 60)); // 10:56: inside the 5-minute margin
+    let renewed = provider.credentials().await.expect("refreshed");
+    assert_eq!(sts_calls(&log), 2);
+    assert_eq!(
+        renewed.expiration().map(|e| e.to_rfc3339()),
+        Some("2026-11-27T11:56:00+00:00".to_owned())
+    );
+
+    // A client on the assumed role signs with the temporary key and sends its token.
+    let assumed = Client::new(ClientConfig {
+        credentials: Arc::new(provider),
+        ..client(&url, &clock, policy()).config().clone()
+    })
+    .expect("client");
+    assumed
+        .rpc(
+            Service::Ecs,
+            "DescribeRegions",
+            Vec::<(String, String)>::new(),
+        )
+        .await
+        .expect("call as the role");
+    let last = seen(&log).last().cloned().expect("a call");
+    assert!(last.signature_ok, "signed with the assumed secret");
+    assert_eq!(last.get("AccessKeyId"), Some(ASSUMED_AK));
+    assert_eq!(last.get("SecurityToken"), Some(ASSUMED_TOKEN));
+    assert_eq!(sts_calls(&log), 2);
+}
+
+#[tokio::test]
+async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
+    use reimage::aliyun::credentials::{ChainSources, CredentialsSource, resolve_chain};
+    let (url, log) = serve(sts_script()).await;
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(home.path().join(".aliyun")).expect("mkdir");
+    std::fs::write(
+        home.path().join(".aliyun/config.json"),
+        format!(
+            r#"{{"current":"ci","profiles":[{{"name":"ci","mode":"RamRoleArn","access_key_id":"{AK}","access_key_secret":"{SECRET}",
+            "ram_role_arn":"acs:ram::1234567890:role/reimage","ram_session_name":"ci-run","expired_seconds":1800}}]}}"#
+        ),
+    )
+    .expect("write");
+    let clock = ManualClock::new(start());
+    let template = client(&url, &clock, policy()).config().clone();
+    let sources = ChainSources {
+        env: reimage::settings::Env::from_pairs([(
+            "HOME",
+            home.path().to_str().expect("utf-8 path"),
+        )]),
+        ..ChainSources::default()
+    };
+    let (provider, source) = resolve_chain(&sources, &template).expect("resolves");
+    assert!(matches!(source, CredentialsSource::Profile(_)));
+    let c = provider.credentials().await.expect("assumed");
+    assert_eq!(c.access_key_id(), ASSUMED_AK);
+    let call = &seen(&log)[0];
+    assert!(
+        call.signature_ok,
+        "AssumeRole signed with the profile's key"
+    );
+    assert_eq!(call.get("AccessKeyId"), Some(AK));
+    assert_eq!(call.get("RoleSessionName"), Some("ci-run"));
+    assert_eq!(call.get("DurationSeconds"), Some("1800"));
+    assert!(!format!("{provider:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_failed_assume_role_names_the_role_and_hides_the_key() {
+    use reimage::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    let (url, _log) = serve(Arc::new(|_, _| {
+        (
+            403,
+            vec![],
+            r#"{"RequestId":"N-1","Code":"NoPermission","Message":"You are not authorized to do this action."}"#.into(),
+        )
+    }))
+    .await;
+    let clock = ManualClock::new(start());
+    let base = client(&url, &clock, policy());
+    let err = AssumeRoleProvider::new(base, role())
+        .credentials()
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("acs:ram::1234567890:role/reimage") && text.contains("NoPermission"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET) && !format!("{err:?}").contains(SECRET));
 }
