@@ -27,11 +27,16 @@ use serde::{Deserialize, Serialize};
 use crate::model::task::{ExecutedAt, InvalidTask, Recurrence};
 
 mod cron;
+mod index;
 mod tick;
 
 pub use cron::{TimerExpression, parse_cron};
+pub use index::{
+    IndexedRuns, RUN_INDEX_PREFIX, RunEntry, index_run, run_entry, run_entry_key, task_runs,
+};
 pub use tick::{
-    RunError, RunRequest, RunStarted, Runs, Scheduler, TickReport, Trigger, slot_execution_id,
+    RunError, RunFuture, RunRequest, RunStarted, Runs, Scheduler, TickReport, Trigger,
+    slot_execution_id,
 };
 
 /// How often the scheduler ticks.
@@ -49,7 +54,7 @@ const MAX_DAYS_AHEAD: i64 = 800;
 /// A task's schedule, compiled and checked.
 #[derive(Debug, Clone)]
 pub enum Schedule {
-    /// Runs once when created; the scheduler never starts it.
+    /// Runs once, when created (its one slot is its creation time, see [`due_slots`]).
     Now,
     /// Runs once at this minute.
     Once {
@@ -332,11 +337,21 @@ pub fn due_slots(
     last_tick: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Vec<DueSlot> {
-    let after = last_tick.max(created_at);
-    if after >= now {
-        return Vec::new();
-    }
-    let slots = schedule.slots(after, now);
+    let slots = if let Schedule::Now = schedule {
+        // A task executed now has one slot, its creation: the API starts it at once, and a
+        // tick makes up for a start that was lost.
+        if last_tick < created_at && created_at <= now {
+            vec![created_at]
+        } else {
+            Vec::new()
+        }
+    } else {
+        let after = last_tick.max(created_at);
+        if after >= now {
+            return Vec::new();
+        }
+        schedule.slots(after, now)
+    };
     let (on_time, missed): (Vec<_>, Vec<_>) =
         slots.into_iter().partition(|slot| now - *slot < TICK);
     if !on_time.is_empty() {

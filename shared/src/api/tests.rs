@@ -1,0 +1,635 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use chrono::TimeZone;
+use http::Request;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+use crate::clock::{Clock, ManualClock};
+use crate::ids::SequentialIds;
+use crate::model::execution::{StepRecord, UpdateRequest};
+use crate::model::naming;
+use crate::schedule::{IndexedRuns, RunFuture, RunStarted};
+use crate::store::StoreError;
+use crate::store::memory::MemoryStore;
+
+const TOKEN: &str = "test-token-0123456789";
+const SECRET: &str = "hook-secret-0123456789";
+
+/// Starts an execution the way the engine does: record 0 created if absent (no dispatch).
+#[derive(Debug)]
+struct RecordZero {
+    store: SharedStore,
+    clock: SharedClock,
+}
+
+impl Runs for RecordZero {
+    fn start(&self, request: RunRequest) -> RunFuture<'_> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            let spec = &request.task.spec;
+            let name = naming::image_name(
+                &spec.source_instance_id,
+                spec.image_name.as_deref(),
+                &request.execution_id,
+                now,
+            )
+            .unwrap();
+            let record = StepRecord::first(
+                request.execution_id.clone(),
+                UpdateRequest {
+                    instance_id: spec.source_instance_id.clone(),
+                    image_name: spec.image_name.clone(),
+                    configuration_ids: spec.scaling_configuration_ids.clone(),
+                    permission: spec.permission.clone(),
+                    task_id: Some(request.task.task_id.clone()),
+                },
+                name,
+                now,
+            );
+            let created = match self.store.create(&record.key(), &record.to_json()).await {
+                Ok(()) => true,
+                Err(StoreError::AlreadyExists { .. }) => false,
+                Err(err) => panic!("{err}"),
+            };
+            Ok(RunStarted {
+                execution_id: request.execution_id,
+                created,
+            })
+        })
+    }
+}
+
+#[derive(Debug)]
+struct FakeImages;
+
+impl ImageSetter for FakeImages {
+    fn set_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+        image_id: &'a str,
+        _permission: &'a PermissionSource,
+    ) -> ImageSetFuture<'a> {
+        Box::pin(async move {
+            match (configuration_id, image_id) {
+                ("asc-missing", _) => Err(ManualUpdateError::ConfigurationNotFound(
+                    configuration_id.into(),
+                )),
+                (_, "m-creating") => Err(ManualUpdateError::ImageNotAvailable {
+                    image_id: image_id.into(),
+                    status: "Creating".into(),
+                }),
+                (_, "m-missing") => Err(ManualUpdateError::ImageNotFound(image_id.into())),
+                _ => Ok(ImageSet {
+                    scaling_configuration_id: configuration_id.into(),
+                    previous_image_id: "m-old".into(),
+                    image_id: image_id.into(),
+                }),
+            }
+        })
+    }
+}
+
+struct Fixture {
+    store: SharedStore,
+    clock: ManualClock,
+    router: Router,
+}
+
+fn fixture_with(auth: Auth) -> Fixture {
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
+    let shared_clock: SharedClock = Arc::new(clock.clone());
+    let runs = IndexedRuns::new(
+        store.clone(),
+        shared_clock.clone(),
+        RecordZero {
+            store: store.clone(),
+            clock: shared_clock.clone(),
+        },
+    );
+    let api = Api::new(
+        store.clone(),
+        Arc::new(runs),
+        shared_clock,
+        Arc::new(SequentialIds::new("id")),
+        auth,
+    )
+    .with_image_setter(Arc::new(FakeImages));
+    Fixture {
+        store,
+        clock,
+        router: Arc::new(api).router(),
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(Auth::Bearer(ApiToken::new(TOKEN)))
+}
+
+fn periodic_task() -> Value {
+    json!({
+        "source_instance_id": "i-source1",
+        "image_name": "web",
+        "scaling_configuration_ids": ["asc-one", "asc-two"],
+        "executed_at": {"kind": "periodic", "recurrence": {"every": "daily"}, "at": "02:00:00",
+                        "expired_at": "2024-06-01T00:00:00Z", "time_zone": "Asia/Shanghai"},
+        "permission": {"kind": "ram_role", "role_arn": "acs:ram::123456789012:role/reimage"},
+        "webhook_secret": SECRET
+    })
+}
+
+impl Fixture {
+    async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, headers, value)
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"));
+        let body = match body {
+            Some(v) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let (status, _, value) = self.send(builder.body(body).unwrap()).await;
+        (status, value)
+    }
+
+    async fn create(&self, task: Value) -> String {
+        let (status, body) = self.call("POST", "/tasks", Some(task)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["task_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn hook(
+        &self,
+        task_id: &str,
+        headers: &[(&str, String)],
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri(format!("/hooks/{task_id}"));
+        for (k, v) in headers {
+            builder = builder.header(*k, v);
+        }
+        let (status, _, value) = self
+            .send(builder.body(Body::from(body.to_owned())).unwrap())
+            .await;
+        (status, value)
+    }
+}
+
+#[tokio::test]
+async fn task_lifecycle_create_list_show_disable_enable_delete() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (status, shown) = f.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["enabled"], true);
+    assert_eq!(shown["webhook"], true);
+    assert_eq!(shown["next_run_at"], "2024-05-01T18:00:00Z");
+    assert!(shown.get("webhook_secret").is_none());
+    let (_, list) = f.call("GET", "/tasks", None).await;
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 1);
+
+    let (status, patched) = f
+        .call(
+            "PATCH",
+            &format!("/tasks/{id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, &patched["enabled"], &patched["seq"]),
+        (StatusCode::OK, &json!(false), &json!(1))
+    );
+    assert!(patched.get("next_run_at").is_none());
+    let (status, patched) = f
+        .call(
+            "PATCH",
+            &format!("/tasks/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, &patched["enabled"], &patched["seq"]),
+        (StatusCode::OK, &json!(true), &json!(2))
+    );
+
+    let (status, _) = f.call("DELETE", &format!("/tasks/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = f.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("TaskNotFound"))
+    );
+    let (status, _) = f.call("DELETE", &format!("/tasks/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Four records: created, disabled, enabled, deleted.
+    assert_eq!(
+        f.store.list(&format!("tasks/{id}/")).await.unwrap().len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_are_422_and_name_the_field() {
+    let f = fixture();
+    let mut task = periodic_task();
+    task["permission"] = json!({"kind": "account"});
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "InvalidTask");
+    assert_eq!(body["field"], "permission");
+    assert!(body["message"].as_str().unwrap().contains("RAM role"));
+
+    let mut task = periodic_task();
+    task["executed_at"]["time_zone"] = json!("Mars/Olympus");
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("executed_at.time_zone")
+        )
+    );
+
+    // Syntax errors are 400, schema errors 422.
+    let request = Request::post("/tasks")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from("{not json"))
+        .unwrap();
+    let (status, _, body) = f.send(request).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("MalformedJson"))
+    );
+    let (status, body) = f
+        .call("POST", "/tasks", Some(json!({"source_instance_id": 3})))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("InvalidRequest"))
+    );
+    assert!(f.store.list("tasks/").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn management_needs_the_bearer_token() {
+    let f = fixture();
+    for auth in [None, Some("Bearer wrong-token"), Some(TOKEN)] {
+        let mut builder = Request::get("/tasks");
+        if let Some(auth) = auth {
+            builder = builder.header("authorization", auth);
+        }
+        let (status, _, body) = f.send(builder.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(body["code"], "Unauthorized");
+        assert!(!body.to_string().contains(TOKEN));
+    }
+    let open = fixture_with(Auth::Off);
+    let (status, _, _) = open
+        .send(Request::get("/tasks").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn the_api_token_never_shows_in_debug_output() {
+    let auth = Auth::Bearer(ApiToken::new(TOKEN));
+    assert!(!format!("{auth:?}").contains(TOKEN));
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_refused_with_413() {
+    let f = fixture();
+    let big = "x".repeat(BODY_LIMIT + 1);
+    let request = Request::post("/tasks")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(big.clone()))
+        .unwrap();
+    let (status, _, body) = f.send(request).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("BodyTooLarge"))
+    );
+    // Also without a Content-Length (a streamed body).
+    let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(big))]);
+    let request = Request::post("/hooks/task-1")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let (status, _, _) = f.send(request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_json() {
+    let f = fixture();
+    let (status, body) = f.call("GET", "/nothing-here", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NotFound"))
+    );
+    let (status, body) = f.call("PUT", "/tasks", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("MethodNotAllowed"))
+    );
+    let (status, _) = f.call("GET", "/tasks/..", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = f.call("GET", "/executions/not%20an%20id", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("ExecutionNotFound"))
+    );
+}
+
+#[tokio::test]
+async fn run_now_returns_an_execution_to_poll() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (status, run) = f.call("POST", &format!("/tasks/{id}/runs"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let execution_id = run["execution_id"].as_str().unwrap();
+    assert_eq!(run["status_url"], format!("/executions/{execution_id}"));
+    let (status, execution) = f
+        .call("GET", run["status_url"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    assert_eq!(execution["status"], "pending");
+    assert_eq!(execution["request"]["task_id"], id);
+    assert_eq!(execution["trigger"]["kind"], "manual");
+    let (_, listed) = f.call("GET", &format!("/executions?task={id}"), None).await;
+    assert_eq!(listed["executions"][0]["execution_id"], execution_id);
+    let (status, _) = f.call("GET", "/executions?task=task-unknown", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A disabled task does not run.
+    f.call(
+        "PATCH",
+        &format!("/tasks/{id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let (status, body) = f.call("POST", &format!("/tasks/{id}/runs"), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("TaskDisabled"))
+    );
+}
+
+#[tokio::test]
+async fn a_task_executed_now_starts_its_run_on_creation() {
+    let f = fixture();
+    let task = json!({
+        "source_instance_id": "i-source1",
+        "scaling_configuration_ids": ["asc-one"],
+        "executed_at": {"kind": "now"},
+        "permission": {"kind": "account"}
+    });
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let execution_id = body["run"]["execution_id"].as_str().unwrap().to_owned();
+    let (status, execution) = f
+        .call("GET", &format!("/executions/{execution_id}"), None)
+        .await;
+    assert_eq!(
+        (status, execution["trigger"]["kind"].as_str()),
+        (StatusCode::OK, Some("now"))
+    );
+}
+
+fn github_headers(body: &str, delivery: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "x-hub-signature-256",
+            webhook::github_signature(&WebhookSecret::new(SECRET), body.as_bytes()),
+        ),
+        ("x-github-delivery", delivery.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn webhook_with_a_valid_signature_starts_a_run_and_a_redelivery_does_not() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let (status, first) = f.hook(&id, &github_headers(body, "delivery-1"), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["created"], true);
+    let (status, again) = f.hook(&id, &github_headers(body, "delivery-1"), body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["execution_id"], first["execution_id"]);
+    assert_eq!(again["created"], false);
+    let (_, other) = f.hook(&id, &github_headers(body, "delivery-2"), body).await;
+    assert_ne!(other["execution_id"], first["execution_id"]);
+    let (_, execution) = f
+        .call("GET", first["status_url"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(
+        execution["trigger"],
+        json!({"kind": "webhook", "source": "github", "delivery_id": "delivery-1"})
+    );
+
+    // GitLab's token and reimage's own signature, with their delivery ids.
+    let gitlab = vec![
+        ("x-gitlab-token", SECRET.to_owned()),
+        ("x-gitlab-event-uuid", "uuid-9".to_owned()),
+    ];
+    let (status, _) = f.hook(&id, &gitlab, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let t = f.clock.now().timestamp();
+    let generic = vec![
+        (
+            "x-reimage-signature",
+            webhook::reimage_signature(&WebhookSecret::new(SECRET), t, body.as_bytes()),
+        ),
+        ("idempotency-key", "build-77".to_owned()),
+    ];
+    let (status, first_generic) = f.hook(&id, &generic, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, again_generic) = f.hook(&id, &generic, body).await;
+    assert_eq!(
+        (status, &again_generic["execution_id"]),
+        (StatusCode::OK, &first_generic["execution_id"])
+    );
+}
+
+#[tokio::test]
+async fn webhook_without_a_valid_signature_is_401_and_touches_nothing() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let before = f.store.list("").await.unwrap();
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let forged = vec![
+        (
+            "x-hub-signature-256",
+            webhook::github_signature(
+                &WebhookSecret::new("not the secret at all"),
+                body.as_bytes(),
+            ),
+        ),
+        ("x-github-delivery", "d-1".to_owned()),
+    ];
+    let t = f.clock.now().timestamp();
+    let stale = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t - 301, body.as_bytes()),
+    )];
+    let tampered = github_headers(body, "d-2");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], body),
+        (forged, body),
+        (stale, body),
+        (tampered, r#"{"ref":"refs/heads/evil"}"#),
+        (vec![("x-gitlab-token", "wrong".to_owned())], body),
+    ];
+    for (headers, sent) in cases {
+        let (status, answer) = f.hook(&id, &headers, sent).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}: {answer}");
+        assert_eq!(answer["code"], "InvalidSignature");
+        assert!(!answer.to_string().contains(SECRET));
+    }
+    assert_eq!(f.store.list("").await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn webhook_for_a_task_without_a_secret_or_unknown_task() {
+    let f = fixture();
+    let mut task = periodic_task();
+    task.as_object_mut().unwrap().remove("webhook_secret");
+    let id = f.create(task).await;
+    let body = "{}";
+    let (status, _) = f.hook(&id, &github_headers(body, "d"), body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) = f.hook("task-nope", &github_headers(body, "d"), body).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("TaskNotFound"))
+    );
+}
+
+#[tokio::test]
+async fn manual_update_maps_outcomes_to_statuses() {
+    let f = fixture();
+    let put = |cfg: &str, image: &str| {
+        (
+            format!("/scaling-configurations/{cfg}/image"),
+            json!({"image_id": image}),
+        )
+    };
+    let cases = [
+        (put("asc-one", "m-new1"), StatusCode::OK, None),
+        (
+            put("asc-missing", "m-new1"),
+            StatusCode::NOT_FOUND,
+            Some("ScalingConfigurationNotFound"),
+        ),
+        (
+            put("asc-one", "m-missing"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("ImageNotFound"),
+        ),
+        (
+            put("asc-one", "m-creating"),
+            StatusCode::CONFLICT,
+            Some("ImageNotAvailable"),
+        ),
+        (
+            put("asc-one", "ubuntu"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("InvalidRequest"),
+        ),
+    ];
+    for ((uri, body), status, code) in cases {
+        let (got, answer) = f.call("PUT", &uri, Some(body)).await;
+        assert_eq!(got, status, "{uri}: {answer}");
+        assert_eq!(answer["code"].as_str(), code, "{uri}: {answer}");
+    }
+    let (_, answer) = f
+        .call(
+            "PUT",
+            "/scaling-configurations/asc-one/image",
+            Some(json!({"image_id": "m-new1"})),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        json!({"scaling_configuration_id": "asc-one", "previous_image_id": "m-old", "image_id": "m-new1"})
+    );
+}
+
+#[tokio::test]
+async fn the_api_over_real_http() {
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, f.router.clone())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let created: Value = client
+        .post(format!("{base}/tasks"))
+        .bearer_auth(TOKEN)
+        .json(&periodic_task())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["task_id"].as_str().unwrap();
+    let body = r#"{"after":"abc"}"#;
+    let response = client
+        .post(format!("{base}/hooks/{id}"))
+        .header(
+            "x-hub-signature-256",
+            webhook::github_signature(&WebhookSecret::new(SECRET), body.as_bytes()),
+        )
+        .header("x-github-delivery", "over-http-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let execution: Value = client
+        .get(format!("{base}{location}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(execution["status"], "pending");
+    let unauthorized = client.get(format!("{base}/tasks")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
