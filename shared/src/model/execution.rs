@@ -371,6 +371,13 @@ pub struct Learned {
     /// How many times the image's status was read.
     #[serde(default)]
     pub image_checks: u32,
+    /// How many times in a row the pending step met a cloud error that may pass (throttling,
+    /// 5xx, connection failure) and was scheduled again; reset when a step gets through.
+    #[serde(default)]
+    pub retries: u32,
+    /// The error behind the latest retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<CloudFault>,
 }
 
 /// One record of an execution's log.

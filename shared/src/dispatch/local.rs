@@ -1,0 +1,198 @@
+//! The in-process dispatcher: a queue of step events ordered by due time, and a driver loop
+//! that waits for each (on the injected clock) and hands it to the engine.
+//!
+//! ```ignore
+//! let local = Arc::new(LocalDispatcher::new(clock.clone()));
+//! let engine = Engine::new(store, clock, ids, local.clone(), clouds);
+//! let record = engine.start_new(request).await?;
+//! local.run_until_idle(&engine).await;          // the whole chain, delays included
+//! ```
+//!
+//! With a `ManualClock` each wait advances virtual time at once, so a ten-minute image build
+//! passes in milliseconds while every step sees the times it would see for real. An event
+//! whose handling fails (the store failed, say) is tried again after a back-off, a few times;
+//! after that the engine's sweep is what picks the execution up again.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::{DispatchFuture, Dispatcher};
+use crate::clock::SharedClock;
+use crate::model::StepEvent;
+use crate::steps::{Engine, Handled};
+
+/// How many times the driver tries an event whose handling failed.
+const MAX_ATTEMPTS: u32 = 4;
+/// The first back-off after a failed handling; doubled each time.
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+struct Queued {
+    event: StepEvent,
+    attempts: u32,
+}
+
+/// Step events waiting in this process.
+#[derive(Debug)]
+pub struct LocalDispatcher {
+    clock: SharedClock,
+    /// Keyed by (due time, arrival order), so equal due times run in arrival order.
+    queue: Mutex<BTreeMap<(DateTime<Utc>, u64), Queued>>,
+    arrivals: Mutex<u64>,
+    wake: Notify,
+}
+
+/// What a driver run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Events handled (including ignored duplicates).
+    pub handled: usize,
+    /// Events whose handling failed every attempt (left to the sweep).
+    pub dropped: Vec<StepEvent>,
+}
+
+impl LocalDispatcher {
+    /// An empty queue on `clock`.
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            clock,
+            queue: Mutex::new(BTreeMap::new()),
+            arrivals: Mutex::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    /// How many events are waiting.
+    pub fn pending(&self) -> usize {
+        self.lock_queue().len()
+    }
+
+    /// Removes and returns every waiting event, in due order, without handling them (a test
+    /// uses it to lose events; a shutdown to hand them elsewhere).
+    pub fn take_all(&self) -> Vec<StepEvent> {
+        std::mem::take(&mut *self.lock_queue())
+            .into_values()
+            .map(|queued| queued.event)
+            .collect()
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, BTreeMap<(DateTime<Utc>, u64), Queued>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enqueue(&self, queued: Queued, delay: Duration) {
+        let due =
+            self.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let order = {
+            let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+            *arrivals += 1;
+            *arrivals
+        };
+        self.lock_queue().insert((due, order), queued);
+        self.wake.notify_one();
+    }
+
+    fn pop_first(&self) -> Option<(DateTime<Utc>, Queued)> {
+        self.lock_queue()
+            .pop_first()
+            .map(|((due, _), queued)| (due, queued))
+    }
+
+    /// Handles events until none is waiting, waiting on the clock for each one's due time.
+    /// `on_handled` sees each outcome (the demo shows progress with it).
+    pub async fn run_until_idle_with(
+        &self,
+        engine: &Engine,
+        mut on_handled: impl FnMut(&StepEvent, &Handled),
+    ) -> RunReport {
+        let mut report = RunReport::default();
+        while let Some((due, queued)) = self.pop_first() {
+            let now = self.clock.now();
+            if due > now {
+                if let Ok(wait) = (due - now).to_std() {
+                    self.clock.sleep(wait).await;
+                }
+            }
+            self.handle_one(engine, queued, &mut report, &mut on_handled)
+                .await;
+        }
+        report
+    }
+
+    /// Handles events until none is waiting.
+    pub async fn run_until_idle(&self, engine: &Engine) -> RunReport {
+        self.run_until_idle_with(engine, |_, _| {}).await
+    }
+
+    /// Handles events as they become due until `shutdown` completes (`reimage serve`).
+    /// An event dispatched while waiting is noticed at once, even if it is due sooner.
+    pub async fn run(&self, engine: &Engine, shutdown: impl std::future::Future<Output = ()>) {
+        let mut report = RunReport::default();
+        tokio::pin!(shutdown);
+        loop {
+            let next_due = self.lock_queue().keys().next().map(|(due, _)| *due);
+            let Some(due) = next_due else {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = self.wake.notified() => {}
+                }
+                continue;
+            };
+            let wait = (due - self.clock.now()).to_std().unwrap_or_default();
+            if wait.is_zero() {
+                if let Some((_, queued)) = self.pop_first() {
+                    self.handle_one(engine, queued, &mut report, &mut |_, _| {})
+                        .await;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = self.clock.sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn handle_one(
+        &self,
+        engine: &Engine,
+        mut queued: Queued,
+        report: &mut RunReport,
+        on_handled: &mut impl FnMut(&StepEvent, &Handled),
+    ) {
+        queued.attempts += 1;
+        match engine.handle(&queued.event).await {
+            Ok(handled) => {
+                report.handled += 1;
+                on_handled(&queued.event, &handled);
+            }
+            Err(error) if queued.attempts < MAX_ATTEMPTS => {
+                let backoff = FIRST_BACKOFF.saturating_mul(1 << (queued.attempts - 1));
+                tracing::warn!(%error, event = ?queued.event, "step failed; trying again");
+                self.enqueue(queued, backoff);
+            }
+            Err(error) => {
+                tracing::error!(%error, event = ?queued.event, "step failed; left to the sweep");
+                report.dropped.push(queued.event);
+            }
+        }
+    }
+}
+
+impl Dispatcher for LocalDispatcher {
+    fn dispatch<'a>(&'a self, event: &'a StepEvent, delay: Duration) -> DispatchFuture<'a> {
+        self.enqueue(
+            Queued {
+                event: event.clone(),
+                attempts: 0,
+            },
+            delay,
+        );
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,276 @@
+//! The cloud operations the steps need, as a small trait.
+//!
+//! The steps are written against [`Cloud`], not against the HTTP clients directly: the
+//! production implementation sits on [`crate::aliyun`]'s ECS and ESS clients, and tests wrap
+//! it (or a fake) to fail or "crash" before or after any call. Each method is one API call;
+//! batching (10 configuration ids per DescribeScalingConfigurations) is done by the steps, so
+//! the number of calls an execution makes is visible in one place.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::model::{CloudFault, PermissionSource};
+
+/// A boxed future returned by [`Cloud`] methods.
+pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
+
+/// Every image status ECS knows. DescribeImages shows only Available images unless asked for
+/// others, so wait-image and verify pass this list.
+pub const ALL_IMAGE_STATUSES: &[&str] = &[
+    "Creating",
+    "Waiting",
+    "Available",
+    "UnAvailable",
+    "CreateFailed",
+    "Deprecated",
+];
+
+/// How many scaling configuration ids DescribeScalingConfigurations takes per call.
+pub const CONFIGURATIONS_PER_CALL: usize = 10;
+/// How many scaling group ids DescribeScalingGroups takes per call.
+pub const GROUPS_PER_CALL: usize = 20;
+
+/// How a failed call may be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `Throttling`, `Throttling.User`, `Throttling.Api`: retrying later may succeed.
+    Throttling,
+    /// 5xx, connection failures, timeouts: retrying later may succeed.
+    Transient,
+    /// The cloud refused the request (4xx): retrying the same request will not help.
+    Client,
+}
+
+/// A failed cloud call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action} failed: {code}: {message}")]
+pub struct CloudError {
+    /// The API action, e.g. `CreateImage`.
+    pub action: String,
+    /// How the failure is classified.
+    pub kind: ErrorKind,
+    /// The cloud's error Code (or a reimage code such as `ConnectionFailed` when the cloud
+    /// never answered).
+    pub code: String,
+    /// The cloud's Message, or a description of the transport failure.
+    pub message: String,
+    /// The RequestId, when the cloud answered.
+    pub request_id: Option<String>,
+    /// The HTTP status, when the cloud answered.
+    pub http_status: Option<u16>,
+}
+
+impl CloudError {
+    /// A client error with `code` and `message` (used by fakes and by tests).
+    pub fn client(action: &str, code: &str, message: &str) -> Self {
+        Self {
+            action: action.to_owned(),
+            kind: ErrorKind::Client,
+            code: code.to_owned(),
+            message: message.to_owned(),
+            request_id: None,
+            http_status: Some(400),
+        }
+    }
+
+    /// A transient error (used by fakes and by tests).
+    pub fn transient(action: &str, code: &str, message: &str) -> Self {
+        Self {
+            kind: ErrorKind::Transient,
+            http_status: Some(503),
+            ..Self::client(action, code, message)
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Throttling | ErrorKind::Transient)
+    }
+
+    /// Whether the cloud said the thing does not exist (`….NotFound`).
+    pub fn is_not_found(&self) -> bool {
+        self.code.ends_with(".NotFound")
+    }
+
+    /// The error as an execution records it.
+    pub fn fault(&self) -> CloudFault {
+        CloudFault {
+            code: self.code.clone(),
+            message: self.message.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// An ECS instance, as far as the steps care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `i-…`
+    pub instance_id: String,
+    /// `Pending`, `Starting`, `Running`, `Stopping` or `Stopped`.
+    pub status: String,
+}
+
+/// A snapshot being taken or taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `s-…`
+    pub snapshot_id: String,
+    /// `progressing`, `accomplished` or `failed`.
+    pub status: String,
+    /// Progress in percent, from the cloud's `"NN%"`.
+    pub progress: Option<u8>,
+}
+
+/// A custom image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// `m-…`
+    pub image_id: String,
+    /// Its name.
+    pub image_name: String,
+    /// `Creating`, `Waiting`, `Available`, `UnAvailable`, `CreateFailed` or `Deprecated`.
+    pub status: String,
+    /// Progress in percent, from the cloud's `"NN%"`.
+    pub progress: Option<u8>,
+}
+
+/// A scaling configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalingConfiguration {
+    /// `asc-…`
+    pub scaling_configuration_id: String,
+    /// The group it belongs to.
+    pub scaling_group_id: String,
+    /// `Active` or `Inactive`.
+    pub lifecycle_state: String,
+    /// The image it launches instances from.
+    pub image_id: String,
+}
+
+/// A scaling group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalingGroup {
+    /// `asg-…`
+    pub scaling_group_id: String,
+    /// `ECS` or `ECI` (absent means ECS).
+    pub group_type: String,
+}
+
+/// The cloud operations of an image update. Each method is one API call.
+pub trait Cloud: Send + Sync + fmt::Debug + 'static {
+    /// DescribeInstances for one instance; `None` if it does not exist.
+    fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>>;
+
+    /// DescribeDisks (InstanceId, DiskType=system): the instance's system disk id, if any.
+    fn system_disk<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<String>>;
+
+    /// CreateSnapshot of `disk_id` with `client_token`: the snapshot id (the same one again
+    /// for the same token).
+    fn create_snapshot<'a>(
+        &'a self,
+        disk_id: &'a str,
+        snapshot_name: &'a str,
+        client_token: &'a str,
+    ) -> CloudFuture<'a, String>;
+
+    /// DescribeSnapshots for one snapshot; `None` if it does not exist.
+    fn describe_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, Option<Snapshot>>;
+
+    /// CreateImage from a system disk snapshot with `client_token`: the image id (the same
+    /// one again for the same token and parameters).
+    fn create_image<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+        image_name: &'a str,
+        client_token: &'a str,
+    ) -> CloudFuture<'a, String>;
+
+    /// DescribeImages for one image with an explicit `Status` list; `None` if no image of
+    /// those statuses has that id.
+    fn describe_image<'a>(
+        &'a self,
+        image_id: &'a str,
+        statuses: &'a [&'a str],
+    ) -> CloudFuture<'a, Option<Image>>;
+
+    /// DeleteImage.
+    fn delete_image<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, ()>;
+
+    /// DeleteSnapshot.
+    fn delete_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, ()>;
+
+    /// DescribeScalingConfigurations for at most [`CONFIGURATIONS_PER_CALL`] ids; unknown ids
+    /// are simply absent from the answer.
+    fn describe_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>>;
+
+    /// DescribeScalingGroups for at most [`GROUPS_PER_CALL`] ids.
+    fn describe_groups<'a>(&'a self, group_ids: &'a [String])
+    -> CloudFuture<'a, Vec<ScalingGroup>>;
+
+    /// ModifyScalingConfiguration: put `image_id` into the configuration.
+    fn modify_configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, ()>;
+}
+
+/// Shared handle to a cloud.
+pub type SharedCloud = Arc<dyn Cloud>;
+
+/// Gives the cloud an execution's calls go to, with the permissions it asks for: the
+/// account's own credentials, or a RAM role assumed through STS.
+pub trait CloudProvider: Send + Sync + fmt::Debug + 'static {
+    /// The cloud for `permission`.
+    fn cloud(&self, permission: &PermissionSource) -> Result<SharedCloud, CloudError>;
+}
+
+/// A provider that gives the same cloud whatever the permission source (tests, and the
+/// demo, where every execution uses one set of credentials).
+#[derive(Debug, Clone)]
+pub struct SameCloud(pub SharedCloud);
+
+impl CloudProvider for SameCloud {
+    fn cloud(&self, _permission: &PermissionSource) -> Result<SharedCloud, CloudError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Parses the cloud's `"NN%"` progress.
+pub fn parse_progress(progress: &str) -> Option<u8> {
+    let n: u32 = progress.trim().trim_end_matches('%').trim().parse().ok()?;
+    Some(n.min(100) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_parses_the_clouds_percent_strings() {
+        assert_eq!(parse_progress("100%"), Some(100));
+        assert_eq!(parse_progress("7%"), Some(7));
+        assert_eq!(parse_progress("42"), Some(42));
+        assert_eq!(parse_progress("250%"), Some(100));
+        assert_eq!(parse_progress(""), None);
+        assert_eq!(parse_progress("n/a"), None);
+    }
+
+    #[test]
+    fn classification_and_fault() {
+        let e = CloudError::client("CreateImage", "InvalidImageName.Duplicated", "used");
+        assert!(!e.is_retryable());
+        assert!(!e.is_not_found());
+        assert_eq!(e.fault().code, "InvalidImageName.Duplicated");
+        assert!(e.to_string().contains("CreateImage failed"));
+        let t = CloudError::transient("DescribeImages", "ServiceUnavailable", "later");
+        assert!(t.is_retryable());
+        assert!(CloudError::client("DeleteImage", "InvalidImageId.NotFound", "x").is_not_found());
+    }
+}

@@ -1,0 +1,321 @@
+//! create-image: check the source and the targets, snapshot the system disk, and once the
+//! snapshot is done, CreateImage from it.
+//!
+//! The step runs in two phases, each ending in a record:
+//!
+//! 1. No snapshot yet: the instance exists and is Running or Stopped; every configuration
+//!    exists and belongs to an ECS-type group (an ECI group is refused before anything is
+//!    created); the system disk is found and CreateSnapshot is called with a ClientToken
+//!    derived from the execution. The record keeps the snapshot id and asks for create-image
+//!    again after a short delay.
+//! 2. Snapshot known: DescribeSnapshots; while it is progressing, create-image is asked for
+//!    again after a progress-aware delay; once accomplished, CreateImage from it (system disk
+//!    only) with its own ClientToken, and wait-image is next. A failed snapshot, or the
+//!    deadline passing, fails the execution and deletes the snapshot.
+//!
+//! ECS refuses CreateImage from a snapshot that is not yet accomplished
+//! (`InvalidSnapshotId.NotReady`), hence the wait between the two phases.
+
+use std::collections::BTreeSet;
+
+use super::cloud::{GROUPS_PER_CALL, Instance, ScalingConfiguration, ScalingGroup};
+use super::{
+    Cx, Interrupt, Transition, classify, delay, describe_configurations, fail_cleaning_up, failed,
+    pending,
+};
+use crate::model::{Step, StepRecord};
+
+const STEP: Step = Step::CreateImage;
+
+/// Purpose of the snapshot's ClientToken.
+pub(crate) const SNAPSHOT_TOKEN: &str = "create-image/snapshot";
+/// Purpose of the image's ClientToken.
+pub(crate) const IMAGE_TOKEN: &str = "create-image/image";
+
+pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+    if record.learned.snapshot_id.is_none() {
+        take_snapshot(cx, record).await
+    } else {
+        create_image(cx, record).await
+    }
+}
+
+/// Whether an image can be taken from an instance in this state: `Err` says why not.
+pub(crate) fn check_instance(instance_id: &str, instance: Option<&Instance>) -> Result<(), String> {
+    match instance {
+        None => Err(format!("instance {instance_id} does not exist")),
+        Some(i) if i.status == "Running" || i.status == "Stopped" => Ok(()),
+        Some(i) => Err(format!(
+            "instance {instance_id} is {}; an image can be taken only from a Running or \
+             Stopped instance",
+            i.status
+        )),
+    }
+}
+
+/// Whether every requested configuration exists and belongs to an ECS-type group.
+pub(crate) fn check_targets(
+    configuration_ids: &[String],
+    configurations: &[ScalingConfiguration],
+    groups: &[ScalingGroup],
+) -> Result<(), String> {
+    for id in configuration_ids {
+        let Some(configuration) = configurations
+            .iter()
+            .find(|c| &c.scaling_configuration_id == id)
+        else {
+            return Err(format!("scaling configuration {id} does not exist"));
+        };
+        let group_id = &configuration.scaling_group_id;
+        let Some(group) = groups.iter().find(|g| &g.scaling_group_id == group_id) else {
+            return Err(format!(
+                "scaling group {group_id} of scaling configuration {id} does not exist"
+            ));
+        };
+        if !(group.group_type.is_empty() || group.group_type.eq_ignore_ascii_case("ECS")) {
+            return Err(format!(
+                "scaling configuration {id} belongs to scaling group {group_id} of type {}; \
+                 only ECS-type groups can take a custom image",
+                group.group_type
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn take_snapshot(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+    let request = &record.request;
+    let mut learned = record.learned.clone();
+    let fail = |reason: String, cause: Option<&super::CloudError>, learned| {
+        Ok(Transition::to(failed(STEP, reason, cause), learned))
+    };
+
+    let instance = match classify(cx.cloud.describe_instance(&request.instance_id).await)? {
+        Ok(instance) => instance,
+        Err(e) => {
+            return fail(
+                format!("could not read instance {}", request.instance_id),
+                Some(&e),
+                learned,
+            );
+        }
+    };
+    if let Err(reason) = check_instance(&request.instance_id, instance.as_ref()) {
+        return fail(reason, None, learned);
+    }
+
+    let configurations =
+        match classify(describe_configurations(cx.cloud, &request.configuration_ids).await)? {
+            Ok(c) => c,
+            Err(e) => {
+                return fail(
+                    "could not read the scaling configurations".into(),
+                    Some(&e),
+                    learned,
+                );
+            }
+        };
+    let group_ids: Vec<String> = configurations
+        .iter()
+        .map(|c| c.scaling_group_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut groups = Vec::new();
+    for chunk in group_ids.chunks(GROUPS_PER_CALL) {
+        match classify(cx.cloud.describe_groups(chunk).await)? {
+            Ok(g) => groups.extend(g),
+            Err(e) => {
+                return fail(
+                    "could not read the scaling groups".into(),
+                    Some(&e),
+                    learned,
+                );
+            }
+        }
+    }
+    if let Err(reason) = check_targets(&request.configuration_ids, &configurations, &groups) {
+        return fail(reason, None, learned);
+    }
+
+    let disk_id = match classify(cx.cloud.system_disk(&request.instance_id).await)? {
+        Ok(Some(disk)) => disk,
+        Ok(None) => {
+            return fail(
+                format!("instance {} has no system disk", request.instance_id),
+                None,
+                learned,
+            );
+        }
+        Err(e) => {
+            return fail(
+                format!("could not find the system disk of {}", request.instance_id),
+                Some(&e),
+                learned,
+            );
+        }
+    };
+    learned.system_disk_id = Some(disk_id.clone());
+
+    let token = record.execution_id.token(SNAPSHOT_TOKEN);
+    let snapshot_name = format!("reimage_{}", record.execution_id);
+    let snapshot_id = match classify(
+        cx.cloud
+            .create_snapshot(&disk_id, &snapshot_name, &token)
+            .await,
+    )? {
+        Ok(id) => id,
+        Err(e) => {
+            return fail(
+                format!("could not snapshot system disk {disk_id}"),
+                Some(&e),
+                learned,
+            );
+        }
+    };
+    learned.snapshot_id = Some(snapshot_id);
+    learned.snapshot_requested_at = Some(cx.now);
+    learned.progress = None;
+    let due = cx.now + delay::next_check(None, std::time::Duration::ZERO);
+    Ok(Transition::to(pending(STEP, due), learned))
+}
+
+async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+    let mut learned = record.learned.clone();
+    let Some(snapshot_id) = learned.snapshot_id.clone() else {
+        return Ok(Transition::to(
+            failed(STEP, "no snapshot was recorded", None),
+            learned,
+        ));
+    };
+    if learned.image_id.is_some() {
+        // CreateImage already answered in a run that recorded it: go on waiting.
+        return Ok(Transition::to(pending(Step::WaitImage, cx.now), learned));
+    }
+    if cx.now >= record.started_at + cx.config.image_deadline_chrono() {
+        let reason = format!(
+            "snapshot {snapshot_id} was not done within {} of the start",
+            humanize(cx.config.image_deadline)
+        );
+        return fail_cleaning_up(cx, STEP, learned, reason, None).await;
+    }
+
+    let snapshot = match classify(cx.cloud.describe_snapshot(&snapshot_id).await)? {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = format!("could not read snapshot {snapshot_id}");
+            return fail_cleaning_up(cx, STEP, learned, reason, Some(&e)).await;
+        }
+    };
+    learned.snapshot_checks += 1;
+    let Some(snapshot) = snapshot else {
+        let reason = format!("snapshot {snapshot_id} no longer exists");
+        return fail_cleaning_up(cx, STEP, learned, reason, None).await;
+    };
+    match snapshot.status.as_str() {
+        "accomplished" => {}
+        "failed" => {
+            let reason = format!("snapshot {snapshot_id} failed");
+            return fail_cleaning_up(cx, STEP, learned, reason, None).await;
+        }
+        _ => {
+            learned.progress = snapshot.progress;
+            let since = learned.snapshot_requested_at.unwrap_or(record.started_at);
+            let elapsed = (cx.now - since).to_std().unwrap_or_default();
+            let due = cx.now + delay::next_check(snapshot.progress, elapsed);
+            return Ok(Transition::to(pending(STEP, due), learned));
+        }
+    }
+
+    let token = record.execution_id.token(IMAGE_TOKEN);
+    let image_id = match classify(
+        cx.cloud
+            .create_image(&snapshot_id, &record.image_name, &token)
+            .await,
+    )? {
+        Ok(id) => id,
+        Err(e) => {
+            let reason = format!("could not create image {}", record.image_name);
+            return fail_cleaning_up(cx, STEP, learned, reason, Some(&e)).await;
+        }
+    };
+    learned.image_id = Some(image_id);
+    learned.image_requested_at = Some(cx.now);
+    learned.progress = None;
+    let due = cx.now + delay::next_check(None, std::time::Duration::ZERO);
+    Ok(Transition::to(pending(Step::WaitImage, due), learned))
+}
+
+/// `6h`, `90m`, `45s`.
+pub(crate) fn humanize(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(id: &str, group: &str) -> ScalingConfiguration {
+        ScalingConfiguration {
+            scaling_configuration_id: id.into(),
+            scaling_group_id: group.into(),
+            lifecycle_state: "Active".into(),
+            image_id: "m-old".into(),
+        }
+    }
+
+    fn group(id: &str, kind: &str) -> ScalingGroup {
+        ScalingGroup {
+            scaling_group_id: id.into(),
+            group_type: kind.into(),
+        }
+    }
+
+    #[test]
+    fn instance_must_exist_and_be_running_or_stopped() {
+        let instance = |status: &str| Instance {
+            instance_id: "i-1".into(),
+            status: status.into(),
+        };
+        assert!(check_instance("i-1", Some(&instance("Running"))).is_ok());
+        assert!(check_instance("i-1", Some(&instance("Stopped"))).is_ok());
+        let err = check_instance("i-1", Some(&instance("Starting"))).unwrap_err();
+        assert!(err.contains("is Starting"), "{err}");
+        let err = check_instance("i-1", None).unwrap_err();
+        assert_eq!(err, "instance i-1 does not exist");
+    }
+
+    #[test]
+    fn targets_must_exist_in_ecs_groups() {
+        let ids = vec!["asc-1".to_owned(), "asc-2".to_owned()];
+        let configs = vec![config("asc-1", "asg-1"), config("asc-2", "asg-2")];
+        assert!(
+            check_targets(&ids, &configs, &[group("asg-1", "ECS"), group("asg-2", "")]).is_ok()
+        );
+        let err = check_targets(
+            &ids,
+            &configs,
+            &[group("asg-1", "ECS"), group("asg-2", "ECI")],
+        )
+        .unwrap_err();
+        assert!(err.contains("asc-2") && err.contains("ECI"), "{err}");
+        let err = check_targets(&ids, &configs[..1], &[group("asg-1", "ECS")]).unwrap_err();
+        assert_eq!(err, "scaling configuration asc-2 does not exist");
+        let err = check_targets(&ids, &configs, &[group("asg-1", "ECS")]).unwrap_err();
+        assert!(err.contains("scaling group asg-2"), "{err}");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(humanize(std::time::Duration::from_secs(6 * 3600)), "6h");
+        assert_eq!(humanize(std::time::Duration::from_secs(90 * 60)), "90m");
+        assert_eq!(humanize(std::time::Duration::from_secs(45)), "45s");
+    }
+}

@@ -1,0 +1,103 @@
+//! When to look at a snapshot or image being built again: a pure function of the reported
+//! Progress and the time elapsed since the build was requested.
+//!
+//! A build that reports `p` percent after `t` seconds is assumed to progress evenly, so it
+//! should be done after about `t * 100 / p` seconds; the next check is scheduled for then.
+//! Progress is a whole percent, so `p` percent means somewhere in `[p, p+1)`: the estimate
+//! uses `p + 0.5`. Before any progress is reported the delay doubles with the elapsed time.
+//! The delay is always between [`MIN_DELAY`] and [`MAX_DELAY`], so a build of any length
+//! costs a handful of calls and a finished image is noticed within a few seconds to a few
+//! minutes.
+
+use std::time::Duration;
+
+/// The shortest delay between two checks.
+pub const MIN_DELAY: Duration = Duration::from_secs(5);
+/// The longest delay between two checks.
+pub const MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// The delay before the next check of a build that reported `progress` percent (if any)
+/// `elapsed` after it was requested.
+pub fn next_check(progress: Option<u8>, elapsed: Duration) -> Duration {
+    let elapsed_s = elapsed.as_secs_f64();
+    let delay_s = match progress {
+        Some(p) if (1..100).contains(&p) => {
+            let expected_total = elapsed_s * 100.0 / (f64::from(p) + 0.5);
+            expected_total - elapsed_s
+        }
+        // Done but not yet Available (e.g. `Waiting`): look again soon.
+        Some(p) if p >= 100 => 0.0,
+        // Nothing reported yet: back off with the elapsed time.
+        _ => elapsed_s,
+    };
+    let bounded = delay_s.clamp(MIN_DELAY.as_secs_f64(), MAX_DELAY.as_secs_f64());
+    Duration::from_secs_f64(bounded.ceil())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn half_done_builds_are_checked_when_expected_to_finish() {
+        // 50% (so 50.5% on average) after 300 s: expected total ~594.06 s, ~294.06 s more.
+        assert_eq!(next_check(Some(50), secs(300)), secs(295));
+        // 90% after 90 s: ~10 s more.
+        assert_eq!(next_check(Some(90), secs(90)), secs(10));
+    }
+
+    #[test]
+    fn the_delay_is_bounded() {
+        // Barely started: the estimate is far away, capped at five minutes.
+        assert_eq!(next_check(Some(1), secs(60)), MAX_DELAY);
+        // Nearly done: never sooner than the minimum.
+        assert_eq!(next_check(Some(99), secs(10)), MIN_DELAY);
+        assert_eq!(next_check(Some(100), secs(10)), MIN_DELAY);
+        assert_eq!(next_check(None, secs(0)), MIN_DELAY);
+    }
+
+    #[test]
+    fn without_progress_the_delay_grows_with_elapsed_time() {
+        assert_eq!(next_check(None, secs(20)), secs(20));
+        assert_eq!(next_check(Some(0), secs(40)), secs(40));
+        assert_eq!(next_check(None, secs(4000)), MAX_DELAY);
+    }
+
+    #[test]
+    fn a_ten_minute_build_takes_few_checks_and_is_noticed_soon() {
+        // Simulate an evenly progressing 600 s build checked as the function says.
+        let total = 600.0_f64;
+        let mut t = 0.0_f64;
+        let mut checks = 0;
+        loop {
+            let delay = next_check(
+                if t == 0.0 {
+                    None
+                } else {
+                    Some(((t / total * 100.0).floor() as u8).min(100))
+                },
+                Duration::from_secs_f64(t),
+            );
+            t += delay.as_secs_f64();
+            checks += 1;
+            if t >= total {
+                break;
+            }
+        }
+        assert!(checks <= 6, "{checks} checks");
+        assert!(t - total <= 30.0, "noticed {} s late", t - total);
+    }
+
+    proptest! {
+        #[test]
+        fn always_between_min_and_max(p in proptest::option::of(0u8..=255), e in 0u64..100_000) {
+            let d = next_check(p, Duration::from_secs(e));
+            prop_assert!(d >= MIN_DELAY && d <= MAX_DELAY);
+        }
+    }
+}

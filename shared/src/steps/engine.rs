@@ -1,0 +1,504 @@
+//! The engine: starts executions, runs one step per event, sweeps, and reads executions.
+//!
+//! Every entry point uses it the same way: the CLI and `reimage serve` with the local
+//! dispatcher, the Function Compute functions with the FC dispatcher, the HTTP API and the
+//! scheduler to start runs and read them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::cloud::CloudProvider;
+use super::{Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, pending, run};
+use crate::clock::SharedClock;
+use crate::dispatch::SharedDispatcher;
+use crate::ids::SharedIds;
+use crate::model::execution::{EXECUTIONS_PREFIX, RecordError, parse_record_key};
+use crate::model::naming::{self, NameError};
+use crate::model::{
+    ExecutionId, Learned, PermissionSource, State, StepEvent, StepRecord, UpdateRequest,
+};
+use crate::store::{SharedStore, StoreError};
+
+/// Limits and timings of the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// How long after its start an execution may wait for its snapshot and image before it
+    /// fails (default 6 hours).
+    pub image_deadline: Duration,
+    /// How long past its due time a pending step must be before the sweep dispatches it
+    /// again (default 10 minutes: longer than any step takes).
+    pub overdue_after: Duration,
+    /// How many times a step is retried after cloud errors that may pass before the execution
+    /// fails (default 5).
+    pub max_retries: u32,
+    /// The first retry's delay; each further retry doubles it, up to five minutes (default
+    /// 30 seconds).
+    pub retry_delay: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            image_deadline: Duration::from_secs(6 * 3600),
+            overdue_after: Duration::from_secs(600),
+            max_retries: 5,
+            retry_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn image_deadline_chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.image_deadline).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// The delay before retry number `retry` (from 1).
+    pub fn retry_after(&self, retry: u32) -> Duration {
+        let factor = 1u32 << retry.saturating_sub(1).min(16);
+        self.retry_delay
+            .saturating_mul(factor)
+            .min(super::delay::MAX_DELAY)
+    }
+}
+
+/// What went wrong in the engine itself (not in an execution: a failed execution is a
+/// normal outcome, recorded in its last record).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The update request is not acceptable.
+    #[error("invalid image update request: {0}")]
+    InvalidRequest(String),
+    /// The image name is not acceptable.
+    #[error(transparent)]
+    ImageName(#[from] NameError),
+    /// An execution with this id exists already (a slot or delivery already started).
+    #[error("execution {0} already exists")]
+    AlreadyStarted(ExecutionId),
+    /// No execution has this id.
+    #[error("no execution {0}")]
+    UnknownExecution(ExecutionId),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored record could not be read.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// No cloud client could be made for the execution's permission source.
+    #[error("no cloud client for the execution's permissions: {0}")]
+    Cloud(CloudError),
+}
+
+/// What handling one event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The step ran and wrote this record (the execution's new latest record).
+    Advanced(Box<StepRecord>),
+    /// The event did not match the execution's latest record (a duplicate or late event):
+    /// acknowledged, nothing done.
+    Ignored {
+        /// The latest record's seq.
+        latest_seq: u64,
+        /// The latest record's state.
+        latest: State,
+    },
+    /// Another invocation wrote the next record first: stopped quietly.
+    LostRace,
+}
+
+/// The image update pipeline, over a store, a clock, an id source, a dispatcher and a way to
+/// reach the cloud. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: SharedStore,
+    clock: SharedClock,
+    ids: SharedIds,
+    dispatcher: SharedDispatcher,
+    clouds: Arc<dyn CloudProvider>,
+    config: EngineConfig,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store)
+            .field("dispatcher", &self.inner.dispatcher)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with the default [`EngineConfig`].
+    pub fn new(
+        store: SharedStore,
+        clock: SharedClock,
+        ids: SharedIds,
+        dispatcher: SharedDispatcher,
+        clouds: Arc<dyn CloudProvider>,
+    ) -> Self {
+        Self::with_config(
+            store,
+            clock,
+            ids,
+            dispatcher,
+            clouds,
+            EngineConfig::default(),
+        )
+    }
+
+    /// An engine with the given limits and timings.
+    pub fn with_config(
+        store: SharedStore,
+        clock: SharedClock,
+        ids: SharedIds,
+        dispatcher: SharedDispatcher,
+        clouds: Arc<dyn CloudProvider>,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                ids,
+                dispatcher,
+                clouds,
+                config,
+            }),
+        }
+    }
+
+    /// The engine's limits and timings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The engine's store.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// A fresh random execution id (for a manual run).
+    pub fn new_execution_id(&self) -> ExecutionId {
+        ExecutionId::random(self.inner.ids.as_ref())
+    }
+
+    /// Checks a request without touching anything: ids present and well-formed, at least one
+    /// configuration and none twice, a role ARN when a role is asked for.
+    pub fn validate(request: &UpdateRequest) -> Result<(), EngineError> {
+        let bad = |m: String| Err(EngineError::InvalidRequest(m));
+        let legal = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        };
+        if !legal(&request.instance_id) {
+            return bad(format!(
+                "instance id {:?} is not an ECS instance id (letters, digits, `-`, `_`)",
+                request.instance_id
+            ));
+        }
+        if request.configuration_ids.is_empty() {
+            return bad("no scaling configuration given".into());
+        }
+        for (i, id) in request.configuration_ids.iter().enumerate() {
+            if !legal(id) {
+                return bad(format!(
+                    "scaling configuration id {id:?} is not a scaling configuration id \
+                     (letters, digits, `-`, `_`)"
+                ));
+            }
+            if request.configuration_ids[..i].contains(id) {
+                return bad(format!("scaling configuration {id} is given twice"));
+            }
+        }
+        if let PermissionSource::RamRole { role_arn } = &request.permission {
+            if !role_arn.starts_with("acs:ram::") || !role_arn.contains(":role/") {
+                return bad(format!(
+                    "{role_arn:?} is not a RAM role ARN (acs:ram::<account-id>:role/<name>)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts an execution with a fresh random id. See [`Engine::start`].
+    pub async fn start_new(&self, request: UpdateRequest) -> Result<StepRecord, EngineError> {
+        let id = self.new_execution_id();
+        self.start(request, id).await
+    }
+
+    /// Starts execution `execution_id`: checks the request and the image name (before any
+    /// cloud call), writes record 0 and dispatches create-image. If the id is taken,
+    /// [`EngineError::AlreadyStarted`]: a slot or webhook delivery starts at most one run.
+    pub async fn start(
+        &self,
+        request: UpdateRequest,
+        execution_id: ExecutionId,
+    ) -> Result<StepRecord, EngineError> {
+        Self::validate(&request)?;
+        let now = self.inner.clock.now();
+        let image_name = naming::image_name(
+            &request.instance_id,
+            request.image_name.as_deref(),
+            &execution_id,
+            now,
+        )?;
+        let record = StepRecord::first(execution_id, request, image_name, now);
+        match self
+            .inner
+            .store
+            .create(&record.key(), &record.to_json())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                return Err(EngineError::AlreadyStarted(record.execution_id));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(execution = %record.execution_id, image_name = %record.image_name, "execution started");
+        self.dispatch_pending(&record, now).await;
+        Ok(record)
+    }
+
+    /// Runs the step `event` asks for, if the execution's latest record is waiting for
+    /// exactly that; writes the next record and dispatches the step after it.
+    pub async fn handle(&self, event: &StepEvent) -> Result<Handled, EngineError> {
+        let latest = self
+            .get(&event.execution_id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownExecution(event.execution_id.clone()))?;
+        if latest.seq != event.seq || latest.state.pending_step() != Some(event.step) {
+            tracing::info!(
+                execution = %event.execution_id, step = %event.step, seq = event.seq,
+                latest_seq = latest.seq, "event does not match the latest record: ignored"
+            );
+            return Ok(Handled::Ignored {
+                latest_seq: latest.seq,
+                latest: latest.state,
+            });
+        }
+        let now = self.inner.clock.now();
+        let cloud = self
+            .inner
+            .clouds
+            .cloud(&latest.request.permission)
+            .map_err(EngineError::Cloud)?;
+        let checkpoints = Checkpoints {
+            engine: self,
+            now,
+            last: Mutex::new(None),
+        };
+        let cx = Cx {
+            cloud: cloud.as_ref(),
+            now,
+            config: &self.inner.config,
+            checkpoint: &checkpoints,
+        };
+        let result = run(&cx, &latest, event.step).await;
+        let base = checkpoints
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or(latest);
+        let transition = match result {
+            Ok(mut transition) => {
+                transition.learned.retries = 0;
+                transition.learned.last_error = None;
+                transition
+            }
+            Err(Interrupt::LostRace) => return Ok(Handled::LostRace),
+            Err(Interrupt::Engine(e)) => return Err(e),
+            Err(Interrupt::Retry(error)) => self.retry(&cx, &base, event, error).await,
+        };
+        let next = base.next(transition.state, transition.learned, now);
+        match self.inner.store.create(&next.key(), &next.to_json()).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => return Ok(Handled::LostRace),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(
+            execution = %next.execution_id, step = %event.step, seq = next.seq,
+            status = next.state.status(), next = ?next.state.pending_step(), "step recorded"
+        );
+        self.dispatch_pending(&next, now).await;
+        Ok(Handled::Advanced(Box::new(next)))
+    }
+
+    async fn retry(
+        &self,
+        cx: &Cx<'_>,
+        base: &StepRecord,
+        event: &StepEvent,
+        error: CloudError,
+    ) -> Transition {
+        if base.learned.retries >= self.inner.config.max_retries {
+            tracing::warn!(execution = %base.execution_id, step = %event.step, %error, "retries exhausted");
+            let mut transition = abandon(cx, base, event.step, &error).await;
+            transition.learned.last_error = Some(error.fault());
+            return transition;
+        }
+        let mut learned: Learned = base.learned.clone();
+        learned.retries += 1;
+        learned.last_error = Some(error.fault());
+        let delay = self.inner.config.retry_after(learned.retries);
+        tracing::warn!(
+            execution = %base.execution_id, step = %event.step, retry = learned.retries,
+            %error, "cloud error that may pass: retrying later"
+        );
+        Transition::to(pending(event.step, cx.now + delay), learned)
+    }
+
+    async fn dispatch_pending(&self, record: &StepRecord, now: DateTime<Utc>) {
+        let Some(event) = record.event() else {
+            return;
+        };
+        let delay = match &record.state {
+            State::Pending { due_at, .. } => (*due_at - now).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        if let Err(error) = self.inner.dispatcher.dispatch(&event, delay).await {
+            // The record is written; the sweep dispatches it again once it is overdue.
+            tracing::warn!(%error, "dispatch failed; the sweep will retry");
+        }
+    }
+
+    /// Dispatches again the pending step of every execution whose step is overdue (due more
+    /// than [`EngineConfig::overdue_after`] before `now`). Returns the events sent.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
+        let overdue = chrono::Duration::from_std(self.inner.config.overdue_after)
+            .unwrap_or(chrono::Duration::MAX);
+        let mut sent = Vec::new();
+        for record in self.list().await? {
+            if let State::Pending { due_at, .. } = record.state {
+                if now >= due_at + overdue {
+                    if let Some(event) = record.event() {
+                        match self.inner.dispatcher.dispatch(&event, Duration::ZERO).await {
+                            Ok(()) => sent.push(event),
+                            Err(error) => tracing::warn!(%error, "sweep could not dispatch"),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The latest record of an execution, or `None` if there is no such execution.
+    pub async fn get(&self, execution_id: &ExecutionId) -> Result<Option<StepRecord>, EngineError> {
+        let keys = self.inner.store.list(&execution_id.prefix()).await?;
+        let Some(seq) = keys
+            .iter()
+            .filter_map(|k| parse_record_key(k))
+            .filter(|(id, _)| id == execution_id)
+            .map(|(_, seq)| seq)
+            .max()
+        else {
+            return Ok(None);
+        };
+        self.read(execution_id, seq).await
+    }
+
+    /// Every record of an execution, oldest first (empty if there is no such execution).
+    pub async fn history(
+        &self,
+        execution_id: &ExecutionId,
+    ) -> Result<Vec<StepRecord>, EngineError> {
+        let keys = self.inner.store.list(&execution_id.prefix()).await?;
+        let mut seqs: Vec<u64> = keys
+            .iter()
+            .filter_map(|k| parse_record_key(k))
+            .filter(|(id, _)| id == execution_id)
+            .map(|(_, seq)| seq)
+            .collect();
+        seqs.sort_unstable();
+        let mut records = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(record) = self.read(execution_id, seq).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// The latest record of every execution, oldest start first.
+    pub async fn list(&self) -> Result<Vec<StepRecord>, EngineError> {
+        let keys = self.inner.store.list(EXECUTIONS_PREFIX).await?;
+        let mut latest: BTreeMap<ExecutionId, u64> = BTreeMap::new();
+        for (id, seq) in keys.iter().filter_map(|k| parse_record_key(k)) {
+            let entry = latest.entry(id).or_insert(seq);
+            *entry = (*entry).max(seq);
+        }
+        let mut records = Vec::with_capacity(latest.len());
+        for (id, seq) in latest {
+            if let Some(record) = self.read(&id, seq).await? {
+                records.push(record);
+            }
+        }
+        records
+            .sort_by(|a, b| (a.started_at, &a.execution_id).cmp(&(b.started_at, &b.execution_id)));
+        Ok(records)
+    }
+
+    async fn read(&self, id: &ExecutionId, seq: u64) -> Result<Option<StepRecord>, EngineError> {
+        let key = id.record_key(seq);
+        match self.inner.store.get(&key).await? {
+            Some(bytes) => Ok(Some(StepRecord::from_json(&key, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Writes a step's intermediate records and remembers the last one.
+struct Checkpoints<'e> {
+    engine: &'e Engine,
+    now: DateTime<Utc>,
+    last: Mutex<Option<StepRecord>>,
+}
+
+impl Checkpoint for Checkpoints<'_> {
+    fn checkpoint<'a>(
+        &'a self,
+        base: &'a StepRecord,
+        learned: Learned,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StepRecord>, EngineError>> + Send + 'a>> {
+        Box::pin(async move {
+            let step = base
+                .state
+                .pending_step()
+                .unwrap_or(crate::model::Step::SwapConfig);
+            let record = base.next(pending(step, self.now), learned, self.now);
+            match self
+                .engine
+                .inner
+                .store
+                .create(&record.key(), &record.to_json())
+                .await
+            {
+                Ok(()) => {
+                    *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(record.clone());
+                    Ok(Some(record))
+                }
+                Err(StoreError::AlreadyExists { .. }) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
