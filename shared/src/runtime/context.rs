@@ -68,6 +68,20 @@ impl fmt::Debug for FcCredentials {
     }
 }
 
+impl FcCredentials {
+    /// The same key as the cloud clients take it.
+    pub fn to_credentials(&self) -> crate::aliyun::Credentials {
+        match &self.security_token {
+            Some(token) => {
+                crate::aliyun::Credentials::sts(&self.access_key_id, &self.access_key_secret, token)
+            }
+            None => {
+                crate::aliyun::Credentials::access_key(&self.access_key_id, &self.access_key_secret)
+            }
+        }
+    }
+}
+
 /// Everything a handler learns about the request it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {

@@ -5,7 +5,10 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::TimeZone as _;
 
 use super::*;
+use crate::aliyun::credentials::StaticProvider;
+use crate::aliyun::{ClientConfig, Endpoints, ErrorKind, RetryPolicy};
 use crate::clock::ManualClock;
+use crate::ids::SequentialIds;
 
 fn may_8() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 5, 8, 10, 0, 0)
@@ -13,11 +16,9 @@ fn may_8() -> DateTime<Utc> {
         .expect("a valid date")
 }
 
-const KEY: SigningKey<'static> = SigningKey {
-    access_key_id: "STS.test",
-    access_key_secret: "test-secret",
-    security_token: Some("sts-token"),
-};
+fn key() -> Credentials {
+    Credentials::sts("STS.test", "test-secret", "sts-token")
+}
 
 fn wait_image_event() -> Invocation {
     Invocation::async_event(
@@ -31,7 +32,7 @@ fn wait_image_event() -> Invocation {
 
 #[test]
 fn prepared_request_carries_every_header_and_the_expected_signature() {
-    let req = prepare(&wait_image_event(), "1234567890", KEY, may_8()).expect("valid");
+    let req = prepare(&wait_image_event(), "1234567890", &key(), may_8()).expect("valid");
     assert_eq!(req.method, "POST");
     assert_eq!(
         req.path,
@@ -59,11 +60,8 @@ fn prepared_request_carries_every_header_and_the_expected_signature() {
 
 #[test]
 fn a_long_lived_key_sends_no_token_header() {
-    let key = SigningKey {
-        security_token: None,
-        ..KEY
-    };
-    let req = prepare(&wait_image_event(), "1", key, may_8()).expect("valid");
+    let key = Credentials::access_key("LTAIlong", "test-secret");
+    let req = prepare(&wait_image_event(), "1", &key, may_8()).expect("valid");
     assert_eq!(req.header("x-fc-security-token"), None);
 }
 
@@ -103,62 +101,79 @@ fn bad_names_and_account_ids_are_refused_before_sending() {
     let err = prepare(
         &Invocation::async_event("re image", "f", ""),
         "1",
-        KEY,
+        &key(),
         may_8(),
     )
     .expect_err("space in service");
     assert!(err.to_string().contains("service"), "{err}");
-    let err = prepare(&Invocation::async_event("s", "../x", ""), "1", KEY, may_8())
-        .expect_err("path in function");
+    let err = prepare(
+        &Invocation::async_event("s", "../x", ""),
+        "1",
+        &key(),
+        may_8(),
+    )
+    .expect_err("path in function");
     assert!(err.to_string().contains("function"), "{err}");
-    let err = prepare(&Invocation::async_event("s", "f", ""), "acct", KEY, may_8())
-        .expect_err("not digits");
+    let err = prepare(
+        &Invocation::async_event("s", "f", ""),
+        "acct",
+        &key(),
+        may_8(),
+    )
+    .expect_err("not digits");
     assert!(err.to_string().contains("x-fc-account-id"), "{err}");
 }
 
 #[test]
-fn invocation_ids_derive_from_execution_record_and_attempt() {
-    assert_eq!(
-        invocation_id("exec-0a1b", 4, 0).expect("valid"),
-        "reimage-exec-0a1b-4"
-    );
-    assert_eq!(
-        invocation_id("exec-0a1b", 4, 2).expect("valid"),
-        "reimage-exec-0a1b-4-r2"
-    );
-    // An execution id may start with a digit; the prefix keeps the invocation id legal.
-    assert!(invocation_id("9abc", 0, 0).is_ok());
-    assert!(invocation_id("bad.id", 0, 0).is_err());
-    let long = "x".repeat(130);
-    assert!(invocation_id(&long, 0, 0).is_err());
-    assert!(validate_invocation_id("1starts-with-digit").is_err());
+fn invocation_ids_follow_fcs_rule() {
+    assert!(validate_invocation_id("exec-0a1b-wait-image-000004").is_ok());
     assert!(validate_invocation_id("_ok-ID_1").is_ok());
+    assert!(validate_invocation_id("1starts-with-digit").is_err());
+    assert!(validate_invocation_id("has.dot").is_err());
+    assert!(validate_invocation_id(&"x".repeat(129)).is_err());
+    assert!(validate_invocation_id(&"x".repeat(128)).is_ok());
 }
 
 #[test]
 fn debug_output_hides_secret_token_and_signature() {
-    let req = prepare(&wait_image_event(), "1234567890", KEY, may_8()).expect("valid");
-    let shown = format!("{req:?} {KEY:?}");
+    let req = prepare(&wait_image_event(), "1234567890", &key(), may_8()).expect("valid");
+    let shown = format!("{req:?}");
     assert!(!shown.contains("test-secret"), "{shown}");
     assert!(!shown.contains("sts-token"), "{shown}");
     assert!(!shown.contains("C04+j5Qw"), "{shown}");
-    assert!(shown.contains("STS.test"));
+    assert!(shown.contains("1234567890"));
     assert!(shown.contains("x-fc-async-delay"));
 }
 
+fn client_at(endpoints: Endpoints, credentials: Credentials, retry: RetryPolicy) -> Client {
+    let mut config = ClientConfig::new(
+        "cn-hangzhou",
+        endpoints,
+        StaticProvider::shared(credentials),
+    );
+    config.clock = Arc::new(ManualClock::new(may_8()));
+    config.ids = Arc::new(SequentialIds::new("t"));
+    config.retry = retry;
+    Client::new(config).expect("client")
+}
+
 #[test]
-fn endpoint_overrides_take_precedence() {
+fn endpoint_is_the_override_else_the_accounts_regional_one() {
+    let regional = client_at(
+        Endpoints::for_region("cn-hangzhou", None),
+        key(),
+        RetryPolicy::never(),
+    );
     assert_eq!(
-        endpoint(&Env::default(), "cn-hangzhou", "123"),
+        regional.fc("123").endpoint(),
         "https://123.cn-hangzhou.fc.aliyuncs.com"
     );
-    let all = Env::from_pairs([("REIMAGE_ENDPOINT", "http://127.0.0.1:9/")]);
-    assert_eq!(endpoint(&all, "cn-hangzhou", "123"), "http://127.0.0.1:9");
-    let both = Env::from_pairs([
-        ("REIMAGE_ENDPOINT", "http://127.0.0.1:9"),
-        ("REIMAGE_FC_ENDPOINT", "http://127.0.0.1:10"),
-    ]);
-    assert_eq!(endpoint(&both, "cn-hangzhou", "123"), "http://127.0.0.1:10");
+    let sim = client_at(
+        Endpoints::all_at("http://127.0.0.1:9/"),
+        key(),
+        RetryPolicy::never(),
+    );
+    assert_eq!(sim.fc("123").endpoint(), "http://127.0.0.1:9");
 }
 
 /// What the fake FC front saw.
@@ -245,50 +260,37 @@ async fn fake_fc(
 async fn invoke_is_queued_once_per_invocation_id_and_bad_keys_are_refused() {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let (url, server) = fake_fc(Arc::clone(&seen), "test-secret").await;
-    let clock = Arc::new(ManualClock::new(may_8()));
-    let client = FcClient::new(reqwest::Client::new(), url, "1234567890", clock);
+    let client = client_at(Endpoints::all_at(&url), key(), RetryPolicy::never());
+    let fc = client.fc("1234567890");
 
-    let first = client
-        .invoke(KEY, &wait_image_event())
-        .await
-        .expect("queued");
+    let first = fc.invoke(&wait_image_event()).await.expect("queued");
     assert_eq!(
         first,
         InvokeOutcome::Queued {
             request_id: Some("req-9".into())
         }
     );
-    let again = client
-        .invoke(KEY, &wait_image_event())
-        .await
-        .expect("answered");
+    let again = fc.invoke(&wait_image_event()).await.expect("answered");
     assert!(
         matches!(again, InvokeOutcome::AlreadyQueued { .. }),
         "{again:?}"
     );
 
-    let wrong = SigningKey {
-        access_key_secret: "wrong",
-        ..KEY
-    };
-    let err = client
-        .invoke(wrong, &Invocation::async_event("reimage", "verify", "{}"))
+    let wrong = client_at(
+        Endpoints::all_at(&url),
+        Credentials::sts("STS.test", "wrong", "sts-token"),
+        RetryPolicy::default(),
+    );
+    let err = wrong
+        .fc("1234567890")
+        .invoke(&Invocation::async_event("reimage", "verify", "{}"))
         .await
         .expect_err("bad signature");
-    match &err {
-        FcError::Api {
-            status,
-            code,
-            request_id,
-            ..
-        } => {
-            assert_eq!(*status, 403);
-            assert_eq!(code, "SignatureNotMatch");
-            assert_eq!(request_id.as_deref(), Some("req-9"));
-        }
-        other => panic!("expected an API error, got {other:?}"),
-    }
-    assert!(!err.is_retryable());
+    let api = err.api().expect("an answer from FC");
+    assert_eq!(api.status, 403);
+    assert_eq!(api.code, "SignatureNotMatch");
+    assert_eq!(api.request_id.as_deref(), Some("req-9"));
+    assert_eq!(err.kind(), ErrorKind::Client);
 
     let s = seen.lock().expect("lock");
     assert_eq!(s.verified, [true, true, false]);
@@ -298,16 +300,16 @@ async fn invoke_is_queued_once_per_invocation_id_and_bad_keys_are_refused() {
 }
 
 #[tokio::test]
-async fn an_unreachable_endpoint_is_a_retryable_transport_error() {
+async fn an_unreachable_endpoint_is_a_transient_transport_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
-    let clock = Arc::new(ManualClock::new(may_8()));
-    let client = FcClient::new(reqwest::Client::new(), url.clone(), "1", clock);
+    let client = client_at(Endpoints::all_at(&url), key(), RetryPolicy::default());
     let err = client
-        .invoke(KEY, &Invocation::async_event("s", "f", ""))
+        .fc("1")
+        .invoke(&Invocation::async_event("s", "f", ""))
         .await
         .expect_err("nothing listens");
-    assert!(err.is_retryable());
+    assert_eq!(err.kind(), ErrorKind::Transient);
     assert!(err.to_string().contains(&url), "{err}");
 }
