@@ -40,6 +40,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Failure, Learned, State, Step, StepRecord};
 
+pub mod aliyun;
 pub mod cloud;
 mod create_image;
 pub mod delay;
@@ -51,6 +52,7 @@ mod tests;
 mod verify;
 mod wait_image;
 
+pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
 pub use engine::{Engine, EngineConfig, EngineError, Handled};
 

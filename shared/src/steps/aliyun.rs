@@ -1,0 +1,473 @@
+//! [`Cloud`] over the signed ECS and ESS clients of [`crate::aliyun`], and the
+//! [`CloudProvider`] that gives each execution a client with the permissions it asks for.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::cloud::{
+    Cloud, CloudError, CloudFuture, CloudProvider, ErrorKind, Image, Instance,
+    ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
+};
+use crate::aliyun::credentials::{AssumeRoleProvider, RoleSpec};
+use crate::aliyun::ecs::{
+    CreateImageRequest, CreateSnapshotRequest, DeleteImageRequest, DeleteSnapshotRequest,
+    DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
+    DescribeSnapshotsRequest, DiskType, ImageStatus,
+};
+use crate::aliyun::ess::{
+    DescribeScalingConfigurationsRequest, DescribeScalingGroupsRequest,
+    ModifyScalingConfigurationRequest,
+};
+use crate::aliyun::{self, Client, error::TransportFailure};
+use crate::model::PermissionSource;
+
+/// The session name reimage's AssumeRole calls carry (visible in the role's audit trail).
+pub const ROLE_SESSION_NAME: &str = "reimage";
+/// How long assumed-role credentials last; they are refreshed before they expire.
+pub const ROLE_DURATION_SECONDS: u32 = 3600;
+
+/// The steps' cloud operations over one signed client.
+#[derive(Debug, Clone)]
+pub struct AliyunCloud {
+    client: Client,
+}
+
+impl AliyunCloud {
+    /// Operations through `client` (its region, endpoints and credentials).
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Converts a client error into the steps' error, keeping the cloud's Code, Message,
+/// RequestId and HTTP status and the client's retry classification.
+pub fn cloud_error(error: &aliyun::Error) -> CloudError {
+    let kind = match error.kind() {
+        aliyun::ErrorKind::Throttling => ErrorKind::Throttling,
+        aliyun::ErrorKind::Transient => ErrorKind::Transient,
+        aliyun::ErrorKind::Client => ErrorKind::Client,
+    };
+    let (action, code, message, request_id, http_status) = match error {
+        aliyun::Error::Api { action, source } => (
+            action.clone(),
+            source.code.clone(),
+            source.message.clone(),
+            source.request_id.clone(),
+            Some(source.status),
+        ),
+        aliyun::Error::InvalidRequest { action, source } => (
+            action.clone(),
+            "InvalidParameter".to_owned(),
+            source.to_string(),
+            None,
+            None,
+        ),
+        aliyun::Error::Transport {
+            action, failure, ..
+        } => (
+            action.clone(),
+            match failure {
+                TransportFailure::Connect => "ConnectionFailed",
+                TransportFailure::Timeout => "Timeout",
+                TransportFailure::Broken => "ConnectionBroken",
+                TransportFailure::Request => "RequestFailed",
+            }
+            .to_owned(),
+            error.to_string(),
+            None,
+            None,
+        ),
+        aliyun::Error::Decode {
+            action, request_id, ..
+        } => (
+            action.clone(),
+            "UnreadableAnswer".to_owned(),
+            error.to_string(),
+            request_id.clone(),
+            None,
+        ),
+        aliyun::Error::Credentials { action, source } => (
+            action.clone(),
+            "NoCredentials".to_owned(),
+            source.to_string(),
+            None,
+            None,
+        ),
+        aliyun::Error::Setup(message) => (
+            String::new(),
+            "ClientSetup".to_owned(),
+            message.clone(),
+            None,
+            None,
+        ),
+    };
+    CloudError {
+        action,
+        kind,
+        code,
+        message,
+        request_id,
+        http_status,
+    }
+}
+
+fn image_status(status: &str) -> Option<ImageStatus> {
+    ImageStatus::ALL.into_iter().find(|s| s.as_str() == status)
+}
+
+impl Cloud for AliyunCloud {
+    fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .describe_instances(&DescribeInstancesRequest {
+                    instance_ids: vec![instance_id.to_owned()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .instances
+                .instance
+                .into_iter()
+                .find(|i| i.instance_id == instance_id)
+                .map(|i| Instance {
+                    instance_id: i.instance_id,
+                    status: format!("{:?}", i.status),
+                }))
+        })
+    }
+
+    fn system_disk<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .describe_disks(&DescribeDisksRequest {
+                    instance_id: Some(instance_id.to_owned()),
+                    disk_type: Some(DiskType::System),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .disks
+                .disk
+                .into_iter()
+                .find(|d| d.disk_type == DiskType::System)
+                .map(|d| d.disk_id))
+        })
+    }
+
+    fn create_snapshot<'a>(
+        &'a self,
+        disk_id: &'a str,
+        snapshot_name: &'a str,
+        client_token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .create_snapshot(&CreateSnapshotRequest {
+                    disk_id: disk_id.to_owned(),
+                    snapshot_name: Some(snapshot_name.to_owned()),
+                    description: Some("System disk snapshot for a reimage image update".into()),
+                    client_token: Some(client_token.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer.snapshot_id)
+        })
+    }
+
+    fn describe_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, Option<Snapshot>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .describe_snapshots(&DescribeSnapshotsRequest {
+                    snapshot_ids: vec![snapshot_id.to_owned()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .snapshots
+                .snapshot
+                .into_iter()
+                .find(|s| s.snapshot_id == snapshot_id)
+                .map(|s| Snapshot {
+                    progress: s.progress_percent(),
+                    snapshot_id: s.snapshot_id,
+                    status: s.status.as_str().to_owned(),
+                }))
+        })
+    }
+
+    fn create_image<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+        image_name: &'a str,
+        client_token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .create_image(&CreateImageRequest {
+                    snapshot_id: Some(snapshot_id.to_owned()),
+                    image_name: Some(image_name.to_owned()),
+                    description: Some("Created by reimage from a system disk snapshot".into()),
+                    client_token: Some(client_token.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer.image_id)
+        })
+    }
+
+    fn describe_image<'a>(
+        &'a self,
+        image_id: &'a str,
+        statuses: &'a [&'a str],
+    ) -> CloudFuture<'a, Option<Image>> {
+        Box::pin(async move {
+            let status = statuses.iter().filter_map(|s| image_status(s)).collect();
+            let answer = self
+                .client
+                .ecs()
+                .describe_images(&DescribeImagesRequest {
+                    image_id: Some(image_id.to_owned()),
+                    status,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .images
+                .image
+                .into_iter()
+                .find(|i| i.image_id == image_id)
+                .map(|i| Image {
+                    progress: i.progress_percent(),
+                    image_id: i.image_id,
+                    image_name: i.image_name,
+                    status: i.status.as_str().to_owned(),
+                }))
+        })
+    }
+
+    fn delete_image<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .ecs()
+                .delete_image(&DeleteImageRequest {
+                    image_id: image_id.to_owned(),
+                    force: None,
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
+    }
+
+    fn delete_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .ecs()
+                .delete_snapshot(&DeleteSnapshotRequest {
+                    snapshot_id: snapshot_id.to_owned(),
+                    force: None,
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
+    }
+
+    fn describe_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ess()
+                .describe_scaling_configurations(&DescribeScalingConfigurationsRequest {
+                    scaling_configuration_ids: configuration_ids.to_vec(),
+                    page_size: Some(crate::aliyun::ess::MAX_PAGE_SIZE),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_configurations
+                .scaling_configuration
+                .into_iter()
+                .map(|c| ScalingConfiguration {
+                    scaling_configuration_id: c.scaling_configuration_id,
+                    scaling_group_id: c.scaling_group_id,
+                    lifecycle_state: c.lifecycle_state,
+                    image_id: c.image_id,
+                })
+                .collect())
+        })
+    }
+
+    fn describe_groups<'a>(
+        &'a self,
+        group_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingGroup>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ess()
+                .describe_scaling_groups(&DescribeScalingGroupsRequest {
+                    scaling_group_ids: group_ids.to_vec(),
+                    page_size: Some(crate::aliyun::ess::MAX_PAGE_SIZE),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_groups
+                .scaling_group
+                .into_iter()
+                .map(|g| ScalingGroup {
+                    scaling_group_id: g.scaling_group_id,
+                    group_type: g.group_type,
+                })
+                .collect())
+        })
+    }
+
+    fn modify_configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .ess()
+                .modify_scaling_configuration(&ModifyScalingConfigurationRequest {
+                    scaling_configuration_id: configuration_id.to_owned(),
+                    image_id: Some(image_id.to_owned()),
+                    image_name: None,
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Gives each execution a client with its permission source: the base client for the
+/// account's own credentials, or a client whose credentials come from STS AssumeRole of the
+/// execution's RAM role, called with the base client's credentials. Role clients are kept
+/// per role, so their credentials are cached and refreshed shortly before they expire.
+#[derive(Debug)]
+pub struct AliyunClouds {
+    base: Client,
+    roles: Mutex<HashMap<String, SharedCloud>>,
+}
+
+impl AliyunClouds {
+    /// A provider over `base` (region, endpoints, the account's credentials).
+    pub fn new(base: Client) -> Self {
+        Self {
+            base,
+            roles: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl CloudProvider for AliyunClouds {
+    fn cloud(&self, permission: &PermissionSource) -> Result<SharedCloud, CloudError> {
+        match permission {
+            PermissionSource::Account => Ok(Arc::new(AliyunCloud::new(self.base.clone()))),
+            PermissionSource::RamRole { role_arn } => {
+                let mut roles = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(cloud) = roles.get(role_arn) {
+                    return Ok(cloud.clone());
+                }
+                let mut config = self.base.config().clone();
+                config.credentials = AssumeRoleProvider::shared(
+                    self.base.clone(),
+                    RoleSpec {
+                        role_arn: role_arn.clone(),
+                        role_session_name: ROLE_SESSION_NAME.to_owned(),
+                        duration_seconds: ROLE_DURATION_SECONDS,
+                    },
+                );
+                let client = Client::new(config).map_err(|e| cloud_error(&e))?;
+                let cloud: SharedCloud = Arc::new(AliyunCloud::new(client));
+                roles.insert(role_arn.clone(), cloud.clone());
+                Ok(cloud)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aliyun::ApiError;
+
+    #[test]
+    fn client_errors_keep_the_clouds_code_message_and_classification() {
+        let api = aliyun::Error::Api {
+            action: "ModifyScalingConfiguration".into(),
+            source: Box::new(ApiError {
+                status: 404,
+                code: "InvalidImageId.NotFound".into(),
+                message: "The specified image does not exist.".into(),
+                request_id: Some("REQ-1".into()),
+                host_id: None,
+                retry_after: None,
+            }),
+        };
+        let e = cloud_error(&api);
+        assert_eq!(e.action, "ModifyScalingConfiguration");
+        assert_eq!(e.code, "InvalidImageId.NotFound");
+        assert_eq!(e.message, "The specified image does not exist.");
+        assert_eq!(e.request_id.as_deref(), Some("REQ-1"));
+        assert_eq!(e.http_status, Some(404));
+        assert!(!e.is_retryable());
+        assert!(e.is_not_found());
+
+        let throttled = aliyun::Error::Api {
+            action: "DescribeImages".into(),
+            source: Box::new(ApiError {
+                status: 400,
+                code: "Throttling.User".into(),
+                message: "slow".into(),
+                request_id: None,
+                host_id: None,
+                retry_after: None,
+            }),
+        };
+        assert_eq!(cloud_error(&throttled).kind, ErrorKind::Throttling);
+
+        let down = aliyun::Error::Transport {
+            action: "DescribeImages".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            failure: TransportFailure::Connect,
+            message: "refused".into(),
+        };
+        let e = cloud_error(&down);
+        assert_eq!(e.code, "ConnectionFailed");
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn image_statuses_map_to_the_clients_enum() {
+        for s in super::super::cloud::ALL_IMAGE_STATUSES {
+            assert_eq!(image_status(s).map(ImageStatus::as_str), Some(*s));
+        }
+        assert_eq!(image_status("Nope"), None);
+    }
+}
