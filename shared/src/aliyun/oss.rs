@@ -12,64 +12,26 @@
 //! unless the endpoint's host is an IP address or `localhost`, which gets path style
 //! (`/<bucket>/<key>`), as the sim and other local servers need ([`OssEndpoint`]).
 //!
-//! Errors are OSS's XML bodies parsed into [`OssError::Service`] (Code, Message, RequestId,
-//! HostId, EC) and classified once ([`ErrorKind`]): throttling and transient errors are retried
-//! with capped, jittered exponential backoff ([`RetryPolicy`]); client errors are not.
+//! It shares the transport of every cloud client: errors are [`super::Error`] (OSS's XML
+//! `<Error>` body parsed into an [`super::ApiError`]: Code, Message, RequestId, HostId), classified
+//! by [`super::ErrorKind`], and retried by [`super::http::retry`] with the client's
+//! [`RetryPolicy`]: throttling and transient errors only.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
-use crate::aliyun::sign::oss as sign;
-use crate::aliyun::sign::rpc::percent_encode;
+use super::credentials::SharedCredentialsProvider;
+use super::error::{ApiError, Error};
+use super::http::{RetryPolicy, Timeouts, http_client, retry, transport_failure};
+use super::sign::oss as sign;
+use super::sign::rpc::percent_encode;
+use super::{Client, Endpoints, ErrorKind};
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
 use crate::settings::Env;
-
-/// Credentials that sign OSS requests: a static AccessKey, or STS credentials with a token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OssCredentials {
-    /// The AccessKey id (sent in the clear in every request).
-    pub access_key_id: String,
-    /// The AccessKey secret (never sent, never printed).
-    pub access_key_secret: String,
-    /// The STS security token, for temporary credentials.
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for OssCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OssCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-/// A boxed future of credentials.
-pub type CredentialsFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<OssCredentials, OssError>> + Send + 'a>,
->;
-
-/// Where the client gets its credentials before each request (they may be STS credentials
-/// that are renewed while the client lives).
-pub trait OssCredentialsSource: Send + Sync + fmt::Debug + 'static {
-    /// The credentials to sign the next request with.
-    fn credentials(&self) -> CredentialsFuture<'_>;
-}
-
-impl OssCredentialsSource for OssCredentials {
-    fn credentials(&self) -> CredentialsFuture<'_> {
-        let creds = self.clone();
-        Box::pin(async move { Ok(creds) })
-    }
-}
 
 /// How the bucket appears in a request's URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +62,9 @@ impl OssEndpoint {
 
     /// Parses `http(s)://host[:port]`; path style when the host is an IP address or
     /// `localhost`, virtual-hosted otherwise.
-    pub fn parse(url: &str) -> Result<Self, OssError> {
-        let bad = |reason: &str| OssError::InvalidEndpoint {
-            value: url.to_owned(),
-            reason: reason.to_owned(),
-        };
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let bad =
+            |reason: &str| Error::Setup(format!("OSS endpoint {url:?} cannot be used: {reason}"));
         if !url.contains("://") {
             return Err(bad(
                 "the scheme is missing: write it as http://host:port or https://host",
@@ -135,15 +95,10 @@ impl OssEndpoint {
         })
     }
 
-    /// `REIMAGE_OSS_ENDPOINT`, else `REIMAGE_ENDPOINT`, else the public endpoint of `region`.
-    pub fn from_env(env: &Env, region: &str) -> Result<Self, OssError> {
-        match env
-            .get("REIMAGE_OSS_ENDPOINT")
-            .or_else(|| env.get("REIMAGE_ENDPOINT"))
-        {
-            Some(url) => Self::parse(url),
-            None => Ok(Self::for_region(region)),
-        }
+    /// `REIMAGE_OSS_ENDPOINT`, else `REIMAGE_ENDPOINT`, else the public endpoint of `region`
+    /// (the same resolution as every other service, [`Endpoints::from_env`]).
+    pub fn from_env(env: &Env, region: &str) -> Result<Self, Error> {
+        Self::parse(&Endpoints::from_env(region, None, env).oss)
     }
 
     /// The addressing style this endpoint uses.
@@ -169,168 +124,21 @@ fn encode_key(key: &str) -> String {
         .join("/")
 }
 
-/// How a failed call should be treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The service asks us to slow down: retry after a backoff.
-    Throttling,
-    /// A 5xx or a connection failure: retry after a backoff.
-    Transient,
-    /// The request itself is wrong (4xx, bad input): retrying does not help.
-    Client,
-}
-
-/// An error answer of OSS, its XML body parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "OSS {op} of {resource} failed: HTTP {status} {code}: {message} (RequestId {request_id}){hint}",
-    hint = hint(code)
-)]
-pub struct ServiceError {
-    /// The operation, e.g. `PutObject`.
-    pub op: &'static str,
-    /// `<bucket>/<key>` or `<bucket>/<prefix>`.
-    pub resource: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// OSS's error code, e.g. `NoSuchKey`.
-    pub code: String,
-    /// OSS's message.
-    pub message: String,
-    /// `RequestId`.
-    pub request_id: String,
-    /// `HostId`.
-    pub host_id: String,
-    /// OSS's detailed error code (`EC`), when given.
-    pub ec: Option<String>,
-}
-
-/// What went wrong talking to OSS.
-#[derive(Debug, thiserror::Error)]
-pub enum OssError {
-    /// OSS answered with an error.
-    #[error(transparent)]
-    Service(Box<ServiceError>),
-    /// The request did not get an answer (connection refused, reset, timed out).
-    #[error("OSS {op} of {resource}: no answer from {url}: {message}")]
-    Transport {
-        /// The operation.
-        op: &'static str,
-        /// `<bucket>/<key>`.
-        resource: String,
-        /// The URL tried.
-        url: String,
-        /// The transport's description.
-        message: String,
-    },
-    /// An answer that is not what OSS sends.
-    #[error("OSS {op} of {resource}: unreadable answer (HTTP {status}): {message}")]
-    InvalidResponse {
-        /// The operation.
-        op: &'static str,
-        /// `<bucket>/<key>`.
-        resource: String,
-        /// The HTTP status.
-        status: u16,
-        /// What was wrong with it.
-        message: String,
-    },
-    /// The configured endpoint cannot be used.
-    #[error("OSS endpoint {value:?} cannot be used: {reason}")]
-    InvalidEndpoint {
-        /// The endpoint as configured.
-        value: String,
-        /// Why.
-        reason: String,
-    },
-    /// No credentials could be had.
-    #[error("no credentials for OSS: {0}")]
-    Credentials(String),
-}
-
-fn hint(code: &str) -> &'static str {
-    match code {
+/// What to tell a person about an OSS error code, beyond OSS's own message.
+pub fn explain(code: &str) -> Option<&'static str> {
+    Some(match code {
         "SignatureDoesNotMatch" => {
-            "; the AccessKey secret does not belong to the AccessKey id, or the request was changed on the way"
+            "the AccessKey secret does not belong to the AccessKey id, or the request was changed on the way"
         }
-        "InvalidAccessKeyId" => "; the AccessKey id is unknown or disabled",
+        "InvalidAccessKeyId" => "the AccessKey id is unknown or disabled",
         "SecurityTokenExpired" | "InvalidSecurityToken" => {
-            "; the STS credentials have expired or are invalid: get fresh ones"
+            "the STS credentials have expired or are invalid: get fresh ones"
         }
-        "RequestTimeTooSkewed" => "; this machine's clock is more than 15 minutes off",
-        "NoSuchBucket" => "; check the bucket name in REIMAGE_STORE",
-        _ => "",
-    }
-}
-
-impl OssError {
-    /// OSS's error code, for service errors.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Service(e) => Some(&e.code),
-            _ => None,
-        }
-    }
-
-    /// Whether retrying may help, and how.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Self::Service(e) => classify(e.status, &e.code),
-            Self::Transport { .. } => ErrorKind::Transient,
-            Self::InvalidResponse { status, .. } if *status >= 500 => ErrorKind::Transient,
-            Self::InvalidResponse { .. } | Self::InvalidEndpoint { .. } | Self::Credentials(_) => {
-                ErrorKind::Client
-            }
-        }
-    }
-}
-
-/// The retry classification of an OSS error answer.
-pub fn classify(status: u16, code: &str) -> ErrorKind {
-    match (status, code) {
-        (503, "SlowDown")
-        | (429, _)
-        | (_, "Throttling" | "TooManyRequests" | "QpsLimitExceeded") => ErrorKind::Throttling,
-        (500..=599, _) | (408, _) | (409, "OperationAborted" | "ConcurrentUpdateObjectFailed") => {
-            ErrorKind::Transient
-        }
-        _ => ErrorKind::Client,
-    }
-}
-
-/// Capped exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Total attempts, the first included (1 = no retry).
-    pub max_attempts: u32,
-    /// The cap of the first backoff.
-    pub base: Duration,
-    /// The cap of any backoff.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            base: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before attempt `attempt + 1` (after `attempt` failures, `attempt >= 1`), for a
-    /// jitter `fraction` in `[0, 1)`; throttling doubles the cap.
-    pub fn delay(&self, attempt: u32, kind: ErrorKind, fraction: f64) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-        let mut cap = self.base.saturating_mul(factor);
-        if kind == ErrorKind::Throttling {
-            cap = cap.saturating_mul(2);
-        }
-        let cap = cap.min(self.max_delay);
-        cap.mul_f64(fraction.clamp(0.0, 1.0))
-    }
+        "RequestTimeTooSkewed" => "this machine's clock is more than 15 minutes off",
+        "NoSuchBucket" => "check the bucket name in REIMAGE_STORE",
+        "AccessDenied" => "the credentials lack permission on this bucket or object",
+        _ => return None,
+    })
 }
 
 /// One entry of a listing.
@@ -394,7 +202,7 @@ pub enum SignatureVersion {
 pub struct OssClient {
     http: reqwest::Client,
     endpoint: OssEndpoint,
-    credentials: Arc<dyn OssCredentialsSource>,
+    credentials: SharedCredentialsProvider,
     clock: SharedClock,
     ids: SharedIds,
     retry: RetryPolicy,
@@ -424,38 +232,49 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    fn resource(&self) -> String {
-        format!("{}/{}", self.bucket, self.key)
+    /// What the error messages call this call: `OSS PutObject of <bucket>/<key>`.
+    fn action(&self) -> String {
+        format!("OSS {} of {}/{}", self.op, self.bucket, self.key)
     }
 }
 
-/// A raw answer: status, headers and body.
+/// A successful answer's body.
 struct Answer {
-    status: u16,
     body: bytes::Bytes,
 }
 
 impl OssClient {
-    /// A client of `endpoint` signing with `credentials`.
+    /// A client of `endpoint` signing with `credentials`, with the default timeouts and
+    /// retry policy.
     pub fn new(
         endpoint: OssEndpoint,
-        credentials: Arc<dyn OssCredentialsSource>,
+        credentials: SharedCredentialsProvider,
         clock: SharedClock,
         ids: SharedIds,
-    ) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default(),
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            http: http_client(Timeouts::default())?,
             endpoint,
             credentials,
             clock,
             ids,
             retry: RetryPolicy::default(),
             signature: SignatureVersion::V1,
-        }
+        })
+    }
+
+    /// An OSS client sharing `client`'s transport, credentials, clock, ids, retry policy and
+    /// OSS endpoint.
+    pub fn from_client(client: &Client) -> Result<Self, Error> {
+        Ok(Self {
+            http: client.http().clone(),
+            endpoint: OssEndpoint::parse(&client.endpoints().oss)?,
+            credentials: Arc::clone(client.credentials()),
+            clock: Arc::clone(client.clock()),
+            ids: Arc::clone(client.ids()),
+            retry: *client.retry_policy(),
+            signature: SignatureVersion::V1,
+        })
     }
 
     /// The same client signing with `signature` (V1 by default).
@@ -477,14 +296,15 @@ impl OssClient {
 
     /// PutObject with `x-oss-forbid-overwrite: true`.
     ///
-    /// If an earlier attempt of this same call went unanswered and the retry then finds the
-    /// key taken, the object is read back: the same bytes mean the lost attempt created it.
+    /// If an earlier attempt of this same call failed in a way that may hide a success (a 5xx,
+    /// a broken connection) and a retry then finds the key taken, the object is read back: the
+    /// same bytes mean the earlier attempt created it.
     pub async fn put_object_if_absent(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
-    ) -> Result<PutOutcome, OssError> {
+    ) -> Result<PutOutcome, Error> {
         let call = Call {
             op: "PutObject",
             method: reqwest::Method::PUT,
@@ -497,26 +317,21 @@ impl OssClient {
             ],
             body: Some(body),
         };
-        let (answer, retried_after_no_answer) = self.send(&call).await?;
-        match answer.status {
-            200..=299 => Ok(PutOutcome::Created),
-            _ => {
-                let err = service_error(&call, &answer);
-                if err.code() != Some("FileAlreadyExists") {
-                    return Err(err);
-                }
-                if retried_after_no_answer
-                    && self.get_object(bucket, key).await?.as_deref() == Some(body)
-                {
+        let (outcome, maybe_applied) = self.send(&call).await;
+        match outcome {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(err) if err.code() == Some("FileAlreadyExists") => {
+                if maybe_applied && self.get_object(bucket, key).await?.as_deref() == Some(body) {
                     return Ok(PutOutcome::Created);
                 }
                 Ok(PutOutcome::AlreadyExists)
             }
+            Err(err) => Err(err),
         }
     }
 
     /// GetObject: the object's bytes, or `None` on 404 `NoSuchKey`.
-    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, OssError> {
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
         let call = Call {
             op: "GetObject",
             method: reqwest::Method::GET,
@@ -526,22 +341,15 @@ impl OssClient {
             headers: Vec::new(),
             body: None,
         };
-        let (answer, _) = self.send(&call).await?;
-        match answer.status {
-            200..=299 => Ok(Some(answer.body.to_vec())),
-            _ => {
-                let err = service_error(&call, &answer);
-                if err.code() == Some("NoSuchKey") {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
+        match self.send(&call).await.0 {
+            Ok(answer) => Ok(Some(answer.body.to_vec())),
+            Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
+            Err(err) => Err(err),
         }
     }
 
     /// DeleteObject (204 whether or not the key existed).
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), OssError> {
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
         let call = Call {
             op: "DeleteObject",
             method: reqwest::Method::DELETE,
@@ -551,11 +359,7 @@ impl OssClient {
             headers: Vec::new(),
             body: None,
         };
-        let (answer, _) = self.send(&call).await?;
-        match answer.status {
-            200..=299 => Ok(()),
-            _ => Err(service_error(&call, &answer)),
-        }
+        self.send(&call).await.0.map(|_| ())
     }
 
     /// One page of ListObjectsV2.
@@ -563,7 +367,7 @@ impl OssClient {
         &self,
         bucket: &str,
         request: &ListRequest<'_>,
-    ) -> Result<ListPage, OssError> {
+    ) -> Result<ListPage, Error> {
         let mut query = vec![
             ("list-type", "2".to_owned()),
             ("encoding-type", "url".to_owned()),
@@ -587,14 +391,10 @@ impl OssClient {
             headers: Vec::new(),
             body: None,
         };
-        let (answer, _) = self.send(&call).await?;
-        if !(200..=299).contains(&answer.status) {
-            return Err(service_error(&call, &answer));
-        }
-        parse_list(&answer.body).map_err(|message| OssError::InvalidResponse {
-            op: call.op,
-            resource: format!("{bucket}/{}", request.prefix),
-            status: answer.status,
+        let answer = self.send(&call).await.0?;
+        parse_list(&answer.body).map_err(|message| Error::Decode {
+            action: format!("OSS ListObjectsV2 of {bucket}/{}", request.prefix),
+            request_id: None,
             message,
         })
     }
@@ -605,7 +405,7 @@ impl OssClient {
         bucket: &str,
         prefix: &str,
         page_size: Option<u32>,
-    ) -> Result<Vec<String>, OssError> {
+    ) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -624,10 +424,9 @@ impl OssClient {
             match page.next_continuation_token {
                 Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
                 Some(_) => {
-                    return Err(OssError::InvalidResponse {
-                        op: "ListObjectsV2",
-                        resource: format!("{bucket}/{prefix}"),
-                        status: 200,
+                    return Err(Error::Decode {
+                        action: format!("OSS ListObjectsV2 of {bucket}/{prefix}"),
+                        request_id: None,
                         message: "the same continuation token came back twice".into(),
                     });
                 }
@@ -637,40 +436,49 @@ impl OssClient {
         Ok(keys)
     }
 
-    /// Sends `call` with retries; returns the last answer (any status that is not retried)
-    /// and whether an earlier attempt went without a usable answer (transport error or 5xx).
-    async fn send(&self, call: &Call<'_>) -> Result<(Answer, bool), OssError> {
-        let mut attempt = 0;
-        let mut unanswered = false;
-        loop {
-            attempt += 1;
-            let outcome = self.send_once(call).await;
-            let kind = match &outcome {
-                Ok(answer) if (200..=299).contains(&answer.status) => None,
-                Ok(answer) => {
-                    let err = service_error(call, answer);
-                    Some(err.kind())
-                }
-                Err(err) => Some(err.kind()),
-            };
-            match kind {
-                Some(kind @ (ErrorKind::Throttling | ErrorKind::Transient))
-                    if attempt < self.retry.max_attempts =>
-                {
-                    if kind == ErrorKind::Transient {
-                        unanswered = true;
+    /// Sends `call` with the shared retry rules. Returns the outcome, and whether an attempt
+    /// before the last failed in a way that may hide a success (transient: 5xx, broken or
+    /// timed-out connection).
+    async fn send(&self, call: &Call<'_>) -> (Result<Answer, Error>, bool) {
+        let maybe_applied = AtomicBool::new(false);
+        let outcome = retry(
+            &self.retry,
+            self.clock.as_ref(),
+            self.ids.as_ref(),
+            call.op,
+            |attempt| {
+                let maybe_applied = &maybe_applied;
+                async move {
+                    if attempt > 1 {
+                        tracing::debug!(op = call.op, attempt, "OSS call retried");
                     }
-                    let delay = self.retry.delay(attempt, kind, self.ids.fraction());
-                    tracing::debug!(op = call.op, attempt, ?delay, "OSS call failed; retrying");
-                    self.clock.sleep(delay).await;
+                    let result = self.send_once(call).await;
+                    if let Err(e) = &result {
+                        if e.kind() == ErrorKind::Transient {
+                            maybe_applied.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    result
                 }
-                _ => return outcome.map(|a| (a, unanswered)),
-            }
-        }
+            },
+        )
+        .await;
+        // The last attempt's own failure does not count: only an earlier one can have
+        // succeeded unseen before a retry met the result.
+        let earlier = maybe_applied.load(Ordering::Relaxed)
+            && !matches!(&outcome, Err(e) if e.kind() == ErrorKind::Transient);
+        (outcome, earlier)
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<Answer, OssError> {
-        let creds = self.credentials.credentials().await?;
+    async fn send_once(&self, call: &Call<'_>) -> Result<Answer, Error> {
+        let creds = self
+            .credentials
+            .credentials()
+            .await
+            .map_err(|source| Error::Credentials {
+                action: call.action(),
+                source,
+            })?;
         let now = self.clock.now();
         let mut headers: Vec<(&str, String)> = call.headers.clone();
         let v4_time = now.format("%Y%m%dT%H%M%SZ").to_string();
@@ -683,8 +491,8 @@ impl OssClient {
                 headers.push(("x-oss-content-sha256", "UNSIGNED-PAYLOAD".into()));
             }
         }
-        if let Some(token) = &creds.security_token {
-            headers.push(("x-oss-security-token", token.clone()));
+        if let Some(token) = creds.security_token() {
+            headers.push(("x-oss-security-token", token.to_owned()));
         }
         let header_refs: Vec<(&str, &str)> =
             headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -699,8 +507,8 @@ impl OssClient {
                     query: &query_refs,
                     headers: &header_refs,
                 },
-                &creds.access_key_id,
-                &creds.access_key_secret,
+                creds.access_key_id(),
+                creds.secret(),
             ),
             SignatureVersion::V4 { region } => sign::v4::sign(
                 &sign::v4::Request {
@@ -711,8 +519,8 @@ impl OssClient {
                     headers: &header_refs,
                     additional_headers: &[],
                 },
-                &creds.access_key_id,
-                &creds.access_key_secret,
+                creds.access_key_id(),
+                creds.secret(),
                 region,
                 &v4_time,
             ),
@@ -734,22 +542,25 @@ impl OssClient {
         } else if call.method == reqwest::Method::PUT {
             request = request.header("content-length", "0");
         }
-        let transport = |e: reqwest::Error| OssError::Transport {
-            op: call.op,
-            resource: call.resource(),
-            url: url.clone(),
+        let transport = |e: reqwest::Error| Error::Transport {
+            action: call.action(),
+            endpoint: url.clone(),
+            failure: transport_failure(&e),
             message: error_chain(&e),
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let request_id = response
-            .headers()
-            .get("x-oss-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport)?;
-        tracing::debug!(op = call.op, status, request_id, "OSS answered");
-        Ok(Answer { status, body })
+        if (200..=299).contains(&status) {
+            return Ok(Answer { body });
+        }
+        let api = ApiError::from_response(status, &headers, &body);
+        tracing::debug!(op = call.op, status, code = %api.code, "OSS error answer");
+        Err(Error::Api {
+            action: call.action(),
+            source: Box::new(api),
+        })
     }
 }
 
@@ -762,48 +573,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// OSS's `<Error>` body.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct ErrorBody {
-    code: String,
-    message: String,
-    request_id: String,
-    host_id: String,
-    #[serde(rename = "EC")]
-    ec: Option<String>,
-}
-
-/// Parses an OSS error answer; answers without an XML body (HEAD, a proxy's page) still give
-/// an error that names the status.
-fn service_error(call: &Call<'_>, answer: &Answer) -> OssError {
-    let parsed: Option<ErrorBody> = std::str::from_utf8(&answer.body)
-        .ok()
-        .and_then(|text| quick_xml::de::from_str(text).ok())
-        .filter(|b: &ErrorBody| !b.code.is_empty());
-    match parsed {
-        Some(body) => OssError::Service(Box::new(ServiceError {
-            op: call.op,
-            resource: call.resource(),
-            status: answer.status,
-            code: body.code,
-            message: body.message,
-            request_id: body.request_id,
-            host_id: body.host_id,
-            ec: body.ec,
-        })),
-        None => OssError::InvalidResponse {
-            op: call.op,
-            resource: call.resource(),
-            status: answer.status,
-            message: format!(
-                "no OSS error body: {:?}",
-                String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
-            ),
-        },
-    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -946,83 +715,23 @@ mod tests {
     }
 
     #[test]
-    fn error_bodies_are_parsed_with_code_message_and_ids() {
-        let call = Call {
-            op: "GetObject",
-            method: reqwest::Method::GET,
-            bucket: "b",
-            key: "k",
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: None,
-        };
-        let answer = Answer {
-            status: 403,
-            body: bytes::Bytes::from_static(
-                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
+    fn oss_error_answers_keep_code_ids_and_classification() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
                   <Message>The request signature we calculated does not match</Message>\
                   <RequestId>5C3D9175B6FC201293AD4890</RequestId><HostId>b.oss.example</HostId>\
-                  <StringToSign>GET\n\n\nx\n/b/k</StringToSign><EC>0002-00000040</EC></Error>",
-            ),
-        };
-        let err = service_error(&call, &answer);
-        match &err {
-            OssError::Service(e) => {
-                assert_eq!(e.status, 403);
-                assert_eq!(e.code, "SignatureDoesNotMatch");
-                assert_eq!(e.request_id, "5C3D9175B6FC201293AD4890");
-                assert_eq!(e.host_id, "b.oss.example");
-                assert_eq!(e.ec.as_deref(), Some("0002-00000040"));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(err.kind(), ErrorKind::Client);
-        let shown = err.to_string();
-        assert!(
-            shown.contains("SignatureDoesNotMatch") && shown.contains("secret"),
-            "{shown}"
+                  <StringToSign>GET\n\n\nx\n/b/k</StringToSign><EC>0002-00000040</EC></Error>";
+        let api = ApiError::from_response(403, &http::HeaderMap::new(), body);
+        assert_eq!(api.code, "SignatureDoesNotMatch");
+        assert_eq!(api.request_id.as_deref(), Some("5C3D9175B6FC201293AD4890"));
+        assert_eq!(api.host_id.as_deref(), Some("b.oss.example"));
+        assert_eq!(api.kind(), ErrorKind::Client);
+        assert!(explain(&api.code).is_some_and(|h| h.contains("secret")));
+        let slow = ApiError::from_response(
+            503,
+            &http::HeaderMap::new(),
+            b"<Error><Code>SlowDown</Code><Message>m</Message></Error>",
         );
-
-        let html = Answer {
-            status: 502,
-            body: bytes::Bytes::from_static(b"<html>bad gateway</html>"),
-        };
-        let err = service_error(&call, &html);
-        assert!(matches!(err, OssError::InvalidResponse { status: 502, .. }));
-        assert_eq!(err.kind(), ErrorKind::Transient);
-    }
-
-    #[test]
-    fn classification_separates_throttling_transient_and_client() {
-        assert_eq!(classify(503, "SlowDown"), ErrorKind::Throttling);
-        assert_eq!(classify(429, "Whatever"), ErrorKind::Throttling);
-        assert_eq!(classify(500, "InternalError"), ErrorKind::Transient);
-        assert_eq!(classify(503, "ServiceUnavailable"), ErrorKind::Transient);
-        assert_eq!(classify(409, "FileAlreadyExists"), ErrorKind::Client);
-        assert_eq!(classify(404, "NoSuchKey"), ErrorKind::Client);
-        assert_eq!(classify(403, "AccessDenied"), ErrorKind::Client);
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.delay(1, ErrorKind::Transient, 0.0), Duration::ZERO);
-        assert_eq!(
-            p.delay(1, ErrorKind::Transient, 0.5),
-            Duration::from_millis(100)
-        );
-        assert_eq!(
-            p.delay(3, ErrorKind::Transient, 0.5),
-            Duration::from_millis(400)
-        );
-        assert_eq!(
-            p.delay(3, ErrorKind::Throttling, 0.5),
-            Duration::from_millis(800)
-        );
-        assert_eq!(
-            p.delay(30, ErrorKind::Transient, 0.999_999),
-            p.max_delay.mul_f64(0.999_999)
-        );
+        assert!(slow.kind().is_retryable());
     }
 
     #[test]
@@ -1048,17 +757,5 @@ mod tests {
         );
         let broken = "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>";
         assert!(parse_list(broken.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn credentials_debug_hides_the_secret_and_token() {
-        let creds = OssCredentials {
-            access_key_id: "LTAIvisible".into(),
-            access_key_secret: "hidden-secret".into(),
-            security_token: Some("hidden-token".into()),
-        };
-        let shown = format!("{creds:?}");
-        assert!(shown.contains("LTAIvisible"));
-        assert!(!shown.contains("hidden-secret") && !shown.contains("hidden-token"));
     }
 }

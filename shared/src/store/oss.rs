@@ -11,7 +11,8 @@
 use std::fmt;
 
 use super::{StateStore, StoreError, StoreFuture, validate_key};
-use crate::aliyun::oss::{ErrorKind, OssClient, OssError, PutOutcome};
+use crate::aliyun::oss::{OssClient, PutOutcome, explain};
+use crate::aliyun::{Error, ErrorKind};
 
 /// A [`StateStore`] in one OSS bucket, under one prefix.
 #[derive(Clone)]
@@ -67,12 +68,17 @@ impl OssStore {
     }
 }
 
-fn backend(op: &'static str, key: &str, err: OssError) -> StoreError {
+/// The store's error for a failed OSS call: the cloud's answer, plus what it usually means.
+fn backend(op: &'static str, key: &str, err: Error) -> StoreError {
+    let message = match err.code().and_then(explain) {
+        Some(hint) => format!("{err} ({hint})"),
+        None => err.to_string(),
+    };
     StoreError::Backend {
         op,
         key: key.to_owned(),
         transient: err.kind() != ErrorKind::Client,
-        message: err.to_string(),
+        message,
     }
 }
 

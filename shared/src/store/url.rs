@@ -9,7 +9,8 @@
 //!
 //! The OSS endpoint and credentials are not part of the value: they come from the same
 //! settings as every other cloud call (`REIMAGE_OSS_ENDPOINT` / `REIMAGE_ENDPOINT`, the region,
-//! the credential chain), handed to [`open_store`] only when the store is in OSS.
+//! the credential chain), through the OSS client handed to [`open_store`] when the store is
+//! in OSS.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,9 +19,7 @@ use std::sync::Arc;
 use super::file::FileStore;
 use super::oss::OssStore;
 use super::{SharedStore, StoreError, validate_key};
-use crate::aliyun::oss::{OssClient, OssCredentialsSource, OssEndpoint};
-use crate::clock::SharedClock;
-use crate::ids::SharedIds;
+use crate::aliyun::oss::OssClient;
 use crate::settings::Env;
 
 /// Where the records live.
@@ -140,24 +139,13 @@ fn valid_bucket_name(name: &str) -> bool {
         && b.last().is_some_and(|c| *c != b'-')
 }
 
-/// What an OSS store needs besides its location.
-#[derive(Debug, Clone)]
-pub struct OssAccess {
-    /// The endpoint (see [`OssEndpoint::from_env`]).
-    pub endpoint: OssEndpoint,
-    /// Credentials for every request.
-    pub credentials: Arc<dyn OssCredentialsSource>,
-    /// The clock that dates requests and paces retries.
-    pub clock: SharedClock,
-    /// Jitter for retries.
-    pub ids: SharedIds,
-}
-
-/// Opens the store at `location`. `oss` is called only for an OSS location, so a file store
-/// needs no credentials.
+/// Opens the store at `location`. `oss` makes the OSS client (usually
+/// [`OssClient::from_client`] of the cloud client, so the store shares its endpoint, credentials
+/// and retry policy); it is called only for an OSS location, so a file store needs no
+/// credentials.
 pub fn open_store<F>(location: &StoreLocation, oss: F) -> Result<SharedStore, StoreConfigError>
 where
-    F: FnOnce() -> Result<OssAccess, Box<dyn std::error::Error + Send + Sync>>,
+    F: FnOnce() -> Result<OssClient, Box<dyn std::error::Error + Send + Sync>>,
 {
     let open_err = |source: Box<dyn std::error::Error + Send + Sync>| StoreConfigError::Open {
         location: location.to_string(),
@@ -169,13 +157,7 @@ where
             Ok(Arc::new(store))
         }
         StoreLocation::Oss { bucket, prefix } => {
-            let access = oss().map_err(open_err)?;
-            let client = OssClient::new(
-                access.endpoint,
-                access.credentials,
-                access.clock,
-                access.ids,
-            );
+            let client = oss().map_err(open_err)?;
             Ok(Arc::new(OssStore::new(client, bucket.clone(), prefix)))
         }
     }
