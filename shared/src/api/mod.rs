@@ -46,6 +46,7 @@ use crate::model::PermissionSource;
 use crate::model::execution::{EXECUTIONS_PREFIX, ExecutionId, StepRecord, parse_record_key};
 use crate::model::task::{
     TaskChange, TaskRecord, TaskSpec, TaskStore, TaskStoreError, WebhookSecret, is_valid_task_id,
+    new_task_id,
 };
 use crate::schedule::{
     RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id, task_runs,
@@ -53,9 +54,11 @@ use crate::schedule::{
 use crate::store::SharedStore;
 
 mod error;
+mod manual;
 pub mod webhook;
 
 pub use error::ApiError;
+pub use manual::CloudImageSetter;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -324,7 +327,7 @@ impl Api {
     ) -> Result<(TaskRecord, Option<RunAccepted>), ApiError> {
         let now = self.now();
         spec.validate(now)?;
-        let task_id = format!("task-{}", self.ids.unique());
+        let task_id = new_task_id(self.ids.as_ref());
         if !is_valid_task_id(&task_id) {
             return Err(ApiError::internal(format!(
                 "generated an illegal task id {task_id:?}"

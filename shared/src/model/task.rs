@@ -72,6 +72,47 @@ impl ExecutedAt {
     }
 }
 
+impl fmt::Display for ExecutedAt {
+    /// A one-line description: `now`, `once at …`, `monthly on days 21-25 at 02:00:00
+    /// Asia/Shanghai until …`, `cron "…"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stamp = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        match self {
+            Self::Now => f.write_str("now"),
+            Self::Scheduled { at } => write!(f, "once at {}", stamp(at)),
+            Self::Periodic(p) => {
+                match &p.recurrence {
+                    Recurrence::Daily => f.write_str("daily")?,
+                    Recurrence::Weekly { days } => {
+                        let days: Vec<String> = days.iter().map(|d| d.to_string()).collect();
+                        write!(f, "weekly on {}", days.join(","))?;
+                    }
+                    Recurrence::Monthly { from_day, to_day } => {
+                        write!(f, "monthly on days {from_day}-{to_day}")?;
+                    }
+                }
+                write!(
+                    f,
+                    " at {} {} until {}",
+                    p.at,
+                    p.time_zone,
+                    stamp(&p.expired_at)
+                )
+            }
+            Self::Cron {
+                expression,
+                expired_at,
+            } => {
+                write!(f, "cron {expression:?}")?;
+                if let Some(t) = expired_at {
+                    write!(f, " until {}", stamp(t))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A periodic schedule as the console defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Periodic {
@@ -468,6 +509,11 @@ const EDIT_ATTEMPTS: usize = 5;
 /// order is their numeric order.
 pub fn task_key(task_id: &str, seq: u64) -> String {
     format!("tasks/{task_id}/{seq:010}.json")
+}
+
+/// A fresh task id: `task-` and a unique id from `ids`.
+pub fn new_task_id(ids: &dyn crate::ids::IdSource) -> String {
+    format!("task-{}", ids.unique())
 }
 
 /// Whether `id` can be a task id (one store key segment, not `.` or `..`).

@@ -27,10 +27,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::task::{ExecutedAt, InvalidTask, Recurrence};
 
 mod cron;
+mod engine_runs;
 mod index;
 mod tick;
 
 pub use cron::{TimerExpression, parse_cron};
+pub use engine_runs::update_request;
 pub use index::{
     IndexedRuns, RUN_INDEX_PREFIX, RunEntry, index_run, run_entry, run_entry_key, task_runs,
 };

@@ -555,3 +555,72 @@ fn starts_at_is_honoured_in_the_local_zone() {
         Some(utc(2024, 5, 2, 17, 0))
     );
 }
+
+#[tokio::test]
+async fn two_schedulers_with_the_engine_on_one_file_store_run_the_console_example_five_times() {
+    use crate::dispatch::local::LocalDispatcher;
+    use crate::ids::SequentialIds;
+    use crate::model::State;
+    use crate::steps::testing::FakeCloud;
+    use crate::steps::{Engine, SameCloud};
+    use crate::store::file::FileStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
+    let engine_clock = ManualClock::new(utc(2020, 8, 1, 0, 0));
+    let shared_clock: crate::clock::SharedClock = Arc::new(engine_clock.clone());
+    let cloud = FakeCloud::demo(shared_clock.clone(), std::time::Duration::from_secs(300));
+    let dispatcher = Arc::new(LocalDispatcher::new(shared_clock.clone()));
+    let engine = Engine::new(
+        store.clone(),
+        shared_clock.clone(),
+        Arc::new(SequentialIds::new("n")),
+        dispatcher.clone(),
+        Arc::new(SameCloud(cloud.clone())),
+    );
+    let created = utc(2020, 7, 31, 16, 0);
+    let mut s = spec(console_example());
+    s.source_instance_id = "i-running".into();
+    s.scaling_configuration_ids = vec!["asc-active".into(), "asc-inactive".into()];
+    s.validate(created).unwrap();
+    let tasks = TaskStore::new(store.clone());
+    tasks.create("task-console", s, created).await.unwrap();
+
+    let schedulers: Vec<Arc<Scheduler>> = (0..2)
+        .map(|_| {
+            let runs = IndexedRuns::new(store.clone(), shared_clock.clone(), engine.clone());
+            Arc::new(Scheduler::new(
+                TaskStore::new(store.clone()),
+                Arc::new(runs),
+            ))
+        })
+        .collect();
+    // Both tick every minute from 2020-08-20 00:00 to 2020-08-27 00:00 (Shanghai), at once;
+    // whatever they start runs to completion before the next minute.
+    let from = utc(2020, 8, 19, 16, 0);
+    let mut started = 0;
+    for m in 0..=(7 * 24 * 60) {
+        let now = from + TICK * m;
+        if engine_clock.now() < now {
+            engine_clock.set(now);
+        }
+        let (a, b) = tokio::join!(schedulers[0].tick(now), schedulers[1].tick(now));
+        for report in [a.unwrap(), b.unwrap()] {
+            assert!(report.failed.is_empty(), "{report:?}");
+            started += report.started.len();
+        }
+        dispatcher.run_until_idle(&engine).await;
+    }
+    assert_eq!(started, 5);
+    let records = engine.list().await.unwrap();
+    assert_eq!(records.len(), 5);
+    for record in &records {
+        assert_eq!(record.state, State::Succeeded, "{record:?}");
+        assert_eq!(record.request.task_id.as_deref(), Some("task-console"));
+    }
+    let runs = crate::schedule::task_runs(&store, "task-console")
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(cloud.state().images_created(), 5);
+}
