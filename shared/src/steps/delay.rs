@@ -1,10 +1,11 @@
 //! When to look at a snapshot or image being built again: a pure function of the reported
 //! Progress and the time elapsed since the build was requested.
 //!
-//! A build that reports `p` percent after `t` seconds is assumed to progress evenly, so it
-//! should be done after about `t * 100 / p` seconds; the next check is scheduled for then.
-//! Progress is a whole percent, so `p` percent means somewhere in `[p, p+1)`: the estimate
-//! uses `p + 0.5`. Before any progress is reported the delay doubles with the elapsed time.
+//! A build that reports `p` percent after `t` seconds is assumed to progress evenly. Progress
+//! is a whole percent, so the true share is somewhere in `[p, p+1)` and the build is done by
+//! `t * 100 / p` seconds at the latest: the next check is scheduled for then, so it is not
+//! wasted on a build that cannot be done yet, and comes at most `t / p` late. Before any
+//! progress is reported the delay doubles with the elapsed time.
 //! The delay is always between [`MIN_DELAY`] and [`MAX_DELAY`], so a build of any length
 //! costs a handful of calls and a finished image is noticed within a few seconds to a few
 //! minutes.
@@ -22,8 +23,8 @@ pub fn next_check(progress: Option<u8>, elapsed: Duration) -> Duration {
     let elapsed_s = elapsed.as_secs_f64();
     let delay_s = match progress {
         Some(p) if (1..100).contains(&p) => {
-            let expected_total = elapsed_s * 100.0 / (f64::from(p) + 0.5);
-            expected_total - elapsed_s
+            let done_by = elapsed_s * 100.0 / f64::from(p);
+            done_by - elapsed_s
         }
         // Done but not yet Available (e.g. `Waiting`): look again soon.
         Some(p) if p >= 100 => 0.0,
@@ -45,8 +46,10 @@ mod tests {
 
     #[test]
     fn half_done_builds_are_checked_when_expected_to_finish() {
-        // 50% (so 50.5% on average) after 300 s: expected total ~594.06 s, ~294.06 s more.
-        assert_eq!(next_check(Some(50), secs(300)), secs(295));
+        // 50% after 300 s: done by 600 s at the latest, so 300 s more.
+        assert_eq!(next_check(Some(50), secs(300)), secs(300));
+        // 75% after 300 s: done by 400 s.
+        assert_eq!(next_check(Some(75), secs(300)), secs(100));
         // 90% after 90 s: ~10 s more.
         assert_eq!(next_check(Some(90), secs(90)), secs(10));
     }
@@ -94,6 +97,18 @@ mod tests {
     }
 
     proptest! {
+        /// For an evenly progressing build, a check scheduled from reported progress never
+        /// comes before the build is done, unless the five-minute bound cuts it short.
+        #[test]
+        fn checks_from_progress_are_never_early(total in 10u64..20_000, at in 0.0f64..1.0) {
+            let t = ((total as f64) * at).max(1.0) as u64;
+            prop_assume!(t < total);
+            let p = (t * 100 / total) as u8;
+            prop_assume!(p >= 1);
+            let d = next_check(Some(p), Duration::from_secs(t));
+            prop_assert!(d == MAX_DELAY || t + d.as_secs() >= total, "t={t} p={p} d={d:?}");
+        }
+
         #[test]
         fn always_between_min_and_max(p in proptest::option::of(0u8..=255), e in 0u64..100_000) {
             let d = next_check(p, Duration::from_secs(e));
