@@ -196,3 +196,116 @@ impl Dispatcher for LocalDispatcher {
         Box::pin(async { Ok(()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::ids::SequentialIds;
+    use crate::model::{ExecutionId, PermissionSource, State, Step, UpdateRequest};
+    use crate::steps::SameCloud;
+    use crate::steps::testing::FakeCloud;
+    use crate::store::memory::MemoryStore;
+
+    fn setup() -> (ManualClock, Arc<LocalDispatcher>, Engine) {
+        let clock = ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let local = Arc::new(LocalDispatcher::new(shared.clone()));
+        let fake = FakeCloud::demo(shared.clone(), Duration::from_secs(600));
+        let engine = Engine::new(
+            Arc::new(MemoryStore::new()),
+            shared,
+            Arc::new(SequentialIds::new("l")),
+            local.clone(),
+            Arc::new(SameCloud(fake)),
+        );
+        (clock, local, engine)
+    }
+
+    fn request() -> UpdateRequest {
+        UpdateRequest {
+            instance_id: "i-running".into(),
+            image_name: None,
+            configuration_ids: vec!["asc-active".into()],
+            permission: PermissionSource::Account,
+            task_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_event_runs_when_due_on_the_clock() {
+        let (clock, local, engine) = setup();
+        let start = clock.now();
+        engine.start_new(request()).await.unwrap();
+        let mut due = vec![start];
+        let mut ran_at = Vec::new();
+        local
+            .run_until_idle_with(&engine, |_, handled| {
+                ran_at.push(clock.now());
+                if let Handled::Advanced(record) = handled {
+                    if let State::Pending { due_at, .. } = record.state {
+                        due.push(due_at);
+                    }
+                }
+            })
+            .await;
+        assert_eq!(ran_at.len(), due.len());
+        for (ran, due) in ran_at.iter().zip(&due) {
+            assert!(ran >= due, "ran at {ran}, due at {due}");
+        }
+        // Snapshot and image each take 600 s of the clock, which passed without waiting.
+        assert!(clock.now() - start >= chrono::Duration::seconds(1200));
+        assert_eq!(local.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_event_that_keeps_failing_is_retried_then_left_to_the_sweep() {
+        let (clock, local, engine) = setup();
+        let start = clock.now();
+        let event = StepEvent {
+            execution_id: ExecutionId::parse("exec-missing").unwrap(),
+            step: Step::CreateImage,
+            seq: 0,
+        };
+        local.dispatch(&event, Duration::ZERO).await.unwrap();
+        let report = local.run_until_idle(&engine).await;
+        assert_eq!(report.handled, 0);
+        assert_eq!(report.dropped, vec![event]);
+        // Back-offs of 5, 10 and 20 s between the four attempts.
+        assert_eq!(clock.now() - start, chrono::Duration::seconds(35));
+    }
+
+    #[tokio::test]
+    async fn run_handles_events_until_shutdown() {
+        let (_clock, local, engine) = setup();
+        let record = engine.start_new(request()).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runner = {
+            let (local, engine) = (local.clone(), engine.clone());
+            tokio::spawn(async move {
+                local
+                    .run(&engine, async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        };
+        let mut done = false;
+        for _ in 0..1000 {
+            let last = engine.get(&record.execution_id).await.unwrap().unwrap();
+            if last.state.is_terminal() {
+                assert_eq!(last.state, State::Succeeded);
+                done = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(done, "the execution did not finish");
+        stop.send(()).unwrap();
+        runner.await.unwrap();
+    }
+}
