@@ -16,13 +16,18 @@ use std::time::Duration;
 
 use super::credentials::CredentialsError;
 
-/// Codes the RPC gateway uses for rate limiting (reference §2.1), plus Function Compute's.
+/// Codes that mean "slow down": the RPC gateway's (reference §2.1), Function Compute's
+/// (`ResourceThrottled`, `ResourceExhausted`) and OSS's (`SlowDown`, `TooManyRequests`,
+/// `QpsLimitExceeded`), so that every client can classify through [`ErrorKind::of_api`].
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "Throttling.User",
     "Throttling.Api",
     "ResourceThrottled",
     "ResourceExhausted",
+    "SlowDown",
+    "TooManyRequests",
+    "QpsLimitExceeded",
 ];
 
 /// How an error affects a retry decision.
@@ -383,6 +388,8 @@ mod tests {
             (503, "Throttling", ErrorKind::Throttling),
             (429, "ResourceThrottled", ErrorKind::Throttling),
             (429, "Http429", ErrorKind::Throttling),
+            (503, "SlowDown", ErrorKind::Throttling),
+            (403, "QpsLimitExceeded", ErrorKind::Throttling),
             (500, "InternalError", ErrorKind::Transient),
             (502, "Http502", ErrorKind::Transient),
             (503, "ServiceUnavailable", ErrorKind::Transient),
