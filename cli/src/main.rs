@@ -22,6 +22,10 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Build the Function Compute functions as static binaries into dist/<function>/bootstrap.
     Package(cmd::package::Args),
+    /// Serve the HTTP API, the minute tick and the step workers in one process.
+    Serve(cmd::serve::Args),
+    /// Create, list, show, enable, disable, delete and run image update tasks.
+    Task(cmd::task::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Package(args) => cmd::package::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Task(args) => cmd::task::run(args),
     };
     match result {
         Ok(code) => code,

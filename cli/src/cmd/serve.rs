@@ -1,0 +1,583 @@
+//! `reimage serve`: the self-hosted mode. One process runs the HTTP API, the minute tick (the
+//! scheduler, then the engine's sweep) and the step workers (the in-process dispatcher),
+//! against the configured endpoints and store.
+//!
+//! Settings come from the environment (read once, through `reimage::settings::Env`):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `REIMAGE_LISTEN` | the address to listen on (default `127.0.0.1:8080`; `--listen` wins) |
+//! | `REIMAGE_API_TOKEN` | the bearer token for task management (required unless `--no-auth`) |
+//! | `REIMAGE_STORE`, `REIMAGE_STATE_DIR` | the state store (default: the file store in `./.reimage`) |
+//! | `REIMAGE_REGION` | the region (else `ALIBABA_CLOUD_REGION_ID`, else `cn-hangzhou`) |
+//! | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
+//! | `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN`, `~/.aliyun/config.json` | the process's own credentials |
+//!
+//! SIGINT or SIGTERM stops it gracefully: the listener stops accepting, requests in flight
+//! finish, the tick and the workers stop between steps (an interrupted execution is picked up
+//! again by the next process's sweep).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use reimage::aliyun::credentials::{ChainSources, StaticProvider, resolve_chain};
+use reimage::aliyun::oss::OssClient;
+use reimage::aliyun::{Client, ClientConfig, Credentials, Endpoints};
+use reimage::api::{Api, ApiToken, Auth, CloudImageSetter};
+use reimage::clock::{SharedClock, SystemClock};
+use reimage::dispatch::local::LocalDispatcher;
+use reimage::ids::{RandomIds, SharedIds};
+use reimage::model::State;
+use reimage::model::execution::ExecutionId;
+use reimage::model::task::TaskRecord;
+use reimage::model::task::TaskStore;
+use reimage::schedule::{IndexedRuns, Runs, Scheduler};
+use reimage::schedule::{RunRequest, Trigger};
+use reimage::settings::Env;
+use reimage::steps::aliyun::AliyunClouds;
+use reimage::steps::{CloudProvider, Engine, Handled};
+use reimage::store::SharedStore;
+use reimage::store::url::{StoreLocation, open_store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// The HTTP API's JSON.
+    Json,
+}
+
+/// Options of `reimage serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The address to listen on (else `REIMAGE_LISTEN`, else 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The state directory of the default file store (else `REIMAGE_STATE_DIR`, `./.reimage`).
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
+    /// Serve task management without a bearer token (only behind something that
+    /// authenticates, such as Function Compute's function authentication).
+    #[arg(long)]
+    no_auth: bool,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// What every command that touches state needs: the store, the clock, ids, the settings.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The configured store.
+    pub store: SharedStore,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Random ids.
+    pub ids: SharedIds,
+}
+
+impl Runtime {
+    /// Opens the configured store (`REIMAGE_STORE`, else the file store in the state
+    /// directory).
+    pub fn open(env: &Env, state_dir: Option<&Path>, clock: SharedClock) -> anyhow::Result<Self> {
+        let dir = env.state_dir(state_dir);
+        let location = StoreLocation::from_env(env, &dir)?;
+        let store = open_store(&location, || {
+            let client = base_client(env, clock.clone())?;
+            Ok(OssClient::from_client(&client)?)
+        })?;
+        Ok(Self {
+            store,
+            clock,
+            ids: Arc::new(RandomIds),
+        })
+    }
+
+    /// Runs a task once in this process with the cloud `clouds` gives, and waits for the
+    /// outcome (exit code 1 if the update failed).
+    pub async fn run_task_here(
+        &self,
+        task: &TaskRecord,
+        clouds: Arc<dyn CloudProvider>,
+        output: Output,
+    ) -> anyhow::Result<ExitCode> {
+        let dispatcher = Arc::new(LocalDispatcher::new(self.clock.clone()));
+        let engine = Engine::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.ids.clone(),
+            dispatcher.clone(),
+            clouds,
+        );
+        let runs = IndexedRuns::new(self.store.clone(), self.clock.clone(), engine.clone());
+        let started = runs
+            .start(RunRequest {
+                execution_id: ExecutionId::random(self.ids.as_ref()),
+                task: task.clone(),
+                trigger: Trigger::Manual,
+            })
+            .await?;
+        let execution_id = started.execution_id;
+        if output == Output::Text {
+            println!("execution {execution_id} started");
+        }
+        dispatcher
+            .run_until_idle_with(&engine, |event, handled| {
+                if output == Output::Text {
+                    if let Handled::Advanced(record) = handled {
+                        println!(
+                            "  {:<12} -> {}",
+                            event.step.to_string(),
+                            describe(&record.state)
+                        );
+                    }
+                }
+            })
+            .await;
+        let record = engine
+            .get(&execution_id)
+            .await?
+            .with_context(|| format!("execution {execution_id} has no record"))?;
+        match output {
+            Output::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+            Output::Text => println!(
+                "execution {execution_id}: {} (image {})",
+                describe(&record.state),
+                record.image_name
+            ),
+        }
+        Ok(match record.state {
+            State::Succeeded => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        })
+    }
+}
+
+/// `pending create-image`, `succeeded`, `failed at verify: …`.
+fn describe(state: &State) -> String {
+    match state {
+        State::Pending { step, .. } => format!("pending {step}"),
+        State::Succeeded => "succeeded".into(),
+        State::Failed(failure) => format!("failed: {failure}"),
+    }
+}
+
+/// The parts `reimage serve` runs.
+#[derive(Debug)]
+pub struct Serve {
+    /// The HTTP API.
+    pub api: Arc<Api>,
+    /// The scheduler.
+    pub scheduler: Arc<Scheduler>,
+    /// The execution engine.
+    pub engine: Engine,
+    /// The in-process step queue the workers take from.
+    pub dispatcher: Arc<LocalDispatcher>,
+    /// The clock the tick follows.
+    pub clock: SharedClock,
+}
+
+impl Serve {
+    /// Builds the API, the scheduler, the engine and its dispatcher over `runtime`, reaching
+    /// the cloud through `clouds`.
+    pub fn new(runtime: &Runtime, clouds: Arc<dyn CloudProvider>, auth: Auth) -> Self {
+        let dispatcher = Arc::new(LocalDispatcher::new(runtime.clock.clone()));
+        let engine = Engine::new(
+            runtime.store.clone(),
+            runtime.clock.clone(),
+            runtime.ids.clone(),
+            dispatcher.clone(),
+            clouds.clone(),
+        );
+        let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
+            runtime.store.clone(),
+            runtime.clock.clone(),
+            engine.clone(),
+        ));
+        let api = Api::new(
+            runtime.store.clone(),
+            runs.clone(),
+            runtime.clock.clone(),
+            runtime.ids.clone(),
+            auth,
+        )
+        .with_image_setter(Arc::new(CloudImageSetter::new(clouds)));
+        Self {
+            api: Arc::new(api),
+            scheduler: Arc::new(Scheduler::new(TaskStore::new(runtime.store.clone()), runs)),
+            engine,
+            dispatcher,
+            clock: runtime.clock.clone(),
+        }
+    }
+}
+
+/// The next whole minute strictly after `now`.
+pub fn next_minute(now: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = now.timestamp().div_euclid(60) * 60 + 60;
+    DateTime::from_timestamp(secs, 0).unwrap_or(now)
+}
+
+/// Ticks at every whole minute until `stop` says so.
+async fn tick_loop(serve: &Serve, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = serve.clock.now();
+        let wait = (next_minute(now) - now).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = serve.clock.sleep(wait) => {}
+        }
+        let now = serve.clock.now();
+        if let Err(error) = serve.engine.sweep(now).await {
+            tracing::error!(%error, "sweep failed");
+        }
+        match serve.scheduler.tick(now).await {
+            Ok(report) => {
+                if !report.started.is_empty() || !report.failed.is_empty() {
+                    tracing::info!(
+                        started = report.started.len(),
+                        caught_up = report.caught_up.len(),
+                        already_started = report.already_started.len(),
+                        failed = ?report.failed,
+                        "tick"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(%error, "tick failed"),
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes: the HTTP API, the minute tick and the
+/// step workers.
+pub async fn serve(
+    listener: TcpListener,
+    serve: Serve,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let router = serve.api.clone().router();
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    // Executions a previous process left pending are due now: sweeping as if the overdue
+    // margin had passed dispatches every pending step whose due time has come.
+    let margin = chrono::Duration::from_std(serve.engine.config().overdue_after)
+        .unwrap_or(chrono::Duration::zero());
+    if let Err(error) = serve.engine.sweep(serve.clock.now() + margin).await {
+        tracing::error!(%error, "start-up sweep failed");
+    }
+    let ticker = tick_loop(&serve, stop_rx.clone());
+    let mut worker_stop = stop_rx.clone();
+    let workers = serve.dispatcher.run(&serve.engine, async move {
+        let _ = worker_stop.wait_for(|s| *s).await;
+    });
+    let stopper = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(ticker, workers, stopper);
+    http.await
+        .context("the HTTP server task failed")?
+        .context("the HTTP server failed")?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Runs `reimage serve`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let tokio = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    tokio.block_on(async move {
+        let clock: SharedClock = Arc::new(SystemClock);
+        let runtime = Runtime::open(&env, args.state_dir.as_deref(), clock)?;
+        let listen = match args.listen {
+            Some(addr) => addr,
+            None => env
+                .get("REIMAGE_LISTEN")
+                .unwrap_or(DEFAULT_LISTEN)
+                .parse()
+                .context("REIMAGE_LISTEN is not an address such as 127.0.0.1:8080")?,
+        };
+        let auth = match (env.get("REIMAGE_API_TOKEN"), args.no_auth) {
+            (_, true) => Auth::Off,
+            (Some(token), false) => Auth::Bearer(ApiToken::new(token)),
+            (None, false) => bail!(
+                "set REIMAGE_API_TOKEN to the bearer token that protects task management, \
+                 or pass --no-auth behind an authenticating proxy"
+            ),
+        };
+        let clouds = cloud_provider(&env, runtime.clock.clone())?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        eprintln!(
+            "reimage serve: listening on http://{}",
+            listener.local_addr()?
+        );
+        serve(listener, Serve::new(&runtime, clouds, auth), signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The region cloud calls go to: `REIMAGE_REGION`, else `ALIBABA_CLOUD_REGION_ID`, else
+/// `FC_REGION` (set by Function Compute), else `cn-hangzhou`.
+pub fn region(env: &Env) -> String {
+    env.get("REIMAGE_REGION")
+        .or_else(|| env.get("ALIBABA_CLOUD_REGION_ID"))
+        .or_else(|| env.get("FC_REGION"))
+        .unwrap_or("cn-hangzhou")
+        .to_owned()
+}
+
+/// The signed client with the process's own credentials (the credential chain) and the
+/// configured endpoints.
+pub fn base_client(env: &Env, clock: SharedClock) -> anyhow::Result<Client> {
+    let region = region(env);
+    let endpoints = Endpoints::from_env(&region, env.get("FC_ACCOUNT_ID"), env);
+    let mut config = ClientConfig::new(
+        region,
+        endpoints,
+        StaticProvider::shared(Credentials::access_key("", "")),
+    );
+    config.clock = clock;
+    let sources = ChainSources {
+        explicit: None,
+        fc_request: None,
+        env: env.clone(),
+        profile: env.get("ALIBABA_CLOUD_PROFILE").map(str::to_owned),
+    };
+    let (credentials, _) =
+        resolve_chain(&sources, &config).context("finding credentials for the cloud")?;
+    config.credentials = credentials;
+    Ok(Client::new(config)?)
+}
+
+/// Clouds for each permission source, over the process's own client.
+pub fn cloud_provider(env: &Env, clock: SharedClock) -> anyhow::Result<Arc<dyn CloudProvider>> {
+    Ok(Arc::new(AliyunClouds::new(base_client(env, clock)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+    use reimage::clock::{Clock, ManualClock};
+    use reimage::model::execution::EXECUTIONS_PREFIX;
+    use reimage::schedule::{slot_execution_id, task_runs};
+    use reimage::steps::SameCloud;
+    use reimage::steps::testing::FakeCloud;
+    use reimage::store::file::FileStore;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const TOKEN: &str = "serve-test-token-123";
+
+    fn runtime(store: SharedStore, clock: &ManualClock, ids: &str) -> Runtime {
+        Runtime {
+            store,
+            clock: Arc::new(clock.clone()),
+            ids: Arc::new(reimage::ids::SequentialIds::new(ids)),
+        }
+    }
+
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn next_minute_is_the_next_whole_minute() {
+        let t = Utc.with_ymd_and_hms(2024, 3, 1, 10, 59, 59).unwrap();
+        assert_eq!(
+            next_minute(t),
+            Utc.with_ymd_and_hms(2024, 3, 1, 11, 0, 0).unwrap()
+        );
+        let on = Utc.with_ymd_and_hms(2024, 3, 1, 11, 0, 0).unwrap();
+        assert_eq!(
+            next_minute(on),
+            Utc.with_ymd_and_hms(2024, 3, 1, 11, 1, 0).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn serve_runs_a_task_created_over_http_and_stops_gracefully() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
+        let clock = ManualClock::new(start());
+        let rt = runtime(store.clone(), &clock, "a");
+        let fake = FakeCloud::demo(rt.clock.clone(), Duration::from_secs(120));
+        let parts = Serve::new(
+            &rt,
+            Arc::new(SameCloud(fake.clone())),
+            Auth::Bearer(ApiToken::new(TOKEN)),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, parts, async move {
+            let _ = stop_rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let created: Value = client
+            .post(format!("{base}/tasks"))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "source_instance_id": "i-running",
+                "scaling_configuration_ids": ["asc-active", "asc-inactive"],
+                "executed_at": {"kind": "now"},
+                "permission": {"kind": "account"}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status_url = created["run"]["status_url"].as_str().unwrap().to_owned();
+        let mut status = Value::Null;
+        for _ in 0..500 {
+            status = client
+                .get(format!("{base}{status_url}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if status["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(status["status"], "succeeded", "{status}");
+        let image = status["learned"]["image_id"].as_str().unwrap().to_owned();
+        assert_eq!(fake.state().times_swapped("asc-active", &image), 1);
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve stops when asked")
+            .unwrap()
+            .unwrap();
+        // The minute ticks that ran meanwhile did not start the task's one run again.
+        assert_eq!(
+            store
+                .list(EXECUTIONS_PREFIX)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|k| k.ends_with("000000.json"))
+                .count(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn two_serve_instances_on_one_file_store_start_each_slot_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
+        let created = start();
+        let spec: reimage::model::task::TaskSpec = serde_json::from_value(json!({
+            "source_instance_id": "i-running",
+            "scaling_configuration_ids": ["asc-active"],
+            "executed_at": {"kind": "cron", "expression": "@every 10m",
+                            "expired_at": "2024-03-01T01:00:00Z"},
+            "permission": {"kind": "ram_role", "role_arn": "acs:ram::1234:role/reimage-tasks"}
+        }))
+        .unwrap();
+        spec.validate(created).unwrap();
+        TaskStore::new(store.clone())
+            .create("task-shared", spec, created)
+            .await
+            .unwrap();
+
+        let mut servers = Vec::new();
+        let mut stops = Vec::new();
+        let mut clocks = Vec::new();
+        for name in ["a", "b"] {
+            let clock = ManualClock::new(created);
+            let rt = runtime(store.clone(), &clock, name);
+            let fake = FakeCloud::demo(rt.clock.clone(), Duration::ZERO);
+            let parts = Serve::new(&rt, Arc::new(SameCloud(fake)), Auth::Off);
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            servers.push(tokio::spawn(serve(listener, parts, async move {
+                let _ = stop_rx.await;
+            })));
+            stops.push(stop_tx);
+            clocks.push(clock);
+        }
+        // Each instance's clock runs on by itself (its tick sleeps advance it); wait until
+        // both are past the expiry.
+        let expiry = Utc.with_ymd_and_hms(2024, 3, 1, 1, 1, 0).unwrap();
+        for _ in 0..1000 {
+            if clocks.iter().all(|c| c.now() > expiry) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(clocks.iter().all(|c| c.now() > expiry));
+        for stop in stops {
+            stop.send(()).unwrap();
+        }
+        for server in servers {
+            server.await.unwrap().unwrap();
+        }
+        let runs = task_runs(&store, "task-shared").await.unwrap();
+        let mut ids: Vec<String> = runs.iter().map(|r| r.execution_id.to_string()).collect();
+        ids.sort();
+        let mut expected: Vec<String> = (1..=6)
+            .map(|k| {
+                slot_execution_id("task-shared", created + chrono::Duration::minutes(10 * k))
+                    .to_string()
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        let first_records = store
+            .list(EXECUTIONS_PREFIX)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.ends_with("/000000.json"))
+            .count();
+        assert_eq!(first_records, 6);
+    }
+}

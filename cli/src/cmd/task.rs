@@ -1,0 +1,610 @@
+//! `reimage task create|list|show|enable|disable|delete|run`: image update tasks, over the
+//! same store `reimage serve` and the functions use.
+//!
+//! Output is for people by default; `--output json` prints the HTTP API's JSON instead.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
+use reimage::api::TaskView;
+use reimage::clock::{SharedClock, SystemClock};
+use reimage::ids::RandomIds;
+use reimage::model::PermissionSource;
+use reimage::model::task::{
+    ExecutedAt, Periodic, Recurrence, TaskChange, TaskRecord, TaskSpec, TaskStore, WebhookSecret,
+    new_task_id,
+};
+use reimage::settings::Env;
+
+use super::serve::{Output, Runtime};
+
+/// Options of `reimage task`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: TaskCommand,
+    /// The state directory of the default file store (else `REIMAGE_STATE_DIR`, `./.reimage`).
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    /// `text` for people, `json` for programs.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TaskCommand {
+    /// Create a task (executed now, once, periodically or on a cron expression).
+    Create(Box<CreateArgs>),
+    /// List the live tasks.
+    List,
+    /// Show one task.
+    Show {
+        /// The task's id.
+        id: String,
+    },
+    /// Let the scheduler and the webhook start runs again.
+    Enable {
+        /// The task's id.
+        id: String,
+    },
+    /// Stop the scheduler and the webhook from starting runs.
+    Disable {
+        /// The task's id.
+        id: String,
+    },
+    /// Delete a task (its records stay, ending in a tombstone).
+    Delete {
+        /// The task's id.
+        id: String,
+    },
+    /// Run a task now, in this process, and wait for the outcome.
+    Run {
+        /// The task's id.
+        id: String,
+    },
+}
+
+/// How a task is defined on the command line. Without a schedule option it runs now.
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    /// The whole definition as JSON (the body of `POST /tasks`); the other options are ignored.
+    #[arg(long, value_name = "FILE")]
+    from_json: Option<PathBuf>,
+    /// The source ECS instance (`i-…`).
+    #[arg(long, required_unless_present = "from_json")]
+    instance: Option<String>,
+    /// A scaling configuration to update (`asc-…`); repeat for several.
+    #[arg(
+        long = "config",
+        value_name = "ID",
+        required_unless_present = "from_json"
+    )]
+    configs: Vec<String>,
+    /// The custom image name (reimage adds `_on_<execution>_at_<time>`).
+    #[arg(long)]
+    image_name: Option<String>,
+    /// Run once at this minute (RFC 3339, e.g. 2026-01-01T02:00:00+08:00).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["daily", "weekly", "monthly", "cron"])]
+    at: Option<DateTime<Utc>>,
+    /// Run every day.
+    #[arg(long, conflicts_with_all = ["weekly", "monthly", "cron"])]
+    daily: bool,
+    /// Run on these days of the week (`Mon,Thu`).
+    #[arg(long, value_name = "DAYS", value_delimiter = ',', conflicts_with_all = ["monthly", "cron"])]
+    weekly: Option<Vec<Weekday>>,
+    /// Run on this range of days of the month (`21-25`).
+    #[arg(long, value_name = "FROM-TO", conflicts_with = "cron")]
+    monthly: Option<String>,
+    /// The time of day of a periodic task (`02:00` or `02:00:00`).
+    #[arg(long, value_name = "HH:MM[:SS]")]
+    time: Option<String>,
+    /// The time zone of a periodic task (IANA name).
+    #[arg(long, default_value = "UTC")]
+    time_zone: String,
+    /// No periodic run before this local date and time (`2026-01-01T00:00:00`).
+    #[arg(long, value_name = "LOCAL TIME")]
+    starts_at: Option<NaiveDateTime>,
+    /// No run after this time (RFC 3339); required for periodic tasks.
+    #[arg(long, value_name = "TIME")]
+    expire: Option<DateTime<Utc>>,
+    /// A Function Compute timer expression (`0 0 4 * * *`, `CRON_TZ=Asia/Shanghai 0 0 4 1 * *`,
+    /// `@every 1h`).
+    #[arg(long, value_name = "EXPR")]
+    cron: Option<String>,
+    /// The RAM role to assume (required for anything not run now).
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
+    /// The name of an environment variable that holds the webhook secret (a secret on the
+    /// command line would show in the process list).
+    #[arg(long, value_name = "VAR")]
+    webhook_secret_env: Option<String>,
+}
+
+fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .with_context(|| format!("--time {text:?}: expected HH:MM or HH:MM:SS"))
+}
+
+fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
+    if let Some(path) = &args.from_json {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a task definition", path.display()));
+    }
+    let recurrence = if args.daily {
+        Some(Recurrence::Daily)
+    } else if let Some(days) = &args.weekly {
+        Some(Recurrence::Weekly { days: days.clone() })
+    } else if let Some(range) = &args.monthly {
+        let (from, to) = range.split_once('-').unwrap_or((range, range));
+        let day = |s: &str| {
+            s.trim()
+                .parse::<u32>()
+                .with_context(|| format!("--monthly {range:?}: expected FROM-TO, e.g. 21-25"))
+        };
+        Some(Recurrence::Monthly {
+            from_day: day(from)?,
+            to_day: day(to)?,
+        })
+    } else {
+        None
+    };
+    let executed_at = if let Some(at) = args.at {
+        ExecutedAt::Scheduled { at }
+    } else if let Some(recurrence) = recurrence {
+        let Some(time) = &args.time else {
+            bail!("a periodic task needs --time HH:MM");
+        };
+        let Some(expired_at) = args.expire else {
+            bail!("a periodic task needs --expire <RFC 3339 time>");
+        };
+        ExecutedAt::Periodic(Periodic {
+            recurrence,
+            at: parse_time(time)?,
+            starts_at: args.starts_at,
+            expired_at,
+            time_zone: args.time_zone.clone(),
+        })
+    } else if let Some(expression) = &args.cron {
+        ExecutedAt::Cron {
+            expression: expression.clone(),
+            expired_at: args.expire,
+        }
+    } else {
+        ExecutedAt::Now
+    };
+    let permission = match &args.role_arn {
+        Some(role_arn) => PermissionSource::RamRole {
+            role_arn: role_arn.clone(),
+        },
+        None => PermissionSource::Account,
+    };
+    let webhook_secret = match &args.webhook_secret_env {
+        Some(var) => Some(WebhookSecret::new(env.get(var).with_context(|| {
+            format!("--webhook-secret-env {var}: the variable is not set")
+        })?)),
+        None => None,
+    };
+    Ok(TaskSpec {
+        source_instance_id: args.instance.clone().unwrap_or_default(),
+        image_name: args.image_name.clone(),
+        configuration_source: Default::default(),
+        scaling_configuration_ids: args.configs.clone(),
+        executed_at,
+        permission,
+        webhook_secret,
+    })
+}
+
+fn print_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyhow::Result<()> {
+    print!("{}", render_task(record, now, output)?);
+    Ok(())
+}
+
+/// A task as `show` prints it; the webhook secret never appears.
+fn render_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let view = TaskView::new(record, now);
+    let mut out = String::new();
+    match output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?,
+        Output::Text => {
+            let permission = match &view.spec.permission {
+                PermissionSource::Account => "the account's own".to_owned(),
+                PermissionSource::RamRole { role_arn } => format!("RAM role {role_arn}"),
+            };
+            writeln!(out, "task            {}", view.task_id)?;
+            writeln!(
+                out,
+                "state           {} (record {}, {})",
+                if view.enabled { "enabled" } else { "disabled" },
+                view.seq,
+                view.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )?;
+            writeln!(out, "executed at     {}", view.spec.executed_at)?;
+            if let Some(next) = view.next_run_at {
+                writeln!(
+                    out,
+                    "next run        {}",
+                    next.format("%Y-%m-%d %H:%M:%S UTC")
+                )?;
+            }
+            writeln!(out, "source instance {}", view.spec.source_instance_id)?;
+            if let Some(name) = &view.spec.image_name {
+                writeln!(out, "image name      {name}")?;
+            }
+            writeln!(
+                out,
+                "configurations  {}",
+                view.spec.scaling_configuration_ids.join(", ")
+            )?;
+            writeln!(out, "permissions     {permission}")?;
+            let webhook = if view.webhook {
+                format!("POST /hooks/{}", view.task_id)
+            } else {
+                "none".into()
+            };
+            writeln!(out, "webhook         {webhook}")?;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `reimage task …`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let tokio = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    tokio.block_on(run_with(args, env, clock))
+}
+
+/// `reimage task` with the environment and clock given (tests pin both).
+pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::open(&env, args.state_dir.as_deref(), clock.clone())?;
+    let tasks = TaskStore::new(runtime.store.clone());
+    let now = clock.now();
+    match &args.command {
+        TaskCommand::Create(create) => {
+            let spec = spec_from_args(create, &env)?;
+            spec.validate(now)?;
+            let id = new_task_id(&RandomIds);
+            let record = tasks.create(&id, spec, now).await?;
+            print_task(&record, now, args.output)?;
+            if matches!(record.spec.executed_at, ExecutedAt::Now) && args.output == Output::Text {
+                println!(
+                    "\nIt runs at the next tick of `reimage serve`; or now, here: reimage task run {id}"
+                );
+            }
+        }
+        TaskCommand::List => {
+            let records = tasks.list().await?;
+            match args.output {
+                Output::Json => {
+                    let views: Vec<TaskView> =
+                        records.iter().map(|r| TaskView::new(r, now)).collect();
+                    println!("{}", serde_json::to_string_pretty(&views)?);
+                }
+                Output::Text => {
+                    if records.is_empty() {
+                        println!("no tasks");
+                    }
+                    for record in &records {
+                        let view = TaskView::new(record, now);
+                        println!(
+                            "{:<42} {:<8} {:<20} {}",
+                            view.task_id,
+                            if view.enabled { "enabled" } else { "disabled" },
+                            view.next_run_at
+                                .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                            view.spec.executed_at
+                        );
+                    }
+                }
+            }
+        }
+        TaskCommand::Show { id } => print_task(&tasks.get(id).await?, now, args.output)?,
+        TaskCommand::Enable { id } => {
+            print_task(
+                &tasks.change(id, TaskChange::Enabled, now).await?,
+                now,
+                args.output,
+            )?;
+        }
+        TaskCommand::Disable { id } => {
+            print_task(
+                &tasks.change(id, TaskChange::Disabled, now).await?,
+                now,
+                args.output,
+            )?;
+        }
+        TaskCommand::Delete { id } => {
+            let record = tasks.change(id, TaskChange::Deleted, now).await?;
+            match args.output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::json!({"task_id": record.task_id, "deleted": true, "seq": record.seq})
+                ),
+                Output::Text => println!("deleted {}", record.task_id),
+            }
+        }
+        TaskCommand::Run { id } => {
+            let record = tasks.get(id).await?;
+            let clouds = super::serve::cloud_provider(&env, clock.clone())?;
+            return runtime.run_task_here(&record, clouds, args.output).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use clap::Parser;
+    use reimage::clock::ManualClock;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        Cli::try_parse_from(std::iter::once("task").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2020, 8, 1, 0, 0, 0).unwrap()
+    }
+
+    fn create_args(argv: &[&str]) -> CreateArgs {
+        let mut full = vec!["create"];
+        full.extend_from_slice(argv);
+        match parse(&full).command {
+            TaskCommand::Create(create) => *create,
+            other => panic!("not create: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_console_example_from_the_command_line() {
+        let args = create_args(&[
+            "--instance",
+            "i-source",
+            "--config",
+            "asc-a",
+            "--config",
+            "asc-b",
+            "--monthly",
+            "21-25",
+            "--time",
+            "02:00",
+            "--time-zone",
+            "Asia/Shanghai",
+            "--expire",
+            "2020-08-26T00:00:00+08:00",
+            "--role-arn",
+            "acs:ram::123456789012:role/reimage-tasks",
+            "--webhook-secret-env",
+            "HOOK_SECRET",
+        ]);
+        let env = Env::from_pairs([("HOOK_SECRET", "a-secret-of-twenty-chars")]);
+        let spec = spec_from_args(&args, &env).unwrap();
+        spec.validate(now()).unwrap();
+        assert_eq!(spec.scaling_configuration_ids, ["asc-a", "asc-b"]);
+        let ExecutedAt::Periodic(p) = &spec.executed_at else {
+            panic!("not periodic: {:?}", spec.executed_at);
+        };
+        assert_eq!(
+            p.recurrence,
+            Recurrence::Monthly {
+                from_day: 21,
+                to_day: 25
+            }
+        );
+        assert_eq!(p.at, NaiveTime::from_hms_opt(2, 0, 0).unwrap());
+        assert_eq!(
+            spec.webhook_secret,
+            Some(WebhookSecret::new("a-secret-of-twenty-chars"))
+        );
+    }
+
+    #[test]
+    fn schedules_from_flags_and_what_is_missing() {
+        let now_task = spec_from_args(
+            &create_args(&["--instance", "i-a", "--config", "asc-a"]),
+            &Env::default(),
+        )
+        .unwrap();
+        assert_eq!(now_task.executed_at, ExecutedAt::Now);
+        assert_eq!(now_task.permission, PermissionSource::Account);
+        let cron = spec_from_args(
+            &create_args(&[
+                "--instance",
+                "i-a",
+                "--config",
+                "asc-a",
+                "--cron",
+                "0 0 4 * * *",
+            ]),
+            &Env::default(),
+        )
+        .unwrap();
+        assert!(matches!(cron.executed_at, ExecutedAt::Cron { .. }));
+        let err = spec_from_args(
+            &create_args(&["--instance", "i-a", "--config", "asc-a", "--daily"]),
+            &Env::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--time"), "{err}");
+        let err = spec_from_args(
+            &create_args(&[
+                "--instance",
+                "i-a",
+                "--config",
+                "asc-a",
+                "--webhook-secret-env",
+                "NOPE",
+            ]),
+            &Env::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("NOPE"), "{err}");
+        assert!(
+            Cli::try_parse_from([
+                "task",
+                "create",
+                "--instance",
+                "i-a",
+                "--config",
+                "asc-a",
+                "--daily",
+                "--cron",
+                "x"
+            ])
+            .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn create_disable_enable_delete_over_the_file_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_str().unwrap().to_owned();
+        let clock = ManualClock::new(now());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let env = Env::from_pairs([("REIMAGE_STATE_DIR", state.as_str())]);
+        let create = parse(&[
+            "create",
+            "--instance",
+            "i-a",
+            "--config",
+            "asc-a",
+            "--daily",
+            "--time",
+            "02:00",
+            "--expire",
+            "2020-09-01T00:00:00Z",
+            "--role-arn",
+            "acs:ram::1:role/r",
+        ]);
+        run_with(create, env.clone(), shared.clone()).await.unwrap();
+        let tasks = TaskStore::new(Runtime::open(&env, None, shared.clone()).unwrap().store);
+        let listed = tasks.list().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let id = listed[0].task_id.clone();
+        for (verb, enabled) in [("disable", false), ("enable", true)] {
+            run_with(parse(&[verb, &id]), env.clone(), shared.clone())
+                .await
+                .unwrap();
+            assert_eq!(tasks.get(&id).await.unwrap().enabled, enabled);
+        }
+        run_with(parse(&["delete", &id]), env.clone(), shared.clone())
+            .await
+            .unwrap();
+        assert!(tasks.list().await.unwrap().is_empty());
+        let err = run_with(parse(&["show", &id]), env.clone(), shared.clone())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not found"), "{err}");
+        // A refused definition writes nothing and says which field is wrong.
+        let bad = parse(&[
+            "create",
+            "--instance",
+            "i-a",
+            "--config",
+            "asc-a",
+            "--cron",
+            "0 4 * * *",
+            "--role-arn",
+            "acs:ram::1:role/r",
+        ]);
+        let err = run_with(bad, env.clone(), shared).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with("executed_at.expression"),
+            "{err}"
+        );
+        assert_eq!(tasks.store().list("tasks/").await.unwrap().len(), 4);
+    }
+
+    #[test]
+    fn show_never_prints_the_webhook_secret() {
+        let args = create_args(&[
+            "--instance",
+            "i-a",
+            "--config",
+            "asc-a",
+            "--webhook-secret-env",
+            "S",
+        ]);
+        let spec =
+            spec_from_args(&args, &Env::from_pairs([("S", "very-secret-hook-value")])).unwrap();
+        let record = TaskRecord {
+            task_id: "task-1".into(),
+            seq: 0,
+            change: TaskChange::Created,
+            recorded_at: now(),
+            created_at: now(),
+            enabled: true,
+            spec,
+        };
+        for output in [Output::Text, Output::Json] {
+            let shown = render_task(&record, now(), output).unwrap();
+            assert!(!shown.contains("very-secret-hook-value"), "{shown}");
+            assert!(shown.contains("task-1"));
+        }
+        assert!(
+            render_task(&record, now(), Output::Text)
+                .unwrap()
+                .contains("POST /hooks/task-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn run_here_drives_the_execution_to_its_end() {
+        use reimage::steps::SameCloud;
+        use reimage::steps::testing::FakeCloud;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(now());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let env = Env::from_pairs([("REIMAGE_STATE_DIR", dir.path().to_str().unwrap())]);
+        let runtime = Runtime::open(&env, None, shared.clone()).unwrap();
+        let tasks = TaskStore::new(runtime.store.clone());
+        let spec = spec_from_args(
+            &create_args(&["--instance", "i-running", "--config", "asc-active"]),
+            &Env::default(),
+        )
+        .unwrap();
+        let record = tasks.create("task-here", spec, now()).await.unwrap();
+        let fake = FakeCloud::demo(shared.clone(), std::time::Duration::from_secs(600));
+        let code = runtime
+            .run_task_here(&record, Arc::new(SameCloud(fake.clone())), Output::Json)
+            .await
+            .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert_eq!(fake.state().images_created(), 1);
+        let runs = reimage::schedule::task_runs(&runtime.store, "task-here")
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].trigger, reimage::schedule::Trigger::Manual);
+        // An instance that cannot be imaged ends in failure, and the exit code says so.
+        let spec = spec_from_args(
+            &create_args(&["--instance", "i-starting", "--config", "asc-active"]),
+            &Env::default(),
+        )
+        .unwrap();
+        let record = tasks.create("task-bad", spec, now()).await.unwrap();
+        let code = runtime
+            .run_task_here(&record, Arc::new(SameCloud(fake)), Output::Json)
+            .await
+            .unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+    }
+}
