@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod report;
+mod settings;
 
 #[derive(Debug, Parser)]
 #[command(name = "reimage", version, about, long_about = None)]
@@ -26,6 +28,13 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Create, list, show, enable, disable, delete and run image update tasks.
     Task(cmd::task::Args),
+    /// Run one image update now: snapshot an instance, build an image, put it into
+    /// scaling configurations, verify.
+    Run(cmd::run::Args),
+    /// Put an existing image into a scaling configuration (the manual update).
+    Image(cmd::image::Args),
+    /// List image update executions, or show one.
+    Execution(cmd::execution::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +44,9 @@ fn main() -> ExitCode {
         Command::Package(args) => cmd::package::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Task(args) => cmd::task::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Image(args) => cmd::image::run(args),
+        Command::Execution(args) => cmd::execution::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod execution;
+pub mod image;
 pub mod package;
+pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod task;

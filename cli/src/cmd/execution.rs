@@ -1,0 +1,133 @@
+//! `reimage execution list` and `reimage execution show <id>`: what the state store says about
+//! image updates, as text for people or JSON for scripts. Only the store is read: no cloud
+//! call, no credentials needed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use reimage::clock::SystemClock;
+use reimage::dispatch::local::LocalDispatcher;
+use reimage::model::{ExecutionId, StepRecord};
+use reimage::settings::Env;
+use reimage::steps::cloud::CloudProvider;
+use reimage::steps::{CloudError, Engine, SharedCloud};
+use serde::Serialize;
+
+use crate::report::{ExecutionView, Output, table, time};
+use crate::settings;
+
+/// Options of `reimage execution`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`).
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    /// How to print.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    output: Output,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Every execution, oldest first.
+    List,
+    /// One execution: its outcome, each configuration's old → new image, and its records.
+    Show {
+        /// The execution id (`exec-…`).
+        id: String,
+    },
+}
+
+/// `execution show --output json`: the execution and every record it wrote.
+#[derive(Debug, Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    execution: &'a ExecutionView,
+    records: &'a [StepRecord],
+}
+
+/// Reading executions needs no cloud: this provider refuses, and is never asked.
+#[derive(Debug)]
+struct NoCloud;
+
+impl CloudProvider for NoCloud {
+    fn cloud(
+        &self,
+        _permission: &reimage::model::PermissionSource,
+    ) -> Result<SharedCloud, CloudError> {
+        Err(CloudError::client(
+            "-",
+            "NoCloud",
+            "reading executions makes no cloud call",
+        ))
+    }
+}
+
+/// Runs `reimage execution …`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = settings::store(&env, args.state_dir.as_deref())?;
+        let clock = Arc::new(SystemClock);
+        let engine = settings::engine(
+            store,
+            clock.clone(),
+            Arc::new(LocalDispatcher::new(clock)),
+            Arc::new(NoCloud),
+        );
+        match args.command {
+            Command::List => list(&engine, args.output).await,
+            Command::Show { id } => show(&engine, &id, args.output).await,
+        }
+    })
+}
+
+async fn list(engine: &Engine, output: Output) -> anyhow::Result<ExitCode> {
+    let records = engine.list().await.context("cannot list executions")?;
+    let views: Vec<ExecutionView> = records.iter().map(ExecutionView::of).collect();
+    match output {
+        Output::Text => print!("{}", table(&views)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&views)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(engine: &Engine, id: &str, output: Output) -> anyhow::Result<ExitCode> {
+    let id = ExecutionId::parse(id)?;
+    let records = engine
+        .history(&id)
+        .await
+        .with_context(|| format!("cannot read execution {id}"))?;
+    let Some(last) = records.last() else {
+        bail!("no execution {id} in this state store (`reimage execution list` lists them)");
+    };
+    let view = ExecutionView::of(last);
+    match output {
+        Output::Text => {
+            print!("{}", view.to_text());
+            println!("Records");
+            for r in &records {
+                let what = match &r.state {
+                    reimage::model::State::Pending { step, due_at } => {
+                        format!("{step} due {}", time(*due_at))
+                    }
+                    other => other.status().to_owned(),
+                };
+                println!("  {:>3}  {}  {what}", r.seq, time(r.written_at));
+            }
+        }
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&Shown {
+                execution: &view,
+                records: &records,
+            })?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
