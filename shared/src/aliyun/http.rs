@@ -393,6 +393,71 @@ mod tests {
         assert_ne!(rpc::sign("GET", signed, "s3cret"), sig);
     }
 
+    /// An error of another client (as FC or OSS would have), to show `retry` is generic.
+    #[derive(Debug)]
+    struct Other(ErrorKind, Option<Duration>);
+
+    impl std::fmt::Display for Other {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+
+    impl Retryable for Other {
+        fn kind(&self) -> ErrorKind {
+            self.0
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            self.1
+        }
+    }
+
+    fn clock() -> crate::clock::ManualClock {
+        use chrono::TimeZone;
+        crate::clock::ManualClock::new(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("valid time"),
+        )
+    }
+
+    #[tokio::test]
+    async fn retry_is_generic_over_the_error_and_sleeps_on_the_clock() {
+        let clock = clock();
+        let start = clock.now();
+        let ids = crate::ids::SequentialIds::new("n");
+        let mut attempts = Vec::new();
+        let result: Result<&str, Other> = retry(&policy(), &clock, &ids, "test", |n| {
+            attempts.push((n, clock.now()));
+            async move {
+                match n {
+                    1 => Err(Other(ErrorKind::Transient, None)),
+                    2 => Err(Other(ErrorKind::Throttling, Some(Duration::from_secs(7)))),
+                    _ => Ok("done"),
+                }
+            }
+        })
+        .await;
+        assert_eq!(result.expect("third attempt"), "done");
+        let offsets: Vec<i64> = attempts
+            .iter()
+            .map(|(_, t)| (*t - start).num_milliseconds())
+            .collect();
+        // SequentialIds' fraction is 0.5: 75 ms after the first failure, then the 7 s hint
+        // (longer than the 150 ms backoff).
+        assert_eq!(offsets, [0, 75, 7075]);
+
+        let mut calls = 0;
+        let result: Result<(), Other> = retry(&policy(), &clock, &ids, "test", |_| {
+            calls += 1;
+            async { Err(Other(ErrorKind::Client, Some(Duration::from_secs(1)))) }
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls, 1, "client errors are final");
+    }
+
     #[test]
     fn timestamp_format_is_second_precision_utc() {
         use chrono::TimeZone;

@@ -137,4 +137,33 @@ mod tests {
             canonical_query(OFFICIAL.iter().copied())
         );
     }
+
+    proptest::proptest! {
+        /// Any string encodes to unreserved characters and upper-case `%XY` only, and decodes
+        /// back to itself.
+        #[test]
+        fn percent_encoding_is_reversible_and_uses_only_the_allowed_alphabet(s in "\\PC*") {
+            let enc = percent_encode(&s);
+            let bytes = enc.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                let b = bytes[i];
+                if b == b'%' {
+                    proptest::prop_assert!(i + 2 < bytes.len(), "truncated escape in {}", enc);
+                    let hex = &enc[i + 1..i + 3];
+                    proptest::prop_assert!(hex.chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)), "{}", enc);
+                    i += 3;
+                } else {
+                    proptest::prop_assert!(b.is_ascii_alphanumeric() || b"-_.~".contains(&b), "{}", enc);
+                    i += 1;
+                }
+            }
+            let decoded: Vec<u8> = url::form_urlencoded::parse(format!("k={enc}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .next()
+                .unwrap_or_default()
+                .into_bytes();
+            proptest::prop_assert_eq!(decoded, s.as_bytes().to_vec());
+        }
+    }
 }
