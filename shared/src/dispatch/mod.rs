@@ -6,8 +6,8 @@
 //! - [`local::LocalDispatcher`]: a queue in this process, run by a driver loop that honours
 //!   each delay through the injected clock (so with a `ManualClock` a ten-minute build passes
 //!   in milliseconds). The CLI, `reimage serve` and the tests use it.
-//! - an FC dispatcher (InvokeFunction, `x-fc-invocation-type: Async`, `x-fc-async-delay`)
-//!   under Function Compute.
+//! - [`fc::FcDispatcher`]: under Function Compute, an asynchronous InvokeFunction of the
+//!   step's function (`x-fc-invocation-type: Async`, `x-fc-async-delay`).
 //!
 //! Delivery may be lost or doubled: the steps ignore events that do not match the latest
 //! record, and the engine's sweep re-dispatches executions whose pending step is overdue.
@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::model::StepEvent;
 
+pub mod fc;
 pub mod local;
 
 /// A boxed future returned by [`Dispatcher::dispatch`].

@@ -34,6 +34,7 @@
 
 mod context;
 mod control;
+mod credentials;
 mod function;
 mod markers;
 
@@ -57,6 +58,7 @@ use crate::settings::Env;
 
 pub use context::{Context, ContextError, FcCredentials, headers};
 pub use control::{CONTROL_PATH_HEADER, ControlPath};
+pub use credentials::RequestCredentials;
 pub use function::{BoxFuture, Function, HandlerError, IntoInvokeResponse};
 pub use markers::{MarkerLog, MarkerSink, Markers, Stdout, end_line, start_line};
 
