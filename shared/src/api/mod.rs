@@ -53,6 +53,7 @@ use crate::schedule::{
 };
 use crate::store::SharedStore;
 
+pub mod bench;
 mod error;
 mod manual;
 pub mod webhook;

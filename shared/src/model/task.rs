@@ -18,6 +18,7 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::model::PermissionSource;
@@ -502,6 +503,9 @@ pub struct TaskStore {
     store: SharedStore,
 }
 
+/// How many records [`TaskStore::list`] reads at once.
+const LIST_CONCURRENCY: usize = 32;
+
 /// How often an edit retries when another writer took the next seq.
 const EDIT_ATTEMPTS: usize = 5;
 
@@ -613,9 +617,16 @@ impl TaskStore {
                 last_id = Some(id);
             }
         }
-        let mut out = Vec::with_capacity(latest.len());
-        for key in latest {
-            if let Some(record) = self.read(key).await? {
+        // Read several records at once: each read is a round trip (a file, an OSS GET).
+        let read: Vec<Result<Option<TaskRecord>, TaskStoreError>> =
+            futures::stream::iter(latest.into_iter().cloned())
+                .map(|key: String| async move { self.read(&key).await })
+                .buffered(LIST_CONCURRENCY)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(read.len());
+        for record in read {
+            if let Some(record) = record? {
                 if !record.is_deleted() {
                     out.push(record);
                 }
