@@ -8,10 +8,8 @@
 //! |---|---|
 //! | `REIMAGE_LISTEN` | the address to listen on (default `127.0.0.1:8080`; `--listen` wins) |
 //! | `REIMAGE_API_TOKEN` | the bearer token for task management (required unless `--no-auth`) |
-//! | `REIMAGE_STORE`, `REIMAGE_STATE_DIR` | the state store (default: the file store in `./.reimage`) |
-//! | `REIMAGE_REGION` | the region (else `ALIBABA_CLOUD_REGION_ID`, else `cn-hangzhou`) |
-//! | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
-//! | `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN`, `~/.aliyun/config.json` | the process's own credentials |
+//! | `REIMAGE_STORE`, `REIMAGE_STATE_DIR` | the state store: the file store in `./.reimage` by default, or `oss://bucket/prefix` |
+//! | region, endpoints, credentials | as for every command (see `settings`) |
 //!
 //! SIGINT or SIGTERM stops it gracefully: the listener stops accepting, requests in flight
 //! finish, the tick and the workers stop between steps (an interrupted execution is picked up
@@ -26,9 +24,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
-use reimage::aliyun::credentials::{ChainSources, StaticProvider, resolve_chain};
 use reimage::aliyun::oss::OssClient;
-use reimage::aliyun::{Client, ClientConfig, Credentials, Endpoints};
 use reimage::api::{Api, ApiToken, Auth, CloudImageSetter};
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
@@ -40,12 +36,13 @@ use reimage::model::task::TaskStore;
 use reimage::schedule::{IndexedRuns, Runs, Scheduler};
 use reimage::schedule::{RunRequest, Trigger};
 use reimage::settings::Env;
-use reimage::steps::aliyun::AliyunClouds;
 use reimage::steps::{CloudProvider, Engine, Handled};
 use reimage::store::SharedStore;
 use reimage::store::url::{StoreLocation, open_store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::settings;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,8 +88,9 @@ impl Runtime {
     pub fn open(env: &Env, state_dir: Option<&Path>, clock: SharedClock) -> anyhow::Result<Self> {
         let dir = env.state_dir(state_dir);
         let location = StoreLocation::from_env(env, &dir)?;
+        // Unlike the one-shot commands, a long-running server may keep its records in OSS.
         let store = open_store(&location, || {
-            let client = base_client(env, clock.clone())?;
+            let client = settings::client(env, clock.clone(), Arc::new(RandomIds))?;
             Ok(OssClient::from_client(&client)?)
         })?;
         Ok(Self {
@@ -355,42 +353,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The region cloud calls go to: `REIMAGE_REGION`, else `ALIBABA_CLOUD_REGION_ID`, else
-/// `FC_REGION` (set by Function Compute), else `cn-hangzhou`.
-pub fn region(env: &Env) -> String {
-    env.get("REIMAGE_REGION")
-        .or_else(|| env.get("ALIBABA_CLOUD_REGION_ID"))
-        .or_else(|| env.get("FC_REGION"))
-        .unwrap_or("cn-hangzhou")
-        .to_owned()
-}
-
-/// The signed client with the process's own credentials (the credential chain) and the
-/// configured endpoints.
-pub fn base_client(env: &Env, clock: SharedClock) -> anyhow::Result<Client> {
-    let region = region(env);
-    let endpoints = Endpoints::from_env(&region, env.get("FC_ACCOUNT_ID"), env);
-    let mut config = ClientConfig::new(
-        region,
-        endpoints,
-        StaticProvider::shared(Credentials::access_key("", "")),
-    );
-    config.clock = clock;
-    let sources = ChainSources {
-        explicit: None,
-        fc_request: None,
-        env: env.clone(),
-        profile: env.get("ALIBABA_CLOUD_PROFILE").map(str::to_owned),
-    };
-    let (credentials, _) =
-        resolve_chain(&sources, &config).context("finding credentials for the cloud")?;
-    config.credentials = credentials;
-    Ok(Client::new(config)?)
-}
-
-/// Clouds for each permission source, over the process's own client.
+/// Clouds for each permission source over the configured client (see [`settings`]): the
+/// process's own credentials, or a RAM role assumed through STS.
 pub fn cloud_provider(env: &Env, clock: SharedClock) -> anyhow::Result<Arc<dyn CloudProvider>> {
-    Ok(Arc::new(AliyunClouds::new(base_client(env, clock)?)))
+    Ok(settings::clouds(settings::client(
+        env,
+        clock,
+        Arc::new(RandomIds),
+    )?))
 }
 
 #[cfg(test)]
