@@ -246,6 +246,7 @@ pub struct Api {
     clock: SharedClock,
     ids: SharedIds,
     auth: Auth,
+    base_path: String,
     /// Webhook secrets by task id. A task's secret never changes (tasks are not edited, only
     /// enabled, disabled and deleted), so a cached secret is never stale; it lets a forged
     /// webhook be refused without reading the store.
@@ -277,11 +278,19 @@ impl Api {
             store,
             runs,
             images: None,
+            base_path: String::new(),
             clock,
             ids,
             auth,
             secrets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where the API is mounted, e.g. `/2016-08-15/proxy/reimage/create-image` behind a
+    /// Function Compute HTTP trigger: the start of every `status_url` and `Location`.
+    pub fn with_base_path(mut self, base_path: impl Into<String>) -> Self {
+        self.base_path = base_path.into().trim_end_matches('/').to_owned();
+        self
     }
 
     /// Enables `PUT /scaling-configurations/{id}/image` through `images`.
@@ -361,7 +370,7 @@ impl Api {
             })
             .await?;
         Ok(RunAccepted {
-            status_url: format!("/executions/{}", started.execution_id),
+            status_url: format!("{}/executions/{}", self.base_path, started.execution_id),
             execution_id: started.execution_id,
             task_id: task.task_id.clone(),
             created: started.created,
@@ -456,7 +465,13 @@ async fn authorize(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                // The scheme is case-insensitive (RFC 9110).
+                let (scheme, token) = v.split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then_some(token.trim())
+            })
             .ok_or_else(|| {
                 ApiError::unauthorized("send Authorization: Bearer <REIMAGE_API_TOKEN>")
             })?;

@@ -99,6 +99,10 @@ struct Fixture {
 }
 
 fn fixture_with(auth: Auth) -> Fixture {
+    fixture_at(auth, "")
+}
+
+fn fixture_at(auth: Auth, base_path: &str) -> Fixture {
     let store: SharedStore = Arc::new(MemoryStore::new());
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
     let shared_clock: SharedClock = Arc::new(clock.clone());
@@ -117,7 +121,8 @@ fn fixture_with(auth: Auth) -> Fixture {
         Arc::new(SequentialIds::new("id")),
         auth,
     )
-    .with_image_setter(Arc::new(FakeImages));
+    .with_image_setter(Arc::new(FakeImages))
+    .with_base_path(base_path);
     Fixture {
         store,
         clock,
@@ -307,6 +312,11 @@ async fn management_needs_the_bearer_token() {
         assert_eq!(body["code"], "Unauthorized");
         assert!(!body.to_string().contains(TOKEN));
     }
+    let lower = Request::get("/tasks")
+        .header("authorization", format!("bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(f.send(lower).await.0, StatusCode::OK);
     let open = fixture_with(Auth::Off);
     let (status, _, _) = open
         .send(Request::get("/tasks").body(Body::empty()).unwrap())
@@ -632,4 +642,22 @@ async fn the_api_over_real_http() {
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn status_urls_start_with_the_base_path() {
+    let f = fixture_at(
+        Auth::Bearer(ApiToken::new(TOKEN)),
+        "/2016-08-15/proxy/reimage/create-image/",
+    );
+    let id = f.create(periodic_task()).await;
+    let (status, run) = f.call("POST", &format!("/tasks/{id}/runs"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        run["status_url"],
+        format!(
+            "/2016-08-15/proxy/reimage/create-image/executions/{}",
+            run["execution_id"].as_str().unwrap()
+        )
+    );
 }
