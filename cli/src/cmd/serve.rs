@@ -68,6 +68,9 @@ pub struct Args {
     no_auth: bool,
 }
 
+/// How long a step in flight may take to finish once shutdown is asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -281,9 +284,23 @@ pub async fn serve(
     }
     let ticker = tick_loop(&serve, stop_rx.clone());
     let mut worker_stop = stop_rx.clone();
-    let workers = serve.dispatcher.run(&serve.engine, async move {
-        let _ = worker_stop.wait_for(|s| *s).await;
-    });
+    let mut grace_stop = stop_rx.clone();
+    let workers = async {
+        let run = serve.dispatcher.run(&serve.engine, async move {
+            let _ = worker_stop.wait_for(|s| *s).await;
+        });
+        // A step in flight (a cloud call being retried, say) may finish within the grace
+        // period; after it, the step is abandoned: its record still says it is pending, so
+        // the next process's sweep runs it again.
+        let grace = async move {
+            let _ = grace_stop.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            () = run => {}
+            () = grace => tracing::warn!("a step was still running at shutdown; left to the sweep"),
+        }
+    };
     let stopper = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -320,6 +337,12 @@ async fn signal() {
 /// Runs `reimage serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
+    let filter = tracing_subscriber::EnvFilter::try_new(env.get("RUST_LOG").unwrap_or("info"))
+        .context("RUST_LOG is not a log filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let tokio = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     tokio.block_on(async move {
         let clock: SharedClock = Arc::new(SystemClock);
