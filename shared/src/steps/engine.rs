@@ -480,10 +480,9 @@ impl Checkpoint for Checkpoints<'_> {
         learned: Learned,
     ) -> Pin<Box<dyn Future<Output = Result<Option<StepRecord>, EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let step = base
-                .state
-                .pending_step()
-                .unwrap_or(crate::model::Step::SwapConfig);
+            let Some(step) = base.state.pending_step() else {
+                return Ok(None); // a finished execution takes no checkpoint
+            };
             let record = base.next(pending(step, self.now), learned, self.now);
             match self
                 .engine
