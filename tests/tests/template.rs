@@ -169,6 +169,24 @@ fn create_image_has_the_minute_timer_and_the_http_trigger() {
 }
 
 #[test]
+fn the_api_token_is_a_hidden_parameter_given_to_create_image_only() {
+    let t = template();
+    let (_, svc) = service(&t);
+    let param = &t["Parameters"]["ApiToken"];
+    assert_eq!(param["NoEcho"], true);
+    assert_eq!(
+        svc["create-image"]["Properties"]["EnvironmentVariables"]["REIMAGE_API_TOKEN"]["Ref"],
+        "ApiToken"
+    );
+    for other in ["wait-image", "swap-config", "verify"] {
+        assert!(
+            svc[other]["Properties"]["EnvironmentVariables"]["REIMAGE_API_TOKEN"].is_null(),
+            "{other} has no use for the API token"
+        );
+    }
+}
+
+#[test]
 fn state_bucket_is_private() {
     let t = template();
     let buckets: Vec<&Value> = t["Resources"]

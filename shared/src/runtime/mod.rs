@@ -36,6 +36,7 @@ mod context;
 mod control;
 mod credentials;
 mod function;
+pub mod functions;
 mod markers;
 
 use std::convert::Infallible;

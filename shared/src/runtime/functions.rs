@@ -1,0 +1,374 @@
+//! reimage's four Function Compute functions: what each one does with the requests FC sends.
+//!
+//! | function | `/invoke` | `/http-invoke` |
+//! |---|---|---|
+//! | `create-image` | a step event for create-image, or the minute timer's event (scheduler tick, then the sweep) | reimage's HTTP API |
+//! | `wait-image`, `swap-config`, `verify` | a step event for that step | refused |
+//!
+//! A step event is `{"execution_id", "step", "seq"}` (a [`StepEvent`]); the engine loads the
+//! execution's latest record and runs the step only if that record waits for it, so a
+//! duplicate or late event is acknowledged without effect. An event that is not JSON, or
+//! names another function's step, is refused with a clear error; an event for an unknown
+//! execution is acknowledged and logged (retrying it could not help).
+//!
+//! The timer event is FC's `{"triggerTime", "triggerName", "payload"}`; reimage's timer
+//! carries the payload [`TIMER_PAYLOAD`]. A timer event with another payload is acknowledged
+//! and logged, and does nothing.
+//!
+//! Each function is built once per instance by [`Parts::from_env`]: the store named by
+//! `REIMAGE_STORE`, cloud clients whose credentials are those of the request being served
+//! ([`RequestCredentials`]), and an engine that dispatches the next step with an asynchronous
+//! InvokeFunction ([`FcDispatcher`]).
+
+use std::fmt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::{Context, Function, HandlerError, RequestCredentials};
+use crate::aliyun::oss::OssClient;
+use crate::aliyun::{Client, ClientConfig, Endpoints};
+use crate::api::{Api, ApiToken, Auth, CloudImageSetter};
+use crate::clock::{SharedClock, SystemClock};
+use crate::dispatch::fc::FcDispatcher;
+use crate::ids::{RandomIds, SharedIds};
+use crate::model::task::TaskStore;
+use crate::model::{Step, StepEvent};
+use crate::schedule::{IndexedRuns, Runs, Scheduler};
+use crate::settings::Env;
+use crate::steps::aliyun::AliyunClouds;
+use crate::steps::{CloudProvider, Engine, EngineError, Handled};
+use crate::store::SharedStore;
+use crate::store::url::{StoreConfigError, StoreLocation, open_store};
+
+/// The payload of reimage's minute timer (template.yml's `Payload`).
+pub const TIMER_PAYLOAD: &str = r#"{"tick":"scheduler"}"#;
+
+/// The service whose functions the steps invoke when nothing says otherwise.
+pub const DEFAULT_SERVICE: &str = "reimage";
+
+/// Why a function could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A setting the function needs is absent.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreConfigError),
+    /// The cloud client cannot be made.
+    #[error("cannot set up the cloud client")]
+    Client(#[source] crate::aliyun::Error),
+}
+
+/// Everything the four functions share.
+#[derive(Clone)]
+pub struct Parts {
+    engine: Engine,
+    credentials: RequestCredentials,
+    scheduler: Arc<Scheduler>,
+    /// `None` when no API token is configured: the HTTP API is then refused.
+    api: Option<Arc<Api>>,
+}
+
+impl fmt::Debug for Parts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parts")
+            .field("engine", &self.engine)
+            .field("api", &self.api.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parts {
+    /// Wires the parts from their pieces (tests pass fakes).
+    pub fn new(
+        engine: Engine,
+        store: SharedStore,
+        clouds: Arc<dyn CloudProvider>,
+        ids: SharedIds,
+        api_token: Option<ApiToken>,
+        credentials: RequestCredentials,
+    ) -> Self {
+        let clock = engine.clock().clone();
+        let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
+            store.clone(),
+            clock.clone(),
+            engine.clone(),
+        ));
+        let api = api_token.map(|token| {
+            Arc::new(
+                Api::new(store.clone(), runs.clone(), clock, ids, Auth::Bearer(token))
+                    .with_image_setter(Arc::new(CloudImageSetter::new(clouds))),
+            )
+        });
+        Self {
+            scheduler: Arc::new(Scheduler::new(TaskStore::new(store), runs)),
+            engine,
+            credentials,
+            api,
+        }
+    }
+
+    /// Wires the parts as Function Compute runs them, from the function's environment:
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `FC_ACCOUNT_ID`, `FC_REGION` | set by FC: the account and region of the service |
+    /// | `REIMAGE_FC_SERVICE` (else `FC_SERVICE_NAME`, else `reimage`) | whose functions the steps invoke |
+    /// | `REIMAGE_STORE` | the store, `oss://bucket/prefix` (the file store under `REIMAGE_STATE_DIR` otherwise) |
+    /// | `REIMAGE_API_TOKEN` | the bearer token of the HTTP API (without it the API is refused) |
+    /// | `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN` | credentials until a request brings its own |
+    /// | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
+    pub fn from_env(env: &Env, clock: SharedClock) -> Result<Self, SetupError> {
+        let account_id = env
+            .get("FC_ACCOUNT_ID")
+            .ok_or(SetupError::Missing("FC_ACCOUNT_ID"))?;
+        let region = env
+            .get("FC_REGION")
+            .or_else(|| env.get("REIMAGE_REGION"))
+            .ok_or(SetupError::Missing("FC_REGION"))?;
+        let service = env
+            .get("REIMAGE_FC_SERVICE")
+            .or_else(|| env.get("FC_SERVICE_NAME"))
+            .unwrap_or(DEFAULT_SERVICE);
+        let credentials = RequestCredentials::new();
+        if let Ok(Some(c)) = crate::aliyun::Credentials::from_env(env) {
+            credentials.set(c);
+        }
+        let ids: SharedIds = Arc::new(RandomIds);
+        let mut config = ClientConfig::new(
+            region,
+            Endpoints::from_env(region, Some(account_id), env),
+            Arc::new(credentials.clone()),
+        );
+        config.clock = clock.clone();
+        config.ids = ids.clone();
+        let client = Client::new(config).map_err(SetupError::Client)?;
+        let location = StoreLocation::from_env(env, &env.state_dir(None))?;
+        let store = open_store(&location, || Ok(OssClient::from_client(&client)?))?;
+        let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client.clone()));
+        let dispatcher = Arc::new(FcDispatcher::new(client, account_id, service));
+        let engine = Engine::new(
+            store.clone(),
+            clock,
+            ids.clone(),
+            dispatcher,
+            clouds.clone(),
+        );
+        Ok(Self::new(
+            engine,
+            store,
+            clouds,
+            ids,
+            env.get("REIMAGE_API_TOKEN").map(ApiToken::new),
+            credentials,
+        ))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The function that runs `step` (and, for create-image, the timer and the HTTP API).
+    pub fn function(&self, step: Step) -> Function {
+        let parts = self.clone();
+        let events = Function::event(move |ctx: Context, body: Bytes| {
+            let parts = parts.clone();
+            async move { parts.handle_event(step, &ctx, &body).await }
+        });
+        if step != Step::CreateImage {
+            return events;
+        }
+        let parts = self.clone();
+        events.on_http(tower::service_fn(
+            move |req: http::Request<axum::body::Body>| {
+                let parts = parts.clone();
+                async move { Ok::<_, std::convert::Infallible>(parts.handle_http(req).await) }
+            },
+        ))
+    }
+
+    /// Handles one `/invoke` body sent to `step`'s function.
+    pub async fn handle_event(
+        &self,
+        step: Step,
+        ctx: &Context,
+        body: &[u8],
+    ) -> Result<serde_json::Value, HandlerError> {
+        self.credentials.set_from(ctx);
+        match Event::parse(body)? {
+            Event::Timer(timer) if step == Step::CreateImage => self.on_timer(&timer).await,
+            Event::Timer(timer) => Err(HandlerError::new(
+                "WrongFunction",
+                format!(
+                    "{step} does not handle timer events (timer {:?}); the minute timer belongs to create-image",
+                    timer.trigger_name
+                ),
+            )),
+            Event::Step(event) if event.step != step => Err(HandlerError::new(
+                "WrongFunction",
+                format!(
+                    "{step} received an event for {} of execution {}; it handles {step} only",
+                    event.step, event.execution_id
+                ),
+            )),
+            Event::Step(event) => self.on_step(&event).await,
+        }
+    }
+
+    async fn on_step(&self, event: &StepEvent) -> Result<serde_json::Value, HandlerError> {
+        let summary = |outcome: &str| {
+            serde_json::json!({
+                "execution_id": event.execution_id,
+                "step": event.step,
+                "seq": event.seq,
+                "outcome": outcome,
+            })
+        };
+        match self.engine.handle(event).await {
+            Ok(Handled::Advanced(record)) => {
+                let mut v = summary("advanced");
+                v["record_seq"] = record.seq.into();
+                v["state"] = serde_json::to_value(&record.state).unwrap_or_default();
+                Ok(v)
+            }
+            Ok(Handled::Ignored { latest_seq, .. }) => {
+                let mut v = summary("ignored");
+                v["latest_seq"] = latest_seq.into();
+                Ok(v)
+            }
+            Ok(Handled::LostRace) => Ok(summary("lost-race")),
+            Err(EngineError::UnknownExecution(id)) => {
+                tracing::warn!(execution = %id, step = %event.step, "event for an unknown execution: acknowledged, nothing done");
+                Ok(summary("unknown-execution"))
+            }
+            Err(e) => Err(HandlerError::from(e)),
+        }
+    }
+
+    async fn on_timer(&self, timer: &TimerEvent) -> Result<serde_json::Value, HandlerError> {
+        if timer.payload.as_deref().map(str::trim) != Some(TIMER_PAYLOAD) {
+            tracing::warn!(
+                trigger = %timer.trigger_name, payload = ?timer.payload,
+                "timer event with a payload reimage does not know: acknowledged, nothing done"
+            );
+            return Ok(serde_json::json!({
+                "ignored": format!("unknown timer payload; reimage's timer sends {TIMER_PAYLOAD}"),
+            }));
+        }
+        let now = self.engine.clock().now();
+        let swept = self.engine.sweep(now).await.map_err(HandlerError::from)?;
+        let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
+        tracing::info!(
+            trigger_time = %timer.trigger_time, swept = swept.len(),
+            started = report.started.len(), failed = report.failed.len(), "tick"
+        );
+        Ok(serde_json::json!({
+            "tick": now,
+            "swept": swept.len(),
+            "started": report.started,
+            "already_started": report.already_started,
+            "failed": report.failed,
+        }))
+    }
+
+    async fn handle_http(
+        &self,
+        req: http::Request<axum::body::Body>,
+    ) -> http::Response<axum::body::Body> {
+        use tower::ServiceExt as _;
+        if let Some(ctx) = req.extensions().get::<Context>() {
+            self.credentials.set_from(ctx);
+        }
+        let Some(api) = &self.api else {
+            let body = serde_json::json!({
+                "code": "ApiDisabled",
+                "message": "the HTTP API is off: set REIMAGE_API_TOKEN on the create-image function",
+            });
+            let mut resp = http::Response::new(axum::body::Body::from(body.to_string()));
+            *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            return resp;
+        };
+        match api.clone().router().oneshot(req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// FC's timer trigger event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TimerEvent {
+    /// When the timer fired (RFC 3339 UTC).
+    #[serde(rename = "triggerTime")]
+    pub trigger_time: String,
+    /// The trigger's name.
+    #[serde(rename = "triggerName", default)]
+    pub trigger_name: String,
+    /// The configured payload, passed through as a string.
+    #[serde(default)]
+    pub payload: Option<String>,
+}
+
+/// What an `/invoke` body is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Event {
+    Step(StepEvent),
+    Timer(TimerEvent),
+}
+
+impl Event {
+    fn parse(body: &[u8]) -> Result<Self, HandlerError> {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            HandlerError::new("InvalidEvent", format!("the event is not JSON: {e}"))
+        })?;
+        let invalid = |what: &str, e: serde_json::Error| {
+            HandlerError::new(
+                "InvalidEvent",
+                format!("the event is not a valid {what}: {e}"),
+            )
+        };
+        if value.get("triggerTime").is_some() {
+            return serde_json::from_value(value)
+                .map(Event::Timer)
+                .map_err(|e| invalid("timer event", e));
+        }
+        serde_json::from_value(value)
+            .map(Event::Step)
+            .map_err(|e| invalid("step event {\"execution_id\", \"step\", \"seq\"}", e))
+    }
+}
+
+/// Runs the function of `step` as Function Compute starts it: reads the environment, wires
+/// the parts, serves until SIGTERM. What each function's `main` calls.
+pub async fn main(step: Step) -> ExitCode {
+    let env = Env::from_process();
+    super::init_tracing(&env);
+    let parts = match Parts::from_env(&env, Arc::new(SystemClock)) {
+        Ok(parts) => parts,
+        Err(err) => {
+            tracing::error!(error = %err, function = %step, "cannot start");
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            eprintln!("reimage {step}: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    super::exit_code(super::serve(parts.function(step).env(env)).await)
+}
+
+#[cfg(test)]
+mod tests;
