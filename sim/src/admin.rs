@@ -1,0 +1,520 @@
+//! The admin interface: read the region, count calls, inject faults, change resources, move
+//! the clock. Tests use it in-process through [`Admin`] (from [`crate::Sim::admin`]); the same
+//! operations are served unsigned over HTTP under `/__sim/`, to loopback peers only.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /__sim/state` | every resource, with statuses computed now |
+//! | `GET /__sim/calls` | calls per Action: `{"total":{..},"since_reset":{..}}` |
+//! | `POST /__sim/calls/reset` | zero the since-reset counters |
+//! | `POST /__sim/faults` | `{"action","code","status","count","message"?}`: the next `count` calls of `action` (`*` = any) fail |
+//! | `POST /__sim/throttle` | `{"fraction","action"?}`: refuse that share of calls with `Throttling` (fraction 0 turns it off) |
+//! | `POST /__sim/latency` | `{"millis","action"?}`: delay answers (millis 0 turns it off) |
+//! | `DELETE /__sim/faults` | remove faults, throttling and latency |
+//! | `POST /__sim/instances/{id}/stop`, `/start`, `/release` | change an instance |
+//! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
+//! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
+//! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
+//! | `GET /__sim/clock`, `POST /__sim/clock/advance` `{"seconds"}` | read or move the sim's time |
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use http::{Method, Request, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ecs::state::{ImageStatus, InstanceStatus};
+use crate::error::RpcError;
+use crate::state::{CallCounts, Fault, Latency, SimState, Throttle};
+
+/// An instance as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceView {
+    /// `i-…`.
+    pub instance_id: String,
+    /// Its name.
+    pub instance_name: String,
+    /// `Running`, `Stopped`, …
+    pub status: String,
+    /// Its image.
+    pub image_id: String,
+    /// Its disks' ids, system disk first.
+    pub disk_ids: Vec<String>,
+}
+
+/// A snapshot as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotView {
+    /// `s-…`.
+    pub snapshot_id: String,
+    /// `progressing` or `accomplished`.
+    pub status: String,
+    /// 0..=100.
+    pub progress: u32,
+    /// The disk it was taken from.
+    pub source_disk_id: String,
+    /// `system` or `data`.
+    pub source_disk_type: String,
+}
+
+/// An image as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageView {
+    /// `m-…` or a public image id.
+    pub image_id: String,
+    /// Its name.
+    pub image_name: String,
+    /// `Creating`, `Available` or `CreateFailed`.
+    pub status: String,
+    /// 0..=100.
+    pub progress: u32,
+    /// `system` or `self`.
+    pub owner_alias: String,
+    /// The snapshots it holds.
+    pub snapshot_ids: Vec<String>,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A scaling group as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScalingGroupView {
+    /// `asg-…`.
+    pub scaling_group_id: String,
+    /// Its name.
+    pub scaling_group_name: String,
+    /// `ECS` or `ECI`.
+    pub group_type: String,
+    /// `Active`, …
+    pub lifecycle_state: String,
+    /// Its active configuration.
+    pub active_scaling_configuration_id: Option<String>,
+}
+
+/// A scaling configuration as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScalingConfigurationView {
+    /// `asc-…`.
+    pub scaling_configuration_id: String,
+    /// Its name.
+    pub scaling_configuration_name: String,
+    /// Its group.
+    pub scaling_group_id: String,
+    /// `Active` or `Inactive`.
+    pub lifecycle_state: String,
+    /// Its image.
+    pub image_id: String,
+    /// That image's name.
+    pub image_name: String,
+}
+
+/// Everything in the region at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateView {
+    /// The sim's time.
+    pub now: DateTime<Utc>,
+    /// Instances.
+    pub instances: Vec<InstanceView>,
+    /// Snapshots.
+    pub snapshots: Vec<SnapshotView>,
+    /// Images.
+    pub images: Vec<ImageView>,
+    /// Scaling groups.
+    pub scaling_groups: Vec<ScalingGroupView>,
+    /// Scaling configurations.
+    pub scaling_configurations: Vec<ScalingConfigurationView>,
+}
+
+/// In-process handle on the admin interface.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    state: Arc<SimState>,
+}
+
+impl Admin {
+    /// An admin handle on `state`.
+    pub fn new(state: Arc<SimState>) -> Self {
+        Self { state }
+    }
+
+    /// The shared state (for the OSS and FC fronts' own admin needs).
+    pub fn sim_state(&self) -> &Arc<SimState> {
+        &self.state
+    }
+
+    /// Every resource, statuses computed at the sim's current time.
+    pub fn state(&self) -> StateView {
+        let now = self.state.now();
+        let region = self.state.region();
+        let ecs = &region.ecs;
+        let ess = &region.ess;
+        StateView {
+            now,
+            instances: ecs
+                .instances
+                .iter()
+                .map(|i| {
+                    let mut disks: Vec<_> = ecs
+                        .disks
+                        .iter()
+                        .filter(|d| d.instance_id.as_deref() == Some(&i.instance_id))
+                        .collect();
+                    disks.sort_by_key(|d| (d.kind != "system", d.device.clone()));
+                    InstanceView {
+                        instance_id: i.instance_id.clone(),
+                        instance_name: i.instance_name.clone(),
+                        status: i.status.as_str().to_owned(),
+                        image_id: i.image_id.clone(),
+                        disk_ids: disks.iter().map(|d| d.disk_id.clone()).collect(),
+                    }
+                })
+                .collect(),
+            snapshots: ecs
+                .snapshots
+                .iter()
+                .map(|s| {
+                    let (status, progress) = s.status(now);
+                    SnapshotView {
+                        snapshot_id: s.snapshot_id.clone(),
+                        status: status.to_owned(),
+                        progress: progress.percent,
+                        source_disk_id: s.source_disk_id.clone(),
+                        source_disk_type: s.source_disk_type.clone(),
+                    }
+                })
+                .collect(),
+            images: ecs
+                .images
+                .iter()
+                .map(|m| {
+                    let (status, progress) = m.status(now);
+                    ImageView {
+                        image_id: m.image_id.clone(),
+                        image_name: m.image_name.clone(),
+                        status: status.as_str().to_owned(),
+                        progress: progress.percent,
+                        owner_alias: m.owner_alias.clone(),
+                        snapshot_ids: m
+                            .disk_mappings
+                            .iter()
+                            .map(|d| d.snapshot_id.clone())
+                            .collect(),
+                        tags: m.tags.clone(),
+                    }
+                })
+                .collect(),
+            scaling_groups: ess
+                .groups
+                .iter()
+                .map(|g| ScalingGroupView {
+                    scaling_group_id: g.scaling_group_id.clone(),
+                    scaling_group_name: g.scaling_group_name.clone(),
+                    group_type: g.group_type.clone(),
+                    lifecycle_state: g.lifecycle_state.clone(),
+                    active_scaling_configuration_id: g.active_scaling_configuration_id.clone(),
+                })
+                .collect(),
+            scaling_configurations: ess
+                .configurations
+                .iter()
+                .map(|c| ScalingConfigurationView {
+                    scaling_configuration_id: c.scaling_configuration_id.clone(),
+                    scaling_configuration_name: c.scaling_configuration_name.clone(),
+                    scaling_group_id: c.scaling_group_id.clone(),
+                    lifecycle_state: ess.lifecycle_state(c).to_owned(),
+                    image_id: c.image_id.clone(),
+                    image_name: ecs
+                        .image(&c.image_id)
+                        .map_or(c.image_name.clone(), |m| m.image_name.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    /// The image `id`, if it exists.
+    pub fn image(&self, id: &str) -> Option<ImageView> {
+        self.state().images.into_iter().find(|m| m.image_id == id)
+    }
+
+    /// The configuration `id`, if it exists.
+    pub fn scaling_configuration(&self, id: &str) -> Option<ScalingConfigurationView> {
+        self.state()
+            .scaling_configurations
+            .into_iter()
+            .find(|c| c.scaling_configuration_id == id)
+    }
+
+    /// The instance `id`, if it exists.
+    pub fn instance(&self, id: &str) -> Option<InstanceView> {
+        self.state()
+            .instances
+            .into_iter()
+            .find(|i| i.instance_id == id)
+    }
+
+    /// Calls per Action.
+    pub fn calls(&self) -> CallCounts {
+        self.state.calls()
+    }
+
+    /// Calls of `action` since the last reset.
+    pub fn calls_since_reset(&self, action: &str) -> u64 {
+        self.state
+            .calls()
+            .since_reset
+            .get(action)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Zeroes the since-reset counters.
+    pub fn reset_calls(&self) {
+        self.state.reset_calls();
+    }
+
+    /// The next `count` calls of `action` (`*`: any) fail with `code` and `status`.
+    pub fn fail_next(
+        &self,
+        action: &str,
+        code: &str,
+        status: u16,
+        count: u32,
+    ) -> Result<(), RpcError> {
+        self.add_fault(Fault {
+            action: action.to_owned(),
+            code: code.to_owned(),
+            status,
+            message: None,
+            count,
+        })
+    }
+
+    /// Queues a fault.
+    pub fn add_fault(&self, fault: Fault) -> Result<(), RpcError> {
+        if !(400..=599).contains(&fault.status) {
+            return Err(RpcError::invalid(
+                "status",
+                "a fault's HTTP status must be 400..=599",
+            ));
+        }
+        if fault.code.is_empty() || fault.action.is_empty() {
+            return Err(RpcError::invalid(
+                "fault",
+                "action and code must not be empty",
+            ));
+        }
+        self.state.faults().failures.push(fault);
+        Ok(())
+    }
+
+    /// Refuses `fraction` of calls (of `action`, or all) with `Throttling`; 0 turns it off.
+    pub fn throttle(&self, fraction: f64, action: Option<&str>) -> Result<(), RpcError> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(RpcError::invalid("fraction", "must be between 0 and 1"));
+        }
+        self.state.faults().throttle = (fraction > 0.0).then(|| Throttle {
+            fraction,
+            action: action.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// Delays answers (of `action`, or all) by `millis`; 0 turns it off.
+    pub fn latency(&self, millis: u64, action: Option<&str>) {
+        self.state.faults().latency = (millis > 0).then(|| Latency {
+            millis,
+            action: action.map(str::to_owned),
+        });
+    }
+
+    /// Removes every fault, throttling and latency.
+    pub fn clear_faults(&self) {
+        *self.state.faults() = crate::state::Faults::default();
+    }
+
+    fn set_instance_status(&self, id: &str, status: InstanceStatus) -> Result<(), RpcError> {
+        self.state.region().ecs.instance_mut(id)?.status = status;
+        Ok(())
+    }
+
+    /// Stops an instance at once.
+    pub fn stop_instance(&self, id: &str) -> Result<(), RpcError> {
+        self.set_instance_status(id, InstanceStatus::Stopped)
+    }
+
+    /// Starts an instance at once.
+    pub fn start_instance(&self, id: &str) -> Result<(), RpcError> {
+        self.set_instance_status(id, InstanceStatus::Running)
+    }
+
+    /// Puts an instance in any status (`Pending`, `Starting`, `Stopping`, …).
+    pub fn set_instance_status_str(&self, id: &str, status: &str) -> Result<(), RpcError> {
+        let status = InstanceStatus::parse(status)
+            .ok_or_else(|| RpcError::invalid("status", "unknown instance status"))?;
+        self.set_instance_status(id, status)
+    }
+
+    /// Releases an instance and its disks.
+    pub fn release_instance(&self, id: &str) -> Result<(), RpcError> {
+        self.state.region().ecs.release_instance(id)
+    }
+
+    /// Deletes a scaling configuration.
+    pub fn delete_configuration(&self, id: &str) -> Result<(), RpcError> {
+        self.state.region().ess.delete_configuration(id)
+    }
+
+    /// The next image CreateImage makes ends in CreateFailed.
+    pub fn fail_next_image(&self) {
+        self.state.region().ecs.fail_next_image = true;
+    }
+
+    /// The image `id`, still Creating, ends in CreateFailed.
+    pub fn fail_image(&self, id: &str) -> Result<(), RpcError> {
+        let now = self.state.now();
+        let mut region = self.state.region();
+        let image = region
+            .ecs
+            .images
+            .iter_mut()
+            .find(|m| m.image_id == id)
+            .ok_or_else(|| crate::ecs::errors::image_not_found(id))?;
+        if image.status(now).0 != ImageStatus::Creating {
+            return Err(RpcError::bad_request(
+                "IncorrectImageStatus",
+                format!("Image {id} is not Creating: only an image being made can fail."),
+            ));
+        }
+        image.fails = true;
+        Ok(())
+    }
+
+    /// The sim's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.now()
+    }
+
+    /// Moves the sim's time forward (resource progress and STS expiry follow it; request
+    /// timestamps are still checked against the underlying clock).
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state
+            .advance(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX));
+    }
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: u64,
+}
+
+fn ok(value: Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
+}
+
+fn done(result: Result<(), RpcError>) -> Response {
+    match result {
+        Ok(()) => ok(json!({"ok": true})),
+        Err(err) => crate::server::json_error(err, "Sim"),
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RpcError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        RpcError::bad_request(
+            "InvalidParameter",
+            format!("The admin request body is not valid: {e}"),
+        )
+    })
+}
+
+/// Serves `/__sim/…`.
+pub async fn handle(
+    state: Arc<SimState>,
+    peer: Option<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
+    if !peer.is_some_and(|p| p.ip().is_loopback()) {
+        return crate::server::json_error(
+            RpcError::forbidden(
+                "Forbidden",
+                "The admin interface answers loopback peers only.",
+            ),
+            "Sim",
+        );
+    }
+    let admin = Admin::new(state);
+    let method = req.method().clone();
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return crate::server::json_error(
+                RpcError::bad_request(
+                    "InvalidParameter",
+                    "The admin request body is unreadable or too large.",
+                ),
+                "Sim",
+            );
+        }
+    };
+    let segments: Vec<&str> = path
+        .trim_start_matches("/__sim")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let result: Result<Response, RpcError> = (|| {
+        Ok(match (&method, segments.as_slice()) {
+            (&Method::GET, ["state"]) => {
+                ok(serde_json::to_value(admin.state()).unwrap_or_default())
+            }
+            (&Method::GET, ["calls"]) => {
+                ok(serde_json::to_value(admin.calls()).unwrap_or_default())
+            }
+            (&Method::POST, ["calls", "reset"]) => {
+                admin.reset_calls();
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["faults"]) => done(admin.add_fault(parse(&body)?)),
+            (&Method::DELETE, ["faults"]) => {
+                admin.clear_faults();
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["throttle"]) => {
+                let t: Throttle = parse(&body)?;
+                done(admin.throttle(t.fraction, t.action.as_deref()))
+            }
+            (&Method::POST, ["latency"]) => {
+                let l: Latency = parse(&body)?;
+                admin.latency(l.millis, l.action.as_deref());
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["instances", id, "stop"]) => done(admin.stop_instance(id)),
+            (&Method::POST, ["instances", id, "start"]) => done(admin.start_instance(id)),
+            (&Method::POST, ["instances", id, "release"]) => done(admin.release_instance(id)),
+            (&Method::DELETE, ["configurations", id]) => done(admin.delete_configuration(id)),
+            (&Method::POST, ["images", "fail-next"]) => {
+                admin.fail_next_image();
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
+            (&Method::GET, ["clock"]) => ok(json!({"now": admin.now()})),
+            (&Method::POST, ["clock", "advance"]) => {
+                let a: Advance = parse(&body)?;
+                admin.advance(std::time::Duration::from_secs(a.seconds));
+                ok(json!({"now": admin.now()}))
+            }
+            _ => crate::server::json_error(
+                RpcError::not_found(
+                    "InvalidAction.NotFound",
+                    format!("The admin interface has no {method} {path}."),
+                ),
+                "Sim",
+            ),
+        })
+    })();
+    result.unwrap_or_else(|err| crate::server::json_error(err, "Sim"))
+}

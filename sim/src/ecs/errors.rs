@@ -1,0 +1,88 @@
+//! ECS error codes, with the HTTP statuses of the ECS API reference (reference §3).
+
+use crate::error::RpcError;
+
+use super::state::InstanceStatus;
+
+/// 404 `InvalidInstanceId.NotFound`.
+pub fn instance_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidInstanceId.NotFound",
+        format!("The specified InstanceId \"{id}\" does not exist."),
+    )
+}
+
+/// 404 `InvalidDiskId.NotFound`.
+pub fn disk_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidDiskId.NotFound",
+        format!("The specified disk \"{id}\" does not exist."),
+    )
+}
+
+/// 404 `InvalidSnapshotId.NotFound`.
+pub fn snapshot_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidSnapshotId.NotFound",
+        format!("The specified snapshot \"{id}\" does not exist."),
+    )
+}
+
+/// 403 `InvalidSnapshotId.NotReady`: an image needs an accomplished snapshot.
+pub fn snapshot_not_ready(id: &str) -> RpcError {
+    RpcError::forbidden(
+        "InvalidSnapshotId.NotReady",
+        format!("The specified snapshot \"{id}\" has not completed yet."),
+    )
+}
+
+/// 404 `InvalidImageId.NotFound`.
+pub fn image_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidImageId.NotFound",
+        format!("The specified image \"{id}\" does not exist."),
+    )
+}
+
+/// 400 `InvalidImageName.Malformed`.
+pub fn image_name_malformed(name: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidImageName.Malformed",
+        format!(
+            "Specified image name \"{}\" is not valid: 2 to 128 characters, starting with a letter, \
+             containing only letters, digits, colons (:), underscores (_), hyphens (-) and periods (.), \
+             and not starting with http:// or https://.",
+            crate::params::truncate(name, 140)
+        ),
+    )
+}
+
+/// 400 `InvalidImageName.Duplicated`.
+pub fn image_name_duplicated(name: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidImageName.Duplicated",
+        format!("The specified Image name \"{name}\" has already been used."),
+    )
+}
+
+/// 400 `IncorrectInstanceStatus` (CreateImage's table says 400; Stop/Start say 403).
+pub fn incorrect_instance_status(id: &str, status: InstanceStatus) -> RpcError {
+    RpcError::bad_request(
+        "IncorrectInstanceStatus",
+        format!(
+            "The current status of the instance does not support this operation: {id} is {}.",
+            status.as_str()
+        ),
+    )
+}
+
+/// 400 `IdempotentParameterMismatch`: a ClientToken reused with other parameters.
+///
+/// The reference lists four codes for this case (§3.1); the sim answers the one the generic
+/// ECS idempotence page names.
+pub fn idempotent_mismatch() -> RpcError {
+    RpcError::bad_request(
+        "IdempotentParameterMismatch",
+        "The request is retried with updated parameters: this ClientToken was used before with other parameters.",
+    )
+}

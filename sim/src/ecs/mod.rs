@@ -1,0 +1,54 @@
+//! ECS (API version 2014-05-26): instances, disks, snapshots, images.
+//!
+//! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources
+//! and enforces the rules, [`errors`] names the cloud's error codes.
+
+pub mod errors;
+pub mod protocol;
+pub mod state;
+
+use serde_json::Value;
+
+use crate::error::RpcError;
+use crate::params::Params;
+use crate::state::{Ctx, Region};
+
+/// The API version ECS answers to.
+pub const VERSION: &str = "2014-05-26";
+
+/// Every action the sim's ECS implements.
+pub const ACTIONS: &[&str] = &[
+    "DescribeInstances",
+    "DescribeDisks",
+    "CreateSnapshot",
+    "DescribeSnapshots",
+    "DeleteSnapshot",
+    "CreateImage",
+    "DescribeImages",
+    "DeleteImage",
+    "StopInstance",
+    "StartInstance",
+];
+
+/// Runs `action`; `None` if ECS has no such action.
+pub fn handle(
+    action: &str,
+    p: &Params,
+    region: &mut Region,
+    ctx: &Ctx,
+) -> Option<Result<Value, RpcError>> {
+    let ecs = &mut region.ecs;
+    Some(match action {
+        "DescribeInstances" => protocol::describe_instances(ecs, p, ctx),
+        "DescribeDisks" => protocol::describe_disks(ecs, p, ctx),
+        "CreateSnapshot" => protocol::create_snapshot(ecs, p, ctx),
+        "DescribeSnapshots" => protocol::describe_snapshots(ecs, p, ctx),
+        "DeleteSnapshot" => protocol::delete_snapshot(ecs, p),
+        "CreateImage" => protocol::create_image(ecs, p, ctx),
+        "DescribeImages" => protocol::describe_images(ecs, p, ctx),
+        "DeleteImage" => protocol::delete_image(ecs, p, ctx),
+        "StopInstance" => protocol::stop_instance(ecs, p),
+        "StartInstance" => protocol::start_instance(ecs, p),
+        _ => return None,
+    })
+}

@@ -1,0 +1,717 @@
+//! ECS resources and the rules the cloud enforces on them.
+//!
+//! Nothing here runs in the background: snapshots and images record when they were created
+//! and when they will be ready, and their status and progress are computed from the sim's
+//! clock whenever someone looks.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::errors;
+use crate::error::RpcError;
+
+/// An instance status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum InstanceStatus {
+    /// Just created.
+    Pending,
+    /// Starting.
+    Starting,
+    /// Running.
+    Running,
+    /// Stopping.
+    Stopping,
+    /// Stopped.
+    Stopped,
+}
+
+impl InstanceStatus {
+    /// The cloud's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Starting => "Starting",
+            Self::Running => "Running",
+            Self::Stopping => "Stopping",
+            Self::Stopped => "Stopped",
+        }
+    }
+
+    /// Parses the cloud's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Pending" => Self::Pending,
+            "Starting" => Self::Starting,
+            "Running" => Self::Running,
+            "Stopping" => Self::Stopping,
+            "Stopped" => Self::Stopped,
+            _ => return None,
+        })
+    }
+}
+
+/// An ECS instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Instance {
+    /// `i-…`.
+    pub instance_id: String,
+    /// Its name.
+    pub instance_name: String,
+    /// Its status.
+    pub status: InstanceStatus,
+    /// e.g. `ecs.g7.large`.
+    pub instance_type: String,
+    /// e.g. `cn-hangzhou-h`.
+    pub zone_id: String,
+    /// The image it runs.
+    pub image_id: String,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+}
+
+/// A disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Disk {
+    /// `d-…`.
+    pub disk_id: String,
+    /// `system` or `data`.
+    pub kind: String,
+    /// e.g. `cloud_essd`.
+    pub category: String,
+    /// GiB.
+    pub size: u32,
+    /// The instance it is attached to (`In_use`), if any (`Available`).
+    pub instance_id: Option<String>,
+    /// e.g. `/dev/xvda`.
+    pub device: String,
+    /// The image the disk was created from.
+    pub image_id: String,
+    /// e.g. `cn-hangzhou-h`.
+    pub zone_id: String,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+}
+
+impl Disk {
+    /// `In_use` or `Available`.
+    pub fn status(&self) -> &'static str {
+        if self.instance_id.is_some() {
+            "In_use"
+        } else {
+            "Available"
+        }
+    }
+}
+
+/// A snapshot of a disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Snapshot {
+    /// `s-…`.
+    pub snapshot_id: String,
+    /// Its name (may be empty).
+    pub snapshot_name: String,
+    /// Its description.
+    pub description: String,
+    /// The disk it was taken from.
+    pub source_disk_id: String,
+    /// That disk's size, GiB.
+    pub source_disk_size: u32,
+    /// `system` or `data`.
+    pub source_disk_type: String,
+    /// The instance the disk was attached to.
+    pub instance_id: Option<String>,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+    /// When it is accomplished.
+    pub ready_at: DateTime<Utc>,
+    /// How many days it is kept (none: forever).
+    pub retention_days: Option<u32>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A snapshot's progress at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Percent done, 0..=100.
+    pub percent: u32,
+    /// Seconds left.
+    pub remain_seconds: i64,
+}
+
+fn progress(created: DateTime<Utc>, ready: DateTime<Utc>, now: DateTime<Utc>) -> Progress {
+    let total = (ready - created).num_milliseconds();
+    let done = (now - created).num_milliseconds();
+    if total <= 0 || done >= total {
+        return Progress {
+            percent: 100,
+            remain_seconds: 0,
+        };
+    }
+    let percent = u32::try_from((done.max(0) * 100) / total)
+        .unwrap_or(0)
+        .min(99);
+    Progress {
+        percent,
+        remain_seconds: (ready - now).num_seconds().max(0),
+    }
+}
+
+impl Snapshot {
+    /// `progressing` or `accomplished`, with progress.
+    pub fn status(&self, now: DateTime<Utc>) -> (&'static str, Progress) {
+        let p = progress(self.creation_time, self.ready_at, now);
+        if p.percent >= 100 {
+            ("accomplished", p)
+        } else {
+            ("progressing", p)
+        }
+    }
+}
+
+/// An image status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageStatus {
+    /// Being made.
+    Creating,
+    /// Usable.
+    Available,
+    /// Making it failed.
+    CreateFailed,
+}
+
+impl ImageStatus {
+    /// The cloud's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "Creating",
+            Self::Available => "Available",
+            Self::CreateFailed => "CreateFailed",
+        }
+    }
+}
+
+/// Every status DescribeImages accepts as a filter.
+pub const IMAGE_STATUSES: &[&str] = &[
+    "Creating",
+    "Waiting",
+    "Available",
+    "UnAvailable",
+    "CreateFailed",
+    "Deprecated",
+];
+
+/// One disk of an image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DiskMapping {
+    /// e.g. `/dev/xvda`.
+    pub device: String,
+    /// `system` or `data`.
+    pub kind: String,
+    /// The snapshot holding it.
+    pub snapshot_id: String,
+    /// GiB.
+    pub size: u32,
+}
+
+/// An image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Image {
+    /// `m-…` (custom) or a public image name.
+    pub image_id: String,
+    /// Its name.
+    pub image_name: String,
+    /// Its description.
+    pub description: String,
+    /// `system` or `self`.
+    pub owner_alias: String,
+    /// `linux` or `windows`.
+    pub os_type: String,
+    /// e.g. `Ubuntu`.
+    pub platform: String,
+    /// e.g. `x86_64`.
+    pub architecture: String,
+    /// GiB.
+    pub size: u32,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+    /// When it is done.
+    pub ready_at: DateTime<Utc>,
+    /// Whether it ends in `CreateFailed` instead of `Available`.
+    pub fails: bool,
+    /// Its disks.
+    pub disk_mappings: Vec<DiskMapping>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Image {
+    /// Status and progress at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> (ImageStatus, Progress) {
+        let p = progress(self.creation_time, self.ready_at, now);
+        if p.percent < 100 {
+            (ImageStatus::Creating, p)
+        } else if self.fails {
+            // A failed image stops where it failed; the cloud reports no further progress.
+            (
+                ImageStatus::CreateFailed,
+                Progress {
+                    percent: 0,
+                    remain_seconds: 0,
+                },
+            )
+        } else {
+            (ImageStatus::Available, p)
+        }
+    }
+}
+
+/// What a ClientToken was first used for.
+#[derive(Debug, Clone)]
+struct TokenUse {
+    action: &'static str,
+    token: String,
+    fingerprint: String,
+    id: String,
+}
+
+/// The ECS part of the region.
+#[derive(Debug, Default)]
+pub struct Ecs {
+    /// Instances, in creation order.
+    pub instances: Vec<Instance>,
+    /// Disks, in creation order.
+    pub disks: Vec<Disk>,
+    /// Snapshots, in creation order.
+    pub snapshots: Vec<Snapshot>,
+    /// Images, in creation order.
+    pub images: Vec<Image>,
+    tokens: Vec<TokenUse>,
+    /// Whether the next created image will end in CreateFailed.
+    pub fail_next_image: bool,
+    next_id: u64,
+}
+
+/// How long things take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// An image from creation to Available.
+    pub image: Duration,
+    /// A snapshot from creation to accomplished.
+    pub snapshot: Duration,
+}
+
+/// The image-name rule: 2–128 characters, starts with a letter (ASCII or not), then letters,
+/// digits, `:`, `_`, `-` or `.`, and not `http://` / `https://`.
+///
+/// The period is accepted: the cloud's own error text for `InvalidImageName.Malformed`
+/// lists it, though the parameter description does not (reference §3.1: UNCONFIRMED).
+pub fn check_image_name(name: &str) -> Result<(), RpcError> {
+    let count = name.chars().count();
+    let first_ok = name.chars().next().is_some_and(|c| c.is_alphabetic());
+    let rest_ok = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ':' | '_' | '-' | '.'));
+    if !(2..=128).contains(&count)
+        || !first_ok
+        || !rest_ok
+        || name.starts_with("http://")
+        || name.starts_with("https://")
+    {
+        return Err(errors::image_name_malformed(name));
+    }
+    Ok(())
+}
+
+/// What CreateImage was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateImage {
+    /// Image from every disk of this instance.
+    pub instance_id: Option<String>,
+    /// Image from this system-disk snapshot.
+    pub snapshot_id: Option<String>,
+    /// Image from these snapshots: (snapshot, device, type).
+    pub disk_device_mapping: Vec<(String, Option<String>, Option<String>)>,
+    /// The name (may be empty: the sim then names it after the id, as the cloud does).
+    pub image_name: Option<String>,
+    /// The description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+    /// Idempotency token.
+    pub client_token: Option<String>,
+}
+
+impl Ecs {
+    /// A fresh id with the cloud's prefix.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!(
+            "{prefix}-sim{:016x}",
+            self.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 1
+        )
+    }
+
+    /// The instance `id`.
+    pub fn instance(&self, id: &str) -> Result<&Instance, RpcError> {
+        self.instances
+            .iter()
+            .find(|i| i.instance_id == id)
+            .ok_or_else(|| errors::instance_not_found(id))
+    }
+
+    /// The instance `id`, mutable.
+    pub fn instance_mut(&mut self, id: &str) -> Result<&mut Instance, RpcError> {
+        self.instances
+            .iter_mut()
+            .find(|i| i.instance_id == id)
+            .ok_or_else(|| errors::instance_not_found(id))
+    }
+
+    /// The image `id`.
+    pub fn image(&self, id: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.image_id == id)
+    }
+
+    fn token_lookup(
+        &self,
+        action: &'static str,
+        token: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<Option<String>, RpcError> {
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        match self
+            .tokens
+            .iter()
+            .find(|t| t.action == action && t.token == token)
+        {
+            None => Ok(None),
+            Some(used) if used.fingerprint == fingerprint => Ok(Some(used.id.clone())),
+            Some(_) => Err(errors::idempotent_mismatch()),
+        }
+    }
+
+    fn token_remember(
+        &mut self,
+        action: &'static str,
+        token: Option<&str>,
+        fingerprint: String,
+        id: &str,
+    ) {
+        if let Some(token) = token {
+            self.tokens.push(TokenUse {
+                action,
+                token: token.to_owned(),
+                fingerprint,
+                id: id.to_owned(),
+            });
+        }
+    }
+
+    /// CreateSnapshot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_snapshot(
+        &mut self,
+        disk_id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        retention_days: Option<u32>,
+        tags: Vec<(String, String)>,
+        client_token: Option<&str>,
+        now: DateTime<Utc>,
+        timing: Timing,
+    ) -> Result<String, RpcError> {
+        let fingerprint = format!("{disk_id}|{name:?}|{description:?}|{retention_days:?}|{tags:?}");
+        if let Some(id) = self.token_lookup("CreateSnapshot", client_token, &fingerprint)? {
+            return Ok(id);
+        }
+        let disk = self
+            .disks
+            .iter()
+            .find(|d| d.disk_id == disk_id)
+            .ok_or_else(|| errors::disk_not_found(disk_id))?
+            .clone();
+        let id = self.new_id("s");
+        self.snapshots.push(Snapshot {
+            snapshot_id: id.clone(),
+            snapshot_name: name.unwrap_or_default().to_owned(),
+            description: description.unwrap_or_default().to_owned(),
+            source_disk_id: disk.disk_id,
+            source_disk_size: disk.size,
+            source_disk_type: disk.kind,
+            instance_id: disk.instance_id,
+            creation_time: now,
+            ready_at: now + timing.snapshot,
+            retention_days,
+            tags,
+        });
+        self.token_remember("CreateSnapshot", client_token, fingerprint, &id);
+        Ok(id)
+    }
+
+    /// CreateImage.
+    pub fn create_image(
+        &mut self,
+        req: CreateImage,
+        now: DateTime<Utc>,
+        timing: Timing,
+    ) -> Result<String, RpcError> {
+        let fingerprint = format!("{req:?}");
+        if let Some(id) =
+            self.token_lookup("CreateImage", req.client_token.as_deref(), &fingerprint)?
+        {
+            return Ok(id);
+        }
+        if let Some(name) = &req.image_name {
+            check_image_name(name)?;
+            if self.images.iter().any(|i| &i.image_name == name) {
+                return Err(errors::image_name_duplicated(name));
+            }
+        }
+        // Source priority as the cloud documents it: InstanceId > DiskDeviceMapping > SnapshotId.
+        let mut mappings: Vec<DiskMapping> = Vec::new();
+        let mut new_snapshots: Vec<Snapshot> = Vec::new();
+        let mut platform = ("linux".to_owned(), "Others Linux".to_owned());
+        if let Some(instance_id) = &req.instance_id {
+            let instance = self.instance(instance_id)?.clone();
+            if !matches!(
+                instance.status,
+                InstanceStatus::Running | InstanceStatus::Stopped
+            ) {
+                return Err(errors::incorrect_instance_status(
+                    &instance.instance_id,
+                    instance.status,
+                ));
+            }
+            if let Some(source) = self.image(&instance.image_id) {
+                platform = (source.os_type.clone(), source.platform.clone());
+            }
+            let mut disks: Vec<Disk> = self
+                .disks
+                .iter()
+                .filter(|d| d.instance_id.as_deref() == Some(instance_id))
+                .cloned()
+                .collect();
+            disks.sort_by_key(|d| (d.kind != "system", d.device.clone()));
+            for disk in disks {
+                let snapshot_id = self.new_id("s");
+                new_snapshots.push(Snapshot {
+                    snapshot_id: snapshot_id.clone(),
+                    snapshot_name: String::new(),
+                    description: format!("Created for image from instance {instance_id}"),
+                    source_disk_id: disk.disk_id.clone(),
+                    source_disk_size: disk.size,
+                    source_disk_type: disk.kind.clone(),
+                    instance_id: Some(instance_id.clone()),
+                    creation_time: now,
+                    ready_at: now + timing.snapshot,
+                    retention_days: None,
+                    tags: Vec::new(),
+                });
+                mappings.push(DiskMapping {
+                    device: disk.device,
+                    kind: disk.kind,
+                    snapshot_id,
+                    size: disk.size,
+                });
+            }
+        } else {
+            let sources: Vec<(String, Option<String>, Option<String>)> =
+                if !req.disk_device_mapping.is_empty() {
+                    req.disk_device_mapping.clone()
+                } else if let Some(snapshot_id) = &req.snapshot_id {
+                    vec![(
+                        snapshot_id.clone(),
+                        Some("/dev/xvda".to_owned()),
+                        Some("system".to_owned()),
+                    )]
+                } else {
+                    return Err(RpcError::missing(
+                        "SnapshotId or InstanceId or DiskDeviceMapping",
+                    ));
+                };
+            let mut data_index = 0u8;
+            for (snapshot_id, device, kind) in sources {
+                let snapshot = self
+                    .snapshots
+                    .iter()
+                    .find(|s| s.snapshot_id == snapshot_id)
+                    .ok_or_else(|| errors::snapshot_not_found(&snapshot_id))?;
+                if snapshot.status(now).0 != "accomplished" {
+                    return Err(errors::snapshot_not_ready(&snapshot_id));
+                }
+                let kind = kind.unwrap_or_else(|| {
+                    if mappings.is_empty() {
+                        "system".to_owned()
+                    } else {
+                        "data".to_owned()
+                    }
+                });
+                if kind != "system" && kind != "data" {
+                    return Err(RpcError::invalid(
+                        "DiskDeviceMapping.N.DiskType",
+                        "must be system or data",
+                    ));
+                }
+                let device = device.unwrap_or_else(|| {
+                    if kind == "system" {
+                        "/dev/xvda".to_owned()
+                    } else {
+                        data_index += 1;
+                        format!("/dev/xvd{}", char::from(b'a' + data_index.min(25)))
+                    }
+                });
+                if mappings.iter().any(|m| m.device == device) {
+                    return Err(RpcError::bad_request(
+                        "InvalidDevice.InUse",
+                        format!("The device {device} is given to more than one snapshot."),
+                    ));
+                }
+                let source = snapshot
+                    .instance_id
+                    .as_ref()
+                    .and_then(|id| self.instances.iter().find(|i| &i.instance_id == id))
+                    .and_then(|instance| self.image(&instance.image_id));
+                if let Some(source) = source {
+                    platform = (source.os_type.clone(), source.platform.clone());
+                }
+                mappings.push(DiskMapping {
+                    device,
+                    kind,
+                    snapshot_id: snapshot.snapshot_id.clone(),
+                    size: snapshot.source_disk_size,
+                });
+            }
+            if mappings.iter().filter(|m| m.kind == "system").count() != 1 {
+                return Err(RpcError::invalid(
+                    "DiskDeviceMapping",
+                    "an image needs exactly one system disk snapshot",
+                ));
+            }
+        }
+        let id = self.new_id("m");
+        let fails = std::mem::take(&mut self.fail_next_image);
+        let size = mappings
+            .iter()
+            .find(|m| m.kind == "system")
+            .map_or(0, |m| m.size);
+        self.snapshots.extend(new_snapshots);
+        self.images.push(Image {
+            image_id: id.clone(),
+            image_name: req.image_name.clone().unwrap_or_else(|| id.clone()),
+            description: req.description.clone().unwrap_or_default(),
+            owner_alias: "self".to_owned(),
+            os_type: platform.0,
+            platform: platform.1,
+            architecture: "x86_64".to_owned(),
+            size,
+            creation_time: now,
+            ready_at: now + timing.image,
+            fails,
+            disk_mappings: mappings,
+            tags: req.tags.clone(),
+        });
+        self.token_remember("CreateImage", req.client_token.as_deref(), fingerprint, &id);
+        Ok(id)
+    }
+
+    /// DeleteImage.
+    pub fn delete_image(&mut self, image_id: &str, force: bool) -> Result<(), RpcError> {
+        let Some(pos) = self
+            .images
+            .iter()
+            .position(|i| i.image_id == image_id && i.owner_alias == "self")
+        else {
+            return Err(errors::image_not_found(image_id));
+        };
+        if !force && self.instances.iter().any(|i| i.image_id == image_id) {
+            return Err(RpcError::forbidden(
+                "ImageUsingByInstance",
+                format!(
+                    "The image {image_id} is used by an instance; pass Force=true to delete it anyway."
+                ),
+            ));
+        }
+        self.images.remove(pos);
+        Ok(())
+    }
+
+    /// DeleteSnapshot.
+    pub fn delete_snapshot(&mut self, snapshot_id: &str) -> Result<(), RpcError> {
+        let Some(pos) = self
+            .snapshots
+            .iter()
+            .position(|s| s.snapshot_id == snapshot_id)
+        else {
+            return Err(errors::snapshot_not_found(snapshot_id));
+        };
+        if let Some(image) = self
+            .images
+            .iter()
+            .find(|i| i.disk_mappings.iter().any(|m| m.snapshot_id == snapshot_id))
+        {
+            return Err(RpcError::forbidden(
+                "SnapshotCreatedImage",
+                format!(
+                    "The snapshot {snapshot_id} has been used to create image {}; delete the image first.",
+                    image.image_id
+                ),
+            ));
+        }
+        self.snapshots.remove(pos);
+        Ok(())
+    }
+
+    /// Releases an instance and the disks attached to it.
+    pub fn release_instance(&mut self, instance_id: &str) -> Result<(), RpcError> {
+        self.instance(instance_id)?;
+        self.instances.retain(|i| i.instance_id != instance_id);
+        self.disks
+            .retain(|d| d.instance_id.as_deref() != Some(instance_id));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn image_names_follow_the_cloud_rule() {
+        for ok in ["ab", "web-2026-01-01T00:00:00Z", "Ünïcode_name", "a.b"] {
+            assert!(check_image_name(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(129);
+        for bad in [
+            "a",
+            "1abc",
+            "_abc",
+            "web image",
+            "http://x",
+            "https://x",
+            long.as_str(),
+            "a/b",
+        ] {
+            let err = check_image_name(bad).unwrap_err();
+            assert_eq!(err.code, "InvalidImageName.Malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn progress_is_lazy_and_capped_below_100_until_done() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let ready = t0 + Duration::seconds(100);
+        assert_eq!(progress(t0, ready, t0).percent, 0);
+        assert_eq!(progress(t0, ready, t0 + Duration::seconds(42)).percent, 42);
+        assert_eq!(
+            progress(t0, ready, t0 + Duration::milliseconds(99_999)).percent,
+            99
+        );
+        assert_eq!(progress(t0, ready, ready).percent, 100);
+        assert_eq!(progress(t0, t0, t0).percent, 100);
+        // A clock set back before creation reads as 0%, not as a negative number.
+        assert_eq!(progress(t0, ready, t0 - Duration::seconds(5)).percent, 0);
+    }
+}

@@ -1,0 +1,27 @@
+//! ESS error codes, with the HTTP statuses of the Auto Scaling API reference (reference §4).
+
+use crate::error::RpcError;
+
+/// 404 `InvalidScalingConfigurationId.NotFound`.
+pub fn configuration_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidScalingConfigurationId.NotFound",
+        format!("The specified scaling configuration \"{id}\" does not exist."),
+    )
+}
+
+/// 404 `InvalidScalingGroupId.NotFound`.
+pub fn group_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidScalingGroupId.NotFound",
+        format!("The specified scaling group \"{id}\" does not exist."),
+    )
+}
+
+/// 404 `InvalidImageId.NotFound`.
+pub fn image_not_found(id: &str, why: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidImageId.NotFound",
+        format!("The specified image \"{id}\" does not exist{why}."),
+    )
+}

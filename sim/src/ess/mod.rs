@@ -1,0 +1,43 @@
+//! Auto Scaling (ESS, API version 2014-08-28): scaling groups and configurations.
+//!
+//! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources,
+//! [`errors`] names the cloud's error codes.
+
+pub mod errors;
+pub mod protocol;
+pub mod state;
+
+use serde_json::Value;
+
+use crate::error::RpcError;
+use crate::params::Params;
+use crate::state::{Ctx, Region};
+
+/// The API version ESS answers to.
+pub const VERSION: &str = "2014-08-28";
+
+/// Every action the sim's ESS implements.
+pub const ACTIONS: &[&str] = &[
+    "DescribeScalingGroups",
+    "DescribeScalingConfigurations",
+    "ModifyScalingConfiguration",
+];
+
+/// Runs `action`; `None` if ESS has no such action.
+pub fn handle(
+    action: &str,
+    p: &Params,
+    region: &mut Region,
+    ctx: &Ctx,
+) -> Option<Result<Value, RpcError>> {
+    Some(match action {
+        "DescribeScalingGroups" => protocol::describe_scaling_groups(&region.ess, p, ctx),
+        "DescribeScalingConfigurations" => {
+            protocol::describe_scaling_configurations(&region.ess, &region.ecs, p, ctx)
+        }
+        "ModifyScalingConfiguration" => {
+            protocol::modify_scaling_configuration(&mut region.ess, &region.ecs, p, ctx)
+        }
+        _ => return None,
+    })
+}

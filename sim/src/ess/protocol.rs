@@ -1,0 +1,228 @@
+//! ESS (2014-08-28) on the wire: `Name.N` list parameters, wrapped list responses.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::errors;
+use super::state::Ess;
+use crate::ecs::state::{Ecs, ImageStatus};
+use crate::error::RpcError;
+use crate::params::{Params, page};
+use crate::state::Ctx;
+
+/// `yyyy-MM-ddTHH:mmZ`: ESS prints times to the minute.
+fn minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+/// DescribeScalingGroups.
+pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> {
+    ctx.region(p)?;
+    let ids = p.list("ScalingGroupId", 20)?;
+    let mut names = p.list("ScalingGroupName", 20)?;
+    if let Some(name) = p.get("ScalingGroupName") {
+        names.push(name);
+    }
+    // GroupType filters only when given (reference §4.1: its default is UNCONFIRMED for 2014).
+    let group_type = match p.get("GroupType") {
+        None => None,
+        Some(t @ ("ECS" | "ECI")) => Some(t),
+        Some(_) => return Err(RpcError::invalid("GroupType", "must be ECS or ECI")),
+    };
+    let (number, size) = p.paging(50)?;
+    let items: Vec<Value> = ess
+        .groups
+        .iter()
+        .filter(|g| ids.is_empty() || ids.contains(&g.scaling_group_id.as_str()))
+        .filter(|g| names.is_empty() || names.contains(&g.scaling_group_name.as_str()))
+        .filter(|g| group_type.is_none_or(|t| t == g.group_type))
+        .map(|g| {
+            json!({
+                "ScalingGroupId": g.scaling_group_id,
+                "ScalingGroupName": g.scaling_group_name,
+                "RegionId": ctx.region_id,
+                "GroupType": g.group_type,
+                "LifecycleState": g.lifecycle_state,
+                "ActiveScalingConfigurationId": g.active_scaling_configuration_id.clone().unwrap_or_default(),
+                "LaunchTemplateId": "",
+                "LaunchTemplateVersion": "",
+                "MinSize": g.min_size,
+                "MaxSize": g.max_size,
+                "DesiredCapacity": g.min_size,
+                "DefaultCooldown": 300,
+                "TotalCapacity": 0,
+                "TotalInstanceCount": 0,
+                "ActiveCapacity": 0,
+                "PendingCapacity": 0,
+                "PendingWaitCapacity": 0,
+                "RemovingCapacity": 0,
+                "RemovingWaitCapacity": 0,
+                "ProtectedCapacity": 0,
+                "StandbyCapacity": 0,
+                "StoppedCapacity": 0,
+                "HealthCheckType": "ECS",
+                "MultiAZPolicy": "PRIORITY",
+                "ScalingPolicy": "release",
+                "GroupDeletionProtection": false,
+                "SuspendedProcesses": {"SuspendedProcess": []},
+                "RemovalPolicies": {"RemovalPolicy": ["OldestScalingConfiguration", "OldestInstance"]},
+                "LoadBalancerIds": {"LoadBalancerId": []},
+                "DBInstanceIds": {"DBInstanceId": []},
+                "VSwitchIds": {"VSwitchId": []},
+                "CreationTime": minute(g.creation_time),
+                "ModificationTime": minute(g.creation_time),
+            })
+        })
+        .collect();
+    let total = items.len();
+    Ok(json!({
+        "TotalCount": total,
+        "PageNumber": number,
+        "PageSize": size,
+        "ScalingGroups": {"ScalingGroup": page(items, number, size)},
+    }))
+}
+
+/// DescribeScalingConfigurations.
+pub fn describe_scaling_configurations(
+    ess: &Ess,
+    ecs: &Ecs,
+    p: &Params,
+    ctx: &Ctx,
+) -> Result<Value, RpcError> {
+    ctx.region(p)?;
+    let group = p.get("ScalingGroupId");
+    if let Some(g) = group {
+        if ess.group(g).is_none() {
+            return Err(errors::group_not_found(g));
+        }
+    }
+    let ids = p.list("ScalingConfigurationId", 10)?;
+    let names = p.list("ScalingConfigurationName", 10)?;
+    let (number, size) = p.paging(50)?;
+    let items: Vec<Value> = ess
+        .configurations
+        .iter()
+        .filter(|c| group.is_none_or(|g| g == c.scaling_group_id))
+        .filter(|c| ids.is_empty() || ids.contains(&c.scaling_configuration_id.as_str()))
+        .filter(|c| names.is_empty() || names.contains(&c.scaling_configuration_name.as_str()))
+        .map(|c| {
+            let image_name = ecs
+                .image(&c.image_id)
+                .map_or(c.image_name.as_str(), |m| m.image_name.as_str());
+            json!({
+                "ScalingConfigurationId": c.scaling_configuration_id,
+                "ScalingConfigurationName": c.scaling_configuration_name,
+                "ScalingGroupId": c.scaling_group_id,
+                "LifecycleState": ess.lifecycle_state(c),
+                "ImageId": c.image_id,
+                "ImageName": image_name,
+                "ImageFamily": "",
+                "InstanceType": c.instance_type,
+                "InstanceTypes": {"InstanceType": [c.instance_type]},
+                "SecurityGroupId": "sg-bp1simdemo0000001",
+                "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1simdemo0000001"]},
+                "SystemDiskCategory": "cloud_essd",
+                "SystemDiskSize": 40,
+                "DataDisks": {"DataDisk": []},
+                "Tags": {"Tag": []},
+                "KeyPairName": "",
+                "RamRoleName": "",
+                "UserData": "",
+                "InstanceName": "",
+                "HostName": "",
+                "SpotStrategy": "NoSpot",
+                "InternetChargeType": "PayByTraffic",
+                "InternetMaxBandwidthIn": 200,
+                "InternetMaxBandwidthOut": 0,
+                "CreationTime": minute(c.creation_time),
+            })
+        })
+        .collect();
+    let total = items.len();
+    Ok(json!({
+        "TotalCount": total,
+        "PageNumber": number,
+        "PageSize": size,
+        "ScalingConfigurations": {"ScalingConfiguration": page(items, number, size)},
+    }))
+}
+
+/// ModifyScalingConfiguration (no RegionId: the configuration id says where it lives).
+pub fn modify_scaling_configuration(
+    ess: &mut Ess,
+    ecs: &Ecs,
+    p: &Params,
+    ctx: &Ctx,
+) -> Result<Value, RpcError> {
+    let id = p.required("ScalingConfigurationId")?;
+    let image_id = p.get("ImageId");
+    let image_name = p.get("ImageName");
+    if image_id.is_some() && p.get("ImageFamily").is_some() {
+        return Err(RpcError::invalid(
+            "ImageFamily",
+            "ImageFamily cannot be set together with ImageId",
+        ));
+    }
+    if let Some(name) = p.get("ScalingConfigurationName") {
+        let ok = (2..=64).contains(&name.chars().count())
+            && name.chars().next().is_some_and(char::is_alphanumeric)
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !ok {
+            return Err(RpcError::invalid(
+                "ScalingConfigurationName",
+                "2 to 64 characters: letters, digits, underscores, hyphens and periods, starting with a letter or digit",
+            ));
+        }
+    }
+    let group_type = {
+        let config = ess.configuration_mut(id)?;
+        let group = config.scaling_group_id.clone();
+        ess.group(&group).map(|g| g.group_type.clone())
+    };
+    if group_type.as_deref() == Some("ECI") {
+        // ECI configurations are changed with ModifyEciScalingConfiguration.
+        return Err(RpcError::not_found(
+            "InvalidScalingConfigurationId.NotFound",
+            format!(
+                "The specified scaling configuration \"{id}\" does not exist among ECS scaling configurations: \
+                 it belongs to an ECI scaling group."
+            ),
+        ));
+    }
+    // ImageName is ignored when ImageId is given (reference §4.3).
+    let image = match (image_id, image_name) {
+        (Some(id), _) => Some(
+            ecs.image(id)
+                .ok_or_else(|| errors::image_not_found(id, ""))?,
+        ),
+        (None, Some(name)) => Some(
+            ecs.images
+                .iter()
+                .find(|m| m.image_name == name)
+                .ok_or_else(|| errors::image_not_found(name, " (no image has this name)"))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(image) = image {
+        let (status, _) = image.status(ctx.now);
+        if status != ImageStatus::Available {
+            return Err(errors::image_not_found(
+                &image.image_id,
+                &format!(" as an Available image (it is {})", status.as_str()),
+            ));
+        }
+    }
+    let new_name = p.get("ScalingConfigurationName");
+    let config = ess.configuration_mut(id)?;
+    if let Some(image) = image {
+        config.image_id = image.image_id.clone();
+        config.image_name = image.image_name.clone();
+    }
+    if let Some(name) = new_name {
+        config.scaling_configuration_name = name.to_owned();
+    }
+    Ok(json!({}))
+}

@@ -1,0 +1,93 @@
+//! Auto Scaling groups and configurations.
+
+use chrono::{DateTime, Utc};
+
+use super::errors;
+use crate::error::RpcError;
+
+/// A scaling group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScalingGroup {
+    /// `asg-…`.
+    pub scaling_group_id: String,
+    /// Its name.
+    pub scaling_group_name: String,
+    /// `ECS` or `ECI`.
+    pub group_type: String,
+    /// `Active`, `Inactive` or `Deleting`.
+    pub lifecycle_state: String,
+    /// The configuration new instances use.
+    pub active_scaling_configuration_id: Option<String>,
+    /// Minimum instances.
+    pub min_size: u32,
+    /// Maximum instances.
+    pub max_size: u32,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+}
+
+/// A scaling configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScalingConfiguration {
+    /// `asc-…`.
+    pub scaling_configuration_id: String,
+    /// Its name.
+    pub scaling_configuration_name: String,
+    /// Its group.
+    pub scaling_group_id: String,
+    /// The image new instances are created from.
+    pub image_id: String,
+    /// That image's name when it was set.
+    pub image_name: String,
+    /// e.g. `ecs.g7.large`.
+    pub instance_type: String,
+    /// When it was created.
+    pub creation_time: DateTime<Utc>,
+}
+
+/// The ESS part of the region.
+#[derive(Debug, Default)]
+pub struct Ess {
+    /// Groups, in creation order.
+    pub groups: Vec<ScalingGroup>,
+    /// Configurations, in creation order.
+    pub configurations: Vec<ScalingConfiguration>,
+}
+
+impl Ess {
+    /// The group `id`.
+    pub fn group(&self, id: &str) -> Option<&ScalingGroup> {
+        self.groups.iter().find(|g| g.scaling_group_id == id)
+    }
+
+    /// `Active` if the configuration is its group's active one, else `Inactive`.
+    pub fn lifecycle_state(&self, config: &ScalingConfiguration) -> &'static str {
+        let active = self
+            .group(&config.scaling_group_id)
+            .and_then(|g| g.active_scaling_configuration_id.as_deref())
+            == Some(config.scaling_configuration_id.as_str());
+        if active { "Active" } else { "Inactive" }
+    }
+
+    /// The configuration `id`, mutable.
+    pub fn configuration_mut(&mut self, id: &str) -> Result<&mut ScalingConfiguration, RpcError> {
+        self.configurations
+            .iter_mut()
+            .find(|c| c.scaling_configuration_id == id)
+            .ok_or_else(|| errors::configuration_not_found(id))
+    }
+
+    /// Deletes a configuration (what the admin interface does; the group loses its active
+    /// configuration if it was that one).
+    pub fn delete_configuration(&mut self, id: &str) -> Result<(), RpcError> {
+        self.configuration_mut(id)?;
+        self.configurations
+            .retain(|c| c.scaling_configuration_id != id);
+        for group in &mut self.groups {
+            if group.active_scaling_configuration_id.as_deref() == Some(id) {
+                group.active_scaling_configuration_id = None;
+            }
+        }
+        Ok(())
+    }
+}

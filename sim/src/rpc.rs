@@ -1,0 +1,313 @@
+//! The RPC front: ECS, ESS and STS requests, routed by `Action` and `Version`.
+//!
+//! Order of checks, as the API gateway does them: the parameters decode; `Action` and
+//! `Version` name an operation the sim implements; the call is counted and injected faults
+//! apply; the format is JSON or XML; then the signature — common parameters present,
+//! `Timestamp` well formed and within ±15 minutes, AccessKeyId known (STS keys with their
+//! SecurityToken, until they expire), signature equal to the one the sim computes over every
+//! parameter but `Signature` with the request's own method, nonce not seen before — and only
+//! then the operation.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use http::{Method, StatusCode};
+use reimage::aliyun::sign::rpc;
+use serde_json::Value;
+
+use crate::error::RpcError;
+use crate::keys::{AuthError, Principal};
+use crate::params::Params;
+use crate::state::SimState;
+use crate::{ecs, ess, sts};
+
+/// How far a request's Timestamp may be from the sim's clock.
+pub const TIMESTAMP_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// The answer to one RPC request, before it is put on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcAnswer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// JSON body (with `RequestId`).
+    pub body: Value,
+    /// Whether the client asked for XML.
+    pub xml: bool,
+    /// The Action, for the XML root element.
+    pub action: String,
+}
+
+/// A product the RPC front serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Product {
+    Ecs,
+    Ess,
+    Sts,
+}
+
+impl Product {
+    fn from_version(version: &str) -> Option<Self> {
+        match version {
+            ecs::VERSION => Some(Self::Ecs),
+            ess::VERSION => Some(Self::Ess),
+            sts::VERSION => Some(Self::Sts),
+            _ => None,
+        }
+    }
+
+    fn actions(self) -> &'static [&'static str] {
+        match self {
+            Self::Ecs => ecs::ACTIONS,
+            Self::Ess => ess::ACTIONS,
+            Self::Sts => sts::ACTIONS,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ecs => "Ecs",
+            Self::Ess => "Ess",
+            Self::Sts => "Sts",
+        }
+    }
+
+    fn host(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs.aliyuncs.com",
+            Self::Ess => "ess.aliyuncs.com",
+            Self::Sts => "sts.aliyuncs.com",
+        }
+    }
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+}
+
+/// Handles one RPC request whose parameters (query and form body) are `params`.
+pub async fn handle(
+    state: &Arc<SimState>,
+    method: &Method,
+    params: Result<Params, RpcError>,
+) -> RpcAnswer {
+    let request_id = request_id();
+    let mut product = None;
+    let mut action = String::from("Error");
+    let mut xml = false;
+    let result = async {
+        let p = params?;
+        action = p.required("Action")?.to_owned();
+        xml = p
+            .get("Format")
+            .is_some_and(|f| f.eq_ignore_ascii_case("XML"));
+        state.count_call(&action);
+        let version = p.required("Version")?;
+        let found = Product::from_version(version).ok_or_else(|| {
+            RpcError::bad_request(
+                "NoSuchVersion",
+                format!(
+                    "The specified version \"{}\" does not exist.",
+                    crate::params::truncate(version, 40)
+                ),
+            )
+        })?;
+        product = Some(found);
+        if !found.actions().contains(&action.as_str()) {
+            return Err(RpcError::unknown_action(&action, version));
+        }
+        let (delay, fault) = state.faults().on_call(&action);
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(err) = fault {
+            return Err(err);
+        }
+        if let Some(format) = p.get("Format") {
+            if !format.eq_ignore_ascii_case("JSON") && !format.eq_ignore_ascii_case("XML") {
+                return Err(RpcError::invalid("Format", "must be JSON or XML"));
+            }
+        }
+        let principal = authenticate(state, method, &p)?;
+        dispatch(state, found, &action, &p, principal)
+    }
+    .await;
+    let (status, mut body) = match result {
+        Ok(mut body) => {
+            if !body.is_object() {
+                body = Value::Object(serde_json::Map::new());
+            }
+            (StatusCode::OK, body)
+        }
+        Err(err) => {
+            let status = err.status;
+            let (product, host) = product.map_or(("Sim", "127.0.0.1"), |p| (p.name(), p.host()));
+            (status, err.into_body(&request_id, host, product))
+        }
+    };
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("RequestId".to_owned(), Value::String(request_id));
+    }
+    RpcAnswer {
+        status,
+        body,
+        xml,
+        action,
+    }
+}
+
+fn dispatch(
+    state: &SimState,
+    product: Product,
+    action: &str,
+    p: &Params,
+    principal: Principal,
+) -> Result<Value, RpcError> {
+    let ctx = state.ctx(principal);
+    let mut region = state.region();
+    let answer = match product {
+        Product::Ecs => ecs::handle(action, p, &mut region, &ctx),
+        Product::Ess => ess::handle(action, p, &mut region, &ctx),
+        Product::Sts => sts::handle(action, p, &region, &state.keys, &ctx),
+    };
+    answer.unwrap_or_else(|| Err(RpcError::unknown_action(action, "")))
+}
+
+/// Parses `yyyy-MM-ddTHH:mm:ssZ` (fractional seconds accepted).
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%.fZ"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| t.and_utc())
+}
+
+fn auth_error(err: AuthError) -> RpcError {
+    let status = match err {
+        AuthError::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    RpcError::new(status, err.code(), err.to_string())
+}
+
+/// Checks the signature of `p` sent with `method`; says who signed it.
+pub fn authenticate(state: &SimState, method: &Method, p: &Params) -> Result<Principal, RpcError> {
+    let access_key_id = p.required("AccessKeyId")?;
+    let signature = p.required("Signature")?;
+    let sig_method = p.required("SignatureMethod")?;
+    let sig_version = p.required("SignatureVersion")?;
+    if sig_method != "HMAC-SHA1" || sig_version != "1.0" {
+        return Err(RpcError::bad_request(
+            "IncompleteSignature",
+            "The request signature does not conform to Alibaba Cloud standards: \
+             SignatureMethod must be HMAC-SHA1 and SignatureVersion 1.0.",
+        ));
+    }
+    let nonce = p.required("SignatureNonce")?;
+    let raw_ts = p.required("Timestamp")?;
+    let ts = parse_timestamp(raw_ts).ok_or_else(|| {
+        RpcError::bad_request(
+            "InvalidTimeStamp.Format",
+            format!(
+                "Specified time stamp or date value is not well formatted: \"{}\" (expected yyyy-MM-ddTHH:mm:ssZ).",
+                crate::params::truncate(raw_ts, 40)
+            ),
+        )
+    })?;
+    let wall = state.wall_now();
+    if (wall - ts).num_seconds().abs() > TIMESTAMP_WINDOW_SECONDS {
+        return Err(RpcError::bad_request(
+            "InvalidTimeStamp.Expired",
+            format!(
+                "Specified time stamp or date value is expired: {raw_ts} is more than 15 minutes from the server time {}.",
+                wall.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ));
+    }
+    let (secret, principal) = state
+        .keys
+        .authenticate(access_key_id, p.get("SecurityToken"), state.now())
+        .map_err(auth_error)?;
+    let string_to_sign = rpc::string_to_sign(method.as_str(), &rpc::canonical_query(p.iter()));
+    let expected = rpc::signature(&secret, &string_to_sign);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        signature.as_bytes(),
+    )) {
+        return Err(RpcError::bad_request(
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+        ));
+    }
+    if !state.use_nonce(nonce, wall) {
+        return Err(RpcError::bad_request(
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
+    }
+    Ok(principal)
+}
+
+/// Renders a JSON answer as the cloud's XML: the root is `<ActionResponse>` (or `<Error>`),
+/// objects become nested elements and arrays repeat their element.
+pub fn to_xml(action: &str, status: StatusCode, body: &Value) -> String {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    fn write(out: &mut String, name: &str, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    write(out, name, item);
+                }
+            }
+            Value::Object(map) => {
+                out.push_str(&format!("<{name}>"));
+                for (k, v) in map {
+                    write(out, k, v);
+                }
+                out.push_str(&format!("</{name}>"));
+            }
+            Value::Null => out.push_str(&format!("<{name}/>")),
+            Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", escape(s))),
+            other => out.push_str(&format!("<{name}>{other}</{name}>")),
+        }
+    }
+    let root = if status.is_success() {
+        format!("{action}Response")
+    } else {
+        "Error".to_owned()
+    };
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    write(&mut out, &root, body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timestamps_parse_in_the_cloud_format_only() {
+        assert!(parse_timestamp("2026-01-02T03:04:05Z").is_some());
+        assert!(parse_timestamp("2026-01-02T03:04:05.123Z").is_some());
+        assert!(parse_timestamp("2026-01-02 03:04:05").is_none());
+        assert!(parse_timestamp("2026-13-02T03:04:05Z").is_none());
+        assert!(parse_timestamp("").is_none());
+    }
+
+    #[test]
+    fn xml_repeats_list_elements() {
+        let body = json!({"RequestId": "R", "Images": {"Image": [{"ImageId": "m-1"}, {"ImageId": "m-2"}]}, "TotalCount": 2});
+        let xml = to_xml("DescribeImages", StatusCode::OK, &body);
+        assert!(xml.contains("<DescribeImagesResponse>"), "{xml}");
+        assert!(xml.contains("<Images><Image><ImageId>m-1</ImageId></Image><Image><ImageId>m-2</ImageId></Image></Images>"), "{xml}");
+        assert!(xml.contains("<TotalCount>2</TotalCount>"));
+        let err = to_xml("X", StatusCode::BAD_REQUEST, &json!({"Code": "A<B"}));
+        assert!(err.contains("<Error><Code>A&lt;B</Code></Error>"), "{err}");
+    }
+}

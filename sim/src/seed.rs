@@ -1,0 +1,553 @@
+//! What a region holds when the sim starts: the seed file format and the built-in demo region.
+//!
+//! `reimage sim --print-seed` prints [`Seed::demo`] in this format; `reimage sim --seed FILE`
+//! loads one. Unknown fields are refused so that a typo is reported, not ignored, and
+//! [`Seed::validate`] checks that every reference points at something that exists.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a seed cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The text is not a seed (JSON syntax, a missing or unknown field).
+    #[error("the seed is not valid JSON in the seed format: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// The seed parses but contradicts itself.
+    #[error("the seed is inconsistent: {0}")]
+    Invalid(String),
+}
+
+/// Everything a region starts with.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// The region, e.g. `cn-hangzhou`.
+    pub region_id: String,
+    /// The account that owns everything (appears in role ARNs).
+    pub account_id: String,
+    /// Static AccessKeys; the first is the one [`crate::Sim::access_key_id`] returns.
+    pub access_keys: Vec<SeedAccessKey>,
+    /// RAM roles that STS AssumeRole accepts.
+    #[serde(default)]
+    pub roles: Vec<SeedRole>,
+    /// ECS images (public `system` images and the account's own `self` images).
+    #[serde(default)]
+    pub images: Vec<SeedImage>,
+    /// ECS instances with their disks.
+    #[serde(default)]
+    pub instances: Vec<SeedInstance>,
+    /// Auto Scaling groups.
+    #[serde(default)]
+    pub scaling_groups: Vec<SeedScalingGroup>,
+    /// Auto Scaling configurations.
+    #[serde(default)]
+    pub scaling_configurations: Vec<SeedScalingConfiguration>,
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Seed")
+            .field("region_id", &self.region_id)
+            .field("account_id", &self.account_id)
+            .field("access_keys", &self.access_keys)
+            .field("roles", &self.roles.len())
+            .field("images", &self.images.len())
+            .field("instances", &self.instances.len())
+            .field("scaling_groups", &self.scaling_groups.len())
+            .field("scaling_configurations", &self.scaling_configurations.len())
+            .finish()
+    }
+}
+
+/// A static AccessKey.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedAccessKey {
+    /// The AccessKeyId.
+    pub access_key_id: String,
+    /// The AccessKeySecret.
+    pub access_key_secret: String,
+    /// Whether the key belongs to the root account (root may not assume roles).
+    #[serde(default)]
+    pub root: bool,
+}
+
+impl fmt::Debug for SeedAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeedAccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"<redacted>")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+/// A RAM role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRole {
+    /// The role name; its ARN is `acs:ram::<account_id>:role/<name>`.
+    pub name: String,
+    /// Longest session AssumeRole grants, seconds (900..=43200).
+    #[serde(default = "default_max_session")]
+    pub max_session_duration: u32,
+}
+
+fn default_max_session() -> u32 {
+    3600
+}
+
+/// An image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedImage {
+    /// `m-…` for custom images; public images have names as ids (`ubuntu_22_04_x64_20G_alibase_20240101.vhd`).
+    pub image_id: String,
+    /// The image name.
+    pub image_name: String,
+    /// `system` (public) or `self` (the account's own).
+    pub image_owner_alias: String,
+    /// `linux` or `windows`.
+    #[serde(default = "default_os_type")]
+    pub os_type: String,
+    /// e.g. `Ubuntu`.
+    #[serde(default = "default_platform")]
+    pub platform: String,
+    /// Size in GiB.
+    #[serde(default = "default_size")]
+    pub size: u32,
+}
+
+fn default_os_type() -> String {
+    "linux".to_owned()
+}
+fn default_platform() -> String {
+    "Ubuntu".to_owned()
+}
+fn default_size() -> u32 {
+    40
+}
+
+/// An instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedInstance {
+    /// `i-…`.
+    pub instance_id: String,
+    /// The instance name.
+    pub instance_name: String,
+    /// `Running`, `Stopped`, `Pending`, `Starting` or `Stopping`.
+    pub status: String,
+    /// e.g. `ecs.g7.large`.
+    pub instance_type: String,
+    /// e.g. `cn-hangzhou-h`.
+    pub zone_id: String,
+    /// The image the instance was created from.
+    pub image_id: String,
+    /// Its disks: exactly one `system` disk, any number of `data` disks.
+    pub disks: Vec<SeedDisk>,
+}
+
+/// A disk attached to an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDisk {
+    /// `d-…`.
+    pub disk_id: String,
+    /// `system` or `data`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Size in GiB.
+    pub size: u32,
+    /// e.g. `cloud_essd`.
+    #[serde(default = "default_category")]
+    pub category: String,
+    /// e.g. `/dev/xvda`.
+    pub device: String,
+}
+
+fn default_category() -> String {
+    "cloud_essd".to_owned()
+}
+
+/// A scaling group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedScalingGroup {
+    /// `asg-…`.
+    pub scaling_group_id: String,
+    /// The group name.
+    pub scaling_group_name: String,
+    /// `ECS` or `ECI`.
+    pub group_type: String,
+    /// `Active`, `Inactive` or `Deleting`.
+    pub lifecycle_state: String,
+    /// The configuration new instances are created from (may be absent).
+    #[serde(default)]
+    pub active_scaling_configuration_id: Option<String>,
+    /// Minimum instances.
+    #[serde(default)]
+    pub min_size: u32,
+    /// Maximum instances.
+    #[serde(default = "default_max_size")]
+    pub max_size: u32,
+}
+
+fn default_max_size() -> u32 {
+    10
+}
+
+/// A scaling configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedScalingConfiguration {
+    /// `asc-…`.
+    pub scaling_configuration_id: String,
+    /// The configuration name.
+    pub scaling_configuration_name: String,
+    /// The group it belongs to.
+    pub scaling_group_id: String,
+    /// The image instances are created from (for ECI groups, may be empty).
+    #[serde(default)]
+    pub image_id: String,
+    /// e.g. `ecs.g7.large`.
+    #[serde(default)]
+    pub instance_type: String,
+}
+
+const STATUSES: &[&str] = &["Running", "Stopped", "Pending", "Starting", "Stopping"];
+
+impl Seed {
+    /// Parses and validates a seed file's text.
+    pub fn from_json(text: &str) -> Result<Self, SeedError> {
+        let seed: Seed = serde_json::from_str(text)?;
+        seed.validate()?;
+        Ok(seed)
+    }
+
+    /// The seed as pretty JSON (what `--print-seed` prints).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Checks that ids are unique and every reference resolves.
+    pub fn validate(&self) -> Result<(), SeedError> {
+        let bad = |s: String| Err(SeedError::Invalid(s));
+        if self.region_id.is_empty() {
+            return bad("region_id is empty".into());
+        }
+        if self.access_keys.is_empty() {
+            return bad("access_keys is empty: the sim needs at least one AccessKey".into());
+        }
+        for key in &self.access_keys {
+            if key.access_key_id.is_empty() || key.access_key_secret.is_empty() {
+                return bad("an access key has an empty access_key_id or access_key_secret".into());
+            }
+            if key.access_key_id.starts_with("STS.") {
+                return bad(format!(
+                    "access key {}: ids starting with \"STS.\" are reserved for STS tokens",
+                    key.access_key_id
+                ));
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut unique = |kind: &str, id: &str| {
+            if id.is_empty() {
+                return Err(SeedError::Invalid(format!("a {kind} has an empty id")));
+            }
+            if ids.insert(id.to_owned()) {
+                Ok(())
+            } else {
+                Err(SeedError::Invalid(format!("{kind} id {id} is used twice")))
+            }
+        };
+        for key in &self.access_keys {
+            unique("access key", &key.access_key_id)?;
+        }
+        for role in &self.roles {
+            unique("role", &role.name)?;
+            if !(900..=43200).contains(&role.max_session_duration) {
+                return bad(format!(
+                    "role {}: max_session_duration must be 900..=43200",
+                    role.name
+                ));
+            }
+        }
+        let mut names = HashSet::new();
+        for image in &self.images {
+            unique("image", &image.image_id)?;
+            if !matches!(image.image_owner_alias.as_str(), "system" | "self") {
+                return bad(format!(
+                    "image {}: image_owner_alias must be \"system\" or \"self\"",
+                    image.image_id
+                ));
+            }
+            if !names.insert(image.image_name.clone()) {
+                return bad(format!("image name {} is used twice", image.image_name));
+            }
+        }
+        for instance in &self.instances {
+            unique("instance", &instance.instance_id)?;
+            if !STATUSES.contains(&instance.status.as_str()) {
+                return bad(format!(
+                    "instance {}: status must be one of {STATUSES:?}",
+                    instance.instance_id
+                ));
+            }
+            let systems = instance.disks.iter().filter(|d| d.kind == "system").count();
+            if systems != 1 {
+                return bad(format!(
+                    "instance {} has {systems} system disks; it needs exactly one",
+                    instance.instance_id
+                ));
+            }
+            for disk in &instance.disks {
+                unique("disk", &disk.disk_id)?;
+                if !matches!(disk.kind.as_str(), "system" | "data") {
+                    return bad(format!(
+                        "disk {}: type must be \"system\" or \"data\"",
+                        disk.disk_id
+                    ));
+                }
+            }
+        }
+        for group in &self.scaling_groups {
+            unique("scaling group", &group.scaling_group_id)?;
+            if !matches!(group.group_type.as_str(), "ECS" | "ECI") {
+                return bad(format!(
+                    "scaling group {}: group_type must be \"ECS\" or \"ECI\"",
+                    group.scaling_group_id
+                ));
+            }
+            if !matches!(
+                group.lifecycle_state.as_str(),
+                "Active" | "Inactive" | "Deleting"
+            ) {
+                return bad(format!(
+                    "scaling group {}: lifecycle_state must be Active, Inactive or Deleting",
+                    group.scaling_group_id
+                ));
+            }
+        }
+        for config in &self.scaling_configurations {
+            unique("scaling configuration", &config.scaling_configuration_id)?;
+            if !self
+                .scaling_groups
+                .iter()
+                .any(|g| g.scaling_group_id == config.scaling_group_id)
+            {
+                return bad(format!(
+                    "scaling configuration {} belongs to unknown scaling group {}",
+                    config.scaling_configuration_id, config.scaling_group_id
+                ));
+            }
+        }
+        for group in &self.scaling_groups {
+            if let Some(active) = &group.active_scaling_configuration_id {
+                let owned = self.scaling_configurations.iter().any(|c| {
+                    &c.scaling_configuration_id == active
+                        && c.scaling_group_id == group.scaling_group_id
+                });
+                if !owned {
+                    return bad(format!(
+                        "scaling group {}: active configuration {active} is not one of its configurations",
+                        group.scaling_group_id
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The built-in demo region (what `reimage demo` and a plain `reimage sim` serve).
+    pub fn demo() -> Self {
+        let ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
+        let alinux = "aliyun_3_x64_20G_alibase_20240101.vhd";
+        let disk = |id: &str, kind: &str, size: u32, device: &str| SeedDisk {
+            disk_id: id.to_owned(),
+            kind: kind.to_owned(),
+            size,
+            category: "cloud_essd".to_owned(),
+            device: device.to_owned(),
+        };
+        let instance = |id: &str, name: &str, status: &str, disks: Vec<SeedDisk>| SeedInstance {
+            instance_id: id.to_owned(),
+            instance_name: name.to_owned(),
+            status: status.to_owned(),
+            instance_type: "ecs.g7.large".to_owned(),
+            zone_id: "cn-hangzhou-h".to_owned(),
+            image_id: ubuntu.to_owned(),
+            disks,
+        };
+        let group = |id: &str, name: &str, kind: &str, active: &str| SeedScalingGroup {
+            scaling_group_id: id.to_owned(),
+            scaling_group_name: name.to_owned(),
+            group_type: kind.to_owned(),
+            lifecycle_state: "Active".to_owned(),
+            active_scaling_configuration_id: Some(active.to_owned()),
+            min_size: 1,
+            max_size: 10,
+        };
+        let config = |id: &str, name: &str, group: &str, image: &str| SeedScalingConfiguration {
+            scaling_configuration_id: id.to_owned(),
+            scaling_configuration_name: name.to_owned(),
+            scaling_group_id: group.to_owned(),
+            image_id: image.to_owned(),
+            instance_type: "ecs.g7.large".to_owned(),
+        };
+        Seed {
+            region_id: "cn-hangzhou".to_owned(),
+            account_id: "1234567890123456".to_owned(),
+            access_keys: vec![SeedAccessKey {
+                access_key_id: "LTAI5tSimDemoKey0000001".to_owned(),
+                access_key_secret: "simDemoSecret0000000000000001".to_owned(),
+                root: false,
+            }],
+            roles: vec![SeedRole {
+                name: "reimage-updater".to_owned(),
+                max_session_duration: 3600,
+            }],
+            images: vec![
+                SeedImage {
+                    image_id: ubuntu.to_owned(),
+                    image_name: "Ubuntu 22.04 64 bit".to_owned(),
+                    image_owner_alias: "system".to_owned(),
+                    os_type: "linux".to_owned(),
+                    platform: "Ubuntu".to_owned(),
+                    size: 20,
+                },
+                SeedImage {
+                    image_id: alinux.to_owned(),
+                    image_name: "Alibaba Cloud Linux 3".to_owned(),
+                    image_owner_alias: "system".to_owned(),
+                    os_type: "linux".to_owned(),
+                    platform: "Aliyun".to_owned(),
+                    size: 20,
+                },
+            ],
+            instances: vec![
+                instance(
+                    "i-bp1demoweb000000001",
+                    "web-golden",
+                    "Running",
+                    vec![
+                        disk("d-bp1demowebsys000001", "system", 40, "/dev/xvda"),
+                        disk("d-bp1demowebdat000001", "data", 100, "/dev/xvdb"),
+                    ],
+                ),
+                instance(
+                    "i-bp1demoapi000000001",
+                    "api-golden",
+                    "Stopped",
+                    vec![
+                        disk("d-bp1demoapisys000001", "system", 40, "/dev/xvda"),
+                        disk("d-bp1demoapidat000001", "data", 200, "/dev/xvdb"),
+                    ],
+                ),
+                instance(
+                    "i-bp1demobatch0000001",
+                    "batch-worker",
+                    "Running",
+                    vec![
+                        disk("d-bp1demobatsys000001", "system", 40, "/dev/xvda"),
+                        disk("d-bp1demobatdat000001", "data", 50, "/dev/xvdb"),
+                    ],
+                ),
+            ],
+            scaling_groups: vec![
+                group(
+                    "asg-bp1demoweb0000001",
+                    "web",
+                    "ECS",
+                    "asc-bp1demoweb0000001",
+                ),
+                group(
+                    "asg-bp1demoapi0000001",
+                    "api",
+                    "ECS",
+                    "asc-bp1demoapi0000001",
+                ),
+                group(
+                    "asg-bp1demoeci0000001",
+                    "jobs-eci",
+                    "ECI",
+                    "asc-bp1demoeci0000001",
+                ),
+            ],
+            scaling_configurations: vec![
+                config(
+                    "asc-bp1demoweb0000001",
+                    "web-current",
+                    "asg-bp1demoweb0000001",
+                    ubuntu,
+                ),
+                config(
+                    "asc-bp1demoweb0000002",
+                    "web-previous",
+                    "asg-bp1demoweb0000001",
+                    alinux,
+                ),
+                config(
+                    "asc-bp1demoapi0000001",
+                    "api-current",
+                    "asg-bp1demoapi0000001",
+                    ubuntu,
+                ),
+                config(
+                    "asc-bp1demoeci0000001",
+                    "jobs-eci",
+                    "asg-bp1demoeci0000001",
+                    "",
+                ),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_is_valid_and_round_trips() {
+        let demo = Seed::demo();
+        demo.validate().unwrap();
+        let back = Seed::from_json(&demo.to_json_pretty()).unwrap();
+        assert_eq!(back, demo);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&Seed::demo().to_json_pretty()).unwrap();
+        v["instancez"] = serde_json::json!([]);
+        let err = Seed::from_json(&v.to_string()).unwrap_err();
+        assert!(err.to_string().contains("instancez"), "{err}");
+    }
+
+    #[test]
+    fn dangling_configuration_is_refused() {
+        let mut seed = Seed::demo();
+        seed.scaling_configurations[0].scaling_group_id = "asg-nope".into();
+        let err = seed.validate().unwrap_err();
+        assert!(err.to_string().contains("asg-nope"), "{err}");
+    }
+
+    #[test]
+    fn instance_needs_one_system_disk() {
+        let mut seed = Seed::demo();
+        seed.instances[0].disks.retain(|d| d.kind == "data");
+        let err = seed.validate().unwrap_err();
+        assert!(err.to_string().contains("0 system disks"), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let shown = format!("{:?}", Seed::demo());
+        assert!(!shown.contains("simDemoSecret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,151 @@
+//! The HTTP server: one loopback port, routed by path.
+//!
+//! | path | goes to |
+//! |---|---|
+//! | `/__sim/…` | [`crate::admin`] (unsigned; loopback peers only) |
+//! | `/2016-08-15/…` | [`crate::fc`] |
+//! | `/` with an `Action` parameter (query, or form body on POST) | [`crate::rpc`] |
+//! | anything else | [`crate::oss`] (path-style `/bucket/key`) |
+//!
+//! A panic inside a handler becomes a 500 `InternalError` answer, never a dropped connection.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use tokio::net::TcpListener;
+
+use crate::error::RpcError;
+use crate::params::{Params, decode_pairs};
+use crate::rpc;
+use crate::state::SimState;
+
+/// Largest RPC form body read (the cloud's own request limits are far smaller).
+pub const MAX_FORM_BODY: usize = 1024 * 1024;
+
+/// The sim's router (tests drive it with `tower::ServiceExt::oneshot`).
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new().fallback(route).with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<SimState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn route(State(state): State<Arc<SimState>>, req: Request<Body>) -> Response {
+    match AssertUnwindSafe(route_inner(state, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => json_error(
+            RpcError::internal("The sim failed while handling this request."),
+            "Sim",
+        ),
+    }
+}
+
+async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
+    let path = req.uri().path();
+    if path == "/__sim" || path.starts_with("/__sim/") {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        return crate::admin::handle(state, peer, req).await;
+    }
+    if path.starts_with("/2016-08-15/") {
+        return crate::fc::handle(state, req).await;
+    }
+    if path != "/" {
+        return crate::oss::handle(state, req).await;
+    }
+    let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
+    let mut pairs = decode_pairs(&query);
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let action_in_query = pairs.iter().any(|(k, _)| k == b"Action");
+    if !(action_in_query || (req.method() == Method::POST && is_form)) {
+        return crate::oss::handle(state, req).await;
+    }
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let mut body_error = None;
+    if is_form && method == Method::POST {
+        match axum::body::to_bytes(body, MAX_FORM_BODY).await {
+            Ok(bytes) => {
+                let form = decode_pairs(&bytes);
+                if !action_in_query && !form.iter().any(|(k, _)| k == b"Action") {
+                    // A form POST to `/` that is not an RPC call: OSS's business.
+                    let req = Request::from_parts(parts, Body::from(bytes));
+                    return crate::oss::handle(state, req).await;
+                }
+                pairs.extend(form);
+            }
+            Err(_) => {
+                body_error = Some(RpcError::bad_request(
+                    "InvalidParameter",
+                    format!("The request body is unreadable or larger than {MAX_FORM_BODY} bytes."),
+                ));
+            }
+        }
+    }
+    let params = match body_error {
+        Some(err) if action_in_query => {
+            // Still answer as the named Action would, with the body error.
+            Params::from_pairs(pairs).and(Err(err))
+        }
+        Some(err) => Err(err),
+        None => Params::from_pairs(pairs),
+    };
+    let answer = rpc::handle(&state, &method, params).await;
+    if answer.xml {
+        let xml = rpc::to_xml(&answer.action, answer.status, &answer.body);
+        (
+            answer.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml;charset=utf-8"),
+            )],
+            xml,
+        )
+            .into_response()
+    } else {
+        (answer.status, axum::Json(answer.body)).into_response()
+    }
+}
+
+/// A JSON cloud error outside any product.
+pub fn json_error(err: RpcError, product: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let status = if err.status.is_client_error() || err.status.is_server_error() {
+        err.status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (
+        status,
+        axum::Json(err.into_body(&request_id, "127.0.0.1", product)),
+    )
+        .into_response()
+}

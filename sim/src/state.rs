@@ -1,0 +1,432 @@
+//! The whole sim's state: the region's resources, the key book, the clock, call counters and
+//! injected faults. One [`SimState`] is shared by every connection; resources sit behind one
+//! mutex that is never held across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use reimage::clock::SharedClock;
+
+use crate::ecs::state::{Disk, Ecs, Image, Instance, InstanceStatus, Timing};
+use crate::error::RpcError;
+use crate::ess::state::{Ess, ScalingConfiguration, ScalingGroup};
+use crate::keys::{Keys, Principal};
+use crate::params::Params;
+use crate::seed::{Seed, SeedRole};
+
+/// Everything in the region.
+#[derive(Debug)]
+pub struct Region {
+    /// `cn-hangzhou`.
+    pub region_id: String,
+    /// The account that owns everything.
+    pub account_id: String,
+    /// RAM roles AssumeRole accepts.
+    pub roles: Vec<SeedRole>,
+    /// ECS resources.
+    pub ecs: Ecs,
+    /// ESS resources.
+    pub ess: Ess,
+}
+
+impl Region {
+    /// The region a seed describes, created at `now`.
+    pub fn from_seed(seed: &Seed, now: DateTime<Utc>) -> Self {
+        let mut ecs = Ecs::default();
+        let created = now - Duration::days(30);
+        for m in &seed.images {
+            ecs.images.push(Image {
+                image_id: m.image_id.clone(),
+                image_name: m.image_name.clone(),
+                description: String::new(),
+                owner_alias: m.image_owner_alias.clone(),
+                os_type: m.os_type.clone(),
+                platform: m.platform.clone(),
+                architecture: "x86_64".to_owned(),
+                size: m.size,
+                creation_time: created,
+                ready_at: created,
+                fails: false,
+                disk_mappings: Vec::new(),
+                tags: Vec::new(),
+            });
+        }
+        for i in &seed.instances {
+            ecs.instances.push(Instance {
+                instance_id: i.instance_id.clone(),
+                instance_name: i.instance_name.clone(),
+                status: InstanceStatus::parse(&i.status).unwrap_or(InstanceStatus::Stopped),
+                instance_type: i.instance_type.clone(),
+                zone_id: i.zone_id.clone(),
+                image_id: i.image_id.clone(),
+                creation_time: created,
+            });
+            for d in &i.disks {
+                ecs.disks.push(Disk {
+                    disk_id: d.disk_id.clone(),
+                    kind: d.kind.clone(),
+                    category: d.category.clone(),
+                    size: d.size,
+                    instance_id: Some(i.instance_id.clone()),
+                    device: d.device.clone(),
+                    image_id: if d.kind == "system" {
+                        i.image_id.clone()
+                    } else {
+                        String::new()
+                    },
+                    zone_id: i.zone_id.clone(),
+                    creation_time: created,
+                });
+            }
+        }
+        let mut ess = Ess::default();
+        for g in &seed.scaling_groups {
+            ess.groups.push(ScalingGroup {
+                scaling_group_id: g.scaling_group_id.clone(),
+                scaling_group_name: g.scaling_group_name.clone(),
+                group_type: g.group_type.clone(),
+                lifecycle_state: g.lifecycle_state.clone(),
+                active_scaling_configuration_id: g.active_scaling_configuration_id.clone(),
+                min_size: g.min_size,
+                max_size: g.max_size,
+                creation_time: created,
+            });
+        }
+        for c in &seed.scaling_configurations {
+            let image_name = ecs
+                .image(&c.image_id)
+                .map(|m| m.image_name.clone())
+                .unwrap_or_default();
+            ess.configurations.push(ScalingConfiguration {
+                scaling_configuration_id: c.scaling_configuration_id.clone(),
+                scaling_configuration_name: c.scaling_configuration_name.clone(),
+                scaling_group_id: c.scaling_group_id.clone(),
+                image_id: c.image_id.clone(),
+                image_name,
+                instance_type: c.instance_type.clone(),
+                creation_time: created,
+            });
+        }
+        Self {
+            region_id: seed.region_id.clone(),
+            account_id: seed.account_id.clone(),
+            roles: seed.roles.clone(),
+            ecs,
+            ess,
+        }
+    }
+}
+
+/// What a handler needs besides the resources.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The sim's time (its clock plus the admin offset).
+    pub now: DateTime<Utc>,
+    /// The region the sim serves.
+    pub region_id: String,
+    /// How long snapshots and images take.
+    pub timing: Timing,
+    /// Who is calling.
+    pub principal: Principal,
+}
+
+impl Ctx {
+    /// Checks the `RegionId` parameter: required, and the sim's own region.
+    pub fn region(&self, p: &Params) -> Result<(), RpcError> {
+        let region = p.required("RegionId")?;
+        if region != self.region_id {
+            return Err(RpcError::not_found(
+                "InvalidRegionId.NotFound",
+                format!(
+                    "The specified RegionId \"{}\" does not exist; this region is {}.",
+                    crate::params::truncate(region, 64),
+                    self.region_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An injected failure: the next `remaining` calls of `action` fail with `code`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// The Action it applies to (`*` for every action).
+    pub action: String,
+    /// The error code to answer.
+    pub code: String,
+    /// The HTTP status to answer.
+    pub status: u16,
+    /// The message (a default one names the fault).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// How many more calls fail.
+    pub count: u32,
+}
+
+/// Throttling of a fraction of calls.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Throttle {
+    /// The share of calls refused with `Throttling`, 0.0..=1.0.
+    pub fraction: f64,
+    /// Only this Action (all when absent).
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// Added latency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Latency {
+    /// Milliseconds added before answering.
+    pub millis: u64,
+    /// Only this Action (all when absent).
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// Injected faults, throttling and latency.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Queued failures.
+    pub failures: Vec<Fault>,
+    /// Throttling, if any.
+    pub throttle: Option<Throttle>,
+    throttle_acc: f64,
+    /// Latency, if any.
+    pub latency: Option<Latency>,
+}
+
+impl Faults {
+    /// What happens to the next call of `action`: a delay to add, and maybe an error.
+    pub fn on_call(&mut self, action: &str) -> (Option<StdDuration>, Option<RpcError>) {
+        let delay = self
+            .latency
+            .as_ref()
+            .filter(|l| l.action.as_deref().is_none_or(|a| a == action))
+            .map(|l| StdDuration::from_millis(l.millis));
+        if let Some(pos) = self
+            .failures
+            .iter()
+            .position(|f| f.count > 0 && (f.action == action || f.action == "*"))
+        {
+            let fault = &mut self.failures[pos];
+            fault.count -= 1;
+            let status = http::StatusCode::from_u16(fault.status)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            let message = fault
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("Injected by the sim for {action}."));
+            let err = RpcError::new(status, fault.code.clone(), message);
+            self.failures.retain(|f| f.count > 0);
+            return (delay, Some(err));
+        }
+        if let Some(t) = &self.throttle {
+            if t.action.as_deref().is_none_or(|a| a == action) {
+                // Deterministic: exactly `fraction` of the matching calls, evenly spread.
+                self.throttle_acc += t.fraction.clamp(0.0, 1.0);
+                if self.throttle_acc >= 1.0 {
+                    self.throttle_acc -= 1.0;
+                    return (
+                        delay,
+                        Some(RpcError::bad_request(
+                            "Throttling",
+                            "Request was denied due to request throttling.",
+                        )),
+                    );
+                }
+            }
+        }
+        (delay, None)
+    }
+}
+
+/// Calls received per Action.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    /// Since the sim started.
+    pub total: BTreeMap<String, u64>,
+    /// Since the last reset.
+    pub since_reset: BTreeMap<String, u64>,
+}
+
+/// The sim's shared state.
+pub struct SimState {
+    clock: SharedClock,
+    offset: Mutex<Duration>,
+    region: Mutex<Region>,
+    /// The key book (static keys and issued STS tokens).
+    pub keys: Keys,
+    nonces: Mutex<HashMap<String, DateTime<Utc>>>,
+    calls: Mutex<CallCounts>,
+    faults: Mutex<Faults>,
+    timing: Timing,
+    region_id: String,
+}
+
+impl fmt::Debug for SimState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimState")
+            .field("region_id", &self.region_id)
+            .field("now", &self.now())
+            .field("keys", &self.keys)
+            .field("timing", &self.timing)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Nonces are remembered this long (twice the timestamp window: an older request is refused
+/// for its timestamp anyway).
+const NONCE_MEMORY: i64 = 30 * 60;
+
+impl SimState {
+    /// A fresh state from `seed`; images take `image_seconds`, snapshots half of that.
+    pub fn new(seed: &Seed, clock: SharedClock, image_seconds: u64) -> Self {
+        let image = Duration::seconds(i64::try_from(image_seconds).unwrap_or(i64::MAX / 2_000));
+        let timing = Timing {
+            image,
+            snapshot: image / 2,
+        };
+        let now = clock.now();
+        Self {
+            region: Mutex::new(Region::from_seed(seed, now)),
+            keys: Keys::new(seed.access_keys.clone()),
+            clock,
+            offset: Mutex::new(Duration::zero()),
+            nonces: Mutex::new(HashMap::new()),
+            calls: Mutex::new(CallCounts::default()),
+            faults: Mutex::new(Faults::default()),
+            timing,
+            region_id: seed.region_id.clone(),
+        }
+    }
+
+    /// The region id.
+    pub fn region_id(&self) -> &str {
+        &self.region_id
+    }
+
+    /// The underlying clock's time: what request timestamps are checked against.
+    pub fn wall_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The sim's time: the clock plus the admin offset. Resource progress and STS expiry
+    /// follow this time.
+    pub fn now(&self) -> DateTime<Utc> {
+        let offset = *lock(&self.offset);
+        let now = self.clock.now();
+        now.checked_add_signed(offset).unwrap_or(now)
+    }
+
+    /// Moves the sim's time forward by `by` (admin).
+    pub fn advance(&self, by: Duration) {
+        let mut offset = lock(&self.offset);
+        *offset = offset.checked_add(&by).unwrap_or(*offset);
+    }
+
+    /// How long things take.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// The resources, locked.
+    pub fn region(&self) -> MutexGuard<'_, Region> {
+        lock(&self.region)
+    }
+
+    /// The faults, locked.
+    pub fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// Counts one call of `action`.
+    pub fn count_call(&self, action: &str) {
+        let mut calls = lock(&self.calls);
+        *calls.total.entry(action.to_owned()).or_default() += 1;
+        *calls.since_reset.entry(action.to_owned()).or_default() += 1;
+    }
+
+    /// The call counters.
+    pub fn calls(&self) -> CallCounts {
+        lock(&self.calls).clone()
+    }
+
+    /// Zeroes the since-reset counters.
+    pub fn reset_calls(&self) {
+        lock(&self.calls).since_reset.clear();
+    }
+
+    /// Records `nonce`; false if it was seen within the replay window.
+    pub fn use_nonce(&self, nonce: &str, now: DateTime<Utc>) -> bool {
+        let mut nonces = lock(&self.nonces);
+        if nonces.len() > 10_000 {
+            nonces.retain(|_, seen| (now - *seen).num_seconds().abs() < NONCE_MEMORY);
+        }
+        match nonces.get(nonce) {
+            Some(seen) if (now - *seen).num_seconds().abs() < NONCE_MEMORY => false,
+            _ => {
+                nonces.insert(nonce.to_owned(), now);
+                true
+            }
+        }
+    }
+
+    /// A context for a handler called at the sim's current time.
+    pub fn ctx(&self, principal: Principal) -> Ctx {
+        Ctx {
+            now: self.now(),
+            region_id: self.region_id.clone(),
+            timing: self.timing,
+            principal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_apply_to_the_next_n_calls_of_their_action_only() {
+        let mut faults = Faults::default();
+        faults.failures.push(Fault {
+            action: "CreateImage".into(),
+            code: "InternalError".into(),
+            status: 500,
+            message: None,
+            count: 2,
+        });
+        assert!(faults.on_call("DescribeImages").1.is_none());
+        let err = faults.on_call("CreateImage").1.unwrap();
+        assert_eq!(
+            (err.code.as_str(), err.status.as_u16()),
+            ("InternalError", 500)
+        );
+        assert!(faults.on_call("CreateImage").1.is_some());
+        assert!(faults.on_call("CreateImage").1.is_none());
+        assert!(faults.failures.is_empty());
+    }
+
+    #[test]
+    fn throttling_refuses_exactly_the_fraction() {
+        let mut faults = Faults {
+            throttle: Some(Throttle {
+                fraction: 0.25,
+                action: None,
+            }),
+            ..Faults::default()
+        };
+        let refused = (0..100)
+            .filter(|_| faults.on_call("DescribeImages").1.is_some())
+            .count();
+        assert_eq!(refused, 25);
+    }
+}

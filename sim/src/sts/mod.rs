@@ -1,0 +1,31 @@
+//! STS (API version 2015-04-01): AssumeRole. The tokens it issues live in [`crate::keys`].
+
+pub mod errors;
+pub mod protocol;
+
+use serde_json::Value;
+
+use crate::error::RpcError;
+use crate::keys::Keys;
+use crate::params::Params;
+use crate::state::{Ctx, Region};
+
+/// The API version STS answers to.
+pub const VERSION: &str = "2015-04-01";
+
+/// Every action the sim's STS implements.
+pub const ACTIONS: &[&str] = &["AssumeRole"];
+
+/// Runs `action`; `None` if STS has no such action.
+pub fn handle(
+    action: &str,
+    p: &Params,
+    region: &Region,
+    keys: &Keys,
+    ctx: &Ctx,
+) -> Option<Result<Value, RpcError>> {
+    Some(match action {
+        "AssumeRole" => protocol::assume_role(region, keys, p, ctx),
+        _ => return None,
+    })
+}

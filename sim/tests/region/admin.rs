@@ -1,0 +1,129 @@
+//! The admin interface: faults, call counts, HTTP admin, routing of other fronts.
+
+use crate::common::{Call, sim};
+
+#[tokio::test]
+async fn injected_faults_fail_the_next_calls_and_calls_are_counted() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let admin = sim.admin();
+    admin
+        .fail_next("DescribeImages", "ServiceUnavailable", 503, 2)
+        .unwrap();
+    for _ in 0..2 {
+        let (status, code, _) = call
+            .err("DescribeImages", &[("RegionId", "cn-hangzhou")])
+            .await;
+        assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"));
+    }
+    call.ok("DescribeImages", &[("RegionId", "cn-hangzhou")])
+        .await;
+    call.ok("DescribeInstances", &[("RegionId", "cn-hangzhou")])
+        .await;
+    assert_eq!(admin.calls_since_reset("DescribeImages"), 3);
+    assert_eq!(admin.calls_since_reset("DescribeInstances"), 1);
+    admin.reset_calls();
+    assert_eq!(admin.calls_since_reset("DescribeImages"), 0);
+    assert_eq!(admin.calls().total["DescribeImages"], 3);
+
+    admin.throttle(0.5, Some("DescribeImages")).unwrap();
+    let mut throttled = 0;
+    for _ in 0..4 {
+        let (status, body) = call
+            .send("DescribeImages", &[("RegionId", "cn-hangzhou")])
+            .await;
+        if body["Code"] == "Throttling" {
+            assert_eq!(status, 400);
+            throttled += 1;
+        }
+    }
+    assert_eq!(throttled, 2);
+    admin.clear_faults();
+    call.ok("DescribeImages", &[("RegionId", "cn-hangzhou")])
+        .await;
+    assert!(admin.throttle(1.5, None).is_err());
+}
+
+#[tokio::test]
+async fn http_admin_reads_state_and_changes_resources() {
+    let (sim, _clock) = sim().await;
+    let client = reqwest::Client::new();
+    let state: serde_json::Value = client
+        .get(format!("{}/__sim/state", sim.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["instances"].as_array().unwrap().len(), 3);
+    let resp = client
+        .post(format!(
+            "{}/__sim/instances/i-bp1demoweb000000001/stop",
+            sim.endpoint()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        sim.admin()
+            .instance("i-bp1demoweb000000001")
+            .unwrap()
+            .status,
+        "Stopped"
+    );
+    let resp = client
+        .post(format!("{}/__sim/instances/i-nope/release", sim.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = client
+        .post(format!("{}/__sim/faults", sim.endpoint()))
+        .body(r#"{"action":"CreateImage","code":"InternalError","status":500,"count":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client
+        .post(format!("{}/__sim/faults", sim.endpoint()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let calls: serde_json::Value = client
+        .get(format!("{}/__sim/calls", sim.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(calls["total"].is_object());
+}
+
+#[tokio::test]
+async fn fc_and_oss_paths_reach_their_fronts() {
+    let (sim, _clock) = sim().await;
+    let fc = reqwest::get(format!(
+        "{}/2016-08-15/services/s/functions/f/invocations",
+        sim.endpoint()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(fc.status(), 501);
+    let body: serde_json::Value = fc.json().await.unwrap();
+    assert_eq!(body["ErrorCode"], "NotImplemented");
+    let oss = reqwest::get(format!("{}/bucket/key", sim.endpoint()))
+        .await
+        .unwrap();
+    assert_eq!(oss.status(), 501);
+    assert!(
+        oss.text()
+            .await
+            .unwrap()
+            .contains("<Code>NotImplemented</Code>")
+    );
+}

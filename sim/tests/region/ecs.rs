@@ -1,0 +1,449 @@
+//! ECS operations and rules.
+
+use std::time::Duration;
+
+use crate::common::{Call, sim};
+
+#[tokio::test]
+async fn describe_instances_lists_the_demo_instances_with_paging() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let all = call
+        .ok("DescribeInstances", &[("RegionId", "cn-hangzhou")])
+        .await;
+    assert_eq!(all["TotalCount"], 3);
+    let instances = all["Instances"]["Instance"].as_array().unwrap();
+    let statuses: Vec<&str> = instances
+        .iter()
+        .map(|i| i["Status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"Running") && statuses.contains(&"Stopped"),
+        "{statuses:?}"
+    );
+
+    let page2 = call
+        .ok(
+            "DescribeInstances",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("PageSize", "2"),
+                ("PageNumber", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(page2["TotalCount"], 3);
+    assert_eq!(page2["Instances"]["Instance"].as_array().unwrap().len(), 1);
+
+    let one = call
+        .ok(
+            "DescribeInstances",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceIds", "[\"i-bp1demoapi000000001\"]"),
+            ],
+        )
+        .await;
+    assert_eq!(one["Instances"]["Instance"][0]["Status"], "Stopped");
+    assert_eq!(one["TotalCount"], 1);
+
+    let (status, code, _) = call.err("DescribeInstances", &[]).await;
+    assert_eq!((status, code.as_str()), (400, "MissingParameter"));
+    let (status, code, _) = call
+        .err(
+            "DescribeInstances",
+            &[("RegionId", "cn-hangzhou"), ("InstanceIds", "i-x")],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "InvalidParameter"));
+}
+
+#[tokio::test]
+async fn describe_disks_shows_system_and_data_disks_in_use() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let disks = call
+        .ok(
+            "DescribeDisks",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+            ],
+        )
+        .await;
+    let list = disks["Disks"]["Disk"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|d| d["Status"] == "In_use"));
+    let system = call
+        .ok(
+            "DescribeDisks",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+                ("DiskType", "system"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        system["Disks"]["Disk"][0]["DiskId"],
+        "d-bp1demowebsys000001"
+    );
+    assert_eq!(system["TotalCount"], 1);
+}
+
+#[tokio::test]
+async fn image_from_instance_snapshots_every_disk_and_becomes_available_with_the_clock() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let created = call
+        .ok(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+                ("ImageName", "web-2026-03-01"),
+                ("Tag.1.Key", "reimage:execution"),
+                ("Tag.1.Value", "exec-1"),
+            ],
+        )
+        .await;
+    let image_id = created["ImageId"].as_str().unwrap().to_owned();
+    assert!(image_id.starts_with("m-"), "{image_id}");
+
+    // Hidden while Creating unless Status is given.
+    let hidden = call
+        .ok(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageId", &image_id)],
+        )
+        .await;
+    assert_eq!(hidden["TotalCount"], 0);
+    clock.advance(Duration::from_secs(42));
+    let creating = call
+        .ok(
+            "DescribeImages",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", &image_id),
+                ("Status", "Creating,Available"),
+            ],
+        )
+        .await;
+    let image = &creating["Images"]["Image"][0];
+    assert_eq!(image["Status"], "Creating");
+    assert_eq!(image["Progress"], "42%");
+    let mappings = image["DiskDeviceMappings"]["DiskDeviceMapping"]
+        .as_array()
+        .unwrap();
+    assert_eq!(mappings.len(), 2, "one snapshot per disk: {mappings:?}");
+    assert_eq!(mappings[0]["Type"], "system");
+    assert_eq!(mappings[1]["Type"], "data");
+    assert_eq!(image["Tags"]["Tag"][0]["TagKey"], "reimage:execution");
+
+    // The image's snapshots exist and progress too.
+    let snaps = call
+        .ok(
+            "DescribeSnapshots",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+            ],
+        )
+        .await;
+    assert_eq!(snaps["TotalCount"], 2);
+    assert_eq!(snaps["Snapshots"]["Snapshot"][0]["Status"], "progressing");
+
+    clock.advance(Duration::from_secs(58));
+    let done = call
+        .ok(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageId", &image_id)],
+        )
+        .await;
+    assert_eq!(done["Images"]["Image"][0]["Status"], "Available");
+    assert_eq!(done["Images"]["Image"][0]["Progress"], "100%");
+    assert_eq!(done["Images"]["Image"][0]["ImageOwnerAlias"], "self");
+}
+
+#[tokio::test]
+async fn image_names_are_checked_for_format_and_uniqueness() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let base = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceId", "i-bp1demoweb000000001"),
+    ];
+    for bad in ["x", "1web", "web image", "http://web", "web/1"] {
+        let mut p = base.to_vec();
+        p.push(("ImageName", bad));
+        let (status, code, _) = call.err("CreateImage", &p).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "InvalidImageName.Malformed"),
+            "{bad}"
+        );
+    }
+    let mut p = base.to_vec();
+    p.push(("ImageName", "web-one"));
+    call.ok("CreateImage", &p).await;
+    let (status, code, _) = call.err("CreateImage", &p).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidImageName.Duplicated")
+    );
+}
+
+#[tokio::test]
+async fn create_image_needs_a_running_or_stopped_instance_that_exists() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    // Stopped is fine.
+    call.ok(
+        "CreateImage",
+        &[
+            ("RegionId", "cn-hangzhou"),
+            ("InstanceId", "i-bp1demoapi000000001"),
+        ],
+    )
+    .await;
+    sim.admin()
+        .set_instance_status_str("i-bp1demoweb000000001", "Stopping")
+        .unwrap();
+    let (status, code, msg) = call
+        .err(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+            ],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "IncorrectInstanceStatus"));
+    assert!(msg.contains("Stopping"), "{msg}");
+    let (status, code, _) = call
+        .err(
+            "CreateImage",
+            &[("RegionId", "cn-hangzhou"), ("InstanceId", "i-nope")],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (404, "InvalidInstanceId.NotFound"));
+    let (status, code, _) = call
+        .err("CreateImage", &[("RegionId", "cn-hangzhou")])
+        .await;
+    assert_eq!((status, code.as_str()), (400, "MissingParameter"));
+}
+
+#[tokio::test]
+async fn client_token_makes_creates_idempotent() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let p = [
+        ("RegionId", "cn-hangzhou"),
+        ("InstanceId", "i-bp1demoweb000000001"),
+        ("ImageName", "web-idem"),
+        ("ClientToken", "exec-1-create-image"),
+    ];
+    let first = call.ok("CreateImage", &p).await;
+    let second = call.ok("CreateImage", &p).await;
+    assert_eq!(first["ImageId"], second["ImageId"]);
+    let mut other = p.to_vec();
+    other[2] = ("ImageName", "web-idem-2");
+    let (status, code, _) = call.err("CreateImage", &other).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "IdempotentParameterMismatch")
+    );
+    assert_eq!(
+        sim.admin()
+            .state()
+            .images
+            .iter()
+            .filter(|m| m.owner_alias == "self")
+            .count(),
+        1
+    );
+
+    let s = [
+        ("DiskId", "d-bp1demowebsys000001"),
+        ("ClientToken", "exec-1-snap"),
+    ];
+    let a = call.ok("CreateSnapshot", &s).await;
+    let b = call.ok("CreateSnapshot", &s).await;
+    assert_eq!(a["SnapshotId"], b["SnapshotId"]);
+    let (_, code, _) = call
+        .err(
+            "CreateSnapshot",
+            &[
+                ("DiskId", "d-bp1demowebdat000001"),
+                ("ClientToken", "exec-1-snap"),
+            ],
+        )
+        .await;
+    assert_eq!(code, "IdempotentParameterMismatch");
+}
+
+#[tokio::test]
+async fn image_from_a_snapshot_needs_it_accomplished_and_holds_only_it() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let snap = call
+        .ok(
+            "CreateSnapshot",
+            &[
+                ("DiskId", "d-bp1demowebsys000001"),
+                ("SnapshotName", "web-sys"),
+            ],
+        )
+        .await;
+    let snap_id = snap["SnapshotId"].as_str().unwrap().to_owned();
+    let p = [
+        ("RegionId", "cn-hangzhou"),
+        ("SnapshotId", snap_id.as_str()),
+        ("ImageName", "from-snap"),
+    ];
+    let (status, code, _) = call.err("CreateImage", &p).await;
+    assert_eq!((status, code.as_str()), (403, "InvalidSnapshotId.NotReady"));
+    clock.advance(Duration::from_secs(25));
+    let progressing = call
+        .ok(
+            "DescribeSnapshots",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("SnapshotIds", &format!("[\"{snap_id}\"]")),
+            ],
+        )
+        .await;
+    assert_eq!(progressing["Snapshots"]["Snapshot"][0]["Progress"], "50%");
+    assert_eq!(
+        progressing["Snapshots"]["Snapshot"][0]["SourceDiskType"],
+        "system"
+    );
+    clock.advance(Duration::from_secs(25));
+    let image = call.ok("CreateImage", &p).await;
+    let id = image["ImageId"].as_str().unwrap();
+    let view = sim.admin().image(id).unwrap();
+    assert_eq!(view.snapshot_ids, vec![snap_id.clone()]);
+    // A snapshot that made an image cannot be deleted while the image exists.
+    let (status, code, _) = call
+        .err("DeleteSnapshot", &[("SnapshotId", &snap_id)])
+        .await;
+    assert_eq!((status, code.as_str()), (403, "SnapshotCreatedImage"));
+    call.ok(
+        "DeleteImage",
+        &[("RegionId", "cn-hangzhou"), ("ImageId", id)],
+    )
+    .await;
+    call.ok("DeleteSnapshot", &[("SnapshotId", &snap_id)]).await;
+    let (status, code, _) = call
+        .err("DeleteSnapshot", &[("SnapshotId", &snap_id)])
+        .await;
+    assert_eq!((status, code.as_str()), (404, "InvalidSnapshotId.NotFound"));
+    let (status, code, _) = call
+        .err(
+            "DeleteImage",
+            &[("RegionId", "cn-hangzhou"), ("ImageId", id)],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (404, "InvalidImageId.NotFound"));
+}
+
+#[tokio::test]
+async fn describe_images_filters_by_owner_and_pages() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let public = call
+        .ok(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageOwnerAlias", "system")],
+        )
+        .await;
+    assert_eq!(public["TotalCount"], 2);
+    let page = call
+        .ok(
+            "DescribeImages",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("PageSize", "1"),
+                ("PageNumber", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(page["TotalCount"], 2);
+    assert_eq!(page["PageNumber"], 2);
+    assert_eq!(page["Images"]["Image"].as_array().unwrap().len(), 1);
+    let (_, code, _) = call
+        .err(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageOwnerAlias", "mine")],
+        )
+        .await;
+    assert_eq!(code, "InvalidImageOwnerAlias.ValueNotSupported");
+    let (_, code, _) = call
+        .err(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("Status", "Done")],
+        )
+        .await;
+    assert_eq!(code, "InvalidParameter");
+    let (status, code, _) = call
+        .err("DescribeImages", &[("RegionId", "cn-beijing")])
+        .await;
+    assert_eq!((status, code.as_str()), (404, "InvalidRegionId.NotFound"));
+}
+
+#[tokio::test]
+async fn failed_images_end_in_create_failed() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    sim.admin().fail_next_image();
+    let failing = call
+        .ok(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+            ],
+        )
+        .await;
+    let healthy = call
+        .ok(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoapi000000001"),
+            ],
+        )
+        .await;
+    clock.advance(Duration::from_secs(100));
+    let all = call
+        .ok(
+            "DescribeImages",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ImageOwnerAlias", "self"),
+                ("Status", "CreateFailed,Available"),
+            ],
+        )
+        .await;
+    let status_of = |id: &serde_json::Value| {
+        all["Images"]["Image"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["ImageId"] == *id)
+            .map(|m| m["Status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        status_of(&failing["ImageId"]).as_deref(),
+        Some("CreateFailed")
+    );
+    assert_eq!(status_of(&healthy["ImageId"]).as_deref(), Some("Available"));
+    // The default listing hides failed images.
+    let default = call
+        .ok(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageOwnerAlias", "self")],
+        )
+        .await;
+    assert_eq!(default["TotalCount"], 1);
+}

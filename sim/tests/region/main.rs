@@ -1,0 +1,9 @@
+//! End-to-end tests of the sim over real HTTP with real signatures.
+
+mod common;
+
+mod admin;
+mod ecs;
+mod ess;
+mod security;
+mod sts;
