@@ -573,4 +573,110 @@ mod tests {
             .count();
         assert_eq!(first_records, 6);
     }
+
+    #[tokio::test]
+    async fn a_ci_webhook_updates_a_configuration_in_the_sim() {
+        use reimage::aliyun::credentials::{Credentials, StaticProvider};
+        use reimage::aliyun::{Client, ClientConfig, Endpoints};
+        use reimage::api::webhook::github_signature;
+        use reimage::model::task::WebhookSecret;
+        use reimage::steps::AliyunClouds;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
+        let clock = ManualClock::new(start());
+        let rt = runtime(store.clone(), &clock, "hook");
+        let sim = reimage_sim::Sim::builder()
+            .clock(rt.clock.clone())
+            .image_seconds(600)
+            .start()
+            .await
+            .unwrap();
+        let mut config = ClientConfig::new(
+            sim.region_id(),
+            Endpoints::all_at(sim.endpoint()),
+            StaticProvider::shared(Credentials::access_key(
+                sim.access_key_id(),
+                sim.access_key_secret(),
+            )),
+        );
+        config.clock = rt.clock.clone();
+        let clouds = Arc::new(AliyunClouds::new(Client::new(config).unwrap()));
+        let parts = Serve::new(&rt, clouds, Auth::Bearer(ApiToken::new(TOKEN)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, parts, async move {
+            let _ = stop_rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let secret = "ci-hook-secret-0123456789";
+        let created: Value = client
+            .post(format!("{base}/tasks"))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "source_instance_id": "i-bp1demoweb000000001",
+                "image_name": "web-golden",
+                "scaling_configuration_ids": ["asc-bp1demoweb0000001"],
+                "executed_at": {"kind": "cron", "expression": "0 0 3 1 1 *"},
+                "permission": {"kind": "ram_role", "role_arn": "acs:ram::1234567890123456:role/reimage-updater"},
+                "webhook_secret": secret
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let task_id = created["task_id"].as_str().expect("a task id").to_owned();
+        let body = r#"{"ref":"refs/heads/main","after":"0f1e2d"}"#;
+        let hook = |delivery: &'static str| {
+            client
+                .post(format!("{base}/hooks/{task_id}"))
+                .header(
+                    "x-hub-signature-256",
+                    github_signature(&WebhookSecret::new(secret), body.as_bytes()),
+                )
+                .header("x-github-delivery", delivery)
+                .body(body)
+                .send()
+        };
+        let first = hook("d-42").await.unwrap();
+        assert_eq!(first.status(), 202);
+        let first: Value = first.json().await.unwrap();
+        let status_url = first["status_url"].as_str().unwrap().to_owned();
+        let mut status = Value::Null;
+        for _ in 0..500 {
+            status = client
+                .get(format!("{base}{status_url}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if status["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(status["status"], "succeeded", "{status}");
+        assert_eq!(status["trigger"]["source"], "github");
+        let image = status["learned"]["image_id"].as_str().unwrap();
+        assert_eq!(
+            sim.admin()
+                .scaling_configuration("asc-bp1demoweb0000001")
+                .unwrap()
+                .image_id,
+            image
+        );
+        // GitHub redelivers: the same execution, nothing new.
+        let again: Value = hook("d-42").await.unwrap().json().await.unwrap();
+        assert_eq!(again["execution_id"], first["execution_id"]);
+        assert_eq!(again["created"], false);
+        stop_tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        sim.shutdown().await;
+    }
 }
