@@ -661,3 +661,14 @@ async fn status_urls_start_with_the_base_path() {
         )
     );
 }
+
+#[tokio::test]
+async fn task_views_read_back_from_the_json_the_api_sends() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (_, shown) = f.call("GET", &format!("/tasks/{id}"), None).await;
+    let view: TaskView = serde_json::from_value(shown.clone()).unwrap();
+    assert_eq!(view.task_id, id);
+    assert!(view.webhook);
+    assert_eq!(serde_json::to_value(&view).unwrap(), shown);
+}
