@@ -620,7 +620,17 @@ async fn hook(
         return Err(disabled(id));
     }
     let delivery_id = webhook::delivery_id(&headers);
-    let execution_id = match &delivery_id {
+    // Without a delivery id, a request signed with X-Reimage-Signature is still one of a
+    // kind: its timestamp and MAC name it, so the same request replayed within the window
+    // returns the first run instead of starting another.
+    let signed_request = match source {
+        webhook::HookSource::Reimage => headers
+            .get(webhook::REIMAGE_SIGNATURE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!("signature:{}", v.trim())),
+        _ => None,
+    };
+    let execution_id = match delivery_id.as_ref().or(signed_request.as_ref()) {
         Some(delivery) => ExecutionId::derived(&format!("webhook:{id}:{delivery}")),
         None => ExecutionId::random(api.ids.as_ref()),
     };

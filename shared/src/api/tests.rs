@@ -672,3 +672,31 @@ async fn task_views_read_back_from_the_json_the_api_sends() {
     assert!(view.webhook);
     assert_eq!(serde_json::to_value(&view).unwrap(), shown);
 }
+
+#[tokio::test]
+async fn a_reimage_signed_request_replayed_within_the_window_returns_the_first_run() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"pipeline":"deploy"}"#;
+    let t = f.clock.now().timestamp();
+    let signed = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t, body.as_bytes()),
+    )];
+    let (status, first) = f.hook(&id, &signed, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    f.clock.advance(std::time::Duration::from_secs(120));
+    let (status, replay) = f.hook(&id, &signed, body).await;
+    assert_eq!(
+        (status, &replay["execution_id"]),
+        (StatusCode::OK, &first["execution_id"])
+    );
+    // A new request (a new timestamp) is a new run.
+    let fresh = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t + 120, body.as_bytes()),
+    )];
+    let (status, other) = f.hook(&id, &fresh, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_ne!(other["execution_id"], first["execution_id"]);
+}
