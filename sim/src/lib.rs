@@ -40,6 +40,7 @@ pub mod state;
 pub mod sts;
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -222,11 +223,22 @@ impl Sim {
         self.stop_and_join().await;
     }
 
-    /// Serves until the server stops on its own (it only does on an I/O error).
-    pub async fn wait(mut self) -> std::io::Result<()> {
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(()),
+    /// Serves until `shutdown` resolves (then stops gracefully) or the server fails.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        let joined = |r: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        tokio::select! {
+            result = &mut task => joined(result),
+            () = shutdown => {
+                if let Some(stop) = self.stop.take() {
+                    let _ = stop.send(());
+                }
+                joined(task.await)
+            }
         }
     }
 

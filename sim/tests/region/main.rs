@@ -5,5 +5,6 @@ mod common;
 mod admin;
 mod ecs;
 mod ess;
+mod fuzz;
 mod security;
 mod sts;

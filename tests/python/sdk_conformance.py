@@ -1,0 +1,307 @@
+"""The official legacy Python SDKs, unmodified, against a running sim.
+
+Every operation the sim implements is called the way an SDK user calls it, and the fields an
+SDK user reads are checked. Then AssumeRole, a call with the issued STS credentials
+(StsTokenCredential), and a request signed with a wrong secret (SignatureDoesNotMatch).
+
+Environment: SIM_ENDPOINT (http://127.0.0.1:PORT), SIM_REGION, SIM_AK, SIM_SECRET,
+SIM_ROLE_ARN. Image progress is moved along with the sim's admin clock (POST
+/__sim/clock/advance), so the script never sleeps. Prints one line per check and a final
+"conformance: N checks passed".
+"""
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.auth.credentials import StsTokenCredential
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkecs.request.v20140526 import (
+    CreateImageRequest,
+    CreateSnapshotRequest,
+    DeleteImageRequest,
+    DeleteSnapshotRequest,
+    DescribeDisksRequest,
+    DescribeImagesRequest,
+    DescribeInstancesRequest,
+    DescribeSnapshotsRequest,
+)
+from aliyunsdkess.request.v20140828 import (
+    DescribeScalingConfigurationsRequest,
+    DescribeScalingGroupsRequest,
+    ModifyScalingConfigurationRequest,
+)
+from aliyunsdksts.request.v20150401 import AssumeRoleRequest
+
+ENDPOINT = os.environ["SIM_ENDPOINT"]
+PORT = int(ENDPOINT.rsplit(":", 1)[1])
+REGION = os.environ["SIM_REGION"]
+AK = os.environ["SIM_AK"]
+SECRET = os.environ["SIM_SECRET"]
+ROLE_ARN = os.environ["SIM_ROLE_ARN"]
+
+CHECKS = 0
+
+
+def check(cond, what):
+    global CHECKS
+    if not cond:
+        print(f"FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+    CHECKS += 1
+    print(f"ok: {what}")
+
+
+def client(ak=AK, secret=SECRET):
+    return AcsClient(ak, secret, REGION, port=PORT, auto_retry=False)
+
+
+def prepared(req):
+    req.set_endpoint("127.0.0.1")
+    req.set_protocol_type("http")
+    req.set_accept_format("JSON")
+    return req
+
+
+def call(c, req):
+    return json.loads(c.do_action_with_exception(prepared(req)))
+
+
+def error_of(c, req):
+    try:
+        c.do_action_with_exception(prepared(req))
+    except ServerException as e:
+        return e.get_http_status(), e.get_error_code(), e.get_error_msg()
+    return None
+
+
+def advance(seconds):
+    req = urllib.request.Request(
+        f"{ENDPOINT}/__sim/clock/advance",
+        data=json.dumps({"seconds": seconds}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def main():
+    ecs = client()
+
+    # DescribeInstances
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_PageSize(10)
+    out = call(ecs, req)
+    instances = out["Instances"]["Instance"]
+    check(out["TotalCount"] == len(instances) >= 2, "DescribeInstances lists the instances")
+    running = next(i for i in instances if i["Status"] == "Running")
+    stopped = next(i for i in instances if i["Status"] == "Stopped")
+    check(running["InstanceId"].startswith("i-") and running["RegionId"] == REGION,
+          "DescribeInstances: InstanceId, Status, RegionId")
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_InstanceIds(json.dumps([stopped["InstanceId"]]))
+    out = call(ecs, req)
+    check([i["InstanceId"] for i in out["Instances"]["Instance"]] == [stopped["InstanceId"]],
+          "DescribeInstances filters by InstanceIds (JSON array)")
+
+    # DescribeDisks
+    req = DescribeDisksRequest.DescribeDisksRequest()
+    req.set_InstanceId(running["InstanceId"])
+    disks = call(ecs, req)["Disks"]["Disk"]
+    types = sorted(d["Type"] for d in disks)
+    check(types == ["data", "system"] and all(d["Status"] == "In_use" for d in disks),
+          "DescribeDisks: a system and a data disk, In_use")
+    system_disk = next(d for d in disks if d["Type"] == "system")
+
+    # CreateSnapshot, DescribeSnapshots
+    req = CreateSnapshotRequest.CreateSnapshotRequest()
+    req.set_DiskId(system_disk["DiskId"])
+    req.set_SnapshotName("conformance-sys")
+    req.set_ClientToken("conformance-snapshot-1")
+    snapshot_id = call(ecs, req)["SnapshotId"]
+    again = call(ecs, req)["SnapshotId"]
+    check(snapshot_id.startswith("s-") and again == snapshot_id,
+          "CreateSnapshot returns a SnapshotId, the same for the same ClientToken")
+    req = DescribeSnapshotsRequest.DescribeSnapshotsRequest()
+    req.set_SnapshotIds(json.dumps([snapshot_id]))
+    snap = call(ecs, req)["Snapshots"]["Snapshot"][0]
+    check(snap["Status"] == "progressing" and snap["Progress"].endswith("%")
+          and snap["SourceDiskId"] == system_disk["DiskId"],
+          "DescribeSnapshots: progressing with Progress NN% and its SourceDiskId")
+
+    # CreateImage from the instance, with tags and a ClientToken
+    req = CreateImageRequest.CreateImageRequest()
+    req.set_InstanceId(running["InstanceId"])
+    req.set_ImageName("conformance-image-1")
+    req.set_Description("made by the official SDK")
+    req.set_Tags([{"Key": "reimage:execution", "Value": "conformance"}])
+    req.set_ClientToken("conformance-image-1")
+    image_id = call(ecs, req)["ImageId"]
+    check(image_id.startswith("m-"), "CreateImage returns an ImageId")
+    check(call(ecs, req)["ImageId"] == image_id, "CreateImage is idempotent with its ClientToken")
+    req.set_ImageName("conformance-image-other")
+    err = error_of(ecs, req)
+    check(err is not None and err[1] == "IdempotentParameterMismatch",
+          "the same ClientToken with other parameters is refused")
+
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image_id)
+    check(call(ecs, req)["TotalCount"] == 0, "DescribeImages hides a Creating image by default")
+    req.set_Status("Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated")
+    image = call(ecs, req)["Images"]["Image"][0]
+    check(image["Status"] == "Creating" and image["Progress"].endswith("%"),
+          "DescribeImages with Status shows it Creating with Progress")
+    check(len(image["DiskDeviceMappings"]["DiskDeviceMapping"]) == 2,
+          "an image from an instance holds a snapshot of every disk")
+    check(image["Tags"]["Tag"] == [{"TagKey": "reimage:execution", "TagValue": "conformance"}],
+          "DescribeImages returns the tags")
+
+    # Image name rules
+    req = CreateImageRequest.CreateImageRequest()
+    req.set_InstanceId(stopped["InstanceId"])
+    req.set_ImageName("1-starts-with-a-digit")
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (400, "InvalidImageName.Malformed"),
+          "a malformed image name is refused (400)")
+    req.set_ImageName("conformance-image-1")
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (400, "InvalidImageName.Duplicated"),
+          "a duplicated image name is refused (400)")
+
+    advance(3600)
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image_id)
+    image = call(ecs, req)["Images"]["Image"][0]
+    check(image["Status"] == "Available" and image["Progress"] == "100%"
+          and image["ImageOwnerAlias"] == "self" and image["ImageName"] == "conformance-image-1",
+          "the image becomes Available (100%)")
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageOwnerAlias("system")
+    req.set_PageSize(1)
+    out = call(ecs, req)
+    check(out["TotalCount"] >= 2 and len(out["Images"]["Image"]) == 1 and out["PageSize"] == 1,
+          "DescribeImages pages with TotalCount")
+
+    # ESS
+    ess = client()
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    groups = call(ess, req)["ScalingGroups"]["ScalingGroup"]
+    check({g["GroupType"] for g in groups} == {"ECS", "ECI"},
+          "DescribeScalingGroups: ECS and ECI groups with GroupType")
+    ecs_group = next(g for g in groups if g["GroupType"] == "ECS")
+    active_id = ecs_group["ActiveScalingConfigurationId"]
+    check(active_id.startswith("asc-") and ecs_group["LifecycleState"] == "Active",
+          "DescribeScalingGroups: ActiveScalingConfigurationId, LifecycleState")
+    req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
+    req.set_ScalingGroupId(ecs_group["ScalingGroupId"])
+    configs = call(ess, req)["ScalingConfigurations"]["ScalingConfiguration"]
+    states = {c["ScalingConfigurationId"]: c["LifecycleState"] for c in configs}
+    check(states.get(active_id) == "Active", "DescribeScalingConfigurations: LifecycleState Active")
+    req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
+    req.set_ScalingConfigurationIds([active_id] * 11)
+    err = error_of(ess, req)
+    check(err is not None and err[:2] == (400, "InvalidParameter"),
+          "more than 10 ScalingConfigurationId.N are refused")
+
+    req = ModifyScalingConfigurationRequest.ModifyScalingConfigurationRequest()
+    req.set_ScalingConfigurationId(active_id)
+    req.set_ImageId(image_id)
+    call(ess, req)
+    req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
+    req.set_ScalingConfigurationIds([active_id])
+    config = call(ess, req)["ScalingConfigurations"]["ScalingConfiguration"][0]
+    check(config["ImageId"] == image_id and config["ImageName"] == "conformance-image-1",
+          "ModifyScalingConfiguration puts the image in the configuration")
+    req = ModifyScalingConfigurationRequest.ModifyScalingConfigurationRequest()
+    req.set_ScalingConfigurationId(active_id)
+    req.set_ImageId("m-doesnotexist")
+    err = error_of(ess, req)
+    check(err is not None and err[:2] == (404, "InvalidImageId.NotFound"),
+          "an unknown image is InvalidImageId.NotFound (404)")
+    req.set_ScalingConfigurationId("asc-doesnotexist")
+    req.set_ImageId(image_id)
+    err = error_of(ess, req)
+    check(err is not None and err[:2] == (404, "InvalidScalingConfigurationId.NotFound"),
+          "an unknown configuration is InvalidScalingConfigurationId.NotFound (404)")
+
+    # CreateImage from the snapshot, then DeleteImage and DeleteSnapshot
+    req = CreateImageRequest.CreateImageRequest()
+    req.set_SnapshotId(snapshot_id)
+    req.set_ImageName("conformance-from-snapshot")
+    snap_image = call(ecs, req)["ImageId"]
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(snap_image)
+    req.set_Status("Creating,Available")
+    mappings = call(ecs, req)["Images"]["Image"][0]["DiskDeviceMappings"]["DiskDeviceMapping"]
+    check([m["SnapshotId"] for m in mappings] == [snapshot_id],
+          "an image from a snapshot holds only that snapshot")
+    req = DeleteImageRequest.DeleteImageRequest()
+    req.set_ImageId(snap_image)
+    call(ecs, req)
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (404, "InvalidImageId.NotFound"),
+          "DeleteImage deletes; again is InvalidImageId.NotFound (404)")
+    req = DeleteSnapshotRequest.DeleteSnapshotRequest()
+    req.set_SnapshotId(snapshot_id)
+    call(ecs, req)
+    req = DescribeSnapshotsRequest.DescribeSnapshotsRequest()
+    req.set_SnapshotIds(json.dumps([snapshot_id]))
+    check(call(ecs, req)["TotalCount"] == 0, "DeleteSnapshot deletes the snapshot")
+
+    # STS
+    sts = client()
+    req = AssumeRoleRequest.AssumeRoleRequest()
+    req.set_RoleArn(ROLE_ARN)
+    req.set_RoleSessionName("conformance")
+    req.set_DurationSeconds(900)
+    out = call(sts, req)
+    creds = out["Credentials"]
+    check(creds["AccessKeyId"].startswith("STS.") and creds["SecurityToken"]
+          and creds["Expiration"].endswith("Z") and out["AssumedRoleUser"]["Arn"].endswith("/conformance"),
+          "AssumeRole returns STS credentials and the assumed role user")
+    as_role = AcsClient(
+        region_id=REGION,
+        credential=StsTokenCredential(creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"]),
+        port=PORT,
+        auto_retry=False,
+    )
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image_id)
+    check(call(as_role, req)["Images"]["Image"][0]["ImageId"] == image_id,
+          "a call with the STS credentials (StsTokenCredential) succeeds")
+    req = AssumeRoleRequest.AssumeRoleRequest()
+    req.set_RoleArn(ROLE_ARN.rsplit("/", 1)[0] + "/no-such-role")
+    req.set_RoleSessionName("conformance")
+    err = error_of(sts, req)
+    check(err is not None and err[1] == "EntityNotExist.Role", "an unknown role is EntityNotExist.Role")
+
+    # A wrong secret. On the wire the sim answers 400 SignatureDoesNotMatch with its string to
+    # sign; the SDK compares that string with its own and, when they are equal (only the secret
+    # differs), reports InvalidAccessKeySecret. Both are checked: the raw answer, then the SDK's.
+    req = prepared(DescribeInstancesRequest.DescribeInstancesRequest())
+    req.set_method("GET")
+    url = req.get_url(REGION, AK, SECRET + "x")
+    try:
+        urllib.request.urlopen(ENDPOINT + url)
+        raw = None
+    except urllib.error.HTTPError as e:
+        raw = (e.code, json.loads(e.read()))
+    check(raw is not None and raw[0] == 400 and raw[1]["Code"] == "SignatureDoesNotMatch"
+          and raw[1]["Message"].endswith("server string to sign is:" + req.string_to_sign)
+          and raw[1]["RequestId"] and raw[1]["HostId"],
+          "a request signed with a wrong secret fails with 400 SignatureDoesNotMatch and the server's string to sign")
+    err = error_of(client(secret=SECRET + "x"), DescribeInstancesRequest.DescribeInstancesRequest())
+    check(err is not None and err[:2] == (400, "InvalidAccessKeySecret"),
+          "the SDK finds the sim's string to sign equal to its own (InvalidAccessKeySecret)")
+    err = error_of(client(ak="LTAI-not-a-key"), DescribeInstancesRequest.DescribeInstancesRequest())
+    check(err is not None and err[1] == "InvalidAccessKeyId.NotFound",
+          "an unknown AccessKeyId is InvalidAccessKeyId.NotFound")
+
+    print(f"conformance: {CHECKS} checks passed")
+
+
+if __name__ == "__main__":
+    main()
