@@ -13,6 +13,9 @@
 //! - Each slot's execution id is derived from the task id and the slot time
 //!   ([`slot_execution_id`]) and its first record is created only if absent, so duplicate or
 //!   concurrent ticks, or two schedulers sharing one store, start each slot once.
+//! - A start that fails (the store or the engine unavailable) is tried again by each
+//!   following tick while its slot is at most [`GRACE`] old; one broken task never holds the
+//!   others back.
 //!
 //! Local times that a daylight saving change skips (02:30 on the night clocks go from 02:00
 //! to 03:00) run at the first instant after the gap; local times that happen twice run at

@@ -624,3 +624,95 @@ async fn two_schedulers_with_the_engine_on_one_file_store_run_the_console_exampl
     assert_eq!(runs.len(), 5);
     assert_eq!(cloud.state().images_created(), 5);
 }
+
+/// Fails the first `failures` starts, then starts like [`RecordRuns`].
+#[derive(Debug)]
+struct FlakyRuns {
+    inner: RecordRuns,
+    failures: Mutex<u32>,
+}
+
+impl Runs for FlakyRuns {
+    fn start(&self, request: RunRequest) -> tick::RunFuture<'_> {
+        let fail = {
+            let mut left = self.failures.lock().unwrap();
+            let fail = *left > 0;
+            *left = left.saturating_sub(1);
+            fail
+        };
+        if fail {
+            return Box::pin(async move {
+                Err(RunError {
+                    execution_id: request.execution_id,
+                    message: "the store is unavailable".into(),
+                })
+            });
+        }
+        self.inner.start(request)
+    }
+}
+
+#[tokio::test]
+async fn a_failed_start_is_tried_again_by_the_next_ticks_within_the_grace_window() {
+    let created = utc(2024, 1, 1, 0, 0);
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let tasks = TaskStore::new(store.clone());
+    let s = spec(ExecutedAt::Scheduled {
+        at: utc(2024, 1, 1, 0, 5),
+    });
+    tasks.create("task-1", s, created).await.unwrap();
+    let runs = Arc::new(FlakyRuns {
+        inner: RecordRuns::new(store.clone()),
+        failures: Mutex::new(3),
+    });
+    let scheduler = Scheduler::new(tasks, runs.clone());
+    let mut started = Vec::new();
+    for minute in 1..=20 {
+        let report = scheduler.tick(utc(2024, 1, 1, 0, minute)).await.unwrap();
+        if minute == 5 {
+            assert_eq!(report.failed.len(), 1, "{report:?}");
+        }
+        started.extend(report.started);
+        // The last tick moves on even when a start failed.
+        assert_eq!(scheduler.last_tick(), Some(utc(2024, 1, 1, 0, minute)));
+    }
+    // Failed at 00:05, 00:06 and 00:07; started at 00:08, once.
+    assert_eq!(
+        started,
+        [slot_execution_id("task-1", utc(2024, 1, 1, 0, 5))]
+    );
+    assert_eq!(runs.inner.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_start_that_keeps_failing_is_given_up_after_the_grace_window() {
+    let created = utc(2024, 1, 1, 0, 0);
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let tasks = TaskStore::new(store.clone());
+    tasks
+        .create(
+            "task-1",
+            spec(ExecutedAt::Scheduled {
+                at: utc(2024, 1, 1, 0, 5),
+            }),
+            created,
+        )
+        .await
+        .unwrap();
+    let runs = Arc::new(FlakyRuns {
+        inner: RecordRuns::new(store.clone()),
+        failures: Mutex::new(u32::MAX),
+    });
+    let scheduler = Scheduler::new(tasks, runs.clone());
+    let mut failures = 0;
+    for minute in 1..=40 {
+        failures += scheduler
+            .tick(utc(2024, 1, 1, 0, minute))
+            .await
+            .unwrap()
+            .failed
+            .len();
+    }
+    // Tried at 00:05 and at each tick up to 00:15, then given up.
+    assert_eq!(failures, 11);
+}

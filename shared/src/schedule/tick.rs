@@ -110,6 +110,8 @@ pub struct Scheduler {
     tasks: TaskStore,
     runs: Arc<dyn Runs>,
     last_tick: Mutex<Option<DateTime<Utc>>>,
+    /// Starts that failed, by slot time, tried again by the next ticks within the grace window.
+    retries: Mutex<Vec<(DateTime<Utc>, RunRequest)>>,
 }
 
 impl fmt::Debug for Scheduler {
@@ -129,6 +131,7 @@ impl Scheduler {
             tasks,
             runs,
             last_tick: Mutex::new(None),
+            retries: Mutex::new(Vec::new()),
         }
     }
 
@@ -137,39 +140,61 @@ impl Scheduler {
         &self.tasks
     }
 
-    /// The last tick that completed without failures.
+    /// The time of the last tick.
     pub fn last_tick(&self) -> Option<DateTime<Utc>> {
         *self.last_tick.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Ticks at `now`, covering the slots since this scheduler's last successful tick (or,
-    /// for its first tick, the grace window: a restarted process catches up the latest slot
-    /// it missed). The last tick only moves when every due slot started, so a failed start
-    /// is retried by the next tick.
+    /// Ticks at `now`, covering the slots since this scheduler's last tick (or, for its first
+    /// tick, the grace window: a restarted process catches up the latest slot it missed).
+    /// A start that fails (the store or the engine was unavailable) is tried again by the
+    /// following ticks while its slot is within the grace window.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, TaskStoreError> {
         let last = self.last_tick().unwrap_or(now - GRACE);
-        let report = self.tick_since(last, now).await?;
-        if report.failed.is_empty() {
+        let retries: Vec<(DateTime<Utc>, RunRequest)> =
+            std::mem::take(&mut *self.retries.lock().unwrap_or_else(|e| e.into_inner()));
+        let (mut report, mut failed) = self.tick_inner(last, now).await?;
+        for (slot, request) in retries {
+            if now - slot > GRACE {
+                continue;
+            }
+            self.start(slot, request, false, &mut report, &mut failed)
+                .await;
+        }
+        {
             let mut guard = self.last_tick.lock().unwrap_or_else(|e| e.into_inner());
             if guard.is_none_or(|t| t < now) {
                 *guard = Some(now);
             }
         }
+        self.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(failed);
         Ok(report)
     }
 
-    /// Ticks at `now` as if the previous tick ran at `last_tick`.
+    /// Ticks at `now` as if the previous tick ran at `last_tick` (no retries are kept).
     pub async fn tick_since(
         &self,
         last_tick: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<TickReport, TaskStoreError> {
+        Ok(self.tick_inner(last_tick, now).await?.0)
+    }
+
+    async fn tick_inner(
+        &self,
+        last_tick: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(TickReport, Vec<(DateTime<Utc>, RunRequest)>), TaskStoreError> {
         let tasks = self.tasks.list().await?;
         let mut report = TickReport {
             now: Some(now),
             tasks: tasks.len(),
             ..TickReport::default()
         };
+        let mut failed = Vec::new();
         for task in tasks {
             if !task.enabled {
                 continue;
@@ -182,30 +207,45 @@ impl Scheduler {
                 }
             };
             for slot in due_slots(&schedule, task.created_at, last_tick, now) {
-                let execution_id = slot_execution_id(&task.task_id, slot.at);
                 let catch_up = slot.catch_up.is_some();
                 let request = RunRequest {
-                    execution_id: execution_id.clone(),
+                    execution_id: slot_execution_id(&task.task_id, slot.at),
                     task: task.clone(),
                     trigger: Trigger::Schedule {
                         slot: slot.at,
                         catch_up: slot.catch_up,
                     },
                 };
-                match self.runs.start(request).await {
-                    Ok(started) if started.created => {
-                        if catch_up {
-                            report.caught_up.push(execution_id.clone());
-                        }
-                        report.started.push(execution_id);
-                    }
-                    Ok(_) => report.already_started.push(execution_id),
-                    Err(err) => report
-                        .failed
-                        .push((execution_id.to_string(), err.to_string())),
-                }
+                self.start(slot.at, request, catch_up, &mut report, &mut failed)
+                    .await;
             }
         }
-        Ok(report)
+        Ok((report, failed))
+    }
+
+    async fn start(
+        &self,
+        slot: DateTime<Utc>,
+        request: RunRequest,
+        catch_up: bool,
+        report: &mut TickReport,
+        failed: &mut Vec<(DateTime<Utc>, RunRequest)>,
+    ) {
+        let execution_id = request.execution_id.clone();
+        match self.runs.start(request.clone()).await {
+            Ok(started) if started.created => {
+                if catch_up {
+                    report.caught_up.push(execution_id.clone());
+                }
+                report.started.push(execution_id);
+            }
+            Ok(_) => report.already_started.push(execution_id),
+            Err(err) => {
+                report
+                    .failed
+                    .push((execution_id.to_string(), err.to_string()));
+                failed.push((slot, request));
+            }
+        }
     }
 }
