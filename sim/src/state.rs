@@ -36,7 +36,7 @@ impl Region {
     /// The region a seed describes, created at `now`.
     pub fn from_seed(seed: &Seed, now: DateTime<Utc>) -> Self {
         let mut ecs = Ecs::default();
-        let created = now - Duration::days(30);
+        let created = now.checked_sub_signed(Duration::days(30)).unwrap_or(now);
         for m in &seed.images {
             ecs.images.push(Image {
                 image_id: m.image_id.clone(),
@@ -282,6 +282,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Longest image build the sim accepts (ten years); larger values are capped.
+pub const MAX_IMAGE_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
 /// Nonces are remembered this long (twice the timestamp window: an older request is refused
 /// for its timestamp anyway).
 const NONCE_MEMORY: i64 = 30 * 60;
@@ -289,7 +292,8 @@ const NONCE_MEMORY: i64 = 30 * 60;
 impl SimState {
     /// A fresh state from `seed`; images take `image_seconds`, snapshots half of that.
     pub fn new(seed: &Seed, clock: SharedClock, image_seconds: u64) -> Self {
-        let image = Duration::seconds(i64::try_from(image_seconds).unwrap_or(i64::MAX / 2_000));
+        let image =
+            Duration::seconds(i64::try_from(image_seconds.min(MAX_IMAGE_SECONDS)).unwrap_or(0));
         let timing = Timing {
             image,
             snapshot: image / 2,
@@ -393,6 +397,42 @@ impl SimState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_image_seconds_and_clock_advances_do_not_panic() {
+        use reimage::clock::ManualClock;
+        let clock = std::sync::Arc::new(ManualClock::new(
+            chrono::DateTime::<Utc>::MAX_UTC - Duration::days(1),
+        ));
+        let state = SimState::new(&Seed::demo(), clock, u64::MAX);
+        assert_eq!(
+            state.timing().image,
+            Duration::seconds(MAX_IMAGE_SECONDS as i64)
+        );
+        state.advance(Duration::MAX);
+        let now = state.now();
+        let mut region = state.region();
+        let id = region
+            .ecs
+            .create_snapshot(
+                "d-bp1demowebsys000001",
+                None,
+                None,
+                None,
+                Vec::new(),
+                None,
+                now,
+                state.timing(),
+            )
+            .unwrap();
+        let snapshot = region
+            .ecs
+            .snapshots
+            .iter()
+            .find(|s| s.snapshot_id == id)
+            .unwrap();
+        assert_eq!(snapshot.status(now).0, "progressing");
+    }
 
     #[test]
     fn failures_apply_to_the_next_n_calls_of_their_action_only() {

@@ -138,6 +138,12 @@ pub struct Progress {
     pub remain_seconds: i64,
 }
 
+/// `now + by`, saturating at the end of time instead of panicking.
+pub fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(by)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn progress(created: DateTime<Utc>, ready: DateTime<Utc>, now: DateTime<Utc>) -> Progress {
     let total = (ready - created).num_milliseconds();
     let done = (now - created).num_milliseconds();
@@ -442,7 +448,7 @@ impl Ecs {
             source_disk_type: disk.kind,
             instance_id: disk.instance_id,
             creation_time: now,
-            ready_at: now + timing.snapshot,
+            ready_at: later(now, timing.snapshot),
             retention_days,
             tags,
         });
@@ -505,7 +511,7 @@ impl Ecs {
                     source_disk_type: disk.kind.clone(),
                     instance_id: Some(instance_id.clone()),
                     creation_time: now,
-                    ready_at: now + timing.snapshot,
+                    ready_at: later(now, timing.snapshot),
                     retention_days: None,
                     tags: Vec::new(),
                 });
@@ -607,7 +613,7 @@ impl Ecs {
             architecture: "x86_64".to_owned(),
             size,
             creation_time: now,
-            ready_at: now + timing.image,
+            ready_at: later(now, timing.image),
             fails,
             disk_mappings: mappings,
             tags: req.tags.clone(),

@@ -67,7 +67,8 @@ pub fn assume_role(region: &Region, keys: &Keys, p: &Params, ctx: &Ctx) -> Resul
             return Err(errors::policy_grammar());
         }
     }
-    let expiration = ctx.now + chrono::Duration::seconds(i64::from(duration));
+    let expiration =
+        crate::ecs::state::later(ctx.now, chrono::Duration::seconds(i64::from(duration)));
     let role_arn = format!("acs:ram::{account}:role/{}", role.name);
     let token = IssuedToken {
         access_key_id: format!("STS.{}", random_alnum(24)),

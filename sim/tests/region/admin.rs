@@ -127,3 +127,75 @@ async fn fc_and_oss_paths_reach_their_fronts() {
             .contains("<Code>NotImplemented</Code>")
     );
 }
+
+#[tokio::test]
+async fn added_latency_delays_only_the_chosen_action() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    sim.admin().latency(300, Some("DescribeImages"));
+    let started = std::time::Instant::now();
+    call.ok("DescribeImages", &[("RegionId", "cn-hangzhou")])
+        .await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    sim.admin().latency(0, None);
+    assert_eq!(sim.admin().calls_since_reset("DescribeImages"), 1);
+}
+
+#[tokio::test]
+async fn debug_output_of_the_sim_hides_its_secret() {
+    let (sim, _clock) = sim().await;
+    let shown = format!("{sim:?} {:?}", sim.state());
+    assert!(shown.contains(sim.access_key_id()), "{shown}");
+    assert!(!shown.contains(sim.access_key_secret()), "{shown}");
+}
+
+#[tokio::test]
+async fn a_released_instance_and_its_disks_are_gone() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    sim.admin()
+        .release_instance("i-bp1demobatch0000001")
+        .unwrap();
+    let (status, code, _) = call
+        .err(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demobatch0000001"),
+            ],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (404, "InvalidInstanceId.NotFound"));
+    let disks = call
+        .ok(
+            "DescribeDisks",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("DiskIds", "[\"d-bp1demobatsys000001\"]"),
+            ],
+        )
+        .await;
+    assert_eq!(disks["TotalCount"], 0);
+}
+
+#[tokio::test]
+async fn a_given_creating_image_can_be_made_to_fail() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let created = call
+        .ok(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-bp1demoweb000000001"),
+            ],
+        )
+        .await;
+    let id = created["ImageId"].as_str().unwrap();
+    sim.admin().fail_image(id).unwrap();
+    clock.advance(std::time::Duration::from_secs(100));
+    assert_eq!(sim.admin().image(id).unwrap().status, "CreateFailed");
+    // Only a Creating image can be made to fail.
+    let err = sim.admin().fail_image(id).unwrap_err();
+    assert_eq!(err.code, "IncorrectImageStatus");
+}
