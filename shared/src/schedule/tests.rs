@@ -716,3 +716,80 @@ async fn a_start_that_keeps_failing_is_given_up_after_the_grace_window() {
     // Tried at 00:05 and at each tick up to 00:15, then given up.
     assert_eq!(failures, 11);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ZONES: &[&str] = &[
+        "UTC",
+        "Asia/Shanghai",
+        "America/New_York",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Ticks once a minute over three days around a daylight-saving change, some of them
+        /// lost: no slot starts twice, none is made up, none comes after the expiry, and every
+        /// slot whose minute had its tick starts.
+        #[test]
+        fn ticks_with_outages_start_each_slot_at_most_once_and_every_ticked_slot(
+            zone in 0..ZONES.len(),
+            hour in 0u32..24,
+            minute in 0u32..60,
+            lost in proptest::collection::vec(any::<bool>(), 3 * 24 * 60),
+            expiry_minutes in 600i64..(3 * 24 * 60),
+        ) {
+            // 2024-03-09: the weekend the USA moves its clocks forward; Lord Howe and Chatham
+            // change on 2024-04-07, London on 2024-03-31, so use a range for each in turn.
+            let base = match ZONES[zone] {
+                "Europe/London" => utc(2024, 3, 30, 0, 0),
+                "Australia/Lord_Howe" | "Pacific/Chatham" => utc(2024, 4, 6, 0, 0),
+                _ => utc(2024, 3, 9, 0, 0),
+            };
+            let expired_at = base + chrono::Duration::minutes(expiry_minutes);
+            let schedule = Schedule::compile(&ExecutedAt::Periodic(Periodic {
+                recurrence: Recurrence::Daily,
+                at: NaiveTime::from_hms_opt(hour, minute, 0).unwrap(),
+                starts_at: None,
+                expired_at,
+                time_zone: ZONES[zone].into(),
+            }))
+            .unwrap();
+            let created = base;
+            let mut last: Option<DateTime<Utc>> = None;
+            let mut ticks = Vec::new();
+            let mut started: Vec<DateTime<Utc>> = Vec::new();
+            for (m, lost) in lost.iter().enumerate() {
+                if *lost {
+                    continue;
+                }
+                let now = base + TICK * (m as i32 + 1);
+                ticks.push(now);
+                let from = last.unwrap_or(now - GRACE);
+                started.extend(due_slots(&schedule, created, from, now).into_iter().map(|d| d.at));
+                last = Some(now);
+            }
+            let all = schedule.slots(created, base + TICK * (lost.len() as i32 + 1));
+            let mut unique = started.clone();
+            unique.sort();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), started.len(), "a slot started twice: {:?}", started);
+            for s in &started {
+                prop_assert!(all.contains(s), "{} is not a slot", s);
+                prop_assert!(*s <= expired_at);
+            }
+            for s in &all {
+                let ticked = ticks.iter().any(|t| *t >= *s && *t - *s < TICK);
+                if ticked {
+                    prop_assert!(started.contains(s), "slot {} had its tick but did not start", s);
+                }
+            }
+        }
+    }
+}
