@@ -41,9 +41,15 @@ impl Default for Timeouts {
     }
 }
 
-/// Builds the HTTP client (rustls, no proxy detection surprises) with these timeouts.
+/// Builds the HTTP client (rustls) with these timeouts.
+///
+/// It does not pick up `HTTP_PROXY` / `HTTPS_PROXY` from the process environment, which
+/// reqwest would otherwise do: [`crate::settings::Env`] is the only reader of the
+/// environment, and a proxy picked up behind its back would also swallow the loopback calls
+/// to the sim.
 pub fn http_client(timeouts: Timeouts) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
+        .no_proxy()
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
         .user_agent(concat!("reimage/", env!("CARGO_PKG_VERSION")))
@@ -252,6 +258,11 @@ pub fn signed_rpc_query(
 /// `params` are the operation's own parameters (`RegionId` included when the operation has
 /// one); the common ones are added here. Credentials are asked for on every attempt, so a
 /// cached STS token that expires between attempts is refreshed.
+///
+/// A call whose answer was lost (connection reset, read timeout) is sent again. reimage's
+/// creating calls carry a `ClientToken`, so a repeat returns the first result;
+/// `ModifyScalingConfiguration` sets a value and may be repeated; a repeated delete may
+/// answer `*.NotFound` when the first one went through.
 #[allow(clippy::too_many_arguments)] // one transport call: every argument is needed, no grouping fits
 pub async fn call_rpc(
     http: &reqwest::Client,
