@@ -28,6 +28,8 @@ from aliyunsdkecs.request.v20140526 import (
     DescribeImagesRequest,
     DescribeInstancesRequest,
     DescribeSnapshotsRequest,
+    StartInstanceRequest,
+    StopInstanceRequest,
 )
 from aliyunsdkess.request.v20140828 import (
     DescribeScalingConfigurationsRequest,
@@ -106,6 +108,20 @@ def main():
     out = call(ecs, req)
     check([i["InstanceId"] for i in out["Instances"]["Instance"]] == [stopped["InstanceId"]],
           "DescribeInstances filters by InstanceIds (JSON array)")
+
+    # StopInstance / StartInstance (immediate in the sim)
+    req = StopInstanceRequest.StopInstanceRequest()
+    req.set_InstanceId(running["InstanceId"])
+    call(ecs, req)
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_InstanceIds(json.dumps([running["InstanceId"]]))
+    check(call(ecs, req)["Instances"]["Instance"][0]["Status"] == "Stopped", "StopInstance stops it")
+    req = StartInstanceRequest.StartInstanceRequest()
+    req.set_InstanceId(running["InstanceId"])
+    call(ecs, req)
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (403, "IncorrectInstanceStatus"),
+          "StartInstance starts it; again is IncorrectInstanceStatus (403)")
 
     # DescribeDisks
     req = DescribeDisksRequest.DescribeDisksRequest()

@@ -64,6 +64,8 @@ async fn official_sdks_conform_to_the_sim() {
         "DescribeScalingConfigurations",
         "ModifyScalingConfiguration",
         "AssumeRole",
+        "StopInstance",
+        "StartInstance",
     ] {
         assert!(
             calls.get(action).copied().unwrap_or(0) > 0,

@@ -447,3 +447,32 @@ async fn failed_images_end_in_create_failed() {
         .await;
     assert_eq!(default["TotalCount"], 1);
 }
+
+#[tokio::test]
+async fn stop_and_start_instance_change_status_at_once_and_check_the_current_one() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let web = [("InstanceId", "i-bp1demoweb000000001")];
+    call.ok("StopInstance", &web).await;
+    assert_eq!(
+        sim.admin()
+            .instance("i-bp1demoweb000000001")
+            .unwrap()
+            .status,
+        "Stopped"
+    );
+    let (status, code, _) = call.err("StopInstance", &web).await;
+    assert_eq!((status, code.as_str()), (403, "IncorrectInstanceStatus"));
+    call.ok("StartInstance", &web).await;
+    assert_eq!(
+        sim.admin()
+            .instance("i-bp1demoweb000000001")
+            .unwrap()
+            .status,
+        "Running"
+    );
+    let (status, code, _) = call.err("StartInstance", &web).await;
+    assert_eq!((status, code.as_str()), (403, "IncorrectInstanceStatus"));
+    let (status, code, _) = call.err("StartInstance", &[("InstanceId", "i-nope")]).await;
+    assert_eq!((status, code.as_str()), (404, "InvalidInstanceId.NotFound"));
+}
