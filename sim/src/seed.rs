@@ -45,6 +45,9 @@ pub struct Seed {
     /// Auto Scaling configurations.
     #[serde(default)]
     pub scaling_configurations: Vec<SeedScalingConfiguration>,
+    /// OSS buckets (empty at the start).
+    #[serde(default)]
+    pub buckets: Vec<String>,
 }
 
 impl fmt::Debug for Seed {
@@ -58,6 +61,7 @@ impl fmt::Debug for Seed {
             .field("instances", &self.instances.len())
             .field("scaling_groups", &self.scaling_groups.len())
             .field("scaling_configurations", &self.scaling_configurations.len())
+            .field("buckets", &self.buckets)
             .finish()
     }
 }
@@ -274,6 +278,17 @@ impl Seed {
                     "role {}: max_session_duration must be 900..=43200",
                     role.name
                 ));
+            }
+        }
+        let mut buckets = HashSet::new();
+        for bucket in &self.buckets {
+            if !crate::oss::state::valid_bucket_name(bucket) {
+                return bad(format!(
+                    "bucket {bucket:?}: 3 to 63 lower-case letters, digits and `-`, starting and ending with a letter or digit"
+                ));
+            }
+            if !buckets.insert(bucket.as_str()) {
+                return bad(format!("bucket {bucket} is listed twice"));
             }
         }
         let mut names = HashSet::new();
@@ -503,6 +518,7 @@ impl Seed {
                     "",
                 ),
             ],
+            buckets: vec!["reimage-state".to_owned()],
         }
     }
 }

@@ -265,6 +265,7 @@ pub struct SimState {
     faults: Mutex<Faults>,
     timing: Timing,
     region_id: String,
+    oss: crate::oss::OssService,
 }
 
 impl fmt::Debug for SimState {
@@ -299,7 +300,12 @@ impl SimState {
             snapshot: image / 2,
         };
         let now = clock.now();
+        let oss = crate::oss::OssService::new(seed.region_id.clone());
+        for bucket in &seed.buckets {
+            oss.create_bucket(bucket);
+        }
         Self {
+            oss,
             region: Mutex::new(Region::from_seed(seed, now)),
             keys: Keys::new(seed.access_keys.clone()),
             clock,
@@ -315,6 +321,11 @@ impl SimState {
     /// The region id.
     pub fn region_id(&self) -> &str {
         &self.region_id
+    }
+
+    /// The region's OSS buckets and objects.
+    pub fn oss(&self) -> &crate::oss::OssService {
+        &self.oss
     }
 
     /// The underlying clock's time: what request timestamps are checked against.

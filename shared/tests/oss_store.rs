@@ -1,0 +1,541 @@
+//! The OSS state store and client over real HTTP against the sim's OSS front, with real
+//! signatures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{TimeZone, Utc};
+use reimage::aliyun::credentials::{Credentials, StaticProvider};
+use reimage::aliyun::oss::{OssClient, OssEndpoint, PutOutcome, SignatureVersion};
+use reimage::clock::{Clock as _, ManualClock, SharedClock, SystemClock};
+use reimage::ids::{SequentialIds, SharedIds};
+use reimage::store::oss::OssStore;
+use reimage::store::{StateStore, StoreError};
+use reimage_sim::oss::{KeyRefusal, OssEnv, OssService, Times};
+
+const AK: &str = "LTAI5tStoreTest";
+const SECRET: &str = "store-test-secret";
+const BUCKET: &str = "reimage-state";
+
+#[derive(Debug)]
+struct OneKey;
+
+impl OssEnv for OneKey {
+    fn secret_for(
+        &self,
+        access_key_id: &str,
+        _token: Option<&str>,
+        _now: chrono::DateTime<Utc>,
+    ) -> Result<String, KeyRefusal> {
+        if access_key_id == AK {
+            Ok(SECRET.into())
+        } else {
+            Err(KeyRefusal::UnknownKey)
+        }
+    }
+}
+
+struct Running {
+    endpoint: String,
+    service: Arc<OssService>,
+    clock: SharedClock,
+}
+
+fn now() -> Times {
+    let now = SystemClock.now();
+    Times { now, wall: now }
+}
+
+/// Serves `router` on a loopback port.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn start() -> Running {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let service = Arc::new(OssService::new("cn-hangzhou"));
+    service.create_bucket(BUCKET);
+    let endpoint = serve(Arc::clone(&service).router(Arc::new(OneKey), clock.clone())).await;
+    Running {
+        endpoint,
+        service,
+        clock,
+    }
+}
+
+fn client(endpoint: &str, clock: SharedClock, secret: &str) -> OssClient {
+    let ids: SharedIds = Arc::new(SequentialIds::new("t"));
+    OssClient::new(
+        OssEndpoint::parse(endpoint).expect("endpoint"),
+        StaticProvider::shared(Credentials::access_key(AK, secret)),
+        clock,
+        ids,
+    )
+    .expect("client")
+}
+
+#[tokio::test]
+async fn records_are_created_once_read_back_and_listed_across_pages() {
+    let sim = start().await;
+    let store = OssStore::new(
+        client(&sim.endpoint, sim.clock.clone(), SECRET),
+        BUCKET,
+        "/prod/",
+    )
+    .with_page_size(2);
+    for seq in 0..7 {
+        store
+            .create(
+                &format!("executions/e-1/{seq:04}.json"),
+                format!("{{\"seq\":{seq}}}").as_bytes(),
+            )
+            .await
+            .expect("created");
+    }
+    store
+        .create("tasks/t-1/0000.json", b"{}")
+        .await
+        .expect("created");
+    // Under the store's prefix in the bucket, and nowhere else.
+    assert_eq!(
+        sim.service
+            .object(BUCKET, "prod/executions/e-1/0003.json")
+            .as_deref(),
+        Some(&b"{\"seq\":3}"[..])
+    );
+    sim.service.create_bucket("unused");
+    assert_eq!(
+        store
+            .get("executions/e-1/0003.json")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(&b"{\"seq\":3}"[..])
+    );
+    assert_eq!(
+        store.get("executions/e-1/9999.json").await.expect("read"),
+        None
+    );
+
+    let listed = store.list("executions/e-1/").await.expect("listed");
+    let expected: Vec<String> = (0..7)
+        .map(|s| format!("executions/e-1/{s:04}.json"))
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        store.list("tasks/").await.expect("listed"),
+        ["tasks/t-1/0000.json"]
+    );
+    assert!(store.list("nothing/").await.expect("listed").is_empty());
+
+    // A second store under another prefix of the same bucket sees none of these.
+    let other = OssStore::new(
+        client(&sim.endpoint, sim.clock.clone(), SECRET),
+        BUCKET,
+        "staging",
+    );
+    assert!(other.list("").await.expect("listed").is_empty());
+}
+
+#[tokio::test]
+async fn signature_v4_works_as_well_as_v1() {
+    let sim = start().await;
+    let v4 =
+        client(&sim.endpoint, sim.clock.clone(), SECRET).with_signature(SignatureVersion::V4 {
+            region: "cn-hangzhou".into(),
+        });
+    let store = OssStore::new(v4, BUCKET, "v4").with_page_size(1);
+    store.create("a/0.json", b"0").await.expect("created");
+    store.create("a/1.json", b"1").await.expect("created");
+    assert!(matches!(
+        store.create("a/1.json", b"again").await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(
+        store.get("a/1.json").await.expect("read").as_deref(),
+        Some(&b"1"[..])
+    );
+    assert_eq!(
+        store.list("a/").await.expect("listed"),
+        ["a/0.json", "a/1.json"]
+    );
+    let wrong =
+        client(&sim.endpoint, sim.clock.clone(), "wrong").with_signature(SignatureVersion::V4 {
+            region: "cn-hangzhou".into(),
+        });
+    let err = wrong
+        .get_object(BUCKET, "v4/a/0.json")
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn of_two_concurrent_creators_exactly_one_wins() {
+    let sim = start().await;
+    for round in 0..10 {
+        let a = OssStore::new(
+            client(&sim.endpoint, sim.clock.clone(), SECRET),
+            BUCKET,
+            "race",
+        );
+        let b = a.clone();
+        let key = format!("executions/e-{round}/0001.json");
+        let (ra, rb) = tokio::join!(a.create(&key, b"from a"), b.create(&key, b"from b"));
+        let winner: &[u8] = match (&ra, &rb) {
+            (Ok(()), Err(StoreError::AlreadyExists { .. })) => b"from a",
+            (Err(StoreError::AlreadyExists { .. }), Ok(())) => b"from b",
+            other => panic!("round {round}: expected one winner, got {other:?}"),
+        };
+        assert_eq!(a.get(&key).await.expect("read").as_deref(), Some(winner));
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_names_the_cause() {
+    let sim = start().await;
+    let store = OssStore::new(
+        client(&sim.endpoint, sim.clock.clone(), "wrong"),
+        BUCKET,
+        "",
+    );
+    let err = store.create("k.json", b"x").await.expect_err("refused");
+    match &err {
+        StoreError::Backend {
+            op,
+            transient,
+            message,
+            ..
+        } => {
+            assert_eq!(*op, "create");
+            assert!(!transient, "a bad secret is not worth retrying");
+            assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+            assert!(message.contains("AccessKey secret"), "{message}");
+            assert!(!message.contains("wrong"), "the secret leaked: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.service.object(BUCKET, "k.json"), None);
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_clear_error() {
+    let sim = start().await;
+    let store = OssStore::new(
+        client(&sim.endpoint, sim.clock.clone(), SECRET),
+        "no-bucket",
+        "",
+    );
+    let err = store
+        .get("k.json")
+        .await
+        .expect_err("no bucket")
+        .to_string();
+    assert!(
+        err.contains("NoSuchBucket") && err.contains("no-bucket"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_transient_error_after_retries() {
+    // Bind then drop a listener: nothing answers on that port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let clock = ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let store = OssStore::new(
+        client(
+            &format!("http://127.0.0.1:{port}"),
+            Arc::new(clock.clone()),
+            SECRET,
+        ),
+        BUCKET,
+        "",
+    );
+    let err = store.get("k.json").await.expect_err("nobody there");
+    assert!(
+        matches!(
+            err,
+            StoreError::Backend {
+                transient: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The retries slept on the clock (4 attempts, jittered at 0.5 by SequentialIds).
+    assert!(
+        clock.now()
+            > Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .expect("t")
+    );
+}
+
+/// A front that fails the first `fail` requests with the given status and code (after
+/// handing a PutObject to the real service when `lose_answer` is set: the object is stored
+/// but its answer never reaches the client).
+async fn flaky(
+    service: Arc<OssService>,
+    fail: usize,
+    status: u16,
+    code: &'static str,
+    lose_answer: bool,
+) -> (String, Arc<AtomicUsize>) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let router = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
+        let service = Arc::clone(&service);
+        let counter = Arc::clone(&counter);
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if n < fail {
+                if lose_answer {
+                    let _ = service.handle(&OneKey, now(), request).await;
+                }
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+                     <Message>injected</Message><RequestId>R{n}</RequestId><HostId>h</HostId></Error>"
+                );
+                return http::Response::builder()
+                    .status(status)
+                    .body(axum::body::Body::from(body))
+                    .unwrap_or_default();
+            }
+            service.handle(&OneKey, now(), request).await
+        }
+    });
+    (serve(router).await, seen)
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried() {
+    let sim = start().await;
+    for (status, code) in [(503, "SlowDown"), (500, "InternalError")] {
+        let (endpoint, seen) = flaky(Arc::clone(&sim.service), 2, status, code, false).await;
+        let c = client(&endpoint, sim.clock.clone(), SECRET);
+        let key = format!("retried-{status}");
+        assert_eq!(
+            c.put_object_if_absent(BUCKET, &key, b"v")
+                .await
+                .expect("retried"),
+            PutOutcome::Created
+        );
+        assert_eq!(seen.load(Ordering::SeqCst), 3, "{code}");
+    }
+    // Client errors are not retried.
+    let (endpoint, seen) = flaky(Arc::clone(&sim.service), 1, 403, "AccessDenied", false).await;
+    let c = client(&endpoint, sim.clock.clone(), SECRET);
+    let err = c.get_object(BUCKET, "k").await.expect_err("denied");
+    assert_eq!(err.code(), Some("AccessDenied"));
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_still_ours() {
+    let sim = start().await;
+    let (endpoint, _) = flaky(Arc::clone(&sim.service), 1, 500, "InternalError", true).await;
+    let c = client(&endpoint, sim.clock.clone(), SECRET);
+    // The first attempt stored the object but answered 500; the retry meets
+    // FileAlreadyExists, reads the object back and finds its own bytes.
+    assert_eq!(
+        c.put_object_if_absent(BUCKET, "lost", b"mine")
+            .await
+            .expect("put"),
+        PutOutcome::Created
+    );
+    // Whereas an object someone else created under that key stays theirs.
+    let plain = client(&sim.endpoint, sim.clock.clone(), SECRET);
+    plain
+        .put_object_if_absent(BUCKET, "theirs", b"theirs")
+        .await
+        .expect("created");
+    let (endpoint, seen) = flaky(Arc::clone(&sim.service), 1, 500, "InternalError", true).await;
+    let c = client(&endpoint, sim.clock.clone(), SECRET);
+    assert_eq!(
+        c.put_object_if_absent(BUCKET, "theirs", b"mine")
+            .await
+            .expect("put"),
+        PutOutcome::AlreadyExists
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 3, "put, put again, read back");
+    assert_eq!(
+        sim.service.object(BUCKET, "theirs").as_deref(),
+        Some(&b"theirs"[..])
+    );
+}
+
+#[tokio::test]
+async fn a_listing_takes_one_request_per_page() {
+    let sim = start().await;
+    let (endpoint, seen) = flaky(Arc::clone(&sim.service), 0, 500, "unused", false).await;
+    let store = OssStore::new(
+        client(&endpoint, sim.clock.clone(), SECRET),
+        BUCKET,
+        "paged",
+    )
+    .with_page_size(3);
+    for i in 0..7 {
+        store
+            .create(&format!("r/{i}.json"), b"{}")
+            .await
+            .expect("created");
+    }
+    let before = seen.load(Ordering::SeqCst);
+    let keys = store.list("r/").await.expect("listed");
+    assert_eq!(keys.len(), 7);
+    assert_eq!(
+        seen.load(Ordering::SeqCst) - before,
+        3,
+        "pages of 3, 3 and 1"
+    );
+}
+
+/// The whole sim (not only its OSS front): its seeded bucket, static key and STS tokens.
+mod against_the_sim {
+    use super::*;
+    use reimage::aliyun::sts::AssumeRoleRequest;
+    use reimage::aliyun::{Client, ClientConfig, Endpoints};
+    use reimage_sim::Sim;
+
+    async fn assume_role(sim: &Sim, clock: SharedClock) -> Credentials {
+        let mut config = ClientConfig::new(
+            sim.region_id(),
+            Endpoints::all_at(sim.endpoint()),
+            StaticProvider::shared(Credentials::access_key(
+                sim.access_key_id(),
+                sim.access_key_secret(),
+            )),
+        );
+        config.clock = clock;
+        let client = Client::new(config).expect("client");
+        let account_id = sim.state().region().account_id.clone();
+        client
+            .sts()
+            .assume_role(&AssumeRoleRequest {
+                role_arn: format!("acs:ram::{account_id}:role/reimage-updater"),
+                role_session_name: "oss-store".into(),
+                duration_seconds: Some(900),
+                policy: None,
+            })
+            .await
+            .expect("AssumeRole")
+            .credentials
+            .into_credentials()
+            .expect("credentials")
+    }
+
+    fn store(sim: &Sim, credentials: Credentials, clock: SharedClock) -> OssStore {
+        let client = OssClient::new(
+            OssEndpoint::parse(sim.endpoint()).expect("endpoint"),
+            StaticProvider::shared(credentials),
+            clock,
+            Arc::new(SequentialIds::new("t")),
+        )
+        .expect("client");
+        OssStore::new(client, "reimage-state", "records")
+    }
+
+    #[tokio::test]
+    async fn the_seeded_bucket_takes_records_with_the_static_key() {
+        let sim = Sim::builder().start().await.expect("sim");
+        let creds = Credentials::access_key(sim.access_key_id(), sim.access_key_secret());
+        let s = store(&sim, creds, Arc::new(SystemClock)).with_page_size(2);
+        for i in 0..5 {
+            s.create(&format!("executions/e/{i}.json"), b"{}")
+                .await
+                .expect("created");
+        }
+        assert!(matches!(
+            s.create("executions/e/0.json", b"{}").await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        assert_eq!(s.list("executions/").await.expect("listed").len(), 5);
+        assert_eq!(
+            sim.state()
+                .oss()
+                .object("reimage-state", "records/executions/e/3.json")
+                .as_deref(),
+            Some(&b"{}"[..])
+        );
+        assert_eq!(sim.admin().calls().total.get("PutObject"), Some(&6));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sts_credentials_work_until_they_expire() {
+        let clock = ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0)
+                .single()
+                .expect("t"),
+        );
+        let shared: SharedClock = Arc::new(clock.clone());
+        let sim = Sim::builder()
+            .clock(shared.clone())
+            .start()
+            .await
+            .expect("sim");
+        let creds = assume_role(&sim, shared.clone()).await;
+        assert!(creds.security_token().is_some());
+        let s = store(&sim, creds, shared.clone());
+        s.create("tasks/t/0.json", b"v0")
+            .await
+            .expect("created with STS credentials");
+        assert_eq!(
+            s.get("tasks/t/0.json").await.expect("read").as_deref(),
+            Some(&b"v0"[..])
+        );
+
+        clock.advance(std::time::Duration::from_secs(901));
+        let err = s
+            .get("tasks/t/0.json")
+            .await
+            .expect_err("expired")
+            .to_string();
+        assert!(err.contains("SecurityTokenExpired"), "{err}");
+        assert!(err.contains("get fresh ones"), "{err}");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_and_an_injected_fault() {
+        let sim = Sim::builder().start().await.expect("sim");
+        let wrong = Credentials::access_key(sim.access_key_id(), "not-the-secret");
+        let err = store(&sim, wrong, Arc::new(SystemClock))
+            .create("k.json", b"x")
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("SignatureDoesNotMatch") && err.contains("AccessKey secret"),
+            "{err}"
+        );
+
+        // A fault queued for PutObject is answered once, then retried through.
+        sim.admin()
+            .fail_next("PutObject", "InternalError", 500, 1)
+            .expect("fault queued");
+        let creds = Credentials::access_key(sim.access_key_id(), sim.access_key_secret());
+        store(&sim, creds, Arc::new(SystemClock))
+            .create("after-fault.json", b"x")
+            .await
+            .expect("retried");
+        // The faulted attempt and its retry; the refused call never got past authentication.
+        assert_eq!(sim.admin().calls().total.get("PutObject"), Some(&2));
+        sim.shutdown().await;
+    }
+}
