@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use reimage::aliyun::credentials::{ChainSources, resolve_chain};
+use reimage::aliyun::oss::OssClient;
 use reimage::aliyun::{Client, ClientConfig, Endpoints};
 use reimage::clock::SharedClock;
 use reimage::dispatch::local::LocalDispatcher;
@@ -65,16 +66,19 @@ pub fn client(env: &Env, clock: SharedClock, ids: SharedIds) -> anyhow::Result<C
 }
 
 /// Opens the configured state store: `REIMAGE_STORE`, else the file store in the state
-/// directory (`state_dir`, else `REIMAGE_STATE_DIR`, else `./.reimage`).
-pub fn store(env: &Env, state_dir: Option<&Path>) -> anyhow::Result<SharedStore> {
+/// directory (`state_dir`, else `REIMAGE_STATE_DIR`, else `./.reimage`). An OSS store is
+/// reached with the same endpoints and credentials as every other cloud call; a file store
+/// needs neither.
+pub fn store(
+    env: &Env,
+    state_dir: Option<&Path>,
+    clock: SharedClock,
+) -> anyhow::Result<SharedStore> {
     let dir = env.state_dir(state_dir);
     let location = StoreLocation::from_env(env, &dir)?;
     let store = open_store(&location, || {
-        Err(
-            "keeping records in OSS is for the deployed functions; the CLI keeps them in a \
-             state directory (unset REIMAGE_STORE, or use file:///path)"
-                .into(),
-        )
+        let client = client(env, clock, Arc::new(RandomIds))?;
+        Ok(OssClient::from_client(&client)?)
     })?;
     Ok(store)
 }
@@ -146,9 +150,14 @@ mod tests {
     }
 
     #[test]
-    fn oss_store_is_refused_with_the_way_out() {
+    fn oss_store_needs_credentials_and_a_file_store_does_not() {
+        let clock: SharedClock = Arc::new(reimage::clock::SystemClock);
         let env = Env::from_pairs([("REIMAGE_STORE", "oss://reimage-state/prod")]);
-        let err = store(&env, None).expect_err("OSS is not for the CLI");
-        assert!(format!("{err:#}").contains("state directory"), "{err:#}");
+        let err = store(&env, None, clock.clone()).expect_err("no credentials for OSS");
+        let shown = format!("{err:#}");
+        assert!(shown.contains("oss://reimage-state/prod"), "{shown}");
+        assert!(shown.contains("no credentials"), "{shown}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(store(&Env::default(), Some(dir.path()), clock).is_ok());
     }
 }

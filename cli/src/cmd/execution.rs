@@ -72,8 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let store = settings::store(&env, args.state_dir.as_deref())?;
         let clock = Arc::new(SystemClock);
+        let store = settings::store(&env, args.state_dir.as_deref(), clock.clone())?;
         let engine = settings::engine(
             store,
             clock.clone(),

@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let request = args.request();
         Engine::validate(&request)?;
         let client = settings::client(&env, clock.clone(), Arc::new(RandomIds))?;
-        let store = settings::store(&env, args.state_dir.as_deref())?;
+        let store = settings::store(&env, args.state_dir.as_deref(), clock.clone())?;
         let dispatcher = Arc::new(LocalDispatcher::new(clock.clone()));
         let engine = settings::engine(store, clock, dispatcher.clone(), settings::clouds(client));
         let mut progress = match args.output {
