@@ -28,6 +28,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Create, list, show, enable, disable, delete and run image update tasks.
     Task(cmd::task::Args),
+    /// Run one image update against the emulated region: no setup, no credentials.
+    Demo(cmd::demo::Args),
     /// Run one image update now: snapshot an instance, build an image, put it into
     /// scaling configurations, verify.
     Run(cmd::run::Args),
@@ -35,6 +37,8 @@ enum Command {
     Image(cmd::image::Args),
     /// List image update executions, or show one.
     Execution(cmd::execution::Args),
+    /// Print figures about reimage's API calls and timing, measured against the sim.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,9 +48,11 @@ fn main() -> ExitCode {
         Command::Package(args) => cmd::package::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Task(args) => cmd::task::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Image(args) => cmd::image::run(args),
         Command::Execution(args) => cmd::execution::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod demo;
 pub mod execution;
 pub mod image;
 pub mod package;

@@ -1,0 +1,377 @@
+//! `reimage bench`: figures about reimage's cost and speed, measured against the sim. It
+//! prints them next to their goals and asserts nothing: a figure past its goal is a finding,
+//! not a failure.
+//!
+//! Each section is one async function returning a [`Section`]; [`SECTIONS`] lists them in the
+//! order they print. To add one (FC figures, scheduler figures, …), write a function and add
+//! it to the list; `reimage bench --section NAME` runs one alone.
+//!
+//! The sections drive the sim and the engine with one shared `ManualClock`, so a ten-minute
+//! image build takes a fraction of a second of wall time while every step sees the times it
+//! would see for real.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, TimeZone as _, Utc};
+use reimage::clock::{ManualClock, SharedClock};
+use reimage::dispatch::local::LocalDispatcher;
+use reimage::model::{PermissionSource, State, StepRecord, UpdateRequest};
+use reimage::store::memory::MemoryStore;
+use reimage_sim::Seed;
+use reimage_sim::seed::{SeedScalingConfiguration, SeedScalingGroup};
+
+use crate::cmd::run::drive;
+use crate::report::Progress;
+use crate::settings;
+
+/// Options of `reimage bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run only this section (see the names `reimage bench` prints).
+    #[arg(long, value_name = "NAME")]
+    section: Option<String>,
+}
+
+/// One figure: what it measures, its value, and the goal it is held to, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// What is measured.
+    pub name: String,
+    /// The measured value, with its unit.
+    pub value: String,
+    /// The goal, in words (`≤ 15`), if there is one.
+    pub goal: Option<String>,
+    /// Whether the value meets the goal (`None` when there is no goal).
+    pub met: Option<bool>,
+}
+
+impl Figure {
+    fn plain(name: impl Into<String>, value: impl fmt::Display) -> Self {
+        Self {
+            name: name.into(),
+            value: value.to_string(),
+            goal: None,
+            met: None,
+        }
+    }
+
+    fn at_most(name: impl Into<String>, value: f64, unit: &str, goal: f64) -> Self {
+        let shown = if value.fract() == 0.0 {
+            format!("{value:.0}{unit}")
+        } else {
+            format!("{value:.2}{unit}")
+        };
+        let goal_shown = if goal.fract() == 0.0 {
+            format!("≤ {goal:.0}{unit}")
+        } else {
+            format!("≤ {goal:.2}{unit}")
+        };
+        Self {
+            name: name.into(),
+            value: shown,
+            goal: Some(goal_shown),
+            met: Some(value <= goal),
+        }
+    }
+}
+
+/// A titled group of figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    /// The section's name (what `--section` takes).
+    pub name: &'static str,
+    /// What it measures.
+    pub title: String,
+    /// The figures.
+    pub figures: Vec<Figure>,
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "== {}: {}", self.name, self.title)?;
+        let width = self.figures.iter().map(|x| x.name.len()).max().unwrap_or(0);
+        for figure in &self.figures {
+            write!(f, "  {:<width$}  {:>12}", figure.name, figure.value)?;
+            if let (Some(goal), Some(met)) = (&figure.goal, figure.met) {
+                let verdict = if met { "met" } else { "MISSED" };
+                write!(f, "   goal {goal}: {verdict}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+type SectionFuture = Pin<Box<dyn Future<Output = anyhow::Result<Section>>>>;
+
+/// A section's name and the function that measures it.
+type SectionEntry = (&'static str, fn() -> SectionFuture);
+
+/// Every section, in print order.
+pub const SECTIONS: &[SectionEntry] = &[
+    ("pipeline", || Box::pin(pipeline())),
+    ("fan-out", || Box::pin(fan_out())),
+];
+
+/// Runs `reimage bench`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let chosen: Vec<_> = SECTIONS
+        .iter()
+        .filter(|(name, _)| args.section.as_deref().is_none_or(|s| s == *name))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<_> = SECTIONS.iter().map(|(name, _)| *name).collect();
+        bail!(
+            "no bench section {:?}; the sections are {}",
+            args.section.unwrap_or_default(),
+            names.join(", ")
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        for (name, section) in chosen {
+            let section = section()
+                .await
+                .with_context(|| format!("bench section {name} failed"))?;
+            println!("{section}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The instant every bench starts at (a fixed time, so runs are comparable).
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// What one bench execution left behind.
+struct Measured {
+    last: StepRecord,
+    calls: BTreeMap<String, u64>,
+    wall: Duration,
+}
+
+/// Runs one execution of `instance_id` onto `configuration_ids` against a sim seeded with
+/// `seed` whose images take `image_seconds`, the sim and the engine sharing one ManualClock.
+async fn measure(
+    seed: Seed,
+    image_seconds: u64,
+    instance_id: &str,
+    configuration_ids: Vec<String>,
+) -> anyhow::Result<Measured> {
+    let manual = ManualClock::new(start_time());
+    let clock: SharedClock = Arc::new(manual);
+    let sim = reimage_sim::Sim::builder()
+        .clock(clock.clone())
+        .image_seconds(image_seconds)
+        .seed(seed)
+        .start()
+        .await
+        .context("cannot start the sim")?;
+    let client = crate::cmd::demo::sim_client(&sim, clock.clone())?;
+    let dispatcher = Arc::new(LocalDispatcher::new(clock.clone()));
+    let engine = settings::engine(
+        Arc::new(MemoryStore::new()),
+        clock,
+        dispatcher.clone(),
+        settings::clouds(client),
+    );
+    sim.admin().reset_calls();
+    let request = UpdateRequest {
+        instance_id: instance_id.to_owned(),
+        image_name: None,
+        configuration_ids,
+        permission: PermissionSource::Account,
+        task_id: None,
+    };
+    let started = Instant::now();
+    let last = drive(&engine, &dispatcher, request, &mut Progress::hidden()).await?;
+    let wall = started.elapsed();
+    let calls = sim.admin().calls().since_reset;
+    sim.shutdown().await;
+    if let State::Failed(failure) = &last.state {
+        bail!("the bench execution failed: {failure}");
+    }
+    Ok(Measured { last, calls, wall })
+}
+
+fn calls_figures(calls: &BTreeMap<String, u64>) -> Vec<Figure> {
+    calls
+        .iter()
+        .map(|(action, n)| Figure::plain(format!("  {action}"), n))
+        .collect()
+}
+
+/// Section `pipeline`: one execution onto 2 configurations with an image that takes 600 s.
+pub async fn pipeline() -> anyhow::Result<Section> {
+    const IMAGE_SECONDS: u64 = 600;
+    let seed = Seed::demo();
+    let targets =
+        crate::cmd::demo::pick_targets_in_seed(&seed).context("the demo region has no targets")?;
+    let m = measure(
+        seed,
+        IMAGE_SECONDS,
+        &targets.instance_id,
+        targets.configuration_ids.to_vec(),
+    )
+    .await?;
+    let total: u64 = m.calls.values().sum();
+    let describe_images = m.calls.get("DescribeImages").copied().unwrap_or(0);
+    let learned = &m.last.learned;
+    let mut figures = vec![
+        Figure::at_most("API calls, total", total as f64, "", 15.0),
+        Figure::at_most("DescribeImages calls", describe_images as f64, "", 8.0),
+    ];
+    // The sim makes an image Available exactly IMAGE_SECONDS after CreateImage; swap-config
+    // calls ModifyScalingConfiguration at the time it records as swapped_at (the engine's
+    // clock does not move while a step runs).
+    match (learned.image_requested_at, learned.swapped_at) {
+        (Some(requested), Some(swapped)) => {
+            let available = requested + chrono::Duration::seconds(IMAGE_SECONDS as i64);
+            let lag = (swapped - available).num_milliseconds() as f64 / 1000.0;
+            let share = 100.0 * lag / IMAGE_SECONDS as f64;
+            figures.push(Figure::plain(
+                "Available → first ModifyScalingConfiguration",
+                format!("{lag:.0} s"),
+            ));
+            figures.push(Figure::at_most(
+                "  as a share of the build time",
+                share,
+                " %",
+                5.0,
+            ));
+        }
+        _ => figures.push(Figure::plain(
+            "Available → first ModifyScalingConfiguration",
+            "not recorded",
+        )),
+    }
+    let virtual_time = (m.last.written_at - m.last.started_at).num_seconds();
+    figures.push(Figure::plain(
+        "execution time (simulated)",
+        format!("{virtual_time} s"),
+    ));
+    figures.push(Figure::plain(
+        "wall time",
+        format!("{} ms", m.wall.as_millis()),
+    ));
+    figures.push(Figure::plain("API calls by action", ""));
+    figures.extend(calls_figures(&m.calls));
+    Ok(Section {
+        name: "pipeline",
+        title: format!("one execution, 2 configurations, an image that takes {IMAGE_SECONDS} s"),
+        figures,
+    })
+}
+
+/// The demo region plus `groups` ECS groups of `per_group` configurations each.
+pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
+    let mut seed = Seed::demo();
+    let image = seed
+        .images
+        .first()
+        .map(|i| i.image_id.clone())
+        .unwrap_or_default();
+    let mut ids = Vec::with_capacity(groups * per_group);
+    for g in 0..groups {
+        let group_id = format!("asg-bench{g:04}");
+        let configs: Vec<String> = (0..per_group)
+            .map(|c| format!("asc-bench{g:04}c{c:03}"))
+            .collect();
+        seed.scaling_groups.push(SeedScalingGroup {
+            scaling_group_id: group_id.clone(),
+            scaling_group_name: format!("bench-{g}"),
+            group_type: "ECS".to_owned(),
+            lifecycle_state: "Active".to_owned(),
+            active_scaling_configuration_id: configs.first().cloned(),
+            min_size: 0,
+            max_size: 10,
+        });
+        for (c, id) in configs.iter().enumerate() {
+            seed.scaling_configurations.push(SeedScalingConfiguration {
+                scaling_configuration_id: id.clone(),
+                scaling_configuration_name: format!("bench-{g}-{c}"),
+                scaling_group_id: group_id.clone(),
+                image_id: image.clone(),
+                instance_type: "ecs.g7.large".to_owned(),
+            });
+        }
+        ids.extend(configs);
+    }
+    (seed, ids)
+}
+
+/// Section `fan-out`: one execution onto 200 configurations across 20 groups.
+pub async fn fan_out() -> anyhow::Result<Section> {
+    const GROUPS: usize = 20;
+    const PER_GROUP: usize = 10;
+    let (seed, ids) = fan_out_seed(GROUPS, PER_GROUP);
+    let instance = crate::cmd::demo::pick_targets_in_seed(&seed)
+        .context("the demo region has no Running instance")?
+        .instance_id;
+    let m = measure(seed, 600, &instance, ids).await?;
+    let total: u64 = m.calls.values().sum();
+    let mut figures = vec![
+        Figure::plain("API calls, total", total),
+        Figure::plain(
+            "wall time against the sim",
+            format!("{} ms", m.wall.as_millis()),
+        ),
+        Figure::plain("API calls by action", ""),
+    ];
+    figures.extend(calls_figures(&m.calls));
+    Ok(Section {
+        name: "fan-out",
+        title: format!(
+            "one execution onto {} configurations across {GROUPS} groups (Describe calls take \
+             10 configuration ids each)",
+            GROUPS * PER_GROUP
+        ),
+        figures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_out_seed_is_valid_and_has_every_configuration() {
+        let (seed, ids) = fan_out_seed(20, 10);
+        seed.validate().expect("valid seed");
+        assert_eq!(ids.len(), 200);
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 200);
+        assert!(ids.iter().all(|id| {
+            seed.scaling_configurations
+                .iter()
+                .any(|c| &c.scaling_configuration_id == id)
+        }));
+    }
+
+    #[test]
+    fn a_figure_past_its_goal_is_shown_as_missed() {
+        let section = Section {
+            name: "x",
+            title: "t".into(),
+            figures: vec![
+                Figure::at_most("calls", 16.0, "", 15.0),
+                Figure::at_most("lag", 1.5, " %", 5.0),
+            ],
+        };
+        let shown = section.to_string();
+        assert!(shown.contains("16   goal ≤ 15: MISSED"), "{shown}");
+        assert!(shown.contains("1.50 %   goal ≤ 5 %: met"), "{shown}");
+    }
+}

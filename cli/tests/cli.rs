@@ -1,0 +1,497 @@
+//! The `reimage` binary end to end: `demo`, `run`, `image set`, `execution list|show` and
+//! `bench`, each run as a child process. `run` and `image set` talk to a sim started in this
+//! test process, reached through the child's own environment (`REIMAGE_ENDPOINT` and the
+//! sim's AccessKey): nothing is read from, or set in, the test process's environment.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use reimage_sim::Sim;
+use serde_json::Value;
+
+const INSTANCE: &str = "i-bp1demoweb000000001";
+const ACTIVE: &str = "asc-bp1demoweb0000001";
+const INACTIVE: &str = "asc-bp1demoweb0000002";
+const ECI_CONFIG: &str = "asc-bp1demoeci0000001";
+
+/// The binary with an empty environment plus `vars`.
+fn reimage(args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reimage"));
+    cmd.args(args).env_clear();
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `cmd` off the async runtime, so the in-process sim keeps answering.
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("the reimage binary runs"))
+        .await
+        .expect("the child's thread finishes")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn sim() -> Sim {
+    Sim::builder()
+        .image_seconds(2)
+        .start()
+        .await
+        .expect("the sim starts")
+}
+
+/// The environment that points the child at `sim` and keeps its records in `state`.
+fn sim_env<'a>(sim: &'a Sim, state: &'a Path) -> Vec<(&'a str, String)> {
+    vec![
+        ("REIMAGE_ENDPOINT", sim.endpoint().to_owned()),
+        ("REIMAGE_REGION", sim.region_id().to_owned()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            sim.access_key_id().to_owned(),
+        ),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            sim.access_key_secret().to_owned(),
+        ),
+        ("REIMAGE_STATE_DIR", state.display().to_string()),
+    ]
+}
+
+fn reimage_at(sim: &Sim, state: &Path, args: &[&str]) -> Command {
+    let vars = sim_env(sim, state);
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    reimage(args, &borrowed)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_updates_both_configurations_and_keeps_its_records_where_told() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let dir = state.path().display().to_string();
+    let out = output(reimage(
+        &["demo", "--image-seconds", "1", "--state-dir", &dir],
+        &[],
+    ))
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    // The new image's id, then each configuration's old → new line naming it.
+    let image_line = stdout
+        .lines()
+        .find(|l| l.starts_with("New image"))
+        .unwrap_or_else(|| panic!("no new image line:\n{stdout}"));
+    let image_id = image_line
+        .split_whitespace()
+        .last()
+        .expect("an image id")
+        .to_owned();
+    assert!(image_id.starts_with("m-"), "{image_line}");
+    for (config, lifecycle) in [(ACTIVE, "Active"), (INACTIVE, "Inactive")] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(config))
+            .unwrap_or_else(|| panic!("no line for {config}:\n{stdout}"));
+        assert!(line.contains(lifecycle), "{line}");
+        assert!(line.ends_with(&format!("→ {image_id}")), "{line}");
+        let old = line.split_whitespace().rev().nth(2).expect("an old image");
+        assert_ne!(old, image_id, "{line}");
+    }
+    // Piped: plain lines, no spinner control sequences.
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("wait-image"), "{stdout}");
+
+    // The records are in the state directory: `execution list` finds the same execution.
+    let list = output(reimage(
+        &["execution", "list", "--output", "json", "--state-dir", &dir],
+        &[],
+    ))
+    .await;
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let list = json(&list);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["status"], "succeeded");
+    assert_eq!(list[0]["image_id"], image_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_updates_the_configurations_and_execution_show_tells_the_same() {
+    let sim = sim().await;
+    let admin = sim.admin();
+    let old_active = admin
+        .scaling_configuration(ACTIVE)
+        .expect("active")
+        .image_id;
+    let old_inactive = admin
+        .scaling_configuration(INACTIVE)
+        .expect("inactive")
+        .image_id;
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--config",
+            INACTIVE,
+            "--name",
+            "web",
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let ran = json(&out);
+    let image_id = ran["image_id"].as_str().expect("an image id").to_owned();
+    let execution_id = ran["execution_id"].as_str().expect("an id").to_owned();
+    assert_eq!(ran["status"], "succeeded");
+    assert!(
+        ran["image_name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(&format!("web_on_{execution_id}_at_"))),
+        "{ran}"
+    );
+    // The cloud holds what the output says.
+    assert_eq!(
+        admin
+            .scaling_configuration(ACTIVE)
+            .expect("active")
+            .image_id,
+        image_id
+    );
+    assert_eq!(
+        admin
+            .scaling_configuration(INACTIVE)
+            .expect("inactive")
+            .image_id,
+        image_id
+    );
+    assert_eq!(
+        admin.image(&image_id).expect("the image exists").status,
+        "Available"
+    );
+
+    let list = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "list", "--output", "json"],
+    ))
+    .await;
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let list = json(&list);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["execution_id"], execution_id.as_str());
+    assert_eq!(list[0]["instance_id"], INSTANCE);
+
+    let show = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "show", &execution_id, "--output", "json"],
+    ))
+    .await;
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let show = json(&show);
+    assert_eq!(show["status"], "succeeded");
+    assert_eq!(show["image_id"], image_id.as_str());
+    let configurations = show["configurations"].as_array().expect("configurations");
+    assert_eq!(configurations.len(), 2);
+    assert_eq!(configurations[0]["configuration_id"], ACTIVE);
+    assert_eq!(configurations[0]["old_image_id"], old_active.as_str());
+    assert_eq!(configurations[0]["new_image_id"], image_id.as_str());
+    assert_eq!(configurations[1]["configuration_id"], INACTIVE);
+    assert_eq!(configurations[1]["old_image_id"], old_inactive.as_str());
+    let records = show["records"].as_array().expect("records");
+    assert!(records.len() >= 4, "{show}");
+    for (seq, record) in records.iter().enumerate() {
+        assert_eq!(record["seq"], seq as u64);
+        assert_eq!(record["execution_id"], execution_id.as_str());
+    }
+
+    // The text form names the same execution and image.
+    let shown = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "show", &execution_id],
+    ))
+    .await;
+    let shown = text(&shown.stdout);
+    assert!(
+        shown.contains(&format!("{old_active} → {image_id}")),
+        "{shown}"
+    );
+
+    let unknown = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "show", "exec-doesnotexist"],
+    ))
+    .await;
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("no execution exec-doesnotexist"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_an_unknown_instance_fails_naming_it() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["run", "--instance", "i-doesnotexist01", "--config", ACTIVE],
+    ))
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("instance i-doesnotexist01 does not exist"),
+        "{stderr}"
+    );
+    assert!(sim.admin().state().snapshots.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_onto_an_eci_groups_configuration_fails_before_any_snapshot() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--config",
+            ECI_CONFIG,
+        ],
+    ))
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(ECI_CONFIG), "{stderr}");
+    assert!(stderr.contains("ECI"), "{stderr}");
+    let admin = sim.admin();
+    assert!(admin.state().snapshots.is_empty());
+    assert_eq!(admin.calls_since_reset("CreateSnapshot"), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_bad_credentials_fails_naming_the_cause() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let dir = state.path().display().to_string();
+    let out = output(reimage(
+        &["run", "--instance", INSTANCE, "--config", ACTIVE],
+        &[
+            ("REIMAGE_ENDPOINT", sim.endpoint()),
+            ("REIMAGE_REGION", sim.region_id()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", sim.access_key_id()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret"),
+            ("REIMAGE_STATE_DIR", &dir),
+        ],
+    ))
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+    assert!(!stderr.contains("not-the-secret"), "{stderr}");
+
+    let none = output(reimage(
+        &["run", "--instance", INSTANCE, "--config", ACTIVE],
+        &[
+            ("REIMAGE_ENDPOINT", sim.endpoint()),
+            ("REIMAGE_STATE_DIR", &dir),
+        ],
+    ))
+    .await;
+    assert!(!none.status.success());
+    assert!(
+        text(&none.stderr).contains("no credentials"),
+        "{}",
+        text(&none.stderr)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_set_refuses_an_image_that_does_not_exist() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let before = sim.admin().scaling_configuration(ACTIVE).expect("active");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "image",
+            "set",
+            "--config",
+            ACTIVE,
+            "--image",
+            "m-doesnotexist0001",
+        ],
+    ))
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("m-doesnotexist0001"), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert_eq!(
+        sim.admin().scaling_configuration(ACTIVE).expect("active"),
+        before
+    );
+    assert_eq!(
+        sim.admin().calls_since_reset("ModifyScalingConfiguration"),
+        0
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_set_puts_a_public_image_into_an_inactive_configuration() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let admin = sim.admin();
+    let old = admin.scaling_configuration(INACTIVE).expect("inactive");
+    let public = admin
+        .state()
+        .images
+        .into_iter()
+        .find(|i| i.owner_alias == "system" && i.image_id != old.image_id)
+        .expect("another public image");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "image",
+            "set",
+            "--config",
+            INACTIVE,
+            "--image",
+            &public.image_id,
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let set = json(&out);
+    assert_eq!(set["old_image_id"], old.image_id.as_str());
+    assert_eq!(set["new_image_id"], public.image_id.as_str());
+    assert_eq!(set["lifecycle_state"], "Inactive");
+    assert_eq!(
+        admin
+            .scaling_configuration(INACTIVE)
+            .expect("inactive")
+            .image_id,
+        public.image_id
+    );
+
+    let eci = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "image",
+            "set",
+            "--config",
+            ECI_CONFIG,
+            "--image",
+            &public.image_id,
+        ],
+    ))
+    .await;
+    assert!(!eci.status.success());
+    assert!(text(&eci.stderr).contains("ECI"), "{}", text(&eci.stderr));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_prints_every_section() {
+    let out = output(reimage(&["bench"], &[])).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    for section in ["== pipeline:", "== fan-out:"] {
+        assert!(stdout.contains(section), "{stdout}");
+    }
+    for figure in [
+        "API calls, total",
+        "DescribeImages calls",
+        "Available → first ModifyScalingConfiguration",
+        "ModifyScalingConfiguration",
+    ] {
+        assert!(stdout.contains(figure), "{stdout}");
+    }
+    // The fan-out section puts the image into 200 configurations: one call each.
+    let fan_out = &stdout[stdout.find("== fan-out:").expect("fan-out section")..];
+    let modify = fan_out
+        .lines()
+        .find(|l| l.trim_start().starts_with("ModifyScalingConfiguration"))
+        .expect("a ModifyScalingConfiguration line");
+    assert!(modify.trim_end().ends_with(" 200"), "{modify}");
+
+    let unknown = output(reimage(&["bench", "--section", "nope"], &[])).await;
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("pipeline"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_whose_image_ends_in_create_failed_fails_and_touches_no_configuration() {
+    let sim = sim().await;
+    let admin = sim.admin();
+    admin.fail_next_image();
+    let before = admin.scaling_configuration(ACTIVE).expect("active");
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["run", "--instance", INSTANCE, "--config", ACTIVE],
+    ))
+    .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("CreateFailed"), "{stderr}");
+    assert!(stderr.contains("wait-image"), "{stderr}");
+    assert_eq!(admin.scaling_configuration(ACTIVE).expect("active"), before);
+    assert_eq!(admin.calls_since_reset("ModifyScalingConfiguration"), 0);
+    sim.shutdown().await;
+}
