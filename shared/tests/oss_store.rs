@@ -539,3 +539,116 @@ mod against_the_sim {
         sim.shutdown().await;
     }
 }
+
+/// A whole scheduled execution with its records in the sim's OSS, chosen as users choose it:
+/// `REIMAGE_STORE=oss://reimage-state/prod`.
+mod pipeline_on_oss {
+    use super::*;
+    use reimage::aliyun::{Client, ClientConfig, Endpoints};
+    use reimage::dispatch::local::LocalDispatcher;
+    use reimage::model::task::{ExecutedAt, TaskSpec, TaskStore};
+    use reimage::model::{PermissionSource, State};
+    use reimage::schedule::{IndexedRuns, Scheduler};
+    use reimage::settings::Env;
+    use reimage::steps::{AliyunClouds, Engine};
+    use reimage::store::url::{StoreLocation, open_store};
+
+    const CONFIGURATION: &str = "asc-bp1demoweb0000001";
+
+    #[tokio::test]
+    async fn a_scheduled_execution_keeps_every_record_in_the_bucket() {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .single()
+            .expect("t0");
+        let clock = ManualClock::new(t0);
+        let shared: SharedClock = Arc::new(clock.clone());
+        let sim = reimage_sim::Sim::builder()
+            .clock(shared.clone())
+            .image_seconds(120)
+            .start()
+            .await
+            .expect("sim");
+        let mut config = ClientConfig::new(
+            sim.region_id(),
+            Endpoints::all_at(sim.endpoint()),
+            StaticProvider::shared(Credentials::access_key(
+                sim.access_key_id(),
+                sim.access_key_secret(),
+            )),
+        );
+        config.clock = shared.clone();
+        config.ids = Arc::new(SequentialIds::new("nonce"));
+        let client = Client::new(config).expect("client");
+
+        let env = Env::from_pairs([("REIMAGE_STORE", "oss://reimage-state/prod")]);
+        let location =
+            StoreLocation::from_env(&env, std::path::Path::new("/nonexistent")).expect("location");
+        let store = open_store(&location, || Ok(OssClient::from_client(&client)?)).expect("store");
+
+        let dispatcher = Arc::new(LocalDispatcher::new(shared.clone()));
+        let engine = Engine::new(
+            store.clone(),
+            shared.clone(),
+            Arc::new(SequentialIds::new("id")),
+            dispatcher.clone(),
+            Arc::new(AliyunClouds::new(client.clone())),
+        );
+        let runs = IndexedRuns::new(store.clone(), shared.clone(), engine.clone());
+        let scheduler = Scheduler::new(TaskStore::new(store.clone()), Arc::new(runs));
+        let account = sim.state().region().account_id.clone();
+        let spec = TaskSpec {
+            source_instance_id: "i-bp1demoweb000000001".into(),
+            image_name: Some("web-golden".into()),
+            configuration_source: Default::default(),
+            scaling_configuration_ids: vec![CONFIGURATION.into()],
+            executed_at: ExecutedAt::Scheduled {
+                at: t0 + chrono::Duration::minutes(5),
+            },
+            permission: PermissionSource::RamRole {
+                role_arn: format!("acs:ram::{account}:role/reimage-updater"),
+            },
+            webhook_secret: None,
+        };
+        spec.validate(clock.now()).expect("valid task");
+        TaskStore::new(store.clone())
+            .create("task-oss", spec, clock.now())
+            .await
+            .expect("task stored");
+        clock.set(t0 + chrono::Duration::minutes(5));
+        let report = scheduler.tick(clock.now()).await.expect("tick");
+        assert_eq!(report.started.len(), 1, "{report:?}");
+        // A second tick at the same minute starts nothing: the slot's record exists in OSS.
+        let again = scheduler.tick(clock.now()).await.expect("tick");
+        assert!(again.started.is_empty(), "{again:?}");
+        dispatcher.run_until_idle(&engine).await;
+
+        let last = engine
+            .get(&report.started[0])
+            .await
+            .expect("read")
+            .expect("records");
+        assert_eq!(last.state, State::Succeeded, "{last:?}");
+        let image = last.learned.image_id.clone().expect("an image was made");
+        assert_eq!(
+            sim.admin()
+                .scaling_configuration(CONFIGURATION)
+                .expect("configuration")
+                .image_id,
+            image
+        );
+        // Every record is an object under prod/ in the bucket, written with PutObject.
+        let keys = sim.state().oss().keys("reimage-state");
+        assert!(keys.iter().all(|k| k.starts_with("prod/")), "{keys:?}");
+        assert!(
+            keys.iter().any(|k| k.starts_with("prod/tasks/task-oss/")),
+            "{keys:?}"
+        );
+        let execution_records = keys
+            .iter()
+            .filter(|k| k.contains(&format!("/{}/", report.started[0])))
+            .count();
+        assert!(execution_records >= 4, "{keys:?}");
+        sim.shutdown().await;
+    }
+}
