@@ -242,7 +242,13 @@ async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, In
     learned.image_id = Some(image_id);
     learned.image_requested_at = Some(cx.now);
     learned.progress = None;
-    let due = cx.now + delay::next_check(None, std::time::Duration::ZERO);
+    let since_build = learned.snapshot_requested_at.unwrap_or(record.started_at);
+    let due = cx.now
+        + delay::next_image_check(
+            None,
+            std::time::Duration::ZERO,
+            (cx.now - since_build).to_std().unwrap_or_default(),
+        );
     Ok(Transition::to(pending(Step::WaitImage, due), learned))
 }
 

@@ -35,6 +35,23 @@ pub fn next_check(progress: Option<u8>, elapsed: Duration) -> Duration {
     Duration::from_secs_f64(bounded.ceil())
 }
 
+/// The delay before the next look at an image being built from a snapshot.
+///
+/// Once the image reports progress, [`next_check`] from the time since CreateImage. Before
+/// that, the time the whole build has taken so far (the snapshot included) is the best guide
+/// to how long the image will take, so the first look waits about that long (bounded as
+/// always): a build whose snapshot took minutes is not looked at every few seconds.
+pub fn next_image_check(
+    progress: Option<u8>,
+    since_image_requested: Duration,
+    since_build_started: Duration,
+) -> Duration {
+    match progress {
+        Some(p) if p >= 1 => next_check(Some(p), since_image_requested),
+        _ => next_check(None, since_build_started.max(since_image_requested)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +69,17 @@ mod tests {
         assert_eq!(next_check(Some(75), secs(300)), secs(100));
         // 90% after 90 s: ~10 s more.
         assert_eq!(next_check(Some(90), secs(90)), secs(10));
+    }
+
+    #[test]
+    fn an_image_is_first_looked_at_after_about_as_long_as_its_snapshot_took() {
+        // Snapshot took 305 s, image just requested: look again in 300 s (the bound).
+        assert_eq!(next_image_check(None, secs(0), secs(305)), MAX_DELAY);
+        // A quick snapshot: a quick first look.
+        assert_eq!(next_image_check(None, secs(0), secs(5)), MIN_DELAY);
+        assert_eq!(next_image_check(Some(0), secs(5), secs(12)), secs(12));
+        // With progress, only the image's own time counts.
+        assert_eq!(next_image_check(Some(50), secs(300), secs(605)), secs(300));
     }
 
     #[test]

@@ -71,9 +71,17 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
         }
         Seen::Building(progress) => {
             learned.progress = progress;
-            let since = learned.image_requested_at.unwrap_or(record.started_at);
-            let elapsed = (cx.now - since).to_std().unwrap_or_default();
-            let due = cx.now + delay::next_check(progress, elapsed);
+            let elapsed = |since: Option<chrono::DateTime<chrono::Utc>>| {
+                (cx.now - since.unwrap_or(record.started_at))
+                    .to_std()
+                    .unwrap_or_default()
+            };
+            let due = cx.now
+                + delay::next_image_check(
+                    progress,
+                    elapsed(learned.image_requested_at),
+                    elapsed(learned.snapshot_requested_at),
+                );
             Ok(Transition::to(pending(STEP, due), learned))
         }
         Seen::Broken(reason) => fail_cleaning_up(cx, STEP, learned, reason, None).await,

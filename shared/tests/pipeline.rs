@@ -1,0 +1,595 @@
+//! The image update pipeline end to end against `sim`: real HTTP, real signatures, the file
+//! store, the local dispatcher, and a ManualClock shared by the sim and the engine so that
+//! a ten-minute image build passes in milliseconds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::TimeZone;
+use reimage::aliyun::credentials::{Credentials, StaticProvider};
+use reimage::aliyun::{Client, ClientConfig, Endpoints};
+use reimage::clock::{Clock, ManualClock, SharedClock};
+use reimage::dispatch::local::LocalDispatcher;
+use reimage::ids::RandomIds;
+use reimage::model::{
+    ExecutionId, Failure, PermissionSource, State, Step, StepRecord, UpdateRequest,
+};
+use reimage::steps::cloud::{
+    Cloud, CloudFuture, Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
+};
+use reimage::steps::testing::{CrashPoint, CrashingCloud, CrashingStore};
+use reimage::steps::{AliyunCloud, AliyunClouds, CloudProvider, Engine, Handled, SameCloud};
+use reimage::store::SharedStore;
+use reimage::store::file::FileStore;
+use reimage_sim::Sim;
+
+const WEB_INSTANCE: &str = "i-bp1demoweb000000001";
+const WEB_SYSTEM_DISK: &str = "d-bp1demowebsys000001";
+const API_INSTANCE: &str = "i-bp1demoapi000000001";
+const WEB_ACTIVE: &str = "asc-bp1demoweb0000001";
+const WEB_INACTIVE: &str = "asc-bp1demoweb0000002";
+const API_ACTIVE: &str = "asc-bp1demoapi0000001";
+const ECI_CONFIG: &str = "asc-bp1demoeci0000001";
+const ROLE_ARN: &str = "acs:ram::1234567890123456:role/reimage-updater";
+const IMAGE_SECONDS: u64 = 600;
+
+struct Rig {
+    sim: Sim,
+    clock: ManualClock,
+    store: SharedStore,
+    local: Arc<LocalDispatcher>,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap())
+}
+
+async fn start_sim(clock: &ManualClock) -> Sim {
+    Sim::builder()
+        .clock(Arc::new(clock.clone()))
+        .image_seconds(IMAGE_SECONDS)
+        .start()
+        .await
+        .expect("sim starts")
+}
+
+fn client(sim: &Sim, clock: &ManualClock) -> Client {
+    let mut config = ClientConfig::new(
+        sim.region_id(),
+        Endpoints::all_at(sim.endpoint()),
+        StaticProvider::shared(Credentials::access_key(
+            sim.access_key_id(),
+            sim.access_key_secret(),
+        )),
+    );
+    config.clock = Arc::new(clock.clone());
+    config.ids = Arc::new(RandomIds);
+    Client::new(config).expect("client")
+}
+
+/// A rig whose engine reaches the sim through `wrap(AliyunCloud)` (crash injection, hooks)
+/// and stores records through `wrap_store(FileStore)`.
+async fn rig_with(
+    wrap: impl FnOnce(SharedCloud) -> SharedCloud,
+    wrap_store: impl FnOnce(SharedStore) -> SharedStore,
+) -> Rig {
+    let clock = clock();
+    let sim = start_sim(&clock).await;
+    let client = client(&sim, &clock);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: SharedStore = Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+    let cloud = wrap(Arc::new(AliyunCloud::new(client.clone())));
+    rig_on(
+        sim,
+        clock,
+        wrap_store(store),
+        Arc::new(SameCloud(cloud)),
+        dir,
+    )
+}
+
+fn rig_on(
+    sim: Sim,
+    clock: ManualClock,
+    store: SharedStore,
+    clouds: Arc<dyn CloudProvider>,
+    dir: tempfile::TempDir,
+) -> Rig {
+    let shared: SharedClock = Arc::new(clock.clone());
+    let local = Arc::new(LocalDispatcher::new(shared.clone()));
+    let engine = Engine::new(
+        store.clone(),
+        shared,
+        Arc::new(RandomIds),
+        local.clone(),
+        clouds,
+    );
+    Rig {
+        sim,
+        clock,
+        store,
+        local,
+        engine,
+        _dir: dir,
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(|c| c, |s| s).await
+}
+
+fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
+    UpdateRequest {
+        instance_id: instance.into(),
+        image_name: None,
+        configuration_ids: configs.iter().map(|c| (*c).to_owned()).collect(),
+        permission: PermissionSource::Account,
+        task_id: None,
+    }
+}
+
+async fn run(rig: &Rig, request: UpdateRequest) -> StepRecord {
+    let record = rig.engine.start_new(request).await.expect("start");
+    let report = rig.local.run_until_idle(&rig.engine).await;
+    assert!(report.dropped.is_empty(), "{report:?}");
+    rig.engine
+        .get(&record.execution_id)
+        .await
+        .expect("read")
+        .expect("exists")
+}
+
+fn failure(record: &StepRecord) -> &Failure {
+    match &record.state {
+        State::Failed(failure) => failure,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+fn calls(sim: &Sim, action: &str) -> u64 {
+    sim.admin().calls().total.get(action).copied().unwrap_or(0)
+}
+
+fn config_image(sim: &Sim, id: &str) -> String {
+    sim.admin()
+        .scaling_configuration(id)
+        .expect("configuration exists")
+        .image_id
+}
+
+fn own_images(sim: &Sim) -> Vec<reimage_sim::admin::ImageView> {
+    sim.admin()
+        .state()
+        .images
+        .into_iter()
+        .filter(|i| i.owner_alias == "self")
+        .collect()
+}
+
+/// Exactly one snapshot of the system disk, one image made from it, named as the record
+/// says, Available, and in every configuration; each configuration changed once.
+fn assert_one_of_each(rig: &Rig, last: &StepRecord, configs: &[&str], context: &str) {
+    assert_eq!(last.state, State::Succeeded, "{context}: {last:#?}");
+    let sim = &rig.sim;
+    let snapshots = sim.admin().state().snapshots;
+    assert_eq!(snapshots.len(), 1, "{context}: {snapshots:?}");
+    assert_eq!(snapshots[0].source_disk_id, WEB_SYSTEM_DISK, "{context}");
+    assert_eq!(snapshots[0].source_disk_type, "system", "{context}");
+    let images = own_images(sim);
+    assert_eq!(images.len(), 1, "{context}: {images:?}");
+    let image = &images[0];
+    assert_eq!(
+        Some(&image.image_id),
+        last.learned.image_id.as_ref(),
+        "{context}"
+    );
+    assert_eq!(image.image_name, last.image_name, "{context}");
+    assert_eq!(image.status, "Available", "{context}");
+    assert_eq!(
+        image.snapshot_ids,
+        vec![snapshots[0].snapshot_id.clone()],
+        "{context}"
+    );
+    for config in configs {
+        assert_eq!(
+            config_image(sim, config),
+            image.image_id,
+            "{context}: {config}"
+        );
+    }
+    assert_eq!(
+        calls(sim, "ModifyScalingConfiguration"),
+        configs.len() as u64,
+        "{context}: each configuration swapped once"
+    );
+}
+
+#[tokio::test]
+async fn success_onto_an_active_and_an_inactive_configuration() {
+    let rig = rig().await;
+    let before_inactive = rig.sim.admin().scaling_configuration(WEB_INACTIVE).unwrap();
+    assert_eq!(before_inactive.lifecycle_state, "Inactive");
+    let before_active = config_image(&rig.sim, WEB_ACTIVE);
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], "success");
+    let previous = last.learned.previous_images.clone().unwrap();
+    assert_eq!(previous[0].image_id, before_active);
+    assert_eq!(previous[1].image_id, before_inactive.image_id);
+    assert!(
+        last.image_name
+            .starts_with(&format!("UpdateImage_from_{WEB_INSTANCE}_on_exec-"))
+    );
+    // Polled, never slept on: the swap came after the 600 s build.
+    let built = last.learned.image_available_at.unwrap() - last.learned.image_requested_at.unwrap();
+    assert!(
+        built >= chrono::Duration::seconds(IMAGE_SECONDS as i64),
+        "{built}"
+    );
+    assert!(calls(&rig.sim, "DescribeImages") >= 2);
+    // The records are files in the state directory, one per transition.
+    let keys = rig.store.list(&last.execution_id.prefix()).await.unwrap();
+    assert_eq!(keys.len() as u64, last.seq + 1);
+}
+
+#[tokio::test]
+async fn success_with_a_ram_role_assumed_through_sts() {
+    let clock = clock();
+    let sim = start_sim(&clock).await;
+    let client = client(&sim, &clock);
+    let dir = tempfile::tempdir().unwrap();
+    let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
+    let clouds = Arc::new(AliyunClouds::new(client.clone()));
+    let rig = rig_on(sim, clock, store, clouds, dir);
+    let mut req = request(WEB_INSTANCE, &[WEB_ACTIVE]);
+    req.permission = PermissionSource::RamRole {
+        role_arn: ROLE_ARN.into(),
+    };
+    let last = run(&rig, req).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    assert!(calls(&rig.sim, "AssumeRole") >= 1);
+
+    // A role the account does not have fails the execution with the reason, before any
+    // snapshot exists.
+    let mut req = request(WEB_INSTANCE, &[WEB_ACTIVE]);
+    req.permission = PermissionSource::RamRole {
+        role_arn: "acs:ram::1234567890123456:role/nobody".into(),
+    };
+    let last = run(&rig, req).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::CreateImage);
+    assert!(failure.cloud.is_some(), "{failure:?}");
+    assert_eq!(rig.sim.admin().state().snapshots.len(), 1);
+}
+
+#[tokio::test]
+async fn a_stopped_instance_is_allowed() {
+    let rig = rig().await;
+    assert_eq!(
+        rig.sim.admin().instance(API_INSTANCE).unwrap().status,
+        "Stopped"
+    );
+    let last = run(&rig, request(API_INSTANCE, &[API_ACTIVE])).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    assert_eq!(
+        Some(config_image(&rig.sim, API_ACTIVE)),
+        last.learned.image_id
+    );
+}
+
+#[tokio::test]
+async fn an_eci_group_is_refused_before_any_snapshot_exists() {
+    let rig = rig().await;
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, ECI_CONFIG])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::CreateImage);
+    assert!(
+        failure.reason.contains(ECI_CONFIG) && failure.reason.contains("ECI"),
+        "{failure:?}"
+    );
+    assert_eq!(calls(&rig.sim, "CreateSnapshot"), 0);
+    assert!(rig.sim.admin().state().snapshots.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_or_released_instance_fails_naming_it() {
+    let rig = rig().await;
+    let last = run(&rig, request("i-bp1nosuchinstance01", &[WEB_ACTIVE])).await;
+    assert_eq!(
+        failure(&last).reason,
+        "instance i-bp1nosuchinstance01 does not exist"
+    );
+    rig.sim.admin().release_instance(WEB_INSTANCE).unwrap();
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+    assert!(failure(&last).reason.contains("does not exist"));
+    assert_eq!(calls(&rig.sim, "CreateSnapshot"), 0);
+}
+
+#[tokio::test]
+async fn create_failed_fails_touches_no_configuration_and_cleans_up() {
+    let rig = rig().await;
+    let before = config_image(&rig.sim, WEB_ACTIVE);
+    rig.sim.admin().fail_next_image();
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::WaitImage);
+    assert!(failure.reason.contains("CreateFailed"), "{failure:?}");
+    assert_eq!(calls(&rig.sim, "ModifyScalingConfiguration"), 0);
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), before);
+    assert!(own_images(&rig.sim).is_empty(), "image left behind");
+    assert!(
+        rig.sim.admin().state().snapshots.is_empty(),
+        "snapshot left behind"
+    );
+}
+
+/// Passes every call through, and runs a hook before each ModifyScalingConfiguration with
+/// the number of that call (from 1).
+struct BeforeModify {
+    inner: SharedCloud,
+    count: AtomicUsize,
+    hook: Box<dyn Fn(usize) + Send + Sync>,
+}
+
+impl std::fmt::Debug for BeforeModify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BeforeModify")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cloud for BeforeModify {
+    fn describe_instance<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<Instance>> {
+        self.inner.describe_instance(id)
+    }
+    fn system_disk<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.inner.system_disk(id)
+    }
+    fn create_snapshot<'a>(
+        &'a self,
+        disk: &'a str,
+        name: &'a str,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.inner.create_snapshot(disk, name, token)
+    }
+    fn describe_snapshot<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<Snapshot>> {
+        self.inner.describe_snapshot(id)
+    }
+    fn create_image<'a>(
+        &'a self,
+        snapshot: &'a str,
+        name: &'a str,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.inner.create_image(snapshot, name, token)
+    }
+    fn describe_image<'a>(
+        &'a self,
+        id: &'a str,
+        statuses: &'a [&'a str],
+    ) -> CloudFuture<'a, Option<Image>> {
+        self.inner.describe_image(id, statuses)
+    }
+    fn delete_image<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.inner.delete_image(id)
+    }
+    fn delete_snapshot<'a>(&'a self, id: &'a str) -> CloudFuture<'a, ()> {
+        self.inner.delete_snapshot(id)
+    }
+    fn describe_configurations<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        self.inner.describe_configurations(ids)
+    }
+    fn describe_groups<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<ScalingGroup>> {
+        self.inner.describe_groups(ids)
+    }
+    fn modify_configuration_image<'a>(
+        &'a self,
+        id: &'a str,
+        image: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.hook)(n);
+        self.inner.modify_configuration_image(id, image)
+    }
+}
+
+#[tokio::test]
+async fn a_refused_swap_of_the_second_configuration_puts_the_first_back() {
+    let admin_slot: Arc<std::sync::Mutex<Option<reimage_sim::admin::Admin>>> =
+        Arc::new(std::sync::Mutex::new(None));
+    let slot = admin_slot.clone();
+    let rig = rig_with(
+        move |inner| {
+            Arc::new(BeforeModify {
+                inner,
+                count: AtomicUsize::new(0),
+                hook: Box::new(move |n| {
+                    if n == 2 {
+                        if let Some(admin) = slot.lock().unwrap().as_ref() {
+                            admin
+                                .fail_next(
+                                    "ModifyScalingConfiguration",
+                                    "Forbidden.Unauthorized",
+                                    403,
+                                    1,
+                                )
+                                .unwrap();
+                        }
+                    }
+                }),
+            })
+        },
+        |s| s,
+    )
+    .await;
+    *admin_slot.lock().unwrap() = Some(rig.sim.admin());
+    let active_before = config_image(&rig.sim, WEB_ACTIVE);
+    let inactive_before = config_image(&rig.sim, WEB_INACTIVE);
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::SwapConfig);
+    let cloud = failure.cloud.as_ref().expect("the cloud's error is kept");
+    assert_eq!(cloud.code, "Forbidden.Unauthorized");
+    assert!(!cloud.message.is_empty());
+    assert!(
+        failure.reason.contains(WEB_INACTIVE) && failure.reason.contains("put back"),
+        "{failure:?}"
+    );
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), active_before);
+    assert_eq!(config_image(&rig.sim, WEB_INACTIVE), inactive_before);
+    // Swap of the first, refused swap of the second, the first put back.
+    assert_eq!(calls(&rig.sim, "ModifyScalingConfiguration"), 3);
+}
+
+#[tokio::test]
+async fn a_duplicate_event_for_each_step_changes_nothing() {
+    let rig = rig().await;
+    let record = rig
+        .engine
+        .start_new(request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]))
+        .await
+        .unwrap();
+    let mut events = vec![record.event().unwrap()];
+    rig.local
+        .run_until_idle_with(&rig.engine, |event, _| events.push(event.clone()))
+        .await;
+    let steps: std::collections::BTreeSet<Step> = events.iter().map(|e| e.step).collect();
+    assert_eq!(steps.len(), 4, "{events:?}");
+    let before = rig.sim.admin().calls().total;
+    for event in &events {
+        let handled = rig.engine.handle(event).await.unwrap();
+        assert!(
+            matches!(
+                handled,
+                Handled::Ignored {
+                    latest: State::Succeeded,
+                    ..
+                }
+            ),
+            "{handled:?}"
+        );
+    }
+    assert_eq!(
+        rig.sim.admin().calls().total,
+        before,
+        "a duplicate reached the cloud"
+    );
+    let last = rig.engine.get(&record.execution_id).await.unwrap().unwrap();
+    assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], "duplicates");
+}
+
+/// Runs an execution to its end through crashes: whenever the driver dies, time passes until
+/// the sweep re-dispatches the pending step, as the timer tick does in production. Returns
+/// the last record and how many crashes there were.
+async fn run_through_crashes(rig: &Rig, id: ExecutionId) -> (StepRecord, usize) {
+    let engine = rig.engine.clone();
+    let req = request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]);
+    let started = tokio::spawn(async move { engine.start(req, id.clone()).await.map(|_| id) });
+    let id = match started.await {
+        Ok(Ok(id)) => id,
+        other => panic!("start failed: {other:?}"),
+    };
+    let mut crashes = 0;
+    for _ in 0..10 {
+        let (engine, local) = (rig.engine.clone(), rig.local.clone());
+        match tokio::spawn(async move { local.run_until_idle(&engine).await }).await {
+            Err(e) if e.is_panic() => crashes += 1,
+            Err(e) => panic!("{e}"),
+            Ok(report) => assert!(report.dropped.is_empty(), "{report:?}"),
+        }
+        let last = rig.engine.get(&id).await.unwrap().unwrap();
+        if last.state.is_terminal() {
+            return (last, crashes);
+        }
+        rig.clock
+            .advance(rig.engine.config().overdue_after + Duration::from_secs(1));
+        rig.engine.sweep(rig.clock.now()).await.unwrap();
+    }
+    panic!("execution {id} did not finish");
+}
+
+#[tokio::test]
+async fn a_crash_before_or_after_each_cloud_call_then_a_replay_changes_everything_once() {
+    // Count the calls of a clean run.
+    let counter = Arc::new(std::sync::Mutex::new(None::<Arc<CrashingCloud>>));
+    let c = counter.clone();
+    let clean = rig_with(
+        move |inner| {
+            let counting = CrashingCloud::new(inner, 0, CrashPoint::Before);
+            *c.lock().unwrap() = Some(counting.clone());
+            counting
+        },
+        |s| s,
+    )
+    .await;
+    let last = run(&clean, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    assert_one_of_each(&clean, &last, &[WEB_ACTIVE, WEB_INACTIVE], "clean run");
+    let total = counter.lock().unwrap().as_ref().unwrap().calls();
+    assert!(total >= 12, "{total} calls");
+
+    for n in 1..=total {
+        for point in [CrashPoint::Before, CrashPoint::After] {
+            let rig = rig_with(move |inner| CrashingCloud::new(inner, n, point), |s| s).await;
+            let id = ExecutionId::derived(&format!("cloud-crash-{n}-{point:?}"));
+            let (last, crashes) = run_through_crashes(&rig, id).await;
+            let context = format!("crash {point:?} cloud call {n} of {total}");
+            assert_eq!(crashes, 1, "{context}");
+            assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], &context);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_crash_before_or_after_each_record_write_then_a_replay_changes_everything_once() {
+    let counter = Arc::new(std::sync::Mutex::new(None::<Arc<CrashingStore>>));
+    let c = counter.clone();
+    let clean = rig_with(
+        |cloud| cloud,
+        move |store| {
+            let counting = CrashingStore::new(store, 0, CrashPoint::Before);
+            *c.lock().unwrap() = Some(counting.clone());
+            counting
+        },
+    )
+    .await;
+    let last = run(&clean, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    assert_eq!(last.state, State::Succeeded);
+    let writes = counter.lock().unwrap().as_ref().unwrap().creates();
+    assert_eq!(writes as u64, last.seq + 1);
+
+    // Write 1 is record 0, written by `start` itself: a crash before it starts nothing.
+    for n in 2..=writes {
+        for point in [CrashPoint::Before, CrashPoint::After] {
+            let rig = rig_with(|c| c, move |store| CrashingStore::new(store, n, point)).await;
+            let id = ExecutionId::derived(&format!("store-crash-{n}-{point:?}"));
+            let (last, crashes) = run_through_crashes(&rig, id).await;
+            let context = format!("crash {point:?} record write {n} of {writes}");
+            assert_eq!(crashes, 1, "{context}");
+            assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], &context);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_given_name_carries_the_execution_and_start_time() {
+    let rig = rig().await;
+    let mut req = request(WEB_INSTANCE, &[WEB_ACTIVE]);
+    req.image_name = Some("web-golden".into());
+    let last = run(&rig, req).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    assert_eq!(
+        last.image_name,
+        format!(
+            "web-golden_on_{}_at_2026-11-27T09:00:00Z",
+            last.execution_id
+        )
+    );
+    assert_eq!(own_images(&rig.sim)[0].image_name, last.image_name);
+}
