@@ -13,6 +13,8 @@ import sys
 
 import oss2
 
+REGION = "cn-hangzhou"
+
 
 def error_of(call):
     """Runs `call`; returns None, or what the SDK made of the error answer."""
@@ -79,6 +81,16 @@ def main():
     out["wrong_secret"] = error_of(lambda: wrong.get_object(key))
     unknown = oss2.Bucket(oss2.Auth("LTAInobody", secret), endpoint, bucket_name)
     out["unknown_key"] = error_of(lambda: unknown.get_object(key))
+
+    # Signature V4 (OSS4-HMAC-SHA256), scoped to the sim's region.
+    v4 = oss2.Bucket(oss2.AuthV4(ak, secret), endpoint, bucket_name, region=REGION)
+    v4_key = "state/v4/résumé 0000.json"
+    v4.put_object(v4_key, b"v4", headers=forbid)
+    out["v4_get"] = v4.get_object(v4_key).read().decode()
+    out["v4_put_again"] = error_of(lambda: v4.put_object(v4_key, b"again", headers=forbid))
+    out["v4_list"] = [o.key for o in v4.list_objects_v2(prefix="state/v4/").object_list]
+    v4_wrong = oss2.Bucket(oss2.AuthV4(ak, secret + "-wrong"), endpoint, bucket_name, region=REGION)
+    out["v4_wrong_secret"] = error_of(lambda: v4_wrong.get_object(v4_key))
 
     if sts:
         sts_bucket = oss2.Bucket(oss2.StsAuth(*sts), endpoint, bucket_name)

@@ -123,6 +123,22 @@ async fn oss2_sdk_against_the_sims_oss() {
     );
     assert_eq!(seen["unknown_key"]["code"], "InvalidAccessKeyId");
 
+    // Signature V4, as oss2's AuthV4 signs it.
+    assert_eq!(seen["v4_get"], "v4");
+    assert_eq!(seen["v4_put_again"]["code"], "FileAlreadyExists");
+    assert_eq!(
+        seen["v4_list"],
+        serde_json::json!(["state/v4/résumé 0000.json"])
+    );
+    assert_eq!(seen["v4_wrong_secret"]["code"], "SignatureDoesNotMatch");
+    assert!(
+        seen["v4_wrong_secret"]["string_to_sign"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("OSS4-HMAC-SHA256\n")),
+        "{}",
+        seen["v4_wrong_secret"]
+    );
+
     // STS credentials from AssumeRole, with x-oss-security-token; a wrong token is refused.
     assert_eq!(seen["sts_get"], "sts");
     assert_eq!(seen["sts_wrong_token"]["status"], 403);
