@@ -28,6 +28,9 @@ use crate::schedule::{IndexedRuns, RunFuture, RunRequest, RunStarted, Runs, Sche
 use crate::store::SharedStore;
 use crate::store::file::FileStore;
 
+/// How many records are written at once while the store is filled.
+const SEED_CONCURRENCY: usize = 256;
+
 /// What to measure and how much.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -161,7 +164,7 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
                     .await
             }
         })
-        .buffer_unordered(64)
+        .buffer_unordered(SEED_CONCURRENCY)
         .collect()
         .await;
     for result in results {
@@ -181,9 +184,11 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
     let tick = began.elapsed();
 
     // GET /executions/{id}: executions of three records each.
-    let mut ids = Vec::with_capacity(config.executions);
-    for i in 0..config.executions {
-        let id = ExecutionId::derived(&format!("bench:{i}"));
+    let ids: Vec<ExecutionId> = (0..config.executions)
+        .map(|i| ExecutionId::derived(&format!("bench:{i}")))
+        .collect();
+    let mut records = Vec::with_capacity(ids.len() * 3);
+    for (i, id) in ids.iter().enumerate() {
         let first = StepRecord::first(
             id.clone(),
             UpdateRequest {
@@ -198,13 +203,18 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
         );
         let second = first.next(first.state.clone(), first.learned.clone(), start());
         let third = second.next(second.state.clone(), second.learned.clone(), start());
-        for record in [&first, &second, &third] {
-            store
-                .create(&record.key(), &record.to_json())
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        ids.push(id);
+        records.extend([first, second, third]);
+    }
+    let results: Vec<Result<(), _>> = futures::stream::iter(records)
+        .map(|record| {
+            let store = store.clone();
+            async move { store.create(&record.key(), &record.to_json()).await }
+        })
+        .buffer_unordered(SEED_CONCURRENCY)
+        .collect()
+        .await;
+    for result in results {
+        result.map_err(|e| e.to_string())?;
     }
     let api = Arc::new(Api::new(
         store.clone(),
