@@ -1,27 +1,62 @@
-//! The Function Compute front (paths under `/2016-08-15/`): not implemented yet.
-//!
-//! Until it exists it answers FC's own JSON error `NotImplemented` with 501.
+//! Function Compute in the sim: the FC 2.0 front ([`front`]) and the processes it invokes
+//! ([`launch`]). Requests whose path starts with `/2016-08-15/` come here ([`handle`]).
+
+pub mod front;
+pub mod launch;
+
+pub use front::{
+    Delivery, FcFront, FunctionCredentials, FunctionSpec, HttpTrigger, Keyring, Outcome,
+    TimerTrigger,
+};
+pub use launch::{LaunchSettings, RunningFunction, Template, TemplateFunction, start};
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use http::{Request, StatusCode};
-use serde_json::json;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use http::Request;
 
 use crate::state::SimState;
 
-/// Answers an FC request.
-pub async fn handle(_state: Arc<SimState>, req: Request<Body>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        [(http::header::HeaderName::from_static("x-fc-request-id"), request_id)],
-        Json(json!({
-            "ErrorCode": "NotImplemented",
-            "ErrorMessage": format!("The sim does not serve Function Compute yet ({} {}).", req.method(), req.uri().path()),
-        })),
-    )
-        .into_response()
+/// The sim's key book, as the FC front asks it.
+struct SimKeys<'a>(&'a SimState);
+
+impl Keyring for SimKeys<'_> {
+    fn secret_for(
+        &self,
+        access_key_id: &str,
+        security_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<String, (String, String)> {
+        self.0
+            .keys
+            .secret_for(access_key_id, security_token, now)
+            .map_err(|e| (e.code().to_owned(), e.to_string()))
+    }
 }
+
+/// The FC front of `state`, reading the sim's time (its clock plus the admin offset).
+pub fn front(state: &Arc<SimState>) -> &FcFront {
+    let weak = Arc::downgrade(state);
+    let fallback = state.wall_now();
+    state.fc.attach(Arc::new(move || {
+        weak.upgrade().map_or(fallback, |s| s.now())
+    }));
+    &state.fc
+}
+
+/// Answers a Function Compute request.
+pub async fn handle(state: Arc<SimState>, req: Request<Body>) -> Response {
+    front(&state).handle(&SimKeys(&state), req).await
+}
+
+impl crate::Sim {
+    /// The Function Compute front: register functions, fire timers, read deliveries.
+    pub fn fc(&self) -> FcFront {
+        front(self.state()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

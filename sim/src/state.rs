@@ -260,6 +260,8 @@ pub struct SimState {
     region: Mutex<Region>,
     /// The key book (static keys and issued STS tokens).
     pub keys: Keys,
+    /// The Function Compute front (functions, async queue, triggers).
+    pub fc: crate::fc::FcFront,
     nonces: Mutex<HashMap<String, DateTime<Utc>>>,
     calls: Mutex<CallCounts>,
     faults: Mutex<Faults>,
@@ -308,6 +310,10 @@ impl SimState {
             oss,
             region: Mutex::new(Region::from_seed(seed, now)),
             keys: Keys::new(seed.access_keys.clone()),
+            fc: crate::fc::FcFront::new(seed.account_id.clone(), seed.region_id.clone(), {
+                let clock = clock.clone();
+                std::sync::Arc::new(move || clock.now())
+            }),
             clock,
             offset: Mutex::new(Duration::zero()),
             nonces: Mutex::new(HashMap::new()),

@@ -113,9 +113,10 @@ async fn fc_and_oss_paths_reach_their_fronts() {
     ))
     .await
     .unwrap();
-    assert_eq!(fc.status(), 501);
+    // The FC front answers in FC's own error format: InvokeFunction takes POST.
+    assert_eq!(fc.status(), 405);
     let body: serde_json::Value = fc.json().await.unwrap();
-    assert_eq!(body["ErrorCode"], "NotImplemented");
+    assert_eq!(body["ErrorCode"], "MethodNotAllowed");
     // The OSS front refuses an unsigned request in OSS's XML.
     let oss = reqwest::get(format!("{}/bucket/key", sim.endpoint()))
         .await

@@ -1,0 +1,1062 @@
+//! The Function Compute 2.0 front: InvokeFunction, async delivery with retries, timer
+//! triggers and HTTP triggers, in front of function processes that listen on loopback ports.
+//!
+//! | request | what the sim does |
+//! |---|---|
+//! | `POST /2016-08-15/services/<svc>[.<q>]/functions/<fn>/invocations` | checks the FC signature (`Authorization: FC <id>:<sig>`, `Date` within 15 minutes, the STS token for temporary keys); `Sync`: runs the function and answers its result; `Async`: answers 202 and queues the event |
+//! | any method on `/2016-08-15/proxy/<svc>[.<q>]/<fn>/<path>` | an HTTP trigger: forwards the request to the function with `x-fc-control-path: /http-invoke` and passes the answer back |
+//! | anything else under `/2016-08-15/` | `501 NotImplemented`, in FC's JSON error format |
+//!
+//! Queued events are delivered at least once, no sooner than their `x-fc-async-delay`; a
+//! delivery the function answers with `x-fc-status: 404` (or 5xx, or no answer at all) is tried
+//! again up to the function's retry limit (3, as template.yml's `MaxAsyncRetryAttempts`), with
+//! a back-off of 1, 2, 4 seconds. A stateful invocation id is accepted once: a second
+//! submission with the same id answers `409 StatefulAsyncInvocationAlreadyExists`.
+//!
+//! Timer triggers fire on their `CronExpression` (FC's six-field cron with seconds first,
+//! `CRON_TZ=`, `@every`), as asynchronous invocations carrying FC's timer event
+//! `{"triggerTime", "triggerName", "payload"}`.
+//!
+//! Each delivery carries the headers FC sends a custom runtime (request id, function, service,
+//! region, account, qualifier, memory, timeout, and the function's credentials) and is
+//! recorded with its duration, so billed compute can be summed ([`FcFront::deliveries`]).
+//!
+//! The sim does not restart a function process that died: deliveries to it fail (and are
+//! retried, then dropped) until something registers the function again.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use reimage::aliyun::fc::{MAX_ASYNC_DELAY_SECS, validate_invocation_id};
+use reimage::aliyun::sign::fc as sign;
+use reimage::schedule::{Schedule, TimerExpression, parse_cron};
+use tokio::sync::Notify;
+
+/// The largest request body the front reads (FC's synchronous payload limit).
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// The largest asynchronous event (FC's limit).
+pub const MAX_ASYNC_BODY: usize = 128 * 1024;
+/// How far a request's `Date` may be from the sim's time.
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
+/// The error code of a reused stateful invocation id (UNCONFIRMED for the real FC; see
+/// `reimage::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE`).
+pub const DUPLICATE_ID_CODE: &str = reimage::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE;
+
+/// Gives the secret a request must have been signed with.
+pub trait Keyring: Send + Sync {
+    /// The secret of `access_key_id` (with `security_token` for STS keys) at `now`, or the
+    /// cloud's error code and message.
+    fn secret_for(
+        &self,
+        access_key_id: &str,
+        security_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<String, (String, String)>;
+}
+
+/// A source of the sim's time.
+pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The credentials FC hands a function with each request. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FunctionCredentials {
+    /// AccessKey id.
+    pub access_key_id: String,
+    /// AccessKey secret.
+    pub access_key_secret: String,
+    /// STS token, if temporary.
+    pub security_token: Option<String>,
+}
+
+impl fmt::Debug for FunctionCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A timer trigger of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerTrigger {
+    /// The trigger's name (`triggerName` in the event).
+    pub name: String,
+    /// FC's `CronExpression`.
+    pub cron: String,
+    /// The configured payload, passed through as a string.
+    pub payload: Option<String>,
+    /// Whether it fires.
+    pub enabled: bool,
+}
+
+/// An HTTP trigger of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTrigger {
+    /// Allowed methods (upper case).
+    pub methods: Vec<String>,
+    /// `ANONYMOUS` (no signature) rather than `FUNCTION`.
+    pub anonymous: bool,
+}
+
+/// A function the front can invoke: where its process listens and how FC describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// Service name.
+    pub service: String,
+    /// Function name.
+    pub name: String,
+    /// `http://127.0.0.1:<port>` of its process.
+    pub url: String,
+    /// `Handler`.
+    pub handler: String,
+    /// `MemorySize` in MB.
+    pub memory_mb: u32,
+    /// `Timeout` in seconds.
+    pub timeout_secs: u32,
+    /// `MaxAsyncRetryAttempts`.
+    pub max_async_retries: u32,
+    /// The credentials sent with each request.
+    pub credentials: Option<FunctionCredentials>,
+    /// Timer triggers.
+    pub timers: Vec<TimerTrigger>,
+    /// HTTP trigger, if any.
+    pub http: Option<HttpTrigger>,
+}
+
+/// How one delivery to a function ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered without `x-fc-status: 404`.
+    Succeeded,
+    /// Answered with `x-fc-status: 404` or a 5xx status.
+    FunctionError(String),
+    /// No answer (the process is gone, or the timeout passed).
+    NotReached(String),
+}
+
+/// One request the front sent to a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The request id sent as `x-fc-request-id`.
+    pub request_id: String,
+    /// Service name.
+    pub service: String,
+    /// Function name.
+    pub function: String,
+    /// `/invoke` or `/http-invoke`.
+    pub control_path: &'static str,
+    /// For async events: the stateful invocation id, if given.
+    pub invocation_id: Option<String>,
+    /// For async events: which attempt this was (1 = first).
+    pub attempt: u32,
+    /// The sim's time when it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// How long the function took, wall clock.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The function's memory, for billing.
+    pub memory_mb: u32,
+}
+
+/// An event waiting in the async queue.
+#[derive(Debug, Clone)]
+struct Queued {
+    key: (String, String),
+    payload: Bytes,
+    invocation_id: Option<String>,
+    request_id: String,
+    attempt: u32,
+}
+
+/// The Function Compute front of the sim. Cheap to clone.
+#[derive(Clone)]
+pub struct FcFront {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    account_id: String,
+    region_id: String,
+    now: Mutex<Now>,
+    attached: AtomicBool,
+    http: reqwest::Client,
+    functions: Mutex<BTreeMap<(String, String), FunctionSpec>>,
+    /// Keyed by (due time, arrival order).
+    queue: Mutex<BTreeMap<(DateTime<Utc>, u64), Queued>>,
+    arrivals: AtomicU64,
+    ids: Mutex<HashSet<String>>,
+    deliveries: Mutex<Vec<Delivery>>,
+    dropped: Mutex<Vec<String>>,
+    timers: Mutex<HashMap<(String, String, String), DateTime<Utc>>>,
+    worker: AtomicBool,
+    wake: Notify,
+}
+
+impl fmt::Debug for FcFront {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FcFront")
+            .field("account_id", &self.inner.account_id)
+            .field("region_id", &self.inner.region_id)
+            .field("functions", &lock(&self.inner.functions).len())
+            .field("queued", &lock(&self.inner.queue).len())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// FC's JSON error answer.
+pub fn fc_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::json!({ "ErrorCode": code, "ErrorMessage": message.into() });
+    (
+        status,
+        [
+            (HeaderName::from_static("x-fc-request-id"), request_id),
+            (http::header::CONTENT_TYPE, "application/json".to_owned()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Where a path under `/2016-08-15/` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Invoke {
+        service: String,
+        qualifier: Option<String>,
+        function: String,
+    },
+    Proxy {
+        service: String,
+        qualifier: Option<String>,
+        function: String,
+        base_path: String,
+    },
+    Other,
+}
+
+fn split_qualifier(s: &str) -> (String, Option<String>) {
+    match s.split_once('.') {
+        Some((svc, q)) => (svc.to_owned(), Some(q.to_owned())),
+        None => (s.to_owned(), None),
+    }
+}
+
+fn route(path: &str) -> Route {
+    let Some(rest) = path.strip_prefix("/2016-08-15/") else {
+        return Route::Other;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        ["services", svc, "functions", function, "invocations"] => {
+            let (service, qualifier) = split_qualifier(svc);
+            Route::Invoke {
+                service,
+                qualifier,
+                function: (*function).to_owned(),
+            }
+        }
+        ["proxy", svc, function, ..] if !function.is_empty() => {
+            let (service, qualifier) = split_qualifier(svc);
+            Route::Proxy {
+                base_path: format!("/2016-08-15/proxy/{svc}/{function}/"),
+                service,
+                qualifier,
+                function: (*function).to_owned(),
+            }
+        }
+        _ => Route::Other,
+    }
+}
+
+impl FcFront {
+    /// A front for `account_id` in `region_id`, reading the sim's time from `now`.
+    pub fn new(account_id: impl Into<String>, region_id: impl Into<String>, now: Now) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                account_id: account_id.into(),
+                region_id: region_id.into(),
+                now: Mutex::new(now),
+                attached: AtomicBool::new(false),
+                http: reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .build()
+                    .unwrap_or_default(),
+                functions: Mutex::new(BTreeMap::new()),
+                queue: Mutex::new(BTreeMap::new()),
+                arrivals: AtomicU64::new(0),
+                ids: Mutex::new(HashSet::new()),
+                deliveries: Mutex::new(Vec::new()),
+                dropped: Mutex::new(Vec::new()),
+                timers: Mutex::new(HashMap::new()),
+                worker: AtomicBool::new(false),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        let now = lock(&self.inner.now).clone();
+        now()
+    }
+
+    /// Reads the sim's time from `now` from here on; only the first call counts.
+    pub fn attach(&self, now: Now) {
+        if !self.inner.attached.swap(true, Ordering::SeqCst) {
+            *lock(&self.inner.now) = now;
+        }
+    }
+
+    /// Adds (or replaces, e.g. after a restart on another port) a function. Its timers start
+    /// counting from now. Must be called inside a tokio runtime: it starts the delivery loop.
+    pub fn register(&self, spec: FunctionSpec) {
+        let now = self.now();
+        {
+            let mut timers = lock(&self.inner.timers);
+            for t in &spec.timers {
+                if let Some(next) = next_fire(&t.cron, now) {
+                    timers
+                        .entry((spec.service.clone(), spec.name.clone(), t.name.clone()))
+                        .or_insert(next);
+                }
+            }
+        }
+        lock(&self.inner.functions).insert((spec.service.clone(), spec.name.clone()), spec);
+        self.ensure_worker();
+    }
+
+    /// The functions registered.
+    pub fn functions(&self) -> Vec<FunctionSpec> {
+        lock(&self.inner.functions).values().cloned().collect()
+    }
+
+    /// Every delivery so far, in the order they ended.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.inner.deliveries).clone()
+    }
+
+    /// Request ids of async events given up after their last retry.
+    pub fn dropped(&self) -> Vec<String> {
+        lock(&self.inner.dropped).clone()
+    }
+
+    /// Events waiting in the async queue.
+    pub fn queued(&self) -> usize {
+        lock(&self.inner.queue).len()
+    }
+
+    /// Fires `function`'s timer `trigger` now, as if its time had come.
+    pub fn fire_timer(&self, service: &str, function: &str, trigger: &str) -> Result<(), String> {
+        let spec = lock(&self.inner.functions)
+            .get(&(service.to_owned(), function.to_owned()))
+            .cloned()
+            .ok_or_else(|| format!("no function {service}/{function}"))?;
+        let timer = spec
+            .timers
+            .iter()
+            .find(|t| t.name == trigger)
+            .ok_or_else(|| format!("{service}/{function} has no timer {trigger}"))?;
+        self.enqueue_timer(&spec, timer, self.now());
+        Ok(())
+    }
+
+    fn enqueue_timer(&self, spec: &FunctionSpec, timer: &TimerTrigger, at: DateTime<Utc>) {
+        let event = serde_json::json!({
+            "triggerTime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "triggerName": timer.name,
+            "payload": timer.payload.clone().unwrap_or_default(),
+        });
+        self.enqueue(
+            (spec.service.clone(), spec.name.clone()),
+            Bytes::from(event.to_string()),
+            None,
+            self.now(),
+        );
+    }
+
+    fn enqueue(
+        &self,
+        key: (String, String),
+        payload: Bytes,
+        invocation_id: Option<String>,
+        due: DateTime<Utc>,
+    ) -> String {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let order = self.inner.arrivals.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.queue).insert(
+            (due, order),
+            Queued {
+                key,
+                payload,
+                invocation_id,
+                request_id: request_id.clone(),
+                attempt: 1,
+            },
+        );
+        self.inner.wake.notify_one();
+        self.ensure_worker();
+        request_id
+    }
+
+    fn ensure_worker(&self) {
+        if self.inner.worker.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.inner.worker.store(false, Ordering::SeqCst);
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        handle.spawn(worker(weak));
+    }
+
+    /// Answers a request under `/2016-08-15/`.
+    pub async fn handle(&self, keys: &dyn Keyring, req: Request<Body>) -> Response {
+        let path = req.uri().path().to_owned();
+        match route(&path) {
+            Route::Invoke {
+                service,
+                qualifier,
+                function,
+            } => self.invoke(keys, req, service, qualifier, function).await,
+            Route::Proxy {
+                service,
+                qualifier,
+                function,
+                base_path,
+            } => {
+                self.proxy(keys, req, service, qualifier, function, base_path)
+                    .await
+            }
+            Route::Other => fc_error(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                format!(
+                    "The sim's Function Compute serves InvokeFunction and HTTP triggers only, not {} {path}.",
+                    req.method()
+                ),
+            ),
+        }
+    }
+
+    /// Checks the FC signature of a request; `Err` is the answer to send.
+    fn authenticate(
+        &self,
+        keys: &dyn Keyring,
+        method: &Method,
+        headers: &HeaderMap,
+        raw_path: &str,
+        query: Option<&str>,
+    ) -> Result<(), Box<Response>> {
+        let forbidden =
+            |code: &str, message: String| Box::new(fc_error(StatusCode::FORBIDDEN, code, message));
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let Some(auth) = header("authorization") else {
+            return Err(forbidden(
+                "SignatureNotMatch",
+                "The request carries no Authorization header.".into(),
+            ));
+        };
+        let Some((access_key_id, given)) = sign::parse_authorization(auth) else {
+            return Err(forbidden(
+                "SignatureNotMatch",
+                "The Authorization header is not of the form `FC <AccessKeyId>:<Signature>`."
+                    .into(),
+            ));
+        };
+        let Some(date) = header("date") else {
+            return Err(Box::new(fc_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "The request carries no Date header.",
+            )));
+        };
+        let now = self.now();
+        match DateTime::parse_from_rfc2822(date) {
+            Ok(d) if (now - d.with_timezone(&Utc)).num_seconds().abs() <= MAX_SKEW_SECS => {}
+            Ok(_) => {
+                return Err(forbidden(
+                    "RequestTimeTooSkewed",
+                    format!(
+                        "The Date {date:?} is more than 15 minutes from the server time {now}."
+                    ),
+                ));
+            }
+            Err(_) => {
+                return Err(Box::new(fc_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    format!("The Date header {date:?} is not an RFC 1123 date."),
+                )));
+            }
+        }
+        let token = header("x-fc-security-token");
+        let secret = keys
+            .secret_for(access_key_id, token, now)
+            .map_err(|(code, message)| forbidden(&code, message))?;
+        let Some(path) = sign::unescape_path(raw_path) else {
+            return Err(Box::new(fc_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "The request path has a malformed escape.",
+            )));
+        };
+        let query: Vec<(String, Option<String>)> = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (
+                    sign::unescape_path(k).unwrap_or_else(|| k.to_owned()),
+                    Some(sign::unescape_path(v).unwrap_or_else(|| v.to_owned())),
+                ),
+                None => (sign::unescape_path(p).unwrap_or_else(|| p.to_owned()), None),
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let expected = sign::sign(
+            method.as_str(),
+            &path,
+            query.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+            pairs.iter().copied(),
+            &secret,
+        );
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            given.as_bytes(),
+        )) {
+            return Err(forbidden(
+                "SignatureNotMatch",
+                "The request signature we calculated does not match the signature you provided. Check your access key and signing method.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn function(&self, service: &str, function: &str) -> Result<FunctionSpec, Box<Response>> {
+        let functions = lock(&self.inner.functions);
+        if let Some(spec) = functions.get(&(service.to_owned(), function.to_owned())) {
+            return Ok(spec.clone());
+        }
+        if functions.keys().any(|(s, _)| s == service) {
+            Err(Box::new(fc_error(
+                StatusCode::NOT_FOUND,
+                "FunctionNotFound",
+                format!("function '{function}' does not exist in service '{service}'"),
+            )))
+        } else {
+            Err(Box::new(fc_error(
+                StatusCode::NOT_FOUND,
+                "ServiceNotFound",
+                format!("service '{service}' does not exist"),
+            )))
+        }
+    }
+
+    async fn invoke(
+        &self,
+        keys: &dyn Keyring,
+        req: Request<Body>,
+        service: String,
+        qualifier: Option<String>,
+        function: String,
+    ) -> Response {
+        if req.method() != Method::POST {
+            return fc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "InvokeFunction takes POST.",
+            );
+        }
+        let (parts, body) = req.into_parts();
+        if let Err(answer) =
+            self.authenticate(keys, &parts.method, &parts.headers, parts.uri.path(), None)
+        {
+            return *answer;
+        }
+        if let Some(account) = parts.headers.get("x-fc-account-id") {
+            if account.as_bytes() != self.inner.account_id.as_bytes() {
+                return fc_error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    format!(
+                        "x-fc-account-id {:?} is not this account.",
+                        String::from_utf8_lossy(account.as_bytes())
+                    ),
+                );
+            }
+        }
+        let spec = match self.function(&service, &function) {
+            Ok(spec) => spec,
+            Err(answer) => return *answer,
+        };
+        let _ = qualifier;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let is_async = match header("x-fc-invocation-type") {
+            None | Some("Sync") => false,
+            Some("Async") => true,
+            Some(other) => {
+                return fc_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    format!("x-fc-invocation-type {other:?} is not Sync or Async."),
+                );
+            }
+        };
+        let limit = if is_async { MAX_ASYNC_BODY } else { MAX_BODY };
+        let payload = match axum::body::to_bytes(body, limit).await {
+            Ok(b) => b,
+            Err(_) => {
+                return fc_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PayloadTooLarge",
+                    format!("The event is larger than {limit} bytes."),
+                );
+            }
+        };
+        if !is_async {
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let delivery = self
+                .deliver(&spec, "/invoke", &request_id, payload, None, 1)
+                .await;
+            return match delivery {
+                Ok((status, body, failed)) => {
+                    let mut resp = Response::new(Body::from(body));
+                    *resp.status_mut() = StatusCode::OK;
+                    let h = resp.headers_mut();
+                    if let Ok(v) = HeaderValue::from_str(&request_id) {
+                        h.insert("x-fc-request-id", v);
+                    }
+                    if failed {
+                        h.insert(
+                            "x-fc-error-type",
+                            HeaderValue::from_static("UnhandledInvocationError"),
+                        );
+                    }
+                    let _ = status;
+                    resp
+                }
+                Err(why) => fc_error(
+                    StatusCode::BAD_GATEWAY,
+                    "FunctionNotStarted",
+                    format!("The function's HTTP server did not answer: {why}"),
+                ),
+            };
+        }
+        let delay = match header("x-fc-async-delay") {
+            None => 0,
+            Some(v) => match v.parse::<u32>() {
+                Ok(d) if d <= MAX_ASYNC_DELAY_SECS => d,
+                _ => {
+                    return fc_error(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidArgument",
+                        format!(
+                            "x-fc-async-delay {v:?} is not a whole number of seconds from 0 to {MAX_ASYNC_DELAY_SECS}."
+                        ),
+                    );
+                }
+            },
+        };
+        let invocation_id = header("x-fc-stateful-async-invocation-id").map(str::to_owned);
+        if let Some(id) = &invocation_id {
+            if let Err(e) = validate_invocation_id(id) {
+                return fc_error(StatusCode::BAD_REQUEST, "InvalidArgument", e.to_string());
+            }
+            let scoped = format!("{service}/{function}/{id}");
+            if !lock(&self.inner.ids).insert(scoped) {
+                return fc_error(
+                    StatusCode::CONFLICT,
+                    DUPLICATE_ID_CODE,
+                    format!("An async invocation with id {id} exists already."),
+                );
+            }
+        }
+        let due = self.now() + chrono::Duration::seconds(i64::from(delay));
+        let request_id = self.enqueue((service, function), payload, invocation_id, due);
+        (
+            StatusCode::ACCEPTED,
+            [(HeaderName::from_static("x-fc-request-id"), request_id)],
+        )
+            .into_response()
+    }
+
+    async fn proxy(
+        &self,
+        keys: &dyn Keyring,
+        req: Request<Body>,
+        service: String,
+        qualifier: Option<String>,
+        function: String,
+        base_path: String,
+    ) -> Response {
+        let spec = match self.function(&service, &function) {
+            Ok(spec) => spec,
+            Err(answer) => return *answer,
+        };
+        let _ = qualifier;
+        let Some(trigger) = spec.http.clone() else {
+            return fc_error(
+                StatusCode::NOT_FOUND,
+                "TriggerNotFound",
+                format!("function '{function}' has no HTTP trigger"),
+            );
+        };
+        if !trigger
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(req.method().as_str()))
+        {
+            return fc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("The HTTP trigger does not allow {}.", req.method()),
+            );
+        }
+        if !trigger.anonymous {
+            if let Err(answer) = self.authenticate(
+                keys,
+                req.method(),
+                req.headers(),
+                req.uri().path(),
+                req.uri().query(),
+            ) {
+                return *answer;
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let body = match axum::body::to_bytes(body, MAX_BODY).await {
+            Ok(b) => b,
+            Err(_) => {
+                return fc_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PayloadTooLarge",
+                    format!("The request body is larger than {MAX_BODY} bytes."),
+                );
+            }
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let mut forward = self
+            .inner
+            .http
+            .request(
+                parts.method.clone(),
+                format!("{}{path_and_query}", spec.url),
+            )
+            .body(body);
+        for (name, value) in &parts.headers {
+            let n = name.as_str();
+            if n.starts_with("x-fc-")
+                || matches!(n, "host" | "connection" | "keep-alive" | "content-length")
+            {
+                continue;
+            }
+            forward = forward.header(name, value);
+        }
+        forward = forward.header("x-fc-base-path", base_path);
+        for (k, v) in self.fc_headers(&spec, "/http-invoke", &request_id) {
+            forward = forward.header(k, v);
+        }
+        let started = Instant::now();
+        let sent_at = self.now();
+        let result = forward
+            .timeout(Duration::from_secs(u64::from(spec.timeout_secs.max(1)) + 1))
+            .send()
+            .await;
+        match result {
+            Ok(resp) => {
+                let status = resp.status();
+                let failed = resp
+                    .headers()
+                    .get("x-fc-status")
+                    .is_some_and(|v| v.as_bytes() == b"404");
+                let mut out = Response::builder().status(status);
+                for (name, value) in resp.headers() {
+                    let n = name.as_str();
+                    if n.starts_with("x-fc-")
+                        || matches!(
+                            n,
+                            "connection" | "content-length" | "date" | "keep-alive" | "server"
+                        )
+                    {
+                        continue;
+                    }
+                    out = out.header(name, value);
+                }
+                out = out.header("x-fc-request-id", request_id.as_str());
+                let body = resp.bytes().await.unwrap_or_default();
+                self.record(Delivery {
+                    request_id,
+                    service: spec.service.clone(),
+                    function: spec.name.clone(),
+                    control_path: "/http-invoke",
+                    invocation_id: None,
+                    attempt: 1,
+                    sent_at,
+                    duration: started.elapsed(),
+                    outcome: if failed {
+                        Outcome::FunctionError(format!("HTTP {status}"))
+                    } else {
+                        Outcome::Succeeded
+                    },
+                    memory_mb: spec.memory_mb,
+                });
+                out.body(Body::from(body)).unwrap_or_else(|e| {
+                    fc_error(StatusCode::BAD_GATEWAY, "BadResponse", e.to_string())
+                })
+            }
+            Err(e) => {
+                self.record(Delivery {
+                    request_id,
+                    service: spec.service.clone(),
+                    function: spec.name.clone(),
+                    control_path: "/http-invoke",
+                    invocation_id: None,
+                    attempt: 1,
+                    sent_at,
+                    duration: started.elapsed(),
+                    outcome: Outcome::NotReached(e.to_string()),
+                    memory_mb: spec.memory_mb,
+                });
+                fc_error(
+                    StatusCode::BAD_GATEWAY,
+                    "FunctionNotStarted",
+                    format!("The function's HTTP server did not answer: {e}"),
+                )
+            }
+        }
+    }
+
+    /// The headers FC sends a custom runtime with each request.
+    fn fc_headers(
+        &self,
+        spec: &FunctionSpec,
+        control_path: &str,
+        request_id: &str,
+    ) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("x-fc-control-path", control_path.to_owned()),
+            ("x-fc-request-id", request_id.to_owned()),
+            ("x-fc-function-name", spec.name.clone()),
+            ("x-fc-function-handler", spec.handler.clone()),
+            ("x-fc-function-memory", spec.memory_mb.to_string()),
+            ("x-fc-function-timeout", spec.timeout_secs.to_string()),
+            ("x-fc-service-name", spec.service.clone()),
+            ("x-fc-region", self.inner.region_id.clone()),
+            ("x-fc-account-id", self.inner.account_id.clone()),
+            ("x-fc-qualifier", "LATEST".to_owned()),
+        ];
+        if let Some(c) = &spec.credentials {
+            h.push(("x-fc-access-key-id", c.access_key_id.clone()));
+            h.push(("x-fc-access-key-secret", c.access_key_secret.clone()));
+            if let Some(t) = &c.security_token {
+                h.push(("x-fc-security-token", t.clone()));
+            }
+        }
+        h
+    }
+
+    /// Sends one `/invoke` to the function; answers (status, body, failed) or why it got no
+    /// answer. Records the delivery.
+    async fn deliver(
+        &self,
+        spec: &FunctionSpec,
+        control_path: &'static str,
+        request_id: &str,
+        payload: Bytes,
+        invocation_id: Option<String>,
+        attempt: u32,
+    ) -> Result<(StatusCode, Bytes, bool), String> {
+        let mut req = self
+            .inner
+            .http
+            .post(format!("{}{control_path}", spec.url))
+            .header(http::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(Duration::from_secs(u64::from(spec.timeout_secs.max(1)) + 1))
+            .body(payload);
+        for (k, v) in self.fc_headers(spec, control_path, request_id) {
+            req = req.header(k, v);
+        }
+        let started = Instant::now();
+        let sent_at = self.now();
+        let result = async {
+            let resp = req.send().await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let failed = status.is_server_error()
+                || resp
+                    .headers()
+                    .get("x-fc-status")
+                    .is_some_and(|v| v.as_bytes() == b"404");
+            let body = resp.bytes().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((status, body, failed))
+        }
+        .await;
+        let outcome = match &result {
+            Ok((_, _, false)) => Outcome::Succeeded,
+            Ok((status, body, true)) => Outcome::FunctionError(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            )),
+            Err(e) => Outcome::NotReached(e.clone()),
+        };
+        self.record(Delivery {
+            request_id: request_id.to_owned(),
+            service: spec.service.clone(),
+            function: spec.name.clone(),
+            control_path,
+            invocation_id,
+            attempt,
+            sent_at,
+            duration: started.elapsed(),
+            outcome,
+            memory_mb: spec.memory_mb,
+        });
+        result
+    }
+
+    fn record(&self, delivery: Delivery) {
+        tracing::debug!(?delivery, "FC delivery");
+        lock(&self.inner.deliveries).push(delivery);
+    }
+
+    /// Delivers one queued event, re-queueing it after a failure while retries remain.
+    async fn run_queued(&self, queued: Queued) {
+        let spec = lock(&self.inner.functions).get(&queued.key).cloned();
+        let Some(spec) = spec else {
+            lock(&self.inner.dropped).push(queued.request_id.clone());
+            return;
+        };
+        let result = self
+            .deliver(
+                &spec,
+                "/invoke",
+                &queued.request_id,
+                queued.payload.clone(),
+                queued.invocation_id.clone(),
+                queued.attempt,
+            )
+            .await;
+        let ok = matches!(result, Ok((_, _, false)));
+        if ok {
+            return;
+        }
+        if queued.attempt > spec.max_async_retries {
+            tracing::warn!(request_id = %queued.request_id, function = %spec.name, "async event dropped after its last retry");
+            lock(&self.inner.dropped).push(queued.request_id.clone());
+            return;
+        }
+        let backoff = 1i64 << (queued.attempt - 1).min(10);
+        let due = self.now() + chrono::Duration::seconds(backoff);
+        let order = self.inner.arrivals.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.queue).insert(
+            (due, order),
+            Queued {
+                attempt: queued.attempt + 1,
+                ..queued
+            },
+        );
+        self.inner.wake.notify_one();
+    }
+
+    /// Takes every due event and fires every due timer.
+    fn due_work(&self) -> Vec<Queued> {
+        let now = self.now();
+        let mut due_timers = Vec::new();
+        {
+            let functions = lock(&self.inner.functions);
+            let mut timers = lock(&self.inner.timers);
+            for spec in functions.values() {
+                for t in spec.timers.iter().filter(|t| t.enabled) {
+                    let key = (spec.service.clone(), spec.name.clone(), t.name.clone());
+                    if let Some(next) = timers.get(&key).copied() {
+                        if next <= now {
+                            due_timers.push((spec.clone(), t.clone(), next));
+                            match next_fire(&t.cron, now) {
+                                Some(after) => {
+                                    timers.insert(key, after);
+                                }
+                                None => {
+                                    timers.remove(&key);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (spec, timer, at) in due_timers {
+            self.enqueue_timer(&spec, &timer, at);
+        }
+        let mut queue = lock(&self.inner.queue);
+        let mut out = Vec::new();
+        while let Some(entry) = queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            out.push(entry.remove());
+        }
+        out
+    }
+}
+
+/// The first time after `t` that the FC cron expression `cron` fires.
+pub fn next_fire(cron: &str, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let expression: TimerExpression = parse_cron(cron).ok()?;
+    Schedule::Timer {
+        expression,
+        expired_at: None,
+    }
+    .next_after(t)
+}
+
+/// The delivery loop: every 50 ms (or when woken) it delivers what is due. Ends when the
+/// front is dropped.
+async fn worker(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let front = FcFront { inner };
+        for queued in front.due_work() {
+            let f = front.clone();
+            tokio::spawn(async move { f.run_queued(queued).await });
+        }
+        let wake = {
+            let inner = Arc::clone(&front.inner);
+            drop(front);
+            async move {
+                tokio::select! {
+                    () = inner.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        };
+        wake.await;
+    }
+}
