@@ -146,3 +146,31 @@ async fn oss2_sdk_against_the_sims_oss() {
 
     sim.shutdown().await;
 }
+
+/// The committed OSS signing vectors are what the installed `oss2` produces today: the
+/// generator scripts run again and their output is compared with the files the signer tests
+/// read (`shared/tests/oss_sign_vectors.rs`), so a vector edited by hand, or an SDK whose
+/// signing changed, shows up here.
+#[test]
+fn committed_oss_vectors_match_a_fresh_run_of_oss2() {
+    for (script, file) in [
+        ("oss2_vectors.py", "oss_v1.json"),
+        ("oss2_vectors_v4.py", "oss_v4.json"),
+    ] {
+        let fresh: Value =
+            serde_json::from_str(&run_python(script, &[], &[])).expect("script prints JSON");
+        let path = reimage_e2e::workspace_root()
+            .join("shared/tests/vectors")
+            .join(file);
+        let committed: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file readable"))
+                .expect("vectors file is JSON");
+        assert_eq!(
+            fresh["source"],
+            committed["source"],
+            "oss2 version differs: regenerate with `.venv/bin/python tests/python/{script} > {}`",
+            path.display()
+        );
+        assert_eq!(fresh["cases"], committed["cases"], "{file}");
+    }
+}
