@@ -433,9 +433,14 @@ mod tests {
     async fn serve_runs_a_task_created_over_http_and_stops_gracefully() {
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
-        let clock = ManualClock::new(start());
-        let rt = runtime(store.clone(), &clock, "a");
-        let fake = FakeCloud::demo(rt.clock.clone(), Duration::from_secs(120));
+        // Real time (see `a_ci_webhook_updates_a_configuration_in_the_sim`): on a ManualClock
+        // the minute tick's own sleeps would race the clock past the image's deadline.
+        let rt = Runtime {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(reimage::ids::SequentialIds::new("a")),
+        };
+        let fake = FakeCloud::demo(rt.clock.clone(), Duration::from_secs(2));
         let parts = Serve::new(
             &rt,
             Arc::new(SameCloud(fake.clone())),
@@ -465,7 +470,7 @@ mod tests {
             .unwrap();
         let status_url = created["run"]["status_url"].as_str().unwrap().to_owned();
         let mut status = Value::Null;
-        for _ in 0..500 {
+        for _ in 0..3000 {
             status = client
                 .get(format!("{base}{status_url}"))
                 .bearer_auth(TOKEN)
@@ -478,7 +483,7 @@ mod tests {
             if status["status"] != "pending" {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await; // at most a minute
         }
         assert_eq!(status["status"], "succeeded", "{status}");
         let image = status["learned"]["image_id"].as_str().unwrap().to_owned();
@@ -584,11 +589,18 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store: SharedStore = Arc::new(FileStore::open(dir.path()).unwrap());
-        let clock = ManualClock::new(start());
-        let rt = runtime(store.clone(), &clock, "hook");
+        // Real time, with a short build: the serve loops here (the minute tick and the step
+        // worker) sleep concurrently, and on a ManualClock every one of those sleeps moves
+        // the shared clock, so a request could be signed and checked 15 virtual minutes
+        // apart and be refused as expired, as the real cloud would refuse it.
+        let rt = Runtime {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(reimage::ids::SequentialIds::new("hook")),
+        };
         let sim = reimage_sim::Sim::builder()
             .clock(rt.clock.clone())
-            .image_seconds(600)
+            .image_seconds(2)
             .start()
             .await
             .unwrap();
@@ -646,7 +658,7 @@ mod tests {
         let first: Value = first.json().await.unwrap();
         let status_url = first["status_url"].as_str().unwrap().to_owned();
         let mut status = Value::Null;
-        for _ in 0..500 {
+        for _ in 0..3000 {
             status = client
                 .get(format!("{base}{status_url}"))
                 .bearer_auth(TOKEN)
@@ -659,7 +671,7 @@ mod tests {
             if status["status"] != "pending" {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await; // at most a minute
         }
         assert_eq!(status["status"], "succeeded", "{status}");
         assert_eq!(status["trigger"]["source"], "github");
