@@ -449,6 +449,9 @@ async fn bench_prints_every_section() {
     for section in ["== pipeline:", "== fan-out:"] {
         assert!(stdout.contains(section), "{stdout}");
     }
+    // The slow tasks section runs only when asked for, and says so.
+    assert!(!stdout.contains("== tasks:"), "{stdout}");
+    assert!(stdout.contains("--all"), "{stdout}");
     for figure in [
         "API calls, total",
         "DescribeImages calls",

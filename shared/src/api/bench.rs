@@ -324,14 +324,4 @@ mod tests {
         assert!(figures.rejected_webhooks_per_second > 0.0);
         assert!(figures.to_string().contains("p99"));
     }
-
-    /// The full benchmark: `cargo test -p reimage --release --lib api::bench -- --ignored
-    /// --nocapture` prints the figures (until `reimage bench` calls [`run`]).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "a benchmark: prints figures, takes a while"]
-    async fn full_benchmark_prints_figures() {
-        let dir = tempfile::tempdir().unwrap();
-        let figures = run(dir.path(), &BenchConfig::default()).await.unwrap();
-        println!("{figures}");
-    }
 }
