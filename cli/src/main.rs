@@ -57,8 +57,49 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, each cause said once: many of reimage's errors
+/// already carry their cause in their own message.
+fn describe(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot reach the store: {source}")]
+    struct CarriesItsCause {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(CarriesItsCause { source: io }).context("serve failed");
+        assert_eq!(
+            describe(&err),
+            "serve failed: cannot reach the store: disk on fire"
+        );
+    }
+
+    #[test]
+    fn a_cause_not_in_the_message_is_added() {
+        let err = anyhow::anyhow!("disk on fire").context("cannot write the record");
+        assert_eq!(describe(&err), "cannot write the record: disk on fire");
     }
 }
