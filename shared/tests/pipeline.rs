@@ -593,3 +593,28 @@ async fn a_given_name_carries_the_execution_and_start_time() {
     );
     assert_eq!(own_images(&rig.sim)[0].image_name, last.image_name);
 }
+
+#[tokio::test]
+async fn throttled_past_every_retry_fails_naming_the_cause_and_cleans_up() {
+    let rig = rig().await;
+    rig.sim
+        .admin()
+        .fail_next("DescribeImages", "Throttling.User", 400, 10_000)
+        .unwrap();
+    let before = config_image(&rig.sim, WEB_ACTIVE);
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::WaitImage);
+    assert!(
+        failure.reason.contains("gave up after 5 retries"),
+        "{failure:?}"
+    );
+    assert_eq!(failure.cloud.as_ref().unwrap().code, "Throttling.User");
+    assert_eq!(last.learned.retries, 5);
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), before);
+    assert!(own_images(&rig.sim).is_empty(), "image left behind");
+    assert!(
+        rig.sim.admin().state().snapshots.is_empty(),
+        "snapshot left behind"
+    );
+}
