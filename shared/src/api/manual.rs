@@ -3,14 +3,106 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use super::{ImageSet, ImageSetFuture, ImageSetter, ManualUpdateError};
 use crate::model::PermissionSource;
 use crate::steps::cloud::ALL_IMAGE_STATUSES;
-use crate::steps::{CloudError, CloudProvider};
+use crate::steps::{Cloud, CloudError, CloudProvider};
 
-/// Puts an image into a scaling configuration with the cloud client the
-/// [`CloudProvider`] gives for the request's permission source: the configuration must exist,
-/// the image must exist and be Available.
+/// What a manual update did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManualUpdate {
+    /// The configuration.
+    pub configuration_id: String,
+    /// Its group.
+    pub scaling_group_id: String,
+    /// `Active` or `Inactive`.
+    pub lifecycle_state: String,
+    /// The image it held.
+    pub old_image_id: String,
+    /// The image it holds now.
+    pub new_image_id: String,
+    /// That image's name.
+    pub image_name: String,
+}
+
+/// The manual update, shared by `reimage image set` and `PUT
+/// /scaling-configurations/{id}/image`: puts `image_id` into `configuration_id` after checking
+/// what the cloud would otherwise refuse late or not at all:
+///
+/// 1. DescribeImages with the id and every status: the image exists (public, custom or shared
+///    with the account: no `ImageOwnerAlias`, so all three are searched) and is Available;
+/// 2. DescribeScalingConfigurations: the configuration exists (Active or Inactive alike);
+/// 3. DescribeScalingGroups: its group is an ECS group (an ECI group's configuration has no
+///    image to set; a group type left out of the answer means ECS, and a group the answer
+///    does not list is not refused here: ModifyScalingConfiguration has the last word);
+/// 4. ModifyScalingConfiguration with the image.
+pub async fn set_configuration_image(
+    cloud: &dyn Cloud,
+    configuration_id: &str,
+    image_id: &str,
+) -> Result<ManualUpdate, ManualUpdateError> {
+    let failed =
+        |what: String| move |err: CloudError| ManualUpdateError::Cloud(format!("{what}: {err}"));
+    let image = cloud
+        .describe_image(image_id, ALL_IMAGE_STATUSES)
+        .await
+        .map_err(failed(format!("cannot look up image {image_id}")))?
+        .ok_or_else(|| ManualUpdateError::ImageNotFound(image_id.into()))?;
+    if image.status != "Available" {
+        return Err(ManualUpdateError::ImageNotAvailable {
+            image_id: image_id.into(),
+            status: image.status,
+        });
+    }
+    let ids = [configuration_id.to_owned()];
+    let configuration = cloud
+        .describe_configurations(&ids)
+        .await
+        .map_err(failed(format!(
+            "cannot look up scaling configuration {configuration_id}"
+        )))?
+        .into_iter()
+        .find(|c| c.scaling_configuration_id == configuration_id)
+        .ok_or_else(|| ManualUpdateError::ConfigurationNotFound(configuration_id.into()))?;
+    let group_ids = [configuration.scaling_group_id.clone()];
+    let group = cloud
+        .describe_groups(&group_ids)
+        .await
+        .map_err(failed(format!(
+            "cannot look up scaling group {}",
+            configuration.scaling_group_id
+        )))?
+        .into_iter()
+        .find(|g| g.scaling_group_id == configuration.scaling_group_id);
+    if let Some(group) = group {
+        if !group.group_type.is_empty() && group.group_type != "ECS" {
+            return Err(ManualUpdateError::NotAnEcsGroup {
+                configuration_id: configuration_id.into(),
+                scaling_group_id: group.scaling_group_id,
+                group_type: group.group_type,
+            });
+        }
+    }
+    cloud
+        .modify_configuration_image(configuration_id, image_id)
+        .await
+        .map_err(failed(format!(
+            "cannot put image {image_id} into scaling configuration {configuration_id}"
+        )))?;
+    Ok(ManualUpdate {
+        configuration_id: configuration_id.to_owned(),
+        scaling_group_id: configuration.scaling_group_id,
+        lifecycle_state: configuration.lifecycle_state,
+        old_image_id: configuration.image_id,
+        new_image_id: image_id.to_owned(),
+        image_name: image.image_name,
+    })
+}
+
+/// Puts an image into a scaling configuration with [`set_configuration_image`], through the
+/// cloud client the [`CloudProvider`] gives for the request's permission source.
 pub struct CloudImageSetter {
     clouds: Arc<dyn CloudProvider>,
 }
@@ -30,10 +122,6 @@ impl CloudImageSetter {
     }
 }
 
-fn cloud(err: CloudError) -> ManualUpdateError {
-    ManualUpdateError::Cloud(err.to_string())
-}
-
 impl ImageSetter for CloudImageSetter {
     fn set_image<'a>(
         &'a self,
@@ -42,34 +130,16 @@ impl ImageSetter for CloudImageSetter {
         permission: &'a PermissionSource,
     ) -> ImageSetFuture<'a> {
         Box::pin(async move {
-            let cloud_client = self.clouds.cloud(permission).map_err(cloud)?;
-            let ids = [configuration_id.to_owned()];
-            let configuration = cloud_client
-                .describe_configurations(&ids)
-                .await
-                .map_err(cloud)?
-                .into_iter()
-                .find(|c| c.scaling_configuration_id == configuration_id)
-                .ok_or_else(|| ManualUpdateError::ConfigurationNotFound(configuration_id.into()))?;
-            let image = cloud_client
-                .describe_image(image_id, ALL_IMAGE_STATUSES)
-                .await
-                .map_err(cloud)?
-                .ok_or_else(|| ManualUpdateError::ImageNotFound(image_id.into()))?;
-            if image.status != "Available" {
-                return Err(ManualUpdateError::ImageNotAvailable {
-                    image_id: image_id.into(),
-                    status: image.status,
-                });
-            }
-            cloud_client
-                .modify_configuration_image(configuration_id, image_id)
-                .await
-                .map_err(cloud)?;
+            let cloud = self
+                .clouds
+                .cloud(permission)
+                .map_err(|err| ManualUpdateError::Cloud(err.to_string()))?;
+            let update =
+                set_configuration_image(cloud.as_ref(), configuration_id, image_id).await?;
             Ok(ImageSet {
-                scaling_configuration_id: configuration_id.into(),
-                previous_image_id: configuration.image_id,
-                image_id: image_id.into(),
+                scaling_configuration_id: update.configuration_id,
+                previous_image_id: update.old_image_id,
+                image_id: update.new_image_id,
             })
         })
     }
@@ -108,5 +178,21 @@ mod tests {
             .unwrap();
         assert_eq!(set.previous_image_id, "m-base");
         assert_eq!(fake.state().times_swapped("asc-inactive", "m-base"), 1);
+
+        // An ECI group's configuration holds no image: refused before any change, and the
+        // API answers 422 NotAnEcsGroup.
+        let eci = setter.set_image("asc-eci", "m-base", &account).await;
+        assert_eq!(
+            eci,
+            Err(ManualUpdateError::NotAnEcsGroup {
+                configuration_id: "asc-eci".into(),
+                scaling_group_id: "asg-eci".into(),
+                group_type: "ECI".into(),
+            })
+        );
+        assert_eq!(fake.state().times_swapped("asc-eci", "m-base"), 0);
+        let answer = super::super::ApiError::from(eci.unwrap_err());
+        assert_eq!(answer.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer.code, "NotAnEcsGroup");
     }
 }

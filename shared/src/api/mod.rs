@@ -59,7 +59,7 @@ mod manual;
 pub mod webhook;
 
 pub use error::ApiError;
-pub use manual::CloudImageSetter;
+pub use manual::{CloudImageSetter, ManualUpdate, set_configuration_image};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -110,16 +110,36 @@ pub enum ManualUpdateError {
     /// No such scaling configuration.
     #[error("scaling configuration {0} not found")]
     ConfigurationNotFound(String),
-    /// No such image.
-    #[error("image {0} not found")]
+    /// No such image: no public, custom or shared image with this id in the region.
+    #[error(
+        "image {0} does not exist (DescribeImages found no public, custom or shared image with \
+         this id in the region)"
+    )]
     ImageNotFound(String),
     /// The image exists but cannot be used yet (or any more).
-    #[error("image {image_id} is {status}, not Available")]
+    #[error(
+        "image {image_id} is {status}, not Available: only an Available image can go into a \
+         scaling configuration"
+    )]
     ImageNotAvailable {
         /// The image.
         image_id: String,
         /// Its status.
         status: String,
+    },
+    /// The configuration belongs to a group that is not of type ECS (an ECI group's
+    /// configuration has no image to set).
+    #[error(
+        "scaling configuration {configuration_id} belongs to {group_type} group \
+         {scaling_group_id}: only the configurations of ECS groups hold an image"
+    )]
+    NotAnEcsGroup {
+        /// The configuration.
+        configuration_id: String,
+        /// Its group.
+        scaling_group_id: String,
+        /// The group's type (`ECI`).
+        group_type: String,
     },
     /// The cloud refused or failed.
     #[error("the cloud call failed: {0}")]
@@ -138,6 +158,9 @@ impl From<ManualUpdateError> for ApiError {
             ManualUpdateError::ImageNotAvailable { .. } => {
                 (StatusCode::CONFLICT, "ImageNotAvailable")
             }
+            ManualUpdateError::NotAnEcsGroup { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "NotAnEcsGroup")
+            }
             ManualUpdateError::Cloud(_) => (StatusCode::BAD_GATEWAY, "CloudError"),
         };
         ApiError::new(status, code, err.to_string())
@@ -148,8 +171,8 @@ impl From<ManualUpdateError> for ApiError {
 pub type ImageSetFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ImageSet, ManualUpdateError>> + Send + 'a>>;
 
-/// Performs the manual update: checks that the image exists and is Available, then puts it
-/// into the scaling configuration.
+/// Performs the manual update: checks that the image exists and is Available and that the
+/// configuration exists in an ECS group, then puts the image into the configuration.
 pub trait ImageSetter: Send + Sync + fmt::Debug + 'static {
     /// Puts `image_id` into `configuration_id` with `permission`'s credentials.
     fn set_image<'a>(
