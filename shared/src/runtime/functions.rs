@@ -39,7 +39,7 @@ use crate::model::{Step, StepEvent};
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::settings::Env;
 use crate::steps::aliyun::AliyunClouds;
-use crate::steps::{CloudProvider, Engine, EngineError, Handled};
+use crate::steps::{CloudProvider, Engine, EngineConfig, EngineError, Handled};
 use crate::store::SharedStore;
 use crate::store::url::{StoreConfigError, StoreLocation, open_store};
 
@@ -58,6 +58,16 @@ pub enum SetupError {
     /// The store cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreConfigError),
+    /// A setting holds something unusable.
+    #[error("{name}={value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The cloud client cannot be made.
     #[error("cannot set up the cloud client")]
     Client(#[source] crate::aliyun::Error),
@@ -122,6 +132,7 @@ impl Parts {
     /// | `REIMAGE_API_TOKEN` | the bearer token of the HTTP API (without it the API is refused) |
     /// | `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN` | credentials until a request brings its own |
     /// | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
+    /// | `REIMAGE_OVERDUE_AFTER_SECS` | how late a pending step must be before the timer's sweep dispatches it again (default 600) |
     pub fn from_env(env: &Env, clock: SharedClock) -> Result<Self, SetupError> {
         let account_id = env
             .get("FC_ACCOUNT_ID")
@@ -151,12 +162,22 @@ impl Parts {
         let store = open_store(&location, || Ok(OssClient::from_client(&client)?))?;
         let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client.clone()));
         let dispatcher = Arc::new(FcDispatcher::new(client, account_id, service));
-        let engine = Engine::new(
+        let mut config = EngineConfig::default();
+        if let Some(value) = env.get("REIMAGE_OVERDUE_AFTER_SECS") {
+            let secs: u64 = value.trim().parse().map_err(|_| SetupError::Invalid {
+                name: "REIMAGE_OVERDUE_AFTER_SECS",
+                value: value.to_owned(),
+                reason: "not a whole number of seconds",
+            })?;
+            config.overdue_after = std::time::Duration::from_secs(secs);
+        }
+        let engine = Engine::with_config(
             store.clone(),
             clock,
             ids.clone(),
             dispatcher,
             clouds.clone(),
+            config,
         );
         Ok(Self::new(
             engine,

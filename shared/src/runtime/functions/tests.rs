@@ -403,6 +403,20 @@ fn setup_names_the_missing_or_bad_setting() {
     )
     .expect_err("bad store");
     assert!(err.to_string().contains("REIMAGE_STORE"), "{err}");
+    let err = Parts::from_env(
+        &Env::from_pairs([
+            ("FC_ACCOUNT_ID", "1234"),
+            ("FC_REGION", "cn-hangzhou"),
+            ("REIMAGE_STORE", "file:///tmp/reimage-unused"),
+            ("REIMAGE_OVERDUE_AFTER_SECS", "soon"),
+        ]),
+        clock.clone(),
+    )
+    .expect_err("bad overdue");
+    assert!(
+        err.to_string().contains("REIMAGE_OVERDUE_AFTER_SECS"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let store = format!("file://{}", dir.path().display());
     let parts = Parts::from_env(
