@@ -312,28 +312,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
-
 /// Runs `reimage serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
@@ -371,7 +349,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "reimage serve: listening on http://{}",
             listener.local_addr()?
         );
-        serve(listener, Serve::new(&runtime, clouds, auth), signal()).await?;
+        serve(
+            listener,
+            Serve::new(&runtime, clouds, auth),
+            super::shutdown_signal(),
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
 }

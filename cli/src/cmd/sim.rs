@@ -42,28 +42,6 @@ fn load_seed(path: Option<&PathBuf>) -> anyhow::Result<Seed> {
         .with_context(|| format!("the seed file {} is not usable", path.display()))
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
-
 /// Runs the sim until interrupted.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seed = load_seed(args.seed.as_ref())?;
@@ -95,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "admin": format!("{}/__sim", sim.endpoint()),
         });
         println!("{ready}");
-        sim.run_until(signal())
+        sim.run_until(super::shutdown_signal())
             .await
             .context("the sim's server failed")?;
         Ok(ExitCode::SUCCESS)
