@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, RequestError};
-use super::{Client, Params, ResourceTags, RpcMethod, Service, Tag, lenient, validate};
+use super::{Client, Params, ResourceTags, RpcMethod, Service, Tag, all_pages, lenient, validate};
 
 /// Checks an image name the way ECS does (`InvalidImageName.Malformed` otherwise): 2 to 128
 /// characters; starts with a letter (ASCII or Chinese); holds only letters, digits, `:`, `_`
@@ -886,17 +886,6 @@ pub struct Ecs<'a> {
     client: &'a Client,
 }
 
-fn invalid(action: &str) -> impl FnOnce(RequestError) -> Error + '_ {
-    move |source| Error::InvalidRequest {
-        action: action.to_owned(),
-        source,
-    }
-}
-
-/// Most pages a paging helper reads before it stops (a guard against a server that never
-/// stops answering full pages): 1000 pages of 100.
-const MAX_PAGES: u32 = 1000;
-
 impl<'a> Ecs<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
@@ -908,8 +897,9 @@ impl<'a> Ecs<'a> {
         action: &str,
         params: Result<Params, RequestError>,
     ) -> Result<T, Error> {
-        let params = params.map_err(invalid(action))?;
-        self.client.call(Service::Ecs, method, action, params).await
+        self.client
+            .call_checked(Service::Ecs, method, action, params)
+            .await
     }
 
     /// `DescribeInstances` (one page).
@@ -926,21 +916,16 @@ impl<'a> Ecs<'a> {
         &self,
         req: &DescribeInstancesRequest,
     ) -> Result<Vec<Instance>, Error> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
+        all_pages(|page| async move {
             let r = DescribeInstancesRequest {
                 page_number: Some(page),
                 page_size: Some(100),
                 ..req.clone()
             };
             let answer = self.describe_instances(&r).await?;
-            let n = answer.instances.instance.len();
-            out.extend(answer.instances.instance);
-            if n == 0 || out.len() as i64 >= answer.total_count {
-                break;
-            }
-        }
-        Ok(out)
+            Ok((answer.instances.instance, answer.total_count))
+        })
+        .await
     }
 
     /// `DescribeDisks` (one page).
@@ -954,21 +939,16 @@ impl<'a> Ecs<'a> {
 
     /// Every disk matching `req`, all pages.
     pub async fn describe_disks_all(&self, req: &DescribeDisksRequest) -> Result<Vec<Disk>, Error> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
+        all_pages(|page| async move {
             let r = DescribeDisksRequest {
                 page_number: Some(page),
                 page_size: Some(100),
                 ..req.clone()
             };
             let answer = self.describe_disks(&r).await?;
-            let n = answer.disks.disk.len();
-            out.extend(answer.disks.disk);
-            if n == 0 || out.len() as i64 >= answer.total_count {
-                break;
-            }
-        }
-        Ok(out)
+            Ok((answer.disks.disk, answer.total_count))
+        })
+        .await
     }
 
     /// `CreateSnapshot`.
@@ -994,21 +974,16 @@ impl<'a> Ecs<'a> {
         &self,
         req: &DescribeSnapshotsRequest,
     ) -> Result<Vec<Snapshot>, Error> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
+        all_pages(|page| async move {
             let r = DescribeSnapshotsRequest {
                 page_number: Some(page),
                 page_size: Some(100),
                 ..req.clone()
             };
             let answer = self.describe_snapshots(&r).await?;
-            let n = answer.snapshots.snapshot.len();
-            out.extend(answer.snapshots.snapshot);
-            if n == 0 || out.len() as i64 >= answer.total_count {
-                break;
-            }
-        }
-        Ok(out)
+            Ok((answer.snapshots.snapshot, answer.total_count))
+        })
+        .await
     }
 
     /// `DeleteSnapshot`.
@@ -1043,21 +1018,16 @@ impl<'a> Ecs<'a> {
         &self,
         req: &DescribeImagesRequest,
     ) -> Result<Vec<Image>, Error> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
+        all_pages(|page| async move {
             let r = DescribeImagesRequest {
                 page_number: Some(page),
                 page_size: Some(100),
                 ..req.clone()
             };
             let answer = self.describe_images(&r).await?;
-            let n = answer.images.image.len();
-            out.extend(answer.images.image);
-            if n == 0 || out.len() as i64 >= answer.total_count {
-                break;
-            }
-        }
-        Ok(out)
+            Ok((answer.images.image, answer.total_count))
+        })
+        .await
     }
 
     /// `DeleteImage`.

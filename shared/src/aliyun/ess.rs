@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::ecs::Acknowledged;
 use super::error::{Error, RequestError};
-use super::{Client, Params, RpcMethod, Service, lenient, validate};
+use super::{Client, Params, RpcMethod, Service, all_pages, lenient, validate};
 
 /// Most `ScalingGroupId.N` per `DescribeScalingGroups` call.
 pub const MAX_SCALING_GROUP_IDS: usize = 20;
@@ -237,8 +237,6 @@ pub struct Ess<'a> {
     client: &'a Client,
 }
 
-const MAX_PAGES: u32 = 1000;
-
 impl<'a> Ess<'a> {
     pub(crate) fn new(client: &'a Client) -> Self {
         Self { client }
@@ -250,11 +248,9 @@ impl<'a> Ess<'a> {
         action: &str,
         params: Result<Params, RequestError>,
     ) -> Result<T, Error> {
-        let params = params.map_err(|source| Error::InvalidRequest {
-            action: action.to_owned(),
-            source,
-        })?;
-        self.client.call(Service::Ess, method, action, params).await
+        self.client
+            .call_checked(Service::Ess, method, action, params)
+            .await
     }
 
     /// `DescribeScalingGroups` (one page).
@@ -275,8 +271,7 @@ impl<'a> Ess<'a> {
     ) -> Result<Vec<ScalingGroup>, Error> {
         let mut out = Vec::new();
         for ids in id_batches(&req.scaling_group_ids, MAX_SCALING_GROUP_IDS) {
-            let mut seen = 0i64;
-            for page in 1..=MAX_PAGES {
+            let batch = all_pages(|page| async move {
                 let r = DescribeScalingGroupsRequest {
                     scaling_group_ids: ids.to_vec(),
                     page_number: Some(page),
@@ -284,13 +279,10 @@ impl<'a> Ess<'a> {
                     ..req.clone()
                 };
                 let answer = self.describe_scaling_groups(&r).await?;
-                let n = answer.scaling_groups.scaling_group.len();
-                seen += n as i64;
-                out.extend(answer.scaling_groups.scaling_group);
-                if n == 0 || seen >= answer.total_count {
-                    break;
-                }
-            }
+                Ok((answer.scaling_groups.scaling_group, answer.total_count))
+            })
+            .await?;
+            out.extend(batch);
         }
         Ok(out)
     }
@@ -316,8 +308,7 @@ impl<'a> Ess<'a> {
             &req.scaling_configuration_ids,
             MAX_SCALING_CONFIGURATION_IDS,
         ) {
-            let mut seen = 0i64;
-            for page in 1..=MAX_PAGES {
+            let batch = all_pages(|page| async move {
                 let r = DescribeScalingConfigurationsRequest {
                     scaling_configuration_ids: ids.to_vec(),
                     page_number: Some(page),
@@ -325,13 +316,13 @@ impl<'a> Ess<'a> {
                     ..req.clone()
                 };
                 let answer = self.describe_scaling_configurations(&r).await?;
-                let n = answer.scaling_configurations.scaling_configuration.len();
-                seen += n as i64;
-                out.extend(answer.scaling_configurations.scaling_configuration);
-                if n == 0 || seen >= answer.total_count {
-                    break;
-                }
-            }
+                Ok((
+                    answer.scaling_configurations.scaling_configuration,
+                    answer.total_count,
+                ))
+            })
+            .await?;
+            out.extend(batch);
         }
         Ok(out)
     }

@@ -47,6 +47,8 @@ pub use endpoints::{Endpoints, Service};
 pub use error::{ApiError, Error, ErrorKind, RequestError};
 pub use http::{RetryPolicy, RpcMethod, Timeouts};
 
+use std::future::Future;
+
 use crate::clock::{SharedClock, SystemClock};
 use crate::ids::{RandomIds, SharedIds};
 
@@ -224,6 +226,22 @@ impl Client {
             &c.retry,
         )
         .await
+    }
+
+    /// A typed RPC call of a request that may have failed its own checks: an
+    /// [`Error::InvalidRequest`] naming `action` before anything is sent, else [`Self::call`].
+    pub(crate) async fn call_checked<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        method: RpcMethod,
+        action: &str,
+        params: Result<Params, RequestError>,
+    ) -> Result<T, Error> {
+        let params = params.map_err(|source| Error::InvalidRequest {
+            action: action.to_owned(),
+            source,
+        })?;
+        self.call(service, method, action, params).await
     }
 
     /// A typed RPC call: sends `params`, reads the answer as `T`.
@@ -545,9 +563,86 @@ pub fn parse_progress(progress: &str) -> Option<u8> {
     u8::try_from(n.min(100)).ok()
 }
 
+/// Most pages a paging helper reads before it stops (a guard against a server that never
+/// stops answering full pages): 1000 pages of 100.
+pub(crate) const MAX_PAGES: u32 = 1000;
+
+/// Every item of a paged Describe call: asks `page` for pages 1, 2, … (each answer's items
+/// and its `TotalCount`) until a page comes back empty, `TotalCount` items are read, or
+/// [`MAX_PAGES`] pages were read.
+pub(crate) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, Error>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, i64), Error>>,
+{
+    let mut out = Vec::new();
+    for number in 1..=MAX_PAGES {
+        let (items, total_count) = page(number).await?;
+        let n = items.len();
+        out.extend(items);
+        if n == 0 || out.len() as i64 >= total_count {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// Pages of `sizes` items each (then empty pages), all claiming `total` items; records
+    /// the page numbers asked for.
+    async fn read(sizes: &[usize], total: i64) -> (Result<Vec<u32>, Error>, Vec<u32>) {
+        let asked = Mutex::new(Vec::new());
+        let got = all_pages(|page| {
+            asked.lock().unwrap().push(page);
+            let n = sizes.get(page as usize - 1).copied().unwrap_or(0);
+            async move { Ok((vec![page; n], total)) }
+        })
+        .await;
+        (got, asked.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn all_pages_stops_at_total_count_or_an_empty_page() {
+        let (got, asked) = read(&[2, 2, 1], 5).await;
+        assert_eq!(got.unwrap(), [1, 1, 2, 2, 3]);
+        assert_eq!(asked, [1, 2, 3]);
+        // A TotalCount that overstates what the pages hold: the empty page ends it.
+        let (got, asked) = read(&[2, 1], 10).await;
+        assert_eq!(got.unwrap(), [1, 1, 2]);
+        assert_eq!(asked, [1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn all_pages_stops_after_max_pages_and_passes_errors_on() {
+        let (got, asked) = read(&[1; MAX_PAGES as usize + 5], i64::MAX).await;
+        assert_eq!(got.unwrap().len(), MAX_PAGES as usize);
+        assert_eq!(asked.len(), MAX_PAGES as usize);
+        let mut calls = 0;
+        let failed: Result<Vec<u32>, Error> = all_pages(|page| {
+            calls += 1;
+            async move {
+                if page == 2 {
+                    Err(Error::InvalidRequest {
+                        action: "DescribeImages".into(),
+                        source: RequestError::new("PageNumber", "page two fails"),
+                    })
+                } else {
+                    Ok((vec![page], 3))
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(failed, Err(Error::InvalidRequest { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(calls, 2);
+    }
 
     #[test]
     fn params_flatten_lists_and_tags_one_based() {
