@@ -190,8 +190,8 @@ fn status(e: &serde_json::Value) -> &str {
 }
 
 // About 90 s on an idle machine (real processes, real seconds); under a loaded machine it has
-// run past its limits, so it runs on request: `cargo test -p reimage-e2e --test fc_functions
-// -- --ignored`.
+// run past its limits, so `.ci/run` runs it on its own after the rest of the suite:
+// `cargo test -p reimage-e2e --test fc_functions -- --ignored`.
 #[ignore = "slow end-to-end run of the four function processes; run with -- --ignored"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_event() {

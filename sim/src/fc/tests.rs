@@ -149,8 +149,9 @@ fn client(url: &str, secret: &str, time: &TestTime) -> Client {
     Client::new(config).expect("client")
 }
 
+/// Waits up to 30 s of real time (generous: a loaded machine is slow to deliver).
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..1500 {
         if check() {
             return;
         }
