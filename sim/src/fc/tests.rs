@@ -293,6 +293,11 @@ async fn a_failing_function_is_retried_three_times_then_the_event_is_dropped() {
     for (n, wait) in [(1, 0), (2, 1), (3, 2), (4, 4)] {
         rig.time.advance(wait);
         eventually("the next attempt", || seen.lock().expect("lock").len() == n).await;
+        if n < 4 {
+            // The retry's due time is counted from when the failure is handled: let the
+            // front queue it before the clock moves on.
+            eventually("the retry queued", || rig.front.queued() == 1).await;
+        }
     }
     eventually("the drop", || rig.front.dropped().len() == 1).await;
     rig.time.advance(60);
