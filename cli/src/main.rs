@@ -24,6 +24,9 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Build the Function Compute functions as static binaries into dist/<function>/bootstrap.
     Package(cmd::package::Args),
+    /// Start the function binaries under the sim's Function Compute front, as template.yml
+    /// deploys them.
+    Up(cmd::up::Args),
     /// Serve the HTTP API, the minute tick and the step workers in one process.
     Serve(cmd::serve::Args),
     /// Create, list, show, enable, disable, delete and run image update tasks.
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Package(args) => cmd::package::run(args),
+        Command::Up(args) => cmd::up::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Task(args) => cmd::task::run(args),
         Command::Demo(args) => cmd::demo::run(args),

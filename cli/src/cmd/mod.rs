@@ -9,6 +9,7 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod task;
+pub mod up;
 
 /// Completes on SIGINT or SIGTERM: the shutdown of `reimage serve` and `reimage sim`.
 pub(crate) async fn shutdown_signal() {
