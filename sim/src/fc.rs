@@ -8,7 +8,9 @@ pub use front::{
     Delivery, FcFront, FunctionCredentials, FunctionSpec, HttpTrigger, Keyring, Outcome,
     TimerTrigger,
 };
-pub use launch::{LaunchSettings, RunningFunction, Template, TemplateFunction, start};
+pub use launch::{
+    LaunchSettings, RunningFunction, Template, TemplateFunction, command, free_port, start,
+};
 
 use std::sync::Arc;
 

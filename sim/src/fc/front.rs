@@ -170,9 +170,11 @@ pub struct Delivery {
     pub outcome: Outcome,
     /// The function's memory, for billing.
     pub memory_mb: u32,
+    /// The timer trigger whose event this was, if a timer sent it.
+    pub timer: Option<String>,
 }
 
-/// An event waiting in the async queue.
+/// An event on its way to a function: waiting in the async queue, or being delivered.
 #[derive(Debug, Clone)]
 struct Queued {
     key: (String, String),
@@ -180,6 +182,27 @@ struct Queued {
     invocation_id: Option<String>,
     request_id: String,
     attempt: u32,
+    /// The timer trigger that sent it.
+    timer: Option<String>,
+}
+
+impl Queued {
+    /// A new event's first attempt, with a fresh request id.
+    fn first(
+        key: (String, String),
+        payload: Bytes,
+        invocation_id: Option<String>,
+        timer: Option<String>,
+    ) -> Self {
+        Self {
+            key,
+            payload,
+            invocation_id,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            attempt: 1,
+            timer,
+        }
+    }
 }
 
 /// The Function Compute front of the sim. Cheap to clone.
@@ -385,32 +408,21 @@ impl FcFront {
             "payload": timer.payload.clone().unwrap_or_default(),
         });
         self.enqueue(
-            (spec.service.clone(), spec.name.clone()),
-            Bytes::from(event.to_string()),
-            None,
+            Queued::first(
+                (spec.service.clone(), spec.name.clone()),
+                Bytes::from(event.to_string()),
+                None,
+                Some(timer.name.clone()),
+            ),
             self.now(),
         );
     }
 
-    fn enqueue(
-        &self,
-        key: (String, String),
-        payload: Bytes,
-        invocation_id: Option<String>,
-        due: DateTime<Utc>,
-    ) -> String {
-        let request_id = uuid::Uuid::new_v4().to_string();
+    /// Queues `event` to be delivered at `due`; answers its request id.
+    fn enqueue(&self, event: Queued, due: DateTime<Utc>) -> String {
+        let request_id = event.request_id.clone();
         let order = self.inner.arrivals.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.queue).insert(
-            (due, order),
-            Queued {
-                key,
-                payload,
-                invocation_id,
-                request_id: request_id.clone(),
-                attempt: 1,
-            },
-        );
+        lock(&self.inner.queue).insert((due, order), event);
         self.inner.wake.notify_one();
         self.ensure_worker();
         request_id
@@ -636,10 +648,9 @@ impl FcFront {
             }
         };
         if !is_async {
-            let request_id = uuid::Uuid::new_v4().to_string();
-            let delivery = self
-                .deliver(&spec, "/invoke", &request_id, payload, None, 1)
-                .await;
+            let event = Queued::first((service, function), payload, None, None);
+            let request_id = event.request_id.clone();
+            let delivery = self.deliver(&spec, &event).await;
             return match delivery {
                 Ok((status, body, failed)) => {
                     let mut resp = Response::new(Body::from(body));
@@ -694,7 +705,10 @@ impl FcFront {
             }
         }
         let due = self.now() + chrono::Duration::seconds(i64::from(delay));
-        let request_id = self.enqueue((service, function), payload, invocation_id, due);
+        let request_id = self.enqueue(
+            Queued::first((service, function), payload, invocation_id, None),
+            due,
+        );
         (
             StatusCode::ACCEPTED,
             [(HeaderName::from_static("x-fc-request-id"), request_id)],
@@ -826,6 +840,7 @@ impl FcFront {
                         Outcome::Succeeded
                     },
                     memory_mb: spec.memory_mb,
+                    timer: None,
                 });
                 out.body(Body::from(body)).unwrap_or_else(|e| {
                     fc_error(StatusCode::BAD_GATEWAY, "BadResponse", e.to_string())
@@ -843,6 +858,7 @@ impl FcFront {
                     duration: started.elapsed(),
                     outcome: Outcome::NotReached(e.to_string()),
                     memory_mb: spec.memory_mb,
+                    timer: None,
                 });
                 fc_error(
                     StatusCode::BAD_GATEWAY,
@@ -882,25 +898,22 @@ impl FcFront {
         h
     }
 
-    /// Sends one `/invoke` to the function; answers (status, body, failed) or why it got no
-    /// answer. Records the delivery.
+    /// Sends `event` to the function as one `/invoke`; answers (status, body, failed) or why
+    /// it got no answer. Records the delivery.
     async fn deliver(
         &self,
         spec: &FunctionSpec,
-        control_path: &'static str,
-        request_id: &str,
-        payload: Bytes,
-        invocation_id: Option<String>,
-        attempt: u32,
+        event: &Queued,
     ) -> Result<(StatusCode, Bytes, bool), String> {
+        let control_path = "/invoke";
         let mut req = self
             .inner
             .http
             .post(format!("{}{control_path}", spec.url))
             .header(http::header::CONTENT_TYPE, "application/octet-stream")
             .timeout(Duration::from_secs(u64::from(spec.timeout_secs.max(1)) + 1))
-            .body(payload);
-        for (k, v) in self.fc_headers(spec, control_path, request_id) {
+            .body(event.payload.clone());
+        for (k, v) in self.fc_headers(spec, control_path, &event.request_id) {
             req = req.header(k, v);
         }
         let started = Instant::now();
@@ -926,16 +939,17 @@ impl FcFront {
             Err(e) => Outcome::NotReached(e.clone()),
         };
         self.record(Delivery {
-            request_id: request_id.to_owned(),
+            request_id: event.request_id.clone(),
             service: spec.service.clone(),
             function: spec.name.clone(),
             control_path,
-            invocation_id,
-            attempt,
+            invocation_id: event.invocation_id.clone(),
+            attempt: event.attempt,
             sent_at,
             duration: started.elapsed(),
             outcome,
             memory_mb: spec.memory_mb,
+            timer: event.timer.clone(),
         });
         result
     }
@@ -952,16 +966,7 @@ impl FcFront {
             lock(&self.inner.dropped).push(queued.request_id.clone());
             return;
         };
-        let result = self
-            .deliver(
-                &spec,
-                "/invoke",
-                &queued.request_id,
-                queued.payload.clone(),
-                queued.invocation_id.clone(),
-                queued.attempt,
-            )
-            .await;
+        let result = self.deliver(&spec, &queued).await;
         let ok = matches!(result, Ok((_, _, false)));
         if ok {
             return;

@@ -293,22 +293,20 @@ pub struct LaunchSettings {
     pub log_dir: Option<PathBuf>,
 }
 
-/// Starts `function` from `binary` and registers it with `front` once it listens.
-pub async fn start(
-    front: &FcFront,
+/// The command that runs `function` from `binary` as FC would, listening on `port`: FC's
+/// environment (the table in this module's documentation), the template's variables and
+/// `settings.extra_env`, output to `settings.log_dir` (else inherited).
+pub fn command(
     service: &str,
     function: &TemplateFunction,
     binary: &Path,
     settings: &LaunchSettings,
-) -> Result<RunningFunction, LaunchError> {
+    port: u16,
+) -> Result<Command, LaunchError> {
     let err = |message: String| LaunchError::Start {
         function: function.name.clone(),
         message,
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| err(format!("no free port: {e}")))?
-        .port();
     let mut cmd = Command::new(binary);
     cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -351,6 +349,30 @@ pub async fn start(
             .map_err(|e| err(format!("log file: {e}")))?;
         cmd.stdout(file).stderr(file2);
     }
+    Ok(cmd)
+}
+
+/// A free loopback port.
+pub fn free_port() -> std::io::Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+}
+
+/// Starts `function` from `binary` and registers it with `front` once it listens.
+pub async fn start(
+    front: &FcFront,
+    service: &str,
+    function: &TemplateFunction,
+    binary: &Path,
+    settings: &LaunchSettings,
+) -> Result<RunningFunction, LaunchError> {
+    let err = |message: String| LaunchError::Start {
+        function: function.name.clone(),
+        message,
+    };
+    let port = free_port().map_err(|e| err(format!("no free port: {e}")))?;
+    let mut cmd = command(service, function, binary, settings, port)?;
     let mut child = cmd
         .spawn()
         .map_err(|e| err(format!("{}: {e}", binary.display())))?;

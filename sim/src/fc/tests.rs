@@ -215,6 +215,7 @@ async fn async_invoke_is_verified_queued_delayed_delivered_and_deduplicated() {
     let d = rig.front.deliveries();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].outcome, Outcome::Succeeded);
+    assert_eq!(d[0].timer, None, "a step event, not a timer's");
     assert_eq!(
         d[0].invocation_id.as_deref(),
         Some("reimage-exec-1-wait-image-000001-w1")
@@ -376,6 +377,15 @@ async fn timers_fire_on_their_cron_with_fcs_timer_event() {
         .fire_timer("reimage", "create-image", "every-minute")
         .expect("fired by hand");
     eventually("the manual tick", || seen.lock().expect("lock").len() == 3).await;
+    // Each delivery names the timer that sent it, so billed compute can tell timer
+    // invocations from step events.
+    let timers: Vec<Option<String>> = rig
+        .front
+        .deliveries()
+        .into_iter()
+        .map(|d| d.timer)
+        .collect();
+    assert_eq!(timers, vec![Some("every-minute".to_owned()); 3]);
     assert!(
         rig.front
             .fire_timer("reimage", "create-image", "nope")
