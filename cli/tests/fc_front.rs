@@ -1,5 +1,9 @@
-//! `reimage up` as a process: the function binaries under the sim's FC front, an update
-//! started through the HTTP trigger carried to success by async invocations, then SIGTERM.
+//! The function binaries under the sim's FC front, driven through the `reimage` binary:
+//!
+//! - `reimage up`: an update started through the HTTP trigger carried to success by async
+//!   invocations, then SIGTERM;
+//! - `reimage bench --section fc`: the figures it prints come from a real execution of the
+//!   binaries it was given.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -108,4 +112,88 @@ fn up_runs_an_update_through_the_http_trigger_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(outcome["state"]["status"], "succeeded", "{outcome:#}");
     assert!(status.success(), "{status}");
+}
+
+/// The value column of the figure named `name` in `reimage bench` output.
+fn figure<'a>(output: &'a str, name: &str) -> &'a str {
+    let line = output
+        .lines()
+        .find(|l| l.trim_start().starts_with(name))
+        .unwrap_or_else(|| panic!("no figure {name:?} in:\n{output}"));
+    line.trim_start()[name.len()..]
+        .split("   goal")
+        .next()
+        .unwrap()
+        .trim()
+}
+
+/// The leading number of a figure's value (`"12.5 ms"` → 12.5).
+fn number(value: &str) -> f64 {
+    value
+        .split([' ', '×'])
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a number: {value:?}"))
+}
+
+#[test]
+fn bench_fc_measures_an_execution_of_the_binaries_it_is_given() {
+    let bin_dir = build_functions();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .current_dir(workspace)
+        .args(["bench", "--section", "fc", "--image-seconds", "2"])
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    // Sizes are those of the files given.
+    let size = std::fs::metadata(bin_dir.join("wait-image")).unwrap().len() as f64 / 1e6;
+    assert_eq!(
+        figure(&stdout, "binary size, wait-image"),
+        format!("{size:.2} MB")
+    );
+    // Every step ran as an async /invoke of its own process; the update came through the
+    // HTTP trigger.
+    for step in FUNCTIONS {
+        let calls = figure(&stdout, &format!("{step} /invoke"));
+        assert!(number(calls) >= 1.0, "{step}: {calls}");
+    }
+    assert_eq!(number(figure(&stdout, "create-image /http-invoke")), 1.0);
+    assert!(number(figure(&stdout, "execution, invocations")) >= 5.0);
+    assert!(number(figure(&stdout, "execution, billed compute")) > 0.0);
+    let start = number(figure(
+        &stdout,
+        "wait-image: exec → first answered /invoke, median of 21",
+    ));
+    assert!(start > 0.0 && start < 10_000.0, "{start}");
+    // A process holds at least its own code's first pages.
+    for step in FUNCTIONS {
+        let peak = number(figure(&stdout, &format!("peak RSS, {step}")));
+        assert!(peak > 1.0, "{step}: {peak} MiB");
+    }
+}
+
+#[test]
+fn bench_fc_names_the_missing_binaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .current_dir(workspace)
+        .args(["bench", "--section", "fc", "--bin-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no binary for function") && stderr.contains("reimage package"),
+        "{stderr}"
+    );
 }

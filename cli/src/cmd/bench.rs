@@ -6,13 +6,17 @@
 //! order they print. To add one (FC figures, scheduler figures, …), write a function and add
 //! it to the list; `reimage bench --section NAME` runs one alone.
 //!
-//! The sections drive the sim and the engine with one shared `ManualClock`, so a ten-minute
-//! image build takes a fraction of a second of wall time while every step sees the times it
-//! would see for real.
+//! The in-process sections drive the sim and the engine with one shared `ManualClock`, so a
+//! ten-minute image build takes a fraction of a second of wall time while every step sees the
+//! times it would see for real. Section `fc` ([`fc`]) runs the function binaries as separate
+//! processes on the real clock instead, so it takes as long as its image does.
+
+mod fc;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,9 +41,27 @@ pub struct Args {
     /// Run only this section (see the names `reimage bench` prints).
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
-    /// Run the slow sections too (they fill a file store with 10,000 tasks first).
+    /// Run the slow sections too (tasks fills a file store with 10,000 tasks; fc waits for
+    /// a real image build).
     #[arg(long, conflicts_with = "section")]
     all: bool,
+    #[command(flatten)]
+    options: Options,
+}
+
+/// What the `fc` section runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Section fc: where the function binaries are, `DIR/<function>/bootstrap` as `reimage
+    /// package` lays them out, or `DIR/<function>` as `cargo build` leaves them.
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    bin_dir: PathBuf,
+    /// Section fc: the template whose functions to start.
+    #[arg(long, default_value = "template.yml")]
+    template: PathBuf,
+    /// Section fc: how long the sim's image takes, in seconds of real time.
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    image_seconds: u64,
 }
 
 /// One figure: what it measures, its value, and the goal it is held to, if any.
@@ -66,10 +88,21 @@ impl Figure {
     }
 
     fn at_most(name: impl Into<String>, value: f64, unit: &str, goal: f64) -> Self {
+        Self::at_most_to(name, value, unit, goal, 2)
+    }
+
+    /// Like [`Figure::at_most`], showing a fractional value with `decimals` decimals.
+    fn at_most_to(
+        name: impl Into<String>,
+        value: f64,
+        unit: &str,
+        goal: f64,
+        decimals: usize,
+    ) -> Self {
         let shown = if value.fract() == 0.0 {
             format!("{value:.0}{unit}")
         } else {
-            format!("{value:.2}{unit}")
+            format!("{value:.decimals$}{unit}")
         };
         let goal_shown = if goal.fract() == 0.0 {
             format!("≤ {goal:.0}{unit}")
@@ -124,17 +157,18 @@ impl fmt::Display for Section {
 type SectionFuture = Pin<Box<dyn Future<Output = anyhow::Result<Section>>>>;
 
 /// A section's name and the function that measures it.
-type SectionEntry = (&'static str, fn() -> SectionFuture);
+type SectionEntry = (&'static str, fn(Options) -> SectionFuture);
 
 /// Every section, in print order.
 pub const SECTIONS: &[SectionEntry] = &[
-    ("pipeline", || Box::pin(pipeline())),
-    ("fan-out", || Box::pin(fan_out())),
-    ("tasks", || Box::pin(tasks())),
+    ("pipeline", |_| Box::pin(pipeline())),
+    ("fan-out", |_| Box::pin(fan_out())),
+    ("tasks", |_| Box::pin(tasks())),
+    ("fc", |options| Box::pin(fc::run(options))),
 ];
 
 /// Sections that take minutes: run only when named or with `--all`.
-const SLOW_SECTIONS: &[&str] = &["tasks"];
+const SLOW_SECTIONS: &[&str] = &["tasks", "fc"];
 
 /// Runs `reimage bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -162,7 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         for (name, section) in chosen {
-            let section = section()
+            let section = section(args.options.clone())
                 .await
                 .with_context(|| format!("bench section {name} failed"))?;
             println!("{section}");

@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 /// The binary of `function` under `dir`: the packaged `bootstrap` first, else the plain one.
-fn binary(dir: &Path, function: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn binary(dir: &Path, function: &str) -> anyhow::Result<PathBuf> {
     let packaged = dir.join(function).join("bootstrap");
     if packaged.is_file() {
         return Ok(packaged);
