@@ -197,3 +197,64 @@ fn bench_fc_names_the_missing_binaries() {
         "{stderr}"
     );
 }
+
+// A release build of the four functions takes minutes, so `.ci/run` runs this on its own
+// after the suite: `cargo test -p reimage-cli --test fc_front -- --ignored`.
+#[ignore = "release build of the four functions; run with -- --ignored"]
+#[test]
+fn package_lays_out_static_binaries_that_run_under_the_fc_front() {
+    let dist = tempfile::tempdir().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let packaged = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .current_dir(workspace)
+        .arg("package")
+        .arg("--out")
+        .arg(dist.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&packaged.stdout);
+    let stderr = String::from_utf8_lossy(&packaged.stderr);
+    assert!(packaged.status.success(), "{stdout}\n{stderr}");
+    for f in FUNCTIONS {
+        let bootstrap = dist.path().join(f).join("bootstrap");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&bootstrap)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{stdout}", bootstrap.display()))
+                .permissions(),
+        );
+        assert_eq!(mode & 0o111, 0o111, "{} is executable", bootstrap.display());
+        assert!(stdout.contains(f), "the report names {f}: {stdout}");
+    }
+
+    // The packaged binaries, started as FC starts them (nothing inherited from this
+    // environment), carry an update to success.
+    let bench = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .current_dir(workspace)
+        .args([
+            "bench",
+            "--section",
+            "fc",
+            "--image-seconds",
+            "2",
+            "--bin-dir",
+        ])
+        .arg(dist.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&bench.stdout);
+    assert!(
+        bench.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&bench.stderr)
+    );
+    for f in FUNCTIONS {
+        assert!(
+            number(figure(&out, &format!("{f} /invoke"))) >= 1.0,
+            "{out}"
+        );
+    }
+    // Printed for the CI log: the release figures of this machine.
+    eprintln!("{out}");
+}

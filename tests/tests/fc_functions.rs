@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use reimage::settings::Env;
 use reimage_e2e::workspace_root;
 use reimage_sim::Sim;
-use reimage_sim::fc::{FunctionCredentials, LaunchSettings, Outcome, RunningFunction, Template};
+use reimage_sim::fc::{LaunchSettings, Outcome, RunningFunction, Template};
 
 const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
 const TOKEN: &str = "e2e-api-token-0123456789";
@@ -57,7 +57,6 @@ impl Deployment {
     async fn up() -> Self {
         let binaries = build_functions();
         let sim = Sim::builder().image_seconds(4).start().await.expect("sim");
-        let account_id = sim.state().region().account_id.clone();
         let text =
             std::fs::read_to_string(workspace_root().join("template.yml")).expect("template.yml");
         let params = BTreeMap::from([
@@ -67,14 +66,6 @@ impl Deployment {
         let template = Template::parse(&text, &params).expect("template parses");
         let state = tempfile::tempdir().expect("tempdir");
         let settings = LaunchSettings {
-            endpoint: sim.endpoint().to_owned(),
-            region_id: sim.region_id().to_owned(),
-            account_id,
-            credentials: FunctionCredentials {
-                access_key_id: sim.access_key_id().to_owned(),
-                access_key_secret: sim.access_key_secret().to_owned(),
-                security_token: None,
-            },
             // One store all four processes share; a step overdue after 3 s is swept.
             extra_env: vec![
                 (
@@ -85,6 +76,7 @@ impl Deployment {
                 ("RUST_LOG".into(), "info".into()),
             ],
             log_dir: Some(state.path().to_path_buf()),
+            ..LaunchSettings::for_sim(&sim)
         };
         let mut d = Self {
             sim,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use reimage::clock::SystemClock;
 use reimage::ids::{IdSource as _, RandomIds};
-use reimage_sim::fc::{FunctionCredentials, LaunchSettings, Template};
+use reimage_sim::fc::{LaunchSettings, Template};
 use reimage_sim::{DEFAULT_IMAGE_SECONDS, Sim};
 
 /// Options of `reimage up`.
@@ -88,19 +88,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the sim")?;
         let settings = LaunchSettings {
-            endpoint: sim.endpoint().to_owned(),
-            region_id: sim.region_id().to_owned(),
-            account_id: sim.state().region().account_id.clone(),
-            credentials: FunctionCredentials {
-                access_key_id: sim.access_key_id().to_owned(),
-                access_key_secret: sim.access_key_secret().to_owned(),
-                security_token: None,
-            },
             extra_env: vec![(
                 "REIMAGE_STORE".into(),
                 format!("file://{}", state_dir.display()),
             )],
             log_dir: Some(state_dir.clone()),
+            ..LaunchSettings::for_sim(&sim)
         };
         let mut running = Vec::new();
         for function in &template.functions {

@@ -359,6 +359,25 @@ pub fn free_port() -> std::io::Result<u16> {
         .map(|a| a.port())
 }
 
+impl LaunchSettings {
+    /// The settings for functions of `sim`'s region: its endpoint, region, account and
+    /// AccessKey; no extra variables, output inherited.
+    pub fn for_sim(sim: &crate::Sim) -> Self {
+        Self {
+            endpoint: sim.endpoint().to_owned(),
+            region_id: sim.region_id().to_owned(),
+            account_id: sim.state().region().account_id.clone(),
+            credentials: FunctionCredentials {
+                access_key_id: sim.access_key_id().to_owned(),
+                access_key_secret: sim.access_key_secret().to_owned(),
+                security_token: None,
+            },
+            extra_env: Vec::new(),
+            log_dir: None,
+        }
+    }
+}
+
 /// Starts `function` from `binary` and registers it with `front` once it listens.
 pub async fn start(
     front: &FcFront,
