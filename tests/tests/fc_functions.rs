@@ -155,6 +155,19 @@ impl Deployment {
             .expect("JSON")
     }
 
+    /// The last lines each function process wrote, for a failure's message.
+    fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for f in FUNCTIONS {
+            let path = self._state.path().join(format!("{f}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            out.push_str(&format!("--- {f}.log\n{}\n", tail.join("\n")));
+        }
+        out
+    }
+
     /// Polls the execution until `done` says so; panics after `limit`.
     async fn wait_for(
         &self,
@@ -170,7 +183,9 @@ impl Deployment {
             }
             assert!(
                 started.elapsed() < limit,
-                "execution {id} did not get there in {limit:?}: {e:#}"
+                "execution {id} did not get there in {limit:?}: {e:#}\n\nFC deliveries: {:#?}\n\n{}",
+                self.sim.fc().deliveries(),
+                self.log_tails()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

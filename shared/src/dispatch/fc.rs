@@ -22,24 +22,28 @@ use crate::aliyun::Client;
 use crate::aliyun::fc::{Invocation, InvokeOutcome, MAX_ASYNC_DELAY_SECS, validate_invocation_id};
 use crate::model::StepEvent;
 
-/// Dispatches that fall within one window of this length share an invocation id.
+/// Dispatches that fall within one window of this length share an invocation id, unless
+/// [`FcDispatcher::with_dedup_window`] says otherwise.
 ///
-/// Equal to the engine's default `overdue_after`: the sweep re-dispatches a step at least
-/// that long after it was first due, so its event always gets a fresh id, while a second
-/// dispatch of the same record soon after the first is refused by FC as a duplicate.
+/// It must not be longer than the engine's `overdue_after` (whose default it equals): the
+/// sweep re-dispatches a step at least that long after it was first due, so its event always
+/// falls in a later window and gets a fresh id, while a second dispatch of the same record
+/// soon after the first is refused by FC as a duplicate. A window longer than
+/// `overdue_after` would have FC drop the sweep's re-dispatch as a duplicate of the event
+/// that was lost.
 pub const DEDUP_WINDOW_SECS: i64 = 600;
 
 /// The stateful async invocation id of `event` dispatched at `now`:
 /// `reimage-<execution>-<step>-<seq>-w<window>`, where the window is `now` in units of
-/// [`DEDUP_WINDOW_SECS`] since the Unix epoch.
+/// `window_secs` (at least 1) since the Unix epoch.
 ///
 /// The execution id alone may start with a digit, which FC refuses; the `reimage-` prefix
 /// keeps every id legal.
-pub fn invocation_id(event: &StepEvent, now: DateTime<Utc>) -> String {
+pub fn invocation_id(event: &StepEvent, now: DateTime<Utc>, window_secs: i64) -> String {
     format!(
         "reimage-{}-w{}",
         event.invocation_id(),
-        now.timestamp().div_euclid(DEDUP_WINDOW_SECS)
+        now.timestamp().div_euclid(window_secs.max(1))
     )
 }
 
@@ -50,6 +54,7 @@ pub struct FcDispatcher {
     account_id: String,
     service: String,
     qualifier: Option<String>,
+    dedup_window_secs: i64,
 }
 
 impl fmt::Debug for FcDispatcher {
@@ -71,7 +76,17 @@ impl FcDispatcher {
             account_id: account_id.into(),
             service: service.into(),
             qualifier: None,
+            dedup_window_secs: DEDUP_WINDOW_SECS,
         }
+    }
+
+    /// Shares an invocation id between dispatches within `window` of each other instead of
+    /// [`DEDUP_WINDOW_SECS`]: give it the engine's `overdue_after` when that is shorter.
+    pub fn with_dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window_secs = i64::try_from(window.as_secs())
+            .unwrap_or(DEDUP_WINDOW_SECS)
+            .max(1);
+        self
     }
 
     /// Invokes this version or alias of the service instead of `LATEST`.
@@ -92,7 +107,7 @@ impl FcDispatcher {
     ) -> Result<Invocation, DispatchError> {
         let payload = serde_json::to_vec(event)
             .map_err(|e| DispatchError::new(event, format!("cannot encode the event: {e}")))?;
-        let id = invocation_id(event, now);
+        let id = invocation_id(event, now, self.dedup_window_secs);
         validate_invocation_id(&id).map_err(|e| DispatchError::new(event, e.to_string()))?;
         let delay = delay.min(Duration::from_secs(u64::from(MAX_ASYNC_DELAY_SECS)));
         let mut invocation =
@@ -212,15 +227,16 @@ mod tests {
         let e = event(Step::SwapConfig, 5);
         let first = at(1_700_000_000);
         // A repeat soon after: the same id, refused by FC as a duplicate.
+        let w = DEDUP_WINDOW_SECS;
         assert_eq!(
-            invocation_id(&e, first),
-            invocation_id(&e, at(1_700_000_030))
+            invocation_id(&e, first, w),
+            invocation_id(&e, at(1_700_000_030), w)
         );
         // The sweep comes at least DEDUP_WINDOW_SECS later: always a new id.
         for offset in [600, 601, 1199, 5000] {
             assert_ne!(
-                invocation_id(&e, first),
-                invocation_id(&e, at(1_700_000_000 + offset)),
+                invocation_id(&e, first, w),
+                invocation_id(&e, at(1_700_000_000 + offset), w),
                 "offset {offset}"
             );
         }
@@ -230,7 +246,35 @@ mod tests {
             step: Step::Verify,
             seq: 0,
         };
-        assert!(validate_invocation_id(&invocation_id(&digit, first)).is_ok());
+        assert!(validate_invocation_id(&invocation_id(&digit, first, w)).is_ok());
+    }
+
+    #[test]
+    fn a_shorter_overdue_time_gets_a_shorter_dedup_window() {
+        // With overdue_after = 3 s the sweep re-dispatches 3 s after the step was due: its
+        // id must differ from the lost event's, whatever the 600-second window says.
+        let e = event(Step::WaitImage, 2);
+        let d = FcDispatcher::new(client("http://127.0.0.1:1", at(0)), "1234", "reimage")
+            .with_dedup_window(Duration::from_secs(3));
+        let id_at = |t| {
+            d.invocation(&e, Duration::ZERO, at(t))
+                .expect("valid")
+                .invocation_id
+        };
+        assert_ne!(id_at(1_700_000_001), id_at(1_700_000_004));
+        assert_eq!(id_at(1_700_000_001), id_at(1_700_000_002));
+        let default = FcDispatcher::new(client("http://127.0.0.1:1", at(0)), "1234", "reimage");
+        assert_eq!(
+            default
+                .invocation(&e, Duration::ZERO, at(1_700_000_001))
+                .expect("valid")
+                .invocation_id,
+            default
+                .invocation(&e, Duration::ZERO, at(1_700_000_004))
+                .expect("valid")
+                .invocation_id,
+            "the default window is 600 s"
+        );
     }
 
     /// A stand-in FC endpoint that records each call and answers 202, then 409 for a

@@ -161,7 +161,6 @@ impl Parts {
         let location = StoreLocation::from_env(env, &env.state_dir(None))?;
         let store = open_store(&location, || Ok(OssClient::from_client(&client)?))?;
         let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client.clone()));
-        let dispatcher = Arc::new(FcDispatcher::new(client, account_id, service));
         let mut config = EngineConfig::default();
         if let Some(value) = env.get("REIMAGE_OVERDUE_AFTER_SECS") {
             let secs: u64 = value.trim().parse().map_err(|_| SetupError::Invalid {
@@ -171,6 +170,10 @@ impl Parts {
             })?;
             config.overdue_after = std::time::Duration::from_secs(secs);
         }
+        // FC must not take the sweep's re-dispatch for a duplicate of the lost event.
+        let dispatcher = Arc::new(
+            FcDispatcher::new(client, account_id, service).with_dedup_window(config.overdue_after),
+        );
         let engine = Engine::with_config(
             store.clone(),
             clock,
