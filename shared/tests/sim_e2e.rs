@@ -286,11 +286,11 @@ async fn every_ess_operation_against_the_sim() {
         .expect("DescribeScalingGroups");
     let ecs_group = groups
         .iter()
-        .find(|g| !g.is_eci() && !g.active_scaling_configuration_id.is_empty())
+        .find(|g| g.group_type == "ECS" && !g.active_scaling_configuration_id.is_empty())
         .expect("an ECS group")
         .clone();
     assert!(
-        groups.iter().any(|g| g.is_eci()),
+        groups.iter().any(|g| g.group_type == "ECI"),
         "the demo region has an ECI group"
     );
     let by_id = c

@@ -109,13 +109,6 @@ pub struct ScalingGroup {
     pub total_capacity: i64,
 }
 
-impl ScalingGroup {
-    /// Whether the group runs ECI containers (reimage refuses those).
-    pub fn is_eci(&self) -> bool {
-        self.group_type.eq_ignore_ascii_case("ECI")
-    }
-}
-
 /// `DescribeScalingConfigurations`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeScalingConfigurationsRequest {
@@ -435,7 +428,7 @@ mod tests {
         .expect("parses");
         let g = &r.scaling_groups.scaling_group[0];
         assert_eq!(g.active_scaling_configuration_id, "asc-1");
-        assert!(g.is_eci());
+        assert_eq!(g.group_type, "ECI");
         assert_eq!(g.max_size, 3);
         let r: DescribeScalingConfigurationsResponse = serde_json::from_str(
             r#"{"TotalCount":"2","ScalingConfigurations":{"ScalingConfiguration":[

@@ -77,7 +77,7 @@ pub async fn set_configuration_image(
         .into_iter()
         .find(|g| g.scaling_group_id == configuration.scaling_group_id);
     if let Some(group) = group {
-        if !group.group_type.is_empty() && group.group_type != "ECS" {
+        if !group.is_ecs() {
             return Err(ManualUpdateError::NotAnEcsGroup {
                 configuration_id: configuration_id.into(),
                 scaling_group_id: group.scaling_group_id,

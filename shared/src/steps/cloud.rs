@@ -159,6 +159,15 @@ pub struct ScalingGroup {
     pub group_type: String,
 }
 
+impl ScalingGroup {
+    /// Whether the group runs ECS instances, the only kind whose configurations take a custom
+    /// image: `GroupType` `ECS` in any case, or absent (groups made before ECI existed).
+    /// Every check of a group's type goes through here.
+    pub fn is_ecs(&self) -> bool {
+        self.group_type.is_empty() || self.group_type.eq_ignore_ascii_case("ECS")
+    }
+}
+
 /// The cloud operations of an image update. Each method is one API call.
 pub trait Cloud: Send + Sync + fmt::Debug + 'static {
     /// DescribeInstances for one instance; `None` if it does not exist.
@@ -272,5 +281,18 @@ mod tests {
         let t = CloudError::transient("DescribeImages", "ServiceUnavailable", "later");
         assert!(t.is_retryable());
         assert!(CloudError::client("DeleteImage", "InvalidImageId.NotFound", "x").is_not_found());
+    }
+
+    #[test]
+    fn a_group_is_ecs_when_its_type_says_so_in_any_case_or_is_absent() {
+        let group = |kind: &str| ScalingGroup {
+            scaling_group_id: "asg-1".into(),
+            group_type: kind.into(),
+        };
+        assert!(group("ECS").is_ecs());
+        assert!(group("ecs").is_ecs());
+        assert!(group("").is_ecs());
+        assert!(!group("ECI").is_ecs());
+        assert!(!group("eci").is_ecs());
     }
 }

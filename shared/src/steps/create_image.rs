@@ -72,7 +72,7 @@ pub(crate) fn check_targets(
                 "scaling group {group_id} of scaling configuration {id} does not exist"
             ));
         };
-        if !(group.group_type.is_empty() || group.group_type.eq_ignore_ascii_case("ECS")) {
+        if !group.is_ecs() {
             return Err(format!(
                 "scaling configuration {id} belongs to scaling group {group_id} of type {}; \
                  only ECS-type groups can take a custom image",
