@@ -24,6 +24,8 @@ use anyhow::{Context as _, bail};
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
 /// The glibc target, built with `+crt-static`.
 pub const GNU: &str = "x86_64-unknown-linux-gnu";
+/// The Cargo profile the functions are built with (the workspace's Cargo.toml says why).
+pub const PROFILE: &str = "function";
 
 /// Options of `reimage package`.
 #[derive(Debug, clap::Args)]
@@ -268,7 +270,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut cargo_build = Command::new(cargo());
     cargo_build.current_dir(&root).args([
         "build",
-        "--release",
+        "--profile",
+        PROFILE,
         "--locked",
         "--target",
         &build.target,
@@ -290,10 +293,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         root.join(&args.out)
     };
     for c in &crates {
-        let built = target_dir
-            .join(&build.target)
-            .join("release")
-            .join(&c.binary);
+        let built = target_dir.join(&build.target).join(PROFILE).join(&c.binary);
         let bytes =
             std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
         match is_static_x86_64_elf(&bytes) {
