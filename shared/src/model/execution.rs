@@ -378,6 +378,11 @@ pub struct Learned {
     /// The error behind the latest retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<CloudFault>,
+    /// Set when swap-config or verify has decided to fail and is putting the configurations
+    /// back: the failure the execution ends with. A replay after a crash finishes putting
+    /// back instead of swapping forward again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_back: Option<Failure>,
 }
 
 /// One record of an execution's log.

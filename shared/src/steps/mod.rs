@@ -119,11 +119,16 @@ fn pending(step: Step, due_at: DateTime<Utc>) -> State {
 
 /// The execution fails in `step` for `reason`, with the cloud's error if there was one.
 fn failed(step: Step, reason: impl Into<String>, cloud: Option<&CloudError>) -> State {
-    State::Failed(Failure {
+    State::Failed(failure(step, reason, cloud))
+}
+
+/// Why `step` failed, with the cloud's error if it came from the cloud.
+fn failure(step: Step, reason: impl Into<String>, cloud: Option<&CloudError>) -> Failure {
+    Failure {
         step,
         reason: reason.into(),
         cloud: cloud.map(CloudError::fault),
-    })
+    }
 }
 
 /// Appends what could not be cleaned up or put back to a failure reason.

@@ -8,12 +8,16 @@
 //! 2. ModifyScalingConfiguration for each configuration that does not already hold the new
 //!    image (on a replay, configurations swapped before a crash are read back and skipped).
 //!    If one is refused, the ones already swapped are put back to their previous image and
-//!    the execution fails with the cloud's Code and Message. A retryable error leaves the
-//!    swapped ones as they are and retries the step later, which resumes where it stopped.
+//!    the execution fails with the cloud's Code and Message ([`roll_back`]: the decision is
+//!    recorded before anything is put back, so a replay after a crash finishes the rollback).
+//!    A retryable error leaves the swapped ones as they are and retries the step later, which
+//!    resumes where it stopped.
 
 use super::cloud::{Cloud, ScalingConfiguration};
-use super::{Cx, Interrupt, Transition, classify, describe_configurations, failed, pending};
-use crate::model::{PreviousImage, Step, StepRecord};
+use super::{
+    Cx, Interrupt, Transition, classify, describe_configurations, failed, pending, with_leftovers,
+};
+use crate::model::{Failure, PreviousImage, State, Step, StepRecord};
 
 const STEP: Step = Step::SwapConfig;
 
@@ -70,6 +74,9 @@ pub(crate) fn plan(
 }
 
 pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+    if record.learned.rolling_back.is_some() {
+        return Ok(finish_rollback(cx, record).await);
+    }
     let Some(image_id) = record.learned.image_id.clone() else {
         return Ok(Transition::to(
             failed(STEP, "no image was recorded", None),
@@ -115,6 +122,7 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
     };
     let previous = record.learned.previous_images.clone().unwrap_or_default();
     let mut learned = record.learned.clone();
+    let failure = |reason: String, cause| super::failure(STEP, reason, cause);
 
     // 2. Swap each configuration that does not hold the new image yet.
     let current = match fresh {
@@ -122,47 +130,70 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
         None => match classify(describe_configurations(cx.cloud, ids).await)? {
             Ok(current) => current,
             Err(e) => {
-                let leftovers = put_back_all(cx.cloud, &record).await;
-                let reason = super::with_leftovers(
-                    "could not read the scaling configurations; put every one back".into(),
-                    &leftovers,
-                );
-                return Ok(Transition::to(failed(STEP, reason, Some(&e)), learned));
+                let reason = "could not read the scaling configurations; put every one back";
+                return roll_back(cx, &record, failure(reason.into(), Some(&e))).await;
             }
         },
     };
     let plan = plan(&previous, &current, &image_id);
     let mut swapped = plan.already.clone();
     if let Some(missing) = plan.missing.first() {
-        let leftovers = put_back(cx.cloud, &previous, &swapped).await;
-        let reason = super::with_leftovers(
-            format!(
-                "scaling configuration {missing} no longer exists{}",
-                put_back_note(&swapped)
-            ),
-            &leftovers,
+        let reason = format!(
+            "scaling configuration {missing} no longer exists{}",
+            put_back_note(&swapped)
         );
-        return Ok(Transition::to(failed(STEP, reason, None), learned));
+        return roll_back(cx, &record, failure(reason, None)).await;
     }
     for id in &plan.to_swap {
         match cx.cloud.modify_configuration_image(id, &image_id).await {
             Ok(()) => swapped.push(id.clone()),
             Err(e) if e.is_retryable() => return Err(Interrupt::Retry(e)),
             Err(e) => {
-                let leftovers = put_back(cx.cloud, &previous, &swapped).await;
-                let reason = super::with_leftovers(
-                    format!(
-                        "could not put image {image_id} into scaling configuration {id}{}",
-                        put_back_note(&swapped)
-                    ),
-                    &leftovers,
+                let reason = format!(
+                    "could not put image {image_id} into scaling configuration {id}{}",
+                    put_back_note(&swapped)
                 );
-                return Ok(Transition::to(failed(STEP, reason, Some(&e)), learned));
+                return roll_back(cx, &record, failure(reason, Some(&e))).await;
             }
         }
     }
     learned.swapped_at = Some(cx.now);
     Ok(Transition::to(pending(Step::Verify, cx.now), learned))
+}
+
+/// Ends the execution with `failure` after putting every configuration back. The decision
+/// is written first, in an intermediate record, so that an invocation that dies while putting
+/// back is replayed by [`finish_rollback`] rather than swapping forward again.
+pub(crate) async fn roll_back(
+    cx: &Cx<'_>,
+    record: &StepRecord,
+    failure: Failure,
+) -> Result<Transition, Interrupt> {
+    let mut learned = record.learned.clone();
+    learned.rolling_back = Some(failure);
+    match cx
+        .checkpoint
+        .checkpoint(record, learned)
+        .await
+        .map_err(Interrupt::Engine)?
+    {
+        Some(written) => Ok(finish_rollback(cx, &written).await),
+        None => Err(Interrupt::LostRace),
+    }
+}
+
+/// Puts back every configuration that holds the execution's image and ends with the failure
+/// `record` says it is rolling back for, naming what could not be put back.
+pub(crate) async fn finish_rollback(cx: &Cx<'_>, record: &StepRecord) -> Transition {
+    let leftovers = put_back_all(cx.cloud, record).await;
+    let mut learned = record.learned.clone();
+    let mut failure = learned.rolling_back.take().unwrap_or_else(|| Failure {
+        step: STEP,
+        reason: "rolled back".into(),
+        cloud: None,
+    });
+    failure.reason = with_leftovers(failure.reason, &leftovers);
+    Transition::to(State::Failed(failure), learned)
 }
 
 fn put_back_note(swapped: &[String]) -> String {

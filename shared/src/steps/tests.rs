@@ -204,6 +204,85 @@ async fn a_refused_swap_puts_back_the_ones_already_swapped() {
 }
 
 #[tokio::test]
+async fn a_crash_while_putting_back_is_replayed_as_the_rest_of_the_rollback() {
+    let refusal =
+        || CloudError::client("ModifyScalingConfiguration", "Forbidden.Unauthorized", "no");
+    // A clean run of the refusal, counting its cloud calls: the last two put asc-active back
+    // (DescribeScalingConfigurations, then ModifyScalingConfiguration).
+    let clean = rig();
+    clean.fake.fail_modify_of("asc-inactive", refusal());
+    let counting = CrashingCloud::new(clean.fake.clone(), 0, CrashPoint::Before);
+    let clean = rig_with(
+        clean.clock.clone(),
+        clean.fake.clone(),
+        counting.clone(),
+        Arc::new(MemoryStore::new()),
+    );
+    let last = run(
+        &clean,
+        request("i-running", &["asc-active", "asc-inactive"]),
+    )
+    .await;
+    assert_eq!(failure(&last).step, Step::SwapConfig);
+    let calls = counting.calls();
+    assert_eq!(
+        clean.fake.state().calls[calls - 2..],
+        [
+            "DescribeScalingConfigurations",
+            "ModifyScalingConfiguration"
+        ]
+    );
+
+    // The refusal happens once: a replay that swapped forward would now succeed, so only a
+    // recorded rollback ends failed with every configuration back on its old image.
+    for n in [calls - 1, calls] {
+        for point in [CrashPoint::Before, CrashPoint::After] {
+            let base = rig();
+            base.fake.fail_modify_of("asc-inactive", refusal());
+            let crashing = CrashingCloud::new(base.fake.clone(), n, point);
+            let rig = rig_with(
+                base.clock.clone(),
+                base.fake.clone(),
+                crashing,
+                Arc::new(MemoryStore::new()),
+            );
+            let id = ExecutionId::derived(&format!("crash-rollback-{n}-{point:?}"));
+            let (last, crashes) = run_through_crashes(
+                &rig,
+                id,
+                request("i-running", &["asc-active", "asc-inactive"]),
+            )
+            .await;
+            let context = format!("crash {point:?} cloud call {n}");
+            assert_eq!(crashes, 1, "{context}");
+            let failure = failure(&last);
+            assert_eq!(failure.step, Step::SwapConfig, "{context}");
+            assert_eq!(
+                failure.cloud.as_ref().map(|c| c.code.as_str()),
+                Some("Forbidden.Unauthorized"),
+                "{context}"
+            );
+            assert!(
+                failure.reason.contains("put back asc-active"),
+                "{context}: {failure:?}"
+            );
+            assert_eq!(last.learned.rolling_back, None, "{context}");
+            let state = rig.fake.state();
+            for config in ["asc-active", "asc-inactive"] {
+                assert_eq!(state.configurations[config].image_id, "m-base", "{context}");
+            }
+            // The replay went on putting back: it never swapped the refused one forward.
+            let image_id = last.learned.image_id.clone().unwrap();
+            assert_eq!(
+                state.times_swapped("asc-inactive", &image_id),
+                0,
+                "{context}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn errors_that_may_pass_are_retried_then_give_up_cleaning_up() {
     let rig = rig();
     rig.fake.fail(

@@ -7,8 +7,8 @@
 //! problem.
 
 use super::cloud::{ALL_IMAGE_STATUSES, Image, ScalingConfiguration};
-use super::swap_config::put_back_all;
-use super::{Cx, Interrupt, Transition, classify, describe_configurations, failed, with_leftovers};
+use super::swap_config::{finish_rollback, roll_back};
+use super::{Cx, Interrupt, Transition, classify, describe_configurations, failed, failure};
 use crate::model::naming::has_expected_form;
 use crate::model::{State, Step, StepRecord};
 
@@ -64,6 +64,9 @@ pub(crate) fn problems(
 }
 
 pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+    if record.learned.rolling_back.is_some() {
+        return Ok(finish_rollback(cx, record).await);
+    }
     let learned = record.learned.clone();
     let Some(image_id) = learned.image_id.clone() else {
         return Ok(Transition::to(
@@ -90,15 +93,8 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
     if problems.is_empty() {
         return Ok(Transition::to(State::Succeeded, learned));
     }
-    let leftovers = put_back_all(cx.cloud, record).await;
-    let reason = with_leftovers(
-        format!("{}; put the previous images back", problems.join("; ")),
-        &leftovers,
-    );
-    Ok(Transition::to(
-        failed(STEP, reason, cause.as_ref()),
-        learned,
-    ))
+    let reason = format!("{}; put the previous images back", problems.join("; "));
+    roll_back(cx, record, failure(STEP, reason, cause.as_ref())).await
 }
 
 #[cfg(test)]
