@@ -10,6 +10,7 @@ pub use front::{
 };
 pub use launch::{
     LaunchSettings, RunningFunction, Template, TemplateFunction, command, free_port, start,
+    start_all,
 };
 
 use std::sync::Arc;

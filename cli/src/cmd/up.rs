@@ -95,19 +95,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             log_dir: Some(state_dir.clone()),
             ..LaunchSettings::for_sim(&sim)
         };
-        let mut running = Vec::new();
-        for function in &template.functions {
-            let process = reimage_sim::fc::start(
-                &sim.fc(),
-                &template.service,
-                function,
-                &binaries[&function.name],
-                &settings,
-            )
+        let mut running = reimage_sim::fc::start_all(&sim.fc(), &template, &binaries, &settings)
             .await
-            .with_context(|| format!("cannot start function {}", function.name))?;
-            running.push(process);
-        }
+            .context("cannot start the functions")?;
         let ready = serde_json::json!({
             "endpoint": sim.endpoint(),
             "region_id": sim.region_id(),

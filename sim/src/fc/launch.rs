@@ -378,6 +378,27 @@ impl LaunchSettings {
     }
 }
 
+/// Starts every function of `template`, each from its binary in `binaries` (keyed by function
+/// name), as [`start`] does; stops at the first that cannot be started.
+pub async fn start_all(
+    front: &FcFront,
+    template: &Template,
+    binaries: &BTreeMap<String, PathBuf>,
+    settings: &LaunchSettings,
+) -> Result<Vec<RunningFunction>, LaunchError> {
+    let mut running = Vec::with_capacity(template.functions.len());
+    for function in &template.functions {
+        let binary = binaries
+            .get(&function.name)
+            .ok_or_else(|| LaunchError::Start {
+                function: function.name.clone(),
+                message: "no binary given".into(),
+            })?;
+        running.push(start(front, &template.service, function, binary, settings).await?);
+    }
+    Ok(running)
+}
+
 /// Starts `function` from `binary` and registers it with `front` once it listens.
 pub async fn start(
     front: &FcFront,

@@ -168,19 +168,9 @@ pub async fn run(options: Options) -> anyhow::Result<Section> {
     ));
 
     // One execution through the HTTP trigger.
-    let mut running = Vec::new();
-    for function in &template.functions {
-        let process = reimage_sim::fc::start(
-            &sim.fc(),
-            &template.service,
-            function,
-            &binaries[&function.name],
-            &launch,
-        )
+    let mut running = reimage_sim::fc::start_all(&sim.fc(), &template, &binaries, &launch)
         .await
-        .with_context(|| format!("cannot start function {}", function.name))?;
-        running.push(process);
-    }
+        .context("cannot start the functions")?;
     let trigger = format!(
         "{}/2016-08-15/proxy/{}/create-image",
         sim.endpoint(),
