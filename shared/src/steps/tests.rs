@@ -70,6 +70,26 @@ fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
     }
 }
 
+/// A rig whose cloud panics, as a crash would, at its call `n` (0: never; it only counts),
+/// with the fake prepared by `prepare` first. Answers the rig and the crashing wrapper, which
+/// counts the calls.
+fn rig_crashing_cloud(
+    n: usize,
+    point: CrashPoint,
+    prepare: impl FnOnce(&FakeCloud),
+) -> (Rig, Arc<CrashingCloud>) {
+    let base = rig();
+    prepare(&base.fake);
+    let crashing = CrashingCloud::new(base.fake.clone(), n, point);
+    let rig = rig_with(
+        base.clock.clone(),
+        base.fake.clone(),
+        crashing.clone(),
+        Arc::new(MemoryStore::new()),
+    );
+    (rig, crashing)
+}
+
 async fn run(rig: &Rig, request: UpdateRequest) -> StepRecord {
     let record = rig.engine.start_new(request).await.unwrap();
     let report = rig.local.run_until_idle(&rig.engine).await;
@@ -209,15 +229,9 @@ async fn a_crash_while_putting_back_is_replayed_as_the_rest_of_the_rollback() {
         || CloudError::client("ModifyScalingConfiguration", "Forbidden.Unauthorized", "no");
     // A clean run of the refusal, counting its cloud calls: the last two put asc-active back
     // (DescribeScalingConfigurations, then ModifyScalingConfiguration).
-    let clean = rig();
-    clean.fake.fail_modify_of("asc-inactive", refusal());
-    let counting = CrashingCloud::new(clean.fake.clone(), 0, CrashPoint::Before);
-    let clean = rig_with(
-        clean.clock.clone(),
-        clean.fake.clone(),
-        counting.clone(),
-        Arc::new(MemoryStore::new()),
-    );
+    let (clean, counting) = rig_crashing_cloud(0, CrashPoint::Before, |fake| {
+        fake.fail_modify_of("asc-inactive", refusal());
+    });
     let last = run(
         &clean,
         request("i-running", &["asc-active", "asc-inactive"]),
@@ -237,15 +251,9 @@ async fn a_crash_while_putting_back_is_replayed_as_the_rest_of_the_rollback() {
     // recorded rollback ends failed with every configuration back on its old image.
     for n in [calls - 1, calls] {
         for point in [CrashPoint::Before, CrashPoint::After] {
-            let base = rig();
-            base.fake.fail_modify_of("asc-inactive", refusal());
-            let crashing = CrashingCloud::new(base.fake.clone(), n, point);
-            let rig = rig_with(
-                base.clock.clone(),
-                base.fake.clone(),
-                crashing,
-                Arc::new(MemoryStore::new()),
-            );
+            let (rig, _) = rig_crashing_cloud(n, point, |fake| {
+                fake.fail_modify_of("asc-inactive", refusal());
+            });
             let id = ExecutionId::derived(&format!("crash-rollback-{n}-{point:?}"));
             let (last, crashes) = run_through_crashes(
                 &rig,
@@ -545,14 +553,7 @@ fn assert_exactly_once(rig: &Rig, last: &StepRecord, context: &str) {
 #[tokio::test]
 async fn a_crash_before_or_after_any_cloud_call_then_a_replay_changes_everything_once() {
     // Count the calls of a clean run first.
-    let clean = rig();
-    let counting = CrashingCloud::new(clean.fake.clone(), 0, CrashPoint::Before);
-    let clean = rig_with(
-        clean.clock.clone(),
-        clean.fake.clone(),
-        counting.clone(),
-        Arc::new(MemoryStore::new()),
-    );
+    let (clean, counting) = rig_crashing_cloud(0, CrashPoint::Before, |_| {});
     let last = run(
         &clean,
         request("i-running", &["asc-active", "asc-inactive"]),
@@ -564,14 +565,7 @@ async fn a_crash_before_or_after_any_cloud_call_then_a_replay_changes_everything
 
     for n in 1..=calls {
         for point in [CrashPoint::Before, CrashPoint::After] {
-            let base = rig();
-            let crashing = CrashingCloud::new(base.fake.clone(), n, point);
-            let rig = rig_with(
-                base.clock.clone(),
-                base.fake.clone(),
-                crashing,
-                Arc::new(MemoryStore::new()),
-            );
+            let (rig, _) = rig_crashing_cloud(n, point, |_| {});
             let id = ExecutionId::derived(&format!("crash-cloud-{n}-{point:?}"));
             let (last, crashes) = run_through_crashes(
                 &rig,
