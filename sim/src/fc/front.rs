@@ -825,41 +825,19 @@ impl FcFront {
                 }
                 out = out.header("x-fc-request-id", request_id.as_str());
                 let body = resp.bytes().await.unwrap_or_default();
-                self.record(Delivery {
-                    request_id,
-                    service: spec.service.clone(),
-                    function: spec.name.clone(),
-                    control_path: "/http-invoke",
-                    invocation_id: None,
-                    attempt: 1,
-                    sent_at,
-                    duration: started.elapsed(),
-                    outcome: if failed {
-                        Outcome::FunctionError(format!("HTTP {status}"))
-                    } else {
-                        Outcome::Succeeded
-                    },
-                    memory_mb: spec.memory_mb,
-                    timer: None,
-                });
+                let outcome = if failed {
+                    Outcome::FunctionError(format!("HTTP {status}"))
+                } else {
+                    Outcome::Succeeded
+                };
+                self.record(http_delivery(&spec, request_id, sent_at, started, outcome));
                 out.body(Body::from(body)).unwrap_or_else(|e| {
                     fc_error(StatusCode::BAD_GATEWAY, "BadResponse", e.to_string())
                 })
             }
             Err(e) => {
-                self.record(Delivery {
-                    request_id,
-                    service: spec.service.clone(),
-                    function: spec.name.clone(),
-                    control_path: "/http-invoke",
-                    invocation_id: None,
-                    attempt: 1,
-                    sent_at,
-                    duration: started.elapsed(),
-                    outcome: Outcome::NotReached(e.to_string()),
-                    memory_mb: spec.memory_mb,
-                    timer: None,
-                });
+                let outcome = Outcome::NotReached(e.to_string());
+                self.record(http_delivery(&spec, request_id, sent_at, started, outcome));
                 fc_error(
                     StatusCode::BAD_GATEWAY,
                     "FunctionNotStarted",
@@ -1027,6 +1005,29 @@ impl FcFront {
             out.push(entry.remove());
         }
         out
+    }
+}
+
+/// The record of one HTTP trigger request forwarded to `spec`'s function.
+fn http_delivery(
+    spec: &FunctionSpec,
+    request_id: String,
+    sent_at: DateTime<Utc>,
+    started: Instant,
+    outcome: Outcome,
+) -> Delivery {
+    Delivery {
+        request_id,
+        service: spec.service.clone(),
+        function: spec.name.clone(),
+        control_path: "/http-invoke",
+        invocation_id: None,
+        attempt: 1,
+        sent_at,
+        duration: started.elapsed(),
+        outcome,
+        memory_mb: spec.memory_mb,
+        timer: None,
     }
 }
 
