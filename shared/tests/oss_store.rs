@@ -609,6 +609,7 @@ mod pipeline_on_oss {
                 role_arn: format!("acs:ram::{account}:role/reimage-updater"),
             },
             webhook_secret: None,
+            webhook_runs_per_hour: None,
         };
         spec.validate(clock.now()).expect("valid task");
         TaskStore::new(store.clone())

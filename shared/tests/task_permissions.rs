@@ -91,6 +91,7 @@ fn scheduled_task(role_arn: &str) -> TaskSpec {
             role_arn: role_arn.into(),
         },
         webhook_secret: None,
+        webhook_runs_per_hour: None,
     }
 }
 

@@ -65,6 +65,17 @@ enum TaskCommand {
         /// The task's id.
         id: String,
     },
+    /// Replace a task's webhook secret; the previous one stays valid for an overlap.
+    RotateSecret {
+        /// The task's id.
+        id: String,
+        /// The name of an environment variable that holds the new secret.
+        #[arg(long, value_name = "VAR")]
+        webhook_secret_env: String,
+        /// How many hours the previous secret stays valid (0 ends it now; at most 168).
+        #[arg(long, value_name = "HOURS", default_value_t = 24)]
+        overlap_hours: u32,
+    },
 }
 
 /// How a task is defined on the command line. Without a schedule option it runs now.
@@ -121,6 +132,9 @@ struct CreateArgs {
     /// command line would show in the process list).
     #[arg(long, value_name = "VAR")]
     webhook_secret_env: Option<String>,
+    /// The most runs webhooks may start in any hour (default 6).
+    #[arg(long, value_name = "N")]
+    webhook_runs_per_hour: Option<u32>,
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -197,6 +211,7 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         executed_at,
         permission,
         webhook_secret,
+        webhook_runs_per_hour: args.webhook_runs_per_hour,
     })
 }
 
@@ -244,11 +259,22 @@ fn render_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyho
             )?;
             writeln!(out, "permissions     {permission}")?;
             let webhook = if view.webhook {
-                format!("POST /hooks/{}", view.task_id)
+                format!(
+                    "POST /hooks/{} (at most {} runs an hour)",
+                    view.task_id,
+                    view.spec.webhook_runs_per_hour()
+                )
             } else {
                 "none".into()
             };
             writeln!(out, "webhook         {webhook}")?;
+            if let Some(until) = view.previous_webhook_secret_valid_until {
+                writeln!(
+                    out,
+                    "previous secret valid until {}",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                )?;
+            }
         }
     }
     Ok(out)
@@ -330,6 +356,27 @@ pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Resul
                 ),
                 Output::Text => println!("deleted {}", record.task_id),
             }
+        }
+        TaskCommand::RotateSecret {
+            id,
+            webhook_secret_env,
+            overlap_hours,
+        } => {
+            let secret = WebhookSecret::new(env.get(webhook_secret_env).with_context(|| {
+                format!("--webhook-secret-env {webhook_secret_env}: the variable is not set")
+            })?);
+            reimage::model::task::validate_webhook_secret(&secret)?;
+            let overlap = chrono::Duration::hours(i64::from(*overlap_hours));
+            if overlap > reimage::model::task::MAX_SECRET_OVERLAP {
+                bail!("--overlap-hours {overlap_hours}: at most 168 hours (7 days)");
+            }
+            print_task(
+                &tasks
+                    .rotate_webhook_secret(id, secret, overlap, now)
+                    .await?,
+                now,
+                args.output,
+            )?;
         }
         TaskCommand::Run { id } => {
             let record = tasks.get(id).await?;
@@ -553,6 +600,7 @@ mod tests {
             created_at: now(),
             enabled: true,
             spec,
+            previous_webhook_secret: None,
         };
         for output in [Output::Text, Output::Json] {
             let shown = render_task(&record, now(), output).unwrap();

@@ -138,6 +138,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
             role_arn: "acs:ram::123456789012:role/reimage-bench".into(),
         },
         webhook_secret: Some(WebhookSecret::new("bench-webhook-secret-0123")),
+        webhook_runs_per_hour: None,
     }
 }
 

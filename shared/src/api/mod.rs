@@ -203,6 +203,9 @@ pub struct TaskView {
     pub spec: TaskSpec,
     /// Whether the task has a webhook secret (and so takes `POST /hooks/<task-id>`).
     pub webhook: bool,
+    /// Until when the secret a rotation replaced is still accepted, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_webhook_secret_valid_until: Option<DateTime<Utc>>,
     /// The next slot the scheduler will start, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_at: Option<DateTime<Utc>>,
@@ -229,6 +232,11 @@ impl TaskView {
             updated_at: record.recorded_at,
             spec,
             webhook,
+            previous_webhook_secret_valid_until: record
+                .previous_webhook_secret
+                .as_ref()
+                .map(|p| p.valid_until)
+                .filter(|until| now < *until),
             next_run_at,
         }
     }

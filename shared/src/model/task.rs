@@ -203,6 +203,10 @@ pub struct TaskSpec {
     /// The secret for `POST /hooks/<task-id>`; without one the task has no webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<WebhookSecret>,
+    /// The most runs webhooks may start in any hour ([`DEFAULT_WEBHOOK_RUNS_PER_HOUR`] when
+    /// absent); beyond it a webhook is answered 429 with `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_runs_per_hour: Option<u32>,
 }
 
 /// Why a task definition was refused. Each message starts with the field it is about.
@@ -318,6 +322,12 @@ pub enum InvalidTask {
         /// The minimum length.
         min: usize,
     },
+    /// A webhook rate limit outside the accepted range.
+    #[error(
+        "webhook_runs_per_hour: {0} is not between 1 and {MAX_WEBHOOK_RUNS_PER_HOUR} (leave it \
+         out for the default of {DEFAULT_WEBHOOK_RUNS_PER_HOUR})"
+    )]
+    WebhookRunsPerHour(u32),
 }
 
 impl InvalidTask {
@@ -336,6 +346,18 @@ pub const MAX_SCALING_CONFIGURATIONS: usize = 10;
 
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// How many runs webhooks may start per hour when a task does not say.
+pub const DEFAULT_WEBHOOK_RUNS_PER_HOUR: u32 = 6;
+
+/// The highest per-task webhook rate limit accepted.
+pub const MAX_WEBHOOK_RUNS_PER_HOUR: u32 = 3600;
+
+/// How long a replaced webhook secret stays valid when a rotation does not say.
+pub const DEFAULT_SECRET_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+/// The longest overlap a rotation may give the replaced secret.
+pub const MAX_SECRET_OVERLAP: chrono::Duration = chrono::Duration::days(7);
 
 impl TaskSpec {
     /// Checks the task as the console does, at time `now`, and compiles its schedule.
@@ -374,16 +396,33 @@ impl TaskSpec {
             PermissionSource::RamRole { role_arn } => validate_role_arn(role_arn)?,
         }
         if let Some(secret) = &self.webhook_secret {
-            if secret.0.chars().count() < MIN_WEBHOOK_SECRET {
-                return Err(InvalidTask::WebhookSecret {
-                    min: MIN_WEBHOOK_SECRET,
-                });
+            validate_webhook_secret(secret)?;
+        }
+        if let Some(limit) = self.webhook_runs_per_hour {
+            if !(1..=MAX_WEBHOOK_RUNS_PER_HOUR).contains(&limit) {
+                return Err(InvalidTask::WebhookRunsPerHour(limit));
             }
         }
         let schedule = Schedule::compile(&self.executed_at)?;
         schedule.validate_at(now)?;
         Ok(schedule)
     }
+
+    /// How many runs webhooks may start per hour.
+    pub fn webhook_runs_per_hour(&self) -> u32 {
+        self.webhook_runs_per_hour
+            .unwrap_or(DEFAULT_WEBHOOK_RUNS_PER_HOUR)
+    }
+}
+
+/// Checks a webhook secret: at least [`MIN_WEBHOOK_SECRET`] characters.
+pub fn validate_webhook_secret(secret: &WebhookSecret) -> Result<(), InvalidTask> {
+    if secret.0.chars().count() < MIN_WEBHOOK_SECRET {
+        return Err(InvalidTask::WebhookSecret {
+            min: MIN_WEBHOOK_SECRET,
+        });
+    }
+    Ok(())
 }
 
 /// `prefix` followed by 1–64 ASCII letters and digits.
@@ -444,6 +483,17 @@ pub enum TaskChange {
     Enabled,
     /// The task is gone; this record is its tombstone.
     Deleted,
+    /// The webhook secret was replaced; the previous one stays valid for a while.
+    WebhookSecretRotated,
+}
+
+/// A replaced webhook secret, still accepted until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousWebhookSecret {
+    /// The secret that was replaced.
+    pub secret: WebhookSecret,
+    /// After this instant only the current secret is accepted.
+    pub valid_until: DateTime<Utc>,
 }
 
 /// One stored record of a task: a complete snapshot after one edit.
@@ -463,12 +513,27 @@ pub struct TaskRecord {
     pub enabled: bool,
     /// The definition.
     pub spec: TaskSpec,
+    /// The webhook secret the last rotation replaced, while it is still accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_webhook_secret: Option<PreviousWebhookSecret>,
 }
 
 impl TaskRecord {
     /// Whether this record is a tombstone.
     pub fn is_deleted(&self) -> bool {
         self.change == TaskChange::Deleted
+    }
+
+    /// The webhook secrets accepted at `now`: the current one, then a replaced one during its
+    /// overlap.
+    pub fn webhook_secrets(&self, now: DateTime<Utc>) -> Vec<&WebhookSecret> {
+        let mut out: Vec<&WebhookSecret> = self.spec.webhook_secret.iter().collect();
+        if let Some(previous) = &self.previous_webhook_secret {
+            if now < previous.valid_until {
+                out.push(&previous.secret);
+            }
+        }
+        out
     }
 }
 
@@ -557,6 +622,7 @@ impl TaskStore {
             created_at: now,
             enabled: true,
             spec,
+            previous_webhook_secret: None,
         };
         match self.put(&record).await {
             Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => {
@@ -649,7 +715,9 @@ impl TaskStore {
                 TaskChange::Disabled => false,
                 TaskChange::Enabled => true,
                 TaskChange::Deleted => current.enabled,
-                TaskChange::Created => return Err(TaskStoreError::AlreadyExists(task_id.into())),
+                TaskChange::Created | TaskChange::WebhookSecretRotated => {
+                    return Err(TaskStoreError::AlreadyExists(task_id.into()));
+                }
             };
             if change != TaskChange::Deleted && enabled == current.enabled {
                 return Ok(current);
@@ -659,6 +727,47 @@ impl TaskStore {
                 change,
                 recorded_at: now,
                 enabled,
+                ..current
+            };
+            match self.put(&next).await {
+                Ok(()) => return Ok(next),
+                Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(TaskStoreError::Contended(task_id.to_owned()))
+    }
+
+    /// Replaces a live task's webhook secret with `secret` (which must have been validated).
+    /// The replaced secret stays valid for `overlap` after `now`; a zero overlap ends it at
+    /// once. A task without a secret simply gets one.
+    pub async fn rotate_webhook_secret(
+        &self,
+        task_id: &str,
+        secret: WebhookSecret,
+        overlap: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRecord, TaskStoreError> {
+        for _ in 0..EDIT_ATTEMPTS {
+            let current = self.get(task_id).await?;
+            let previous_webhook_secret = match current.spec.webhook_secret.clone() {
+                Some(old) if old != secret && overlap > chrono::Duration::zero() => {
+                    Some(PreviousWebhookSecret {
+                        secret: old,
+                        valid_until: now + overlap,
+                    })
+                }
+                _ => None,
+            };
+            let next = TaskRecord {
+                seq: current.seq + 1,
+                change: TaskChange::WebhookSecretRotated,
+                recorded_at: now,
+                spec: TaskSpec {
+                    webhook_secret: Some(secret.clone()),
+                    ..current.spec.clone()
+                },
+                previous_webhook_secret,
                 ..current
             };
             match self.put(&next).await {
@@ -735,6 +844,7 @@ mod tests {
             })),
             permission: role(),
             webhook_secret: Some(WebhookSecret::new("0123456789abcdef")),
+            webhook_runs_per_hour: None,
         }
     }
 
@@ -931,6 +1041,16 @@ mod tests {
                 }),
             ),
             (
+                "webhook_runs_per_hour",
+                "not between 1 and 3600",
+                Box::new(|s| s.webhook_runs_per_hour = Some(0)),
+            ),
+            (
+                "webhook_runs_per_hour",
+                "not between 1 and 3600",
+                Box::new(|s| s.webhook_runs_per_hour = Some(3601)),
+            ),
+            (
                 "executed_at.recurrence.days",
                 "at least one day",
                 Box::new(|s| {
@@ -1103,5 +1223,65 @@ mod tests {
         }
         let current = tasks.get("t1").await.unwrap();
         assert_eq!((current.seq, current.enabled), (12, true));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_secret_keeps_the_old_one_for_the_overlap_only() {
+        let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
+        let tasks = TaskStore::new(store.clone());
+        let created = tasks.create("t1", valid(), now()).await.unwrap();
+        assert_eq!(created.webhook_secrets(now()).len(), 1);
+        let new = WebhookSecret::new("fedcba9876543210-new");
+        let rotated = tasks
+            .rotate_webhook_secret("t1", new.clone(), chrono::Duration::hours(24), now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (rotated.seq, rotated.change),
+            (1, TaskChange::WebhookSecretRotated)
+        );
+        let old = WebhookSecret::new("0123456789abcdef");
+        let just_before = now() + chrono::Duration::hours(24) - chrono::Duration::seconds(1);
+        assert_eq!(rotated.webhook_secrets(just_before), [&new, &old]);
+        assert_eq!(
+            rotated.webhook_secrets(now() + chrono::Duration::hours(24)),
+            [&new]
+        );
+        // Read back from the store, the previous secret is still there.
+        assert_eq!(tasks.get("t1").await.unwrap(), rotated);
+        // An enable/disable keeps the overlap; a zero overlap ends it.
+        let disabled = tasks
+            .change("t1", TaskChange::Disabled, now())
+            .await
+            .unwrap();
+        assert_eq!(disabled.webhook_secrets(now()).len(), 2);
+        let newer = WebhookSecret::new("0000111122223333-newer");
+        let rotated = tasks
+            .rotate_webhook_secret("t1", newer.clone(), chrono::Duration::zero(), now())
+            .await
+            .unwrap();
+        assert_eq!(rotated.webhook_secrets(now()), [&newer]);
+        // The secret never shows in the record's Debug output.
+        let shown = format!("{rotated:?}");
+        assert!(
+            !shown.contains("newer") && !shown.contains("fedcba"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_record_written_before_rotation_and_rate_limits_still_reads() {
+        let old = serde_json::json!({
+            "task_id": "t1", "seq": 0, "change": "created",
+            "recorded_at": "2020-08-01T00:00:00Z", "created_at": "2020-08-01T00:00:00Z",
+            "enabled": true,
+            "spec": serde_json::to_value(TaskSpec { webhook_runs_per_hour: None, ..valid() }).unwrap()
+        });
+        let record: TaskRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(record.previous_webhook_secret, None);
+        assert_eq!(
+            record.spec.webhook_runs_per_hour(),
+            DEFAULT_WEBHOOK_RUNS_PER_HOUR
+        );
     }
 }

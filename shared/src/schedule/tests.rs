@@ -74,6 +74,7 @@ fn spec(executed_at: ExecutedAt) -> TaskSpec {
         executed_at,
         permission: role(),
         webhook_secret: None,
+        webhook_runs_per_hour: None,
     }
 }
 
