@@ -2,8 +2,10 @@
 
 It creates a task with a webhook secret, then calls POST /hooks/<task-id> the ways GitHub,
 GitLab and a generic pipeline do, signing with hmac/hashlib independently of reimage's own
-code: valid signatures start runs, a redelivery returns the first run, a stale or wrong
-signature is refused with 401, and the status URL answers.
+code: valid signatures start runs; one signed body starts one run whatever delivery id or
+header spelling comes with it; a stale or wrong signature, and an unknown task, are the same
+401; and the status URL answers without the API token (it carries a capability for that one
+execution), for that execution only.
 
 Environment: API (base URL), TOKEN (bearer token), SECRET (the webhook secret).
 """
@@ -65,15 +67,25 @@ status, first = call("POST", hook, body, headers)
 check(status == 202 and first["created"], "GitHub delivery starts a run: %s %s" % (status, first))
 status, again = call("POST", hook, body, headers)
 check(status == 200 and again["execution_id"] == first["execution_id"], "redelivery returns the first run")
+# The captured request resent with other delivery ids: still the first run, nothing new.
+for name in ("X-GitHub-Delivery", "X-Gitlab-Event-UUID", "Idempotency-Key"):
+    resent = {"X-Hub-Signature-256": github, name: "attacker-chosen", "Content-Type": "application/json"}
+    status, again = call("POST", hook, body, resent)
+    check(status == 200 and again["execution_id"] == first["execution_id"] and not again["created"],
+          "resent with another %s: the first run, %s %s" % (name, status, again))
 status, err = call("POST", hook, body + b" ", headers)
 check(status == 401 and err["code"] == "InvalidSignature", "a changed body is refused: %s" % err)
 
-# GitLab: the shared token itself.
-status, gitlab = call("POST", hook, body, {"X-Gitlab-Token": SECRET.decode(),
+# GitLab: the shared token itself (another push: the same body would be the same run).
+gitlab_body = json.dumps({"object_kind": "push", "after": "1a2b3c"}).encode()
+status, gitlab = call("POST", hook, gitlab_body, {"X-Gitlab-Token": SECRET.decode(),
                                            "X-Gitlab-Event-UUID": "13792a34-cac6-4fda-95a8-c58e00a3954e"})
 check(status == 202, "GitLab token starts a run: %s" % status)
 status, _ = call("POST", hook, body, {"X-Gitlab-Token": "wrong"})
 check(status == 401, "a wrong GitLab token is refused")
+status, unknown = call("POST", "/hooks/task-does-not-exist", body, {"X-Gitlab-Token": "wrong"})
+status2, wrong = call("POST", hook, body, {"X-Gitlab-Token": "wrong"})
+check(status == status2 == 401 and unknown == wrong, "an unknown task answers as a wrong token does")
 
 # Generic: X-Reimage-Signature: t=<unix>,v1=HMAC(<t>.<body>).
 def reimage_signature(t):
@@ -81,17 +93,36 @@ def reimage_signature(t):
     return "t=%d,v1=%s" % (t, mac)
 
 now = int(time.time())
-status, generic = call("POST", hook, body, {"X-Reimage-Signature": reimage_signature(now),
-                                            "Idempotency-Key": "pipeline-1234"})
+generic_body = json.dumps({"pipeline": 1234}).encode()
+def reimage_signature_of(t, payload):
+    mac = hmac.new(SECRET, str(t).encode() + b"." + payload, hashlib.sha256).hexdigest()
+    return "t=%d,v1=%s" % (t, mac)
+
+signature = reimage_signature_of(now, generic_body)
+status, generic = call("POST", hook, generic_body, {"X-Reimage-Signature": signature,
+                                                    "Idempotency-Key": "pipeline-1234"})
 check(status == 202, "X-Reimage-Signature starts a run: %s %s" % (status, generic))
+# Re-spelled: a blank after the comma, an extra scheme; another Idempotency-Key.
+respelled = signature.replace(",", ", ") + ",v0=x"
+status, again = call("POST", hook, generic_body, {"X-Reimage-Signature": respelled,
+                                                  "Idempotency-Key": "pipeline-9999"})
+check(status == 200 and again["execution_id"] == generic["execution_id"],
+      "a re-spelled signature names the same run: %s %s" % (status, again))
 status, err = call("POST", hook, body, {"X-Reimage-Signature": reimage_signature(now - 400)})
 check(status == 401 and "timestamp" in err["message"], "a stale signature is refused: %s" % err)
 status, _ = call("POST", hook, body)
 check(status == 401, "no signature is refused")
 
-# Where to poll.
-status, execution = call("GET", first["status_url"], headers={"Authorization": "Bearer " + TOKEN})
+# Where to poll: the status URL works with the webhook's answer alone, no API token.
+check("?token=" in first["status_url"], "the status URL carries a capability: %s" % first["status_url"])
+status, execution = call("GET", first["status_url"])
 check(status == 200 and execution["status"] in ("pending", "succeeded", "failed"),
-      "the status URL answers: %s %s" % (status, execution))
+      "the status URL answers without the API token: %s %s" % (status, execution))
+check(execution["execution_id"] == first["execution_id"], "for its execution")
+token = first["status_url"].split("?token=")[1]
+status, _ = call("GET", "/executions/%s?token=%s" % (generic["execution_id"], token))
+check(status == 401, "the capability opens no other execution: %s" % status)
+status, _ = call("GET", "/tasks?token=" + token)
+check(status == 401, "nor anything else")
 check(execution["trigger"]["delivery_id"] == "72d3162e-cc78-11e3-81ab-4c9367dc0958", "the trigger is recorded")
 print("%d checks passed" % checks)

@@ -18,17 +18,30 @@
 //! | `PUT /scaling-configurations/{id}/image` | `{"image_id": "m-…"}`: the manual update |
 //! | `POST /hooks/{task-id}` | CI webhook (see [`webhook`]) |
 //!
-//! Everything but the webhook is protected by a bearer token ([`Auth::Bearer`]) in
-//! `reimage serve`; under Function Compute the HTTP trigger's function authentication does
-//! that job and the token check is off ([`Auth::Off`]). The webhook authenticates each
-//! request by its signature instead. Bodies over 64 KiB are refused with 413.
+//! Everything but the webhook is protected by a bearer token ([`Auth::Bearer`]), in
+//! `reimage serve` and behind create-image's HTTP trigger alike (`REIMAGE_API_TOKEN`). The
+//! webhook authenticates each request by its signature instead, and its answer's
+//! `status_url` carries a read-only capability for that one execution (`?token=`, see
+//! [`Api::status_token`]), so a CI job holding only the webhook secret can poll it. Bodies
+//! over 64 KiB are refused with 413.
+//!
+//! A webhook is answered:
+//!
+//! | status | code | when |
+//! |---|---|---|
+//! | 202 / 200 | | a run was started / the run this signed request names exists already |
+//! | 401 | `InvalidSignature` | no, a malformed, a stale or a wrong signature, an unknown task, a task without a webhook: one answer, the same work |
+//! | 409 | `TaskDisabled` | the task is disabled |
+//! | 410 | `TaskDeleted`, `TaskExpired` | the task was deleted; it expired, or its one run's minute has passed |
+//! | 429 | `TooManyRuns` | the task's webhook rate limit is reached; `Retry-After` says when a run leaves the hour |
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use axum::Extension;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -64,8 +77,18 @@ pub use manual::{CloudImageSetter, ManualUpdate, set_configuration_image};
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// How many webhook secrets are kept in memory (see [`Api`]).
-const SECRET_CACHE_MAX: usize = 10_000;
+/// How many task records the webhook keeps in memory (see [`Api`]).
+const HOOK_CACHE_MAX: usize = 10_000;
+
+/// How long the webhook trusts what it knows of the tasks: the list of task ids, and each
+/// task's record. A task created, or a secret rotated, by another process is seen within it.
+const HOOK_CACHE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How many accepted `(t, MAC)` pairs of `X-Reimage-Signature` are kept.
+const REPLAY_CACHE_MAX: usize = 100_000;
+
+/// The window of a task's webhook rate limit.
+const RATE_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 /// The bearer token that protects task management in `reimage serve`.
 #[derive(Clone)]
@@ -278,10 +301,42 @@ pub struct Api {
     ids: SharedIds,
     auth: Auth,
     base_path: String,
-    /// Webhook secrets by task id. A task's secret never changes (tasks are not edited, only
-    /// enabled, disabled and deleted), so a cached secret is never stale; it lets a forged
-    /// webhook be refused without reading the store.
-    secrets: Mutex<HashMap<String, WebhookSecret>>,
+    /// What the webhook knows of the tasks, so that a forged or unknown-task webhook is
+    /// refused without reading the store (at most one listing per [`HOOK_CACHE_TTL`]).
+    hooks: Mutex<HookCache>,
+    /// The `X-Reimage-Signature` `(task, t, MAC)` triples accepted within the replay window,
+    /// and the execution each named: a replay is answered from here.
+    replays: Mutex<HashMap<ReplayKey, ExecutionId>>,
+    /// The key of the `status_url` capabilities (see [`Api::status_token`]).
+    status_key: Option<[u8; 32]>,
+}
+
+/// A task id and an accepted `X-Reimage-Signature` `(t, MAC)` pair.
+type ReplayKey = (String, i64, [u8; 32]);
+
+/// The webhook's view of the tasks.
+#[derive(Default)]
+struct HookCache {
+    /// Every task id in the store, as of `listed_at`.
+    ids: HashSet<String>,
+    /// When `ids` was listed.
+    listed_at: Option<DateTime<Utc>>,
+    /// Task records (tombstones included) and when each was read.
+    records: HashMap<String, (TaskRecord, DateTime<Utc>)>,
+}
+
+impl HookCache {
+    fn remember(&mut self, record: &TaskRecord, now: DateTime<Utc>) {
+        if self.records.len() >= HOOK_CACHE_MAX {
+            self.records.retain(|_, (_, at)| now - *at < HOOK_CACHE_TTL);
+            if self.records.len() >= HOOK_CACHE_MAX {
+                self.records.clear();
+            }
+        }
+        self.ids.insert(record.task_id.clone());
+        self.records
+            .insert(record.task_id.clone(), (record.clone(), now));
+    }
 }
 
 impl fmt::Debug for Api {
@@ -312,8 +367,40 @@ impl Api {
             base_path: String::new(),
             clock,
             ids,
+            status_key: match &auth {
+                Auth::Bearer(ApiToken(token)) => Some(webhook::hmac_key(
+                    token.as_bytes(),
+                    &[b"reimage status_url capability v1"],
+                )),
+                Auth::Off => None,
+            },
             auth,
-            secrets: Mutex::new(HashMap::new()),
+            hooks: Mutex::new(HookCache::default()),
+            replays: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The read-only capability for one execution that a webhook's `status_url` carries:
+    /// hex HMAC-SHA256 of the execution id under a key derived from the API token, so every
+    /// process of a deployment agrees and nothing new has to be stored. `GET
+    /// /executions/{id}?token=…` accepts it in place of the bearer token, for that execution
+    /// only. `None` when the API has no token (nothing to stand in for). Changing the API
+    /// token invalidates every capability given out.
+    pub fn status_token(&self, execution_id: &ExecutionId) -> Option<String> {
+        let key = self.status_key.as_ref()?;
+        Some(hex::encode(webhook::hmac_key(
+            key,
+            &[b"execution:", execution_id.as_str().as_bytes()],
+        )))
+    }
+
+    fn status_token_matches(&self, execution_id: &str, token: &str) -> bool {
+        let Ok(id) = ExecutionId::parse(execution_id) else {
+            return false;
+        };
+        match self.status_token(&id) {
+            Some(expected) => bool::from(expected.as_bytes().ct_eq(token.as_bytes())),
+            None => false,
         }
     }
 
@@ -375,6 +462,10 @@ impl Api {
             )));
         }
         let record = self.tasks.create(&task_id, spec, now).await?;
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(&record, now);
         let run = if matches!(record.spec.executed_at, crate::model::task::ExecutedAt::Now) {
             // The same id the scheduler derives for a task executed now, so that a start lost
             // here is made up by the next tick, and never doubled.
@@ -408,27 +499,88 @@ impl Api {
         })
     }
 
-    async fn hook_secret(&self, task_id: &str) -> Result<Option<WebhookSecret>, ApiError> {
-        if let Some(secret) = self
-            .secrets
+    /// The record a webhook for `task_id` is checked against, tombstones included; `None`
+    /// for a task that does not exist. Answered from memory while [`HOOK_CACHE_TTL`] lasts:
+    /// the store is listed at most once per TTL whatever ids are asked for, and a known task
+    /// read at most once per TTL.
+    async fn hook_task(&self, task_id: &str) -> Result<Option<TaskRecord>, ApiError> {
+        if !is_valid_task_id(task_id) {
+            return Ok(None);
+        }
+        let now = self.now();
+        let known = {
+            let mut cache = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((record, at)) = cache.records.get(task_id) {
+                if now - *at < HOOK_CACHE_TTL {
+                    return Ok(Some(record.clone()));
+                }
+            }
+            match cache.listed_at {
+                Some(at) if now - at < HOOK_CACHE_TTL => Some(cache.ids.contains(task_id)),
+                // This request lists; those that come meanwhile use the previous list.
+                _ => {
+                    cache.listed_at = Some(now);
+                    None
+                }
+            }
+        };
+        let known = match known {
+            Some(known) => known,
+            None => {
+                let keys = self.store.list("tasks/").await?;
+                let ids: HashSet<String> = keys
+                    .iter()
+                    .filter_map(|k| k.strip_prefix("tasks/")?.split_once('/'))
+                    .map(|(id, _)| id.to_owned())
+                    .collect();
+                let known = ids.contains(task_id);
+                self.hooks.lock().unwrap_or_else(|e| e.into_inner()).ids = ids;
+                known
+            }
+        };
+        if !known {
+            return Ok(None);
+        }
+        let record = self.tasks.latest(task_id).await?;
+        if let Some(record) = &record {
+            self.hooks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remember(record, now);
+        }
+        Ok(record)
+    }
+
+    /// The first run of an `X-Reimage-Signature` request accepted before, if it is still in
+    /// the replay cache.
+    fn replayed(&self, task_id: &str, accepted: (i64, [u8; 32])) -> Option<ExecutionId> {
+        self.replays
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(task_id)
-        {
-            return Ok(Some(secret.clone()));
-        }
-        let Some(record) = self.tasks.latest(task_id).await? else {
-            return Err(ApiError::from(TaskStoreError::NotFound(task_id.to_owned())));
-        };
-        let secret = record.spec.webhook_secret;
-        if let Some(secret) = &secret {
-            let mut cache = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= SECRET_CACHE_MAX {
-                cache.clear();
+            .get(&(task_id.to_owned(), accepted.0, accepted.1))
+            .cloned()
+    }
+
+    fn remember_replay(&self, task_id: &str, accepted: (i64, [u8; 32]), id: &ExecutionId) {
+        let now = self.now();
+        let mut replays = self.replays.lock().unwrap_or_else(|e| e.into_inner());
+        if replays.len() >= REPLAY_CACHE_MAX {
+            // Only pairs still inside the window can be replayed; forgetting the others
+            // costs nothing. Should the window itself hold more, the derived execution id
+            // still names the first run.
+            replays.retain(|(_, t, _), _| {
+                webhook::ReimageSignature {
+                    t: *t,
+                    v1: Vec::new(),
+                }
+                .check_fresh(now)
+                .is_ok()
+            });
+            if replays.len() >= REPLAY_CACHE_MAX {
+                replays.clear();
             }
-            cache.insert(task_id.to_owned(), secret.clone());
         }
-        Ok(secret)
+        replays.insert((task_id.to_owned(), accepted.0, accepted.1), id.clone());
     }
 
     async fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionView>, ApiError> {
@@ -492,6 +644,9 @@ async fn authorize(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Auth::Bearer(ApiToken(token)) = &api.auth {
+        if capability_allows(&api, &request) {
+            return Ok(next.run(request).await);
+        }
         let given = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -511,6 +666,27 @@ async fn authorize(
         }
     }
     Ok(next.run(request).await)
+}
+
+/// Whether `request` is `GET /executions/{id}?token=…` with the capability of that execution
+/// (see [`Api::status_token`]). Nothing else is opened by a capability.
+fn capability_allows(api: &Api, request: &Request) -> bool {
+    if request.method() != http::Method::GET {
+        return false;
+    }
+    let Some(id) = request.uri().path().strip_prefix("/executions/") else {
+        return false;
+    };
+    if id.contains('/') {
+        return false;
+    }
+    let Some(query) = request.uri().query() else {
+        return false;
+    };
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("token="))
+        .any(|token| api.status_token_matches(id, token))
 }
 
 fn task_id_from_path(id: &str) -> Result<&str, ApiError> {
@@ -568,7 +744,15 @@ async fn get_task(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TaskPatch {
-    enabled: bool,
+    #[serde(default)]
+    enabled: Option<bool>,
+    /// A new webhook secret; the previous one stays valid for the overlap.
+    #[serde(default)]
+    webhook_secret: Option<WebhookSecret>,
+    /// How long the previous secret stays valid, in seconds (default 24 h, at most 7 days;
+    /// 0 ends it at once).
+    #[serde(default)]
+    previous_secret_valid_for_seconds: Option<i64>,
 }
 
 async fn patch_task(
@@ -576,15 +760,62 @@ async fn patch_task(
     Path(id): Path<String>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<TaskView>, ApiError> {
+    use crate::model::task::{DEFAULT_SECRET_OVERLAP, MAX_SECRET_OVERLAP};
     let id = task_id_from_path(&id)?;
     let patch: TaskPatch = parse_json(&body)?;
-    let change = if patch.enabled {
-        TaskChange::Enabled
-    } else {
-        TaskChange::Disabled
+    let field_error = |field: &str, message: String| ApiError {
+        field: Some(field.to_owned()),
+        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "InvalidRequest", message)
+    };
+    if patch.webhook_secret.is_none() && patch.previous_secret_valid_for_seconds.is_some() {
+        return Err(field_error(
+            "previous_secret_valid_for_seconds",
+            "previous_secret_valid_for_seconds: only with a new webhook_secret".into(),
+        ));
+    }
+    if patch.enabled.is_none() && patch.webhook_secret.is_none() {
+        return Err(field_error(
+            "enabled",
+            "send {\"enabled\": true|false} and/or {\"webhook_secret\": \"…\"}".into(),
+        ));
+    }
+    let overlap = match patch.previous_secret_valid_for_seconds {
+        None => DEFAULT_SECRET_OVERLAP,
+        Some(seconds) => chrono::Duration::try_seconds(seconds)
+            .filter(|d| *d >= chrono::Duration::zero() && *d <= MAX_SECRET_OVERLAP)
+            .ok_or_else(|| {
+                field_error(
+                    "previous_secret_valid_for_seconds",
+                    format!(
+                        "previous_secret_valid_for_seconds: {seconds} is not between 0 and {}",
+                        MAX_SECRET_OVERLAP.num_seconds()
+                    ),
+                )
+            })?,
     };
     let now = api.now();
-    let record = api.tasks.change(id, change, now).await?;
+    let mut record = None;
+    if let Some(secret) = patch.webhook_secret {
+        crate::model::task::validate_webhook_secret(&secret)?;
+        record = Some(
+            api.tasks
+                .rotate_webhook_secret(id, secret, overlap, now)
+                .await?,
+        );
+    }
+    if let Some(enabled) = patch.enabled {
+        let change = if enabled {
+            TaskChange::Enabled
+        } else {
+            TaskChange::Disabled
+        };
+        record = Some(api.tasks.change(id, change, now).await?);
+    }
+    let record = record.ok_or_else(|| ApiError::internal("the patch changed nothing"))?;
+    api.hooks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remember(&record, now);
     Ok(Json(TaskView::new(&record, now)))
 }
 
@@ -593,11 +824,16 @@ async fn delete_task(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = task_id_from_path(&id)?;
-    api.tasks.change(id, TaskChange::Deleted, api.now()).await?;
+    let now = api.now();
+    let tombstone = api.tasks.change(id, TaskChange::Deleted, now).await?;
+    api.hooks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remember(&tombstone, now);
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn accepted(run: RunAccepted) -> Response {
+fn accepted_response(run: RunAccepted) -> Response {
     let status = if run.created {
         StatusCode::ACCEPTED
     } else {
@@ -628,7 +864,7 @@ async fn run_task(
         return Err(disabled(&record.task_id));
     }
     let execution_id = ExecutionId::random(api.ids.as_ref());
-    Ok(accepted(
+    Ok(accepted_response(
         api.start(&record, execution_id, Trigger::Manual).await?,
     ))
 }
@@ -636,40 +872,181 @@ async fn run_task(
 async fn hook(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
+    fc: Option<Extension<crate::runtime::Context>>,
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Result<Response, ApiError> {
-    // A request without any signature is refused before anything is read.
-    if webhook::verify(&headers, &body, None, api.now()) == Err(webhook::WebhookError::Missing) {
-        return Err(webhook::WebhookError::Missing.into());
+    let now = api.now();
+    // Parsing and the replay window need no task: a request without a well-formed, fresh
+    // signature is refused before anything is read.
+    let presented = webhook::Presented::from_headers(&headers)?;
+    if let webhook::Presented::Reimage(signature) = &presented {
+        signature.check_fresh(now)?;
     }
-    let id = task_id_from_path(&id)?;
-    let secret = api.hook_secret(id).await?;
-    let source = webhook::verify(&headers, &body, secret.as_ref(), api.now())?;
-    let record = api.tasks.get(id).await?;
+    // An unknown task, a task without a secret and a wrong secret are the same 401, after
+    // the same MAC work (see `webhook::Presented::authenticate`).
+    let known = api.hook_task(&id).await?;
+    let secrets = known
+        .as_ref()
+        .map(|record| record.webhook_secrets(now))
+        .unwrap_or_default();
+    let verified = presented.authenticate(&body, &secrets)?;
+    let Some(known) = known else {
+        return Err(webhook::WebhookError::Mismatch {
+            header: webhook::REIMAGE_SIGNATURE,
+        }
+        .into());
+    };
+    let id = known.task_id.as_str();
+    let base_path = fc
+        .as_ref()
+        .and_then(|Extension(ctx)| ctx.base_path.as_deref())
+        .map_or(api.base_path.as_str(), |b| b.trim_end_matches('/'));
+    if let Some(accepted) = verified.accepted {
+        if let Some(execution_id) = api.replayed(id, accepted) {
+            return Ok(accepted_response(api.hook_answer(
+                id,
+                execution_id,
+                false,
+                base_path,
+            )));
+        }
+    }
+    // Authenticated: the caller may learn the task's state, read fresh.
+    let record = match api.tasks.latest(id).await? {
+        Some(record) if !record.is_deleted() => record,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "TaskDeleted",
+                format!("task {id} was deleted; it takes no webhooks"),
+            ));
+        }
+    };
+    api.hooks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remember(&record, now);
     if !record.enabled {
         return Err(disabled(id));
     }
-    let delivery_id = webhook::delivery_id(&headers);
-    // Without a delivery id, a request signed with X-Reimage-Signature is still one of a
-    // kind: its timestamp and MAC name it, so the same request replayed within the window
-    // returns the first run instead of starting another.
-    let signed_request = match source {
-        webhook::HookSource::Reimage => headers
-            .get(webhook::REIMAGE_SIGNATURE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| format!("signature:{}", v.trim())),
-        _ => None,
-    };
-    let execution_id = match delivery_id.as_ref().or(signed_request.as_ref()) {
-        Some(delivery) => ExecutionId::derived(&format!("webhook:{id}:{delivery}")),
-        None => ExecutionId::random(api.ids.as_ref()),
-    };
+    if let Some(closed) = webhooks_close_at(&record) {
+        if now >= closed {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "TaskExpired",
+                format!(
+                    "task {id} takes no more webhooks: its schedule ({}) ended at {}",
+                    record.spec.executed_at,
+                    closed.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            ));
+        }
+    }
+    // The run is named by what the signature covers, and nothing else.
+    let execution_id = ExecutionId::derived(&format!("webhook:{id}:{}", verified.identity));
     let trigger = Trigger::Webhook {
-        source: source.as_str().to_owned(),
-        delivery_id,
+        source: verified.source.as_str().to_owned(),
+        delivery_id: webhook::delivery_id(&headers),
     };
-    Ok(accepted(api.start(&record, execution_id, trigger).await?))
+    if run_entry(&api.store, id, &execution_id).await?.is_none() {
+        if let Some(retry_after) = api.rate_limited(&record, now).await? {
+            return Ok(too_many_runs(&record, retry_after));
+        }
+    }
+    let started = api.start(&record, execution_id, trigger).await?;
+    if let Some(accepted) = verified.accepted {
+        api.remember_replay(id, accepted, &started.execution_id);
+    }
+    Ok(accepted_response(api.hook_answer(
+        id,
+        started.execution_id,
+        started.created,
+        base_path,
+    )))
+}
+
+/// When a task stops taking webhooks: the end of its schedule, or the minute after its one
+/// run (a task executed now: the minute after its creation). `None`: never.
+fn webhooks_close_at(record: &TaskRecord) -> Option<DateTime<Utc>> {
+    use crate::model::task::ExecutedAt;
+    let minute = chrono::Duration::minutes(1);
+    match &record.spec.executed_at {
+        ExecutedAt::Now => Some(crate::schedule::truncate_to_minute(record.created_at) + minute),
+        ExecutedAt::Scheduled { at } => Some(crate::schedule::truncate_to_minute(*at) + minute),
+        other => Schedule::compile(other)
+            .ok()?
+            .expired_at()
+            .map(|e| e + chrono::Duration::nanoseconds(1)),
+    }
+}
+
+fn too_many_runs(record: &TaskRecord, retry_after: u64) -> Response {
+    let limit = record.spec.webhook_runs_per_hour();
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRuns",
+        format!(
+            "task {} has started {limit} runs from webhooks in the last hour, its limit \
+             (webhook_runs_per_hour); try again in {retry_after} s",
+            record.task_id
+        ),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+impl Api {
+    /// `Some(seconds until a run leaves the window)` when webhooks have started the task's
+    /// limit of runs in the last hour. Counted from the run index, so every process of a
+    /// deployment counts the same runs.
+    async fn rate_limited(
+        &self,
+        record: &TaskRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, ApiError> {
+        let limit = record.spec.webhook_runs_per_hour() as usize;
+        let window_start = now - RATE_WINDOW;
+        let recent: Vec<DateTime<Utc>> = task_runs(&self.store, &record.task_id)
+            .await?
+            .into_iter()
+            .filter(|entry| {
+                matches!(entry.trigger, Trigger::Webhook { .. })
+                    && entry.requested_at > window_start
+            })
+            .map(|entry| entry.requested_at)
+            .collect();
+        if recent.len() < limit {
+            return Ok(None);
+        }
+        // Oldest first: the run whose leaving brings the count under the limit.
+        let leaves = recent[recent.len() - limit] + RATE_WINDOW;
+        let wait = (leaves - now).num_milliseconds().max(0) as u64;
+        Ok(Some(wait.div_ceil(1000).max(1)))
+    }
+
+    fn hook_answer(
+        &self,
+        task_id: &str,
+        execution_id: ExecutionId,
+        created: bool,
+        base_path: &str,
+    ) -> RunAccepted {
+        let mut status_url = format!("{base_path}/executions/{execution_id}");
+        if let Some(token) = self.status_token(&execution_id) {
+            status_url.push_str("?token=");
+            status_url.push_str(&token);
+        }
+        RunAccepted {
+            execution_id,
+            task_id: task_id.to_owned(),
+            created,
+            status_url,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -450,8 +450,6 @@ async fn webhook_with_a_valid_signature_starts_a_run_and_a_redelivery_does_not()
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["execution_id"], first["execution_id"]);
     assert_eq!(again["created"], false);
-    let (_, other) = f.hook(&id, &github_headers(body, "delivery-2"), body).await;
-    assert_ne!(other["execution_id"], first["execution_id"]);
     let (_, execution) = f
         .call("GET", first["status_url"].as_str().unwrap(), None)
         .await;
@@ -460,12 +458,13 @@ async fn webhook_with_a_valid_signature_starts_a_run_and_a_redelivery_does_not()
         json!({"kind": "webhook", "source": "github", "delivery_id": "delivery-1"})
     );
 
-    // GitLab's token and reimage's own signature, with their delivery ids.
+    // GitLab's token and reimage's own signature, each with another body.
+    let gitlab_body = r#"{"object_kind":"push"}"#;
     let gitlab = vec![
         ("x-gitlab-token", SECRET.to_owned()),
         ("x-gitlab-event-uuid", "uuid-9".to_owned()),
     ];
-    let (status, _) = f.hook(&id, &gitlab, body).await;
+    let (status, _) = f.hook(&id, &gitlab, gitlab_body).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let t = f.clock.now().timestamp();
     let generic = vec![
@@ -482,6 +481,499 @@ async fn webhook_with_a_valid_signature_starts_a_run_and_a_redelivery_does_not()
         (status, &again_generic["execution_id"]),
         (StatusCode::OK, &first_generic["execution_id"])
     );
+}
+
+/// The number of executions started so far (their first records).
+async fn executions(f: &Fixture) -> usize {
+    f.store
+        .list(crate::model::execution::EXECUTIONS_PREFIX)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn one_signed_body_resent_with_other_delivery_ids_starts_one_run() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"ref":"refs/heads/main","after":"9f8e7d"}"#;
+    let (status, first) = f.hook(&id, &github_headers(body, "delivery-1"), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // The captured request resent five times, each with another delivery id of each kind.
+    for (n, header) in [
+        "x-github-delivery",
+        "x-gitlab-event-uuid",
+        "idempotency-key",
+        "x-github-delivery",
+        "idempotency-key",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut headers = github_headers(body, "ignored");
+        headers.retain(|(k, _)| *k != "x-github-delivery");
+        headers.push((header, format!("attacker-{n}")));
+        let (status, again) = f.hook(&id, &headers, body).await;
+        assert_eq!(status, StatusCode::OK, "{header}: {again}");
+        assert_eq!(again["execution_id"], first["execution_id"]);
+        assert_eq!(again["created"], false);
+    }
+    // A GitHub redelivery days later (the GitHub form has no window) still names the first run.
+    f.clock.advance(std::time::Duration::from_secs(3 * 86_400));
+    let (status, later) = f.hook(&id, &github_headers(body, "redelivery"), body).await;
+    assert_eq!(
+        (status, &later["execution_id"]),
+        (StatusCode::OK, &first["execution_id"])
+    );
+    assert_eq!(executions(&f).await, 1);
+    // The trigger keeps the first delivery id: only for information.
+    let (_, execution) = f
+        .call("GET", first["status_url"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(execution["trigger"]["delivery_id"], "delivery-1");
+}
+
+#[tokio::test]
+async fn a_re_spelled_reimage_signature_starts_no_second_run() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"pipeline":"deploy-7"}"#;
+    let t = f.clock.now().timestamp();
+    let signed = webhook::reimage_signature(&WebhookSecret::new(SECRET), t, body.as_bytes());
+    let (status, first) = f
+        .hook(&id, &[("x-reimage-signature", signed.clone())], body)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let mac = signed.split_once(",v1=").unwrap().1;
+    for spelling in [
+        format!("t={t}, v1={mac}"),
+        format!("t={t},v1={mac},v0=x"),
+        format!("v1={mac},t={t}"),
+        format!("t={t},v1={},v1={mac}", "0".repeat(64)),
+        format!("t={t},v1={}", mac.to_uppercase()),
+    ] {
+        let (status, again) = f
+            .hook(
+                &id,
+                &[
+                    ("x-reimage-signature", spelling.clone()),
+                    ("idempotency-key", format!("key-{spelling}")),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{spelling}: {again}");
+        assert_eq!(again["execution_id"], first["execution_id"], "{spelling}");
+    }
+    assert_eq!(executions(&f).await, 1);
+}
+
+#[tokio::test]
+async fn a_replayed_future_idempotency_key_does_not_block_the_real_request() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    // The attacker replays a captured request with the key the next real build will use.
+    let old_body = r#"{"build":41}"#;
+    let t = f.clock.now().timestamp();
+    let replay = vec![
+        (
+            "x-reimage-signature",
+            webhook::reimage_signature(&WebhookSecret::new(SECRET), t, old_body.as_bytes()),
+        ),
+        ("idempotency-key", "build-42".to_owned()),
+    ];
+    let (status, replayed) = f.hook(&id, &replay, old_body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // The real build 42, with that key: a run of its own.
+    f.clock.advance(std::time::Duration::from_secs(30));
+    let body = r#"{"build":42}"#;
+    let real = vec![
+        (
+            "x-reimage-signature",
+            webhook::reimage_signature(&WebhookSecret::new(SECRET), t + 30, body.as_bytes()),
+        ),
+        ("idempotency-key", "build-42".to_owned()),
+    ];
+    let (status, answer) = f.hook(&id, &real, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["created"], true);
+    assert_ne!(answer["execution_id"], replayed["execution_id"]);
+}
+
+#[tokio::test]
+async fn an_unknown_task_and_a_wrong_signature_are_the_same_401_without_a_store_listing() {
+    #[derive(Debug)]
+    struct CountingStore {
+        inner: MemoryStore,
+        lists: std::sync::atomic::AtomicUsize,
+    }
+    impl crate::store::StateStore for CountingStore {
+        fn get<'a>(&'a self, key: &'a str) -> crate::store::StoreFuture<'a, Option<Vec<u8>>> {
+            self.inner.get(key)
+        }
+        fn create<'a>(&'a self, key: &'a str, body: &'a [u8]) -> crate::store::StoreFuture<'a, ()> {
+            self.inner.create(key, body)
+        }
+        fn list<'a>(&'a self, prefix: &'a str) -> crate::store::StoreFuture<'a, Vec<String>> {
+            self.lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.list(prefix)
+        }
+    }
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let forged = vec![(
+        "x-hub-signature-256",
+        webhook::github_signature(
+            &WebhookSecret::new("not the secret at all"),
+            body.as_bytes(),
+        ),
+    )];
+    let (status_known, known) = f.hook(&id, &forged, body).await;
+    let (status_unknown, unknown) = f.hook("task-nope", &forged, body).await;
+    let (status_bad_id, bad_id) = f.hook("..", &forged, body).await;
+    assert_eq!(status_known, StatusCode::UNAUTHORIZED);
+    assert_eq!((status_unknown, &unknown), (status_known, &known));
+    assert_eq!((status_bad_id, &bad_id), (status_known, &known));
+    // A task without a secret answers the same.
+    let mut task = periodic_task();
+    task.as_object_mut().unwrap().remove("webhook_secret");
+    let no_secret = f.create(task).await;
+    let signed = github_headers(body, "d");
+    let (status, answer) = f.hook(&no_secret, &signed, body).await;
+    assert_eq!((status, &answer), (status_known, &known));
+
+    // Over a store that counts listings: a flood of unknown task ids lists the store once per
+    // minute, not once per request, and a task created meanwhile elsewhere is found after it.
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::new(),
+        lists: Default::default(),
+    });
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
+    let shared_clock: SharedClock = Arc::new(clock.clone());
+    let shared: SharedStore = store.clone();
+    let api = Arc::new(Api::new(
+        shared.clone(),
+        Arc::new(RecordZero {
+            store: shared.clone(),
+            clock: shared_clock.clone(),
+        }),
+        shared_clock.clone(),
+        Arc::new(SequentialIds::new("id")),
+        Auth::Bearer(ApiToken::new(TOKEN)),
+    ));
+    let g = Fixture {
+        store: shared.clone(),
+        clock: clock.clone(),
+        router: api.router(),
+    };
+    for n in 0..200 {
+        let (status, _) = g.hook(&format!("task-guess-{n}"), &signed, body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(store.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Another process creates a task: found once the list is a minute old.
+    let other = TaskStore::new(shared.clone());
+    let spec: TaskSpec = serde_json::from_value(periodic_task()).unwrap();
+    other
+        .create("task-elsewhere", spec, clock.now())
+        .await
+        .unwrap();
+    let (status, _) = g.hook("task-elsewhere", &signed, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    clock.advance(std::time::Duration::from_secs(61));
+    let (status, answer) = g.hook("task-elsewhere", &signed, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+}
+
+#[tokio::test]
+async fn disabled_deleted_and_expired_tasks_refuse_webhooks_with_a_clear_error() {
+    let f = fixture();
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let signed = github_headers(body, "d");
+    let id = f.create(periodic_task()).await;
+    f.call(
+        "PATCH",
+        &format!("/tasks/{id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let (status, answer) = f.hook(&id, &signed, body).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::CONFLICT, Some("TaskDisabled"))
+    );
+    let (status, _) = f.call("DELETE", &format!("/tasks/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, answer) = f.hook(&id, &signed, body).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::GONE, Some("TaskDeleted"))
+    );
+    // A forged request for the deleted task still learns nothing.
+    let forged = vec![(
+        "x-hub-signature-256",
+        webhook::github_signature(
+            &WebhookSecret::new("not the secret at all"),
+            body.as_bytes(),
+        ),
+    )];
+    let (status, _) = f.hook(&id, &forged, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The periodic task expires on 2024-06-01.
+    let id = f.create(periodic_task()).await;
+    f.clock
+        .set(Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 1).unwrap());
+    let (status, answer) = f.hook(&id, &signed, body).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::GONE, Some("TaskExpired")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("2024-06-01T00:00:00Z")
+    );
+
+    // A once-only task takes webhooks until its minute has passed.
+    let mut once = periodic_task();
+    once["executed_at"] = json!({"kind": "scheduled", "at": "2024-06-01T00:10:00Z"});
+    let id = f.create(once).await;
+    let (status, _) = f.hook(&id, &signed, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    f.clock
+        .set(Utc.with_ymd_and_hms(2024, 6, 1, 0, 11, 0).unwrap());
+    let (status, answer) = f.hook(&id, &signed, body).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::GONE, Some("TaskExpired"))
+    );
+}
+
+#[tokio::test]
+async fn webhooks_beyond_the_rate_limit_are_429_with_retry_after() {
+    let f = fixture();
+    let mut task = periodic_task();
+    task["webhook_runs_per_hour"] = json!(3);
+    let id = f.create(task).await;
+    let (_, shown) = f.call("GET", &format!("/tasks/{id}"), None).await;
+    assert_eq!(shown["webhook_runs_per_hour"], 3);
+    let f = &f;
+    let id = &id;
+    let send = |n: u32| async move {
+        let body = format!(r#"{{"build":{n}}}"#);
+        let headers = github_headers(&body, "d");
+        f.hook(id, &headers, &body).await
+    };
+    for n in 0..3 {
+        let (status, _) = send(n).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        f.clock.advance(std::time::Duration::from_secs(600));
+    }
+    // 30 minutes after the first run: three in the hour.
+    let body = r#"{"build":3}"#;
+    let request = |body: &str| {
+        let mut builder = Request::post(format!("/hooks/{id}"));
+        for (k, v) in github_headers(body, "d") {
+            builder = builder.header(k, v);
+        }
+        builder.body(Body::from(body.to_owned())).unwrap()
+    };
+    let (status, headers, answer) = f.send(request(body)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(answer["code"], "TooManyRuns");
+    // The first run leaves the hour 30 minutes from now.
+    assert_eq!(headers["retry-after"], "1800");
+    // A request naming a run that exists is still answered: it starts nothing.
+    let (status, _) = send(0).await;
+    assert_eq!(status, StatusCode::OK);
+    f.clock.advance(std::time::Duration::from_secs(1800));
+    let (status, _, _) = f.send(request(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(executions(f).await, 4);
+    // The default is 6 an hour; the limit is validated.
+    let mut bad = periodic_task();
+    bad["webhook_runs_per_hour"] = json!(0);
+    let (status, answer) = f.call("POST", "/tasks", Some(bad)).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("webhook_runs_per_hour")
+        )
+    );
+    let id = f.create(periodic_task()).await;
+    for n in 0..6 {
+        let body = format!(r#"{{"default":{n}}}"#);
+        let (status, _) = f.hook(&id, &github_headers(&body, "d"), &body).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let body = r#"{"default":6}"#;
+    let (status, _) = f.hook(&id, &github_headers(body, "d"), body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_status_url_of_a_webhook_works_without_the_api_token_for_that_execution_only() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let (_, first) = f.hook(&id, &github_headers(body, "d"), body).await;
+    let status_url = first["status_url"].as_str().unwrap().to_owned();
+    let get = |uri: String| f.send(Request::get(uri).body(Body::empty()).unwrap());
+    let (status, _, execution) = get(status_url.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    assert_eq!(execution["execution_id"], first["execution_id"]);
+    // Another execution with this token, a wrong token, another route: the bearer is needed.
+    let other_body = r#"{"ref":"refs/heads/dev"}"#;
+    let (_, second) = f
+        .hook(&id, &github_headers(other_body, "d"), other_body)
+        .await;
+    let token = status_url.split_once("?token=").unwrap().1;
+    let second_id = second["execution_id"].as_str().unwrap();
+    let mut flipped = token.to_owned();
+    flipped.replace_range(0..1, if token.starts_with('0') { "1" } else { "0" });
+    for uri in [
+        format!("/executions/{second_id}?token={token}"),
+        format!(
+            "/executions/{}?token={flipped}",
+            first["execution_id"].as_str().unwrap()
+        ),
+        format!("/executions/{}", first["execution_id"].as_str().unwrap()),
+        format!("/executions?token={token}"),
+        format!("/tasks/{id}?token={token}"),
+    ] {
+        let (status, _, _) = get(uri.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    // A capability never opens a write.
+    let (status, _, _) = f
+        .send(
+            Request::delete(format!("/tasks/{id}?token={token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn under_function_compute_the_status_url_includes_the_trigger_base_path() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let mut request = Request::post(format!("/hooks/{id}"));
+    for (k, v) in github_headers(body, "d") {
+        request = request.header(k, v);
+    }
+    let mut request = request.body(Body::from(body)).unwrap();
+    let ctx = crate::runtime::Context {
+        control_path: crate::runtime::ControlPath::HttpInvoke,
+        request_id: "req-1".into(),
+        function_name: Some("create-image".into()),
+        function_handler: None,
+        service_name: Some("reimage".into()),
+        region: None,
+        account_id: None,
+        qualifier: None,
+        version_id: None,
+        memory_mb: None,
+        timeout_secs: None,
+        base_path: Some("/2016-08-15/proxy/reimage/create-image/".into()),
+        credentials: None,
+    };
+    request.extensions_mut().insert(ctx);
+    let (status, headers, answer) = f.send(request).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let url = answer["status_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "/2016-08-15/proxy/reimage/create-image/executions/{}?token=",
+            answer["execution_id"].as_str().unwrap()
+        )),
+        "{url}"
+    );
+    assert_eq!(headers["location"], url);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let new_secret = "the-rotated-secret-9876543210";
+    let (status, view) = f
+        .call(
+            "PATCH",
+            &format!("/tasks/{id}"),
+            Some(json!({"webhook_secret": new_secret, "previous_secret_valid_for_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["change"], "webhook_secret_rotated");
+    assert_eq!(
+        view["previous_webhook_secret_valid_until"],
+        "2024-05-01T13:00:00Z"
+    );
+    assert!(!view.to_string().contains(new_secret));
+    let signed_by = |secret: &str, body: &str| {
+        vec![(
+            "x-hub-signature-256",
+            webhook::github_signature(&WebhookSecret::new(secret), body.as_bytes()),
+        )]
+    };
+    let (status, _) = f
+        .hook(&id, &signed_by(SECRET, "{\"n\":1}"), "{\"n\":1}")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = f
+        .hook(&id, &signed_by(new_secret, "{\"n\":2}"), "{\"n\":2}")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // An hour later only the new secret is accepted.
+    f.clock.advance(std::time::Duration::from_secs(3600));
+    let (status, _) = f
+        .hook(&id, &signed_by(SECRET, "{\"n\":3}"), "{\"n\":3}")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = f
+        .hook(&id, &signed_by(new_secret, "{\"n\":4}"), "{\"n\":4}")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, view) = f.call("GET", &format!("/tasks/{id}"), None).await;
+    assert!(
+        view.get("previous_webhook_secret_valid_until").is_none(),
+        "{view}"
+    );
+    // Bad rotations name their field.
+    for (patch, field) in [
+        (json!({"webhook_secret": "short"}), "webhook_secret"),
+        (
+            json!({"webhook_secret": new_secret, "previous_secret_valid_for_seconds": -1}),
+            "previous_secret_valid_for_seconds",
+        ),
+        (
+            json!({"webhook_secret": new_secret, "previous_secret_valid_for_seconds": 700000}),
+            "previous_secret_valid_for_seconds",
+        ),
+        (
+            json!({"previous_secret_valid_for_seconds": 60}),
+            "previous_secret_valid_for_seconds",
+        ),
+        (json!({}), "enabled"),
+    ] {
+        let (status, answer) = f
+            .call("PATCH", &format!("/tasks/{id}"), Some(patch.clone()))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{patch}: {answer}"
+        );
+        assert_eq!(answer["field"], field, "{patch}");
+    }
 }
 
 #[tokio::test]
@@ -520,22 +1012,6 @@ async fn webhook_without_a_valid_signature_is_401_and_touches_nothing() {
         assert!(!answer.to_string().contains(SECRET));
     }
     assert_eq!(f.store.list("").await.unwrap(), before);
-}
-
-#[tokio::test]
-async fn webhook_for_a_task_without_a_secret_or_unknown_task() {
-    let f = fixture();
-    let mut task = periodic_task();
-    task.as_object_mut().unwrap().remove("webhook_secret");
-    let id = f.create(task).await;
-    let body = "{}";
-    let (status, _) = f.hook(&id, &github_headers(body, "d"), body).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, answer) = f.hook("task-nope", &github_headers(body, "d"), body).await;
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("TaskNotFound"))
-    );
 }
 
 #[tokio::test]
