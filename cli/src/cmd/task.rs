@@ -521,6 +521,99 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rate_limit_at_creation_and_a_secret_rotated_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_str().unwrap().to_owned();
+        let clock = ManualClock::new(now());
+        let shared: SharedClock = Arc::new(clock.clone());
+        let env = Env::from_pairs([
+            ("REIMAGE_STATE_DIR", state.as_str()),
+            ("OLD", "the-first-secret-0123456789"),
+            ("NEW", "the-second-secret-0123456789"),
+            ("SHORT", "short"),
+        ]);
+        let create = parse(&[
+            "create",
+            "--instance",
+            "i-a",
+            "--config",
+            "asc-a",
+            "--cron",
+            "@every 1h",
+            "--role-arn",
+            "acs:ram::1:role/r",
+            "--webhook-secret-env",
+            "OLD",
+            "--webhook-runs-per-hour",
+            "2",
+        ]);
+        run_with(create, env.clone(), shared.clone()).await.unwrap();
+        let tasks = TaskStore::new(Runtime::open(&env, None, shared.clone()).unwrap().store);
+        let created = tasks.list().await.unwrap().remove(0);
+        assert_eq!(created.spec.webhook_runs_per_hour(), 2);
+        assert!(
+            render_task(&created, now(), Output::Text)
+                .unwrap()
+                .contains("at most 2 runs an hour")
+        );
+        let id = created.task_id.clone();
+        let rotate = parse(&[
+            "rotate-secret",
+            &id,
+            "--webhook-secret-env",
+            "NEW",
+            "--overlap-hours",
+            "2",
+        ]);
+        run_with(rotate, env.clone(), shared.clone()).await.unwrap();
+        let rotated = tasks.get(&id).await.unwrap();
+        let secrets: Vec<&[u8]> = rotated
+            .webhook_secrets(now())
+            .into_iter()
+            .map(|s| s.expose())
+            .collect();
+        assert_eq!(
+            secrets,
+            [
+                b"the-second-secret-0123456789".as_slice(),
+                b"the-first-secret-0123456789".as_slice()
+            ]
+        );
+        assert_eq!(
+            rotated
+                .webhook_secrets(now() + chrono::Duration::hours(2))
+                .len(),
+            1
+        );
+        let shown = render_task(&rotated, now(), Output::Text).unwrap();
+        assert!(
+            shown.contains("previous secret valid until 2020-08-01 02:00:00 UTC"),
+            "{shown}"
+        );
+        assert!(!shown.contains("secret-0123456789"), "{shown}");
+        // A secret too short, or an overlap too long, is refused and writes nothing.
+        for argv in [
+            ["rotate-secret", &id, "--webhook-secret-env", "SHORT"].as_slice(),
+            [
+                "rotate-secret",
+                &id,
+                "--webhook-secret-env",
+                "NEW",
+                "--overlap-hours",
+                "169",
+            ]
+            .as_slice(),
+        ] {
+            assert!(
+                run_with(parse(argv), env.clone(), shared.clone())
+                    .await
+                    .is_err()
+            );
+        }
+        assert_eq!(tasks.get(&id).await.unwrap().seq, rotated.seq);
+    }
+
+    #[tokio::test]
     async fn create_disable_enable_delete_over_the_file_store() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().to_str().unwrap().to_owned();

@@ -322,7 +322,7 @@ struct HookCache {
     /// When `ids` was listed.
     listed_at: Option<DateTime<Utc>>,
     /// Task records (tombstones included) and when each was read.
-    records: HashMap<String, (TaskRecord, DateTime<Utc>)>,
+    records: HashMap<String, (Arc<TaskRecord>, DateTime<Utc>)>,
 }
 
 impl HookCache {
@@ -335,7 +335,7 @@ impl HookCache {
         }
         self.ids.insert(record.task_id.clone());
         self.records
-            .insert(record.task_id.clone(), (record.clone(), now));
+            .insert(record.task_id.clone(), (Arc::new(record.clone()), now));
     }
 }
 
@@ -503,7 +503,7 @@ impl Api {
     /// for a task that does not exist. Answered from memory while [`HOOK_CACHE_TTL`] lasts:
     /// the store is listed at most once per TTL whatever ids are asked for, and a known task
     /// read at most once per TTL.
-    async fn hook_task(&self, task_id: &str) -> Result<Option<TaskRecord>, ApiError> {
+    async fn hook_task(&self, task_id: &str) -> Result<Option<Arc<TaskRecord>>, ApiError> {
         if !is_valid_task_id(task_id) {
             return Ok(None);
         }
@@ -512,7 +512,7 @@ impl Api {
             let mut cache = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((record, at)) = cache.records.get(task_id) {
                 if now - *at < HOOK_CACHE_TTL {
-                    return Ok(Some(record.clone()));
+                    return Ok(Some(Arc::clone(record)));
                 }
             }
             match cache.listed_at {
@@ -548,7 +548,7 @@ impl Api {
                 .unwrap_or_else(|e| e.into_inner())
                 .remember(record, now);
         }
-        Ok(record)
+        Ok(record.map(Arc::new))
     }
 
     /// The first run of an `X-Reimage-Signature` request accepted before, if it is still in
@@ -886,11 +886,27 @@ async fn hook(
     // An unknown task, a task without a secret and a wrong secret are the same 401, after
     // the same MAC work (see `webhook::Presented::authenticate`).
     let known = api.hook_task(&id).await?;
-    let secrets = known
+    let current = known.as_ref().and_then(|r| r.spec.webhook_secret.as_ref());
+    let previous = known
         .as_ref()
-        .map(|record| record.webhook_secrets(now))
-        .unwrap_or_default();
-    let verified = presented.authenticate(&body, &secrets)?;
+        .and_then(|r| r.previous_webhook_secret.as_ref())
+        .filter(|p| now < p.valid_until)
+        .map(|p| &p.secret);
+    // The secrets `TaskRecord::webhook_secrets` lists, without an allocation per request.
+    let both: [&WebhookSecret; 2];
+    let one: [&WebhookSecret; 1];
+    let secrets: &[&WebhookSecret] = match (current, previous) {
+        (Some(a), Some(b)) => {
+            both = [a, b];
+            &both
+        }
+        (Some(a), None) | (None, Some(a)) => {
+            one = [a];
+            &one
+        }
+        (None, None) => &[],
+    };
+    let verified = presented.authenticate(&body, secrets)?;
     let Some(known) = known else {
         return Err(webhook::WebhookError::Mismatch {
             header: webhook::REIMAGE_SIGNATURE,

@@ -251,27 +251,26 @@ impl Presented {
         body: &[u8],
         secrets: &[&WebhookSecret],
     ) -> Result<Verified, WebhookError> {
-        let no_secret = WebhookSecret::new(String::from_utf8_lossy(NO_SECRET));
-        let (candidates, possible): (Vec<&WebhookSecret>, bool) = if secrets.is_empty() {
-            (vec![&no_secret], false)
-        } else {
-            (secrets.to_vec(), true)
-        };
-        let body_hash: [u8; 32] = Sha256::digest(body).into();
+        let possible = !secrets.is_empty();
+        let no_secret = [NO_SECRET];
+        let candidates = secrets
+            .iter()
+            .map(|s| s.expose())
+            .chain(no_secret.into_iter().filter(|_| !possible));
         let mut matched = subtle::Choice::from(0);
         let mut matched_mac = [0u8; 32];
         for secret in candidates {
             match self {
                 Self::GitHub(given) => {
-                    matched |= given.ct_eq(&hmac_parts(secret, &[body]));
+                    matched |= given.ct_eq(&hmac_key(secret, &[body]));
                 }
                 Self::GitLab(given) => {
-                    let expected: [u8; 32] = Sha256::digest(secret.expose()).into();
+                    let expected: [u8; 32] = Sha256::digest(secret).into();
                     matched |= given.ct_eq(&expected);
                 }
                 Self::Reimage(sig) => {
                     let t = sig.t.to_string();
-                    let expected = hmac_parts(secret, &[t.as_bytes(), b".", body]);
+                    let expected = hmac_key(secret, &[t.as_bytes(), b".", body]);
                     // Check every candidate, so the time taken does not depend on which one
                     // matched.
                     for given in &sig.v1 {
@@ -292,7 +291,7 @@ impl Presented {
         if !(possible && bool::from(matched)) {
             return Err(WebhookError::Mismatch { header });
         }
-        let body_hex = hex::encode(body_hash);
+        let body_hex = hex::encode(Sha256::digest(body));
         Ok(match self {
             Self::GitHub(_) | Self::GitLab(_) => Verified {
                 source: self.source(),
