@@ -276,4 +276,58 @@ async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_e
             .any(|x| x.function == "wait-image" && matches!(x.outcome, Outcome::NotReached(_))),
         "the killed wait-image was tried"
     );
+
+    // 3. A CI webhook through the HTTP trigger: its status_url starts with the trigger's path
+    //    and answers the CI job without the API token.
+    let secret = "fc-webhook-secret-0123456789";
+    let client = reqwest::Client::new();
+    let task: serde_json::Value = client
+        .post(d.url("/tasks"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "source_instance_id": INSTANCE,
+            "scaling_configuration_ids": [CONFIGURATION],
+            "executed_at": {"kind": "cron", "expression": "0 0 3 1 1 *"},
+            "permission": {"kind": "ram_role", "role_arn": "acs:ram::1234567890123456:role/reimage-ci"},
+            "webhook_secret": secret
+        }))
+        .send()
+        .await
+        .expect("the HTTP trigger answers")
+        .json()
+        .await
+        .expect("JSON");
+    let task_id = task["task_id"].as_str().expect("a task id");
+    let body = r#"{"ref":"refs/heads/main","after":"fc0001"}"#;
+    let signature = reimage::api::webhook::github_signature(
+        &reimage::model::task::WebhookSecret::new(secret),
+        body.as_bytes(),
+    );
+    let answer: serde_json::Value = client
+        .post(d.url(&format!("/hooks/{task_id}")))
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("the HTTP trigger answers")
+        .json()
+        .await
+        .expect("JSON");
+    let status_url = answer["status_url"].as_str().expect("a status_url");
+    let execution_id = answer["execution_id"].as_str().expect("an execution id");
+    assert!(
+        status_url.starts_with(&format!(
+            "/2016-08-15/proxy/{}/create-image/executions/{execution_id}?token=",
+            d.template.service
+        )),
+        "{answer}"
+    );
+    let polled = client
+        .get(format!("{}{status_url}", d.sim.endpoint()))
+        .send()
+        .await
+        .expect("the HTTP trigger answers");
+    assert_eq!(polled.status(), 200);
+    let polled: serde_json::Value = polled.json().await.expect("JSON");
+    assert_eq!(polled["execution_id"], execution_id);
 }

@@ -10,7 +10,7 @@
 //! | `POST /tasks` | create a task ([`TaskSpec`]); a task executed now also starts its run |
 //! | `GET /tasks` | list live tasks |
 //! | `GET /tasks/{id}` | one task |
-//! | `PATCH /tasks/{id}` | `{"enabled": false}` / `{"enabled": true}` |
+//! | `PATCH /tasks/{id}` | `{"enabled": false}` / `{"enabled": true}`; `{"webhook_secret": "…", "previous_secret_valid_for_seconds": 86400}` rotates the secret |
 //! | `DELETE /tasks/{id}` | delete (a tombstone record) |
 //! | `POST /tasks/{id}/runs` | run now; returns the execution id |
 //! | `GET /executions?task=<id>&limit=<n>` | executions, newest first |
@@ -527,7 +527,17 @@ impl Api {
         let known = match known {
             Some(known) => known,
             None => {
-                let keys = self.store.list("tasks/").await?;
+                let keys = match self.store.list("tasks/").await {
+                    Ok(keys) => keys,
+                    Err(err) => {
+                        // The next request lists again rather than trust an old list.
+                        self.hooks
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .listed_at = None;
+                        return Err(err.into());
+                    }
+                };
                 let ids: HashSet<String> = keys
                     .iter()
                     .filter_map(|k| k.strip_prefix("tasks/")?.split_once('/'))
