@@ -1176,3 +1176,96 @@ async fn a_reimage_signed_request_replayed_within_the_window_returns_the_first_r
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_ne!(other["execution_id"], first["execution_id"]);
 }
+
+#[tokio::test]
+async fn a_replay_within_the_window_is_answered_from_memory() {
+    /// A store whose reads and listings fail once `broken` is set.
+    #[derive(Debug, Default)]
+    struct Breakable {
+        inner: MemoryStore,
+        broken: std::sync::atomic::AtomicBool,
+    }
+    impl Breakable {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(StoreError::Backend {
+                    op: "get",
+                    key: String::new(),
+                    message: "the store is down".into(),
+                    transient: true,
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+    impl crate::store::StateStore for Breakable {
+        fn get<'a>(&'a self, key: &'a str) -> crate::store::StoreFuture<'a, Option<Vec<u8>>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.get(key).await
+            })
+        }
+        fn create<'a>(&'a self, key: &'a str, body: &'a [u8]) -> crate::store::StoreFuture<'a, ()> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.create(key, body).await
+            })
+        }
+        fn list<'a>(&'a self, prefix: &'a str) -> crate::store::StoreFuture<'a, Vec<String>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.list(prefix).await
+            })
+        }
+    }
+    let store = Arc::new(Breakable::default());
+    let shared: SharedStore = store.clone();
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
+    let shared_clock: SharedClock = Arc::new(clock.clone());
+    let api = Arc::new(Api::new(
+        shared.clone(),
+        Arc::new(IndexedRuns::new(
+            shared.clone(),
+            shared_clock.clone(),
+            RecordZero {
+                store: shared.clone(),
+                clock: shared_clock.clone(),
+            },
+        )),
+        shared_clock,
+        Arc::new(SequentialIds::new("id")),
+        Auth::Bearer(ApiToken::new(TOKEN)),
+    ));
+    let f = Fixture {
+        store: shared,
+        clock: clock.clone(),
+        router: api.router(),
+    };
+    let id = f.create(periodic_task()).await;
+    let body = r#"{"pipeline":"deploy"}"#;
+    let t = clock.now().timestamp();
+    let signed = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t, body.as_bytes()),
+    )];
+    let (status, first) = f.hook(&id, &signed, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    store
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // The replay, re-spelled, touches no store: it is answered with the first run.
+    clock.advance(std::time::Duration::from_secs(30));
+    let respelled = vec![("x-reimage-signature", signed[0].1.replace(',', ", "))];
+    let (status, replay) = f.hook(&id, &respelled, body).await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["execution_id"], first["execution_id"]);
+    assert_eq!(replay["created"], false);
+    // A new request needs the store, which is down.
+    let fresh = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t + 30, body.as_bytes()),
+    )];
+    let (status, _) = f.hook(&id, &fresh, body).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}
