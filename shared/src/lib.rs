@@ -30,6 +30,7 @@ pub mod ids;
 pub mod model;
 pub mod runtime;
 pub mod schedule;
+pub mod secrets;
 pub mod settings;
 pub mod steps;
 pub mod store;

@@ -31,13 +31,18 @@ async fn a_python_ci_client_signs_webhooks_reimage_accepts() {
     );
     let runs = Arc::new(IndexedRuns::new(store.clone(), clock.clone(), engine));
     let token = "python-ci-token-0123456789";
-    let api = Arc::new(Api::new(
-        store,
-        runs,
-        clock,
-        Arc::new(RandomIds),
-        Auth::Bearer(ApiToken::new(token)),
-    ));
+    let api = Arc::new(
+        Api::new(
+            store,
+            runs,
+            clock,
+            Arc::new(RandomIds),
+            Auth::Bearer(ApiToken::new(token)),
+        )
+        .with_sealer(Some(Arc::new(reimage::secrets::LocalSealer::with_key(
+            [5; reimage::secrets::KEY_LEN],
+        )))),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, api.router()).await });

@@ -35,6 +35,7 @@ use reimage::model::task::TaskRecord;
 use reimage::model::task::TaskStore;
 use reimage::schedule::{IndexedRuns, Runs, Scheduler};
 use reimage::schedule::{RunRequest, Trigger};
+use reimage::secrets::SharedSealer;
 use reimage::settings::Env;
 use reimage::steps::{CloudProvider, Engine, Handled};
 use reimage::store::SharedStore;
@@ -83,6 +84,8 @@ pub struct Runtime {
     pub clock: SharedClock,
     /// Random ids.
     pub ids: SharedIds,
+    /// What seals webhook secrets (see [`reimage::secrets::sealer_from_env`]).
+    pub sealer: Option<SharedSealer>,
 }
 
 impl Runtime {
@@ -96,10 +99,16 @@ impl Runtime {
             let client = settings::client(env, clock.clone(), Arc::new(RandomIds))?;
             Ok(OssClient::from_client(&client)?)
         })?;
+        // KMS with REIMAGE_KMS_KEY_ID, else the key file REIMAGE_SECRETS_KEY_FILE, else the
+        // key file beside the state directory (created when a secret is first sealed).
+        let sealer = reimage::secrets::sealer_from_env(env, Some(&dir), || {
+            settings::client(env, clock.clone(), Arc::new(RandomIds))
+        })?;
         Ok(Self {
             store,
             clock,
             ids: Arc::new(RandomIds),
+            sealer,
         })
     }
 
@@ -211,7 +220,8 @@ impl Serve {
             runtime.ids.clone(),
             auth,
         )
-        .with_image_setter(Arc::new(CloudImageSetter::new(clouds)));
+        .with_image_setter(Arc::new(CloudImageSetter::new(clouds)))
+        .with_sealer(runtime.sealer.clone());
         Self {
             api: Arc::new(api),
             scheduler: Arc::new(Scheduler::new(TaskStore::new(runtime.store.clone()), runs)),
@@ -391,6 +401,7 @@ mod tests {
             store,
             clock: Arc::new(clock.clone()),
             ids: Arc::new(reimage::ids::SequentialIds::new(ids)),
+            sealer: Some(Arc::new(reimage::secrets::LocalSealer::with_key([1; 32]))),
         }
     }
 
@@ -422,6 +433,7 @@ mod tests {
             store: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(reimage::ids::SequentialIds::new("a")),
+            sealer: None,
         };
         let fake = FakeCloud::demo(rt.clock.clone(), Duration::from_secs(2));
         let parts = Serve::new(
@@ -580,6 +592,7 @@ mod tests {
             store: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(reimage::ids::SequentialIds::new("hook")),
+            sealer: Some(Arc::new(reimage::secrets::LocalSealer::with_key([2; 32]))),
         };
         let sim = reimage_sim::Sim::builder()
             .clock(rt.clock.clone())

@@ -197,12 +197,16 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         },
         None => PermissionSource::Account,
     };
-    let webhook_secret = match &args.webhook_secret_env {
-        Some(var) => Some(WebhookSecret::new(env.get(var).with_context(|| {
-            format!("--webhook-secret-env {var}: the variable is not set")
-        })?)),
-        None => None,
-    };
+    let webhook_secret =
+        match &args.webhook_secret_env {
+            Some(var) => Some(
+                WebhookSecret::new(env.get(var).with_context(|| {
+                    format!("--webhook-secret-env {var}: the variable is not set")
+                })?)
+                .into(),
+            ),
+            None => None,
+        };
     Ok(TaskSpec {
         source_instance_id: args.instance.clone().unwrap_or_default(),
         image_name: args.image_name.clone(),
@@ -291,7 +295,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// `reimage task` with the environment and clock given (tests pin both).
 pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::open(&env, args.state_dir.as_deref(), clock.clone())?;
-    let tasks = TaskStore::new(runtime.store.clone());
+    let tasks = TaskStore::new(runtime.store.clone()).with_sealer(runtime.sealer.clone());
     let now = clock.now();
     match &args.command {
         TaskCommand::Create(create) => {
@@ -459,7 +463,7 @@ mod tests {
         assert_eq!(p.at, NaiveTime::from_hms_opt(2, 0, 0).unwrap());
         assert_eq!(
             spec.webhook_secret,
-            Some(WebhookSecret::new("a-secret-of-twenty-chars"))
+            Some(WebhookSecret::new("a-secret-of-twenty-chars").into())
         );
     }
 
@@ -520,6 +524,56 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_webhook_secret_is_sealed_under_a_key_file_created_beside_the_state_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let shared: SharedClock = Arc::new(ManualClock::new(now()));
+        let env = Env::from_pairs([
+            ("REIMAGE_STATE_DIR", state.to_str().unwrap()),
+            ("CI_HOOK_SECRET", "hook-secret-from-the-environment"),
+        ]);
+        let create = parse(&[
+            "create",
+            "--instance",
+            "i-a",
+            "--config",
+            "asc-a",
+            "--webhook-secret-env",
+            "CI_HOOK_SECRET",
+        ]);
+        run_with(create, env.clone(), shared.clone()).await.unwrap();
+        let key = dir.path().join("state.key");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let mut files = vec![state.clone()];
+        let mut seen = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains("hook-secret-from-the-environment"),
+                    "{path:?}: {text}"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 0);
+        // The next process opens it with the same key file.
+        let runtime = Runtime::open(&env, None, shared.clone()).unwrap();
+        let tasks = TaskStore::new(runtime.store.clone()).with_sealer(runtime.sealer.clone());
+        let record = tasks.list().await.unwrap().remove(0);
+        assert_eq!(
+            tasks.webhook_secret(&record).await.unwrap(),
+            Some(WebhookSecret::new("hook-secret-from-the-environment"))
+        );
+    }
+
     #[tokio::test]
     async fn a_rate_limit_at_creation_and_a_secret_rotated_from_the_command_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -548,7 +602,8 @@ mod tests {
             "2",
         ]);
         run_with(create, env.clone(), shared.clone()).await.unwrap();
-        let tasks = TaskStore::new(Runtime::open(&env, None, shared.clone()).unwrap().store);
+        let runtime = Runtime::open(&env, None, shared.clone()).unwrap();
+        let tasks = TaskStore::new(runtime.store).with_sealer(runtime.sealer);
         let created = tasks.list().await.unwrap().remove(0);
         assert_eq!(created.spec.webhook_runs_per_hour(), 2);
         assert!(
@@ -567,11 +622,8 @@ mod tests {
         ]);
         run_with(rotate, env.clone(), shared.clone()).await.unwrap();
         let rotated = tasks.get(&id).await.unwrap();
-        let secrets: Vec<&[u8]> = rotated
-            .webhook_secrets(now())
-            .into_iter()
-            .map(|s| s.expose())
-            .collect();
+        let secrets = tasks.webhook_secrets(&rotated, now()).await.unwrap();
+        let secrets: Vec<&[u8]> = secrets.iter().map(|s| s.expose()).collect();
         assert_eq!(
             secrets,
             [

@@ -3,12 +3,13 @@
 //! Defaults follow the cloud's regional rules: `ecs.<region>.aliyuncs.com`;
 //! `ess.aliyuncs.com` for the regions the official SDK's endpoint map sends there, else
 //! `ess.<region>.aliyuncs.com`; `sts.aliyuncs.com`; `<account>.<region>.fc.aliyuncs.com`;
-//! `oss-<region>.aliyuncs.com`. All over HTTPS.
+//! `oss-<region>.aliyuncs.com`; `kms.<region>.aliyuncs.com`. All over HTTPS.
 //!
 //! Every one can be overridden from the environment ([`Endpoints::from_env`]): all at once
 //! with `REIMAGE_ENDPOINT=http://host:port` (how the sim is reached: it serves every service
 //! on one port), or one by one with `REIMAGE_ECS_ENDPOINT`, `REIMAGE_ESS_ENDPOINT`,
-//! `REIMAGE_STS_ENDPOINT`, `REIMAGE_FC_ENDPOINT`, `REIMAGE_OSS_ENDPOINT`; a per-service
+//! `REIMAGE_STS_ENDPOINT`, `REIMAGE_FC_ENDPOINT`, `REIMAGE_OSS_ENDPOINT`,
+//! `REIMAGE_KMS_ENDPOINT`; a per-service
 //! variable wins over `REIMAGE_ENDPOINT`. A value without a scheme gets `https://`.
 //!
 //! Endpoints are base URLs with scheme and no trailing slash. The OSS one is the region's
@@ -44,6 +45,8 @@ pub enum Service {
     Fc,
     /// Object Storage Service.
     Oss,
+    /// Key Management Service (RPC, 2016-01-20): seals the secrets records hold.
+    Kms,
 }
 
 impl Service {
@@ -53,6 +56,7 @@ impl Service {
             Service::Ecs => Some("2014-05-26"),
             Service::Ess => Some("2014-08-28"),
             Service::Sts => Some("2015-04-01"),
+            Service::Kms => Some("2016-01-20"),
             Service::Fc | Service::Oss => None,
         }
     }
@@ -65,6 +69,7 @@ impl Service {
             Service::Sts => "REIMAGE_STS_ENDPOINT",
             Service::Fc => "REIMAGE_FC_ENDPOINT",
             Service::Oss => "REIMAGE_OSS_ENDPOINT",
+            Service::Kms => "REIMAGE_KMS_ENDPOINT",
         }
     }
 
@@ -76,6 +81,7 @@ impl Service {
             Service::Sts => "sts",
             Service::Fc => "fc",
             Service::Oss => "oss",
+            Service::Kms => "kms",
         }
     }
 }
@@ -93,6 +99,8 @@ pub struct Endpoints {
     pub fc: Option<String>,
     /// OSS (the region's endpoint).
     pub oss: String,
+    /// KMS.
+    pub kms: String,
 }
 
 impl Endpoints {
@@ -109,6 +117,7 @@ impl Endpoints {
             sts: "https://sts.aliyuncs.com".to_owned(),
             fc: account_id.map(|a| format!("https://{a}.{region_id}.fc.aliyuncs.com")),
             oss: format!("https://oss-{region_id}.aliyuncs.com"),
+            kms: format!("https://kms.{region_id}.aliyuncs.com"),
         }
     }
 
@@ -120,7 +129,8 @@ impl Endpoints {
             ess: base.clone(),
             sts: base.clone(),
             fc: Some(base.clone()),
-            oss: base,
+            oss: base.clone(),
+            kms: base,
         }
     }
 
@@ -136,6 +146,7 @@ impl Endpoints {
             Service::Sts,
             Service::Fc,
             Service::Oss,
+            Service::Kms,
         ] {
             if let Some(v) = env.get(service.env_var()) {
                 e.set(service, normalize(v));
@@ -152,6 +163,7 @@ impl Endpoints {
             Service::Sts => Some(&self.sts),
             Service::Fc => self.fc.as_deref(),
             Service::Oss => Some(&self.oss),
+            Service::Kms => Some(&self.kms),
         }
     }
 
@@ -162,6 +174,7 @@ impl Endpoints {
             Service::Sts => self.sts = url,
             Service::Fc => self.fc = Some(url),
             Service::Oss => self.oss = url,
+            Service::Kms => self.kms = url,
         }
     }
 }
@@ -191,6 +204,7 @@ mod tests {
             Some("https://1234.cn-hangzhou.fc.aliyuncs.com")
         );
         assert_eq!(e.oss, "https://oss-cn-hangzhou.aliyuncs.com");
+        assert_eq!(e.kms, "https://kms.cn-hangzhou.aliyuncs.com");
         let e = Endpoints::for_region("eu-central-1", None);
         assert_eq!(e.ess, "https://ess.eu-central-1.aliyuncs.com");
         assert_eq!(e.ecs, "https://ecs.eu-central-1.aliyuncs.com");
@@ -210,18 +224,21 @@ mod tests {
         assert_eq!(e.oss, "http://127.0.0.1:8080");
         assert_eq!(e.fc.as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(e.sts, "https://sts.example.test");
+        assert_eq!(e.kms, "http://127.0.0.1:8080");
 
         let env = Env::from_pairs([
             ("REIMAGE_ECS_ENDPOINT", "http://127.0.0.1:1"),
             ("REIMAGE_ESS_ENDPOINT", "http://127.0.0.1:2"),
             ("REIMAGE_FC_ENDPOINT", "http://127.0.0.1:3"),
             ("REIMAGE_OSS_ENDPOINT", "http://127.0.0.1:4"),
+            ("REIMAGE_KMS_ENDPOINT", "http://127.0.0.1:5"),
         ]);
         let e = Endpoints::from_env("cn-shanghai", None, &env);
         assert_eq!(e.get(Service::Ecs), Some("http://127.0.0.1:1"));
         assert_eq!(e.get(Service::Ess), Some("http://127.0.0.1:2"));
         assert_eq!(e.get(Service::Fc), Some("http://127.0.0.1:3"));
         assert_eq!(e.get(Service::Oss), Some("http://127.0.0.1:4"));
+        assert_eq!(e.get(Service::Kms), Some("http://127.0.0.1:5"));
         assert_eq!(e.get(Service::Sts), Some("https://sts.aliyuncs.com"));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: [`sign`] (pure signers), [`http`] (transport, retry classification,
 //! backoff), [`credentials`] (the credential chain, AssumeRole), [`endpoints`], and one module
-//! of typed operations per service ([`ecs`], [`ess`], [`sts`], [`fc`], [`oss`]), using the
+//! of typed operations per service ([`ecs`], [`ess`], [`sts`], [`kms`], [`fc`], [`oss`]), using the
 //! cloud's exact parameter names and response nesting.
 //!
 //! ```no_run
@@ -32,6 +32,7 @@ pub mod error;
 pub mod ess;
 pub mod fc;
 pub mod http;
+pub mod kms;
 pub mod oss;
 pub mod sign;
 pub mod sts;
@@ -173,6 +174,11 @@ impl Client {
     /// STS operations.
     pub fn sts(&self) -> sts::Sts<'_> {
         sts::Sts::new(self)
+    }
+
+    /// KMS operations.
+    pub fn kms(&self) -> kms::Kms<'_> {
+        kms::Kms::new(self)
     }
 
     /// Any RPC action of ECS, ESS or STS, sent as `POST` with `params` as given (add

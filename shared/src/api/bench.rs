@@ -137,7 +137,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
         permission: PermissionSource::RamRole {
             role_arn: "acs:ram::123456789012:role/reimage-bench".into(),
         },
-        webhook_secret: Some(WebhookSecret::new("bench-webhook-secret-0123")),
+        webhook_secret: Some(WebhookSecret::new("bench-webhook-secret-0123").into()),
         webhook_runs_per_hour: None,
     }
 }
@@ -147,7 +147,11 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
     let store: SharedStore = Arc::new(FileStore::open(dir).map_err(|e| e.to_string())?);
     let clock = ManualClock::new(start());
     let shared_clock: SharedClock = Arc::new(clock.clone());
-    let tasks = TaskStore::new(store.clone());
+    // Webhook secrets are sealed as `reimage serve` seals them (AES-256-GCM, a local key).
+    let sealer: crate::secrets::SharedSealer = Arc::new(crate::secrets::LocalSealer::with_key(
+        [0x5a; crate::secrets::KEY_LEN],
+    ));
+    let tasks = TaskStore::new(store.clone()).with_sealer(Some(sealer.clone()));
     let created = start() - chrono::Duration::days(1);
     // Task i runs daily at minute i * 1440 / tasks of the day, so a few tasks (one in 1440)
     // are due in the minute ticked below. The file store syncs every record, so they are written 64 at once.
@@ -217,13 +221,16 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
     for result in results {
         result.map_err(|e| e.to_string())?;
     }
-    let api = Arc::new(Api::new(
-        store.clone(),
-        Arc::new(Counted),
-        shared_clock.clone(),
-        Arc::new(SequentialIds::new("bench")),
-        Auth::Off,
-    ));
+    let api = Arc::new(
+        Api::new(
+            store.clone(),
+            Arc::new(Counted),
+            shared_clock.clone(),
+            Arc::new(SequentialIds::new("bench")),
+            Auth::Off,
+        )
+        .with_sealer(Some(sealer)),
+    );
     let router = api.router();
     let mut latencies = Vec::with_capacity(config.gets);
     for i in 0..config.gets {

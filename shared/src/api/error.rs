@@ -118,9 +118,9 @@ impl From<TaskStoreError> for ApiError {
             TaskStoreError::AlreadyExists(_) | TaskStoreError::Contended(_) => {
                 Self::new(StatusCode::CONFLICT, "Conflict", err.to_string())
             }
-            TaskStoreError::Corrupt { .. } | TaskStoreError::Store(_) => {
-                Self::internal(err.to_string())
-            }
+            TaskStoreError::Corrupt { .. }
+            | TaskStoreError::Store(_)
+            | TaskStoreError::Sealing { .. } => Self::internal(err.to_string()),
         }
     }
 }

@@ -411,6 +411,13 @@ impl Api {
         self
     }
 
+    /// Seals the webhook secrets of the tasks it stores with `sealer` (see
+    /// [`crate::secrets`]); without one, a task with a webhook secret is refused.
+    pub fn with_sealer(mut self, sealer: Option<crate::secrets::SharedSealer>) -> Self {
+        self.tasks = self.tasks.with_sealer(sealer);
+        self
+    }
+
     /// Enables `PUT /scaling-configurations/{id}/image` through `images`.
     pub fn with_image_setter(mut self, images: Arc<dyn ImageSetter>) -> Self {
         self.images = Some(images);
@@ -896,16 +903,29 @@ async fn hook(
     // An unknown task, a task without a secret and a wrong secret are the same 401, after
     // the same MAC work (see `webhook::Presented::authenticate`).
     let known = api.hook_task(&id).await?;
-    let current = known.as_ref().and_then(|r| r.spec.webhook_secret.as_ref());
-    let previous = known
-        .as_ref()
-        .and_then(|r| r.previous_webhook_secret.as_ref())
-        .filter(|p| now < p.valid_until)
-        .map(|p| &p.secret);
+    // Opened from their sealed form (kept in memory once opened).
+    let (current, previous) = match &known {
+        Some(record) => (
+            api.tasks.webhook_secret(record).await?,
+            match record
+                .previous_webhook_secret
+                .as_ref()
+                .filter(|p| now < p.valid_until)
+            {
+                Some(p) => {
+                    api.tasks
+                        .open_secret(&record.task_id, Some(&p.secret))
+                        .await?
+                }
+                None => None,
+            },
+        ),
+        None => (None, None),
+    };
     // The secrets `TaskRecord::webhook_secrets` lists, without an allocation per request.
     let both: [&WebhookSecret; 2];
     let one: [&WebhookSecret; 1];
-    let secrets: &[&WebhookSecret] = match (current, previous) {
+    let secrets: &[&WebhookSecret] = match (current.as_ref(), previous.as_ref()) {
         (Some(a), Some(b)) => {
             both = [a, b];
             &both

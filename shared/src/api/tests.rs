@@ -103,7 +103,17 @@ fn fixture_with(auth: Auth) -> Fixture {
 }
 
 fn fixture_at(auth: Auth, base_path: &str) -> Fixture {
-    let store: SharedStore = Arc::new(MemoryStore::new());
+    fixture_on(Arc::new(MemoryStore::new()), auth, base_path)
+}
+
+/// The key every test API seals webhook secrets with.
+fn test_sealer() -> Option<crate::secrets::SharedSealer> {
+    Some(Arc::new(crate::secrets::LocalSealer::with_key(
+        [9; crate::secrets::KEY_LEN],
+    )))
+}
+
+fn fixture_on(store: SharedStore, auth: Auth, base_path: &str) -> Fixture {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
     let shared_clock: SharedClock = Arc::new(clock.clone());
     let runs = IndexedRuns::new(
@@ -122,6 +132,7 @@ fn fixture_at(auth: Auth, base_path: &str) -> Fixture {
         auth,
     )
     .with_image_setter(Arc::new(FakeImages))
+    .with_sealer(test_sealer())
     .with_base_path(base_path);
     Fixture {
         store,
@@ -652,16 +663,19 @@ async fn an_unknown_task_and_a_wrong_signature_are_the_same_401_without_a_store_
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
     let shared_clock: SharedClock = Arc::new(clock.clone());
     let shared: SharedStore = store.clone();
-    let api = Arc::new(Api::new(
-        shared.clone(),
-        Arc::new(RecordZero {
-            store: shared.clone(),
-            clock: shared_clock.clone(),
-        }),
-        shared_clock.clone(),
-        Arc::new(SequentialIds::new("id")),
-        Auth::Bearer(ApiToken::new(TOKEN)),
-    ));
+    let api = Arc::new(
+        Api::new(
+            shared.clone(),
+            Arc::new(RecordZero {
+                store: shared.clone(),
+                clock: shared_clock.clone(),
+            }),
+            shared_clock.clone(),
+            Arc::new(SequentialIds::new("id")),
+            Auth::Bearer(ApiToken::new(TOKEN)),
+        )
+        .with_sealer(test_sealer()),
+    );
     let g = Fixture {
         store: shared.clone(),
         clock: clock.clone(),
@@ -673,7 +687,7 @@ async fn an_unknown_task_and_a_wrong_signature_are_the_same_401_without_a_store_
     }
     assert_eq!(store.lists.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Another process creates a task: found once the list is a minute old.
-    let other = TaskStore::new(shared.clone());
+    let other = TaskStore::new(shared.clone()).with_sealer(test_sealer());
     let spec: TaskSpec = serde_json::from_value(periodic_task()).unwrap();
     other
         .create("task-elsewhere", spec, clock.now())
@@ -974,6 +988,67 @@ async fn a_rotated_secret_keeps_the_old_one_valid_for_the_overlap_only() {
         );
         assert_eq!(answer["field"], field, "{patch}");
     }
+}
+
+#[tokio::test]
+async fn the_webhook_secret_is_stored_sealed_and_still_verifies_webhooks() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (status, _) = f
+        .call(
+            "PATCH",
+            &format!("/tasks/{id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f
+        .call(
+            "PATCH",
+            &format!("/tasks/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let keys = f.store.list(&format!("tasks/{id}/")).await.unwrap();
+    assert_eq!(keys.len(), 3);
+    for key in &keys {
+        let raw = f.store.get(key).await.unwrap().unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        assert!(!text.contains(SECRET), "{key}: {text}");
+        assert!(text.contains("sealed_with"), "{key}: {text}");
+    }
+    // Another process over the same records (nothing cached) opens the secret to verify.
+    let other = fixture_on(f.store.clone(), Auth::Bearer(ApiToken::new(TOKEN)), "");
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let t = other.clock.now().timestamp();
+    let signed = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(&WebhookSecret::new(SECRET), t, body.as_bytes()),
+    )];
+    let (status, started) = other.hook(&id, &signed, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let forged = vec![(
+        "x-reimage-signature",
+        webhook::reimage_signature(
+            &WebhookSecret::new("not-the-secret-at-all"),
+            t,
+            body.as_bytes(),
+        ),
+    )];
+    let (status, _) = other.hook(&id, &forged, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_sealed_form_cannot_be_submitted_as_a_secret() {
+    let f = fixture();
+    let mut task = periodic_task();
+    task["webhook_secret"] =
+        json!({"sealed_with": "local", "key": "0011223344556677", "ciphertext": "AAAA"});
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "webhook_secret");
 }
 
 #[tokio::test]

@@ -14,8 +14,16 @@
 //! Each record is a complete snapshot of the task; the record with the highest seq is the
 //! current state. [`TaskSpec::validate`] refuses what the console refuses, each refusal an
 //! [`InvalidTask`] whose message starts with the name of the offending field.
+//!
+//! A record never holds a webhook secret in plaintext: [`TaskStore`] seals each (the current
+//! one and a rotated-out one) with its [`SecretSealer`](crate::secrets::SecretSealer) (KMS, or
+//! a local key file) for the task's id before writing, and opens them only for a webhook's
+//! check ([`TaskStore::webhook_secrets`]). A record written before secrets were sealed is
+//! still read, and its next edit seals it.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc, Weekday};
 use futures::StreamExt as _;
@@ -25,6 +33,7 @@ use crate::model::PermissionSource;
 use crate::model::execution::ExecutionId;
 use crate::model::naming::{self, NameError};
 use crate::schedule::Schedule;
+use crate::secrets::{SealError, SealedSecret, SharedSealer};
 use crate::store::{SharedStore, StoreError};
 
 /// What the console calls the configuration source: where the new image goes.
@@ -182,6 +191,33 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
+/// A webhook secret as a task definition holds it: the secret itself as submitted (and in
+/// records written before secrets were sealed), or sealed, as [`TaskStore`] writes every
+/// record. In JSON, a string or a [`SealedSecret`] object.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredSecret {
+    /// Sealed for the task (see [`crate::secrets`]).
+    Sealed(SealedSecret),
+    /// The secret itself.
+    Plain(WebhookSecret),
+}
+
+impl From<WebhookSecret> for StoredSecret {
+    fn from(secret: WebhookSecret) -> Self {
+        Self::Plain(secret)
+    }
+}
+
+impl fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sealed(sealed) => f.debug_tuple("Sealed").field(sealed).finish(),
+            Self::Plain(_) => f.write_str("Plain(<redacted>)"),
+        }
+    }
+}
+
 /// Everything that defines a task, as submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,9 +236,10 @@ pub struct TaskSpec {
     pub executed_at: ExecutedAt,
     /// Whose permissions the executions use.
     pub permission: PermissionSource,
-    /// The secret for `POST /hooks/<task-id>`; without one the task has no webhook.
+    /// The secret for `POST /hooks/<task-id>`; without one the task has no webhook. Given
+    /// in plaintext, stored sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_secret: Option<WebhookSecret>,
+    pub webhook_secret: Option<StoredSecret>,
     /// The most runs webhooks may start in any hour ([`DEFAULT_WEBHOOK_RUNS_PER_HOUR`] when
     /// absent); beyond it a webhook is answered 429 with `Retry-After`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,6 +365,9 @@ pub enum InvalidTask {
          out for the default of {DEFAULT_WEBHOOK_RUNS_PER_HOUR})"
     )]
     WebhookRunsPerHour(u32),
+    /// A sealed form given where the secret itself is expected.
+    #[error("webhook_secret: give the secret itself (a string), not a sealed form")]
+    SealedWebhookSecret,
 }
 
 impl InvalidTask {
@@ -395,8 +435,10 @@ impl TaskSpec {
             }
             PermissionSource::RamRole { role_arn } => validate_role_arn(role_arn)?,
         }
-        if let Some(secret) = &self.webhook_secret {
-            validate_webhook_secret(secret)?;
+        match &self.webhook_secret {
+            Some(StoredSecret::Plain(secret)) => validate_webhook_secret(secret)?,
+            Some(StoredSecret::Sealed(_)) => return Err(InvalidTask::SealedWebhookSecret),
+            None => {}
         }
         if let Some(limit) = self.webhook_runs_per_hour {
             if !(1..=MAX_WEBHOOK_RUNS_PER_HOUR).contains(&limit) {
@@ -490,8 +532,8 @@ pub enum TaskChange {
 /// A replaced webhook secret, still accepted until `valid_until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousWebhookSecret {
-    /// The secret that was replaced.
-    pub secret: WebhookSecret,
+    /// The secret that was replaced (sealed, as the current one).
+    pub secret: StoredSecret,
     /// After this instant only the current secret is accepted.
     pub valid_until: DateTime<Utc>,
 }
@@ -526,8 +568,9 @@ impl TaskRecord {
 
     /// The webhook secrets accepted at `now`: the current one, then a replaced one during its
     /// overlap.
-    pub fn webhook_secrets(&self, now: DateTime<Utc>) -> Vec<&WebhookSecret> {
-        let mut out: Vec<&WebhookSecret> = self.spec.webhook_secret.iter().collect();
+    /// They are sealed: [`TaskStore::webhook_secrets`] opens them.
+    pub fn webhook_secrets(&self, now: DateTime<Utc>) -> Vec<&StoredSecret> {
+        let mut out: Vec<&StoredSecret> = self.spec.webhook_secret.iter().collect();
         if let Some(previous) = &self.previous_webhook_secret {
             if now < previous.valid_until {
                 out.push(&previous.secret);
@@ -549,6 +592,15 @@ pub enum TaskStoreError {
     /// Other writers kept winning the race for the next record.
     #[error("task {0} is being changed by another writer; try again")]
     Contended(String),
+    /// A secret could not be sealed or opened (the message never holds the secret).
+    #[error("task {task_id}: {source}")]
+    Sealing {
+        /// The task.
+        task_id: String,
+        /// Why.
+        #[source]
+        source: SealError,
+    },
     /// A stored record that cannot be read back.
     #[error("task record {key} is corrupt: {message}")]
     Corrupt {
@@ -563,10 +615,26 @@ pub enum TaskStoreError {
 }
 
 /// Task records in a [`crate::store::StateStore`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TaskStore {
     store: SharedStore,
+    sealer: Option<SharedSealer>,
+    /// Opened webhook secrets by task id and sealed form (so a changed secret is never
+    /// answered from here), at most [`OPENED_MAX`].
+    opened: Arc<Mutex<HashMap<(String, String), WebhookSecret>>>,
 }
+
+impl fmt::Debug for TaskStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskStore")
+            .field("store", &self.store)
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many opened webhook secrets a [`TaskStore`] keeps in memory.
+const OPENED_MAX: usize = 10_000;
 
 /// How many records [`TaskStore::list`] reads at once.
 const LIST_CONCURRENCY: usize = 32;
@@ -597,9 +665,144 @@ pub fn is_valid_task_id(id: &str) -> bool {
 }
 
 impl TaskStore {
-    /// Tasks in `store`.
+    /// Tasks in `store`, without a sealer: such a store reads tasks, and writes those without
+    /// a webhook secret; storing or opening a secret needs [`TaskStore::with_sealer`].
     pub fn new(store: SharedStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            sealer: None,
+            opened: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Seals webhook secrets with `sealer` (none: secrets can be neither stored nor opened).
+    pub fn with_sealer(mut self, sealer: Option<SharedSealer>) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    /// The sealer, if any.
+    pub fn sealer(&self) -> Option<&SharedSealer> {
+        self.sealer.as_ref()
+    }
+
+    fn sealing_error(task_id: &str, source: SealError) -> TaskStoreError {
+        TaskStoreError::Sealing {
+            task_id: task_id.to_owned(),
+            source,
+        }
+    }
+
+    fn remember_opened(&self, task_id: &str, sealed: &SealedSecret, secret: &WebhookSecret) {
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if opened.len() >= OPENED_MAX {
+            opened.clear();
+        }
+        opened.insert(
+            (task_id.to_owned(), sealed.ciphertext.clone()),
+            secret.clone(),
+        );
+    }
+
+    /// Seals `secret` for `task_id`, unless it is sealed already.
+    pub async fn seal_secret(
+        &self,
+        task_id: &str,
+        secret: StoredSecret,
+    ) -> Result<StoredSecret, TaskStoreError> {
+        let StoredSecret::Plain(plain) = secret else {
+            return Ok(secret);
+        };
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| Self::sealing_error(task_id, SealError::NoSealer))?;
+        let sealed = sealer
+            .seal(plain.expose(), task_id)
+            .await
+            .map_err(|e| Self::sealing_error(task_id, e))?;
+        self.remember_opened(task_id, &sealed, &plain);
+        Ok(StoredSecret::Sealed(sealed))
+    }
+
+    /// Opens a secret of task `task_id` (a plaintext one, from a record written before
+    /// secrets were sealed, is answered as it is). Opened secrets are kept in memory.
+    pub async fn open_secret(
+        &self,
+        task_id: &str,
+        secret: Option<&StoredSecret>,
+    ) -> Result<Option<WebhookSecret>, TaskStoreError> {
+        let sealed = match secret {
+            None => return Ok(None),
+            Some(StoredSecret::Plain(plain)) => return Ok(Some(plain.clone())),
+            Some(StoredSecret::Sealed(sealed)) => sealed,
+        };
+        if let Some(secret) = self
+            .opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(task_id.to_owned(), sealed.ciphertext.clone()))
+        {
+            return Ok(Some(secret.clone()));
+        }
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| Self::sealing_error(task_id, SealError::NoSealer))?;
+        let bytes = sealer
+            .open(sealed, task_id)
+            .await
+            .map_err(|e| Self::sealing_error(task_id, e))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Self::sealing_error(
+                task_id,
+                SealError::Malformed("the opened secret is not UTF-8".into()),
+            )
+        })?;
+        let secret = WebhookSecret::new(text);
+        self.remember_opened(task_id, sealed, &secret);
+        Ok(Some(secret))
+    }
+
+    /// The webhook secret of `record`, opened; `None` if the task has no webhook.
+    pub async fn webhook_secret(
+        &self,
+        record: &TaskRecord,
+    ) -> Result<Option<WebhookSecret>, TaskStoreError> {
+        self.open_secret(&record.task_id, record.spec.webhook_secret.as_ref())
+            .await
+    }
+
+    /// The webhook secrets of `record` accepted at `now` ([`TaskRecord::webhook_secrets`]),
+    /// opened.
+    pub async fn webhook_secrets(
+        &self,
+        record: &TaskRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookSecret>, TaskStoreError> {
+        let mut out = Vec::new();
+        for secret in record.webhook_secrets(now) {
+            if let Some(opened) = self.open_secret(&record.task_id, Some(secret)).await? {
+                out.push(opened);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Seals every secret `record` holds in plaintext. Every secret field of a task record
+    /// goes through here before the record is written.
+    async fn seal_secrets(&self, record: &mut TaskRecord) -> Result<(), TaskStoreError> {
+        if let Some(secret) = record.spec.webhook_secret.take() {
+            record.spec.webhook_secret = Some(self.seal_secret(&record.task_id, secret).await?);
+        }
+        if let Some(previous) = record.previous_webhook_secret.as_mut() {
+            let secret = std::mem::replace(
+                &mut previous.secret,
+                StoredSecret::Plain(WebhookSecret::new(String::new())),
+            );
+            previous.secret = self.seal_secret(&record.task_id, secret).await?;
+        }
+        Ok(())
     }
 
     /// The underlying store.
@@ -614,7 +817,7 @@ impl TaskStore {
         spec: TaskSpec,
         now: DateTime<Utc>,
     ) -> Result<TaskRecord, TaskStoreError> {
-        let record = TaskRecord {
+        let mut record = TaskRecord {
             task_id: task_id.to_owned(),
             seq: 0,
             change: TaskChange::Created,
@@ -624,7 +827,7 @@ impl TaskStore {
             spec,
             previous_webhook_secret: None,
         };
-        match self.put(&record).await {
+        match self.put(&mut record).await {
             Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => {
                 Err(TaskStoreError::AlreadyExists(task_id.to_owned()))
             }
@@ -722,14 +925,15 @@ impl TaskStore {
             if change != TaskChange::Deleted && enabled == current.enabled {
                 return Ok(current);
             }
-            let next = TaskRecord {
+            let mut next = TaskRecord {
                 seq: current.seq + 1,
                 change,
                 recorded_at: now,
                 enabled,
                 ..current
             };
-            match self.put(&next).await {
+            // A record written before secrets were sealed is sealed now.
+            match self.put(&mut next).await {
                 Ok(()) => return Ok(next),
                 Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => continue,
                 Err(err) => return Err(err),
@@ -751,7 +955,10 @@ impl TaskStore {
         for _ in 0..EDIT_ATTEMPTS {
             let current = self.get(task_id).await?;
             let previous_webhook_secret = match current.spec.webhook_secret.clone() {
-                Some(old) if old != secret && overlap > chrono::Duration::zero() => {
+                Some(old)
+                    if self.open_secret(task_id, Some(&old)).await?.as_ref() != Some(&secret)
+                        && overlap > chrono::Duration::zero() =>
+                {
                     Some(PreviousWebhookSecret {
                         secret: old,
                         valid_until: now + overlap,
@@ -759,18 +966,18 @@ impl TaskStore {
                 }
                 _ => None,
             };
-            let next = TaskRecord {
+            let mut next = TaskRecord {
                 seq: current.seq + 1,
                 change: TaskChange::WebhookSecretRotated,
                 recorded_at: now,
                 spec: TaskSpec {
-                    webhook_secret: Some(secret.clone()),
+                    webhook_secret: Some(secret.clone().into()),
                     ..current.spec.clone()
                 },
                 previous_webhook_secret,
                 ..current
             };
-            match self.put(&next).await {
+            match self.put(&mut next).await {
                 Ok(()) => return Ok(next),
                 Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => continue,
                 Err(err) => return Err(err),
@@ -779,7 +986,8 @@ impl TaskStore {
         Err(TaskStoreError::Contended(task_id.to_owned()))
     }
 
-    async fn put(&self, record: &TaskRecord) -> Result<(), TaskStoreError> {
+    async fn put(&self, record: &mut TaskRecord) -> Result<(), TaskStoreError> {
+        self.seal_secrets(record).await?;
         let key = task_key(&record.task_id, record.seq);
         let body = serde_json::to_vec_pretty(record).map_err(|e| TaskStoreError::Corrupt {
             key: key.clone(),
@@ -843,7 +1051,7 @@ mod tests {
                 to_day: 25,
             })),
             permission: role(),
-            webhook_secret: Some(WebhookSecret::new("0123456789abcdef")),
+            webhook_secret: Some(WebhookSecret::new("0123456789abcdef").into()),
             webhook_runs_per_hour: None,
         }
     }
@@ -1090,7 +1298,7 @@ mod tests {
             (
                 "webhook_secret",
                 "at least 16",
-                Box::new(|s| s.webhook_secret = Some(WebhookSecret::new("short"))),
+                Box::new(|s| s.webhook_secret = Some(WebhookSecret::new("short").into())),
             ),
         ];
         for (field, fragment, edit) in cases {
@@ -1155,7 +1363,7 @@ mod tests {
     #[tokio::test]
     async fn each_edit_is_a_new_record_and_the_highest_seq_is_current() {
         let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
-        let tasks = TaskStore::new(store.clone());
+        let tasks = sealing(store.clone());
         tasks.create("t1", valid(), now()).await.unwrap();
         assert!(matches!(
             tasks.create("t1", valid(), now()).await,
@@ -1211,7 +1419,7 @@ mod tests {
     #[tokio::test]
     async fn records_past_seq_nine_still_sort_by_number() {
         let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
-        let tasks = TaskStore::new(store);
+        let tasks = sealing(store);
         tasks.create("t1", valid(), now()).await.unwrap();
         for i in 0..12 {
             let change = if i % 2 == 0 {
@@ -1228,7 +1436,7 @@ mod tests {
     #[tokio::test]
     async fn a_rotated_secret_keeps_the_old_one_for_the_overlap_only() {
         let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
-        let tasks = TaskStore::new(store.clone());
+        let tasks = sealing(store.clone());
         let created = tasks.create("t1", valid(), now()).await.unwrap();
         assert_eq!(created.webhook_secrets(now()).len(), 1);
         let new = WebhookSecret::new("fedcba9876543210-new");
@@ -1242,13 +1450,31 @@ mod tests {
         );
         let old = WebhookSecret::new("0123456789abcdef");
         let just_before = now() + chrono::Duration::hours(24) - chrono::Duration::seconds(1);
-        assert_eq!(rotated.webhook_secrets(just_before), [&new, &old]);
         assert_eq!(
-            rotated.webhook_secrets(now() + chrono::Duration::hours(24)),
-            [&new]
+            tasks.webhook_secrets(&rotated, just_before).await.unwrap(),
+            [new.clone(), old.clone()]
         );
-        // Read back from the store, the previous secret is still there.
-        assert_eq!(tasks.get("t1").await.unwrap(), rotated);
+        assert_eq!(
+            tasks
+                .webhook_secrets(&rotated, now() + chrono::Duration::hours(24))
+                .await
+                .unwrap(),
+            vec![new.clone()]
+        );
+        // Both are sealed on disk.
+        let text = raw(&store, &task_key("t1", 1)).await;
+        assert!(
+            !text.contains("fedcba9876543210") && !text.contains("0123456789abcdef"),
+            "{text}"
+        );
+        // Read back from the store (by another process), the previous secret is still there.
+        let fresh = sealing(store.clone());
+        let read = fresh.get("t1").await.unwrap();
+        assert_eq!(read, rotated);
+        assert_eq!(
+            fresh.webhook_secrets(&read, just_before).await.unwrap(),
+            [new.clone(), old.clone()]
+        );
         // An enable/disable keeps the overlap; a zero overlap ends it.
         let disabled = tasks
             .change("t1", TaskChange::Disabled, now())
@@ -1260,7 +1486,10 @@ mod tests {
             .rotate_webhook_secret("t1", newer.clone(), chrono::Duration::zero(), now())
             .await
             .unwrap();
-        assert_eq!(rotated.webhook_secrets(now()), [&newer]);
+        assert_eq!(
+            tasks.webhook_secrets(&rotated, now()).await.unwrap(),
+            vec![newer]
+        );
         // The secret never shows in the record's Debug output.
         let shown = format!("{rotated:?}");
         assert!(
@@ -1283,5 +1512,148 @@ mod tests {
             record.spec.webhook_runs_per_hour(),
             DEFAULT_WEBHOOK_RUNS_PER_HOUR
         );
+    }
+    fn sealing(store: SharedStore) -> TaskStore {
+        TaskStore::new(store).with_sealer(Some(Arc::new(crate::secrets::LocalSealer::with_key(
+            [3; crate::secrets::KEY_LEN],
+        ))))
+    }
+
+    async fn raw(store: &SharedStore, key: &str) -> String {
+        String::from_utf8(store.get(key).await.unwrap().expect("the record exists")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_hold_the_webhook_secret_sealed_only() {
+        let store: SharedStore = Arc::new(crate::store::memory::MemoryStore::new());
+        let tasks = sealing(store.clone());
+        let created = tasks.create("t1", valid(), now()).await.unwrap();
+        assert!(matches!(
+            created.spec.webhook_secret,
+            Some(StoredSecret::Sealed(_))
+        ));
+        let disabled = tasks
+            .change("t1", TaskChange::Disabled, now())
+            .await
+            .unwrap();
+        for seq in 0..=1 {
+            let text = raw(&store, &task_key("t1", seq)).await;
+            assert!(!text.contains("0123456789abcdef"), "{text}");
+            assert!(text.contains("\"sealed_with\": \"local\""), "{text}");
+        }
+        // A fresh store (another process) opens it through the sealer, not from memory.
+        let other = sealing(store.clone());
+        let record = other.get("t1").await.unwrap();
+        assert_eq!(record, disabled);
+        assert_eq!(
+            other.webhook_secret(&record).await.unwrap(),
+            Some(WebhookSecret::new("0123456789abcdef"))
+        );
+        // Without the key it cannot be opened, and the error says why without the secret.
+        let keyless = TaskStore::new(store.clone());
+        let err = keyless.webhook_secret(&record).await.unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("no key to seal secrets"), "{message}");
+        // Under another key it cannot either.
+        let wrong = TaskStore::new(store.clone()).with_sealer(Some(Arc::new(
+            crate::secrets::LocalSealer::with_key([4; crate::secrets::KEY_LEN]),
+        )));
+        assert!(matches!(
+            wrong.webhook_secret(&record).await.unwrap_err(),
+            TaskStoreError::Sealing {
+                source: SealError::WrongKey { .. },
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_sealed_secret_moved_to_another_task_does_not_open() {
+        let store: SharedStore = Arc::new(crate::store::memory::MemoryStore::new());
+        let tasks = sealing(store.clone());
+        let t1 = tasks.create("t1", valid(), now()).await.unwrap();
+        let mut spec = valid();
+        spec.webhook_secret = None;
+        let mut t2 = tasks.create("t2", spec, now()).await.unwrap();
+        t2.spec.webhook_secret = t1.spec.webhook_secret.clone();
+        let fresh = sealing(store);
+        assert!(matches!(
+            fresh.webhook_secret(&t2).await.unwrap_err(),
+            TaskStoreError::Sealing {
+                source: SealError::Rejected { .. },
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_store_without_a_sealer_refuses_to_store_a_secret() {
+        let store: SharedStore = Arc::new(crate::store::memory::MemoryStore::new());
+        let tasks = TaskStore::new(store.clone());
+        let err = tasks.create("t1", valid(), now()).await.unwrap_err();
+        assert!(err.to_string().contains("REIMAGE_KMS_KEY_ID"), "{err}");
+        assert!(store.list("tasks/").await.unwrap().is_empty());
+        let mut spec = valid();
+        spec.webhook_secret = None;
+        tasks.create("t2", spec, now()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_plaintext_record_from_before_sealing_is_read_and_sealed_at_its_next_edit() {
+        let store: SharedStore = Arc::new(crate::store::memory::MemoryStore::new());
+        // Record 0 exactly as reimage wrote it before secrets were sealed.
+        let old = serde_json::json!({
+            "task_id": "t1", "seq": 0, "change": "created",
+            "recorded_at": now(), "created_at": now(), "enabled": true,
+            "spec": {
+                "source_instance_id": "i-bp1abc",
+                "scaling_configuration_ids": ["asc-one"],
+                "executed_at": {"kind": "now"},
+                "permission": {"kind": "account"},
+                "webhook_secret": "an-old-plaintext-secret"
+            }
+        });
+        store
+            .create(
+                &task_key("t1", 0),
+                &serde_json::to_vec_pretty(&old).unwrap(),
+            )
+            .await
+            .unwrap();
+        let tasks = sealing(store.clone());
+        let record = tasks.get("t1").await.unwrap();
+        assert_eq!(
+            tasks.webhook_secret(&record).await.unwrap(),
+            Some(WebhookSecret::new("an-old-plaintext-secret"))
+        );
+        tasks
+            .change("t1", TaskChange::Disabled, now())
+            .await
+            .unwrap();
+        let text = raw(&store, &task_key("t1", 1)).await;
+        assert!(!text.contains("an-old-plaintext-secret"), "{text}");
+        let fresh = sealing(store.clone());
+        let record = fresh.get("t1").await.unwrap();
+        assert!(matches!(
+            record.spec.webhook_secret,
+            Some(StoredSecret::Sealed(_))
+        ));
+        assert_eq!(
+            fresh.webhook_secret(&record).await.unwrap(),
+            Some(WebhookSecret::new("an-old-plaintext-secret"))
+        );
+    }
+
+    #[test]
+    fn a_sealed_form_is_not_accepted_as_a_new_secret() {
+        let (field, message) = refusal(|s| {
+            s.webhook_secret = Some(StoredSecret::Sealed(SealedSecret {
+                sealed_with: crate::secrets::SealScheme::Local,
+                key: "k".into(),
+                ciphertext: "c".into(),
+            }))
+        });
+        assert_eq!(field, "webhook_secret");
+        assert!(message.contains("not a sealed form"), "{message}");
     }
 }

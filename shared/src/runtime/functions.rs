@@ -37,6 +37,7 @@ use crate::ids::{RandomIds, SharedIds};
 use crate::model::task::TaskStore;
 use crate::model::{Step, StepEvent};
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
+use crate::secrets::{SharedSealer, sealer_from_env};
 use crate::settings::Env;
 use crate::steps::aliyun::AliyunClouds;
 use crate::steps::{CloudProvider, Engine, EngineConfig, EngineError, Handled};
@@ -101,6 +102,7 @@ impl Parts {
         ids: SharedIds,
         api_token: Option<ApiToken>,
         credentials: RequestCredentials,
+        sealer: Option<SharedSealer>,
     ) -> Self {
         let clock = engine.clock().clone();
         let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
@@ -111,7 +113,8 @@ impl Parts {
         let api = api_token.map(|token| {
             Arc::new(
                 Api::new(store.clone(), runs.clone(), clock, ids, Auth::Bearer(token))
-                    .with_image_setter(Arc::new(CloudImageSetter::new(clouds))),
+                    .with_image_setter(Arc::new(CloudImageSetter::new(clouds)))
+                    .with_sealer(sealer),
             )
         });
         Self {
@@ -132,6 +135,7 @@ impl Parts {
     /// | `REIMAGE_API_TOKEN` | the bearer token of the HTTP API (without it the API is refused) |
     /// | `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN` | credentials until a request brings its own |
     /// | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
+    /// | `REIMAGE_KMS_KEY_ID` | the KMS key that seals webhook secrets (template.yml's `SecretsKmsKeyId`); else `REIMAGE_SECRETS_KEY_FILE`, a local key file; without either, a task with a webhook secret is refused |
     /// | `REIMAGE_OVERDUE_AFTER_SECS` | how late a pending step must be before the timer's sweep dispatches it again (default 600) |
     pub fn from_env(env: &Env, clock: SharedClock) -> Result<Self, SetupError> {
         let account_id = env
@@ -161,6 +165,8 @@ impl Parts {
         let location = StoreLocation::from_env(env, &env.state_dir(None))?;
         let store = open_store(&location, || Ok(OssClient::from_client(&client)?))?;
         let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client.clone()));
+        // The function's file system does not outlive it: no key file by default.
+        let sealer = sealer_from_env(env, None, || Ok::<_, SetupError>(client.clone()))?;
         let mut config = EngineConfig::default();
         if let Some(value) = env.get("REIMAGE_OVERDUE_AFTER_SECS") {
             let secs: u64 = value.trim().parse().map_err(|_| SetupError::Invalid {
@@ -189,6 +195,7 @@ impl Parts {
             ids,
             env.get("REIMAGE_API_TOKEN").map(ApiToken::new),
             credentials,
+            sealer,
         ))
     }
 

@@ -55,6 +55,7 @@ fn rig(api_token: Option<&str>) -> Rig {
         ids,
         api_token.map(ApiToken::new),
         credentials.clone(),
+        Some(Arc::new(crate::secrets::LocalSealer::with_key([6; 32]))),
     );
     Rig {
         clock,
