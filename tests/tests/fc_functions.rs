@@ -73,6 +73,11 @@ impl Deployment {
                     format!("file://{}", state.path().display()),
                 ),
                 ("REIMAGE_OVERDUE_AFTER_SECS".into(), "3".into()),
+                // Webhook secrets are sealed under one key all four processes share.
+                (
+                    "REIMAGE_SECRETS_KEY_FILE".into(),
+                    format!("{}/secrets.key", state.path().display()),
+                ),
                 ("RUST_LOG".into(), "info".into()),
             ],
             log_dir: Some(state.path().to_path_buf()),
