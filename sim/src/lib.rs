@@ -31,6 +31,7 @@ pub mod error;
 pub mod ess;
 pub mod fc;
 pub mod keys;
+pub mod kms;
 pub mod oss;
 pub mod params;
 pub mod rpc;

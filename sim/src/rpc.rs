@@ -1,4 +1,4 @@
-//! The RPC front: ECS, ESS and STS requests, routed by `Action` and `Version`.
+//! The RPC front: ECS, ESS, STS and KMS requests, routed by `Action` and `Version`.
 //!
 //! Order of checks, as the API gateway does them: the parameters decode; `Action` and
 //! `Version` name an operation the sim implements; the call is counted and injected faults
@@ -19,7 +19,7 @@ use crate::error::RpcError;
 use crate::keys::{AuthError, Principal};
 use crate::params::Params;
 use crate::state::SimState;
-use crate::{ecs, ess, sts};
+use crate::{ecs, ess, kms, sts};
 
 /// How far a request's Timestamp may be from the sim's clock.
 pub const TIMESTAMP_WINDOW_SECONDS: i64 = 15 * 60;
@@ -43,6 +43,7 @@ enum Product {
     Ecs,
     Ess,
     Sts,
+    Kms,
 }
 
 impl Product {
@@ -51,6 +52,7 @@ impl Product {
             ecs::VERSION => Some(Self::Ecs),
             ess::VERSION => Some(Self::Ess),
             sts::VERSION => Some(Self::Sts),
+            kms::VERSION => Some(Self::Kms),
             _ => None,
         }
     }
@@ -60,6 +62,7 @@ impl Product {
             Self::Ecs => ecs::ACTIONS,
             Self::Ess => ess::ACTIONS,
             Self::Sts => sts::ACTIONS,
+            Self::Kms => kms::ACTIONS,
         }
     }
 
@@ -68,6 +71,7 @@ impl Product {
             Self::Ecs => "Ecs",
             Self::Ess => "Ess",
             Self::Sts => "Sts",
+            Self::Kms => "Kms",
         }
     }
 
@@ -76,6 +80,7 @@ impl Product {
             Self::Ecs => "ecs.aliyuncs.com",
             Self::Ess => "ess.aliyuncs.com",
             Self::Sts => "sts.aliyuncs.com",
+            Self::Kms => "kms.aliyuncs.com",
         }
     }
 }
@@ -168,6 +173,7 @@ fn dispatch(
         Product::Ecs => ecs::handle(action, p, &mut region, &ctx),
         Product::Ess => ess::handle(action, p, &mut region, &ctx),
         Product::Sts => sts::handle(action, p, &region, &state.keys, &ctx),
+        Product::Kms => kms::handle(action, p, &region),
     };
     answer.unwrap_or_else(|| Err(RpcError::unknown_action(action, "")))
 }

@@ -48,6 +48,9 @@ pub struct Seed {
     /// OSS buckets (empty at the start).
     #[serde(default)]
     pub buckets: Vec<String>,
+    /// KMS keys (symmetric, for Encrypt and Decrypt).
+    #[serde(default)]
+    pub kms_keys: Vec<SeedKmsKey>,
 }
 
 impl fmt::Debug for Seed {
@@ -62,6 +65,7 @@ impl fmt::Debug for Seed {
             .field("scaling_groups", &self.scaling_groups.len())
             .field("scaling_configurations", &self.scaling_configurations.len())
             .field("buckets", &self.buckets)
+            .field("kms_keys", &self.kms_keys)
             .finish()
     }
 }
@@ -87,6 +91,25 @@ impl fmt::Debug for SeedAccessKey {
             .field("root", &self.root)
             .finish()
     }
+}
+
+/// A KMS key. Its key material is derived from the account and the key id (nothing secret
+/// is in the seed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedKmsKey {
+    /// The key's globally unique id (a UUID in the cloud).
+    pub key_id: String,
+    /// `alias/<name>`, by which requests may name it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `false` for a key in the Disabled state.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+}
+
+fn default_enabled() -> bool {
+    true
 }
 
 /// A RAM role.
@@ -278,6 +301,27 @@ impl Seed {
                     "role {}: max_session_duration must be 900..=43200",
                     role.name
                 ));
+            }
+        }
+        let mut aliases = HashSet::new();
+        for key in &self.kms_keys {
+            unique("kms key", &key.key_id)?;
+            if key.key_id.len() > 255 {
+                return bad(format!(
+                    "kms key {}: a key id is at most 255 bytes",
+                    key.key_id
+                ));
+            }
+            if let Some(alias) = &key.alias {
+                if !alias.starts_with("alias/") || alias.len() <= "alias/".len() {
+                    return bad(format!(
+                        "kms key {}: an alias is alias/<name>, not {alias:?}",
+                        key.key_id
+                    ));
+                }
+                if !aliases.insert(alias.as_str()) {
+                    return bad(format!("kms alias {alias} is used twice"));
+                }
             }
         }
         let mut buckets = HashSet::new();
@@ -519,9 +563,20 @@ impl Seed {
                 ),
             ],
             buckets: vec!["reimage-state".to_owned()],
+            kms_keys: vec![SeedKmsKey {
+                key_id: DEMO_KMS_KEY_ID.to_owned(),
+                alias: Some(DEMO_KMS_ALIAS.to_owned()),
+                enabled: true,
+            }],
         }
     }
 }
+
+/// The demo region's KMS key, which seals reimage's webhook secrets.
+pub const DEMO_KMS_KEY_ID: &str = "key-hzz6a3f7c2b1d4e5f6a7b8c9";
+
+/// Its alias (template.yml's `SecretsKmsKeyId` default).
+pub const DEMO_KMS_ALIAS: &str = "alias/reimage-secrets";
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,8 @@ pub struct Region {
     pub ecs: Ecs,
     /// ESS resources.
     pub ess: Ess,
+    /// KMS keys.
+    pub kms_keys: Vec<crate::kms::KmsKey>,
 }
 
 impl Region {
@@ -116,6 +118,15 @@ impl Region {
             roles: seed.roles.clone(),
             ecs,
             ess,
+            kms_keys: seed
+                .kms_keys
+                .iter()
+                .map(|k| crate::kms::KmsKey {
+                    key_id: k.key_id.clone(),
+                    alias: k.alias.clone(),
+                    enabled: k.enabled,
+                })
+                .collect(),
         }
     }
 }
