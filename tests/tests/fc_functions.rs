@@ -62,6 +62,11 @@ impl Deployment {
         let params = BTreeMap::from([
             ("StateBucketName".to_owned(), "reimage-state-e2e".to_owned()),
             ("ApiToken".to_owned(), TOKEN.to_owned()),
+            // Webhook secrets are sealed with the sim's KMS.
+            (
+                "SecretsKmsKeyId".to_owned(),
+                reimage_sim::seed::DEMO_KMS_KEY_ID.to_owned(),
+            ),
         ]);
         let template = Template::parse(&text, &params).expect("template parses");
         let state = tempfile::tempdir().expect("tempdir");
@@ -73,11 +78,6 @@ impl Deployment {
                     format!("file://{}", state.path().display()),
                 ),
                 ("REIMAGE_OVERDUE_AFTER_SECS".into(), "3".into()),
-                // Webhook secrets are sealed under one key all four processes share.
-                (
-                    "REIMAGE_SECRETS_KEY_FILE".into(),
-                    format!("{}/secrets.key", state.path().display()),
-                ),
                 ("RUST_LOG".into(), "info".into()),
             ],
             log_dir: Some(state.path().to_path_buf()),
@@ -335,4 +335,28 @@ async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_e
     assert_eq!(polled.status(), 200);
     let polled: serde_json::Value = polled.json().await.expect("JSON");
     assert_eq!(polled["execution_id"], execution_id);
+
+    // The secret was sealed by the sim's KMS (create-image keeps what it sealed in memory, so
+    // it verified the webhook without a Decrypt), and no record holds it in plaintext.
+    let calls = d.sim.admin().calls().total;
+    assert_eq!(calls.get("Encrypt").copied(), Some(1), "{calls:?}");
+    let mut dirs = vec![d._state.path().to_path_buf()];
+    let mut records = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the state directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).expect("a record");
+                assert!(
+                    !text.contains(secret),
+                    "{} holds the secret",
+                    path.display()
+                );
+                records += 1;
+            }
+        }
+    }
+    assert!(records > 0);
 }

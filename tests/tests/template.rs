@@ -10,7 +10,7 @@ use serde_yaml::Value;
 const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 18] = [
     "ecs:DescribeInstances",
     "ecs:DescribeDisks",
     "ecs:CreateSnapshot",
@@ -27,6 +27,8 @@ const ACTIONS: [&str; 16] = [
     "oss:GetObject",
     "oss:PutObject",
     "oss:ListObjects",
+    "kms:Encrypt",
+    "kms:Decrypt",
 ];
 
 fn template() -> Value {
@@ -47,13 +49,18 @@ fn service(t: &Value) -> (String, Value) {
     (name.as_str().expect("string key").to_owned(), body.clone())
 }
 
+/// A string, a `Fn::Sub` of one (as written, `${Parameter}` and all), or a list of them.
 fn strings(v: &Value) -> Vec<String> {
+    let one = |i: &Value| {
+        i.as_str()
+            .or_else(|| i["Fn::Sub"].as_str())
+            .expect("a string")
+            .to_owned()
+    };
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Sequence(items) => items
-            .iter()
-            .map(|i| i.as_str().expect("a string").to_owned())
-            .collect(),
+        Value::Mapping(_) => vec![one(v)],
+        Value::Sequence(items) => items.iter().map(one).collect(),
         other => panic!("expected a string or a list of strings, got {other:?}"),
     }
 }
@@ -184,6 +191,30 @@ fn the_api_token_is_a_hidden_parameter_given_to_create_image_only() {
             "{other} has no use for the API token"
         );
     }
+}
+
+#[test]
+fn webhook_secrets_are_sealed_with_the_one_kms_key_the_policy_grants() {
+    let t = template();
+    let (_, svc) = service(&t);
+    assert!(t["Parameters"]["SecretsKmsKeyId"]["Type"] == "String");
+    let statements = svc["Properties"]["Policies"]["Statement"]
+        .as_sequence()
+        .expect("a Statement list");
+    let kms: Vec<&Value> = statements
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("kms:")))
+        .collect();
+    assert_eq!(kms.len(), 1);
+    assert_eq!(strings(&kms[0]["Action"]), ["kms:Encrypt", "kms:Decrypt"]);
+    assert_eq!(
+        strings(&kms[0]["Resource"]),
+        ["acs:kms:*:*:key/${SecretsKmsKeyId}"]
+    );
+    assert_eq!(
+        svc["create-image"]["Properties"]["EnvironmentVariables"]["REIMAGE_KMS_KEY_ID"]["Ref"],
+        "SecretsKmsKeyId"
+    );
 }
 
 #[test]

@@ -588,11 +588,11 @@ mod tests {
         // worker) sleep concurrently, and on a ManualClock every one of those sleeps moves
         // the shared clock, so a request could be signed and checked 15 virtual minutes
         // apart and be refused as expired, as the real cloud would refuse it.
-        let rt = Runtime {
+        let mut rt = Runtime {
             store: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(reimage::ids::SequentialIds::new("hook")),
-            sealer: Some(Arc::new(reimage::secrets::LocalSealer::with_key([2; 32]))),
+            sealer: None,
         };
         let sim = reimage_sim::Sim::builder()
             .clock(rt.clock.clone())
@@ -609,8 +609,14 @@ mod tests {
             )),
         );
         config.clock = rt.clock.clone();
-        let clouds = Arc::new(AliyunClouds::new(Client::new(config).unwrap()));
-        let parts = Serve::new(&rt, clouds, Auth::Bearer(ApiToken::new(TOKEN)));
+        let cloud = Client::new(config).unwrap();
+        // Webhook secrets are sealed with the sim's KMS, as REIMAGE_KMS_KEY_ID asks.
+        rt.sealer = Some(Arc::new(reimage::secrets::KmsSealer::new(
+            cloud.clone(),
+            reimage_sim::seed::DEMO_KMS_ALIAS,
+        )));
+        let clouds = Arc::new(AliyunClouds::new(cloud));
+        let parts = Serve::new(&rt, clouds.clone(), Auth::Bearer(ApiToken::new(TOKEN)));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -686,6 +692,53 @@ mod tests {
             assert_eq!(again["execution_id"], first["execution_id"]);
             assert_eq!(again["created"], false);
         }
+        stop_tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+
+        // The secret was sealed by KMS; no file of the state directory holds it.
+        let calls = sim.admin().calls().total;
+        assert_eq!(calls.get("Encrypt").copied(), Some(1), "{calls:?}");
+        assert_eq!(calls.get("Decrypt"), None, "{calls:?}");
+        let mut dirs = vec![dir.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(
+                        !String::from_utf8_lossy(&bytes).contains(secret),
+                        "{path:?} holds the secret"
+                    );
+                }
+            }
+        }
+        // A restarted server opens it with KMS Decrypt to check the next webhook.
+        let parts = Serve::new(&rt, clouds, Auth::Bearer(ApiToken::new(TOKEN)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, parts, async move {
+            let _ = stop_rx.await;
+        }));
+        let again: Value = client
+            .post(format!("{base}/hooks/{task_id}"))
+            .header(
+                "x-hub-signature-256",
+                github_signature(&WebhookSecret::new(secret), body.as_bytes()),
+            )
+            .header("x-github-delivery", "d-43")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again["execution_id"], first["execution_id"], "{again}");
+        let calls = sim.admin().calls().total;
+        assert_eq!(calls.get("Decrypt").copied(), Some(1), "{calls:?}");
         stop_tx.send(()).unwrap();
         server.await.unwrap().unwrap();
         sim.shutdown().await;

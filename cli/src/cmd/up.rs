@@ -63,7 +63,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.template)
         .with_context(|| format!("cannot read {}", args.template.display()))?;
     let api_token = format!("up-{}", RandomIds.unique());
-    let params = BTreeMap::from([("ApiToken".to_owned(), api_token.clone())]);
+    // Webhook secrets are sealed with the sim's demo KMS key.
+    let params = BTreeMap::from([
+        ("ApiToken".to_owned(), api_token.clone()),
+        (
+            "SecretsKmsKeyId".to_owned(),
+            reimage_sim::seed::DEMO_KMS_KEY_ID.to_owned(),
+        ),
+    ]);
     let template = Template::parse(&text, &params)
         .with_context(|| format!("{} is not a deployable template", args.template.display()))?;
     let binaries = template

@@ -461,6 +461,7 @@ fn template_yml_parses_into_four_functions_with_their_triggers() {
             "reimage-state-test".to_owned(),
         ),
         ("ApiToken".to_owned(), "token-for-tests-0123".to_owned()),
+        ("SecretsKmsKeyId".to_owned(), "key-test0123".to_owned()),
     ]);
     let t = Template::parse(text, &params).expect("parses");
     assert_eq!(t.service, "reimage");
@@ -476,6 +477,7 @@ fn template_yml_parses_into_four_functions_with_their_triggers() {
         "oss://reimage-state-test/reimage"
     );
     assert_eq!(create.env["REIMAGE_API_TOKEN"], "token-for-tests-0123");
+    assert_eq!(create.env["REIMAGE_KMS_KEY_ID"], "key-test0123");
     assert_eq!(create.timers.len(), 1);
     assert_eq!(create.timers[0].cron, "0 * * * * *");
     assert!(create.http.as_ref().is_some_and(|h| h.anonymous));

@@ -79,7 +79,13 @@ pub async fn run(options: Options) -> anyhow::Result<Section> {
     let text = std::fs::read_to_string(&options.template)
         .with_context(|| format!("cannot read {}", options.template.display()))?;
     let api_token = format!("bench-{}", RandomIds.unique());
-    let params = BTreeMap::from([("ApiToken".to_owned(), api_token.clone())]);
+    let params = BTreeMap::from([
+        ("ApiToken".to_owned(), api_token.clone()),
+        (
+            "SecretsKmsKeyId".to_owned(),
+            reimage_sim::seed::DEMO_KMS_KEY_ID.to_owned(),
+        ),
+    ]);
     let template = Template::parse(&text, &params).with_context(|| {
         format!(
             "{} is not a deployable template",
