@@ -14,7 +14,11 @@ async fn the_official_kms_sdk_conforms_to_the_sim() {
         alias: None,
         enabled: false,
     });
-    let sim = reimage_sim::Sim::builder().seed(seed).start().await.unwrap();
+    let sim = reimage_sim::Sim::builder()
+        .seed(seed)
+        .start()
+        .await
+        .unwrap();
     let admin = sim.admin();
     let endpoint = sim.endpoint().to_owned();
     let region = sim.region_id().to_owned();
