@@ -1298,20 +1298,23 @@ async fn a_replay_within_the_window_is_answered_from_memory() {
     let shared: SharedStore = store.clone();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
     let shared_clock: SharedClock = Arc::new(clock.clone());
-    let api = Arc::new(Api::new(
-        shared.clone(),
-        Arc::new(IndexedRuns::new(
+    let api = Arc::new(
+        Api::new(
             shared.clone(),
-            shared_clock.clone(),
-            RecordZero {
-                store: shared.clone(),
-                clock: shared_clock.clone(),
-            },
-        )),
-        shared_clock,
-        Arc::new(SequentialIds::new("id")),
-        Auth::Bearer(ApiToken::new(TOKEN)),
-    ));
+            Arc::new(IndexedRuns::new(
+                shared.clone(),
+                shared_clock.clone(),
+                RecordZero {
+                    store: shared.clone(),
+                    clock: shared_clock.clone(),
+                },
+            )),
+            shared_clock,
+            Arc::new(SequentialIds::new("id")),
+            Auth::Bearer(ApiToken::new(TOKEN)),
+        )
+        .with_sealer(test_sealer()),
+    );
     let f = Fixture {
         store: shared,
         clock: clock.clone(),
