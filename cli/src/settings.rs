@@ -52,6 +52,7 @@ pub fn client(env: &Env, clock: SharedClock, ids: SharedIds) -> anyhow::Result<C
     );
     template.clock = clock;
     template.ids = ids;
+    template.allow_plain_http = reimage::settings::allow_plain_http(env);
     let sources = ChainSources {
         env: env.clone(),
         ..ChainSources::default()

@@ -67,6 +67,13 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// Whether `REIMAGE_ALLOW_HTTP` allows plain `http://` endpoints other than loopback
+/// (`1` or `true`): see [`crate::aliyun::ClientConfig::allow_plain_http`].
+pub fn allow_plain_http(env: &Env) -> bool {
+    env.get("REIMAGE_ALLOW_HTTP")
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

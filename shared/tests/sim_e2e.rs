@@ -67,6 +67,7 @@ impl World {
                 max_total: Duration::from_secs(30),
             },
             timeouts: Timeouts::default(),
+            allow_plain_http: false,
         })
         .expect("client")
     }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use reimage::aliyun::credentials::{Credentials, StaticProvider};
-use reimage::aliyun::ecs::{DescribeImagesRequest, ImageStatus};
+use reimage::aliyun::ecs::{CreateSnapshotRequest, DescribeImagesRequest, ImageStatus};
 use reimage::aliyun::ess::DescribeScalingConfigurationsRequest;
 use reimage::aliyun::sign::rpc;
 use reimage::aliyun::{Client, ClientConfig, Endpoints, ErrorKind, RetryPolicy, Service, Timeouts};
@@ -149,6 +149,7 @@ fn client(endpoint: &str, clock: &ManualClock, retry: RetryPolicy) -> Client {
             connect: Duration::from_secs(2),
             read: Duration::from_millis(500),
         },
+        allow_plain_http: false,
     })
     .expect("client")
 }
@@ -762,4 +763,147 @@ async fn a_failed_assume_role_names_the_role_and_hides_the_key() {
         "{text}"
     );
     assert!(!text.contains(SECRET) && !format!("{err:?}").contains(SECRET));
+}
+
+fn describe_image() -> DescribeImagesRequest {
+    DescribeImagesRequest {
+        image_id: Some("m-1".into()),
+        status: vec![ImageStatus::Available],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_resource_busy_with_an_earlier_request_is_retried_with_the_same_client_token() {
+    // ECS answers 403 with these codes while an earlier request with the same ClientToken,
+    // or another snapshot of the disk, is still being processed: "try again later".
+    for code in [
+        "IdempotentProcessing",
+        "LastTokenProcessing",
+        "IncorrectDiskStatus.CreatingSnapshot",
+    ] {
+        let (url, log) = serve(Arc::new(move |n, _| {
+            if n == 1 {
+                (403, vec![], throttled(code))
+            } else {
+                (
+                    200,
+                    vec![],
+                    r#"{"RequestId":"OK-2","SnapshotId":"s-1"}"#.into(),
+                )
+            }
+        }))
+        .await;
+        let clock = ManualClock::new(start());
+        let c = client(&url, &clock, policy());
+        let answer = c
+            .ecs()
+            .create_snapshot(&CreateSnapshotRequest {
+                disk_id: "d-1".into(),
+                client_token: Some("token-of-the-execution".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(answer.snapshot_id, "s-1", "{code}");
+        let s = seen(&log);
+        assert_eq!(s.len(), 2, "{code}: one retry");
+        for attempt in &s {
+            assert_eq!(
+                attempt.get("ClientToken"),
+                Some("token-of-the-execution"),
+                "{code}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let (elsewhere, elsewhere_log) = serve(Arc::new(|_, _| (200, vec![], ok_body()))).await;
+    let target = format!("{elsewhere}/?stolen=1");
+    let (url, log) = serve(Arc::new(move |_, _| {
+        (302, vec![("location", target.clone())], String::new())
+    }))
+    .await;
+    let clock = ManualClock::new(start());
+    let err = client(&url, &clock, policy())
+        .ecs()
+        .describe_images(&describe_image())
+        .await
+        .expect_err("a redirect is no answer");
+    let api = err.api().expect("the 302 itself is the error");
+    assert_eq!((api.status, api.code.as_str()), (302, "Http302"));
+    assert_eq!(err.kind(), ErrorKind::Client);
+    assert_eq!(seen(&log).len(), 1, "not retried");
+    assert!(
+        seen(&elsewhere_log).is_empty(),
+        "the signed request went nowhere else"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_longer_than_the_cap_is_refused_unread() {
+    use reimage::aliyun::http::MAX_RESPONSE_BODY;
+    let huge = format!(
+        r#"{{"RequestId":"BIG","Padding":"{}"}}"#,
+        "x".repeat(MAX_RESPONSE_BODY)
+    );
+    let (url, log) = serve(Arc::new(move |_, _| (200, vec![], huge.clone()))).await;
+    let clock = ManualClock::new(start());
+    let err = client(&url, &clock, policy())
+        .ecs()
+        .describe_images(&describe_image())
+        .await
+        .expect_err("too long");
+    assert!(
+        matches!(
+            err,
+            reimage::aliyun::Error::Transport {
+                failure: reimage::aliyun::error::TransportFailure::TooLarge,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("longer than"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Client);
+    assert_eq!(seen(&log).len(), 1, "not retried");
+    // Just under the cap is read.
+    let fits = format!(
+        r#"{{"RequestId":"FITS","TotalCount":0,"Padding":"{}"}}"#,
+        "x".repeat(MAX_RESPONSE_BODY - 100)
+    );
+    let (url, _) = serve(Arc::new(move |_, _| (200, vec![], fits.clone()))).await;
+    client(&url, &clock, policy())
+        .ecs()
+        .describe_images(&describe_image())
+        .await
+        .expect("a body under the cap is read");
+}
+
+#[test]
+fn plain_http_off_loopback_and_malformed_regions_are_refused_at_setup() {
+    let clock = ManualClock::new(start());
+    let config = |region: &str, endpoint: &str, allow: bool| {
+        let mut config = client("http://127.0.0.1:1", &clock, policy())
+            .config()
+            .clone();
+        config.region_id = region.to_owned();
+        config.endpoints = Endpoints::all_at(endpoint);
+        config.allow_plain_http = allow;
+        config
+    };
+    let err = Client::new(config("cn-hangzhou", "http://192.0.2.10:8080", false))
+        .expect_err("plain http off loopback");
+    assert!(err.to_string().contains("REIMAGE_ALLOW_HTTP=1"), "{err}");
+    Client::new(config("cn-hangzhou", "http://192.0.2.10:8080", true)).expect("allowed when said");
+    Client::new(config("cn-hangzhou", "http://[::1]:8080", false)).expect("loopback");
+    let err = Client::new(config(
+        "cn-hangzhou.evil.example",
+        "https://x.example",
+        false,
+    ))
+    .expect_err("not a region id");
+    assert!(err.to_string().contains("is not a region id"), "{err}");
 }

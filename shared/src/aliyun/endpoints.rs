@@ -50,6 +50,16 @@ pub enum Service {
 }
 
 impl Service {
+    /// Every service, in a fixed order.
+    pub const ALL: [Service; 6] = [
+        Service::Ecs,
+        Service::Ess,
+        Service::Sts,
+        Service::Fc,
+        Service::Oss,
+        Service::Kms,
+    ];
+
     /// The RPC API version, for the RPC services.
     pub fn rpc_version(self) -> Option<&'static str> {
         match self {
@@ -179,6 +189,62 @@ impl Endpoints {
     }
 }
 
+/// Checks that `region_id` has the form of an Alibaba Cloud region id before it goes into a
+/// host name: lower-case letters, digits and single hyphens, starting with a letter, at least
+/// two parts (`cn-hangzhou`, `ap-southeast-1`, `cn-shanghai-finance-1`), at most 64
+/// characters. Region ids are listed at
+/// https://www.alibabacloud.com/help/en/cloud-migration-guide-for-beginners/latest/regions-and-zones.
+pub fn validate_region(region_id: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region_id.split('-').collect();
+    let ok = region_id.len() <= 64
+        && parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "region {region_id:?} is not a region id (lower-case letters, digits and hyphens, \
+             such as cn-hangzhou or ap-southeast-1)"
+        ))
+    }
+}
+
+/// Checks the scheme of `service`'s endpoint `url`: `https://` anywhere; `http://` only to a
+/// loopback host (`127.0.0.0/8`, `::1`, `localhost`: the sim) unless `allow_plain_http`.
+pub fn check_scheme(service: Service, url: &str, allow_plain_http: bool) -> Result<(), String> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| format!("{} endpoint {url:?} is not a URL: {e}", service.name()))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_plain_http || is_loopback(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "{} endpoint {url} is plain http to a host other than loopback: requests and \
+             their credentials would cross the network unencrypted; use https://, or set \
+             REIMAGE_ALLOW_HTTP=1 if that is really meant",
+            service.name()
+        )),
+        other => Err(format!(
+            "{} endpoint {url} has scheme {other:?}; only https:// (and http:// to loopback) \
+             are used",
+            service.name()
+        )),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// Adds `https://` to a bare host and drops trailing slashes.
 fn normalize(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
@@ -192,6 +258,67 @@ fn normalize(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_ids_are_checked_before_they_become_host_names() {
+        for good in [
+            "cn-hangzhou",
+            "ap-southeast-1",
+            "cn-shanghai-finance-1",
+            "us-east-1",
+        ] {
+            assert_eq!(validate_region(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "cn",
+            "CN-hangzhou",
+            "cn-hangzhou.evil.com",
+            "cn-hangzhou/x",
+            "cn--hangzhou",
+            "-cn-hangzhou",
+            "cn-hangzhou-",
+            "1cn-hangzhou",
+            "cn-hang zhou",
+            &"a-".repeat(40),
+        ] {
+            let err = validate_region(bad).unwrap_err();
+            assert!(err.contains("is not a region id"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_unless_allowed() {
+        for ok in [
+            "https://ecs.cn-hangzhou.aliyuncs.com",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9:1",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+            "http://LOCALHOST",
+        ] {
+            assert_eq!(check_scheme(Service::Ecs, ok, false), Ok(()), "{ok}");
+        }
+        for refused in [
+            "http://10.0.0.5:8080",
+            "http://ecs.cn-hangzhou.aliyuncs.com",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+        ] {
+            let err = check_scheme(Service::Oss, refused, false).unwrap_err();
+            assert!(
+                err.starts_with("oss endpoint") && err.contains("REIMAGE_ALLOW_HTTP=1"),
+                "{refused}: {err}"
+            );
+            assert_eq!(
+                check_scheme(Service::Oss, refused, true),
+                Ok(()),
+                "{refused}"
+            );
+        }
+        let err = check_scheme(Service::Fc, "ftp://127.0.0.1", true).unwrap_err();
+        assert!(err.contains("scheme \"ftp\""), "{err}");
+    }
 
     #[test]
     fn regional_defaults() {

@@ -67,7 +67,64 @@ pub fn tls_config_trusting(roots: rustls::RootCertStore) -> Result<rustls::Clien
     Ok(config)
 }
 
+/// The largest answer body read from the cloud. reimage's largest answers are pages of
+/// DescribeImages and ListObjectsV2 (at most 100 images, 1,000 keys): well under a
+/// megabyte. A longer body is a fault, not an answer, and is not read into memory.
+pub const MAX_RESPONSE_BODY: usize = 8 * 1024 * 1024;
+
+/// Reads `response`'s body, refusing one longer than `limit` bytes (by its Content-Length
+/// when it has one, else as it streams in) with [`TransportFailure::TooLarge`].
+pub async fn read_body_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// The transport failed part-way.
+    Read(reqwest::Error),
+}
+
+impl BodyError {
+    /// The transport error of `action` to `endpoint` this is.
+    pub fn into_error(self, action: &str, endpoint: &str) -> Error {
+        match self {
+            BodyError::TooLarge => Error::Transport {
+                action: action.to_owned(),
+                endpoint: endpoint.to_owned(),
+                failure: TransportFailure::TooLarge,
+                message: format!("the answer is longer than {MAX_RESPONSE_BODY} bytes"),
+            },
+            BodyError::Read(e) => Error::Transport {
+                action: action.to_owned(),
+                endpoint: endpoint.to_owned(),
+                failure: transport_failure(&e),
+                message: e.without_url().to_string(),
+            },
+        }
+    }
+}
+
 /// Builds the HTTP client with these timeouts and [`tls_config`].
+///
+/// It follows no redirect: the cloud's APIs answer where they are asked, and a redirect
+/// would carry a signed request (and its security token) to a host nobody configured; a 3xx
+/// answer is an error like any other. Bodies are read with [`read_body_capped`].
 ///
 /// It does not pick up `HTTP_PROXY` / `HTTPS_PROXY` from the process environment, which
 /// reqwest would otherwise do: [`crate::settings::Env`] is the only reader of the
@@ -77,6 +134,7 @@ pub fn http_client(timeouts: Timeouts) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config()?)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
         .user_agent(concat!("reimage/", env!("CARGO_PKG_VERSION")))
@@ -328,7 +386,9 @@ pub async fn call_rpc(
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = read_body_capped(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(|e| e.into_error(action, endpoint))?;
         if (200..300).contains(&status) {
             let value: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| Error::Decode {

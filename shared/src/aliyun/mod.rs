@@ -70,6 +70,10 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Connect and read timeouts.
     pub timeouts: Timeouts,
+    /// Whether `http://` endpoints other than loopback are allowed (`REIMAGE_ALLOW_HTTP=1`).
+    /// Off by default: signed requests, STS tokens and records would cross the network in
+    /// the clear. Loopback (`127.0.0.0/8`, `::1`, `localhost`) is always allowed: the sim.
+    pub allow_plain_http: bool,
 }
 
 impl ClientConfig {
@@ -88,6 +92,7 @@ impl ClientConfig {
             ids: Arc::new(RandomIds),
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
+            allow_plain_http: false,
         }
     }
 }
@@ -113,8 +118,18 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client; fails only if the HTTP stack cannot be set up.
+    /// A client. Fails, naming the value, when the region is not a region id
+    /// ([`endpoints::validate_region`]), when an endpoint is plain `http://` to a host other
+    /// than loopback without [`ClientConfig::allow_plain_http`]
+    /// ([`endpoints::check_scheme`]), or when the HTTP stack cannot be set up.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        endpoints::validate_region(&config.region_id).map_err(Error::Setup)?;
+        for service in Service::ALL {
+            if let Some(url) = config.endpoints.get(service) {
+                endpoints::check_scheme(service, url, config.allow_plain_http)
+                    .map_err(Error::Setup)?;
+            }
+        }
         let http = http::http_client(config.timeouts)?;
         Ok(Self {
             inner: Arc::new(Inner { config, http }),
@@ -530,6 +545,13 @@ pub mod lenient {
             Loose::B(b) => b.to_string(),
             Loose::Null(()) => String::new(),
         })
+    }
+
+    /// [`string`], with absent, null and empty all `None`. Fields using it need
+    /// `#[serde(default)]` (on the field or its struct) for the absent case.
+    pub fn optional_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let s = string(d)?;
+        Ok((!s.is_empty()).then_some(s))
     }
 
     /// A number, a number written as a string, or null/empty (= 0).

@@ -25,7 +25,10 @@ use serde::Deserialize;
 
 use super::credentials::SharedCredentialsProvider;
 use super::error::{ApiError, Error};
-use super::http::{RetryPolicy, Timeouts, http_client, retry, transport_failure};
+use super::http::{
+    BodyError, MAX_RESPONSE_BODY, RetryPolicy, Timeouts, http_client, read_body_capped, retry,
+    transport_failure,
+};
 use super::sign::oss as sign;
 use super::sign::rpc::percent_encode;
 use super::{Client, Endpoints, ErrorKind};
@@ -551,7 +554,12 @@ impl OssClient {
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = read_body_capped(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(|e| match e {
+                BodyError::Read(e) => transport(e),
+                too_large => too_large.into_error(&call.action(), &url),
+            })?;
         if (200..=299).contains(&status) {
             return Ok(Answer { body });
         }

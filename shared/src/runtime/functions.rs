@@ -161,6 +161,7 @@ impl Parts {
         );
         config.clock = clock.clone();
         config.ids = ids.clone();
+        config.allow_plain_http = crate::settings::allow_plain_http(env);
         let client = Client::new(config).map_err(SetupError::Client)?;
         let location = StoreLocation::from_env(env, &env.state_dir(None))?;
         let store = open_store(&location, || Ok(OssClient::from_client(&client)?))?;

@@ -69,8 +69,9 @@ pub fn cloud_error(error: &aliyun::Error) -> CloudError {
             match failure {
                 TransportFailure::Connect => "ConnectionFailed",
                 TransportFailure::Timeout => "Timeout",
-                TransportFailure::Broken => "ConnectionBroken",
+                TransportFailure::TooLarge => "AnswerTooLarge",
                 TransportFailure::Request => "RequestFailed",
+                TransportFailure::Broken => "ConnectionBroken",
             }
             .to_owned(),
             error.to_string(),
@@ -313,6 +314,34 @@ impl Cloud for AliyunCloud {
                     scaling_group_id: c.scaling_group_id,
                     lifecycle_state: c.lifecycle_state,
                     image_id: c.image_id,
+                })
+                .collect())
+        })
+    }
+
+    fn describe_eci_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ess()
+                .describe_eci_scaling_configurations(&DescribeScalingConfigurationsRequest {
+                    scaling_configuration_ids: configuration_ids.to_vec(),
+                    page_size: Some(crate::aliyun::ess::MAX_PAGE_SIZE),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_configurations
+                .into_iter()
+                .map(|c| ScalingConfiguration {
+                    scaling_configuration_id: c.scaling_configuration_id,
+                    scaling_group_id: c.scaling_group_id,
+                    lifecycle_state: c.lifecycle_state,
+                    image_id: String::new(),
                 })
                 .collect())
         })
