@@ -291,6 +291,16 @@ async fn an_eci_group_is_refused_before_any_snapshot_exists() {
     );
     assert_eq!(calls(&rig.sim, "CreateSnapshot"), 0);
     assert!(rig.sim.admin().state().snapshots.is_empty());
+    // DescribeScalingConfigurations does not answer ECI configurations: found by their own
+    // operation, and refused by type rather than called missing.
+    assert_eq!(calls(&rig.sim, "DescribeEciScalingConfigurations"), 1);
+    assert_eq!(
+        failure.reason,
+        format!(
+            "scaling configuration {ECI_CONFIG} belongs to scaling group asg-bp1demoeci0000001 \
+             of type ECI; only ECS-type groups can take a custom image"
+        )
+    );
 }
 
 #[tokio::test]
@@ -385,6 +395,12 @@ impl Cloud for BeforeModify {
         ids: &'a [String],
     ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
         self.inner.describe_configurations(ids)
+    }
+    fn describe_eci_configurations<'a>(
+        &'a self,
+        ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        self.inner.describe_eci_configurations(ids)
     }
     fn describe_groups<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<ScalingGroup>> {
         self.inner.describe_groups(ids)
@@ -617,4 +633,88 @@ async fn throttled_past_every_retry_fails_naming_the_cause_and_cleans_up() {
         rig.sim.admin().state().snapshots.is_empty(),
         "snapshot left behind"
     );
+}
+
+#[tokio::test]
+async fn a_disk_busy_with_another_snapshot_is_waited_for_not_failed() {
+    let rig = rig().await;
+    // An automatic snapshot policy, say, is snapshotting the system disk right now: ECS
+    // refuses a second snapshot of it with 403 IncorrectDiskStatus.CreatingSnapshot.
+    let client = client(&rig.sim, &rig.clock);
+    let busy = client
+        .ecs()
+        .create_snapshot(&reimage::aliyun::ecs::CreateSnapshotRequest {
+            disk_id: WEB_SYSTEM_DISK.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the other snapshot starts")
+        .snapshot_id;
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    assert!(
+        calls(&rig.sim, "CreateSnapshot") > 2,
+        "the execution's own snapshot was refused at least once"
+    );
+    let snapshots: Vec<_> = rig
+        .sim
+        .admin()
+        .state()
+        .snapshots
+        .into_iter()
+        .filter(|s| s.snapshot_id != busy)
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    let images = own_images(&rig.sim);
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        images[0].snapshot_ids,
+        vec![snapshots[0].snapshot_id.clone()]
+    );
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), images[0].image_id);
+}
+
+#[tokio::test]
+async fn an_earlier_request_still_processing_is_retried_with_the_same_token() {
+    for (action, code) in [
+        ("CreateSnapshot", "IdempotentProcessing"),
+        ("CreateImage", "LastTokenProcessing"),
+        ("CreateImage", "IdempotentProcessing"),
+    ] {
+        let rig = rig().await;
+        // More refusals than the client's own retries: the step is retried by the engine too.
+        rig.sim.admin().fail_next(action, code, 403, 6).unwrap();
+        let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+        assert_one_of_each(
+            &rig,
+            &last,
+            &[WEB_ACTIVE, WEB_INACTIVE],
+            &format!("{action} {code}"),
+        );
+        assert_eq!(
+            calls(&rig.sim, action),
+            7,
+            "{action} {code}: six refusals, then once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_group_is_named_disabled_or_missing_before_anything_is_created() {
+    let rig = rig().await;
+    rig.sim
+        .admin()
+        .set_group_enabled("asg-bp1demoweb0000001", false)
+        .unwrap();
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::CreateImage);
+    assert_eq!(
+        failure.reason,
+        format!(
+            "scaling group asg-bp1demoweb0000001 of scaling configuration {WEB_ACTIVE} is \
+             disabled or missing (DescribeScalingGroups does not list it)"
+        )
+    );
+    assert_eq!(calls(&rig.sim, "CreateSnapshot"), 0);
 }

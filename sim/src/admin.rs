@@ -201,7 +201,7 @@ impl Admin {
                         snapshot_ids: m
                             .disk_mappings
                             .iter()
-                            .map(|d| d.snapshot_id.clone())
+                            .filter_map(|d| d.snapshot_id.clone())
                             .collect(),
                         tags: m.tags.clone(),
                     }
@@ -368,6 +368,20 @@ impl Admin {
         self.state.region().ess.delete_configuration(id)
     }
 
+    /// Disables (`false`: lifecycle state Inactive) or enables (`true`: Active) a scaling
+    /// group, as DisableScalingGroup and EnableScalingGroup do.
+    pub fn set_group_enabled(&self, id: &str, enabled: bool) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        let group = region
+            .ess
+            .groups
+            .iter_mut()
+            .find(|g| g.scaling_group_id == id)
+            .ok_or_else(|| crate::ess::errors::group_not_found(id))?;
+        group.lifecycle_state = if enabled { "Active" } else { "Inactive" }.to_owned();
+        Ok(())
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -496,6 +510,8 @@ pub async fn handle(
             (&Method::POST, ["instances", id, "start"]) => done(admin.start_instance(id)),
             (&Method::POST, ["instances", id, "release"]) => done(admin.release_instance(id)),
             (&Method::DELETE, ["configurations", id]) => done(admin.delete_configuration(id)),
+            (&Method::POST, ["groups", id, "disable"]) => done(admin.set_group_enabled(id, false)),
+            (&Method::POST, ["groups", id, "enable"]) => done(admin.set_group_enabled(id, true)),
             (&Method::POST, ["images", "fail-next"]) => {
                 admin.fail_next_image();
                 ok(json!({"ok": true}))

@@ -32,6 +32,7 @@ from aliyunsdkecs.request.v20140526 import (
     StopInstanceRequest,
 )
 from aliyunsdkess.request.v20140828 import (
+    DescribeEciScalingConfigurationsRequest,
     DescribeScalingConfigurationsRequest,
     DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
@@ -86,6 +87,12 @@ def advance(seconds):
         data=json.dumps({"seconds": seconds}).encode(),
         method="POST",
     )
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def admin_post(path):
+    req = urllib.request.Request(f"{ENDPOINT}/__sim/{path}", data=b"{}", method="POST")
     with urllib.request.urlopen(req) as resp:
         return json.loads(resp.read())
 
@@ -147,6 +154,16 @@ def main():
     check(snap["Status"] == "progressing" and snap["Progress"].endswith("%")
           and snap["SourceDiskId"] == system_disk["DiskId"],
           "DescribeSnapshots: progressing with Progress NN% and its SourceDiskId")
+    req = CreateSnapshotRequest.CreateSnapshotRequest()
+    req.set_DiskId(system_disk["DiskId"])
+    req.set_ClientToken("conformance-snapshot-2")
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (403, "IncorrectDiskStatus.CreatingSnapshot"),
+          "a second snapshot of a disk while one is progressing is IncorrectDiskStatus.CreatingSnapshot (403)")
+    req.set_ClientToken("conformance-snapshot-1")
+    err = error_of(ecs, req)
+    check(err is not None and err[:2] == (403, "IdempotentParameterMismatch"),
+          "CreateSnapshot: the same ClientToken with other parameters is IdempotentParameterMismatch (403)")
 
     # CreateImage from the instance, with tags and a ClientToken
     req = CreateImageRequest.CreateImageRequest()
@@ -160,8 +177,8 @@ def main():
     check(call(ecs, req)["ImageId"] == image_id, "CreateImage is idempotent with its ClientToken")
     req.set_ImageName("conformance-image-other")
     err = error_of(ecs, req)
-    check(err is not None and err[1] == "IdempotentParameterMismatch",
-          "the same ClientToken with other parameters is refused")
+    check(err is not None and err[:2] == (400, "IdempotenceParamNotMatch"),
+          "CreateImage: the same ClientToken with other parameters is IdempotenceParamNotMatch (400)")
 
     req = DescribeImagesRequest.DescribeImagesRequest()
     req.set_ImageId(image_id)
@@ -174,6 +191,11 @@ def main():
           "an image from an instance holds a snapshot of every disk")
     check(image["Tags"]["Tag"] == [{"TagKey": "reimage:execution", "TagValue": "conformance"}],
           "DescribeImages returns the tags")
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image_id)
+    req.set_Status("ALL")
+    check(call(ecs, req)["Images"]["Image"][0]["Status"] == "Creating",
+          "DescribeImages takes Status=ALL")
 
     # Image name rules
     req = CreateImageRequest.CreateImageRequest()
@@ -216,6 +238,34 @@ def main():
     configs = call(ess, req)["ScalingConfigurations"]["ScalingConfiguration"]
     states = {c["ScalingConfigurationId"]: c["LifecycleState"] for c in configs}
     check(states.get(active_id) == "Active", "DescribeScalingConfigurations: LifecycleState Active")
+    eci_group = next(g for g in groups if g["GroupType"] == "ECI")
+    eci_id = eci_group["ActiveScalingConfigurationId"]
+    req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
+    req.set_ScalingConfigurationIds([active_id, eci_id])
+    check([c["ScalingConfigurationId"] for c in call(ess, req)["ScalingConfigurations"]["ScalingConfiguration"]]
+          == [active_id], "DescribeScalingConfigurations answers ECS-type configurations only")
+    req = DescribeEciScalingConfigurationsRequest.DescribeEciScalingConfigurationsRequest()
+    req.set_ScalingConfigurationIds([active_id, eci_id])
+    eci = call(ess, req)["ScalingConfigurations"]
+    check([(c["ScalingConfigurationId"], c["ScalingGroupId"]) for c in eci]
+          == [(eci_id, eci_group["ScalingGroupId"])],
+          "DescribeEciScalingConfigurations answers the ECI configuration (a plain list)")
+    others = [c for c in configs if c["ScalingConfigurationId"] != active_id]
+    if others:
+        req = ModifyScalingConfigurationRequest.ModifyScalingConfigurationRequest()
+        req.set_ScalingConfigurationId(active_id)
+        req.set_ScalingConfigurationName(others[0]["ScalingConfigurationName"])
+        err = error_of(ess, req)
+        check(err is not None and err[:2] == (400, "InvalidScalingConfigurationName.Duplicate"),
+              "a configuration name taken in the group is InvalidScalingConfigurationName.Duplicate (400)")
+    admin_post(f"groups/{ecs_group['ScalingGroupId']}/disable")
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([ecs_group["ScalingGroupId"]])
+    out = call(ess, req)
+    check(out["TotalCount"] == 0 and out["ScalingGroups"]["ScalingGroup"] == [],
+          "DescribeScalingGroups leaves a disabled group asked for by id out, without an error")
+    admin_post(f"groups/{ecs_group['ScalingGroupId']}/enable")
+    check(call(ess, req)["TotalCount"] == 1, "enabled again, it is listed")
     req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
     req.set_ScalingConfigurationIds([active_id] * 11)
     err = error_of(ess, req)
@@ -254,6 +304,22 @@ def main():
     mappings = call(ecs, req)["Images"]["Image"][0]["DiskDeviceMappings"]["DiskDeviceMapping"]
     check([m["SnapshotId"] for m in mappings] == [snapshot_id],
           "an image from a snapshot holds only that snapshot")
+    req = CreateImageRequest.CreateImageRequest()
+    req.set_ImageName("conformance-with-empty-disk")
+    req.set_DiskDeviceMappings([
+        {"SnapshotId": snapshot_id, "DiskType": "system"},
+        {"Size": 50, "DiskType": "data"},
+    ])
+    empty_disk_image = call(ecs, req)["ImageId"]
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(empty_disk_image)
+    req.set_Status("ALL")
+    mappings = call(ecs, req)["Images"]["Image"][0]["DiskDeviceMappings"]["DiskDeviceMapping"]
+    check([(m["SnapshotId"], m["Size"]) for m in mappings][1] == ("", "50"),
+          "a DiskDeviceMapping entry without SnapshotId is an empty disk of its Size")
+    req = DeleteImageRequest.DeleteImageRequest()
+    req.set_ImageId(empty_disk_image)
+    call(ecs, req)
     req = DeleteImageRequest.DeleteImageRequest()
     req.set_ImageId(snap_image)
     call(ecs, req)

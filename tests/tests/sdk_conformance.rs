@@ -62,6 +62,7 @@ async fn official_sdks_conform_to_the_sim() {
         "DeleteImage",
         "DescribeScalingGroups",
         "DescribeScalingConfigurations",
+        "DescribeEciScalingConfigurations",
         "ModifyScalingConfiguration",
         "AssumeRole",
         "StopInstance",

@@ -849,8 +849,10 @@ pub struct DiskDeviceMapping {
     /// `Type`: system or data.
     #[serde(rename = "Type")]
     pub disk_type: DiskType,
-    /// `SnapshotId`.
-    pub snapshot_id: String,
+    /// `SnapshotId`: absent (or empty) for a disk the image describes without a snapshot,
+    /// such as an empty data disk added by `DiskDeviceMapping.N.Size` alone.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub snapshot_id: Option<String>,
     /// `Size` in GiB (a string on the wire).
     #[serde(deserialize_with = "lenient::string")]
     pub size: String,
@@ -1227,6 +1229,16 @@ mod tests {
         assert_eq!(img.size, 60);
         let m = &img.disk_device_mappings.disk_device_mapping[0];
         assert_eq!((m.disk_type, m.size.as_str()), (DiskType::System, "60"));
+        assert_eq!(m.snapshot_id.as_deref(), Some("s-1"));
+        // A disk without a snapshot: SnapshotId absent, null or empty.
+        for mapping in [
+            r#"{"Device":"/dev/xvdb","Type":"data","Size":"20"}"#,
+            r#"{"Device":"/dev/xvdb","Type":"data","SnapshotId":null,"Size":"20"}"#,
+            r#"{"Device":"/dev/xvdb","Type":"data","SnapshotId":"","Size":"20"}"#,
+        ] {
+            let m: DiskDeviceMapping = serde_json::from_str(mapping).expect(mapping);
+            assert_eq!((m.snapshot_id, m.size.as_str()), (None, "20"), "{mapping}");
+        }
         assert_eq!(img.tags.tag[0].tag_value, "web");
         // Missing optional fields default; unknown statuses do not break parsing.
         let r: DescribeImagesResponse =

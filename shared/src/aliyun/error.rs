@@ -30,13 +30,35 @@ const THROTTLING_CODES: &[&str] = &[
     "QpsLimitExceeded",
 ];
 
+/// Codes that mean "the resource is busy with an earlier request: try again later", whatever
+/// their HTTP status (ECS answers them with 403):
+///
+/// - `IdempotentProcessing`, `LastTokenProcessing`: an earlier request with the same
+///   `ClientToken` is still being processed; the same request, sent again later, returns its
+///   result ([How to ensure idempotence](https://www.alibabacloud.com/help/en/ecs/developer-reference/how-to-ensure-idempotence)).
+/// - `IncorrectDiskStatus.CreatingSnapshot`: another snapshot of the disk is being made (an
+///   automatic snapshot policy, say); CreateSnapshot succeeds once it is done
+///   ([CreateSnapshot](https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createsnapshot)).
+/// - `OperationConflict`: "Request was denied due to conflict with a previous request, please
+///   try again later" (ECS's common error codes).
+///
+/// They are [`ErrorKind::Transient`]: retried with the same parameters, `ClientToken` included.
+const TRY_LATER_CODES: &[&str] = &[
+    "IdempotentProcessing",
+    "LastTokenProcessing",
+    "IncorrectDiskStatus.CreatingSnapshot",
+    "OperationConflict",
+];
+
 /// How an error affects a retry decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The cloud asked us to slow down: retried after a backoff, honouring any `TimeLeft` hint.
     Throttling,
     /// The cloud or the network failed in a way that may pass: 500, 502, 503, 504, a
-    /// connection refused, reset or closed early, a timeout. Retried with backoff.
+    /// resource busy with an earlier request (`IdempotentProcessing` and the other
+    /// try-later codes), a connection refused, reset or closed early, a timeout. Retried with
+    /// backoff.
     Transient,
     /// The request itself is wrong (any other 4xx, or an answer we cannot use): never retried.
     Client,
@@ -46,11 +68,12 @@ impl ErrorKind {
     /// The classification of an error answer from the cloud.
     ///
     /// Throttling is decided by the code first (the RPC gateway throttles with HTTP 400), then
-    /// by HTTP 429; 500, 502, 503 and 504 are transient; everything else is a client error.
+    /// by HTTP 429; 500, 502, 503, 504 and the try-later codes are transient; everything else
+    /// is a client error.
     pub fn of_api(status: u16, code: &str) -> Self {
         if THROTTLING_CODES.contains(&code) || status == 429 {
             ErrorKind::Throttling
-        } else if matches!(status, 500 | 502 | 503 | 504) {
+        } else if matches!(status, 500 | 502 | 503 | 504) || TRY_LATER_CODES.contains(&code) {
             ErrorKind::Transient
         } else {
             ErrorKind::Client
@@ -264,6 +287,8 @@ pub enum TransportFailure {
     Broken,
     /// The request could not be built or sent at all (bad URL, bad header value).
     Request,
+    /// The answer was longer than [`super::http::MAX_RESPONSE_BODY`]: not read, not retried.
+    TooLarge,
 }
 
 /// Everything a call to an Alibaba Cloud service can fail with.
@@ -333,7 +358,7 @@ impl Error {
                 TransportFailure::Connect
                 | TransportFailure::Timeout
                 | TransportFailure::Broken => ErrorKind::Transient,
-                TransportFailure::Request => ErrorKind::Client,
+                TransportFailure::Request | TransportFailure::TooLarge => ErrorKind::Client,
             },
             Error::InvalidRequest { .. }
             | Error::Decode { .. }
@@ -398,7 +423,16 @@ mod tests {
             (400, "SignatureDoesNotMatch", ErrorKind::Client),
             (403, "Forbidden.RAM", ErrorKind::Client),
             (404, "InvalidImageId.NotFound", ErrorKind::Client),
-            (409, "OperationConflict", ErrorKind::Client),
+            (403, "IdempotentProcessing", ErrorKind::Transient),
+            (403, "LastTokenProcessing", ErrorKind::Transient),
+            (
+                403,
+                "IncorrectDiskStatus.CreatingSnapshot",
+                ErrorKind::Transient,
+            ),
+            (403, "OperationConflict", ErrorKind::Transient),
+            (403, "IncorrectDiskStatus", ErrorKind::Client),
+            (403, "IdempotentParameterMismatch", ErrorKind::Client),
             (501, "Http501", ErrorKind::Client),
             (400, "ThrottlingSomethingElse", ErrorKind::Client),
         ];

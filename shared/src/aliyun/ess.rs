@@ -194,6 +194,39 @@ pub struct ScalingConfiguration {
     pub creation_time: String,
 }
 
+/// `DescribeEciScalingConfigurations`: the configurations of ECI-type groups, which
+/// DescribeScalingConfigurations leaves out
+/// (https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-describeeciscalingconfigurations).
+/// Its parameters are DescribeScalingConfigurations' own.
+pub type DescribeEciScalingConfigurationsRequest = DescribeScalingConfigurationsRequest;
+
+/// `DescribeEciScalingConfigurations` answer: the list is a plain array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeEciScalingConfigurationsResponse {
+    /// `RequestId`.
+    pub request_id: String,
+    /// `TotalCount`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub total_count: i64,
+    /// `ScalingConfigurations`.
+    pub scaling_configurations: Vec<EciScalingConfiguration>,
+}
+
+/// One ECI scaling configuration, the fields reimage reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EciScalingConfiguration {
+    /// `ScalingConfigurationId`.
+    pub scaling_configuration_id: String,
+    /// `ScalingConfigurationName`.
+    pub scaling_configuration_name: String,
+    /// `ScalingGroupId`.
+    pub scaling_group_id: String,
+    /// `LifecycleState`: `Active` or `Inactive`.
+    pub lifecycle_state: String,
+}
+
 /// `ModifyScalingConfiguration`, as reimage uses it: change the image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModifyScalingConfigurationRequest {
@@ -287,6 +320,16 @@ impl<'a> Ess<'a> {
     ) -> Result<DescribeScalingConfigurationsResponse, Error> {
         let params = req.to_params(self.client.region_id());
         self.call(RpcMethod::Get, "DescribeScalingConfigurations", params)
+            .await
+    }
+
+    /// `DescribeEciScalingConfigurations` (one page, at most 10 ids).
+    pub async fn describe_eci_scaling_configurations(
+        &self,
+        req: &DescribeEciScalingConfigurationsRequest,
+    ) -> Result<DescribeEciScalingConfigurationsResponse, Error> {
+        let params = req.to_params(self.client.region_id());
+        self.call(RpcMethod::Get, "DescribeEciScalingConfigurations", params)
             .await
     }
 

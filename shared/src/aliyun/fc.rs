@@ -10,7 +10,7 @@
 //! | `Content-Type` | `application/octet-stream` |
 //! | `x-fc-account-id` | the account that owns the service |
 //! | `x-fc-invocation-type` | `Async` for step chaining (`Sync` for tools) |
-//! | `x-fc-async-delay` | seconds before an async event is delivered, 0–3600 |
+//! | `x-fc-async-delay` | seconds before an async event is delivered, below 3600 |
 //! | `X-Fc-Stateful-Async-Invocation-Id` | the idempotency id, see [`invocation_id`] |
 //! | `x-fc-security-token` | the STS token, when the credentials are temporary |
 //!
@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 
 use super::credentials::Credentials;
 use super::error::{ApiError, Error, RequestError};
-use super::http::{retry, transport_failure};
+use super::http::{BodyError, MAX_RESPONSE_BODY, read_body_capped, retry, transport_failure};
 use super::sign::fc as sign;
 use super::{Client, Service};
 
@@ -38,8 +38,11 @@ const ACTION: &str = "InvokeFunction";
 /// The FC 2.0 API version, the first segment of every path.
 pub const API_VERSION: &str = "2016-08-15";
 
-/// The longest delay `x-fc-async-delay` accepts, in seconds.
-pub const MAX_ASYNC_DELAY_SECS: u32 = 3600;
+/// The longest `x-fc-async-delay` reimage sends, in seconds. FC's documentation gives the
+/// header's range as 0–3600 on one page and as (0, 3600] on another
+/// (https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/developer-reference/api-fc-open-2021-04-06-invokefunction);
+/// a delay below 3600 is accepted under either reading. The sim refuses 3600 and more.
+pub const MAX_ASYNC_DELAY_SECS: u32 = 3599;
 
 /// The longest stateful async invocation id FC accepts.
 pub const MAX_INVOCATION_ID_LEN: usize = 128;
@@ -460,7 +463,12 @@ impl Fc<'_> {
                 .map(str::to_owned)
         };
         let request_id = header(headers::REQUEST_ID);
-        let body = resp.bytes().await.map_err(transport)?;
+        let body = read_body_capped(resp, MAX_RESPONSE_BODY)
+            .await
+            .map_err(|e| match e {
+                BodyError::Read(e) => transport(e),
+                too_large => too_large.into_error(ACTION, endpoint),
+            })?;
         match status {
             202 if invocation.invocation_type == InvocationType::Async => {
                 Ok(InvokeOutcome::Queued { request_id })

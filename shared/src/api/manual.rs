@@ -64,8 +64,27 @@ pub async fn set_configuration_image(
             "cannot look up scaling configuration {configuration_id}"
         )))?
         .into_iter()
-        .find(|c| c.scaling_configuration_id == configuration_id)
-        .ok_or_else(|| ManualUpdateError::ConfigurationNotFound(configuration_id.into()))?;
+        .find(|c| c.scaling_configuration_id == configuration_id);
+    let Some(configuration) = configuration else {
+        // DescribeScalingConfigurations answers ECS-type configurations only: one of an ECI
+        // group is refused by its type, not called missing.
+        let eci = cloud
+            .describe_eci_configurations(&ids)
+            .await
+            .map_err(failed(format!(
+                "cannot look up scaling configuration {configuration_id}"
+            )))?
+            .into_iter()
+            .find(|c| c.scaling_configuration_id == configuration_id);
+        return Err(match eci {
+            Some(eci) => ManualUpdateError::NotAnEcsGroup {
+                configuration_id: configuration_id.into(),
+                scaling_group_id: eci.scaling_group_id,
+                group_type: "ECI".into(),
+            },
+            None => ManualUpdateError::ConfigurationNotFound(configuration_id.into()),
+        });
+    };
     let group_ids = [configuration.scaling_group_id.clone()];
     let group = cloud
         .describe_groups(&group_ids)

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `step` | the function invoked: `create-image`, `wait-image`, `swap-config`, `verify` |
 //! | the whole event | the JSON payload (`{"execution_id", "step", "seq"}`) |
-//! | the delay | `x-fc-async-delay`, in whole seconds, at most an hour |
+//! | the delay | `x-fc-async-delay`, in whole seconds, below an hour (at most 3599) |
 //! | execution id, step, seq | `X-Fc-Stateful-Async-Invocation-Id`, see [`invocation_id`] |
 //!
 //! FC delivers an accepted event at least once and retries it up to three times when the
@@ -213,13 +213,18 @@ mod tests {
     }
 
     #[test]
-    fn delays_beyond_an_hour_are_cut_to_an_hour() {
+    fn delays_beyond_an_hour_are_cut_to_just_under_an_hour() {
         let d = FcDispatcher::new(client("http://127.0.0.1:1", at(0)), "1234", "reimage");
         let inv = d
             .invocation(&event(Step::WaitImage, 1), Duration::from_secs(7200), at(0))
             .expect("valid");
-        assert_eq!(inv.async_delay_secs, Some(3600));
+        assert_eq!(inv.async_delay_secs, Some(3599));
         assert!(inv.validate().is_ok());
+        for delay in [3600, 3601, 7200] {
+            let mut refused = inv.clone();
+            refused.async_delay_secs = Some(delay);
+            assert!(refused.validate().is_err(), "{delay}");
+        }
     }
 
     #[test]

@@ -219,6 +219,14 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<ScalingConfiguration>>;
 
     /// DescribeScalingGroups for at most [`GROUPS_PER_CALL`] ids.
+    /// DescribeEciScalingConfigurations for at most [`CONFIGURATIONS_PER_CALL`] ids: those of
+    /// them that are configurations of ECI-type groups (which DescribeScalingConfigurations
+    /// leaves out). `image_id` is empty.
+    fn describe_eci_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>>;
+
     fn describe_groups<'a>(&'a self, group_ids: &'a [String])
     -> CloudFuture<'a, Vec<ScalingGroup>>;
 

@@ -18,7 +18,9 @@
 
 use std::collections::BTreeSet;
 
-use super::cloud::{GROUPS_PER_CALL, Instance, ScalingConfiguration, ScalingGroup};
+use super::cloud::{
+    CONFIGURATIONS_PER_CALL, GROUPS_PER_CALL, Instance, ScalingConfiguration, ScalingGroup,
+};
 use super::{
     Cx, Interrupt, Transition, classify, delay, describe_configurations, fail_cleaning_up, failed,
     pending,
@@ -54,9 +56,13 @@ pub(crate) fn check_instance(instance_id: &str, instance: Option<&Instance>) -> 
 }
 
 /// Whether every requested configuration exists and belongs to an ECS-type group.
+/// `configurations` are DescribeScalingConfigurations' answer (ECS-type only),
+/// `eci_configurations` DescribeEciScalingConfigurations' for the ids it left out, `groups`
+/// DescribeScalingGroups' (which leaves out disabled groups, without an error).
 pub(crate) fn check_targets(
     configuration_ids: &[String],
     configurations: &[ScalingConfiguration],
+    eci_configurations: &[ScalingConfiguration],
     groups: &[ScalingGroup],
 ) -> Result<(), String> {
     for id in configuration_ids {
@@ -64,12 +70,23 @@ pub(crate) fn check_targets(
             .iter()
             .find(|c| &c.scaling_configuration_id == id)
         else {
+            if let Some(eci) = eci_configurations
+                .iter()
+                .find(|c| &c.scaling_configuration_id == id)
+            {
+                return Err(format!(
+                    "scaling configuration {id} belongs to scaling group {} of type ECI; \
+                     only ECS-type groups can take a custom image",
+                    eci.scaling_group_id
+                ));
+            }
             return Err(format!("scaling configuration {id} does not exist"));
         };
         let group_id = &configuration.scaling_group_id;
         let Some(group) = groups.iter().find(|g| &g.scaling_group_id == group_id) else {
             return Err(format!(
-                "scaling group {group_id} of scaling configuration {id} does not exist"
+                "scaling group {group_id} of scaling configuration {id} is disabled or missing \
+                 (DescribeScalingGroups does not list it)"
             ));
         };
         if !group.is_ecs() {
@@ -115,6 +132,31 @@ async fn take_snapshot(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, I
                 );
             }
         };
+    // DescribeScalingConfigurations answers ECS-type configurations only: an id it left out
+    // may be an ECI configuration, refused by name rather than called missing.
+    let missing: Vec<String> = request
+        .configuration_ids
+        .iter()
+        .filter(|id| {
+            !configurations
+                .iter()
+                .any(|c| &c.scaling_configuration_id == *id)
+        })
+        .cloned()
+        .collect();
+    let mut eci_configurations = Vec::new();
+    for chunk in missing.chunks(CONFIGURATIONS_PER_CALL) {
+        match classify(cx.cloud.describe_eci_configurations(chunk).await)? {
+            Ok(c) => eci_configurations.extend(c),
+            Err(e) => {
+                return fail(
+                    "could not read the ECI scaling configurations".into(),
+                    Some(&e),
+                    learned,
+                );
+            }
+        }
+    }
     let group_ids: Vec<String> = configurations
         .iter()
         .map(|c| c.scaling_group_id.clone())
@@ -134,7 +176,12 @@ async fn take_snapshot(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, I
             }
         }
     }
-    if let Err(reason) = check_targets(&request.configuration_ids, &configurations, &groups) {
+    if let Err(reason) = check_targets(
+        &request.configuration_ids,
+        &configurations,
+        &eci_configurations,
+        &groups,
+    ) {
         return fail(reason, None, learned);
     }
 
@@ -303,19 +350,38 @@ mod tests {
         let ids = vec!["asc-1".to_owned(), "asc-2".to_owned()];
         let configs = vec![config("asc-1", "asg-1"), config("asc-2", "asg-2")];
         assert!(
-            check_targets(&ids, &configs, &[group("asg-1", "ECS"), group("asg-2", "")]).is_ok()
+            check_targets(
+                &ids,
+                &configs,
+                &[],
+                &[group("asg-1", "ECS"), group("asg-2", "")]
+            )
+            .is_ok()
         );
         let err = check_targets(
             &ids,
             &configs,
+            &[],
             &[group("asg-1", "ECS"), group("asg-2", "ECI")],
         )
         .unwrap_err();
         assert!(err.contains("asc-2") && err.contains("ECI"), "{err}");
-        let err = check_targets(&ids, &configs[..1], &[group("asg-1", "ECS")]).unwrap_err();
+        let err = check_targets(&ids, &configs[..1], &[], &[group("asg-1", "ECS")]).unwrap_err();
         assert_eq!(err, "scaling configuration asc-2 does not exist");
-        let err = check_targets(&ids, &configs, &[group("asg-1", "ECS")]).unwrap_err();
-        assert!(err.contains("scaling group asg-2"), "{err}");
+        // Found only by DescribeEciScalingConfigurations: refused by its type, not "missing".
+        let err = check_targets(&ids, &configs[..1], &configs[1..], &[group("asg-1", "ECS")])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "scaling configuration asc-2 belongs to scaling group asg-2 of type ECI; only \
+             ECS-type groups can take a custom image"
+        );
+        let err = check_targets(&ids, &configs, &[], &[group("asg-1", "ECS")]).unwrap_err();
+        assert_eq!(
+            err,
+            "scaling group asg-2 of scaling configuration asc-2 is disabled or missing \
+             (DescribeScalingGroups does not list it)"
+        );
     }
 
     #[test]

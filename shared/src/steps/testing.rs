@@ -149,6 +149,45 @@ impl fmt::Debug for FakeCloud {
 }
 
 impl FakeCloud {
+    /// DescribeScalingConfigurations (`eci` false) or DescribeEciScalingConfigurations
+    /// (`eci` true): each answers the configurations of its own group type only, as ESS does.
+    fn configurations_of_type(
+        &self,
+        action: &str,
+        configuration_ids: &[String],
+        eci: bool,
+    ) -> Result<Vec<ScalingConfiguration>, CloudError> {
+        self.enter(action, None)?;
+        if configuration_ids.len() > super::cloud::CONFIGURATIONS_PER_CALL {
+            return Err(CloudError::client(
+                action,
+                "InvalidParameter",
+                "ScalingConfigurationId.N takes at most 10 ids.",
+            ));
+        }
+        let state = self.state();
+        Ok(configuration_ids
+            .iter()
+            .filter_map(|id| {
+                let c = state.configurations.get(id)?;
+                let group_is_eci = state
+                    .groups
+                    .get(&c.group)
+                    .is_some_and(|kind| kind.eq_ignore_ascii_case("ECI"));
+                (group_is_eci == eci).then(|| ScalingConfiguration {
+                    scaling_configuration_id: id.clone(),
+                    scaling_group_id: c.group.clone(),
+                    lifecycle_state: c.lifecycle_state.clone(),
+                    image_id: if eci {
+                        String::new()
+                    } else {
+                        c.image_id.clone()
+                    },
+                })
+            })
+            .collect())
+    }
+
     /// A region with: instances `i-running` (Running), `i-stopped` (Stopped), `i-starting`
     /// (Starting); group `asg-ecs` (ECS) with configurations `asc-active` (Active) and
     /// `asc-inactive` (Inactive); group `asg-eci` (ECI) with `asc-eci`; every configuration
@@ -443,30 +482,22 @@ impl Cloud for FakeCloud {
         &'a self,
         configuration_ids: &'a [String],
     ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
-        let result = self
-            .enter("DescribeScalingConfigurations", None)
-            .and_then(|()| {
-                if configuration_ids.len() > super::cloud::CONFIGURATIONS_PER_CALL {
-                    return Err(CloudError::client(
-                        "DescribeScalingConfigurations",
-                        "InvalidParameter",
-                        "ScalingConfigurationId.N takes at most 10 ids.",
-                    ));
-                }
-                let state = self.state();
-                Ok(configuration_ids
-                    .iter()
-                    .filter_map(|id| {
-                        state.configurations.get(id).map(|c| ScalingConfiguration {
-                            scaling_configuration_id: id.clone(),
-                            scaling_group_id: c.group.clone(),
-                            lifecycle_state: c.lifecycle_state.clone(),
-                            image_id: c.image_id.clone(),
-                        })
-                    })
-                    .collect())
-            });
-        ready(result)
+        ready(self.configurations_of_type(
+            "DescribeScalingConfigurations",
+            configuration_ids,
+            false,
+        ))
+    }
+
+    fn describe_eci_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        ready(self.configurations_of_type(
+            "DescribeEciScalingConfigurations",
+            configuration_ids,
+            true,
+        ))
     }
 
     fn describe_groups<'a>(
@@ -650,6 +681,12 @@ impl Cloud for CrashingCloud {
         configuration_ids: &'a [String],
     ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
         self.guard(self.inner.describe_configurations(configuration_ids))
+    }
+    fn describe_eci_configurations<'a>(
+        &'a self,
+        configuration_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+        self.guard(self.inner.describe_eci_configurations(configuration_ids))
     }
     fn describe_groups<'a>(
         &'a self,

@@ -76,13 +76,36 @@ pub fn incorrect_instance_status(id: &str, status: InstanceStatus) -> RpcError {
     )
 }
 
-/// 400 `IdempotentParameterMismatch`: a ClientToken reused with other parameters.
-///
-/// The reference lists four codes for this case (§3.1); the sim answers the one the generic
-/// ECS idempotence page names.
-pub fn idempotent_mismatch() -> RpcError {
-    RpcError::bad_request(
-        "IdempotentParameterMismatch",
-        "The request is retried with updated parameters: this ClientToken was used before with other parameters.",
+/// A ClientToken reused with other parameters. The code and status differ by operation, each
+/// as its own error table says: CreateSnapshot answers 403 `IdempotentParameterMismatch`
+/// (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createsnapshot),
+/// CreateImage 400 `IdempotenceParamNotMatch`
+/// (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createimage);
+/// any other operation the generic 400 `IdempotentParameterMismatch` of
+/// https://www.alibabacloud.com/help/en/ecs/developer-reference/how-to-ensure-idempotence.
+pub fn idempotent_mismatch(action: &str) -> RpcError {
+    match action {
+        "CreateImage" => RpcError::bad_request(
+            "IdempotenceParamNotMatch",
+            "Request uses a client token in a previous request but is not identical to that request.",
+        ),
+        "CreateSnapshot" => RpcError::forbidden(
+            "IdempotentParameterMismatch",
+            "The request is retried with updated parameters: this ClientToken was used before with other parameters.",
+        ),
+        _ => RpcError::bad_request(
+            "IdempotentParameterMismatch",
+            "The request is retried with updated parameters: this ClientToken was used before with other parameters.",
+        ),
+    }
+}
+
+/// 403 `IncorrectDiskStatus.CreatingSnapshot`: the disk has a snapshot in progress
+/// (CreateSnapshot's error table; "a snapshot is being created for the disk" is one of the
+/// documented cases in which no snapshot can be created).
+pub fn disk_creating_snapshot(disk_id: &str) -> RpcError {
+    RpcError::forbidden(
+        "IncorrectDiskStatus.CreatingSnapshot",
+        format!("A previous snapshot of disk \"{disk_id}\" is still being created."),
     )
 }

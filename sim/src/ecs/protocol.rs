@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::errors;
-use super::state::{CreateImage, Ecs, IMAGE_STATUSES, ImageStatus, InstanceStatus};
+use super::state::{CreateImage, Ecs, IMAGE_STATUSES, ImageStatus, InstanceStatus, MappingSource};
 use crate::error::RpcError;
 use crate::params::{Params, page};
 use crate::state::Ctx;
@@ -254,7 +254,7 @@ pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
             let used = ecs.images.iter().any(|m| {
                 m.disk_mappings
                     .iter()
-                    .any(|d| d.snapshot_id == s.snapshot_id)
+                    .any(|d| d.snapshot_id.as_deref() == Some(s.snapshot_id.as_str()))
             });
             json!({
                 "SnapshotId": s.snapshot_id,
@@ -300,10 +300,36 @@ pub fn create_image(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcEr
                 .map(|(_, v)| (*v).to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let Some(snapshot) = find("SnapshotId") else {
-            return Err(RpcError::missing("DiskDeviceMapping.N.SnapshotId"));
+        // SnapshotId is optional: an entry without one describes an empty data disk of
+        // `Size` GiB (CreateImage's DiskDeviceMapping.N.Size, "takes effect when SnapshotId
+        // is not specified").
+        let snapshot = find("SnapshotId");
+        let size = match find("Size") {
+            Some(size) => Some(
+                size.parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=32768).contains(s))
+                    .ok_or_else(|| {
+                        RpcError::invalid(
+                            "DiskDeviceMapping.N.Size",
+                            "must be a whole number of GiB",
+                        )
+                    })?,
+            ),
+            None => None,
         };
-        mapping.push((snapshot, find("Device"), find("DiskType")));
+        if snapshot.is_none() && size.is_none() {
+            return Err(RpcError::invalid(
+                "DiskDeviceMapping.N.Size",
+                "an entry without SnapshotId needs the Size of the empty disk",
+            ));
+        }
+        mapping.push(MappingSource {
+            snapshot_id: snapshot,
+            size,
+            device: find("Device"),
+            disk_type: find("DiskType"),
+        });
     }
     let description = p.get("Description");
     check_description(description)?;
@@ -329,6 +355,8 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
     let name = p.get("ImageName");
     let statuses: Vec<&str> = match p.get("Status") {
         None => vec!["Available"],
+        // `ALL` stands for every status; the sim takes it in any case.
+        Some(s) if s.eq_ignore_ascii_case("all") => IMAGE_STATUSES.to_vec(),
         Some(s) => {
             let list: Vec<&str> = s
                 .split(',')
@@ -367,7 +395,7 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
         .filter(|m| ids.as_ref().is_none_or(|ids| ids.contains(&m.image_id.as_str())))
         .filter(|m| name.is_none_or(|n| m.image_name.contains(n)))
         .filter(|m| owner.is_none_or(|o| o == m.owner_alias))
-        .filter(|m| snapshot.is_none_or(|s| m.disk_mappings.iter().any(|d| d.snapshot_id == s)))
+        .filter(|m| snapshot.is_none_or(|s| m.disk_mappings.iter().any(|d| d.snapshot_id.as_deref() == Some(s))))
         .filter(|m| statuses.contains(&m.status(ctx.now).0.as_str()))
         .filter(|m| has_tags(&m.tags, &tags))
         .map(|m| {
@@ -398,7 +426,7 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
                 "DiskDeviceMappings": {"DiskDeviceMapping": m.disk_mappings.iter().map(|d| json!({
                     "Device": d.device,
                     "Type": d.kind,
-                    "SnapshotId": d.snapshot_id,
+                    "SnapshotId": d.snapshot_id.clone().unwrap_or_default(),
                     "Size": d.size.to_string(),
                     "Format": "",
                     "ImportOSSBucket": "",

@@ -213,8 +213,8 @@ pub struct DiskMapping {
     pub device: String,
     /// `system` or `data`.
     pub kind: String,
-    /// The snapshot holding it.
-    pub snapshot_id: String,
+    /// The snapshot holding it; none for an empty disk given by its size alone.
+    pub snapshot_id: Option<String>,
     /// GiB.
     pub size: u32,
 }
@@ -328,6 +328,19 @@ pub fn check_image_name(name: &str) -> Result<(), RpcError> {
     Ok(())
 }
 
+/// One `DiskDeviceMapping.N` entry of CreateImage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSource {
+    /// `SnapshotId`: the disk's snapshot; none for an empty disk of `size`.
+    pub snapshot_id: Option<String>,
+    /// `Size` in GiB: the size of an empty disk (ignored when a snapshot is given).
+    pub size: Option<u32>,
+    /// `Device`.
+    pub device: Option<String>,
+    /// `DiskType`: `system` or `data`.
+    pub disk_type: Option<String>,
+}
+
 /// What CreateImage was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateImage {
@@ -336,7 +349,7 @@ pub struct CreateImage {
     /// Image from this system-disk snapshot.
     pub snapshot_id: Option<String>,
     /// Image from these snapshots: (snapshot, device, type).
-    pub disk_device_mapping: Vec<(String, Option<String>, Option<String>)>,
+    pub disk_device_mapping: Vec<MappingSource>,
     /// The name (may be empty: the sim then names it after the id, as the cloud does).
     pub image_name: Option<String>,
     /// The description.
@@ -394,7 +407,7 @@ impl Ecs {
         {
             None => Ok(None),
             Some(used) if used.fingerprint == fingerprint => Ok(Some(used.id.clone())),
-            Some(_) => Err(errors::idempotent_mismatch()),
+            Some(_) => Err(errors::idempotent_mismatch(action)),
         }
     }
 
@@ -438,6 +451,13 @@ impl Ecs {
             .find(|d| d.disk_id == disk_id)
             .ok_or_else(|| errors::disk_not_found(disk_id))?
             .clone();
+        if self
+            .snapshots
+            .iter()
+            .any(|s| s.source_disk_id == disk_id && now < s.ready_at)
+        {
+            return Err(errors::disk_creating_snapshot(disk_id));
+        }
         let id = self.new_id("s");
         self.snapshots.push(Snapshot {
             snapshot_id: id.clone(),
@@ -518,36 +538,42 @@ impl Ecs {
                 mappings.push(DiskMapping {
                     device: disk.device,
                     kind: disk.kind,
-                    snapshot_id,
+                    snapshot_id: Some(snapshot_id),
                     size: disk.size,
                 });
             }
         } else {
-            let sources: Vec<(String, Option<String>, Option<String>)> =
-                if !req.disk_device_mapping.is_empty() {
-                    req.disk_device_mapping.clone()
-                } else if let Some(snapshot_id) = &req.snapshot_id {
-                    vec![(
-                        snapshot_id.clone(),
-                        Some("/dev/xvda".to_owned()),
-                        Some("system".to_owned()),
-                    )]
-                } else {
-                    return Err(RpcError::missing(
-                        "SnapshotId or InstanceId or DiskDeviceMapping",
-                    ));
-                };
+            let sources: Vec<MappingSource> = if !req.disk_device_mapping.is_empty() {
+                req.disk_device_mapping.clone()
+            } else if let Some(snapshot_id) = &req.snapshot_id {
+                vec![MappingSource {
+                    snapshot_id: Some(snapshot_id.clone()),
+                    size: None,
+                    device: Some("/dev/xvda".to_owned()),
+                    disk_type: Some("system".to_owned()),
+                }]
+            } else {
+                return Err(RpcError::missing(
+                    "SnapshotId or InstanceId or DiskDeviceMapping",
+                ));
+            };
             let mut data_index = 0u8;
-            for (snapshot_id, device, kind) in sources {
-                let snapshot = self
-                    .snapshots
-                    .iter()
-                    .find(|s| s.snapshot_id == snapshot_id)
-                    .ok_or_else(|| errors::snapshot_not_found(&snapshot_id))?;
-                if snapshot.status(now).0 != "accomplished" {
-                    return Err(errors::snapshot_not_ready(&snapshot_id));
-                }
-                let kind = kind.unwrap_or_else(|| {
+            for source in sources {
+                let snapshot = match &source.snapshot_id {
+                    Some(snapshot_id) => {
+                        let snapshot = self
+                            .snapshots
+                            .iter()
+                            .find(|s| &s.snapshot_id == snapshot_id)
+                            .ok_or_else(|| errors::snapshot_not_found(snapshot_id))?;
+                        if snapshot.status(now).0 != "accomplished" {
+                            return Err(errors::snapshot_not_ready(snapshot_id));
+                        }
+                        Some(snapshot)
+                    }
+                    None => None,
+                };
+                let kind = source.disk_type.unwrap_or_else(|| {
                     if mappings.is_empty() {
                         "system".to_owned()
                     } else {
@@ -560,7 +586,11 @@ impl Ecs {
                         "must be system or data",
                     ));
                 }
-                let device = device.unwrap_or_else(|| {
+                if kind == "system" && snapshot.is_none() {
+                    // The system disk must come from a snapshot: an empty disk cannot boot.
+                    return Err(RpcError::missing("DiskDeviceMapping.N.SnapshotId"));
+                }
+                let device = source.device.unwrap_or_else(|| {
                     if kind == "system" {
                         "/dev/xvda".to_owned()
                     } else {
@@ -574,19 +604,21 @@ impl Ecs {
                         format!("The device {device} is given to more than one snapshot."),
                     ));
                 }
-                let source = snapshot
-                    .instance_id
-                    .as_ref()
-                    .and_then(|id| self.instances.iter().find(|i| &i.instance_id == id))
-                    .and_then(|instance| self.image(&instance.image_id));
-                if let Some(source) = source {
-                    platform = (source.os_type.clone(), source.platform.clone());
+                if let Some(snapshot) = snapshot {
+                    let origin = snapshot
+                        .instance_id
+                        .as_ref()
+                        .and_then(|id| self.instances.iter().find(|i| &i.instance_id == id))
+                        .and_then(|instance| self.image(&instance.image_id));
+                    if let Some(origin) = origin {
+                        platform = (origin.os_type.clone(), origin.platform.clone());
+                    }
                 }
                 mappings.push(DiskMapping {
                     device,
                     kind,
-                    snapshot_id: snapshot.snapshot_id.clone(),
-                    size: snapshot.source_disk_size,
+                    snapshot_id: snapshot.map(|s| s.snapshot_id.clone()),
+                    size: snapshot.map_or(source.size.unwrap_or(20), |s| s.source_disk_size),
                 });
             }
             if mappings.iter().filter(|m| m.kind == "system").count() != 1 {
@@ -652,11 +684,11 @@ impl Ecs {
         else {
             return Err(errors::snapshot_not_found(snapshot_id));
         };
-        if let Some(image) = self
-            .images
-            .iter()
-            .find(|i| i.disk_mappings.iter().any(|m| m.snapshot_id == snapshot_id))
-        {
+        if let Some(image) = self.images.iter().find(|i| {
+            i.disk_mappings
+                .iter()
+                .any(|m| m.snapshot_id.as_deref() == Some(snapshot_id))
+        }) {
             return Err(RpcError::forbidden(
                 "SnapshotCreatedImage",
                 format!(

@@ -25,3 +25,15 @@ pub fn image_not_found(id: &str, why: &str) -> RpcError {
         format!("The specified image \"{id}\" does not exist{why}."),
     )
 }
+
+/// 400 `InvalidScalingConfigurationName.Duplicate`: another configuration of the group has
+/// this name (ModifyScalingConfiguration's error table,
+/// https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-modifyscalingconfiguration).
+pub fn configuration_name_duplicate(name: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidScalingConfigurationName.Duplicate",
+        format!(
+            "The specified value of parameter \"ScalingConfigurationName\" is duplicated: \"{name}\"."
+        ),
+    )
+}

@@ -20,6 +20,7 @@ pub const VERSION: &str = "2014-08-28";
 pub const ACTIONS: &[&str] = &[
     "DescribeScalingGroups",
     "DescribeScalingConfigurations",
+    "DescribeEciScalingConfigurations",
     "ModifyScalingConfiguration",
 ];
 
@@ -34,6 +35,9 @@ pub fn handle(
         "DescribeScalingGroups" => protocol::describe_scaling_groups(&region.ess, p, ctx),
         "DescribeScalingConfigurations" => {
             protocol::describe_scaling_configurations(&region.ess, &region.ecs, p, ctx)
+        }
+        "DescribeEciScalingConfigurations" => {
+            protocol::describe_eci_scaling_configurations(&region.ess, p, ctx)
         }
         "ModifyScalingConfiguration" => {
             protocol::modify_scaling_configuration(&mut region.ess, &region.ecs, p, ctx)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::errors;
-use super::state::Ess;
+use super::state::{Ess, ScalingConfiguration};
 use crate::ecs::state::{Ecs, ImageStatus};
 use crate::error::RpcError;
 use crate::params::{Params, page};
@@ -30,11 +30,16 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
         Some(_) => return Err(RpcError::invalid("GroupType", "must be ECS or ECI")),
     };
     let (number, size) = p.paging(50)?;
+    // Groups asked for by id or name that are disabled (Inactive) are left out, without an
+    // error: "inactive scaling groups are not displayed in the query results"
+    // (https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-describescalinggroups).
+    let by_id_or_name = !ids.is_empty() || !names.is_empty();
     let items: Vec<Value> = ess
         .groups
         .iter()
         .filter(|g| ids.is_empty() || ids.contains(&g.scaling_group_id.as_str()))
         .filter(|g| names.is_empty() || names.contains(&g.scaling_group_name.as_str()))
+        .filter(|g| !(by_id_or_name && g.lifecycle_state == "Inactive"))
         .filter(|g| group_type.is_none_or(|t| t == g.group_type))
         .map(|g| {
             json!({
@@ -83,14 +88,15 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
     }))
 }
 
-/// DescribeScalingConfigurations.
-pub fn describe_scaling_configurations(
-    ess: &Ess,
-    ecs: &Ecs,
-    p: &Params,
-    ctx: &Ctx,
-) -> Result<Value, RpcError> {
-    ctx.region(p)?;
+/// The configurations of groups of `group_type` that a DescribeScalingConfigurations or
+/// DescribeEciScalingConfigurations request asks for: `ScalingGroupId`, up to 10
+/// `ScalingConfigurationId.N` and `ScalingConfigurationName.N`. Each of the two operations
+/// answers its own type only: an id of the other type is left out, without an error.
+fn configurations_of_type<'a>(
+    ess: &'a Ess,
+    group_type: &'a str,
+    p: &'a Params,
+) -> Result<impl Iterator<Item = &'a ScalingConfiguration> + 'a, RpcError> {
     let group = p.get("ScalingGroupId");
     if let Some(g) = group {
         if ess.group(g).is_none() {
@@ -99,13 +105,32 @@ pub fn describe_scaling_configurations(
     }
     let ids = p.list("ScalingConfigurationId", 10)?;
     let names = p.list("ScalingConfigurationName", 10)?;
-    let (number, size) = p.paging(50)?;
-    let items: Vec<Value> = ess
+    Ok(ess
         .configurations
         .iter()
-        .filter(|c| group.is_none_or(|g| g == c.scaling_group_id))
-        .filter(|c| ids.is_empty() || ids.contains(&c.scaling_configuration_id.as_str()))
-        .filter(|c| names.is_empty() || names.contains(&c.scaling_configuration_name.as_str()))
+        .filter(move |c| {
+            ess.group(&c.scaling_group_id)
+                .is_some_and(|g| g.group_type == group_type)
+        })
+        .filter(move |c| group.is_none_or(|g| g == c.scaling_group_id))
+        .filter(move |c| ids.is_empty() || ids.contains(&c.scaling_configuration_id.as_str()))
+        .filter(move |c| {
+            names.is_empty() || names.contains(&c.scaling_configuration_name.as_str())
+        }))
+}
+
+/// DescribeScalingConfigurations: ECS-type configurations only; ECI ones are answered by
+/// DescribeEciScalingConfigurations
+/// (https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-describescalingconfigurations).
+pub fn describe_scaling_configurations(
+    ess: &Ess,
+    ecs: &Ecs,
+    p: &Params,
+    ctx: &Ctx,
+) -> Result<Value, RpcError> {
+    ctx.region(p)?;
+    let (number, size) = p.paging(50)?;
+    let items: Vec<Value> = configurations_of_type(ess, "ECS", p)?
         .map(|c| {
             let image_name = ecs
                 .image(&c.image_id)
@@ -145,6 +170,43 @@ pub fn describe_scaling_configurations(
         "PageNumber": number,
         "PageSize": size,
         "ScalingConfigurations": {"ScalingConfiguration": page(items, number, size)},
+    }))
+}
+
+/// DescribeEciScalingConfigurations: the configurations of ECI-type groups
+/// (https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-describeeciscalingconfigurations).
+/// The list is a plain JSON array, as in the operation's documented example; each item
+/// carries the fields reimage and the SDK read (ids, name, group, lifecycle state, creation
+/// time) and an empty container list.
+pub fn describe_eci_scaling_configurations(
+    ess: &Ess,
+    p: &Params,
+    ctx: &Ctx,
+) -> Result<Value, RpcError> {
+    ctx.region(p)?;
+    let (number, size) = p.paging(50)?;
+    let items: Vec<Value> = configurations_of_type(ess, "ECI", p)?
+        .map(|c| {
+            json!({
+                "ScalingConfigurationId": c.scaling_configuration_id,
+                "ScalingConfigurationName": c.scaling_configuration_name,
+                "ScalingGroupId": c.scaling_group_id,
+                "LifecycleState": ess.lifecycle_state(c),
+                "ContainerGroupName": c.scaling_configuration_name,
+                "RestartPolicy": "Always",
+                "Cpu": 2.0,
+                "Memory": 4.0,
+                "Containers": [],
+                "CreationTime": minute(c.creation_time),
+            })
+        })
+        .collect();
+    let total = items.len();
+    Ok(json!({
+        "TotalCount": total,
+        "PageNumber": number,
+        "PageSize": size,
+        "ScalingConfigurations": page(items, number, size),
     }))
 }
 
@@ -216,6 +278,16 @@ pub fn modify_scaling_configuration(
         }
     }
     let new_name = p.get("ScalingConfigurationName");
+    if let Some(name) = new_name {
+        let group = ess.configuration_mut(id)?.scaling_group_id.clone();
+        if ess.configurations.iter().any(|c| {
+            c.scaling_group_id == group
+                && c.scaling_configuration_id != id
+                && c.scaling_configuration_name == name
+        }) {
+            return Err(errors::configuration_name_duplicate(name));
+        }
+    }
     let config = ess.configuration_mut(id)?;
     if let Some(image) = image {
         config.image_id = image.image_id.clone();

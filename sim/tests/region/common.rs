@@ -60,6 +60,7 @@ pub fn version_of(action: &str) -> &'static str {
     match action {
         "DescribeScalingGroups"
         | "DescribeScalingConfigurations"
+        | "DescribeEciScalingConfigurations"
         | "ModifyScalingConfiguration" => "2014-08-28",
         "AssumeRole" => "2015-04-01",
         _ => "2014-05-26",

@@ -248,11 +248,10 @@ async fn client_token_makes_creates_idempotent() {
     assert_eq!(first["ImageId"], second["ImageId"]);
     let mut other = p.to_vec();
     other[2] = ("ImageName", "web-idem-2");
+    // Each operation's own table: CreateImage answers 400 IdempotenceParamNotMatch,
+    // CreateSnapshot 403 IdempotentParameterMismatch.
     let (status, code, _) = call.err("CreateImage", &other).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (400, "IdempotentParameterMismatch")
-    );
+    assert_eq!((status, code.as_str()), (400, "IdempotenceParamNotMatch"));
     assert_eq!(
         sim.admin()
             .state()
@@ -263,6 +262,9 @@ async fn client_token_makes_creates_idempotent() {
         1
     );
 
+    // The image's own snapshots of the instance's disks must finish before the disks take
+    // another one.
+    clock.advance(Duration::from_secs(60));
     let s = [
         ("DiskId", "d-bp1demowebsys000001"),
         ("ClientToken", "exec-1-snap"),
@@ -270,7 +272,7 @@ async fn client_token_makes_creates_idempotent() {
     let a = call.ok("CreateSnapshot", &s).await;
     let b = call.ok("CreateSnapshot", &s).await;
     assert_eq!(a["SnapshotId"], b["SnapshotId"]);
-    let (_, code, _) = call
+    let (status, code, _) = call
         .err(
             "CreateSnapshot",
             &[
@@ -279,7 +281,117 @@ async fn client_token_makes_creates_idempotent() {
             ],
         )
         .await;
-    assert_eq!(code, "IdempotentParameterMismatch");
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "IdempotentParameterMismatch")
+    );
+}
+
+#[tokio::test]
+async fn a_disk_takes_one_snapshot_at_a_time() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let first = [("DiskId", "d-bp1demowebsys000001"), ("ClientToken", "a")];
+    let a = call.ok("CreateSnapshot", &first).await;
+    // Another snapshot of the same disk while the first is progressing: refused, nothing made.
+    let second = [("DiskId", "d-bp1demowebsys000001"), ("ClientToken", "b")];
+    let (status, code, msg) = call.err("CreateSnapshot", &second).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "IncorrectDiskStatus.CreatingSnapshot")
+    );
+    assert!(msg.contains("d-bp1demowebsys000001"), "{msg}");
+    assert_eq!(sim.admin().state().snapshots.len(), 1);
+    // The first request repeated with its token still answers its snapshot; another disk is
+    // not held up.
+    assert_eq!(
+        call.ok("CreateSnapshot", &first).await["SnapshotId"],
+        a["SnapshotId"]
+    );
+    call.ok("CreateSnapshot", &[("DiskId", "d-bp1demowebdat000001")])
+        .await;
+    // Once the first is accomplished, the disk takes the second.
+    clock.advance(Duration::from_secs(60));
+    let b = call.ok("CreateSnapshot", &second).await;
+    assert_ne!(a["SnapshotId"], b["SnapshotId"]);
+}
+
+#[tokio::test]
+async fn describe_images_takes_status_all_and_disks_without_snapshots() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let snap = call
+        .ok("CreateSnapshot", &[("DiskId", "d-bp1demowebsys000001")])
+        .await;
+    clock.advance(Duration::from_secs(60));
+    let snap_id = snap["SnapshotId"].as_str().unwrap();
+    // A system disk from the snapshot and an empty 50 GiB data disk with no SnapshotId.
+    let image = call
+        .ok(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ImageName", "with-empty-disk"),
+                ("DiskDeviceMapping.1.SnapshotId", snap_id),
+                ("DiskDeviceMapping.1.DiskType", "system"),
+                ("DiskDeviceMapping.2.Size", "50"),
+                ("DiskDeviceMapping.2.DiskType", "data"),
+            ],
+        )
+        .await;
+    let id = image["ImageId"].as_str().unwrap();
+    // Creating: hidden by the default (Available only), shown by Status=ALL.
+    let default = call
+        .ok(
+            "DescribeImages",
+            &[("RegionId", "cn-hangzhou"), ("ImageId", id)],
+        )
+        .await;
+    assert_eq!(default["TotalCount"], 0);
+    let all = call
+        .ok(
+            "DescribeImages",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", id),
+                ("Status", "ALL"),
+            ],
+        )
+        .await;
+    let found = &all["Images"]["Image"][0];
+    assert_eq!(found["Status"], "Creating");
+    let disks = found["DiskDeviceMappings"]["DiskDeviceMapping"]
+        .as_array()
+        .unwrap();
+    assert_eq!(disks.len(), 2);
+    assert_eq!(disks[0]["SnapshotId"], snap_id);
+    assert_eq!(disks[1]["SnapshotId"], "");
+    assert_eq!(disks[1]["Size"], "50");
+    // An entry with neither a snapshot nor a size says which parameter it needs; a system
+    // disk cannot be empty.
+    let (status, code, msg) = call
+        .err(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("DiskDeviceMapping.1.SnapshotId", snap_id),
+                ("DiskDeviceMapping.2.DiskType", "data"),
+            ],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "InvalidParameter"));
+    assert!(msg.contains("DiskDeviceMapping.N.Size"), "{msg}");
+    let (_, code, _) = call
+        .err(
+            "CreateImage",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("DiskDeviceMapping.1.Size", "40"),
+                ("DiskDeviceMapping.1.DiskType", "system"),
+            ],
+        )
+        .await;
+    assert_eq!(code, "MissingParameter");
 }
 
 #[tokio::test]

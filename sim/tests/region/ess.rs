@@ -224,3 +224,128 @@ async fn a_deleted_configuration_is_gone_and_its_group_has_no_active_one() {
         ""
     );
 }
+
+#[tokio::test]
+async fn disabled_groups_asked_for_by_id_are_left_out_without_an_error() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let by_id = [
+        ("RegionId", "cn-hangzhou"),
+        ("ScalingGroupId.1", "asg-bp1demoweb0000001"),
+    ];
+    assert_eq!(
+        call.ok("DescribeScalingGroups", &by_id).await["TotalCount"],
+        1
+    );
+    sim.admin()
+        .set_group_enabled("asg-bp1demoweb0000001", false)
+        .unwrap();
+    let answer = call.ok("DescribeScalingGroups", &by_id).await;
+    assert_eq!(answer["TotalCount"], 0);
+    assert_eq!(
+        answer["ScalingGroups"]["ScalingGroup"],
+        serde_json::json!([])
+    );
+    // Listed without ids, it is still there, Inactive.
+    let all = call
+        .ok("DescribeScalingGroups", &[("RegionId", "cn-hangzhou")])
+        .await;
+    let web = all["ScalingGroups"]["ScalingGroup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["ScalingGroupId"] == "asg-bp1demoweb0000001")
+        .cloned()
+        .unwrap();
+    assert_eq!(web["LifecycleState"], "Inactive");
+    sim.admin()
+        .set_group_enabled("asg-bp1demoweb0000001", true)
+        .unwrap();
+    assert_eq!(
+        call.ok("DescribeScalingGroups", &by_id).await["TotalCount"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn eci_configurations_are_answered_only_by_their_own_operation() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let both = [
+        ("RegionId", "cn-hangzhou"),
+        ("ScalingConfigurationId.1", "asc-bp1demoweb0000001"),
+        ("ScalingConfigurationId.2", "asc-bp1demoeci0000001"),
+    ];
+    let ecs = call.ok("DescribeScalingConfigurations", &both).await;
+    assert_eq!(ecs["TotalCount"], 1);
+    assert_eq!(
+        ecs["ScalingConfigurations"]["ScalingConfiguration"][0]["ScalingConfigurationId"],
+        "asc-bp1demoweb0000001"
+    );
+    let eci = call.ok("DescribeEciScalingConfigurations", &both).await;
+    assert_eq!(eci["TotalCount"], 1);
+    let item = &eci["ScalingConfigurations"][0];
+    assert_eq!(item["ScalingConfigurationId"], "asc-bp1demoeci0000001");
+    assert_eq!(item["ScalingGroupId"], "asg-bp1demoeci0000001");
+    assert_eq!(item["LifecycleState"], "Active");
+    // The ECI group's configurations are not among the ECS group listing either.
+    let (status, code, _) = call
+        .err(
+            "DescribeEciScalingConfigurations",
+            &[("RegionId", "cn-hangzhou"), ("ScalingGroupId", "asg-nope")],
+        )
+        .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (404, "InvalidScalingGroupId.NotFound")
+    );
+}
+
+#[tokio::test]
+async fn a_configuration_name_is_unique_within_its_group() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let before = sim
+        .admin()
+        .scaling_configuration("asc-bp1demoweb0000001")
+        .unwrap();
+    let taken = sim
+        .admin()
+        .scaling_configuration("asc-bp1demoweb0000002")
+        .unwrap()
+        .scaling_configuration_name;
+    let (status, code, msg) = call
+        .err(
+            "ModifyScalingConfiguration",
+            &[
+                ("ScalingConfigurationId", "asc-bp1demoweb0000001"),
+                ("ScalingConfigurationName", &taken),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "InvalidScalingConfigurationName.Duplicate")
+    );
+    assert!(msg.contains(&taken), "{msg}");
+    let after = sim
+        .admin()
+        .scaling_configuration("asc-bp1demoweb0000001")
+        .unwrap();
+    assert_eq!(
+        after.scaling_configuration_name,
+        before.scaling_configuration_name
+    );
+    // Its own name again is no duplicate.
+    call.ok(
+        "ModifyScalingConfiguration",
+        &[
+            ("ScalingConfigurationId", "asc-bp1demoweb0000001"),
+            (
+                "ScalingConfigurationName",
+                &before.scaling_configuration_name,
+            ),
+        ],
+    )
+    .await;
+}
