@@ -619,9 +619,10 @@ pub enum TaskStoreError {
 pub struct TaskStore {
     store: SharedStore,
     sealer: Option<SharedSealer>,
-    /// Opened webhook secrets by task id and sealed form (so a changed secret is never
-    /// answered from here), at most [`OPENED_MAX`].
-    opened: Arc<Mutex<HashMap<(String, String), WebhookSecret>>>,
+    /// Opened webhook secrets by task id, each with its sealed form (so a changed secret is
+    /// never answered from here): at most two per task (the current one and a rotated-out
+    /// one), at most [`OPENED_MAX`] tasks.
+    opened: Arc<Mutex<OpenedSecrets>>,
 }
 
 impl fmt::Debug for TaskStore {
@@ -633,7 +634,10 @@ impl fmt::Debug for TaskStore {
     }
 }
 
-/// How many opened webhook secrets a [`TaskStore`] keeps in memory.
+/// Opened webhook secrets by task id: each with the ciphertext it was opened from.
+type OpenedSecrets = HashMap<String, Vec<(String, WebhookSecret)>>;
+
+/// How many tasks' opened webhook secrets a [`TaskStore`] keeps in memory.
 const OPENED_MAX: usize = 10_000;
 
 /// How many records [`TaskStore::list`] reads at once.
@@ -695,13 +699,17 @@ impl TaskStore {
 
     fn remember_opened(&self, task_id: &str, sealed: &SealedSecret, secret: &WebhookSecret) {
         let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
-        if opened.len() >= OPENED_MAX {
+        if opened.len() >= OPENED_MAX && !opened.contains_key(task_id) {
             opened.clear();
         }
-        opened.insert(
-            (task_id.to_owned(), sealed.ciphertext.clone()),
-            secret.clone(),
-        );
+        let known = opened.entry(task_id.to_owned()).or_default();
+        if known.iter().any(|(c, _)| *c == sealed.ciphertext) {
+            return;
+        }
+        if known.len() >= 2 {
+            known.remove(0);
+        }
+        known.push((sealed.ciphertext.clone(), secret.clone()));
     }
 
     /// Seals `secret` for `task_id`, unless it is sealed already.
@@ -737,11 +745,12 @@ impl TaskStore {
             Some(StoredSecret::Plain(plain)) => return Ok(Some(plain.clone())),
             Some(StoredSecret::Sealed(sealed)) => sealed,
         };
-        if let Some(secret) = self
+        if let Some((_, secret)) = self
             .opened
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(task_id.to_owned(), sealed.ciphertext.clone()))
+            .get(task_id)
+            .and_then(|known| known.iter().find(|(c, _)| *c == sealed.ciphertext))
         {
             return Ok(Some(secret.clone()));
         }
