@@ -7,7 +7,12 @@
 //! flushed to disk, then hard-linked to the record's name. `link` fails if the name exists, so
 //! of two concurrent creators exactly one wins, and the record's name only ever points at a
 //! complete file. Temporary names contain `#`, which no key may contain, so a temporary file
-//! left behind by a crash is never listed nor read as a record.
+//! left behind by a crash is never listed nor read as a record. They also carry 64 random
+//! bits drawn once per process, so processes that share the directory (two containers on one
+//! volume are both PID 1) never pick the same temporary name.
+//!
+//! The state directory is created `0700` and every record `0600`: records hold who runs what,
+//! where, and sealed secrets, which are nobody else's business on a shared machine.
 //!
 //! The directory comes from `--state-dir` or `REIMAGE_STATE_DIR` (default `./.reimage`), as
 //! resolved by [`crate::settings::Env::state_dir`]; this module only takes the path.
@@ -15,12 +20,43 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{StateStore, StoreError, StoreFuture, validate_key};
 
 /// Distinguishes temporary files of concurrent writers within one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Distinguishes this process's temporary files from those of every other process sharing
+/// the directory, whatever its pid.
+static PROCESS_TAG: LazyLock<u64> = LazyLock::new(rand::random);
+
+/// The temporary name of a record being written as `file_name`: `<name>#tmp-<process
+/// tag>-<pid>-<counter>`.
+fn temp_name(file_name: &str) -> String {
+    format!(
+        "{file_name}#tmp-{:016x}-{}-{}",
+        *PROCESS_TAG,
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(unix)]
+fn private_dir_builder() -> fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true).mode(0o700);
+    builder
+}
+
+#[cfg(not(unix))]
+fn private_dir_builder() -> fs::DirBuilder {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    builder
+}
 
 /// Records as files under a directory.
 #[derive(Debug, Clone)]
@@ -32,7 +68,9 @@ impl FileStore {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = dir.into();
-        fs::create_dir_all(&root).map_err(|e| backend("open", &root.display().to_string(), &e))?;
+        private_dir_builder()
+            .create(&root)
+            .map_err(|e| backend("open", &root.display().to_string(), &e))?;
         Ok(Self { root })
     }
 
@@ -45,18 +83,26 @@ impl FileStore {
         validate_key(key)?;
         let path = self.root.join(key);
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(|e| backend("create", key, &e))?;
+        private_dir_builder()
+            .create(dir)
+            .map_err(|e| backend("create", key, &e))?;
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("record");
-        let temp = dir.join(format!(
-            "{file_name}#tmp-{}-{}",
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let result = write_and_link(&temp, &path, value);
-        // The temporary name is ours alone; whatever happened, it goes.
+        let temp = dir.join(temp_name(file_name));
+        let mut file = match private_file(&temp) {
+            Ok(file) => file,
+            // A taken temporary name is somebody else's file and no taken record: leave it,
+            // and never report it as `AlreadyExists`.
+            Err(e) => return Err(backend("create", key, &e)),
+        };
+        let result = file
+            .write_all(value)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| fs::hard_link(&temp, &path));
+        drop(file);
+        // The temporary file is ours; whatever happened, it goes.
         let _ = fs::remove_file(&temp);
         match result {
             Ok(()) => {
@@ -106,15 +152,16 @@ impl FileStore {
     }
 }
 
-fn write_and_link(temp: &Path, path: &Path, value: &[u8]) -> io::Result<()> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(temp)?;
-    file.write_all(value)?;
-    file.sync_all()?;
-    drop(file);
-    fs::hard_link(temp, path)
+/// Creates the new file `temp`, readable and writable by its owner only; fails if it exists.
+fn private_file(temp: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(temp)
 }
 
 /// Collects the keys of record files under `dir` (whose key prefix is `base`) that start
@@ -365,5 +412,59 @@ mod tests {
             again.get("tasks/t/000000.json").await.unwrap().as_deref(),
             Some(&b"kept"[..])
         );
+    }
+}
+
+#[cfg(all(test, unix))]
+mod private_tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("exists").permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_state_directory_is_0700_and_records_0600() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("state");
+        let store = FileStore::open(&root).expect("opens");
+        store
+            .create("executions/exec-1/000000.json", b"{}")
+            .await
+            .expect("created");
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("executions")), 0o700);
+        assert_eq!(mode(&root.join("executions/exec-1")), 0o700);
+        assert_eq!(mode(&root.join("executions/exec-1/000000.json")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_temporary_name_taken_by_another_process_is_not_a_taken_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FileStore::open(dir.path()).expect("opens");
+        // Another process sharing the volume, with the same pid and counter as ours: its
+        // temporary file sits where a pid-and-counter-only name would put ours.
+        let record_dir = dir.path().join("tasks/t-1");
+        fs::create_dir_all(&record_dir).expect("dir");
+        let theirs = record_dir.join(format!(
+            "0000000000.json#tmp-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.load(Ordering::Relaxed)
+        ));
+        fs::write(&theirs, b"half a record").expect("their temp file");
+        store
+            .create("tasks/t-1/0000000000.json", b"{\"whole\":true}")
+            .await
+            .expect("our record is written beside their temporary file");
+        assert_eq!(
+            store.get("tasks/t-1/0000000000.json").await.expect("read"),
+            Some(b"{\"whole\":true}".to_vec())
+        );
+        assert!(theirs.exists(), "their temporary file is left alone");
+        // Two names drawn in one process differ; so do those of two processes, by the tag.
+        assert_ne!(temp_name("x"), temp_name("x"));
+        assert!(temp_name("x").starts_with(&format!("x#tmp-{:016x}-", *PROCESS_TAG)));
     }
 }
