@@ -69,6 +69,16 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
+    /// 500 `UnreadableRecord`: the resource's latest record is in the store but does not
+    /// read; the message names its key (`reimage doctor` lists every such record).
+    pub fn unreadable(key: &str, reason: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UnreadableRecord",
+            format!("record {key} cannot be read: {reason}"),
+        )
+    }
+
     /// A JSON body that does not parse (400) or does not fit the schema (422).
     pub fn from_json(err: &serde_json::Error) -> Self {
         use serde_json::error::Category;
@@ -118,9 +128,10 @@ impl From<TaskStoreError> for ApiError {
             TaskStoreError::AlreadyExists(_) | TaskStoreError::Contended(_) => {
                 Self::new(StatusCode::CONFLICT, "Conflict", err.to_string())
             }
-            TaskStoreError::Corrupt { .. }
-            | TaskStoreError::Store(_)
-            | TaskStoreError::Sealing { .. } => Self::internal(err.to_string()),
+            TaskStoreError::Corrupt { key, message } => Self::unreadable(key, message),
+            TaskStoreError::Store(_) | TaskStoreError::Sealing { .. } => {
+                Self::internal(err.to_string())
+            }
         }
     }
 }

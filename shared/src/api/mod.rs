@@ -64,7 +64,7 @@ use crate::model::task::{
 use crate::schedule::{
     RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id, task_runs,
 };
-use crate::store::SharedStore;
+use crate::store::{SharedStore, Unreadable};
 
 pub mod bench;
 mod error;
@@ -600,7 +600,22 @@ impl Api {
         replays.insert((task_id.to_owned(), accepted.0, accepted.1), id.clone());
     }
 
+    /// An execution's view, or `None` if there is no such execution; a latest record that
+    /// does not read is [`ApiError::unreadable`], naming its key.
     async fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionView>, ApiError> {
+        match self.read_execution(id).await? {
+            Some(Ok(view)) => Ok(Some(view)),
+            Some(Err(bad)) => Err(ApiError::unreadable(&bad.key, &bad.reason)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Api::execution`], with an unreadable latest record returned rather than raised, for
+    /// listings that skip it.
+    async fn read_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> Result<Option<Result<ExecutionView, Unreadable>>, ApiError> {
         let keys = self.store.list(&id.prefix()).await?;
         let Some((_, key)) = keys
             .iter()
@@ -612,19 +627,26 @@ impl Api {
         let Some(bytes) = self.store.get(key).await? else {
             return Ok(None);
         };
-        let record =
-            StepRecord::from_json(key, &bytes).map_err(|e| ApiError::internal(e.to_string()))?;
+        let record = match StepRecord::from_json(key, &bytes) {
+            Ok(record) => record,
+            Err(e) => {
+                return Ok(Some(Err(Unreadable {
+                    key: e.key,
+                    reason: e.source.to_string(),
+                })));
+            }
+        };
         let trigger = match &record.request.task_id {
             Some(task_id) if is_valid_task_id(task_id) => run_entry(&self.store, task_id, id)
                 .await?
                 .map(|entry: RunEntry| entry.trigger),
             _ => None,
         };
-        Ok(Some(ExecutionView {
+        Ok(Some(Ok(ExecutionView {
             status: record.state.status().to_owned(),
             record,
             trigger,
-        }))
+        })))
     }
 }
 
@@ -1138,8 +1160,10 @@ async fn list_executions(
     };
     let mut executions = Vec::new();
     for id in &ids {
-        if let Some(view) = api.execution(id).await? {
-            executions.push(view);
+        match api.read_execution(id).await? {
+            Some(Ok(view)) => executions.push(view),
+            Some(Err(bad)) => bad.warn_skipped("GET /executions"),
+            None => {}
         }
     }
     executions.sort_by(|a, b| {

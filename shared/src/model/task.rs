@@ -34,7 +34,7 @@ use crate::model::execution::ExecutionId;
 use crate::model::naming::{self, NameError};
 use crate::schedule::Schedule;
 use crate::secrets::{SealError, SealedSecret, SharedSealer};
-use crate::store::{SharedStore, StoreError};
+use crate::store::{SharedStore, StoreError, Unreadable};
 
 /// What the console calls the configuration source: where the new image goes.
 ///
@@ -580,6 +580,15 @@ impl TaskRecord {
     }
 }
 
+/// What [`TaskStore::scan`] found.
+#[derive(Debug, Default)]
+pub struct TaskScan {
+    /// Live tasks, ordered by id.
+    pub tasks: Vec<TaskRecord>,
+    /// Latest records that cannot be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
 /// What went wrong reading or writing task records.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskStoreError {
@@ -869,8 +878,19 @@ impl TaskStore {
         }
     }
 
-    /// The current state of every live task, ordered by id.
+    /// The current state of every live task, ordered by id. A task whose latest record
+    /// cannot be read is left out and logged (see [`TaskStore::scan`]): one bad record never
+    /// stops a listing or the minute tick for every other task.
     pub async fn list(&self) -> Result<Vec<TaskRecord>, TaskStoreError> {
+        let scan = self.scan().await?;
+        for bad in &scan.unreadable {
+            bad.warn_skipped("the task listing");
+        }
+        Ok(scan.tasks)
+    }
+
+    /// Every live task whose latest record reads, and the latest records that do not.
+    pub async fn scan(&self) -> Result<TaskScan, TaskStoreError> {
         let keys = self.store.list("tasks/").await?;
         // Keys come in byte order, so the last key of each task is its highest seq.
         let mut latest: Vec<&String> = Vec::new();
@@ -902,12 +922,16 @@ impl TaskStore {
                 .buffered(LIST_CONCURRENCY)
                 .collect()
                 .await;
-        let mut out = Vec::with_capacity(read.len());
+        let mut out = TaskScan::default();
         for record in read {
-            if let Some(record) = record? {
-                if !record.is_deleted() {
-                    out.push(record);
-                }
+            match record {
+                Ok(Some(record)) if !record.is_deleted() => out.tasks.push(record),
+                Ok(_) => {}
+                Err(TaskStoreError::Corrupt { key, message }) => out.unreadable.push(Unreadable {
+                    key,
+                    reason: message,
+                }),
+                Err(other) => return Err(other),
             }
         }
         Ok(out)

@@ -794,3 +794,117 @@ mod properties {
         }
     }
 }
+
+/// A store whose task listing fails while `down` is set.
+#[derive(Debug)]
+struct ListingDown {
+    inner: MemoryStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl crate::store::StateStore for ListingDown {
+    fn create<'a>(&'a self, key: &'a str, value: &'a [u8]) -> crate::store::StoreFuture<'a, ()> {
+        self.inner.create(key, value)
+    }
+    fn get<'a>(&'a self, key: &'a str) -> crate::store::StoreFuture<'a, Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn list<'a>(&'a self, prefix: &'a str) -> crate::store::StoreFuture<'a, Vec<String>> {
+        if prefix == "tasks/" && self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async move {
+                Err(StoreError::Backend {
+                    op: "list",
+                    key: prefix.to_owned(),
+                    message: "the store is unavailable".into(),
+                    transient: true,
+                })
+            });
+        }
+        self.inner.list(prefix)
+    }
+}
+
+#[tokio::test]
+async fn a_tick_that_cannot_list_the_tasks_keeps_its_retries_and_its_last_tick() {
+    let created = utc(2024, 1, 1, 0, 0);
+    let store = Arc::new(ListingDown {
+        inner: MemoryStore::new(),
+        down: std::sync::atomic::AtomicBool::new(false),
+    });
+    let shared: SharedStore = store.clone();
+    let tasks = TaskStore::new(shared.clone());
+    let s = spec(ExecutedAt::Scheduled {
+        at: utc(2024, 1, 1, 0, 5),
+    });
+    tasks.create("task-1", s, created).await.unwrap();
+    let runs = Arc::new(FlakyRuns {
+        inner: RecordRuns::new(shared),
+        failures: Mutex::new(2),
+    });
+    let scheduler = Scheduler::new(tasks, runs.clone());
+    // 00:05: the slot's start fails and becomes a retry.
+    let report = scheduler.tick(utc(2024, 1, 1, 0, 5)).await.unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    // 00:06: the task listing fails; the retry is still tried (and fails again), kept, and
+    // the last tick stays where it was.
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = scheduler.tick(utc(2024, 1, 1, 0, 6)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("the store is unavailable"),
+        "{err}"
+    );
+    assert_eq!(scheduler.last_tick(), Some(utc(2024, 1, 1, 0, 5)));
+    // 00:07: the store is back; the kept retry starts the slot, once.
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let report = scheduler.tick(utc(2024, 1, 1, 0, 7)).await.unwrap();
+    assert_eq!(
+        report.started,
+        [slot_execution_id("task-1", utc(2024, 1, 1, 0, 5))]
+    );
+    assert_eq!(runs.inner.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_task_whose_record_does_not_read_stops_neither_the_tick_nor_the_others() {
+    let created = utc(2024, 1, 1, 0, 0);
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let tasks = TaskStore::new(store.clone());
+    let every_minute = ExecutedAt::Cron {
+        expression: "@every 1m".into(),
+        expired_at: None,
+    };
+    tasks
+        .create("task-good", spec(every_minute), created)
+        .await
+        .unwrap();
+    // A truncated record of another task.
+    store
+        .create(
+            "tasks/task-torn/0000000000.json",
+            br#"{"task_id":"task-torn","se"#,
+        )
+        .await
+        .unwrap();
+    let scan = tasks.scan().await.unwrap();
+    assert_eq!(scan.tasks.len(), 1);
+    assert_eq!(scan.unreadable.len(), 1);
+    assert_eq!(scan.unreadable[0].key, "tasks/task-torn/0000000000.json");
+    assert!(
+        scan.unreadable[0].reason.contains("EOF"),
+        "{:?}",
+        scan.unreadable
+    );
+    assert_eq!(tasks.list().await.unwrap().len(), 1);
+    let runs = Arc::new(RecordRuns::new(store));
+    let scheduler = Scheduler::new(tasks.clone(), runs.clone());
+    for minute in 1..=3 {
+        let report = scheduler.tick(utc(2024, 1, 1, 0, minute)).await.unwrap();
+        assert_eq!(report.started.len(), 1, "minute {minute}: {report:?}");
+    }
+    // The torn task itself answers a clear error naming its key.
+    let err = tasks.get("task-torn").await.unwrap_err();
+    assert!(
+        err.to_string().contains("tasks/task-torn/0000000000.json"),
+        "{err}"
+    );
+}

@@ -149,11 +149,25 @@ impl Scheduler {
     /// tick, the grace window: a restarted process catches up the latest slot it missed).
     /// A start that fails (the store or the engine was unavailable) is tried again by the
     /// following ticks while its slot is within the grace window.
+    ///
+    /// A tick that cannot list the tasks (the store is down) still tries the pending retries,
+    /// keeps those that fail again, and does not move its last tick: the next tick covers
+    /// the slots this one could not see. A task whose record does not read is skipped,
+    /// never the tick.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, TaskStoreError> {
         let last = self.last_tick().unwrap_or(now - GRACE);
         let retries: Vec<(DateTime<Utc>, RunRequest)> =
             std::mem::take(&mut *self.retries.lock().unwrap_or_else(|e| e.into_inner()));
-        let (mut report, mut failed) = self.tick_inner(last, now).await?;
+        let (mut report, mut failed, listing_error) = match self.tick_inner(last, now).await {
+            Ok((report, failed)) => (report, failed, None),
+            Err(err) => {
+                let report = TickReport {
+                    now: Some(now),
+                    ..TickReport::default()
+                };
+                (report, Vec::new(), Some(err))
+            }
+        };
         for (slot, request) in retries {
             if now - slot > GRACE {
                 continue;
@@ -161,16 +175,17 @@ impl Scheduler {
             self.start(slot, request, false, &mut report, &mut failed)
                 .await;
         }
-        {
-            let mut guard = self.last_tick.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.is_none_or(|t| t < now) {
-                *guard = Some(now);
-            }
-        }
         self.retries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(failed);
+        if let Some(err) = listing_error {
+            return Err(err);
+        }
+        let mut guard = self.last_tick.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none_or(|t| t < now) {
+            *guard = Some(now);
+        }
         Ok(report)
     }
 

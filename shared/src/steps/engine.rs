@@ -23,7 +23,7 @@ use crate::model::naming::{self, NameError};
 use crate::model::{
     ExecutionId, Learned, PermissionSource, State, StepEvent, StepRecord, UpdateRequest,
 };
-use crate::store::{SharedStore, StoreError};
+use crate::store::{SharedStore, StoreError, Unreadable};
 
 /// Limits and timings of the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +386,11 @@ impl Engine {
         let overdue = chrono::Duration::from_std(self.inner.config.overdue_after)
             .unwrap_or(chrono::Duration::MAX);
         let mut sent = Vec::new();
-        for record in self.list().await? {
+        let scan = self.scan().await?;
+        for bad in &scan.unreadable {
+            bad.warn_skipped("the sweep");
+        }
+        for record in scan.executions {
             if let State::Pending { due_at, .. } = record.state {
                 if now >= due_at + overdue {
                     if let Some(event) = record.event() {
@@ -439,22 +443,41 @@ impl Engine {
     }
 
     /// The latest record of every execution, oldest start first.
+    ///
+    /// An execution whose latest record cannot be read is left out and logged (see
+    /// [`Engine::scan`]): one bad record never stops a listing or the sweep.
     pub async fn list(&self) -> Result<Vec<StepRecord>, EngineError> {
+        let scan = self.scan().await?;
+        for bad in &scan.unreadable {
+            bad.warn_skipped("the execution listing");
+        }
+        Ok(scan.executions)
+    }
+
+    /// The latest record of every execution that reads (oldest start first), and the latest
+    /// records that do not.
+    pub async fn scan(&self) -> Result<ExecutionScan, EngineError> {
         let keys = self.inner.store.list(EXECUTIONS_PREFIX).await?;
         let mut latest: BTreeMap<ExecutionId, u64> = BTreeMap::new();
         for (id, seq) in keys.iter().filter_map(|k| parse_record_key(k)) {
             let entry = latest.entry(id).or_insert(seq);
             *entry = (*entry).max(seq);
         }
-        let mut records = Vec::with_capacity(latest.len());
+        let mut out = ExecutionScan::default();
         for (id, seq) in latest {
-            if let Some(record) = self.read(&id, seq).await? {
-                records.push(record);
+            match self.read(&id, seq).await {
+                Ok(Some(record)) => out.executions.push(record),
+                Ok(None) => {}
+                Err(EngineError::Record(e)) => out.unreadable.push(Unreadable {
+                    key: e.key,
+                    reason: e.source.to_string(),
+                }),
+                Err(other) => return Err(other),
             }
         }
-        records
+        out.executions
             .sort_by(|a, b| (a.started_at, &a.execution_id).cmp(&(b.started_at, &b.execution_id)));
-        Ok(records)
+        Ok(out)
     }
 
     async fn read(&self, id: &ExecutionId, seq: u64) -> Result<Option<StepRecord>, EngineError> {
@@ -464,6 +487,15 @@ impl Engine {
             None => Ok(None),
         }
     }
+}
+
+/// What [`Engine::scan`] found.
+#[derive(Debug, Default)]
+pub struct ExecutionScan {
+    /// The latest record of every execution that reads, oldest start first.
+    pub executions: Vec<StepRecord>,
+    /// Latest records that cannot be read.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// Writes a step's intermediate records and remembers the last one.

@@ -54,7 +54,7 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
-pub use engine::{Engine, EngineConfig, EngineError, Handled};
+pub use engine::{Engine, EngineConfig, EngineError, ExecutionScan, Handled};
 
 /// What the engine needs while a step runs.
 pub(crate) struct Cx<'a> {

@@ -71,6 +71,25 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>>;
 }
 
+/// A record that is in the store but cannot be read back as what its key says it is (a
+/// truncated write from outside reimage, a record of another version, a hand edit). Listings,
+/// the minute tick and the sweep skip it, logging the key and the reason; `reimage doctor`
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    /// The record's key.
+    pub key: String,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
+impl Unreadable {
+    /// Logs the record as skipped by `what` (a listing, the tick, the sweep).
+    pub fn warn_skipped(&self, what: &str) {
+        tracing::warn!(key = %self.key, reason = %self.reason, "{what} skips an unreadable record");
+    }
+}
+
 /// Shared handle to a store.
 pub type SharedStore = Arc<dyn StateStore>;
 
