@@ -40,6 +40,9 @@ enum Command {
     Image(cmd::image::Args),
     /// List image update executions, or show one.
     Execution(cmd::execution::Args),
+    /// List what needs attention in the state store: unreadable records, executions past
+    /// their deadline. Exits 1 when it found something.
+    Doctor(cmd::doctor::Args),
     /// Print figures about reimage's API calls and timing, measured against the sim.
     Bench(cmd::bench::Args),
 }
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Image(args) => cmd::image::run(args),
         Command::Execution(args) => cmd::execution::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {

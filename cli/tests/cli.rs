@@ -498,3 +498,129 @@ async fn run_whose_image_ends_in_create_failed_fails_and_touches_no_configuratio
     assert_eq!(admin.calls_since_reset("ModifyScalingConfiguration"), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torn_records_stop_no_listing_and_doctor_names_them() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let good = json(&out)["execution_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    // A healthy store: doctor finds nothing and says so.
+    let out = output(reimage_at(&sim, state.path(), &["doctor"])).await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Unreadable records: none"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A torn task record, a torn execution record, and an execution stuck pending since
+    // 2020 (record 0 of the real run, moved to another id and back in time).
+    let torn_task = state.path().join("tasks/task-torn/0000000000.json");
+    std::fs::create_dir_all(torn_task.parent().unwrap()).unwrap();
+    std::fs::write(&torn_task, br#"{"task_id":"task-to"#).unwrap();
+    let torn_id = "exec-0123456789abcdef0123456789abcdef";
+    let torn_exec = state
+        .path()
+        .join(format!("executions/{torn_id}/000000.json"));
+    std::fs::create_dir_all(torn_exec.parent().unwrap()).unwrap();
+    std::fs::write(&torn_exec, br#"{"execution_id":"#).unwrap();
+    let stuck_id = "exec-fedcba9876543210fedcba9876543210";
+    let record0 =
+        std::fs::read_to_string(state.path().join(format!("executions/{good}/000000.json")))
+            .unwrap();
+    let mut stuck: Value = serde_json::from_str(&record0).unwrap();
+    stuck["execution_id"] = Value::from(stuck_id);
+    stuck["started_at"] = Value::from("2020-01-01T00:00:00Z");
+    let stuck_path = state
+        .path()
+        .join(format!("executions/{stuck_id}/000000.json"));
+    std::fs::create_dir_all(stuck_path.parent().unwrap()).unwrap();
+    std::fs::write(&stuck_path, stuck.to_string()).unwrap();
+
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "list", "--output", "json"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: Vec<String> = json(&out)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["execution_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        listed.contains(&good) && listed.contains(&stuck_id.to_owned()),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&torn_id.to_owned()), "{listed:?}");
+    let out = output(reimage_at(&sim, state.path(), &["task", "list"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "show", torn_id],
+    ))
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!("executions/{torn_id}/000000.json")),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["doctor", "--output", "json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let found = json(&out);
+    let keys: Vec<&str> = found["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "tasks/task-torn/0000000000.json".to_owned(),
+            format!("executions/{torn_id}/000000.json")
+        ]
+    );
+    let stuck_found: Vec<&str> = found["past_deadline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["execution_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(stuck_found, [stuck_id]);
+}

@@ -52,7 +52,7 @@ struct Shown<'a> {
 
 /// Reading executions needs no cloud: this provider refuses, and is never asked.
 #[derive(Debug)]
-struct NoCloud;
+pub(crate) struct NoCloud;
 
 impl CloudProvider for NoCloud {
     fn cloud(

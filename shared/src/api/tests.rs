@@ -1347,3 +1347,56 @@ async fn a_replay_within_the_window_is_answered_from_memory() {
     let (status, _) = f.hook(&id, &fresh, body).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn one_torn_task_or_execution_record_breaks_no_listing_and_is_named_when_asked_for() {
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (_, run) = f.call("POST", &format!("/tasks/{id}/runs"), None).await;
+    let good_execution = run["execution_id"].as_str().unwrap().to_owned();
+    // A truncated task record and a truncated execution record.
+    f.store
+        .create("tasks/task-torn/0000000000.json", br#"{"task_id":"task-to"#)
+        .await
+        .unwrap();
+    let torn_execution = "exec-0123456789abcdef0123456789abcdef";
+    let torn_key = format!("executions/{torn_execution}/000000.json");
+    f.store
+        .create(&torn_key, br#"{"execution_id":"#)
+        .await
+        .unwrap();
+
+    let (status, tasks) = f.call("GET", "/tasks", None).await;
+    assert_eq!(status, StatusCode::OK, "{tasks}");
+    let ids: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
+    let (status, listed) = f.call("GET", "/executions", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["executions"][0]["execution_id"], good_execution);
+    assert_eq!(listed["executions"].as_array().unwrap().len(), 1);
+
+    let (status, body) = f.call("GET", "/tasks/task-torn", None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["code"], "UnreadableRecord");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("tasks/task-torn/0000000000.json"),
+        "{body}"
+    );
+    let (status, body) = f
+        .call("GET", &format!("/executions/{torn_execution}"), None)
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["code"], "UnreadableRecord");
+    assert!(
+        body["message"].as_str().unwrap().contains(&torn_key),
+        "{body}"
+    );
+}

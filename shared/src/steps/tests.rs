@@ -496,6 +496,32 @@ async fn the_sweep_redispatches_only_overdue_pending_steps() {
     );
 }
 
+#[tokio::test]
+async fn a_torn_execution_record_stops_neither_the_sweep_nor_the_listing() {
+    let rig = rig();
+    let record = rig
+        .engine
+        .start_new(request("i-running", &["asc-active"]))
+        .await
+        .unwrap();
+    rig.local.take_all();
+    let torn = "executions/exec-0123456789abcdef0123456789abcdef/000000.json";
+    rig.engine
+        .store()
+        .create(torn, br#"{"execution_id":"exec-01"#)
+        .await
+        .unwrap();
+    rig.clock
+        .advance(rig.engine.config().overdue_after + Duration::from_secs(1));
+    let sent = rig.engine.sweep(rig.clock.now()).await.unwrap();
+    assert_eq!(sent, vec![record.event().unwrap()]);
+    let listed = rig.engine.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let scan = rig.engine.scan().await.unwrap();
+    assert_eq!(scan.unreadable.len(), 1);
+    assert_eq!(scan.unreadable[0].key, torn);
+}
+
 /// Runs one execution to the end through crashes: each time the driver dies, time passes
 /// until the sweep re-dispatches the pending step, as it would in production.
 /// Returns the last record and how many crashes happened.
