@@ -31,6 +31,7 @@ pub mod model;
 pub mod runtime;
 pub mod schedule;
 pub mod secrets;
+pub mod server;
 pub mod settings;
 pub mod steps;
 pub mod store;

@@ -35,18 +35,21 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new().fallback(route).with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves.
+/// Serves `state` on `listener` until `shutdown` resolves, with reimage's serving loop and
+/// its limits on slow clients ([`reimage::server`]).
 pub async fn run(
     listener: TcpListener,
     state: Arc<SimState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    reimage::server::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        reimage::server::Limits::default(),
+        reimage::server::axum_service(router(state)),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    Ok(())
 }
 
 async fn route(State(state): State<Arc<SimState>>, req: Request<Body>) -> Response {

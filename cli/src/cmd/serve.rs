@@ -14,6 +14,11 @@
 //! SIGINT or SIGTERM stops it gracefully: the listener stops accepting, requests in flight
 //! finish, the tick and the workers stop between steps (an interrupted execution is picked up
 //! again by the next process's sweep).
+//!
+//! The HTTP server holds its clients to [`reimage::server::Limits`]' defaults: 10 s for a
+//! request head (idle keep-alive connections included), 30 s for a body, at most 1,024
+//! connections at once, and 10 s for requests in flight at shutdown, so slow or hostile
+//! clients can neither exhaust it nor keep it alive after SIGTERM.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -278,13 +283,14 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let router = serve.api.clone().router();
     let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let http = tokio::spawn(reimage::server::serve(
+        listener,
+        reimage::server::Limits::default(),
+        reimage::server::axum_service(router),
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        },
+    ));
     // Executions a previous process left pending are due now: sweeping as if the overdue
     // margin had passed dispatches every pending step whose due time has come.
     let margin = chrono::Duration::from_std(serve.engine.config().overdue_after)
@@ -316,9 +322,7 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     };
     tokio::join!(ticker, workers, stopper);
-    http.await
-        .context("the HTTP server task failed")?
-        .context("the HTTP server failed")?;
+    http.await.context("the HTTP server task failed")?;
     Ok(())
 }
 

@@ -39,7 +39,6 @@ mod function;
 pub mod functions;
 mod markers;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -50,8 +49,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 
@@ -62,6 +59,9 @@ pub use control::{CONTROL_PATH_HEADER, ControlPath};
 pub use credentials::RequestCredentials;
 pub use function::{BoxFuture, Function, HandlerError, IntoInvokeResponse};
 pub use markers::{MarkerLog, MarkerSink, Markers, Stdout, end_line, start_line};
+
+/// A request body as the runtime's server hands it over: read under a deadline.
+type Served = crate::server::TimeoutBody<Incoming>;
 
 /// The port FC's custom runtime listens on when nothing says otherwise.
 pub const DEFAULT_PORT: u16 = 9000;
@@ -191,47 +191,39 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, RuntimeError> {
     })
 }
 
+/// The limits of the runtime's server. Its only client is Function Compute itself, which
+/// keeps connections open between invocations (an instance is frozen in between), so an idle
+/// connection is kept for 15 minutes, FC's longest function timeout, rather than the
+/// seconds a public server allows; a body has a minute (events are at most 32 MiB, on
+/// loopback).
+pub const LIMITS: crate::server::Limits = crate::server::Limits {
+    header_read: Duration::from_secs(900),
+    body_read: Duration::from_secs(60),
+    max_connections: 256,
+    shutdown_grace: Duration::from_secs(10),
+};
+
 /// Serves `function` on `listener` until `shutdown` completes, then stops accepting and
-/// waits for the connections in flight to finish their current request.
+/// gives the requests in flight [`LIMITS`]' grace to finish ([`crate::server::serve`]).
 pub async fn run(listener: TcpListener, function: Function, shutdown: impl Future<Output = ()>) {
     let function = Arc::new(function);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %err, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let f = Arc::clone(&function);
-                let service = hyper::service::service_fn(move |req| {
-                    let f = Arc::clone(&f);
-                    async move { Ok::<_, Infallible>(handle(&f, req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(err) = conn.await {
-                        tracing::debug!(error = %err, "connection ended with an error");
-                    }
-                });
+    crate::server::serve(
+        listener,
+        LIMITS,
+        move |_peer| {
+            let function = Arc::clone(&function);
+            move |req: crate::server::ServedRequest| -> function::BoxFuture<Response<Body>> {
+                let function = Arc::clone(&function);
+                Box::pin(async move { handle(&function, req).await })
             }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    graceful.shutdown().await;
+        },
+        shutdown,
+    )
+    .await;
 }
 
 /// Answers one request FC sent. The single place control paths are matched.
-async fn handle(function: &Function, req: Request<Incoming>) -> Response<Body> {
+async fn handle(function: &Function, req: Request<Served>) -> Response<Body> {
     let Some(raw) = req.headers().get(CONTROL_PATH_HEADER) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -284,7 +276,7 @@ async fn handle(function: &Function, req: Request<Incoming>) -> Response<Body> {
     .await
 }
 
-async fn invoke(function: &Function, ctx: Context, req: Request<Incoming>) -> Response<Body> {
+async fn invoke(function: &Function, ctx: Context, req: Request<Served>) -> Response<Body> {
     let Some(handler) = function.event.as_ref() else {
         return failed(HandlerError::new(
             "NoEventHandler",
@@ -313,7 +305,7 @@ async fn invoke(function: &Function, ctx: Context, req: Request<Incoming>) -> Re
     }
 }
 
-async fn http_invoke(function: &Function, ctx: Context, req: Request<Incoming>) -> Response<Body> {
+async fn http_invoke(function: &Function, ctx: Context, req: Request<Served>) -> Response<Body> {
     let Some(handler) = function.http.as_ref() else {
         return error_response(
             StatusCode::NOT_FOUND,
