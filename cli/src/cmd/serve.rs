@@ -15,6 +15,9 @@
 //! finish, the tick and the workers stop between steps (an interrupted execution is picked up
 //! again by the next process's sweep).
 //!
+//! Steps run up to [`STEP_WORKERS`] at once, so one slow cloud call does not hold up every
+//! other execution.
+//!
 //! The HTTP server holds its clients to [`reimage::server::Limits`]' defaults: 10 s for a
 //! request head (idle keep-alive connections included), 30 s for a body, at most 1,024
 //! connections at once, and 10 s for requests in flight at shutdown, so slow or hostile
@@ -73,6 +76,9 @@ pub struct Args {
     #[arg(long)]
     no_auth: bool,
 }
+
+/// How many steps run at once: one execution waiting on a slow cloud call holds up no other.
+pub const STEP_WORKERS: usize = 8;
 
 /// How long a step in flight may take to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -302,9 +308,11 @@ pub async fn serve(
     let mut worker_stop = stop_rx.clone();
     let mut grace_stop = stop_rx.clone();
     let workers = async {
-        let run = serve.dispatcher.run(&serve.engine, async move {
-            let _ = worker_stop.wait_for(|s| *s).await;
-        });
+        let run = serve
+            .dispatcher
+            .run_concurrently(&serve.engine, STEP_WORKERS, async move {
+                let _ = worker_stop.wait_for(|s| *s).await;
+            });
         // A step in flight (a cloud call being retried, say) may finish within the grace
         // period; after it, the step is abandoned: its record still says it is pending, so
         // the next process's sweep runs it again.

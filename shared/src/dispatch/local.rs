@@ -128,34 +128,55 @@ impl LocalDispatcher {
         self.run_until_idle_with(engine, |_, _| {}).await
     }
 
-    /// Handles events as they become due until `shutdown` completes (`reimage serve`).
-    /// An event dispatched while waiting is noticed at once, even if it is due sooner.
+    /// Runs events as they fall due, one at a time, until `shutdown` completes.
     pub async fn run(&self, engine: &Engine, shutdown: impl std::future::Future<Output = ()>) {
-        let mut report = RunReport::default();
+        self.run_concurrently(engine, 1, shutdown).await;
+    }
+
+    /// Runs events as they fall due, up to `workers` at once, until `shutdown` completes;
+    /// then lets the steps in flight finish (the caller bounds how long by dropping the
+    /// future) and returns. One step waiting on a slow cloud call holds up no other
+    /// execution while a place is free.
+    pub async fn run_concurrently(
+        &self,
+        engine: &Engine,
+        workers: usize,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        use futures::StreamExt as _;
+        let workers = workers.max(1);
+        let mut in_flight = futures::stream::FuturesUnordered::new();
         tokio::pin!(shutdown);
         loop {
-            let next_due = self.lock_queue().keys().next().map(|(due, _)| *due);
-            let Some(due) = next_due else {
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = self.wake.notified() => {}
+            // Start every due event there is a place for.
+            let mut wait = None;
+            while in_flight.len() < workers {
+                let next_due = self.lock_queue().keys().next().map(|(due, _)| *due);
+                let Some(due) = next_due else {
+                    break;
+                };
+                let until = (due - self.clock.now()).to_std().unwrap_or_default();
+                if !until.is_zero() {
+                    wait = Some(until);
+                    break;
                 }
-                continue;
-            };
-            let wait = (due - self.clock.now()).to_std().unwrap_or_default();
-            if wait.is_zero() {
                 if let Some((_, queued)) = self.pop_first() {
-                    self.handle_one(engine, queued, &mut report, &mut |_, _| {})
-                        .await;
+                    in_flight.push(async move {
+                        let mut report = RunReport::default();
+                        self.handle_one(engine, queued, &mut report, &mut |_, _| {})
+                            .await;
+                    });
                 }
-                continue;
             }
+            let full = in_flight.len() >= workers;
             tokio::select! {
-                () = &mut shutdown => return,
-                () = self.wake.notified() => {}
-                () = self.clock.sleep(wait) => {}
+                () = &mut shutdown => break,
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                () = self.wake.notified(), if !full => {}
+                () = self.clock.sleep(wait.unwrap_or_default()), if wait.is_some() && !full => {}
             }
         }
+        while in_flight.next().await.is_some() {}
     }
 
     async fn handle_one(
