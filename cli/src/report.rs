@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use reimage::model::{Failure, State, Step, StepEvent, StepRecord};
+use reimage::model::{Failure, State, Step, StepEvent, StepRecord, Waiting};
 use reimage::steps::Handled;
 use serde::Serialize;
 
@@ -62,6 +62,12 @@ pub struct ExecutionView {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The configuration it waits for, held by another execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<Waiting>,
+    /// The newer execution that carries its request, if it was superseded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_by: Option<String>,
 }
 
 impl ExecutionView {
@@ -97,8 +103,12 @@ impl ExecutionView {
             .collect();
         let (step, failure) = match &record.state {
             State::Pending { step, .. } => (Some(*step), None),
-            State::Succeeded => (None, None),
+            State::Succeeded | State::Superseded { .. } => (None, None),
             State::Failed(f) => (Some(f.step), Some(f.clone())),
+        };
+        let carried_by = match &record.state {
+            State::Superseded { carried_by } => Some(carried_by.to_string()),
+            _ => None,
         };
         Self {
             execution_id: record.execution_id.to_string(),
@@ -115,6 +125,8 @@ impl ExecutionView {
             started_at: record.started_at,
             updated_at: record.written_at,
             failure,
+            waiting_for: learned.waiting_for.clone(),
+            carried_by,
         }
     }
 
@@ -123,6 +135,8 @@ impl ExecutionView {
         match self.status.as_str() {
             "succeeded" => "Succeeded",
             "failed" => "Failed",
+            "superseded" => "Superseded",
+            _ if self.waiting_for.is_some() => "Waiting",
             _ => "Running",
         }
     }
@@ -148,6 +162,23 @@ impl ExecutionView {
         line("Updated", time(self.updated_at));
         if let Some(failure) = &self.failure {
             line("Reason", failure.to_string());
+        }
+        if let Some(waiting) = &self.waiting_for {
+            line(
+                "Waiting for",
+                format!(
+                    "{}, held by execution {} (since {})",
+                    waiting.configuration_id,
+                    waiting.holder,
+                    time(waiting.since)
+                ),
+            );
+        }
+        if let Some(carrier) = &self.carried_by {
+            line(
+                "Carried by",
+                format!("execution {carrier}, a newer request"),
+            );
         }
         out.push_str("Scaling configurations\n");
         let width = self
@@ -213,9 +244,18 @@ pub fn describe(event: &StepEvent, handled: &Handled) -> Option<String> {
         .progress
         .map(|p| format!(" {p}%"))
         .unwrap_or_default();
+    if let (State::Pending { .. }, Some(waiting)) = (&record.state, &learned.waiting_for) {
+        return Some(format!(
+            "waiting for {}, held by execution {}",
+            waiting.configuration_id, waiting.holder
+        ));
+    }
     let text = match (&record.state, event.step) {
         (State::Failed(failure), _) => format!("failed: {failure}"),
         (State::Succeeded, _) => format!("every configuration holds {image}: verified"),
+        (State::Superseded { carried_by }, _) => {
+            format!("superseded: execution {carried_by} carries this request")
+        }
         (State::Pending { step, .. }, _) if learned.retries > 0 && *step == event.step => {
             let error = learned
                 .last_error

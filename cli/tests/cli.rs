@@ -537,8 +537,9 @@ async fn torn_records_stop_no_listing_and_doctor_names_them() {
         text(&out.stdout)
     );
 
-    // A torn task record, a torn execution record, and an execution stuck pending since
-    // 2020 (record 0 of the real run, moved to another id and back in time).
+    // A torn task record, a torn execution record, an execution stuck pending since 2020
+    // (record 0 of the real run, moved to another id and back in time), and one just started
+    // that holds a configuration's lease.
     let torn_task = state.path().join("tasks/task-torn/0000000000.json");
     std::fs::create_dir_all(torn_task.parent().unwrap()).unwrap();
     std::fs::write(&torn_task, br#"{"task_id":"task-to"#).unwrap();
@@ -555,11 +556,29 @@ async fn torn_records_stop_no_listing_and_doctor_names_them() {
     let mut stuck: Value = serde_json::from_str(&record0).unwrap();
     stuck["execution_id"] = Value::from(stuck_id);
     stuck["started_at"] = Value::from("2020-01-01T00:00:00Z");
+    stuck["state"]["due_at"] = Value::from("2020-01-01T00:00:00Z");
     let stuck_path = state
         .path()
         .join(format!("executions/{stuck_id}/000000.json"));
     std::fs::create_dir_all(stuck_path.parent().unwrap()).unwrap();
     std::fs::write(&stuck_path, stuck.to_string()).unwrap();
+    let holder_id = "exec-00000000000000000000000000000001";
+    let mut holder: Value = serde_json::from_str(&record0).unwrap();
+    holder["execution_id"] = Value::from(holder_id);
+    let now = reimage::clock::Clock::now(&reimage::clock::SystemClock);
+    holder["state"]["due_at"] = Value::from(now.to_rfc3339());
+    let holder_path = state
+        .path()
+        .join(format!("executions/{holder_id}/000000.json"));
+    std::fs::create_dir_all(holder_path.parent().unwrap()).unwrap();
+    std::fs::write(&holder_path, holder.to_string()).unwrap();
+    let lease_path = state.path().join("leases/asc-doctor/000000.json");
+    std::fs::create_dir_all(lease_path.parent().unwrap()).unwrap();
+    let lease = serde_json::json!({
+        "kind": "hold", "execution_id": holder_id, "configuration_ids": ["asc-doctor"],
+        "written_at": "2020-01-01T00:00:00Z",
+    });
+    std::fs::write(&lease_path, lease.to_string()).unwrap();
 
     let out = output(reimage_at(
         &sim,
@@ -623,4 +642,10 @@ async fn torn_records_stop_no_listing_and_doctor_names_them() {
         .map(|e| e["execution_id"].as_str().unwrap())
         .collect();
     assert_eq!(stuck_found, [stuck_id]);
+    assert_eq!(
+        found["leases"],
+        serde_json::json!([
+            {"configuration_id": "asc-doctor", "holder": holder_id, "waiting": []}
+        ])
+    );
 }

@@ -4,14 +4,19 @@
 //! - **Unreadable records**: the latest record of a task or an execution that does not read
 //!   (a truncated write, a hand edit). Listings, the minute tick and the sweep skip them;
 //!   doctor names each key and why.
-//! - **Executions past their deadline**: still pending later than their start plus the image
-//!   deadline plus the sweep's overdue time. The sweep re-dispatches a pending step long
-//!   before that, so such an execution is stuck (its function keeps failing, its events are
-//!   refused): look at its records with `reimage execution show`.
+//! - **Executions past their deadline**: still pending past the time after which their
+//!   scaling configurations' leases are taken over (an execution at work: the start of its
+//!   work plus the image deadline plus the lease margin; one waiting for a configuration: its
+//!   next look plus the margin). The sweep re-dispatches a pending step long before that, so
+//!   such an execution is stuck (its function keeps failing, its events are refused): look at
+//!   its records with `reimage execution show`.
+//! - **Leases held** (for information; not a problem): each scaling configuration an
+//!   execution is updating now, and the executions waiting for it.
 //!
 //! The exit code is 0 when nothing was found, 1 otherwise, so a cron job or a CI step can
 //! run it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,9 +25,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use reimage::clock::{Clock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
-use reimage::model::State;
+use reimage::model::ExecutionId;
 use reimage::model::task::TaskStore;
 use reimage::settings::Env;
+use reimage::steps::lease::{self, EntryKind, LeaseTimes};
 use reimage::store::Unreadable;
 use serde::Serialize;
 
@@ -48,6 +54,17 @@ struct Findings {
     unreadable: Vec<Unreadable>,
     /// Executions still pending past their deadline.
     past_deadline: Vec<PastDeadline>,
+    /// Configurations an execution is updating now.
+    leases: Vec<HeldLease>,
+}
+
+/// A configuration's lease, held by a live execution.
+#[derive(Debug, Serialize)]
+struct HeldLease {
+    configuration_id: String,
+    holder: String,
+    /// Live executions waiting for it, oldest first.
+    waiting: Vec<String>,
 }
 
 /// An execution still pending past its deadline.
@@ -72,6 +89,21 @@ impl Findings {
             out.push_str("Unreadable records (skipped by listings, the tick and the sweep):\n");
             for bad in &self.unreadable {
                 out.push_str(&format!("  {}: {}\n", bad.key, bad.reason));
+            }
+        }
+        if self.leases.is_empty() {
+            out.push_str("Leases held: none\n");
+        } else {
+            out.push_str("Leases held (scaling configurations being updated now):\n");
+            for lease in &self.leases {
+                out.push_str(&format!(
+                    "  {}  held by {}",
+                    lease.configuration_id, lease.holder
+                ));
+                if !lease.waiting.is_empty() {
+                    out.push_str(&format!(", waiting: {}", lease.waiting.join(", ")));
+                }
+                out.push('\n');
             }
         }
         if self.past_deadline.is_empty() {
@@ -104,26 +136,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot list tasks")?;
         let engine = settings::engine(
-            store,
+            store.clone(),
             clock.clone(),
             Arc::new(LocalDispatcher::new(clock.clone())),
             Arc::new(NoCloud),
         );
         let executions = engine.scan().await.context("cannot list executions")?;
-        let config = engine.config();
-        let grace = chrono::Duration::from_std(config.image_deadline + config.overdue_after)
-            .unwrap_or(chrono::Duration::MAX);
+        let times = LeaseTimes::of(engine.config());
         let now = clock.now();
         let mut unreadable = tasks.unreadable;
         unreadable.extend(executions.unreadable);
+        let live: HashMap<&ExecutionId, DateTime<Utc>> = executions
+            .executions
+            .iter()
+            .filter_map(|r| Some((&r.execution_id, times.deadline(r)?)))
+            .collect();
         let past_deadline = executions
             .executions
             .iter()
             .filter_map(|record| {
-                let State::Pending { step, .. } = &record.state else {
-                    return None;
-                };
-                let deadline = record.started_at.checked_add_signed(grace)?;
+                let step = record.state.pending_step()?;
+                let deadline = *live.get(&record.execution_id)?;
                 (now > deadline).then(|| PastDeadline {
                     execution_id: record.execution_id.to_string(),
                     step: step.to_string(),
@@ -132,9 +165,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
+        let is_live = |id: &ExecutionId| live.get(id).is_some_and(|deadline| now < *deadline);
+        let leases = lease::all_logs(&store)
+            .await
+            .context("cannot list the leases")?
+            .into_iter()
+            .filter_map(|(configuration_id, log)| {
+                let hold = log.hold.filter(|h| is_live(&h.execution_id))?;
+                let mut waiting: Vec<String> = log
+                    .after
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Wait && is_live(&e.execution_id))
+                    .map(|e| e.execution_id.to_string())
+                    .collect();
+                waiting.dedup();
+                Some(HeldLease {
+                    configuration_id,
+                    holder: hold.execution_id.to_string(),
+                    waiting,
+                })
+            })
+            .collect();
         let findings = Findings {
             unreadable,
             past_deadline,
+            leases,
         };
         match args.output {
             Output::Text => print!("{}", findings.to_text()),

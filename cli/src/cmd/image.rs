@@ -3,11 +3,12 @@
 //! [`reimage::api::set_configuration_image`] (the same code behind the HTTP API's
 //! `PUT /scaling-configurations/{id}/image`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use reimage::api::set_configuration_image;
+use anyhow::{Context as _, bail};
+use reimage::api::{ManualUpdateError, configuration_holder, set_configuration_image};
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::settings::Env;
@@ -38,6 +39,10 @@ struct SetArgs {
     /// The image (`m-…`, or a public image id).
     #[arg(long, value_name = "IMAGE_ID")]
     image: String,
+    /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`):
+    /// a configuration an execution is updating is refused.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -50,6 +55,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let clock: SharedClock = Arc::new(SystemClock);
+        let store = settings::store(&env, args.state_dir.as_deref(), clock.clone())?;
+        if let Some(holder) = configuration_holder(&store, &args.config, clock.now())
+            .await
+            .context("cannot read the configuration's lease")?
+        {
+            bail!(ManualUpdateError::Busy {
+                configuration_id: args.config,
+                holder,
+            });
+        }
         let client = settings::client(&env, clock, Arc::new(RandomIds))?;
         let cloud = AliyunCloud::new(client);
         let outcome = set_configuration_image(&cloud, &args.config, &args.image).await?;

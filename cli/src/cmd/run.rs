@@ -132,6 +132,11 @@ pub fn outcome(last: &StepRecord) -> anyhow::Result<ExitCode> {
     match &last.state {
         State::Succeeded => Ok(ExitCode::SUCCESS),
         State::Failed(failure) => bail!("execution {} failed: {failure}", last.execution_id),
+        State::Superseded { carried_by } => bail!(
+            "execution {} was superseded: execution {carried_by}, a newer request for its \
+             scaling configurations, carries it",
+            last.execution_id
+        ),
         State::Pending { step, .. } => {
             bail!("execution {} is still pending ({step})", last.execution_id)
         }

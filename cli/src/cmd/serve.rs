@@ -189,6 +189,9 @@ fn describe(state: &State) -> String {
         State::Pending { step, .. } => format!("pending {step}"),
         State::Succeeded => "succeeded".into(),
         State::Failed(failure) => format!("failed: {failure}"),
+        State::Superseded { carried_by } => {
+            format!("superseded: execution {carried_by} carries its request")
+        }
     }
 }
 

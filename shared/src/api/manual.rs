@@ -6,9 +6,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{ImageSet, ImageSetFuture, ImageSetter, ManualUpdateError};
-use crate::model::PermissionSource;
+use chrono::{DateTime, Utc};
+
+use crate::model::{ExecutionId, PermissionSource};
 use crate::steps::cloud::ALL_IMAGE_STATUSES;
+use crate::steps::lease::{self, LeaseTimes};
 use crate::steps::{Cloud, CloudError, CloudProvider};
+use crate::steps::{EngineConfig, EngineError};
+use crate::store::SharedStore;
 
 /// What a manual update did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +30,18 @@ pub struct ManualUpdate {
     pub new_image_id: String,
     /// That image's name.
     pub image_name: String,
+}
+
+/// The execution that holds `configuration_id`'s lease at `now` (with the default engine
+/// timings), if any: a manual update of a configuration an execution is updating is refused,
+/// so that the execution's swap or rollback cannot undo it.
+pub async fn holder(
+    store: &SharedStore,
+    configuration_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ExecutionId>, EngineError> {
+    let times = LeaseTimes::of(&EngineConfig::default());
+    lease::holder(store, &times, configuration_id, now).await
 }
 
 /// The manual update, shared by `reimage image set` and `PUT

@@ -72,7 +72,9 @@ mod manual;
 pub mod webhook;
 
 pub use error::ApiError;
-pub use manual::{CloudImageSetter, ManualUpdate, set_configuration_image};
+pub use manual::{
+    CloudImageSetter, ManualUpdate, holder as configuration_holder, set_configuration_image,
+};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -167,6 +169,17 @@ pub enum ManualUpdateError {
     /// The cloud refused or failed.
     #[error("the cloud call failed: {0}")]
     Cloud(String),
+    /// An execution holds the configuration's lease: it is updating it now.
+    #[error(
+        "scaling configuration {configuration_id} is being updated by execution {holder}; set \
+         its image once that execution has ended"
+    )]
+    Busy {
+        /// The configuration.
+        configuration_id: String,
+        /// The execution that holds it.
+        holder: ExecutionId,
+    },
 }
 
 impl From<ManualUpdateError> for ApiError {
@@ -185,6 +198,7 @@ impl From<ManualUpdateError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "NotAnEcsGroup")
             }
             ManualUpdateError::Cloud(_) => (StatusCode::BAD_GATEWAY, "CloudError"),
+            ManualUpdateError::Busy { .. } => (StatusCode::CONFLICT, "ConfigurationBusy"),
         };
         ApiError::new(status, code, err.to_string())
     }
@@ -1226,6 +1240,16 @@ async fn set_image(
     let permission = request.permission.unwrap_or(PermissionSource::Account);
     if let PermissionSource::RamRole { role_arn } = &permission {
         crate::model::task::validate_role_arn(role_arn)?;
+    }
+    if let Some(holder) = manual::holder(&api.store, &id, api.clock.now())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    {
+        return Err(ManualUpdateError::Busy {
+            configuration_id: id,
+            holder,
+        }
+        .into());
     }
     let images = api.images.as_ref().ok_or_else(|| {
         ApiError::new(

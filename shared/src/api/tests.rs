@@ -1400,3 +1400,69 @@ async fn one_torn_task_or_execution_record_breaks_no_listing_and_is_named_when_a
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_manual_update_of_a_configuration_an_execution_holds_is_refused_naming_it() {
+    use crate::model::State;
+    use crate::steps::lease::{EntryKind, LeaseEntry, entry_key};
+
+    let f = fixture();
+    let now = f.clock.now();
+    let holder = ExecutionId::parse("exec-holder").unwrap();
+    let record = StepRecord::first(
+        holder.clone(),
+        UpdateRequest {
+            instance_id: "i-1".into(),
+            image_name: None,
+            configuration_ids: vec!["asc-one".into()],
+            permission: PermissionSource::Account,
+            task_id: None,
+        },
+        "image".into(),
+        now,
+    );
+    f.store
+        .create(&record.key(), &record.to_json())
+        .await
+        .unwrap();
+    let entry = LeaseEntry {
+        kind: EntryKind::Hold,
+        execution_id: holder.clone(),
+        configuration_ids: vec!["asc-one".into()],
+        written_at: now,
+    };
+    f.store
+        .create(
+            &entry_key("asc-one", 0),
+            &serde_json::to_vec(&entry).unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri = |cfg: &str| format!("/scaling-configurations/{cfg}/image");
+    let body = || Some(json!({"image_id": "m-new1"}));
+
+    let (status, answer) = f.call("PUT", &uri("asc-one"), body()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "ConfigurationBusy");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("asc-one") && message.contains("exec-holder"),
+        "{message}"
+    );
+    // Another configuration is free.
+    assert_eq!(
+        f.call("PUT", &uri("asc-two"), body()).await.0,
+        StatusCode::OK
+    );
+
+    // Once the holder has ended, the configuration is free again.
+    let ended = record.next(State::Succeeded, record.learned.clone(), now);
+    f.store
+        .create(&ended.key(), &ended.to_json())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.call("PUT", &uri("asc-one"), body()).await.0,
+        StatusCode::OK
+    );
+}

@@ -110,17 +110,37 @@ impl LocalDispatcher {
         mut on_handled: impl FnMut(&StepEvent, &Handled),
     ) -> RunReport {
         let mut report = RunReport::default();
-        while let Some((due, queued)) = self.pop_first() {
-            let now = self.clock.now();
-            if due > now {
-                if let Ok(wait) = (due - now).to_std() {
-                    self.clock.sleep(wait).await;
-                }
-            }
-            self.handle_one(engine, queued, &mut report, &mut on_handled)
-                .await;
-        }
+        while self
+            .run_next_with(engine, &mut report, &mut on_handled)
+            .await
+        {}
         report
+    }
+
+    /// Handles the first event due, after waiting on the clock for its due time; `false` if
+    /// none is waiting. (Tests use it to stop an execution at a chosen point.)
+    pub async fn run_next(&self, engine: &Engine) -> bool {
+        self.run_next_with(engine, &mut RunReport::default(), &mut |_, _| {})
+            .await
+    }
+
+    async fn run_next_with(
+        &self,
+        engine: &Engine,
+        report: &mut RunReport,
+        on_handled: &mut impl FnMut(&StepEvent, &Handled),
+    ) -> bool {
+        let Some((due, queued)) = self.pop_first() else {
+            return false;
+        };
+        let now = self.clock.now();
+        if due > now {
+            if let Ok(wait) = (due - now).to_std() {
+                self.clock.sleep(wait).await;
+            }
+        }
+        self.handle_one(engine, queued, report, on_handled).await;
+        true
     }
 
     /// Handles events until none is waiting.

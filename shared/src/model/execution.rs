@@ -299,6 +299,13 @@ pub enum State {
     Succeeded,
     /// The execution failed; what it created was cleaned up and what it changed put back.
     Failed(Failure),
+    /// While it waited for its scaling configurations, a newer request for all of them (and
+    /// maybe more) arrived: that execution carries this one's request, and this one ended
+    /// before creating or changing anything.
+    Superseded {
+        /// The execution that carries the request.
+        carried_by: ExecutionId,
+    },
 }
 
 impl State {
@@ -321,6 +328,7 @@ impl State {
             State::Pending { .. } => "pending",
             State::Succeeded => "succeeded",
             State::Failed(_) => "failed",
+            State::Superseded { .. } => "superseded",
         }
     }
 }
@@ -334,9 +342,30 @@ pub struct PreviousImage {
     pub image_id: String,
 }
 
+/// A configuration an execution waits for, and the execution that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The scaling configuration.
+    pub configuration_id: String,
+    /// The execution that holds its lease.
+    pub holder: ExecutionId,
+    /// When this execution first found it busy.
+    pub since: DateTime<Utc>,
+    /// How many times in a row it was found busy.
+    pub polls: u32,
+}
+
 /// What an execution has learned so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Learned {
+    /// When the execution held the lease of every configuration it updates: its work (and
+    /// its image deadline) starts there. `None` while it waits, and for executions started
+    /// before leases existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leased_at: Option<DateTime<Utc>>,
+    /// The configuration this execution waits for, while another execution holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<Waiting>,
     /// The source instance's system disk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_disk_id: Option<String>,
@@ -452,6 +481,12 @@ impl StepRecord {
             learned,
             written_at: now,
         }
+    }
+
+    /// When the execution's work started: when it held every lease, or (for an execution
+    /// started before leases existed) when it started. Its image deadline counts from here.
+    pub fn work_started_at(&self) -> DateTime<Utc> {
+        self.learned.leased_at.unwrap_or(self.started_at)
     }
 
     /// This record's store key.

@@ -8,7 +8,7 @@ pub mod task;
 
 pub use execution::{
     CloudFault, ExecutionId, Failure, Learned, PreviousImage, State, Step, StepEvent, StepRecord,
-    UpdateRequest,
+    UpdateRequest, Waiting,
 };
 
 /// Whose permissions an execution's cloud calls use.

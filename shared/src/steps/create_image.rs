@@ -239,9 +239,9 @@ async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, In
         // CreateImage already answered in a run that recorded it: go on waiting.
         return Ok(Transition::to(pending(Step::WaitImage, cx.now), learned));
     }
-    if cx.now >= record.started_at + cx.config.image_deadline_chrono() {
+    if cx.now >= record.work_started_at() + cx.config.image_deadline_chrono() {
         let reason = format!(
-            "snapshot {snapshot_id} was not done within {} of the start",
+            "snapshot {snapshot_id} was not done within {} of the start of its work",
             humanize(cx.config.image_deadline)
         );
         return fail_cleaning_up(cx, STEP, learned, reason, None).await;
@@ -267,7 +267,9 @@ async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, In
         }
         _ => {
             learned.progress = snapshot.progress;
-            let since = learned.snapshot_requested_at.unwrap_or(record.started_at);
+            let since = learned
+                .snapshot_requested_at
+                .unwrap_or(record.work_started_at());
             let elapsed = (cx.now - since).to_std().unwrap_or_default();
             let due = cx.now + delay::next_check(snapshot.progress, elapsed);
             return Ok(Transition::to(pending(STEP, due), learned));
@@ -289,7 +291,9 @@ async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, In
     learned.image_id = Some(image_id);
     learned.image_requested_at = Some(cx.now);
     learned.progress = None;
-    let since_build = learned.snapshot_requested_at.unwrap_or(record.started_at);
+    let since_build = learned
+        .snapshot_requested_at
+        .unwrap_or(record.work_started_at());
     let due = cx.now
         + delay::next_image_check(
             None,

@@ -14,14 +14,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::cloud::CloudProvider;
-use super::{Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, pending, run};
+use super::lease::{self, Acquired, LeaseTimes};
+use super::{
+    Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, fail_cleaning_up, pending, run,
+};
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
 use crate::model::execution::{EXECUTIONS_PREFIX, RecordError, parse_record_key};
 use crate::model::naming::{self, NameError};
 use crate::model::{
-    ExecutionId, Learned, PermissionSource, State, StepEvent, StepRecord, UpdateRequest,
+    ExecutionId, Learned, PermissionSource, State, Step, StepEvent, StepRecord, UpdateRequest,
+    Waiting,
 };
 use crate::store::{SharedStore, StoreError, Unreadable};
 
@@ -40,6 +44,13 @@ pub struct EngineConfig {
     /// The first retry's delay; each further retry doubles it, up to five minutes (default
     /// 30 seconds).
     pub retry_delay: Duration,
+    /// How long past its image deadline an execution at work may still be pending before its
+    /// leases are presumed abandoned and taken over (default 1 hour: swap-config and verify,
+    /// with their retries, take minutes).
+    pub lease_margin: Duration,
+    /// How long an execution waiting for a busy configuration waits before it looks again;
+    /// doubled each time it is still busy, up to five minutes (default 30 seconds).
+    pub lease_poll: Duration,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +60,8 @@ impl Default for EngineConfig {
             overdue_after: Duration::from_secs(600),
             max_retries: 5,
             retry_delay: Duration::from_secs(30),
+            lease_margin: Duration::from_secs(3600),
+            lease_poll: Duration::from_secs(30),
         }
     }
 }
@@ -92,6 +105,12 @@ pub enum EngineError {
     /// No cloud client could be made for the execution's permission source.
     #[error("no cloud client for the execution's permissions: {0}")]
     Cloud(CloudError),
+    /// Other writers kept taking the next entry of a configuration's lease log.
+    #[error(
+        "the lease log of scaling configuration {0} kept changing while this execution read \
+         it; its step is tried again"
+    )]
+    LeaseContention(String),
 }
 
 /// What handling one event did.
@@ -311,7 +330,11 @@ impl Engine {
             config: &self.inner.config,
             checkpoint: &checkpoints,
         };
-        let result = run(&cx, &latest, event.step).await;
+        let mut latest = latest;
+        let result = match self.leases(&cx, &mut latest, event.step).await? {
+            Phase::Run => run(&cx, &latest, event.step).await,
+            Phase::Stop(result) => *result,
+        };
         let base = checkpoints
             .last
             .lock()
@@ -340,6 +363,96 @@ impl Engine {
         );
         self.dispatch_pending(&next, now).await;
         Ok(Handled::Advanced(Box::new(next)))
+    }
+
+    /// The lease work that comes before a step (see [`lease`]): before create-image's first
+    /// call, acquire every configuration or wait or end superseded (updating `record` when
+    /// every lease is held: the step runs on it); before swap-config changes anything, check
+    /// that no lease was taken over.
+    async fn leases(
+        &self,
+        cx: &Cx<'_>,
+        record: &mut StepRecord,
+        step: Step,
+    ) -> Result<Phase, EngineError> {
+        let times = LeaseTimes::of(&self.inner.config);
+        let learned = &record.learned;
+        match step {
+            Step::CreateImage if learned.leased_at.is_none() && learned.snapshot_id.is_none() => {
+                let acquired = lease::acquire(&self.inner.store, &times, record, cx.now).await?;
+                let mut learned = record.learned.clone();
+                let waited = learned.waiting_for.take();
+                match acquired {
+                    Acquired::All => {
+                        if let Some(waited) = waited {
+                            tracing::info!(
+                                execution = %record.execution_id, since = %waited.since,
+                                "every scaling configuration is free: the execution goes on"
+                            );
+                        }
+                        learned.leased_at = Some(cx.now);
+                        record.learned = learned;
+                        Ok(Phase::Run)
+                    }
+                    Acquired::Busy {
+                        configuration_id,
+                        holder,
+                    } => {
+                        let waiting = match waited {
+                            Some(w) if w.configuration_id == configuration_id => Waiting {
+                                holder,
+                                polls: w.polls.saturating_add(1),
+                                ..w
+                            },
+                            _ => Waiting {
+                                configuration_id,
+                                holder,
+                                since: cx.now,
+                                polls: 0,
+                            },
+                        };
+                        tracing::info!(
+                            execution = %record.execution_id,
+                            configuration = %waiting.configuration_id, holder = %waiting.holder,
+                            "scaling configuration busy: the execution waits"
+                        );
+                        let due = cx.now + chrono_duration(times.poll_after(waiting.polls));
+                        learned.waiting_for = Some(waiting);
+                        Ok(Phase::Stop(Box::new(Ok(Transition::to(
+                            pending(step, due),
+                            learned,
+                        )))))
+                    }
+                    Acquired::Superseded(carried_by) => {
+                        tracing::info!(
+                            execution = %record.execution_id, %carried_by,
+                            "a newer execution carries the request: superseded"
+                        );
+                        let state = State::Superseded { carried_by };
+                        Ok(Phase::Stop(Box::new(Ok(Transition::to(state, learned)))))
+                    }
+                }
+            }
+            Step::SwapConfig
+                if learned.leased_at.is_some()
+                    && learned.previous_images.is_none()
+                    && learned.rolling_back.is_none() =>
+            {
+                let Some((configuration_id, holder)) =
+                    lease::lost_lease(&self.inner.store, record).await?
+                else {
+                    return Ok(Phase::Run);
+                };
+                let reason = format!(
+                    "the lease of scaling configuration {configuration_id} was taken over by \
+                     execution {holder}, because this execution was past its deadline; no \
+                     configuration was changed"
+                );
+                let result = fail_cleaning_up(cx, step, record.learned.clone(), reason, None).await;
+                Ok(Phase::Stop(Box::new(result)))
+            }
+            _ => Ok(Phase::Run),
+        }
     }
 
     async fn retry(
@@ -407,17 +520,18 @@ impl Engine {
 
     /// The latest record of an execution, or `None` if there is no such execution.
     pub async fn get(&self, execution_id: &ExecutionId) -> Result<Option<StepRecord>, EngineError> {
-        let keys = self.inner.store.list(&execution_id.prefix()).await?;
-        let Some(seq) = keys
-            .iter()
-            .filter_map(|k| parse_record_key(k))
-            .filter(|(id, _)| id == execution_id)
-            .map(|(_, seq)| seq)
-            .max()
-        else {
-            return Ok(None);
-        };
-        self.read(execution_id, seq).await
+        latest_record(&self.inner.store, execution_id).await
+    }
+
+    /// The execution that holds `configuration_id`'s lease now, if any: a manual update of
+    /// that configuration is refused while it does.
+    pub async fn configuration_holder(
+        &self,
+        configuration_id: &str,
+    ) -> Result<Option<ExecutionId>, EngineError> {
+        let times = LeaseTimes::of(&self.inner.config);
+        let now = self.inner.clock.now();
+        lease::holder(&self.inner.store, &times, configuration_id, now).await
     }
 
     /// Every record of an execution, oldest first (empty if there is no such execution).
@@ -481,11 +595,37 @@ impl Engine {
     }
 
     async fn read(&self, id: &ExecutionId, seq: u64) -> Result<Option<StepRecord>, EngineError> {
-        let key = id.record_key(seq);
-        match self.inner.store.get(&key).await? {
-            Some(bytes) => Ok(Some(StepRecord::from_json(&key, &bytes)?)),
-            None => Ok(None),
-        }
+        read_record(&self.inner.store, id, seq).await
+    }
+}
+
+/// The latest record of an execution in `store`, or `None` if there is no such execution.
+pub async fn latest_record(
+    store: &SharedStore,
+    execution_id: &ExecutionId,
+) -> Result<Option<StepRecord>, EngineError> {
+    let keys = store.list(&execution_id.prefix()).await?;
+    let Some(seq) = keys
+        .iter()
+        .filter_map(|k| parse_record_key(k))
+        .filter(|(id, _)| id == execution_id)
+        .map(|(_, seq)| seq)
+        .max()
+    else {
+        return Ok(None);
+    };
+    read_record(store, execution_id, seq).await
+}
+
+async fn read_record(
+    store: &SharedStore,
+    id: &ExecutionId,
+    seq: u64,
+) -> Result<Option<StepRecord>, EngineError> {
+    let key = id.record_key(seq);
+    match store.get(&key).await? {
+        Some(bytes) => Ok(Some(StepRecord::from_json(&key, &bytes)?)),
+        None => Ok(None),
     }
 }
 
@@ -503,6 +643,16 @@ struct Checkpoints<'e> {
     engine: &'e Engine,
     now: DateTime<Utc>,
     last: Mutex<Option<StepRecord>>,
+}
+
+/// Whether a step runs after its lease work, or what it comes to without running.
+enum Phase {
+    Run,
+    Stop(Box<Result<Transition, Interrupt>>),
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Checkpoint for Checkpoints<'_> {

@@ -45,6 +45,7 @@ pub mod cloud;
 mod create_image;
 pub mod delay;
 mod engine;
+pub mod lease;
 mod swap_config;
 pub mod testing;
 #[cfg(test)]
@@ -54,7 +55,7 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
-pub use engine::{Engine, EngineConfig, EngineError, ExecutionScan, Handled};
+pub use engine::{Engine, EngineConfig, EngineError, ExecutionScan, Handled, latest_record};
 
 /// What the engine needs while a step runs.
 pub(crate) struct Cx<'a> {

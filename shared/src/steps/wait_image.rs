@@ -47,9 +47,9 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
             learned,
         ));
     };
-    if cx.now >= record.started_at + cx.config.image_deadline_chrono() {
+    if cx.now >= record.work_started_at() + cx.config.image_deadline_chrono() {
         let reason = format!(
-            "image {image_id} was not Available within {} of the start",
+            "image {image_id} was not Available within {} of the start of its work",
             humanize(cx.config.image_deadline)
         );
         return fail_cleaning_up(cx, STEP, learned, reason, None).await;
@@ -72,7 +72,7 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
         Seen::Building(progress) => {
             learned.progress = progress;
             let elapsed = |since: Option<chrono::DateTime<chrono::Utc>>| {
-                (cx.now - since.unwrap_or(record.started_at))
+                (cx.now - since.unwrap_or(record.work_started_at()))
                     .to_std()
                     .unwrap_or_default()
             };
