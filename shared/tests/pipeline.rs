@@ -578,7 +578,8 @@ async fn a_crash_before_or_after_each_record_write_then_a_replay_changes_everyth
     let last = run(&clean, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
     assert_eq!(last.state, State::Succeeded);
     let writes = counter.lock().unwrap().as_ref().unwrap().creates();
-    assert_eq!(writes as u64, last.seq + 1);
+    // Its records, and the lease of each of its two configurations.
+    assert_eq!(writes as u64, last.seq + 1 + 2);
 
     // Write 1 is record 0, written by `start` itself: a crash before it starts nothing.
     for n in 2..=writes {
@@ -717,4 +718,96 @@ async fn a_disabled_group_is_named_disabled_or_missing_before_anything_is_create
         )
     );
     assert_eq!(calls(&rig.sim, "CreateSnapshot"), 0);
+}
+
+/// Three triggers at once for the same configurations, their steps run up to eight at a
+/// time: the first works alone; the second, waiting, is superseded by the third, newer one,
+/// which starts once the first has ended. The configurations go old → first → third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_triggers_for_one_configuration_run_one_at_a_time_and_the_newest_wins() {
+    let rig = rig().await;
+    let before = config_image(&rig.sim, WEB_ACTIVE);
+    let mut ids = Vec::new();
+    for (name, configs) in [
+        ("first", &[WEB_ACTIVE, WEB_INACTIVE][..]),
+        ("second", &[WEB_ACTIVE][..]),
+        ("third", &[WEB_ACTIVE, WEB_INACTIVE][..]),
+    ] {
+        let id = ExecutionId::derived(&format!("concurrent-{name}"));
+        rig.engine
+            .start(request(WEB_INSTANCE, configs), id.clone())
+            .await
+            .expect("start");
+        ids.push(id);
+        if name == "first" {
+            // The first takes its leases (and its snapshot) before the others arrive.
+            assert!(rig.local.run_next(&rig.engine).await);
+        }
+        rig.clock.advance(Duration::from_secs(1));
+    }
+    let [first, second, third] = [0, 1, 2].map(|i| ids[i].clone());
+    let holder = rig.engine.configuration_holder(WEB_INACTIVE).await.unwrap();
+    assert_eq!(holder.as_ref(), Some(&first));
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (engine, local) = (rig.engine.clone(), rig.local.clone());
+    let driver = tokio::spawn(async move {
+        local
+            .run_concurrently(&engine, 8, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let lasts = loop {
+        let mut lasts = Vec::new();
+        for id in &ids {
+            lasts.push(rig.engine.get(id).await.unwrap().unwrap());
+        }
+        if lasts.iter().all(|r| r.state.is_terminal()) {
+            break lasts;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the executions did not end: {lasts:#?}"
+        );
+        tokio::task::yield_now().await;
+    };
+    let _ = stop.send(());
+    driver.await.unwrap();
+
+    assert_eq!(lasts[0].state, State::Succeeded, "{:#?}", lasts[0]);
+    assert_eq!(
+        lasts[1].state,
+        State::Superseded {
+            carried_by: third.clone()
+        },
+        "{:#?}",
+        lasts[1]
+    );
+    assert_eq!(lasts[2].state, State::Succeeded, "{:#?}", lasts[2]);
+    let history = rig.engine.history(&second).await.unwrap();
+    assert!(
+        history.iter().any(|r| r
+            .learned
+            .waiting_for
+            .as_ref()
+            .is_some_and(|w| w.holder == first)),
+        "{history:#?}"
+    );
+    // The third one's work began only after the first one ended.
+    let leased = |records: &[StepRecord]| records.iter().find_map(|r| r.learned.leased_at);
+    let third_history = rig.engine.history(&third).await.unwrap();
+    assert!(leased(&third_history).unwrap() >= lasts[0].written_at);
+    // One snapshot and one image each for the first and third; the second made none.
+    assert_eq!(calls(&rig.sim, "CreateSnapshot"), 2);
+    assert_eq!(calls(&rig.sim, "CreateImage"), 2);
+    let third_image = lasts[2].learned.image_id.clone().unwrap();
+    assert_ne!(third_image, before);
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), third_image);
+    assert_eq!(config_image(&rig.sim, WEB_INACTIVE), third_image);
+    assert_eq!(
+        rig.engine.configuration_holder(WEB_ACTIVE).await.unwrap(),
+        None
+    );
 }

@@ -295,7 +295,7 @@ pub struct RunAccepted {
 /// An execution as the API shows it: its current record, its status, and its trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionView {
-    /// `pending`, `succeeded` or `failed`.
+    /// `pending`, `succeeded`, `failed` or `superseded`.
     pub status: String,
     /// The current record.
     #[serde(flatten)]
@@ -303,6 +303,10 @@ pub struct ExecutionView {
     /// What started it, if it belongs to a task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
+    /// For a superseded execution, where to poll the execution that carries its request
+    /// (with that execution's own read-only capability, as a webhook's `status_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_status_url: Option<String>,
 }
 
 /// The HTTP API's state.
@@ -656,10 +660,17 @@ impl Api {
                 .map(|entry: RunEntry| entry.trigger),
             _ => None,
         };
+        let carrier_status_url = match &record.state {
+            crate::model::State::Superseded { carried_by } => {
+                Some(self.status_url(carried_by, &self.base_path))
+            }
+            _ => None,
+        };
         Ok(Some(Ok(ExecutionView {
             status: record.state.status().to_owned(),
             record,
             trigger,
+            carrier_status_url,
         })))
     }
 }
@@ -1117,17 +1128,23 @@ impl Api {
         created: bool,
         base_path: &str,
     ) -> RunAccepted {
-        let mut status_url = format!("{base_path}/executions/{execution_id}");
-        if let Some(token) = self.status_token(&execution_id) {
-            status_url.push_str("?token=");
-            status_url.push_str(&token);
-        }
         RunAccepted {
+            status_url: self.status_url(&execution_id, base_path),
             execution_id,
             task_id: task_id.to_owned(),
             created,
-            status_url,
         }
+    }
+
+    /// Where to poll `execution_id` without the API token: its path under `base_path`, with
+    /// its read-only capability when the API has a token to derive it from.
+    fn status_url(&self, execution_id: &ExecutionId, base_path: &str) -> String {
+        let mut status_url = format!("{base_path}/executions/{execution_id}");
+        if let Some(token) = self.status_token(execution_id) {
+            status_url.push_str("?token=");
+            status_url.push_str(&token);
+        }
+        status_url
     }
 }
 

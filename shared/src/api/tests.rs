@@ -1466,3 +1466,47 @@ async fn a_manual_update_of_a_configuration_an_execution_holds_is_refused_naming
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_superseded_run_points_its_ci_job_at_the_run_that_carries_it() {
+    use crate::model::State;
+
+    let f = fixture();
+    let id = f.create(periodic_task()).await;
+    let (older_body, newer_body) = (r#"{"after":"aaa"}"#, r#"{"after":"bbb"}"#);
+    let (_, older) = f
+        .hook(&id, &github_headers(older_body, "d"), older_body)
+        .await;
+    let (_, newer) = f
+        .hook(&id, &github_headers(newer_body, "d"), newer_body)
+        .await;
+    let older_id = ExecutionId::parse(older["execution_id"].as_str().unwrap()).unwrap();
+    let newer_id = ExecutionId::parse(newer["execution_id"].as_str().unwrap()).unwrap();
+    // The engine ends the older run superseded by the newer one.
+    let key = older_id.record_key(0);
+    let record0 = StepRecord::from_json(&key, &f.store.get(&key).await.unwrap().unwrap()).unwrap();
+    let ended = record0.next(
+        State::Superseded {
+            carried_by: newer_id.clone(),
+        },
+        record0.learned.clone(),
+        f.clock.now(),
+    );
+    f.store
+        .create(&ended.key(), &ended.to_json())
+        .await
+        .unwrap();
+
+    let get = |uri: String| f.send(Request::get(uri).body(Body::empty()).unwrap());
+    let (status, _, view) = get(older["status_url"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["status"], "superseded");
+    assert_eq!(view["state"]["carried_by"], newer_id.as_str());
+    let carrier_url = view["carrier_status_url"].as_str().unwrap();
+    assert_eq!(carrier_url, newer["status_url"].as_str().unwrap());
+    let (status, _, carrier) = get(carrier_url.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{carrier}");
+    assert_eq!(carrier["execution_id"], newer_id.as_str());
+    assert_eq!(carrier["status"], "pending");
+    assert!(carrier.get("carrier_status_url").is_none());
+}

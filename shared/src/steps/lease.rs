@@ -19,11 +19,12 @@
 //!   Two writers racing for the same entry number: one gets it, the other reads again.
 //! - On a busy configuration it appends one `wait` entry and its create-image step is
 //!   recorded again, to try again later ([`LeaseTimes::poll_after`]).
-//! - **The newest request wins.** While waiting, an execution looks at its lowest
-//!   configuration's log (any execution that updates all of its configurations must pass
-//!   there first): an entry newer than its own, by a live execution that updates every
-//!   configuration it does (and maybe more), means that execution will carry its request. It
-//!   ends [`State::Superseded`], naming that execution, before creating or changing anything.
+//! - **The newest request wins.** Until it holds every lease, an execution looks at its
+//!   lowest configuration's log (any execution that updates all of its configurations must
+//!   pass there first): an entry by a live execution started after it (by start time, then
+//!   id) that updates every configuration it does (and maybe more) means that execution will
+//!   carry its request. It ends [`State::Superseded`], naming the newest such execution,
+//!   before creating or changing anything.
 //! - Before swap-config changes anything, the execution checks that it still holds every
 //!   lease; one that was presumed dead and taken over fails, deleting its image and snapshot.
 
@@ -345,7 +346,7 @@ pub(crate) async fn acquire(
     Ok(Acquired::All)
 }
 
-/// A live execution newer than `record`'s in `log` (an entry after `record`'s own) that
+/// A live execution in `log` started after `record`'s (by start time, then id) that
 /// updates every configuration `record` does.
 async fn newer_carrier(
     store: &SharedStore,
@@ -354,25 +355,32 @@ async fn newer_carrier(
     record: &StepRecord,
     now: DateTime<Utc>,
 ) -> Result<Option<ExecutionId>, EngineError> {
-    let me = &record.execution_id;
-    let tail: Vec<&LeaseEntry> = log.tail().collect();
-    let Some(mine) = tail.iter().rposition(|e| &e.execution_id == me) else {
-        return Ok(None); // not in the log yet: whatever is there is older
-    };
-    for entry in tail[mine + 1..].iter().rev() {
+    let me = (record.started_at, &record.execution_id);
+    let mut newest: Option<StepRecord> = None;
+    for entry in log.tail() {
         let covers = record
             .request
             .configuration_ids
             .iter()
             .all(|c| entry.configuration_ids.contains(c));
-        if &entry.execution_id != me
-            && covers
-            && is_live(store, times, &entry.execution_id, now).await?
+        if entry.execution_id == record.execution_id || !covers {
+            continue;
+        }
+        let Ok(Some(other)) = latest_record(store, &entry.execution_id).await else {
+            continue;
+        };
+        let live = times.deadline(&other).is_some_and(|d| now < d);
+        let key = (other.started_at, &other.execution_id);
+        if live
+            && key > me
+            && newest
+                .as_ref()
+                .is_none_or(|n| key > (n.started_at, &n.execution_id))
         {
-            return Ok(Some(entry.execution_id.clone()));
+            newest = Some(other);
         }
     }
-    Ok(None)
+    Ok(newest.map(|n| n.execution_id))
 }
 
 /// The first configuration of `record`'s execution whose latest `hold` entry names another

@@ -8,7 +8,10 @@ use crate::store::{StateStore, StoreError, StoreFuture};
 
 const BOTH: [&str; 2] = ["asc-active", "asc-inactive"];
 
+/// Starts an execution one second after the previous one: the newest request is the one
+/// started last.
 async fn start(rig: &Rig, name: &str, configs: &[&str]) -> ExecutionId {
+    rig.clock.advance(Duration::from_secs(1));
     let id = ExecutionId::derived(name);
     rig.engine
         .start(request("i-running", configs), id.clone())
@@ -287,6 +290,7 @@ async fn two_through_crashes(rig: &Rig, n: usize) -> (StepRecord, StepRecord, us
     let second = ExecutionId::derived(&format!("second-{n}"));
     let mut crashes = 0;
     for (id, configs) in [(&first, &BOTH[..]), (&second, &["asc-active"][..])] {
+        rig.clock.advance(Duration::from_secs(1));
         let (engine, id, request) = (
             rig.engine.clone(),
             id.clone(),
