@@ -16,22 +16,20 @@
 //! | [`schedule`] | which task slots are due, each started exactly once |
 //! | [`steps`] | create-image, wait-image, swap-config, verify |
 //! | [`dispatch`] | how "run step X of execution E after N seconds" travels |
-//! | [`runtime`] | the Function Compute custom runtime |
+//! | [`functions`] | the four Function Compute functions, wired on the custom runtime |
 //! | [`api`] | the HTTP API: tasks, executions, manual update, CI webhooks |
 //!
 //! Domain code never reads the clock, the environment or a random source directly: a
 //! [`clock::Clock`], the [`settings`] and an [`ids::IdSource`] are passed in.
 
-pub mod aliyun;
 pub mod api;
-pub mod clock;
 pub mod dispatch;
-pub mod ids;
+pub mod functions;
 pub mod model;
-pub mod runtime;
 pub mod schedule;
 pub mod secrets;
-pub mod server;
-pub mod settings;
 pub mod steps;
 pub mod store;
+
+pub use reimage_cloud::{aliyun, clock, ids, server, settings};
+pub use reimage_fc_runtime as runtime;

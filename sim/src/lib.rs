@@ -2,7 +2,7 @@
 //!
 //! `sim` serves ECS, Auto Scaling (ESS) and STS — and, through fronts added in [`oss`] and
 //! [`fc`], OSS and Function Compute — on one loopback port, with real RPC v1 signatures
-//! checked exactly as the cloud checks them (it reuses [`reimage::aliyun::sign::rpc`]). Every
+//! checked exactly as the cloud checks them (it reuses [`reimage_cloud::aliyun::sign::rpc`]). Every
 //! reimage test talks to the cloud through it; `reimage demo` and users rehearsing a change
 //! run against it too.
 //!
@@ -45,7 +45,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use reimage::clock::{SharedClock, SystemClock};
+use reimage_cloud::clock::{SharedClock, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

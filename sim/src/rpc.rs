@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http::{Method, StatusCode};
-use reimage::aliyun::sign::rpc;
+use reimage_cloud::aliyun::sign::rpc;
 use serde_json::Value;
 
 use crate::error::RpcError;

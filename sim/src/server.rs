@@ -36,16 +36,16 @@ pub fn router(state: Arc<SimState>) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, with reimage's serving loop and
-/// its limits on slow clients ([`reimage::server`]).
+/// its limits on slow clients ([`reimage_cloud::server`]).
 pub async fn run(
     listener: TcpListener,
     state: Arc<SimState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    reimage::server::serve(
+    reimage_cloud::server::serve(
         listener,
-        reimage::server::Limits::default(),
-        reimage::server::axum_service(router(state)),
+        reimage_cloud::server::Limits::default(),
+        reimage_cloud::server::axum_service(router(state)),
         shutdown,
     )
     .await;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use reimage::clock::SharedClock;
+use reimage_cloud::clock::SharedClock;
 
 use crate::ecs::state::{Disk, Ecs, Image, Instance, InstanceStatus, Timing};
 use crate::error::RpcError;
@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn extreme_image_seconds_and_clock_advances_do_not_panic() {
-        use reimage::clock::ManualClock;
+        use reimage_cloud::clock::ManualClock;
         let clock = std::sync::Arc::new(ManualClock::new(
             chrono::DateTime::<Utc>::MAX_UTC - Duration::days(1),
         ));

@@ -1,4 +1,4 @@
-"""Generates shared/tests/vectors/rpc_v1.json: RPC v1 (HMAC-SHA1) signing vectors made by the
+"""Generates shared/cloud/tests/vectors/rpc_v1.json: RPC v1 (HMAC-SHA1) signing vectors made by the
 official Alibaba Cloud Python SDK (aliyunsdkcore, unmodified) for the requests reimage sends.
 
 The SDK draws the timestamp and nonce from aliyunsdkcore.utils.parameter_helper; this script
@@ -6,7 +6,7 @@ pins both (by replacing those two functions) so the output is reproducible. Ever
 list flattening, percent-encoding, sorting, the string to sign and the HMAC, is the SDK's own.
 
 Run from the workspace root:
-    .venv/bin/python tests/python/gen_rpc_vectors.py > shared/tests/vectors/rpc_v1.json
+    .venv/bin/python tests/python/gen_rpc_vectors.py > shared/cloud/tests/vectors/rpc_v1.json
 
 Each vector holds the parameters the SDK signed (query and form body separately, as sent),
 the canonical query (recovered from the SDK's string to sign), the string to sign, and the

@@ -1,4 +1,4 @@
-"""Generates shared/tests/vectors/oss_v1.json: OSS signature V1 vectors made by the official
+"""Generates shared/cloud/tests/vectors/oss_v1.json: OSS signature V1 vectors made by the official
 `oss2` SDK, unmodified.
 
 Nothing is sent: the SDK builds and signs each request, and this script captures the signed
@@ -8,7 +8,7 @@ its Authorization header, plus the URL as it would go on the wire.
 
 The date is pinned through `oss2.auth.utils.http_date`, so the output is reproducible:
 
-    .venv/bin/python tests/python/oss2_vectors.py > shared/tests/vectors/oss_v1.json
+    .venv/bin/python tests/python/oss2_vectors.py > shared/cloud/tests/vectors/oss_v1.json
 """
 
 import json

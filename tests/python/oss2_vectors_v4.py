@@ -1,10 +1,10 @@
-"""Generates shared/tests/vectors/oss_v4.json: OSS signature V4 (OSS4-HMAC-SHA256) vectors
+"""Generates shared/cloud/tests/vectors/oss_v4.json: OSS signature V4 (OSS4-HMAC-SHA256) vectors
 made by the official `oss2` SDK, unmodified.
 
 As in oss2_vectors.py, nothing is sent: each signed request is captured at the transport.
 oss2's V4 signer reads the time from `datetime.utcnow()` in `oss2.auth`; it is pinned here.
 
-    .venv/bin/python tests/python/oss2_vectors_v4.py > shared/tests/vectors/oss_v4.json
+    .venv/bin/python tests/python/oss2_vectors_v4.py > shared/cloud/tests/vectors/oss_v4.json
 """
 
 import datetime as _dt

@@ -1,6 +1,6 @@
 //! The committed RPC signing vectors are what the installed official SDK produces today:
 //! `tests/python/gen_rpc_vectors.py` is run again and its output compared with
-//! `shared/tests/vectors/rpc_v1.json`, so a vector edited by hand, or an SDK whose signing
+//! `shared/cloud/tests/vectors/rpc_v1.json`, so a vector edited by hand, or an SDK whose signing
 //! changed, shows up here. (`shared/tests/rpc_vectors.rs` checks the signer against the file
 //! without Python.)
 
@@ -11,7 +11,7 @@ fn committed_rpc_vectors_match_a_fresh_run_of_the_official_sdk() {
     let fresh: serde_json::Value =
         serde_json::from_str(&run_python("gen_rpc_vectors.py", &[], &[]))
             .expect("script prints JSON");
-    let path = workspace_root().join("shared/tests/vectors/rpc_v1.json");
+    let path = workspace_root().join("shared/cloud/tests/vectors/rpc_v1.json");
     let committed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file readable"))
             .expect("vectors file is JSON");

@@ -1,7 +1,7 @@
 //! reimage's verify function: reads every scaling configuration back, writes the final
-//! record, and rolls back on a mismatch. See `reimage::runtime::functions`.
+//! record, and rolls back on a mismatch. See `reimage::functions`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    reimage::runtime::functions::main(reimage::model::Step::Verify).await
+    reimage::functions::main(reimage::model::Step::Verify).await
 }

@@ -29,12 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::task::{ExecutedAt, InvalidTask, Recurrence};
 
-mod cron;
 mod engine_runs;
 mod index;
 mod tick;
 
-pub use cron::{TimerExpression, parse_cron};
+pub use crate::aliyun::fc::timer::{TimerExpression, parse_cron};
 pub use engine_runs::update_request;
 pub use index::{
     IndexedRuns, RUN_INDEX_PREFIX, RunEntry, index_run, run_entry, run_entry_key, task_runs,
@@ -228,17 +227,7 @@ impl Schedule {
                 };
                 next_periodic(recurrence, *at, *tz, from)
             }
-            Self::Timer { expression, .. } => match expression {
-                TimerExpression::Cron { cron, tz } => cron
-                    .find_next_occurrence(&t.with_timezone(tz), false)
-                    .ok()
-                    .map(|d| d.with_timezone(&Utc)),
-                TimerExpression::Every { interval } => {
-                    let step = interval.num_seconds().max(60);
-                    let k = t.timestamp().div_euclid(step) + 1;
-                    DateTime::from_timestamp(k.checked_mul(step)?, 0)
-                }
-            },
+            Self::Timer { expression, .. } => expression.next_after(t),
         }?;
         match self.expired_at() {
             Some(expired_at) if next > expired_at => None,

@@ -35,9 +35,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
-use reimage::aliyun::fc::{MAX_ASYNC_DELAY_SECS, validate_invocation_id};
-use reimage::aliyun::sign::fc as sign;
-use reimage::schedule::{Schedule, TimerExpression, parse_cron};
+use reimage_cloud::aliyun::fc::timer::{TimerExpression, parse_cron};
+use reimage_cloud::aliyun::fc::{MAX_ASYNC_DELAY_SECS, validate_invocation_id};
+use reimage_cloud::aliyun::sign::fc as sign;
 use tokio::sync::Notify;
 
 /// The largest request body the front reads (FC's synchronous payload limit).
@@ -47,8 +47,8 @@ pub const MAX_ASYNC_BODY: usize = 128 * 1024;
 /// How far a request's `Date` may be from the sim's time.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 /// The error code of a reused stateful invocation id (UNCONFIRMED for the real FC; see
-/// `reimage::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE`).
-pub const DUPLICATE_ID_CODE: &str = reimage::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE;
+/// `reimage_cloud::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE`).
+pub const DUPLICATE_ID_CODE: &str = reimage_cloud::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE;
 
 /// Gives the secret a request must have been signed with.
 pub trait Keyring: Send + Sync {
@@ -1034,11 +1034,7 @@ fn http_delivery(
 /// The first time after `t` that the FC cron expression `cron` fires.
 pub fn next_fire(cron: &str, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let expression: TimerExpression = parse_cron(cron).ok()?;
-    Schedule::Timer {
-        expression,
-        expired_at: None,
-    }
-    .next_after(t)
+    expression.next_after(t)
 }
 
 /// The delivery loop: every 50 ms (or when woken) it delivers what is due. Ends when the

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone as _, Utc};
-use reimage::aliyun::credentials::StaticProvider;
-use reimage::aliyun::fc::{Invocation, InvokeOutcome};
-use reimage::aliyun::{Client, ClientConfig, Credentials, Endpoints, RetryPolicy};
-use reimage::runtime::{Context, Function, HandlerError, MarkerLog};
+use reimage_cloud::aliyun::credentials::StaticProvider;
+use reimage_cloud::aliyun::fc::{Invocation, InvokeOutcome};
+use reimage_cloud::aliyun::{Client, ClientConfig, Credentials, Endpoints, RetryPolicy};
+use reimage_fc_runtime::{Context, Function, HandlerError, MarkerLog};
 
 use super::*;
 
@@ -101,7 +101,7 @@ async fn function(
         .await
         .expect("bind port 0");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(reimage::runtime::run(
+    tokio::spawn(reimage_fc_runtime::run(
         listener,
         f.markers(MarkerLog::new()),
         std::future::pending(),
@@ -145,7 +145,7 @@ fn client(url: &str, secret: &str, time: &TestTime) -> Client {
         StaticProvider::shared(Credentials::access_key(KEY_ID, secret)),
     );
     config.retry = RetryPolicy::never();
-    config.clock = Arc::new(reimage::clock::ManualClock::new(time.now()));
+    config.clock = Arc::new(reimage_cloud::clock::ManualClock::new(time.now()));
     Client::new(config).expect("client")
 }
 
@@ -325,7 +325,7 @@ async fn a_sync_invoke_answers_the_functions_result_and_marks_its_failure() {
     function(&rig, "bad", recorder(Arc::default(), true), vec![], None).await;
     let c = client(&rig.url, SECRET, &rig.time);
     let mut inv = Invocation::async_event("reimage", "ok", "{}");
-    inv.invocation_type = reimage::aliyun::fc::InvocationType::Sync;
+    inv.invocation_type = reimage_cloud::aliyun::fc::InvocationType::Sync;
     match c.fc(ACCOUNT).invoke(&inv).await.expect("ran") {
         InvokeOutcome::Returned {
             body, error_type, ..
@@ -496,7 +496,7 @@ async fn the_sim_serves_fc_on_its_one_port_with_its_own_keys() {
         .await
         .expect("bind port 0");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(reimage::runtime::run(
+    tokio::spawn(reimage_fc_runtime::run(
         listener,
         recorder(seen.clone(), false).markers(MarkerLog::new()),
         std::future::pending(),

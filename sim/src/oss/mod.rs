@@ -15,7 +15,7 @@
 //!
 //! Every request must carry `Authorization: OSS <AccessKeyId>:<Signature>` (signature V1) or
 //! `OSS4-HMAC-SHA256 Credential=…,Signature=…` (V4, scoped to the sim's region); the sim
-//! recomputes the signature with reimage's own signer ([`reimage::aliyun::sign::oss`]) and the
+//! recomputes the signature with reimage's own signer ([`reimage_cloud::aliyun::sign::oss`]) and the
 //! secret its key book holds for that id (static keys, and STS credentials it issued, with
 //! `x-oss-security-token`). A mismatch is 403 `SignatureDoesNotMatch` carrying the string the
 //! sim signed. The request time (`Date`, or `x-oss-date`) may be at most 15 minutes off the
@@ -37,8 +37,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use reimage::aliyun::sign::oss as sign;
-use reimage::clock::SharedClock;
+use reimage_cloud::aliyun::sign::oss as sign;
+use reimage_cloud::clock::SharedClock;
 
 pub use errors::OssError;
 

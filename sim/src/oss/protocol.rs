@@ -5,8 +5,8 @@
 //! name key `a/b` (the official `oss2` SDK sends the first form). Query values are decoded
 //! with `+` as a space, the way form encoding (and so `requests`, under `oss2`) writes them.
 
-use reimage::aliyun::sign::oss as sign;
-use reimage::aliyun::sign::rpc::percent_encode;
+use reimage_cloud::aliyun::sign::oss as sign;
+use reimage_cloud::aliyun::sign::rpc::percent_encode;
 
 use super::errors::OssError;
 use super::state::Listing;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use chrono::{DateTime, TimeZone, Utc};
 use http::{Request, StatusCode};
-use reimage::aliyun::sign::oss as sign;
-use reimage::aliyun::sign::rpc::percent_encode;
-use reimage::clock::{ManualClock, SharedClock};
+use reimage_cloud::aliyun::sign::oss as sign;
+use reimage_cloud::aliyun::sign::rpc::percent_encode;
+use reimage_cloud::clock::{ManualClock, SharedClock};
 use tower::ServiceExt as _;
 
 use super::*;
@@ -318,7 +318,7 @@ async fn list_objects_v2_pages_with_url_encoded_tokens() {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         pages += 1;
         for k in page.all("Key") {
-            seen.push(reimage::aliyun::oss::url_decode(&k).expect("decodes"));
+            seen.push(reimage_cloud::aliyun::oss::url_decode(&k).expect("decodes"));
         }
         assert_eq!(
             page.field("KeyCount"),
@@ -326,7 +326,7 @@ async fn list_objects_v2_pages_with_url_encoded_tokens() {
         );
         match page.field("IsTruncated").as_deref() {
             Some("true") => {
-                token = reimage::aliyun::oss::url_decode(
+                token = reimage_cloud::aliyun::oss::url_decode(
                     &page.field("NextContinuationToken").expect("token"),
                 )
                 .expect("decodes");
@@ -715,7 +715,7 @@ mod fuzz {
             let keys: Vec<String> = listed
                 .all("Key")
                 .iter()
-                .map(|k| reimage::aliyun::oss::url_decode(k).expect("decodes"))
+                .map(|k| reimage_cloud::aliyun::oss::url_decode(k).expect("decodes"))
                 .collect();
             prop_assert_eq!(keys, vec![key.clone()]);
         }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use reimage::aliyun::sign::rpc;
-use reimage::clock::{Clock, ManualClock};
+use reimage_cloud::aliyun::sign::rpc;
+use reimage_cloud::clock::{Clock, ManualClock};
 use reimage_sim::Sim;
 use serde_json::Value;
 

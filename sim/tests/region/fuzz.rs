@@ -11,8 +11,8 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use proptest::prelude::*;
-use reimage::aliyun::sign::rpc;
-use reimage::clock::{Clock, ManualClock};
+use reimage_cloud::aliyun::sign::rpc;
+use reimage_cloud::clock::{Clock, ManualClock};
 use reimage_sim::{Seed, SimState, server};
 use tower::ServiceExt as _;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reimage::clock::Clock;
+use reimage_cloud::clock::Clock;
 
 use crate::common::{Call, Creds, send_raw, sim};
 

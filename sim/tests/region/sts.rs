@@ -129,7 +129,7 @@ async fn assume_role_checks_role_session_and_duration() {
 async fn the_root_account_may_not_assume_roles() {
     let mut seed = reimage_sim::Seed::demo();
     seed.access_keys[0].root = true;
-    let clock = reimage::clock::ManualClock::new(crate::common::t0());
+    let clock = reimage_cloud::clock::ManualClock::new(crate::common::t0());
     let sim = reimage_sim::Sim::builder()
         .clock(std::sync::Arc::new(clock.clone()))
         .seed(seed)

@@ -12,13 +12,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
-use reimage::aliyun::credentials::{Credentials, StaticProvider};
-use reimage::aliyun::ecs::{CreateSnapshotRequest, DescribeImagesRequest, ImageStatus};
-use reimage::aliyun::ess::DescribeScalingConfigurationsRequest;
-use reimage::aliyun::sign::rpc;
-use reimage::aliyun::{Client, ClientConfig, Endpoints, ErrorKind, RetryPolicy, Service, Timeouts};
-use reimage::clock::{Clock, ManualClock};
-use reimage::ids::SequentialIds;
+use reimage_cloud::aliyun::credentials::{Credentials, StaticProvider};
+use reimage_cloud::aliyun::ecs::{CreateSnapshotRequest, DescribeImagesRequest, ImageStatus};
+use reimage_cloud::aliyun::ess::DescribeScalingConfigurationsRequest;
+use reimage_cloud::aliyun::sign::rpc;
+use reimage_cloud::aliyun::{
+    Client, ClientConfig, Endpoints, ErrorKind, RetryPolicy, Service, Timeouts,
+};
+use reimage_cloud::clock::{Clock, ManualClock};
+use reimage_cloud::ids::SequentialIds;
 
 const AK: &str = "LTAItransporttest";
 const SECRET: &str = "transport-secret-do-not-print";
@@ -433,8 +435,8 @@ async fn an_answer_slower_than_the_read_timeout_is_a_transient_timeout() {
     assert!(
         matches!(
             err,
-            reimage::aliyun::Error::Transport {
-                failure: reimage::aliyun::error::TransportFailure::Timeout,
+            reimage_cloud::aliyun::Error::Transport {
+                failure: reimage_cloud::aliyun::error::TransportFailure::Timeout,
                 ..
             }
         ),
@@ -449,7 +451,7 @@ async fn an_invalid_request_is_refused_before_anything_is_sent() {
     let clock = ManualClock::new(start());
     let err = client(&url, &clock, policy())
         .ecs()
-        .create_image(&reimage::aliyun::ecs::CreateImageRequest {
+        .create_image(&reimage_cloud::aliyun::ecs::CreateImageRequest {
             instance_id: Some("i-1".into()),
             image_name: Some("http://not-a-name".into()),
             ..Default::default()
@@ -627,8 +629,8 @@ fn sts_script() -> Script {
     })
 }
 
-fn role() -> reimage::aliyun::credentials::RoleSpec {
-    reimage::aliyun::credentials::RoleSpec {
+fn role() -> reimage_cloud::aliyun::credentials::RoleSpec {
+    reimage_cloud::aliyun::credentials::RoleSpec {
         role_arn: "acs:ram::1234567890:role/reimage".into(),
         role_session_name: "reimage-exec-1".into(),
         duration_seconds: 3600,
@@ -637,7 +639,7 @@ fn role() -> reimage::aliyun::credentials::RoleSpec {
 
 #[tokio::test]
 async fn assumed_role_credentials_are_cached_until_five_minutes_before_expiry() {
-    use reimage::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    use reimage_cloud::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
     let (url, log) = serve(sts_script()).await;
     let clock = ManualClock::new(start());
     let base = Client::new(ClientConfig {
@@ -704,7 +706,7 @@ async fn assumed_role_credentials_are_cached_until_five_minutes_before_expiry() 
 
 #[tokio::test]
 async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
-    use reimage::aliyun::credentials::{ChainSources, CredentialsSource, resolve_chain};
+    use reimage_cloud::aliyun::credentials::{ChainSources, CredentialsSource, resolve_chain};
     let (url, log) = serve(sts_script()).await;
     let home = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(home.path().join(".aliyun")).expect("mkdir");
@@ -719,7 +721,7 @@ async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
     let clock = ManualClock::new(start());
     let template = client(&url, &clock, policy()).config().clone();
     let sources = ChainSources {
-        env: reimage::settings::Env::from_pairs([(
+        env: reimage_cloud::settings::Env::from_pairs([(
             "HOME",
             home.path().to_str().expect("utf-8 path"),
         )]),
@@ -742,7 +744,7 @@ async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
 
 #[tokio::test]
 async fn a_failed_assume_role_names_the_role_and_hides_the_key() {
-    use reimage::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    use reimage_cloud::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
     let (url, _log) = serve(Arc::new(|_, _| {
         (
             403,
@@ -844,7 +846,7 @@ async fn a_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn an_answer_longer_than_the_cap_is_refused_unread() {
-    use reimage::aliyun::http::MAX_RESPONSE_BODY;
+    use reimage_cloud::aliyun::http::MAX_RESPONSE_BODY;
     let huge = format!(
         r#"{{"RequestId":"BIG","Padding":"{}"}}"#,
         "x".repeat(MAX_RESPONSE_BODY)
@@ -859,8 +861,8 @@ async fn an_answer_longer_than_the_cap_is_refused_unread() {
     assert!(
         matches!(
             err,
-            reimage::aliyun::Error::Transport {
-                failure: reimage::aliyun::error::TransportFailure::TooLarge,
+            reimage_cloud::aliyun::Error::Transport {
+                failure: reimage_cloud::aliyun::error::TransportFailure::TooLarge,
                 ..
             }
         ),

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::{Context, Function, HandlerError, RequestCredentials};
 use crate::aliyun::oss::OssClient;
 use crate::aliyun::{Client, ClientConfig, Endpoints};
 use crate::api::{Api, ApiToken, Auth, CloudImageSetter};
@@ -36,6 +35,7 @@ use crate::dispatch::fc::FcDispatcher;
 use crate::ids::{RandomIds, SharedIds};
 use crate::model::task::TaskStore;
 use crate::model::{Step, StepEvent};
+use crate::runtime::{Context, Function, HandlerError, RequestCredentials};
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::secrets::{SharedSealer, sealer_from_env};
 use crate::settings::Env;
@@ -383,7 +383,7 @@ impl Event {
 /// the parts, serves until SIGTERM. What each function's `main` calls.
 pub async fn main(step: Step) -> ExitCode {
     let env = Env::from_process();
-    super::init_tracing(&env);
+    crate::runtime::init_tracing(&env);
     let parts = match Parts::from_env(&env, Arc::new(SystemClock)) {
         Ok(parts) => parts,
         Err(err) => {
@@ -399,7 +399,7 @@ pub async fn main(step: Step) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    super::exit_code(super::serve(parts.function(step).env(env)).await)
+    crate::runtime::exit_code(crate::runtime::serve(parts.function(step).env(env)).await)
 }
 
 #[cfg(test)]

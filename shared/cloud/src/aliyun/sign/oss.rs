@@ -19,7 +19,7 @@
 //!   [`SIGNED_SUB_RESOURCES`]: `continuation-token` is one, `list-type`, `prefix` and
 //!   `max-keys` are not.
 //!
-//! Every stage is a public function so that the vectors in `shared/tests/vectors/oss_v1*.json`
+//! Every stage is a public function so that the vectors in `shared/cloud/tests/vectors/oss_v1*.json`
 //! can check them one by one. Nothing here reads a clock: the date is an input.
 
 /// Query parameters that are part of the canonicalized resource.

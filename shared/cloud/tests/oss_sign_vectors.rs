@@ -3,7 +3,7 @@
 //! documentation and Go SDK (`vectors/oss_v1_reference.json`). Each stage is checked on its
 //! own, so a failure names the stage that broke.
 
-use reimage::aliyun::sign::oss;
+use reimage_cloud::aliyun::sign::oss;
 use serde_json::Value;
 
 fn cases(file: &str) -> Vec<Value> {

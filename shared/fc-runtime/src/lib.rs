@@ -1,4 +1,7 @@
-//! The Function Compute custom runtime: the HTTP server FC starts each reimage function in.
+//! # reimage-fc-runtime
+//!
+//! A Function Compute custom runtime that knows nothing of reimage: the HTTP server FC starts
+//! a function in, running one handler (an `async fn` taking a [`Context`] and the event).
 //!
 //! FC runs `/code/bootstrap` and talks to it over HTTP on `0.0.0.0:<CAPort>` (reference
 //! §1). Every request carries an `x-fc-control-path` header ([`ControlPath`]) saying what it
@@ -18,7 +21,7 @@
 //!
 //! ```no_run
 //! use bytes::Bytes;
-//! use reimage::runtime::{self, Context, Function, HandlerError};
+//! use reimage_fc_runtime::{self as runtime, Context, Function, HandlerError};
 //!
 //! async fn handle(ctx: Context, event: Bytes) -> Result<serde_json::Value, HandlerError> {
 //!     Ok(serde_json::json!({ "request": ctx.request_id, "bytes": event.len() }))
@@ -36,7 +39,6 @@ mod context;
 mod control;
 mod credentials;
 mod function;
-pub mod functions;
 mod markers;
 
 use std::future::Future;
@@ -52,7 +54,7 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 
-use crate::settings::Env;
+use reimage_cloud::settings::Env;
 
 pub use context::{Context, ContextError, FcCredentials, headers};
 pub use control::{CONTROL_PATH_HEADER, ControlPath};
@@ -61,7 +63,7 @@ pub use function::{BoxFuture, Function, HandlerError, IntoInvokeResponse};
 pub use markers::{MarkerLog, MarkerSink, Markers, Stdout, end_line, start_line};
 
 /// A request body as the runtime's server hands it over: read under a deadline.
-type Served = crate::server::TimeoutBody<Incoming>;
+type Served = reimage_cloud::server::TimeoutBody<Incoming>;
 
 /// The port FC's custom runtime listens on when nothing says otherwise.
 pub const DEFAULT_PORT: u16 = 9000;
@@ -196,7 +198,7 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, RuntimeError> {
 /// connection is kept for 15 minutes, FC's longest function timeout, rather than the
 /// seconds a public server allows; a body has a minute (events are at most 32 MiB, on
 /// loopback).
-pub const LIMITS: crate::server::Limits = crate::server::Limits {
+pub const LIMITS: reimage_cloud::server::Limits = reimage_cloud::server::Limits {
     header_read: Duration::from_secs(900),
     body_read: Duration::from_secs(60),
     max_connections: 256,
@@ -204,15 +206,15 @@ pub const LIMITS: crate::server::Limits = crate::server::Limits {
 };
 
 /// Serves `function` on `listener` until `shutdown` completes, then stops accepting and
-/// gives the requests in flight [`LIMITS`]' grace to finish ([`crate::server::serve`]).
+/// gives the requests in flight [`LIMITS`]' grace to finish ([`reimage_cloud::server::serve`]).
 pub async fn run(listener: TcpListener, function: Function, shutdown: impl Future<Output = ()>) {
     let function = Arc::new(function);
-    crate::server::serve(
+    reimage_cloud::server::serve(
         listener,
         LIMITS,
         move |_peer| {
             let function = Arc::clone(&function);
-            move |req: crate::server::ServedRequest| -> function::BoxFuture<Response<Body>> {
+            move |req: reimage_cloud::server::ServedRequest| -> function::BoxFuture<Response<Body>> {
                 let function = Arc::clone(&function);
                 Box::pin(async move { handle(&function, req).await })
             }

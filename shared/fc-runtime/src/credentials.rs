@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
-use crate::aliyun::Credentials;
-use crate::aliyun::credentials::{CredentialsError, CredentialsProvider};
+use reimage_cloud::aliyun::Credentials;
+use reimage_cloud::aliyun::credentials::{CredentialsError, CredentialsProvider};
 
 use super::Context;
 
@@ -69,7 +69,7 @@ impl CredentialsProvider for RequestCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{ControlPath, FcCredentials};
+    use crate::{ControlPath, FcCredentials};
 
     fn ctx(credentials: Option<FcCredentials>) -> Context {
         Context {

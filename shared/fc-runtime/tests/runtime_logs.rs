@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use reimage::runtime::{
+use reimage_fc_runtime::{
     CONTROL_PATH_HEADER, Context, Function, HandlerError, MarkerLog, headers, json_subscriber, run,
 };
 

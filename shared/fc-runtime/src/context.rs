@@ -5,7 +5,7 @@ use std::fmt;
 
 use http::HeaderMap;
 
-use crate::settings::Env;
+use reimage_cloud::settings::Env;
 
 use super::control::ControlPath;
 
@@ -70,14 +70,17 @@ impl fmt::Debug for FcCredentials {
 
 impl FcCredentials {
     /// The same key as the cloud clients take it.
-    pub fn to_credentials(&self) -> crate::aliyun::Credentials {
+    pub fn to_credentials(&self) -> reimage_cloud::aliyun::Credentials {
         match &self.security_token {
-            Some(token) => {
-                crate::aliyun::Credentials::sts(&self.access_key_id, &self.access_key_secret, token)
-            }
-            None => {
-                crate::aliyun::Credentials::access_key(&self.access_key_id, &self.access_key_secret)
-            }
+            Some(token) => reimage_cloud::aliyun::Credentials::sts(
+                &self.access_key_id,
+                &self.access_key_secret,
+                token,
+            ),
+            None => reimage_cloud::aliyun::Credentials::access_key(
+                &self.access_key_id,
+                &self.access_key_secret,
+            ),
         }
     }
 }

@@ -7,22 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use reimage::aliyun::credentials::{AssumeRoleProvider, Credentials, RoleSpec, StaticProvider};
-use reimage::aliyun::ecs::{
+use reimage_cloud::aliyun::credentials::{
+    AssumeRoleProvider, Credentials, RoleSpec, StaticProvider,
+};
+use reimage_cloud::aliyun::ecs::{
     CreateImageRequest, CreateSnapshotRequest, DeleteImageRequest, DeleteSnapshotRequest,
     DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
     DescribeSnapshotsRequest, DiskType, ImageStatus, InstanceStatus, SnapshotStatus,
 };
-use reimage::aliyun::ess::{
+use reimage_cloud::aliyun::ess::{
     DescribeScalingConfigurationsRequest, DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
 };
-use reimage::aliyun::sts::AssumeRoleRequest;
-use reimage::aliyun::{
+use reimage_cloud::aliyun::sts::AssumeRoleRequest;
+use reimage_cloud::aliyun::{
     Client, ClientConfig, Endpoints, ErrorKind, RetryPolicy, Service, Tag, Timeouts,
 };
-use reimage::clock::ManualClock;
-use reimage::ids::SequentialIds;
+use reimage_cloud::clock::ManualClock;
+use reimage_cloud::ids::SequentialIds;
 use reimage_sim::Sim;
 
 struct World {
@@ -53,7 +55,7 @@ async fn world() -> World {
 }
 
 impl World {
-    fn client_as(&self, credentials: reimage::aliyun::SharedCredentialsProvider) -> Client {
+    fn client_as(&self, credentials: reimage_cloud::aliyun::SharedCredentialsProvider) -> Client {
         Client::new(ClientConfig {
             region_id: self.sim.region_id().to_owned(),
             endpoints: Endpoints::all_at(self.sim.endpoint()),

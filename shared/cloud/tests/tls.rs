@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use reimage::aliyun::http::{Timeouts, http_client, tls_config_trusting};
+use reimage_cloud::aliyun::http::{Timeouts, http_client, tls_config_trusting};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

@@ -1,10 +1,10 @@
 //! reimage's RPC v1 signer against the vectors the official Python SDK produced
-//! (`shared/tests/vectors/rpc_v1.json`, made by `tests/python/gen_rpc_vectors.py`).
+//! (`shared/cloud/tests/vectors/rpc_v1.json`, made by `tests/python/gen_rpc_vectors.py`).
 //!
 //! Each stage is checked on its own, so a failure names the broken stage: canonical query,
 //! string to sign, signature.
 
-use reimage::aliyun::sign::rpc;
+use reimage_cloud::aliyun::sign::rpc;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@
 //! reimage runs at most once a minute (FC's own minimum interval), so the seconds field must be
 //! one number, and intervals are whole minutes.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -30,6 +30,23 @@ pub enum TimerExpression {
         /// At least one minute, in whole minutes.
         interval: TimeDelta,
     },
+}
+
+impl TimerExpression {
+    /// The first time strictly after `t` that the expression fires.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Cron { cron, tz } => cron
+                .find_next_occurrence(&t.with_timezone(tz), false)
+                .ok()
+                .map(|d| d.with_timezone(&Utc)),
+            Self::Every { interval } => {
+                let step = interval.num_seconds().max(60);
+                let k = t.timestamp().div_euclid(step) + 1;
+                DateTime::from_timestamp(k.checked_mul(step)?, 0)
+            }
+        }
+    }
 }
 
 /// Parses an FC timer expression; the error says what is wrong.

@@ -18,7 +18,7 @@ use futures::FutureExt as _;
 use http::{Request, Response};
 use tower::ServiceExt as _;
 
-use crate::settings::Env;
+use reimage_cloud::settings::Env;
 
 use super::context::Context;
 use super::markers::{MarkerSink, Markers};

@@ -1,7 +1,7 @@
 //! Pure request signers: no I/O, no clock, no randomness. Time and nonce are inputs.
 //!
 //! Each signer exposes its stages (canonical form, string to sign, signature) so that tests
-//! can check them one by one against the vectors kept in `shared/tests/vectors/`.
+//! can check them one by one against the vectors kept in `shared/cloud/tests/vectors/`.
 
 pub mod fc;
 pub mod oss;

@@ -32,6 +32,8 @@ use super::http::{BodyError, MAX_RESPONSE_BODY, read_body_capped, retry, transpo
 use super::sign::fc as sign;
 use super::{Client, Service};
 
+pub mod timer;
+
 /// The operation name in errors and logs.
 const ACTION: &str = "InvokeFunction";
 
