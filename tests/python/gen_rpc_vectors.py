@@ -10,7 +10,7 @@ Run from the workspace root:
 
 Each vector holds the parameters the SDK signed (query and form body separately, as sent),
 the canonical query (recovered from the SDK's string to sign), the string to sign, and the
-signature the SDK put on the wire. The Rust test shared/tests/rpc_vectors.rs checks every
+signature the SDK put on the wire. The Rust test shared/cloud/tests/rpc_vectors.rs checks every
 stage of reimage's signer against every vector, without needing Python.
 """
 

@@ -149,7 +149,7 @@ async fn oss2_sdk_against_the_sims_oss() {
 
 /// The committed OSS signing vectors are what the installed `oss2` produces today: the
 /// generator scripts run again and their output is compared with the files the signer tests
-/// read (`shared/tests/oss_sign_vectors.rs`), so a vector edited by hand, or an SDK whose
+/// read (`shared/cloud/tests/oss_sign_vectors.rs`), so a vector edited by hand, or an SDK whose
 /// signing changed, shows up here.
 #[test]
 fn committed_oss_vectors_match_a_fresh_run_of_oss2() {
@@ -160,7 +160,7 @@ fn committed_oss_vectors_match_a_fresh_run_of_oss2() {
         let fresh: Value =
             serde_json::from_str(&run_python(script, &[], &[])).expect("script prints JSON");
         let path = reimage_e2e::workspace_root()
-            .join("shared/tests/vectors")
+            .join("shared/cloud/tests/vectors")
             .join(file);
         let committed: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file readable"))

@@ -1,7 +1,7 @@
 //! The committed RPC signing vectors are what the installed official SDK produces today:
 //! `tests/python/gen_rpc_vectors.py` is run again and its output compared with
 //! `shared/cloud/tests/vectors/rpc_v1.json`, so a vector edited by hand, or an SDK whose signing
-//! changed, shows up here. (`shared/tests/rpc_vectors.rs` checks the signer against the file
+//! changed, shows up here. (`shared/cloud/tests/rpc_vectors.rs` checks the signer against the file
 //! without Python.)
 
 use reimage_e2e::{run_python, workspace_root};
