@@ -1,5 +1,5 @@
 //! KMS (API version 2016-01-20): `Encrypt` and `Decrypt`, with which reimage seals the secrets
-//! its records hold (see [`crate::secrets`]).
+//! its records hold (see the core crate's `secrets` module).
 //!
 //! - Encrypt: <https://www.alibabacloud.com/help/en/kms/developer-reference/api-kms-2016-01-20-encrypt>
 //! - Decrypt: <https://www.alibabacloud.com/help/en/kms/developer-reference/api-kms-2016-01-20-decrypt>

@@ -6,8 +6,8 @@
 //! cloud's exact parameter names and response nesting.
 //!
 //! ```no_run
-//! # async fn demo(config: reimage::aliyun::ClientConfig) -> Result<(), reimage::aliyun::error::Error> {
-//! use reimage::aliyun::{Client, ecs::{DescribeImagesRequest, ImageStatus}};
+//! # async fn demo(config: reimage_cloud::aliyun::ClientConfig) -> Result<(), reimage_cloud::aliyun::error::Error> {
+//! use reimage_cloud::aliyun::{Client, ecs::{DescribeImagesRequest, ImageStatus}};
 //! let client = Client::new(config)?;
 //! let images = client
 //!     .ecs()
