@@ -29,20 +29,19 @@ use serde::Deserialize;
 
 use crate::aliyun::oss::OssClient;
 use crate::aliyun::{Client, ClientConfig, Endpoints};
-use crate::api::{Api, ApiToken, Auth, CloudImageSetter};
+use crate::api::{Api, ApiToken, Auth};
 use crate::clock::{SharedClock, SystemClock};
 use crate::dispatch::fc::FcDispatcher;
 use crate::ids::{RandomIds, SharedIds};
-use crate::model::task::TaskStore;
 use crate::model::{Step, StepEvent};
 use crate::runtime::{Context, Function, HandlerError, RequestCredentials};
-use crate::schedule::{IndexedRuns, Runs, Scheduler};
-use crate::secrets::{SharedSealer, sealer_from_env};
+use crate::schedule::Scheduler;
+use crate::secrets::sealer_from_env;
 use crate::settings::Env;
 use crate::steps::aliyun::AliyunClouds;
 use crate::steps::{CloudProvider, Engine, EngineConfig, EngineError, Handled};
-use crate::store::SharedStore;
 use crate::store::url::{StoreConfigError, StoreLocation, open_store};
+use crate::wiring::Pieces;
 
 /// The payload of reimage's minute timer (template.yml's `Payload`).
 pub const TIMER_PAYLOAD: &str = r#"{"tick":"scheduler"}"#;
@@ -94,32 +93,18 @@ impl fmt::Debug for Parts {
 }
 
 impl Parts {
-    /// Wires the parts from their pieces (tests pass fakes).
+    /// Wires the parts from their pieces (tests pass fakes); the HTTP API is served only
+    /// with an API token.
     pub fn new(
-        engine: Engine,
-        store: SharedStore,
-        clouds: Arc<dyn CloudProvider>,
-        ids: SharedIds,
+        pieces: Pieces,
         api_token: Option<ApiToken>,
         credentials: RequestCredentials,
-        sealer: Option<SharedSealer>,
     ) -> Self {
-        let clock = engine.clock().clone();
-        let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
-            store.clone(),
-            clock.clone(),
-            engine.clone(),
-        ));
-        let api = api_token.map(|token| {
-            Arc::new(
-                Api::new(store.clone(), runs.clone(), clock, ids, Auth::Bearer(token))
-                    .with_image_setter(Arc::new(CloudImageSetter::new(clouds)))
-                    .with_sealer(sealer),
-            )
-        });
+        let wired = pieces.wire();
+        let api = api_token.map(|token| Arc::new(wired.api(Auth::Bearer(token))));
         Self {
-            scheduler: Arc::new(Scheduler::new(TaskStore::new(store), runs)),
-            engine,
+            engine: wired.engine,
+            scheduler: wired.scheduler,
             credentials,
             api,
         }
@@ -181,22 +166,19 @@ impl Parts {
         let dispatcher = Arc::new(
             FcDispatcher::new(client, account_id, service).with_dedup_window(config.overdue_after),
         );
-        let engine = Engine::with_config(
-            store.clone(),
-            clock,
-            ids.clone(),
-            dispatcher,
-            clouds.clone(),
-            config,
-        );
-        Ok(Self::new(
-            engine,
+        let pieces = Pieces {
             store,
-            clouds,
+            clock,
             ids,
+            dispatcher,
+            clouds,
+            config,
+            sealer,
+        };
+        Ok(Self::new(
+            pieces,
             env.get("REIMAGE_API_TOKEN").map(ApiToken::new),
             credentials,
-            sealer,
         ))
     }
 

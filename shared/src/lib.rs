@@ -18,6 +18,7 @@
 //! | [`dispatch`] | how "run step X of execution E after N seconds" travels |
 //! | [`functions`] | the four Function Compute functions, wired on the custom runtime |
 //! | [`api`] | the HTTP API: tasks, executions, manual update, CI webhooks |
+//! | [`wiring`] | the one place the engine, runs, scheduler and API are wired together |
 //!
 //! Domain code never reads the clock, the environment or a random source directly: a
 //! [`clock::Clock`], the [`settings`] and an [`ids::IdSource`] are passed in.
@@ -30,6 +31,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod steps;
 pub mod store;
+pub mod wiring;
 
 pub use reimage_cloud::{aliyun, clock, ids, server, settings};
 pub use reimage_fc_runtime as runtime;

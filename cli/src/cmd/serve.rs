@@ -33,21 +33,21 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use reimage::aliyun::oss::OssClient;
-use reimage::api::{Api, ApiToken, Auth, CloudImageSetter};
+use reimage::api::{Api, ApiToken, Auth};
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::{RandomIds, SharedIds};
 use reimage::model::State;
 use reimage::model::execution::ExecutionId;
 use reimage::model::task::TaskRecord;
-use reimage::model::task::TaskStore;
-use reimage::schedule::{IndexedRuns, Runs, Scheduler};
+use reimage::schedule::Scheduler;
 use reimage::schedule::{RunRequest, Trigger};
 use reimage::secrets::SharedSealer;
 use reimage::settings::Env;
-use reimage::steps::{CloudProvider, Engine, Handled};
+use reimage::steps::{CloudProvider, Engine, EngineConfig, Handled};
 use reimage::store::SharedStore;
 use reimage::store::url::{StoreLocation, open_store};
+use reimage::wiring::{Pieces, Wired};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -123,6 +123,23 @@ impl Runtime {
         })
     }
 
+    /// The pieces the parts are wired from, stepping through `dispatcher`.
+    pub fn pieces(
+        &self,
+        dispatcher: Arc<LocalDispatcher>,
+        clouds: Arc<dyn CloudProvider>,
+    ) -> Pieces {
+        Pieces {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            dispatcher,
+            clouds,
+            config: EngineConfig::default(),
+            sealer: self.sealer.clone(),
+        }
+    }
+
     /// Runs a task once in this process with the cloud `clouds` gives, and waits for the
     /// outcome (exit code 1 if the update failed).
     pub async fn run_task_here(
@@ -132,14 +149,7 @@ impl Runtime {
         output: Output,
     ) -> anyhow::Result<ExitCode> {
         let dispatcher = Arc::new(LocalDispatcher::new(self.clock.clone()));
-        let engine = Engine::new(
-            self.store.clone(),
-            self.clock.clone(),
-            self.ids.clone(),
-            dispatcher.clone(),
-            clouds,
-        );
-        let runs = IndexedRuns::new(self.store.clone(), self.clock.clone(), engine.clone());
+        let Wired { engine, runs, .. } = self.pieces(dispatcher.clone(), clouds).wire();
         let started = runs
             .start(RunRequest {
                 execution_id: ExecutionId::random(self.ids.as_ref()),
@@ -215,31 +225,11 @@ impl Serve {
     /// the cloud through `clouds`.
     pub fn new(runtime: &Runtime, clouds: Arc<dyn CloudProvider>, auth: Auth) -> Self {
         let dispatcher = Arc::new(LocalDispatcher::new(runtime.clock.clone()));
-        let engine = Engine::new(
-            runtime.store.clone(),
-            runtime.clock.clone(),
-            runtime.ids.clone(),
-            dispatcher.clone(),
-            clouds.clone(),
-        );
-        let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
-            runtime.store.clone(),
-            runtime.clock.clone(),
-            engine.clone(),
-        ));
-        let api = Api::new(
-            runtime.store.clone(),
-            runs.clone(),
-            runtime.clock.clone(),
-            runtime.ids.clone(),
-            auth,
-        )
-        .with_image_setter(Arc::new(CloudImageSetter::new(clouds)))
-        .with_sealer(runtime.sealer.clone());
+        let wired = runtime.pieces(dispatcher.clone(), clouds).wire();
         Self {
-            api: Arc::new(api),
-            scheduler: Arc::new(Scheduler::new(TaskStore::new(runtime.store.clone()), runs)),
-            engine,
+            api: Arc::new(wired.api(auth)),
+            scheduler: wired.scheduler,
+            engine: wired.engine,
             dispatcher,
             clock: runtime.clock.clone(),
         }
@@ -401,6 +391,7 @@ mod tests {
     use chrono::TimeZone;
     use reimage::clock::{Clock, ManualClock};
     use reimage::model::execution::EXECUTIONS_PREFIX;
+    use reimage::model::task::TaskStore;
     use reimage::schedule::{slot_execution_id, task_runs};
     use reimage::steps::SameCloud;
     use reimage::steps::testing::FakeCloud;

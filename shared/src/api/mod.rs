@@ -61,6 +61,7 @@ use crate::model::task::{
     TaskChange, TaskRecord, TaskSpec, TaskStore, TaskStoreError, WebhookSecret, is_valid_task_id,
     new_task_id,
 };
+use crate::model::validate::{self, is_resource_id};
 use crate::schedule::{
     RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id, task_runs,
 };
@@ -1241,14 +1242,14 @@ async fn set_image(
         field: Some(field.to_owned()),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "InvalidRequest", message)
     };
-    if !is_resource_id(&id, "asc-") {
+    if !is_resource_id(&id, validate::CONFIGURATION) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "ScalingConfigurationNotFound",
             format!("{id:?} is not a scaling configuration id"),
         ));
     }
-    if !is_resource_id(&request.image_id, "m-") {
+    if !is_resource_id(&request.image_id, validate::IMAGE) {
         return Err(field_error(
             "image_id",
             format!("image_id: {:?} is not an image id (m-…)", request.image_id),
@@ -1280,12 +1281,6 @@ async fn set_image(
             .set_image(&id, &request.image_id, &permission)
             .await?,
     ))
-}
-
-fn is_resource_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
 }
 
 #[cfg(test)]

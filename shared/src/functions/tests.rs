@@ -14,7 +14,9 @@ use crate::model::{PermissionSource, State, UpdateRequest};
 use crate::runtime::{ControlPath, FcCredentials};
 use crate::steps::SameCloud;
 use crate::steps::testing::FakeCloud;
+use crate::store::SharedStore;
 use crate::store::memory::MemoryStore;
+use crate::wiring::Pieces;
 
 const BUILD: Duration = Duration::from_secs(600);
 
@@ -40,23 +42,17 @@ fn rig(api_token: Option<&str>) -> Rig {
     let queue = Arc::new(LocalDispatcher::new(shared.clone()));
     let clouds: Arc<dyn CloudProvider> = Arc::new(SameCloud(fake.clone()));
     let ids: SharedIds = Arc::new(SequentialIds::new("fn"));
-    let engine = Engine::new(
-        store.clone(),
-        shared,
-        ids.clone(),
-        queue.clone(),
-        clouds.clone(),
-    );
     let credentials = RequestCredentials::new();
-    let parts = Parts::new(
-        engine,
+    let pieces = Pieces {
         store,
-        clouds,
+        clock: shared,
         ids,
-        api_token.map(ApiToken::new),
-        credentials.clone(),
-        Some(Arc::new(crate::secrets::LocalSealer::with_key([6; 32]))),
-    );
+        dispatcher: queue.clone(),
+        clouds,
+        config: EngineConfig::default(),
+        sealer: Some(Arc::new(crate::secrets::LocalSealer::with_key([6; 32]))),
+    };
+    let parts = Parts::new(pieces, api_token.map(ApiToken::new), credentials.clone());
     Rig {
         clock,
         fake,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 pub mod execution;
 pub mod naming;
 pub mod task;
+pub mod validate;
 
 pub use execution::{
     CloudFault, ExecutionId, Failure, Learned, PreviousImage, State, Step, StepEvent, StepRecord,

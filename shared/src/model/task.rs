@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::PermissionSource;
 use crate::model::execution::ExecutionId;
 use crate::model::naming::{self, NameError};
+use crate::model::validate;
 use crate::schedule::Schedule;
 use crate::secrets::{SealError, SealedSecret, SharedSealer};
 use crate::store::{SharedStore, StoreError, Unreadable};
@@ -402,7 +403,7 @@ pub const MAX_SECRET_OVERLAP: chrono::Duration = chrono::Duration::days(7);
 impl TaskSpec {
     /// Checks the task as the console does, at time `now`, and compiles its schedule.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<Schedule, InvalidTask> {
-        if !is_resource_id(&self.source_instance_id, "i-") {
+        if validate::instance_id(&self.source_instance_id).is_err() {
             return Err(InvalidTask::SourceInstance(self.source_instance_id.clone()));
         }
         if let Some(name) = &self.image_name {
@@ -418,7 +419,7 @@ impl TaskSpec {
             });
         }
         for (i, id) in self.scaling_configuration_ids.iter().enumerate() {
-            if !is_resource_id(id, "asc-") {
+            if validate::configuration_id(id).is_err() {
                 return Err(InvalidTask::ScalingConfiguration(id.clone()));
             }
             if self.scaling_configuration_ids[..i].contains(id) {
@@ -467,13 +468,6 @@ pub fn validate_webhook_secret(secret: &WebhookSecret) -> Result<(), InvalidTask
     Ok(())
 }
 
-/// `prefix` followed by 1–64 ASCII letters and digits.
-fn is_resource_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
-}
-
 /// Checks a given image name: ECS's rules for `ImageName` (see [`naming`]), with room for
 /// the `_on_<execution-id>_at_<time>` suffix every execution adds.
 pub fn validate_image_name(name: &str, now: DateTime<Utc>) -> Result<(), InvalidTask> {
@@ -492,25 +486,9 @@ pub fn validate_image_name(name: &str, now: DateTime<Utc>) -> Result<(), Invalid
         })
 }
 
-/// Checks a RAM role ARN: `acs:ram::<account-id>:role/<role-name>`, the account id all
-/// digits, the role name 1–64 letters, digits, `.`, `-` or `_`.
+/// Checks a RAM role ARN with the rule every entry point uses ([`validate::role_arn`]).
 pub fn validate_role_arn(arn: &str) -> Result<(), InvalidTask> {
-    let ok = arn
-        .strip_prefix("acs:ram::")
-        .and_then(|rest| rest.split_once(":role/"))
-        .is_some_and(|(account, role)| {
-            !account.is_empty()
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && (1..=64).contains(&role.len())
-                && role
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidTask::RoleArn(arn.to_owned()))
-    }
+    validate::role_arn(arn).map_err(|_| InvalidTask::RoleArn(arn.to_owned()))
 }
 
 /// What an edit of a task did.

@@ -23,6 +23,7 @@ use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
 use crate::model::execution::{EXECUTIONS_PREFIX, RecordError, parse_record_key};
 use crate::model::naming::{self, NameError};
+use crate::model::validate;
 use crate::model::{
     ExecutionId, Learned, PermissionSource, State, Step, StepEvent, StepRecord, UpdateRequest,
     Waiting,
@@ -216,42 +217,27 @@ impl Engine {
         ExecutionId::random(self.inner.ids.as_ref())
     }
 
-    /// Checks a request without touching anything: ids present and well-formed, at least one
-    /// configuration and none twice, a role ARN when a role is asked for.
+    /// Checks a request without touching anything, with the rules every entry point uses
+    /// ([`validate`]): an ECS instance id, at least one scaling configuration id and none
+    /// twice, a RAM role ARN when a role is asked for.
     pub fn validate(request: &UpdateRequest) -> Result<(), EngineError> {
-        let bad = |m: String| Err(EngineError::InvalidRequest(m));
-        let legal = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-        };
-        if !legal(&request.instance_id) {
-            return bad(format!(
-                "instance id {:?} is not an ECS instance id (letters, digits, `-`, `_`)",
-                request.instance_id
+        let invalid = |e: validate::Invalid| EngineError::InvalidRequest(e.to_string());
+        validate::instance_id(&request.instance_id).map_err(invalid)?;
+        if request.configuration_ids.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "no scaling configuration given".into(),
             ));
         }
-        if request.configuration_ids.is_empty() {
-            return bad("no scaling configuration given".into());
-        }
         for (i, id) in request.configuration_ids.iter().enumerate() {
-            if !legal(id) {
-                return bad(format!(
-                    "scaling configuration id {id:?} is not a scaling configuration id \
-                     (letters, digits, `-`, `_`)"
-                ));
-            }
+            validate::configuration_id(id).map_err(invalid)?;
             if request.configuration_ids[..i].contains(id) {
-                return bad(format!("scaling configuration {id} is given twice"));
+                return Err(EngineError::InvalidRequest(format!(
+                    "scaling configuration {id} is given twice"
+                )));
             }
         }
         if let PermissionSource::RamRole { role_arn } = &request.permission {
-            if !role_arn.starts_with("acs:ram::") || !role_arn.contains(":role/") {
-                return bad(format!(
-                    "{role_arn:?} is not a RAM role ARN (acs:ram::<account-id>:role/<name>)"
-                ));
-            }
+            validate::role_arn(role_arn).map_err(invalid)?;
         }
         Ok(())
     }

@@ -1,0 +1,119 @@
+//! The one place the parts are wired together: the engine over its pieces, the runs it starts
+//! for tasks (indexed per task), the scheduler over the task store, and the HTTP API. The
+//! Function Compute functions, `reimage serve` and `reimage task run` all build themselves
+//! here, so they cannot drift apart.
+//!
+//! ```text
+//! store, clock, ids, dispatcher, clouds ──> Engine ──> IndexedRuns ──> Scheduler
+//!                                                              └────> Api (with a token)
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::api::{Api, Auth, CloudImageSetter};
+use crate::clock::SharedClock;
+use crate::dispatch::SharedDispatcher;
+use crate::ids::SharedIds;
+use crate::model::task::TaskStore;
+use crate::schedule::{IndexedRuns, Runs, Scheduler};
+use crate::secrets::SharedSealer;
+use crate::steps::{CloudProvider, Engine, EngineConfig};
+use crate::store::SharedStore;
+
+/// What every entry point is built from.
+#[derive(Clone)]
+pub struct Pieces {
+    /// Where the records live.
+    pub store: SharedStore,
+    /// The time every part reads.
+    pub clock: SharedClock,
+    /// Where ids and nonces come from.
+    pub ids: SharedIds,
+    /// How a step starts the next: in this process, or by an FC async invocation.
+    pub dispatcher: SharedDispatcher,
+    /// How the steps and the manual update reach the cloud.
+    pub clouds: Arc<dyn CloudProvider>,
+    /// The engine's limits and timings.
+    pub config: EngineConfig,
+    /// What seals webhook secrets at rest, if anything can.
+    pub sealer: Option<SharedSealer>,
+}
+
+impl fmt::Debug for Pieces {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pieces")
+            .field("store", &self.store)
+            .field("dispatcher", &self.dispatcher)
+            .field("config", &self.config)
+            .field("sealer", &self.sealer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts, wired.
+#[derive(Clone)]
+pub struct Wired {
+    /// The image update pipeline.
+    pub engine: Engine,
+    /// Starts a task's runs through the engine, indexing each under its task.
+    pub runs: Arc<dyn Runs>,
+    /// Starts each due slot of every task once.
+    pub scheduler: Arc<Scheduler>,
+    pieces: Pieces,
+}
+
+impl fmt::Debug for Wired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wired")
+            .field("engine", &self.engine)
+            .field("pieces", &self.pieces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pieces {
+    /// Wires the engine, the indexed runs and the scheduler.
+    pub fn wire(self) -> Wired {
+        let engine = Engine::with_config(
+            self.store.clone(),
+            self.clock.clone(),
+            self.ids.clone(),
+            self.dispatcher.clone(),
+            self.clouds.clone(),
+            self.config.clone(),
+        );
+        let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
+            self.store.clone(),
+            self.clock.clone(),
+            engine.clone(),
+        ));
+        let scheduler = Arc::new(Scheduler::new(
+            TaskStore::new(self.store.clone()),
+            runs.clone(),
+        ));
+        Wired {
+            engine,
+            runs,
+            scheduler,
+            pieces: self,
+        }
+    }
+}
+
+impl Wired {
+    /// The HTTP API over the same store and runs, checking requests with `auth`, with the
+    /// manual update through the same clouds.
+    pub fn api(&self, auth: Auth) -> Api {
+        let p = &self.pieces;
+        Api::new(
+            p.store.clone(),
+            self.runs.clone(),
+            p.clock.clone(),
+            p.ids.clone(),
+            auth,
+        )
+        .with_image_setter(Arc::new(CloudImageSetter::new(p.clouds.clone())))
+        .with_sealer(p.sealer.clone())
+    }
+}
