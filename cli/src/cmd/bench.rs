@@ -12,6 +12,7 @@
 //! processes on the real clock instead, so it takes as long as its image does.
 
 mod fc;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -404,8 +405,8 @@ pub async fn fan_out() -> anyhow::Result<Section> {
 /// ≥ 20,000 per second).
 async fn tasks() -> anyhow::Result<Section> {
     let dir = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let config = reimage::api::bench::BenchConfig::default();
-    let figures = reimage::api::bench::run(dir.path(), &config)
+    let config = tasks::BenchConfig::default();
+    let figures = tasks::run(dir.path(), &config)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(Section {

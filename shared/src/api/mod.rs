@@ -67,7 +67,6 @@ use crate::schedule::{
 };
 use crate::store::{SharedStore, Unreadable};
 
-pub mod bench;
 mod error;
 mod manual;
 pub mod webhook;

@@ -47,6 +47,7 @@ pub mod delay;
 mod engine;
 pub mod lease;
 mod swap_config;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;

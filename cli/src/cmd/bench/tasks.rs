@@ -18,15 +18,15 @@ use futures::StreamExt as _;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
-use super::{Api, Auth, webhook};
-use crate::clock::{ManualClock, SharedClock};
-use crate::ids::SequentialIds;
-use crate::model::PermissionSource;
-use crate::model::execution::{ExecutionId, StepRecord, UpdateRequest};
-use crate::model::task::{ExecutedAt, Periodic, Recurrence, TaskSpec, TaskStore, WebhookSecret};
-use crate::schedule::{IndexedRuns, RunFuture, RunRequest, RunStarted, Runs, Scheduler};
-use crate::store::SharedStore;
-use crate::store::file::FileStore;
+use reimage::api::{Api, Auth, webhook};
+use reimage::clock::{ManualClock, SharedClock};
+use reimage::ids::SequentialIds;
+use reimage::model::PermissionSource;
+use reimage::model::execution::{ExecutionId, StepRecord, UpdateRequest};
+use reimage::model::task::{ExecutedAt, Periodic, Recurrence, TaskSpec, TaskStore, WebhookSecret};
+use reimage::schedule::{IndexedRuns, RunFuture, RunRequest, RunStarted, Runs, Scheduler};
+use reimage::store::SharedStore;
+use reimage::store::file::FileStore;
 
 /// How many records are written at once while the store is filled.
 const SEED_CONCURRENCY: usize = 256;
@@ -148,8 +148,8 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
     let clock = ManualClock::new(start());
     let shared_clock: SharedClock = Arc::new(clock.clone());
     // Webhook secrets are sealed as `reimage serve` seals them (AES-256-GCM, a local key).
-    let sealer: crate::secrets::SharedSealer = Arc::new(crate::secrets::LocalSealer::with_key(
-        [0x5a; crate::secrets::KEY_LEN],
+    let sealer: reimage::secrets::SharedSealer = Arc::new(reimage::secrets::LocalSealer::with_key(
+        [0x5a; reimage::secrets::KEY_LEN],
     ));
     let tasks = TaskStore::new(store.clone()).with_sealer(Some(sealer.clone()));
     let created = start() - chrono::Duration::days(1);
