@@ -71,18 +71,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, each cause said once: many of reimage's errors
-/// already carry their cause in their own message.
+/// The error and its causes on one line ([`reimage::report::chain`]).
 fn describe(err: &anyhow::Error) -> String {
-    let mut line = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !line.contains(&cause) {
-            line.push_str(": ");
-            line.push_str(&cause);
-        }
-    }
-    line
+    reimage::report::chain(err.as_ref())
 }
 
 #[cfg(test)]

@@ -370,14 +370,7 @@ pub async fn main(step: Step) -> ExitCode {
         Ok(parts) => parts,
         Err(err) => {
             tracing::error!(error = %err, function = %step, "cannot start");
-            let mut message = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("reimage {step}: {message}");
+            eprintln!("reimage {step}: {}", crate::report::chain(&err));
             return ExitCode::FAILURE;
         }
     };

@@ -33,5 +33,5 @@ pub mod steps;
 pub mod store;
 pub mod wiring;
 
-pub use reimage_cloud::{aliyun, clock, ids, server, settings};
+pub use reimage_cloud::{aliyun, clock, ids, report, server, settings};
 pub use reimage_fc_runtime as runtime;

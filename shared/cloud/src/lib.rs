@@ -13,6 +13,7 @@
 //! | [`ids`] | injected randomness ([`ids::IdSource`]): nonces and ids |
 //! | [`settings`] | the process environment, read once ([`settings::Env`]) |
 //! | [`server`] | one serving loop with header, body, connection and shutdown limits |
+//! | [`report`] | an error and its causes on one line |
 //!
 //! Code here never reads the clock, the environment or a random source directly: a
 //! [`clock::Clock`], an [`settings::Env`] and an [`ids::IdSource`] are passed in.
@@ -20,5 +21,6 @@
 pub mod aliyun;
 pub mod clock;
 pub mod ids;
+pub mod report;
 pub mod server;
 pub mod settings;

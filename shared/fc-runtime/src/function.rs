@@ -67,7 +67,7 @@ impl fmt::Display for HandlerError {
     }
 }
 
-impl<E: std::error::Error> From<E> for HandlerError {
+impl<E: std::error::Error + 'static> From<E> for HandlerError {
     fn from(err: E) -> Self {
         let full = std::any::type_name::<E>();
         let short = full
@@ -75,14 +75,7 @@ impl<E: std::error::Error> From<E> for HandlerError {
             .next()
             .and_then(|p| p.rsplit("::").next())
             .unwrap_or(full);
-        let mut message = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self::new(short, message)
+        Self::new(short, reimage_cloud::report::chain(&err))
     }
 }
 

@@ -167,14 +167,7 @@ pub fn exit_code(result: Result<(), RuntimeError>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            let mut message = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("reimage runtime: {message}");
+            eprintln!("reimage runtime: {}", reimage_cloud::report::chain(&err));
             std::process::ExitCode::FAILURE
         }
     }

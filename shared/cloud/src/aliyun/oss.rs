@@ -549,7 +549,7 @@ impl OssClient {
             action: call.action(),
             endpoint: url.clone(),
             failure: transport_failure(&e),
-            message: error_chain(&e),
+            message: crate::report::chain(&e),
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -570,17 +570,6 @@ impl OssClient {
             source: Box::new(api),
         })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[derive(Debug, Deserialize, Default)]
