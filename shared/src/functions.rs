@@ -71,6 +71,9 @@ pub enum SetupError {
     /// The cloud client cannot be made.
     #[error("cannot set up the cloud client")]
     Client(#[source] crate::aliyun::Error),
+    /// The environment's credentials are set in part (an AccessKey id without its secret).
+    #[error("the function's environment credentials are incomplete")]
+    Credentials(#[source] crate::aliyun::credentials::CredentialsError),
 }
 
 /// Everything the four functions share.
@@ -135,7 +138,10 @@ impl Parts {
             .or_else(|| env.get("FC_SERVICE_NAME"))
             .unwrap_or(DEFAULT_SERVICE);
         let credentials = RequestCredentials::new();
-        if let Ok(Some(c)) = crate::aliyun::Credentials::from_env(env) {
+        // Until a request brings its own: the environment's, if set; set in part is an error.
+        if let Some(c) =
+            crate::aliyun::Credentials::from_env(env).map_err(SetupError::Credentials)?
+        {
             credentials.set(c);
         }
         let ids: SharedIds = Arc::new(RandomIds);

@@ -414,6 +414,21 @@ fn setup_names_the_missing_or_bad_setting() {
         err.to_string().contains("REIMAGE_OVERDUE_AFTER_SECS"),
         "{err}"
     );
+    let err = Parts::from_env(
+        &Env::from_pairs([
+            ("FC_ACCOUNT_ID", "1234"),
+            ("FC_REGION", "cn-hangzhou"),
+            ("REIMAGE_STORE", "file:///tmp/reimage-unused"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-half-set"),
+        ]),
+        clock.clone(),
+    )
+    .expect_err("an AccessKey id without its secret");
+    assert!(
+        crate::report::chain(&err).contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        "{}",
+        crate::report::chain(&err)
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let store = format!("file://{}", dir.path().display());
     let parts = Parts::from_env(
