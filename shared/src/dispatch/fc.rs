@@ -219,7 +219,7 @@ mod tests {
             .invocation(&event(Step::WaitImage, 1), Duration::from_secs(7200), at(0))
             .expect("valid");
         assert_eq!(inv.async_delay_secs, Some(3599));
-        assert!(inv.validate().is_ok());
+        inv.validate().unwrap();
         for delay in [3600, 3601, 7200] {
             let mut refused = inv.clone();
             refused.async_delay_secs = Some(delay);
@@ -251,7 +251,7 @@ mod tests {
             step: Step::Verify,
             seq: 0,
         };
-        assert!(validate_invocation_id(&invocation_id(&digit, first, w)).is_ok());
+        validate_invocation_id(&invocation_id(&digit, first, w)).unwrap();
     }
 
     #[test]

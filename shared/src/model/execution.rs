@@ -562,7 +562,7 @@ mod tests {
 
     #[test]
     fn parse_refuses_ids_that_would_break_keys_or_names() {
-        assert!(ExecutionId::parse("exec-1").is_ok());
+        ExecutionId::parse("exec-1").unwrap();
         for bad in ["", "a/b", "..", "a.b", "a b", "a:b", &"a".repeat(65)] {
             let err = ExecutionId::parse(bad).unwrap_err();
             assert_eq!(err.id, bad);

@@ -165,7 +165,7 @@ mod tests {
     fn given_name_too_long_for_suffix_says_how_long_it_may_be() {
         // suffix: "_on_" (4) + 37-char id + "_at_" (4) + 20-char time = 65, so 63 fit.
         let fits = "a".repeat(63);
-        assert!(image_name("i-1", Some(&fits), &exec(), at()).is_ok());
+        image_name("i-1", Some(&fits), &exec(), at()).unwrap();
         let long = "a".repeat(64);
         let err = image_name("i-1", Some(&long), &exec(), at()).unwrap_err();
         assert!(matches!(
@@ -181,11 +181,11 @@ mod tests {
 
     #[test]
     fn ecs_rules_are_enforced() {
-        assert!(validate_image_name("ab").is_ok());
-        assert!(validate_image_name("a:b_c-d9").is_ok());
+        validate_image_name("ab").unwrap();
+        validate_image_name("a:b_c-d9").unwrap();
         assert!(validate_image_name("a").is_err());
         assert!(validate_image_name(&"a".repeat(129)).is_err());
-        assert!(validate_image_name(&"a".repeat(128)).is_ok());
+        validate_image_name(&"a".repeat(128)).unwrap();
         assert!(validate_image_name("1abc").is_err());
         assert!(validate_image_name("_abc").is_err());
         assert!(validate_image_name("ab c").is_err());
@@ -193,9 +193,9 @@ mod tests {
         assert!(validate_image_name("ab/c").is_err());
         assert!(validate_image_name("http://x").is_err());
         assert!(validate_image_name("HTTPS://x").is_err());
-        assert!(validate_image_name("镜像-web").is_ok());
+        validate_image_name("镜像-web").unwrap();
         // "https" alone is a legal start; only the scheme prefix is refused.
-        assert!(validate_image_name("https-base").is_ok());
+        validate_image_name("https-base").unwrap();
     }
 
     #[test]

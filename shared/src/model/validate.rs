@@ -100,9 +100,9 @@ mod tests {
 
     #[test]
     fn resource_ids_are_a_prefix_and_letters_and_digits() {
-        assert!(instance_id("i-bp1demoweb000000001").is_ok());
-        assert!(configuration_id("asc-bp1demoweb0000001").is_ok());
-        assert!(group_id("asg-1").is_ok());
+        instance_id("i-bp1demoweb000000001").unwrap();
+        configuration_id("asc-bp1demoweb0000001").unwrap();
+        group_id("asg-1").unwrap();
         for bad in [
             "",
             "i-",
@@ -117,14 +117,14 @@ mod tests {
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
             assert!(err.to_string().contains("an ECS instance id"), "{err}");
         }
-        assert!(instance_id(&format!("i-{}", "a".repeat(64))).is_ok());
+        instance_id(&format!("i-{}", "a".repeat(64))).unwrap();
         assert!(configuration_id("i-1").is_err());
     }
 
     #[test]
     fn role_arns_name_an_account_and_a_role() {
-        assert!(role_arn("acs:ram::1234567890123456:role/reimage-updater").is_ok());
-        assert!(role_arn("acs:ram::1:role/a.b_c-d").is_ok());
+        role_arn("acs:ram::1234567890123456:role/reimage-updater").unwrap();
+        role_arn("acs:ram::1:role/a.b_c-d").unwrap();
         for bad in [
             "",
             "acs:ram::",

@@ -341,8 +341,8 @@ mod tests {
             instance_id: "i-1".into(),
             status: status.into(),
         };
-        assert!(check_instance("i-1", Some(&instance("Running"))).is_ok());
-        assert!(check_instance("i-1", Some(&instance("Stopped"))).is_ok());
+        check_instance("i-1", Some(&instance("Running"))).unwrap();
+        check_instance("i-1", Some(&instance("Stopped"))).unwrap();
         let err = check_instance("i-1", Some(&instance("Starting"))).unwrap_err();
         assert!(err.contains("is Starting"), "{err}");
         let err = check_instance("i-1", None).unwrap_err();

@@ -226,6 +226,8 @@ struct Inner {
     dropped: Mutex<Vec<String>>,
     timers: Mutex<HashMap<(String, String, String), DateTime<Utc>>>,
     worker: AtomicBool,
+    /// How many times the delivery worker has looked at the queue and the timers.
+    passes: AtomicU64,
     wake: Notify,
 }
 
@@ -331,6 +333,7 @@ impl FcFront {
                 dropped: Mutex::new(Vec::new()),
                 timers: Mutex::new(HashMap::new()),
                 worker: AtomicBool::new(false),
+                passes: AtomicU64::new(0),
                 wake: Notify::new(),
             }),
         }
@@ -379,6 +382,12 @@ impl FcFront {
     /// Request ids of async events given up after their last retry.
     pub fn dropped(&self) -> Vec<String> {
         lock(&self.inner.dropped).clone()
+    }
+
+    /// How many times the delivery worker has looked for due work: a test that waits for two
+    /// more passes knows that whatever was due has been handed out.
+    pub fn worker_passes(&self) -> u64 {
+        self.inner.passes.load(Ordering::SeqCst)
     }
 
     /// Events waiting in the async queue.
@@ -1049,6 +1058,7 @@ async fn worker(weak: Weak<Inner>) {
             let f = front.clone();
             tokio::spawn(async move { f.run_queued(queued).await });
         }
+        front.inner.passes.fetch_add(1, Ordering::SeqCst);
         let wake = {
             let inner = Arc::clone(&front.inner);
             drop(front);

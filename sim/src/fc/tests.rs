@@ -160,6 +160,16 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Waits until the delivery worker has looked for due work twice more: whatever was due by
+/// now has been handed out.
+async fn settle(rig: &Rig) {
+    let start = rig.front.worker_passes();
+    eventually("two passes of the delivery worker", || {
+        rig.front.worker_passes() >= start + 2
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn async_invoke_is_verified_queued_delayed_delivered_and_deduplicated() {
     let rig = rig().await;
@@ -192,11 +202,12 @@ async fn async_invoke_is_verified_queued_delayed_delivered_and_deduplicated() {
         "{again:?}"
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    settle(&rig).await;
     assert!(
         seen.lock().expect("lock").is_empty(),
         "held back by its delay"
     );
+    assert_eq!(rig.front.queued(), 1, "still queued, not handed out");
     rig.time.advance(61);
     eventually("the delivery", || seen.lock().expect("lock").len() == 1).await;
     let s = seen.lock().expect("lock")[0].clone();
@@ -302,7 +313,8 @@ async fn a_failing_function_is_retried_three_times_then_the_event_is_dropped() {
     }
     eventually("the drop", || rig.front.dropped().len() == 1).await;
     rig.time.advance(60);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    settle(&rig).await;
+    assert_eq!(rig.front.queued(), 0, "nothing queued after the drop");
     assert_eq!(
         seen.lock().expect("lock").len(),
         4,
@@ -361,8 +373,9 @@ async fn timers_fire_on_their_cron_with_fcs_timer_event() {
         None,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    settle(&rig).await;
     assert!(seen.lock().expect("lock").is_empty(), "07:00:30: not yet");
+    assert_eq!(rig.front.queued(), 0, "07:00:30: nothing queued either");
     rig.time.advance(30);
     eventually("07:01:00's tick", || seen.lock().expect("lock").len() == 1).await;
     let event: serde_json::Value =

@@ -719,8 +719,8 @@ mod tests {
 
     #[test]
     fn client_token_rules() {
-        assert!(validate::client_token(None).is_ok());
-        assert!(validate::client_token(Some(&"a".repeat(64))).is_ok());
+        validate::client_token(None).unwrap();
+        validate::client_token(Some(&"a".repeat(64))).unwrap();
         let e = validate::client_token(Some(&"a".repeat(65))).expect_err("too long");
         assert_eq!(e.parameter, "ClientToken");
         assert!(validate::client_token(Some("tökén")).is_err());
@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn tag_rules_name_the_offending_tag() {
-        assert!(validate::tags(&[Tag::new("team", "")]).is_ok());
+        validate::tags(&[Tag::new("team", "")]).unwrap();
         let e = validate::tags(&[Tag::new("ok", "v"), Tag::new("aliyun:x", "v")])
             .expect_err("reserved prefix");
         assert_eq!(e.parameter, "Tag.2.Key");
