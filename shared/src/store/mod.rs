@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub mod file;
 pub mod memory;
 pub mod oss;
+pub mod tasks;
 pub mod url;
 
 /// A boxed future, as returned by [`StateStore`] methods.
