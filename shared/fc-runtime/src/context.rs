@@ -1,5 +1,5 @@
 //! What Function Compute tells a handler about the current request: the `x-fc-*` headers
-//! (reference §1.4), with the instance environment (§1.2) as the fallback.
+//! (<https://www.alibabacloud.com/help/doc-detail/425057.htm>), with the instance environment as the fallback.
 
 use std::fmt;
 

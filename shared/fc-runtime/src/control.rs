@@ -5,7 +5,7 @@ use std::fmt;
 /// The header FC routes every request to the runtime by.
 pub const CONTROL_PATH_HEADER: &str = "x-fc-control-path";
 
-/// One of the requests FC sends a custom runtime (reference §1.3). A closed set: anything
+/// One of the requests FC sends a custom runtime (<https://www.alibabacloud.com/help/doc-detail/425057.htm>). A closed set: anything
 /// else is answered with a clear error, never guessed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlPath {

@@ -1,5 +1,5 @@
 //! The `FC <Phase> Start/End RequestId: <id>` lines FC cuts its per-request logs at
-//! (reference §1.6). They go to stdout in production; tests hand in a [`MarkerLog`].
+//! (<https://www.alibabacloud.com/help/doc-detail/425057.htm>). They go to stdout in production; tests hand in a [`MarkerLog`].
 
 use std::fmt;
 use std::io::Write as _;

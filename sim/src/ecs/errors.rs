@@ -1,4 +1,5 @@
-//! ECS error codes, with the HTTP statuses of the ECS API reference (reference §3).
+//! ECS error codes, with the HTTP statuses of the ECS API reference (each operation's page, e.g.
+//! <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createimage>).
 
 use crate::error::RpcError;
 

@@ -1,4 +1,5 @@
-//! ECS on the wire: parameters in, JSON out, with the cloud's names and nesting (reference §3).
+//! ECS on the wire: parameters in, JSON out, with the cloud's names and nesting (each operation's page, e.g.
+//! <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimages>).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};

@@ -310,7 +310,7 @@ pub struct Timing {
 /// digits, `:`, `_`, `-` or `.`, and not `http://` / `https://`.
 ///
 /// The period is accepted: the cloud's own error text for `InvalidImageName.Malformed`
-/// lists it, though the parameter description does not (reference §3.1: UNCONFIRMED).
+/// lists it, though the parameter description does not (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createimage>).
 pub fn check_image_name(name: &str) -> Result<(), RpcError> {
     let count = name.chars().count();
     let first_ok = name.chars().next().is_some_and(|c| c.is_alphabetic());

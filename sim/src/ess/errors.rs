@@ -1,4 +1,5 @@
-//! ESS error codes, with the HTTP statuses of the Auto Scaling API reference (reference §4).
+//! ESS error codes, with the HTTP statuses of the Auto Scaling API reference (<https://help.aliyun.com/en/auto-scaling/developer-reference/client-errors> and each
+//! operation's page).
 
 use crate::error::RpcError;
 

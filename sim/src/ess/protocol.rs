@@ -23,7 +23,8 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
     if let Some(name) = p.get("ScalingGroupName") {
         names.push(name);
     }
-    // GroupType filters only when given (reference §4.1: its default is UNCONFIRMED for 2014).
+    // GroupType filters only when given (its default for API version 2014-08-28 is not documented:
+    // https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-describescalinggroups).
     let group_type = match p.get("GroupType") {
         None => None,
         Some(t @ ("ECS" | "ECI")) => Some(t),
@@ -254,7 +255,7 @@ pub fn modify_scaling_configuration(
             ),
         ));
     }
-    // ImageName is ignored when ImageId is given (reference §4.3).
+    // ImageName is ignored when ImageId is given (https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-modifyscalingconfiguration).
     let image = match (image_id, image_name) {
         (Some(id), _) => Some(
             ecs.image(id)

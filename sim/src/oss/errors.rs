@@ -118,7 +118,7 @@ impl OssError {
 
     /// 403 `InvalidSecurityToken`: an STS key without its token, or with another one.
     ///
-    /// UNCONFIRMED (reference §5.5): the exact code OSS uses; `InvalidSecurityToken` is the
+    /// Not documented (<https://www.alibabacloud.com/help/en/document_detail/32005.html>): the exact code OSS uses; `InvalidSecurityToken` is the
     /// most plausible.
     pub fn invalid_security_token(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "InvalidSecurityToken", message)

@@ -1,4 +1,4 @@
-//! STS error codes. STS documents no HTTP statuses for its own codes (reference §5); the sim
+//! STS error codes. STS documents no HTTP statuses for its own codes (<https://www.alibabacloud.com/help/doc-detail/28763.html>); the sim
 //! answers 400 for malformed parameters, 403 for `NoPermission` and 404 for
 //! `EntityNotExist.Role`, as the RAM/STS gateway does for its other NotFound and permission
 //! errors.

@@ -18,8 +18,8 @@
 
 use crate::settings::Env;
 
-/// Regions whose ESS endpoint is the central `ess.aliyuncs.com` (official SDK endpoint map,
-/// reference §1.6).
+/// Regions whose ESS endpoint is the central `ess.aliyuncs.com` (the official SDKs' endpoint
+/// map; <https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2022-02-22-endpoint>).
 const CENTRAL_ESS_REGIONS: &[&str] = &[
     "cn-qingdao",
     "cn-beijing",

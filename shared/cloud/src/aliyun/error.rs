@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::credentials::CredentialsError;
 
-/// Codes that mean "slow down": the RPC gateway's (reference §2.1), Function Compute's
+/// Codes that mean "slow down": the RPC gateway's (<https://help.aliyun.com/en/document_detail/434846.html>), Function Compute's
 /// (`ResourceThrottled`, `ResourceExhausted`) and OSS's (`SlowDown`, `TooManyRequests`,
 /// `QpsLimitExceeded`), so that every client can classify through [`ErrorKind::of_api`].
 const THROTTLING_CODES: &[&str] = &[

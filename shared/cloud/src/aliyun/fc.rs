@@ -1,7 +1,7 @@
 //! Function Compute 2.0 `InvokeFunction`: how one reimage step starts the next.
 //!
 //! `POST /2016-08-15/services/<service>[.<qualifier>]/functions/<function>/invocations` on
-//! `<account>.<region>.fc.aliyuncs.com` (reference §3.1), the raw event as the body, signed
+//! `<account>.<region>.fc.aliyuncs.com` (<https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/developer-reference/api-fc-open-2021-04-06-invokefunction>), the raw event as the body, signed
 //! with [`crate::aliyun::sign::fc`]. reimage sends:
 //!
 //! | header | value |
