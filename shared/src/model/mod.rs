@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod execution;
 pub mod naming;
+pub mod schedule;
 pub mod task;
 pub mod validate;
 

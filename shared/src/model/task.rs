@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::PermissionSource;
 use crate::model::execution::ExecutionId;
 use crate::model::naming::{self, NameError};
+use crate::model::schedule::Schedule;
 use crate::model::validate;
-use crate::schedule::Schedule;
 use crate::secrets::SealedSecret;
 
 pub use crate::store::tasks::{

@@ -1,12 +1,12 @@
 use std::sync::{Arc, Mutex};
 
-use chrono::{NaiveDate, TimeZone, Weekday};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Weekday};
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::model::PermissionSource;
 use crate::model::execution::ExecutionId;
-use crate::model::task::{Periodic, TaskChange, TaskSpec, TaskStore};
+use crate::model::task::{ExecutedAt, Periodic, Recurrence, TaskChange, TaskSpec, TaskStore};
 use crate::store::memory::MemoryStore;
 use crate::store::{SharedStore, StoreError};
 
