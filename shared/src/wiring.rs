@@ -15,11 +15,11 @@ use crate::api::{Api, Auth, CloudImageSetter};
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
-use crate::model::task::TaskStore;
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::secrets::SharedSealer;
 use crate::steps::{CloudProvider, Engine, EngineConfig};
 use crate::store::SharedStore;
+use crate::store::tasks::TaskStore;
 
 /// What every entry point is built from.
 #[derive(Clone)]

@@ -9,10 +9,11 @@ use reimage::aliyun::credentials::{Credentials, StaticProvider};
 use reimage::aliyun::kms::{DecryptRequest, EncryptRequest};
 use reimage::aliyun::{Client, ClientConfig, Endpoints, Error, RetryPolicy};
 use reimage::model::PermissionSource;
-use reimage::model::task::{ExecutedAt, StoredSecret, TaskSpec, TaskStore, WebhookSecret};
+use reimage::model::task::{ExecutedAt, StoredSecret, TaskSpec, WebhookSecret};
 use reimage::secrets::{KmsSealer, SealError, SecretSealer};
 use reimage::store::SharedStore;
 use reimage::store::memory::MemoryStore;
+use reimage::store::tasks::TaskStore;
 use reimage_sim::seed::{DEMO_KMS_ALIAS, DEMO_KMS_KEY_ID, Seed, SeedKmsKey};
 
 const DISABLED_KEY: &str = "key-hzzdisabled00000000000";

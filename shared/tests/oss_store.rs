@@ -546,11 +546,12 @@ mod pipeline_on_oss {
     use super::*;
     use reimage::aliyun::{Client, ClientConfig, Endpoints};
     use reimage::dispatch::local::LocalDispatcher;
-    use reimage::model::task::{ExecutedAt, TaskSpec, TaskStore};
+    use reimage::model::task::{ExecutedAt, TaskSpec};
     use reimage::model::{PermissionSource, State};
     use reimage::schedule::{IndexedRuns, Scheduler};
     use reimage::settings::Env;
     use reimage::steps::{AliyunClouds, Engine};
+    use reimage::store::tasks::TaskStore;
     use reimage::store::url::{StoreLocation, open_store};
 
     const CONFIGURATION: &str = "asc-bp1demoweb0000001";

@@ -11,12 +11,13 @@ use reimage::aliyun::{Client, ClientConfig, Endpoints};
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::SequentialIds;
-use reimage::model::task::{ExecutedAt, TaskSpec, TaskStore};
+use reimage::model::task::{ExecutedAt, TaskSpec};
 use reimage::model::{PermissionSource, State};
 use reimage::schedule::{IndexedRuns, Scheduler, Trigger, task_runs};
 use reimage::steps::{AliyunClouds, Engine};
 use reimage::store::SharedStore;
 use reimage::store::memory::MemoryStore;
+use reimage::store::tasks::TaskStore;
 
 const INSTANCE: &str = "i-bp1demoweb000000001";
 const CONFIGURATION: &str = "asc-bp1demoweb0000001";

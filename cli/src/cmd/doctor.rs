@@ -26,10 +26,10 @@ use chrono::{DateTime, Utc};
 use reimage::clock::{Clock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::model::ExecutionId;
-use reimage::model::task::TaskStore;
 use reimage::settings::Env;
 use reimage::steps::lease::{self, EntryKind, LeaseTimes};
 use reimage::store::Unreadable;
+use reimage::store::tasks::TaskStore;
 use serde::Serialize;
 
 use crate::cmd::execution::NoCloud;

@@ -391,11 +391,11 @@ mod tests {
     use chrono::TimeZone;
     use reimage::clock::{Clock, ManualClock};
     use reimage::model::execution::EXECUTIONS_PREFIX;
-    use reimage::model::task::TaskStore;
     use reimage::schedule::{slot_execution_id, task_runs};
     use reimage::steps::SameCloud;
     use reimage::steps::testing::FakeCloud;
     use reimage::store::file::FileStore;
+    use reimage::store::tasks::TaskStore;
     use serde_json::{Value, json};
 
     use super::*;

@@ -14,10 +14,10 @@ use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::model::PermissionSource;
 use reimage::model::task::{
-    ExecutedAt, Periodic, Recurrence, TaskChange, TaskRecord, TaskSpec, TaskStore, WebhookSecret,
-    new_task_id,
+    ExecutedAt, Periodic, Recurrence, TaskChange, TaskRecord, TaskSpec, WebhookSecret,
 };
 use reimage::settings::Env;
+use reimage::store::tasks::{TaskStore, new_task_id};
 
 use super::serve::{Output, Runtime};
 

@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::model::task::{InvalidTask, TaskStoreError};
+use crate::model::task::InvalidTask;
 use crate::schedule::RunError;
 use crate::store::StoreError;
+use crate::store::tasks::TaskStoreError;
 
 use super::webhook::WebhookError;
 

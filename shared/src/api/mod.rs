@@ -57,14 +57,12 @@ use crate::clock::SharedClock;
 use crate::ids::SharedIds;
 use crate::model::PermissionSource;
 use crate::model::execution::{EXECUTIONS_PREFIX, ExecutionId, StepRecord, parse_record_key};
-use crate::model::task::{
-    TaskChange, TaskRecord, TaskSpec, TaskStore, TaskStoreError, WebhookSecret, is_valid_task_id,
-    new_task_id,
-};
+use crate::model::task::{TaskChange, TaskRecord, TaskSpec, WebhookSecret};
 use crate::model::validate::{self, is_resource_id};
 use crate::schedule::{
     RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id, task_runs,
 };
+use crate::store::tasks::{TaskStore, TaskStoreError, is_valid_task_id, new_task_id};
 use crate::store::{SharedStore, Unreadable};
 
 mod error;

@@ -33,10 +33,6 @@ use crate::model::schedule::Schedule;
 use crate::model::validate;
 use crate::secrets::SealedSecret;
 
-pub use crate::store::tasks::{
-    TaskScan, TaskStore, TaskStoreError, is_valid_task_id, new_task_id, task_key,
-};
-
 /// What the console calls the configuration source: where the new image goes.
 ///
 /// The console offers scaling configurations; launch templates are not supported by reimage.
@@ -567,6 +563,7 @@ mod tests {
 
     use crate::secrets::SealError;
     use crate::store::SharedStore;
+    use crate::store::tasks::{TaskStore, TaskStoreError, task_key};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2020, 8, 1, 0, 0, 0).unwrap()

@@ -6,8 +6,9 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::model::PermissionSource;
 use crate::model::execution::ExecutionId;
-use crate::model::task::{ExecutedAt, Periodic, Recurrence, TaskChange, TaskSpec, TaskStore};
+use crate::model::task::{ExecutedAt, Periodic, Recurrence, TaskChange, TaskSpec};
 use crate::store::memory::MemoryStore;
+use crate::store::tasks::TaskStore;
 use crate::store::{SharedStore, StoreError};
 
 /// Starts an execution by creating its record 0 if absent, and remembers the triggers.

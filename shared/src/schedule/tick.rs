@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{CatchUp, GRACE, Schedule, due_slots};
 use crate::model::execution::ExecutionId;
-use crate::model::task::{TaskRecord, TaskStore, TaskStoreError};
+use crate::model::task::TaskRecord;
+use crate::store::tasks::{TaskStore, TaskStoreError};
 
 /// What started an execution; stored in the execution's first record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,10 +23,11 @@ use reimage::clock::{ManualClock, SharedClock};
 use reimage::ids::SequentialIds;
 use reimage::model::PermissionSource;
 use reimage::model::execution::{ExecutionId, StepRecord, UpdateRequest};
-use reimage::model::task::{ExecutedAt, Periodic, Recurrence, TaskSpec, TaskStore, WebhookSecret};
+use reimage::model::task::{ExecutedAt, Periodic, Recurrence, TaskSpec, WebhookSecret};
 use reimage::schedule::{IndexedRuns, RunFuture, RunRequest, RunStarted, Runs, Scheduler};
 use reimage::store::SharedStore;
 use reimage::store::file::FileStore;
+use reimage::store::tasks::TaskStore;
 
 /// How many records are written at once while the store is filled.
 const SEED_CONCURRENCY: usize = 256;
