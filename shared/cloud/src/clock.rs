@@ -5,15 +5,13 @@
 //! ten-minute image build passes in milliseconds.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 /// A future returned by [`Clock::sleep`].
-pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub type Sleep = futures::future::BoxFuture<'static, ()>;
 
 /// A source of the current time and of delays.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {

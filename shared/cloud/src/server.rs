@@ -200,7 +200,7 @@ where
 }
 
 /// The answer of a service served by [`serve`].
-pub type Answer<B> = Pin<Box<dyn Future<Output = Response<B>> + Send>>;
+pub type Answer<B> = futures::future::BoxFuture<'static, Response<B>>;
 
 /// A service of one connection, as [`axum_service`] makes them.
 pub type AxumConnection = Box<dyn Fn(ServedRequest) -> Answer<axum::body::Body> + Send + Sync>;

@@ -9,7 +9,6 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -24,7 +23,7 @@ use super::context::Context;
 use super::markers::{MarkerSink, Markers};
 
 /// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub type BoxFuture<T> = futures::future::BoxFuture<'static, T>;
 
 type EventFn = Arc<dyn Fn(Context, Bytes) -> BoxFuture<Result<Bytes, HandlerError>> + Send + Sync>;
 pub(super) type HookFn = Arc<dyn Fn(Context) -> BoxFuture<Result<(), HandlerError>> + Send + Sync>;

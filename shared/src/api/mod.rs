@@ -37,8 +37,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use axum::Extension;
@@ -203,8 +201,7 @@ impl From<ManualUpdateError> for ApiError {
 }
 
 /// A boxed future returned by [`ImageSetter::set_image`].
-pub type ImageSetFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<ImageSet, ManualUpdateError>> + Send + 'a>>;
+pub type ImageSetFuture<'a> = futures::future::BoxFuture<'a, Result<ImageSet, ManualUpdateError>>;
 
 /// Performs the manual update: checks that the image exists and is Available and that the
 /// configuration exists in an ECS group, then puts the image into the configuration.

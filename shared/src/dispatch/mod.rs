@@ -13,8 +13,6 @@
 //! record, and the engine's sweep re-dispatches executions whose pending step is overdue.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +22,7 @@ pub mod fc;
 pub mod local;
 
 /// A boxed future returned by [`Dispatcher::dispatch`].
-pub type DispatchFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DispatchError>> + Send + 'a>>;
+pub type DispatchFuture<'a> = futures::future::BoxFuture<'a, Result<(), DispatchError>>;
 
 /// Sends step events.
 pub trait Dispatcher: Send + Sync + fmt::Debug + 'static {

@@ -1,8 +1,6 @@
 //! The minute tick: start every due slot of every enabled task, once.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -70,7 +68,7 @@ pub struct RunError {
 }
 
 /// A boxed future returned by [`Runs::start`].
-pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<RunStarted, RunError>> + Send + 'a>>;
+pub type RunFuture<'a> = futures::future::BoxFuture<'a, Result<RunStarted, RunError>>;
 
 /// Starts executions: creates an execution's first record if absent and dispatches its first
 /// step. Implemented over the execution engine; the scheduler and the HTTP API only need this.

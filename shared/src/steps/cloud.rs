@@ -7,14 +7,12 @@
 //! the number of calls an execution makes is visible in one place.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::model::{CloudFault, PermissionSource};
 
 /// A boxed future returned by [`Cloud`] methods.
-pub type CloudFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send + 'a>>;
+pub type CloudFuture<'a, T> = futures::future::BoxFuture<'a, Result<T, CloudError>>;
 
 /// Every image status ECS knows. DescribeImages shows only Available images unless asked for
 /// others, so wait-image and verify pass this list.

@@ -1,12 +1,5 @@
-//! The image update pipeline: create-image, wait-image, swap-config, verify.
-//!
-//! ```text
-//! start ──> record 0 ──> create-image ⟲ ──> wait-image ⟲ ──> swap-config ──> verify ──> done
-//!                        (checks, snapshot   (DescribeImages  (record old     (read back,
-//!                         of the system       with a Status    images, swap    roll back on
-//!                         disk, CreateImage   list, progress-  each; all or    mismatch)
-//!                         once it is done)    aware delay)     nothing)
-//! ```
+//! The image update pipeline: create-image, wait-image, swap-config, verify, each step
+//! described (and the whole drawn) in docs/architecture.md, "One execution, step by step".
 //!
 //! Every step runs the same way, driven by [`Engine::handle`] for an event
 //! `{execution_id, step, seq}`:

@@ -13,8 +13,6 @@
 //! tests) and [`oss`].
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub mod file;
@@ -24,7 +22,7 @@ pub mod tasks;
 pub mod url;
 
 /// A boxed future, as returned by [`StateStore`] methods.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+pub type StoreFuture<'a, T> = futures::future::BoxFuture<'a, Result<T, StoreError>>;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
