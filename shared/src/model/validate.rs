@@ -1,7 +1,7 @@
 //! One rule per kind of input, used by the engine, tasks, the HTTP API and the CLI alike, so
 //! that an id or an ARN one entry point accepts is accepted by every other.
 //!
-//! - Resource ids: a prefix (`i-`, `asc-`, `asg-`, `m-`) followed by 1 to 64 ASCII letters
+//! - Resource ids: a prefix (`i-`, `asc-`, `m-`) followed by 1 to 64 ASCII letters
 //!   and digits, the form ECS and ESS give their ids.
 //! - RAM role ARNs: `acs:ram::<account-id>:role/<role-name>`, the account id all digits, the
 //!   role name 1 to 64 letters, digits, `.`, `-` or `_`
@@ -12,8 +12,6 @@
 pub const INSTANCE: &str = "i-";
 /// The prefix of a scaling configuration id.
 pub const CONFIGURATION: &str = "asc-";
-/// The prefix of a scaling group id.
-pub const GROUP: &str = "asg-";
 /// The prefix of a custom image id.
 pub const IMAGE: &str = "m-";
 
@@ -69,11 +67,6 @@ pub fn configuration_id(id: &str) -> Result<(), Invalid> {
     resource_id(id, CONFIGURATION, "a scaling configuration id")
 }
 
-/// Checks a scaling group id (`asg-…`).
-pub fn group_id(id: &str) -> Result<(), Invalid> {
-    resource_id(id, GROUP, "a scaling group id")
-}
-
 /// Checks a RAM role ARN: `acs:ram::<account-id>:role/<role-name>`.
 pub fn role_arn(arn: &str) -> Result<(), Invalid> {
     let ok = arn
@@ -102,7 +95,6 @@ mod tests {
     fn resource_ids_are_a_prefix_and_letters_and_digits() {
         instance_id("i-bp1demoweb000000001").unwrap();
         configuration_id("asc-bp1demoweb0000001").unwrap();
-        group_id("asg-1").unwrap();
         for bad in [
             "",
             "i-",

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use super::cloud::CloudProvider;
 use super::lease::{self, Acquired, LeaseTimes};
 use super::{
-    Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, fail_cleaning_up, pending, run,
+    Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, chrono_duration, fail_cleaning_up,
+    pending, run,
 };
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
@@ -69,7 +70,7 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     pub(crate) fn image_deadline_chrono(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.image_deadline).unwrap_or(chrono::Duration::MAX)
+        super::chrono_duration(self.image_deadline)
     }
 
     /// The delay before retry number `retry` (from 1).
@@ -482,8 +483,7 @@ impl Engine {
     /// Dispatches again the pending step of every execution whose step is overdue (due more
     /// than [`EngineConfig::overdue_after`] before `now`). Returns the events sent.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
-        let overdue = chrono::Duration::from_std(self.inner.config.overdue_after)
-            .unwrap_or(chrono::Duration::MAX);
+        let overdue = chrono_duration(self.inner.config.overdue_after);
         let mut sent = Vec::new();
         let scan = self.scan().await?;
         for bad in &scan.unreadable {
@@ -635,10 +635,6 @@ struct Checkpoints<'e> {
 enum Phase {
     Run,
     Stop(Box<Result<Transition, Interrupt>>),
-}
-
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Checkpoint for Checkpoints<'_> {

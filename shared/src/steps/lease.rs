@@ -33,8 +33,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::EngineConfig;
 use super::engine::{EngineError, latest_record};
+use super::{EngineConfig, chrono_duration};
 use crate::model::{ExecutionId, State, StepRecord};
 use crate::store::{SharedStore, StoreError};
 
@@ -210,10 +210,6 @@ impl LeaseTimes {
             .saturating_mul(factor)
             .min(super::delay::MAX_DELAY)
     }
-}
-
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Whether `execution_id` is live at `now`: its latest record is pending and within its

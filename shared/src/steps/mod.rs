@@ -107,6 +107,11 @@ fn classify<T>(result: Result<T, CloudError>) -> Result<Result<T, CloudError>, I
     }
 }
 
+/// A std duration as chrono's, saturating (a duration too long for chrono is forever).
+pub(crate) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 /// `step` is due at `due_at`.
 fn pending(step: Step, due_at: DateTime<Utc>) -> State {
     State::Pending { step, due_at }
