@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reimage::aliyun::credentials::{Credentials, StaticProvider};
-use reimage::aliyun::{Client, ClientConfig, Endpoints};
+use reimage::aliyun::Client;
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::RandomIds;
@@ -34,14 +33,7 @@ impl CloudProvider for TwoRegions {
 }
 
 async fn cloud_of(sim: &Sim) -> SharedCloud {
-    let config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let config = sim.client_config();
     Arc::new(AliyunCloud::new(Client::new(config).expect("client")))
 }
 

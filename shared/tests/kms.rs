@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use reimage::aliyun::credentials::{Credentials, StaticProvider};
 use reimage::aliyun::kms::{DecryptRequest, EncryptRequest};
-use reimage::aliyun::{Client, ClientConfig, Endpoints, Error, RetryPolicy};
+use reimage::aliyun::{Client, Error, RetryPolicy};
 use reimage::model::PermissionSource;
 use reimage::model::task::{ExecutedAt, StoredSecret, TaskSpec, WebhookSecret};
 use reimage::secrets::{KmsSealer, SealError, SecretSealer};
@@ -30,14 +29,7 @@ async fn sim_and_client() -> (reimage_sim::Sim, Client) {
         .start()
         .await
         .unwrap();
-    let mut config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let mut config = sim.client_config();
     config.retry = RetryPolicy::never();
     let client = Client::new(config).unwrap();
     (sim, client)

@@ -408,19 +408,12 @@ async fn a_listing_takes_one_request_per_page() {
 /// The whole sim (not only its OSS front): its seeded bucket, static key and STS tokens.
 mod against_the_sim {
     use super::*;
+    use reimage::aliyun::Client;
     use reimage::aliyun::sts::AssumeRoleRequest;
-    use reimage::aliyun::{Client, ClientConfig, Endpoints};
     use reimage_sim::Sim;
 
     async fn assume_role(sim: &Sim, clock: SharedClock) -> Credentials {
-        let mut config = ClientConfig::new(
-            sim.region_id(),
-            Endpoints::all_at(sim.endpoint()),
-            StaticProvider::shared(Credentials::access_key(
-                sim.access_key_id(),
-                sim.access_key_secret(),
-            )),
-        );
+        let mut config = sim.client_config();
         config.clock = clock;
         let client = Client::new(config).expect("client");
         let account_id = sim.state().region().account_id.clone();
@@ -544,7 +537,7 @@ mod against_the_sim {
 /// `REIMAGE_STORE=oss://reimage-state/prod`.
 mod pipeline_on_oss {
     use super::*;
-    use reimage::aliyun::{Client, ClientConfig, Endpoints};
+    use reimage::aliyun::Client;
     use reimage::dispatch::local::LocalDispatcher;
     use reimage::model::task::{ExecutedAt, TaskSpec};
     use reimage::model::{PermissionSource, State};
@@ -570,14 +563,7 @@ mod pipeline_on_oss {
             .start()
             .await
             .expect("sim");
-        let mut config = ClientConfig::new(
-            sim.region_id(),
-            Endpoints::all_at(sim.endpoint()),
-            StaticProvider::shared(Credentials::access_key(
-                sim.access_key_id(),
-                sim.access_key_secret(),
-            )),
-        );
+        let mut config = sim.client_config();
         config.clock = shared.clone();
         config.ids = Arc::new(SequentialIds::new("nonce"));
         let client = Client::new(config).expect("client");

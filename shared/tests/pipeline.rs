@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::TimeZone;
-use reimage::aliyun::credentials::{Credentials, StaticProvider};
-use reimage::aliyun::{Client, ClientConfig, Endpoints};
+use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::RandomIds;
@@ -57,14 +56,7 @@ async fn start_sim(clock: &ManualClock) -> Sim {
 }
 
 fn client(sim: &Sim, clock: &ManualClock) -> Client {
-    let mut config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let mut config = sim.client_config();
     config.clock = Arc::new(clock.clone());
     config.ids = Arc::new(RandomIds);
     Client::new(config).expect("client")

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use reimage::aliyun::credentials::{Credentials, StaticProvider};
-use reimage::aliyun::{Client, ClientConfig, Endpoints};
+use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::SequentialIds;
@@ -47,14 +46,7 @@ async fn world(image_seconds: u64) -> World {
         .start()
         .await
         .unwrap();
-    let mut config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let mut config = sim.client_config();
     config.clock = shared.clone();
     config.ids = Arc::new(SequentialIds::new("nonce"));
     let client = Client::new(config).unwrap();

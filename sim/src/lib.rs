@@ -21,9 +21,11 @@
 //! signatures and routes by Action and Version, [`server`] routes by path, [`admin`] is the
 //! test interface, [`seed`] says what the region starts with.
 //!
-//! Nothing runs in the background: progress of snapshots and images is computed from the
-//! sim's clock whenever it is read, so a test that drives a `ManualClock` sees a ten-minute
-//! image finish as soon as it moves the clock.
+//! ECS, ESS and STS run nothing in the background: progress of snapshots and images is
+//! computed from the sim's clock whenever it is read, so a test that drives a `ManualClock`
+//! sees a ten-minute image finish as soon as it moves the clock. The FC front is the
+//! exception: like the service, it queues asynchronous invocations and fires timer triggers
+//! from tasks of its own (see [`fc`]).
 
 pub mod admin;
 pub mod ecs;
@@ -45,6 +47,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use reimage_cloud::aliyun::credentials::{Credentials, StaticProvider};
+use reimage_cloud::aliyun::{ClientConfig, Endpoints};
 use reimage_cloud::clock::{SharedClock, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -207,6 +211,20 @@ impl Sim {
     /// Its secret.
     pub fn access_key_secret(&self) -> &str {
         &self.access_key_secret
+    }
+
+    /// A client configuration for this sim: every service at its endpoint, signed with its
+    /// static AccessKey, in its region. The rest is [`ClientConfig::new`]'s defaults; set the
+    /// clock, ids or retry policy on it as a test needs.
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig::new(
+            self.region_id(),
+            Endpoints::all_at(self.endpoint()),
+            StaticProvider::shared(Credentials::access_key(
+                self.access_key_id(),
+                self.access_key_secret(),
+            )),
+        )
     }
 
     /// The in-process admin interface.

@@ -13,8 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use reimage::aliyun::credentials::StaticProvider;
-use reimage::aliyun::{Client, ClientConfig, Credentials, Endpoints};
+use reimage::aliyun::Client;
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::model::{PermissionSource, UpdateRequest};
@@ -77,14 +76,7 @@ pub fn pick_targets_in_seed(seed: &Seed) -> Option<DemoTargets> {
 /// A client for a sim started in this process: every service at its endpoint, its static
 /// AccessKey, its region.
 pub fn sim_client(sim: &reimage_sim::Sim, clock: SharedClock) -> anyhow::Result<Client> {
-    let mut config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let mut config = sim.client_config();
     config.clock = clock;
     Client::new(config).context("cannot set up the HTTP client")
 }

@@ -582,8 +582,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_ci_webhook_updates_a_configuration_in_the_sim() {
-        use reimage::aliyun::credentials::{Credentials, StaticProvider};
-        use reimage::aliyun::{Client, ClientConfig, Endpoints};
+        use reimage::aliyun::Client;
         use reimage::api::webhook::github_signature;
         use reimage::model::task::WebhookSecret;
         use reimage::steps::AliyunClouds;
@@ -606,14 +605,7 @@ mod tests {
             .start()
             .await
             .unwrap();
-        let mut config = ClientConfig::new(
-            sim.region_id(),
-            Endpoints::all_at(sim.endpoint()),
-            StaticProvider::shared(Credentials::access_key(
-                sim.access_key_id(),
-                sim.access_key_secret(),
-            )),
-        );
+        let mut config = sim.client_config();
         config.clock = rt.clock.clone();
         let cloud = Client::new(config).unwrap();
         // Webhook secrets are sealed with the sim's KMS, as REIMAGE_KMS_KEY_ID asks.

@@ -526,14 +526,7 @@ async fn the_sim_serves_fc_on_its_one_port_with_its_own_keys() {
         timers: vec![],
         http: None,
     });
-    let mut config = ClientConfig::new(
-        sim.region_id(),
-        Endpoints::all_at(sim.endpoint()),
-        StaticProvider::shared(Credentials::access_key(
-            sim.access_key_id(),
-            sim.access_key_secret(),
-        )),
-    );
+    let mut config = sim.client_config();
     config.retry = RetryPolicy::never();
     let c = Client::new(config).expect("client");
     c.fc(&account)
