@@ -81,15 +81,15 @@ mod tests {
     use super::describe;
 
     #[derive(Debug, thiserror::Error)]
-    #[error("cannot reach the store: {source}")]
-    struct CarriesItsCause {
+    #[error("cannot reach the store")]
+    struct Unreachable {
         source: std::io::Error,
     }
 
     #[test]
-    fn a_cause_already_in_the_message_is_not_repeated() {
+    fn the_context_and_every_cause_are_said_once_in_order() {
         let io = std::io::Error::other("disk on fire");
-        let err = anyhow::Error::new(CarriesItsCause { source: io }).context("serve failed");
+        let err = anyhow::Error::new(Unreachable { source: io }).context("serve failed");
         assert_eq!(
             describe(&err),
             "serve failed: cannot reach the store: disk on fire"

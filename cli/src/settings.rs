@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use reimage::aliyun::credentials::{ChainSources, resolve_chain};
+use reimage::aliyun::chain::{ChainSources, resolve_chain};
 use reimage::aliyun::oss::OssClient;
 use reimage::aliyun::{Client, ClientConfig, Endpoints};
 use reimage::clock::SharedClock;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::aliyun::chain::{EnvProvider, ProviderChain};
 use crate::aliyun::oss::OssClient;
 use crate::aliyun::{Client, ClientConfig, Endpoints};
 use crate::api::{Api, ApiToken, Auth};
@@ -137,18 +138,23 @@ impl Parts {
             .get("REIMAGE_FC_SERVICE")
             .or_else(|| env.get("FC_SERVICE_NAME"))
             .unwrap_or(DEFAULT_SERVICE);
+        // The request's credentials, else the environment's; set in part is an error at start.
+        crate::aliyun::Credentials::from_env(env).map_err(SetupError::Credentials)?;
         let credentials = RequestCredentials::new();
-        // Until a request brings its own: the environment's, if set; set in part is an error.
-        if let Some(c) =
-            crate::aliyun::Credentials::from_env(env).map_err(SetupError::Credentials)?
-        {
-            credentials.set(c);
-        }
+        let chain = ProviderChain::new()
+            .then(
+                "the request's x-fc-access-key-* headers",
+                Arc::new(credentials.clone()),
+            )
+            .then(
+                "the ALIBABA_CLOUD_* environment",
+                EnvProvider::shared(env.clone()),
+            );
         let ids: SharedIds = Arc::new(RandomIds);
         let mut config = ClientConfig::new(
             region,
             Endpoints::from_env(region, Some(account_id), env),
-            Arc::new(credentials.clone()),
+            Arc::new(chain),
         );
         config.clock = clock.clone();
         config.ids = ids.clone();

@@ -423,7 +423,7 @@ impl KmsSealer {
 fn kms_error(action: &'static str, err: &crate::aliyun::Error) -> SealError {
     SealError::Kms {
         action,
-        message: err.to_string(),
+        message: crate::report::chain(err),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// The text is not a seed (JSON syntax, a missing or unknown field).
-    #[error("the seed is not valid JSON in the seed format: {0}")]
+    #[error("the seed is not valid JSON in the seed format")]
     Parse(#[from] serde_json::Error),
     /// The seed parses but contradicts itself.
     #[error("the seed is inconsistent: {0}")]

@@ -4,17 +4,17 @@
 
 use std::error::Error;
 
-/// `err`, then each of its causes after `: `. A cause whose text the line already ends with is
-/// not said again: some errors still carry their cause in their own message.
+/// `err`, then each of its causes after `: `.
+///
+/// reimage's errors follow one convention: `Display` says what this layer failed to do and
+/// leaves the cause out; the cause hangs off `#[source]`. So every cause is said exactly once,
+/// here, wherever an error reaches a person (a log line, an API answer, a record's reason).
 pub fn chain(err: &(dyn Error + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.ends_with(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
         source = cause.source();
     }
     line
@@ -29,7 +29,7 @@ mod tests {
     struct Outer(#[source] Middle);
 
     #[derive(Debug, thiserror::Error)]
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     struct Middle {
         path: &'static str,
         #[source]

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use reimage_cloud::aliyun::credentials::{
-    AssumeRoleProvider, Credentials, RoleSpec, StaticProvider,
-};
+use reimage_cloud::aliyun::credentials::{Credentials, RoleSpec, StaticProvider};
 use reimage_cloud::aliyun::ecs::{
     CreateImageRequest, CreateSnapshotRequest, DeleteImageRequest, DeleteSnapshotRequest,
     DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
@@ -19,6 +17,7 @@ use reimage_cloud::aliyun::ess::{
     DescribeScalingConfigurationsRequest, DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
 };
+use reimage_cloud::aliyun::sts::AssumeRoleProvider;
 use reimage_cloud::aliyun::sts::AssumeRoleRequest;
 use reimage_cloud::aliyun::{
     Client, ClientConfig, Endpoints, ErrorKind, RetryPolicy, Service, Tag, Timeouts,

@@ -639,7 +639,8 @@ fn role() -> reimage_cloud::aliyun::credentials::RoleSpec {
 
 #[tokio::test]
 async fn assumed_role_credentials_are_cached_until_five_minutes_before_expiry() {
-    use reimage_cloud::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    use reimage_cloud::aliyun::credentials::CredentialsProvider;
+    use reimage_cloud::aliyun::sts::AssumeRoleProvider;
     let (url, log) = serve(sts_script()).await;
     let clock = ManualClock::new(start());
     let base = Client::new(ClientConfig {
@@ -706,7 +707,7 @@ async fn assumed_role_credentials_are_cached_until_five_minutes_before_expiry() 
 
 #[tokio::test]
 async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
-    use reimage_cloud::aliyun::credentials::{ChainSources, CredentialsSource, resolve_chain};
+    use reimage_cloud::aliyun::chain::{ChainSources, CredentialsSource, resolve_chain};
     let (url, log) = serve(sts_script()).await;
     let home = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(home.path().join(".aliyun")).expect("mkdir");
@@ -744,7 +745,8 @@ async fn a_ram_role_arn_profile_assumes_the_role_with_its_key() {
 
 #[tokio::test]
 async fn a_failed_assume_role_names_the_role_and_hides_the_key() {
-    use reimage_cloud::aliyun::credentials::{AssumeRoleProvider, CredentialsProvider};
+    use reimage_cloud::aliyun::credentials::CredentialsProvider;
+    use reimage_cloud::aliyun::sts::AssumeRoleProvider;
     let (url, _log) = serve(Arc::new(|_, _| {
         (
             403,

@@ -1,10 +1,10 @@
 //! What Function Compute tells a handler about the current request: the `x-fc-*` headers
-//! (<https://www.alibabacloud.com/help/doc-detail/425057.htm>), with the instance environment as the fallback.
-
-use std::fmt;
+//! (<https://www.alibabacloud.com/help/doc-detail/425057.htm>), with the instance environment as
+//! the fallback for what describes the function.
 
 use http::HeaderMap;
 
+use reimage_cloud::aliyun::Credentials;
 use reimage_cloud::settings::Env;
 
 use super::control::ControlPath;
@@ -43,48 +43,6 @@ pub mod headers {
     pub const STATUS: &str = "x-fc-status";
 }
 
-/// The credentials of the function's service role. FC hands out STS credentials that
-/// expire, so they are read again for every request. `Debug` never shows the secret or token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FcCredentials {
-    /// The AccessKey id.
-    pub access_key_id: String,
-    /// The AccessKey secret.
-    pub access_key_secret: String,
-    /// The STS security token, when the key is temporary.
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for FcCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FcCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-impl FcCredentials {
-    /// The same key as the cloud clients take it.
-    pub fn to_credentials(&self) -> reimage_cloud::aliyun::Credentials {
-        match &self.security_token {
-            Some(token) => reimage_cloud::aliyun::Credentials::sts(
-                &self.access_key_id,
-                &self.access_key_secret,
-                token,
-            ),
-            None => reimage_cloud::aliyun::Credentials::access_key(
-                &self.access_key_id,
-                &self.access_key_secret,
-            ),
-        }
-    }
-}
-
 /// Everything a handler learns about the request it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
@@ -112,9 +70,10 @@ pub struct Context {
     pub timeout_secs: Option<u32>,
     /// HTTP trigger only: the prefix FC put before the client's path (`x-fc-base-path`).
     pub base_path: Option<String>,
-    /// The service role's credentials: the `x-fc-*` credential headers, else the
-    /// `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN` environment.
-    pub credentials: Option<FcCredentials>,
+    /// The service role's credentials, from the `x-fc-access-key-id`, `x-fc-access-key-secret`
+    /// and `x-fc-security-token` headers. FC sends them with every request; without them, a
+    /// function's credential chain goes on to its environment.
+    pub credentials: Option<Credentials>,
 }
 
 /// Why the headers of a request could not be read into a [`Context`].
@@ -173,7 +132,7 @@ impl Context {
                 header(map, headers::FUNCTION_TIMEOUT)?,
             )?,
             base_path: header(map, headers::BASE_PATH)?,
-            credentials: credentials(map, env)?,
+            credentials: credentials(map)?,
         })
     }
 }
@@ -202,14 +161,13 @@ fn number(name: &'static str, value: Option<String>) -> Result<Option<u32>, Cont
         .transpose()
 }
 
-fn credentials(map: &HeaderMap, env: &Env) -> Result<Option<FcCredentials>, ContextError> {
+fn credentials(map: &HeaderMap) -> Result<Option<Credentials>, ContextError> {
     let id = header(map, headers::ACCESS_KEY_ID)?;
     let secret = header(map, headers::ACCESS_KEY_SECRET)?;
     match (id, secret) {
-        (Some(access_key_id), Some(access_key_secret)) => Ok(Some(FcCredentials {
-            access_key_id,
-            access_key_secret,
-            security_token: header(map, headers::SECURITY_TOKEN)?,
+        (Some(id), Some(secret)) => Ok(Some(match header(map, headers::SECURITY_TOKEN)? {
+            Some(token) => Credentials::sts(id, secret, token),
+            None => Credentials::access_key(id, secret),
         })),
         (Some(_), None) => Err(ContextError::PartialCredentials {
             present: headers::ACCESS_KEY_ID,
@@ -219,19 +177,7 @@ fn credentials(map: &HeaderMap, env: &Env) -> Result<Option<FcCredentials>, Cont
             present: headers::ACCESS_KEY_SECRET,
             missing: headers::ACCESS_KEY_ID,
         }),
-        (None, None) => Ok(
-            match (
-                env.get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-                env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-            ) {
-                (Some(id), Some(secret)) => Some(FcCredentials {
-                    access_key_id: id.to_owned(),
-                    access_key_secret: secret.to_owned(),
-                    security_token: env.get("ALIBABA_CLOUD_SECURITY_TOKEN").map(str::to_owned),
-                }),
-                _ => None,
-            },
-        ),
+        (None, None) => Ok(None),
     }
 }
 
@@ -282,9 +228,9 @@ mod tests {
         assert_eq!(ctx.memory_mb, Some(128));
         assert_eq!(ctx.timeout_secs, Some(60));
         let creds = ctx.credentials.expect("credentials from headers");
-        assert_eq!(creds.access_key_id, "STS.id");
-        assert_eq!(creds.access_key_secret, "header-secret");
-        assert_eq!(creds.security_token.as_deref(), Some("header-token"));
+        assert_eq!(creds.access_key_id(), "STS.id");
+        assert_eq!(creds.secret(), "header-secret");
+        assert_eq!(creds.security_token(), Some("header-token"));
     }
 
     #[test]
@@ -298,7 +244,6 @@ mod tests {
             ("FC_FUNCTION_MEMORY_SIZE", "256"),
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "env-id"),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret"),
-            ("ALIBABA_CLOUD_SECURITY_TOKEN", "env-token"),
         ]);
         let ctx = Context::from_headers(ControlPath::Invoke, &m, &env).expect("valid headers");
         assert_eq!(ctx.function_name.as_deref(), Some("verify"));
@@ -307,13 +252,12 @@ mod tests {
         assert_eq!(ctx.account_id.as_deref(), Some("42"));
         assert_eq!(ctx.memory_mb, Some(256));
         assert_eq!(ctx.qualifier, None);
-        let creds = ctx.credentials.expect("credentials from env");
-        assert_eq!(creds.access_key_id, "env-id");
-        assert_eq!(creds.security_token.as_deref(), Some("env-token"));
+        // The environment's credentials are the chain's next link, not the request's.
+        assert_eq!(ctx.credentials, None);
     }
 
     #[test]
-    fn no_credentials_anywhere_is_none() {
+    fn no_credential_headers_is_none() {
         let m = map(&[(headers::REQUEST_ID, "req-3")]);
         let ctx =
             Context::from_headers(ControlPath::Invoke, &m, &Env::default()).expect("valid headers");

@@ -1,9 +1,9 @@
 //! The credentials of the request being served.
 //!
 //! FC hands a function its service role's STS credentials with every request (the
-//! `x-fc-access-key-*` headers, or the `ALIBABA_CLOUD_*` environment), and they expire. A
-//! function builds its cloud clients once, at start, over a [`RequestCredentials`]; each
-//! invocation stores the credentials of its [`super::Context`] in it before doing any work.
+//! `x-fc-access-key-*` headers), and they expire. A function builds its cloud clients once, at
+//! start, over a chain whose first link is a [`RequestCredentials`]; each invocation stores
+//! the credentials of its [`super::Context`] in it before doing any work.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -43,15 +43,13 @@ impl RequestCredentials {
         }
     }
 
-    /// Uses the credentials of `ctx`, if it carries any; returns whether it did.
+    /// Uses the credentials of `ctx`; when it carries none, answers `NotFound` until a
+    /// request does, so that a chain moves on to its next link. Returns whether it had any.
     pub fn set_from(&self, ctx: &Context) -> bool {
-        match &ctx.credentials {
-            Some(c) => {
-                self.set(c.to_credentials());
-                true
-            }
-            None => false,
+        if let Ok(mut current) = self.current.lock() {
+            current.clone_from(&ctx.credentials);
         }
+        ctx.credentials.is_some()
     }
 }
 
@@ -60,7 +58,7 @@ impl CredentialsProvider for RequestCredentials {
         let current = self.current.lock().ok().and_then(|c| c.clone());
         Box::pin(async move {
             current.ok_or_else(|| CredentialsError::NotFound {
-                tried: "the x-fc-access-key-* headers of the current request and the ALIBABA_CLOUD_* environment of the function".into(),
+                tried: "the x-fc-access-key-* headers of the current request".into(),
             })
         })
     }
@@ -69,9 +67,9 @@ impl CredentialsProvider for RequestCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ControlPath, FcCredentials};
+    use crate::ControlPath;
 
-    fn ctx(credentials: Option<FcCredentials>) -> Context {
+    fn ctx(credentials: Option<Credentials>) -> Context {
         Context {
             control_path: ControlPath::Invoke,
             request_id: "r".into(),
@@ -95,17 +93,17 @@ mod tests {
         let err = provider.credentials().await.expect_err("nothing yet");
         assert!(err.to_string().contains("x-fc-access-key"), "{err}");
 
-        assert!(provider.set_from(&ctx(Some(FcCredentials {
-            access_key_id: "STS.one".into(),
-            access_key_secret: "s1".into(),
-            security_token: Some("t1".into()),
-        }))));
+        assert!(provider.set_from(&ctx(Some(Credentials::sts("STS.one", "s1", "t1")))));
         let first = provider.credentials().await.expect("set");
         assert_eq!(first.access_key_id(), "STS.one");
         assert_eq!(first.security_token(), Some("t1"));
 
-        // A request without credentials leaves the last ones in place.
+        // A request without credentials does not reuse the last request's.
         assert!(!provider.set_from(&ctx(None)));
+        provider
+            .credentials()
+            .await
+            .expect_err("none for this request");
         provider.set(Credentials::access_key("LTAI.two", "s2"));
         let second = provider.credentials().await.expect("set");
         assert_eq!(second.access_key_id(), "LTAI.two");

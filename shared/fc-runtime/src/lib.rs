@@ -56,7 +56,7 @@ use tracing::Instrument as _;
 
 use reimage_cloud::settings::Env;
 
-pub use context::{Context, ContextError, FcCredentials, headers};
+pub use context::{Context, ContextError, headers};
 pub use control::{CONTROL_PATH_HEADER, ControlPath};
 pub use credentials::RequestCredentials;
 pub use function::{BoxFuture, Function, HandlerError, IntoInvokeResponse};

@@ -65,8 +65,8 @@ async fn echo_context(ctx: Context, event: Bytes) -> Result<serde_json::Value, H
         "qualifier": ctx.qualifier,
         "memory_mb": ctx.memory_mb,
         "timeout_secs": ctx.timeout_secs,
-        "access_key_id": ctx.credentials.as_ref().map(|c| c.access_key_id.clone()),
-        "has_token": ctx.credentials.as_ref().is_some_and(|c| c.security_token.is_some()),
+        "access_key_id": ctx.credentials.as_ref().map(|c| c.access_key_id().to_owned()),
+        "has_token": ctx.credentials.as_ref().is_some_and(|c| c.security_token().is_some()),
         "event": String::from_utf8_lossy(&event),
     }))
 }

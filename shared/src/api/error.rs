@@ -131,7 +131,7 @@ impl From<TaskStoreError> for ApiError {
             }
             TaskStoreError::Corrupt { key, message } => Self::unreadable(key, message),
             TaskStoreError::Store(_) | TaskStoreError::Sealing { .. } => {
-                Self::internal(err.to_string())
+                Self::internal(crate::report::chain(&err))
             }
         }
     }
@@ -139,7 +139,7 @@ impl From<TaskStoreError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err.to_string())
+        Self::internal(crate::report::chain(&err))
     }
 }
 
@@ -148,7 +148,7 @@ impl From<RunError> for ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "RunNotStarted",
-            err.to_string(),
+            crate::report::chain(&err),
         )
     }
 }
@@ -158,7 +158,7 @@ impl From<WebhookError> for ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "InvalidSignature",
-            err.to_string(),
+            crate::report::chain(&err),
         )
     }
 }

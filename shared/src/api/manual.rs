@@ -169,7 +169,7 @@ impl ImageSetter for CloudImageSetter {
             let cloud = self
                 .clouds
                 .cloud(permission)
-                .map_err(|err| ManualUpdateError::Cloud(err.to_string()))?;
+                .map_err(|err| ManualUpdateError::Cloud(crate::report::chain(&err)))?;
             let update =
                 set_configuration_image(cloud.as_ref(), configuration_id, image_id).await?;
             Ok(ImageSet {

@@ -196,7 +196,7 @@ impl From<ManualUpdateError> for ApiError {
             ManualUpdateError::Cloud(_) => (StatusCode::BAD_GATEWAY, "CloudError"),
             ManualUpdateError::Busy { .. } => (StatusCode::CONFLICT, "ConfigurationBusy"),
         };
-        ApiError::new(status, code, err.to_string())
+        ApiError::new(status, code, crate::report::chain(&err))
     }
 }
 
@@ -1255,7 +1255,7 @@ async fn set_image(
     }
     if let Some(holder) = manual::holder(&api.store, &id, api.clock.now())
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(crate::report::chain(&e)))?
     {
         return Err(ManualUpdateError::Busy {
             configuration_id: id,

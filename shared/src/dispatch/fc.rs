@@ -145,7 +145,7 @@ impl Dispatcher for FcDispatcher {
                     event,
                     "Function Compute ran the invocation synchronously instead of queueing it",
                 )),
-                Err(e) => Err(DispatchError::new(event, e.to_string())),
+                Err(e) => Err(DispatchError::new(event, crate::report::chain(&e))),
             }
         })
     }

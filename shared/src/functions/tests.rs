@@ -11,7 +11,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::dispatch::local::LocalDispatcher;
 use crate::ids::SequentialIds;
 use crate::model::{PermissionSource, State, UpdateRequest};
-use crate::runtime::{ControlPath, FcCredentials};
+use crate::runtime::ControlPath;
 use crate::steps::SameCloud;
 use crate::steps::testing::FakeCloud;
 use crate::store::SharedStore;
@@ -76,11 +76,11 @@ fn ctx(request_id: &str) -> Context {
         memory_mb: Some(128),
         timeout_secs: Some(60),
         base_path: None,
-        credentials: Some(FcCredentials {
-            access_key_id: format!("STS.{request_id}"),
-            access_key_secret: "secret".into(),
-            security_token: Some("token".into()),
-        }),
+        credentials: Some(crate::aliyun::Credentials::sts(
+            format!("STS.{request_id}"),
+            "secret",
+            "token",
+        )),
     }
 }
 

@@ -437,7 +437,7 @@ pub struct StepRecord {
 
 /// Why a record could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("record {key} is not a valid step record: {source}")]
+#[error("record {key} is not a valid step record")]
 pub struct RecordError {
     /// The record's key.
     pub key: String,

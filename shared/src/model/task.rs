@@ -1097,7 +1097,7 @@ mod tests {
         // Without the key it cannot be opened, and the error says why without the secret.
         let keyless = TaskStore::new(store.clone());
         let err = keyless.webhook_secret(&record).await.unwrap_err();
-        let message = err.to_string();
+        let message = crate::report::chain(&err);
         assert!(message.contains("no key to seal secrets"), "{message}");
         // Under another key it cannot either.
         let wrong = TaskStore::new(store.clone()).with_sealer(Some(Arc::new(
@@ -1136,7 +1136,8 @@ mod tests {
         let store: SharedStore = Arc::new(crate::store::memory::MemoryStore::new());
         let tasks = TaskStore::new(store.clone());
         let err = tasks.create("t1", valid(), now()).await.unwrap_err();
-        assert!(err.to_string().contains("REIMAGE_KMS_KEY_ID"), "{err}");
+        let message = crate::report::chain(&err);
+        assert!(message.contains("REIMAGE_KMS_KEY_ID"), "{message}");
         assert!(store.list("tasks/").await.unwrap().is_empty());
         let mut spec = valid();
         spec.webhook_secret = None;

@@ -33,7 +33,7 @@ impl Runs for Engine {
                 }),
                 Err(err) => Err(RunError {
                     execution_id,
-                    message: err.to_string(),
+                    message: crate::report::chain(&err),
                 }),
             }
         })

@@ -113,7 +113,7 @@ impl<R: Runs> Runs for IndexedRuns<R> {
                 .await
                 .map_err(|err| super::RunError {
                     execution_id: request.execution_id.clone(),
-                    message: format!("could not index the run: {err}"),
+                    message: format!("could not index the run: {}", crate::report::chain(&err)),
                 })?;
             self.inner.start(request).await
         })

@@ -216,7 +216,9 @@ impl Scheduler {
             let schedule = match Schedule::compile(&task.spec.executed_at) {
                 Ok(schedule) => schedule,
                 Err(err) => {
-                    report.failed.push((task.task_id.clone(), err.to_string()));
+                    report
+                        .failed
+                        .push((task.task_id.clone(), crate::report::chain(&err)));
                     continue;
                 }
             };
@@ -257,7 +259,7 @@ impl Scheduler {
             Err(err) => {
                 report
                     .failed
-                    .push((execution_id.to_string(), err.to_string()));
+                    .push((execution_id.to_string(), crate::report::chain(&err)));
                 failed.push((slot, request));
             }
         }

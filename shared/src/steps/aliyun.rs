@@ -8,7 +8,7 @@ use super::cloud::{
     Cloud, CloudError, CloudFuture, CloudProvider, ErrorKind, Image, Instance,
     ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
 };
-use crate::aliyun::credentials::{AssumeRoleProvider, RoleSpec};
+use crate::aliyun::credentials::RoleSpec;
 use crate::aliyun::ecs::{
     CreateImageRequest, CreateSnapshotRequest, DeleteImageRequest, DeleteSnapshotRequest,
     DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
@@ -18,6 +18,7 @@ use crate::aliyun::ess::{
     DescribeScalingConfigurationsRequest, DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
 };
+use crate::aliyun::sts::AssumeRoleProvider;
 use crate::aliyun::{self, Client, error::TransportFailure};
 use crate::model::PermissionSource;
 
@@ -90,7 +91,7 @@ pub fn cloud_error(error: &aliyun::Error) -> CloudError {
         aliyun::Error::Credentials { action, source } => (
             action.clone(),
             "NoCredentials".to_owned(),
-            source.to_string(),
+            crate::report::chain(source),
             None,
             None,
         ),

@@ -105,8 +105,8 @@ pub enum EngineError {
     #[error(transparent)]
     Record(#[from] RecordError),
     /// No cloud client could be made for the execution's permission source.
-    #[error("no cloud client for the execution's permissions: {0}")]
-    Cloud(CloudError),
+    #[error("no cloud client for the execution's permissions")]
+    Cloud(#[source] CloudError),
     /// Other writers kept taking the next entry of a configuration's lease log.
     #[error(
         "the lease log of scaling configuration {0} kept changing while this execution read \

@@ -71,8 +71,8 @@ impl OssStore {
 /// The store's error for a failed OSS call: the cloud's answer, plus what it usually means.
 fn backend(op: &'static str, key: &str, err: Error) -> StoreError {
     let message = match err.code().and_then(explain) {
-        Some(hint) => format!("{err} ({hint})"),
-        None => err.to_string(),
+        Some(hint) => format!("{} ({hint})", crate::report::chain(&err)),
+        None => crate::report::chain(&err),
     };
     StoreError::Backend {
         op,

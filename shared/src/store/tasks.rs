@@ -37,7 +37,7 @@ pub enum TaskStoreError {
     #[error("task {0} is being changed by another writer; try again")]
     Contended(String),
     /// A secret could not be sealed or opened (the message never holds the secret).
-    #[error("task {task_id}: {source}")]
+    #[error("cannot seal or open a secret of task {task_id}")]
     Sealing {
         /// The task.
         task_id: String,

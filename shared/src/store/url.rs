@@ -49,7 +49,7 @@ pub enum StoreConfigError {
         reason: String,
     },
     /// The store could not be opened.
-    #[error("cannot open the state store {location}: {source}")]
+    #[error("cannot open the state store {location}")]
     Open {
         /// The location, as `file://…` or `oss://…`.
         location: String,
@@ -263,9 +263,9 @@ mod tests {
     #[test]
     fn an_oss_location_without_access_says_why() {
         let location = StoreLocation::parse("oss://reimage-state/prod").expect("valid");
-        let err = open_store(&location, || Err("no AccessKey configured".into()))
-            .expect_err("no access")
-            .to_string();
+        let err =
+            open_store(&location, || Err("no AccessKey configured".into())).expect_err("no access");
+        let err = crate::report::chain(&err);
         assert!(
             err.contains("oss://reimage-state/prod") && err.contains("no AccessKey configured"),
             "{err}"

@@ -25,7 +25,9 @@ use std::time::Duration;
 use serde_yaml::Value;
 use tokio::process::{Child, Command};
 
-use super::front::{FcFront, FunctionCredentials, FunctionSpec, HttpTrigger, TimerTrigger};
+use reimage_cloud::aliyun::Credentials;
+
+use super::state::{FcFront, FunctionSpec, HttpTrigger, TimerTrigger};
 
 /// How long a function process may take to accept connections (FC allows 120 s).
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -286,7 +288,7 @@ pub struct LaunchSettings {
     /// The sim's account.
     pub account_id: String,
     /// The credentials each function runs with.
-    pub credentials: FunctionCredentials,
+    pub credentials: Credentials,
     /// Extra variables for every process (they win over the template's).
     pub extra_env: Vec<(String, String)>,
     /// Where each process's stdout and stderr go (inherit when `None`).
@@ -320,16 +322,16 @@ pub fn command(
         .env("FC_ACCOUNT_ID", &settings.account_id)
         .env(
             "ALIBABA_CLOUD_ACCESS_KEY_ID",
-            &settings.credentials.access_key_id,
+            settings.credentials.access_key_id(),
         )
         .env(
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            &settings.credentials.access_key_secret,
+            settings.credentials.secret(),
         )
         .env("REIMAGE_ENDPOINT", &settings.endpoint)
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    if let Some(token) = &settings.credentials.security_token {
+    if let Some(token) = settings.credentials.security_token() {
         cmd.env("ALIBABA_CLOUD_SECURITY_TOKEN", token);
     }
     for (k, v) in &function.env {
@@ -367,11 +369,7 @@ impl LaunchSettings {
             endpoint: sim.endpoint().to_owned(),
             region_id: sim.region_id().to_owned(),
             account_id: sim.state().region().account_id.clone(),
-            credentials: FunctionCredentials {
-                access_key_id: sim.access_key_id().to_owned(),
-                access_key_secret: sim.access_key_secret().to_owned(),
-                security_token: None,
-            },
+            credentials: Credentials::access_key(sim.access_key_id(), sim.access_key_secret()),
             extra_env: Vec::new(),
             log_dir: None,
         }

@@ -114,11 +114,7 @@ async fn function(
         memory_mb: 128,
         timeout_secs: 10,
         max_async_retries: 3,
-        credentials: Some(FunctionCredentials {
-            access_key_id: "STS.fn".into(),
-            access_key_secret: "fn-secret".into(),
-            security_token: Some("fn-token".into()),
-        }),
+        credentials: Some(Credentials::sts("STS.fn", "fn-secret", "fn-token")),
         timers,
         http,
     });
@@ -222,7 +218,7 @@ async fn async_invoke_is_verified_queued_delayed_delivered_and_deduplicated() {
         .ctx
         .credentials
         .expect("FC sends the function's credentials");
-    assert_eq!(creds.security_token.as_deref(), Some("fn-token"));
+    assert_eq!(creds.security_token(), Some("fn-token"));
     let d = rig.front.deliveries();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].outcome, Outcome::Succeeded);

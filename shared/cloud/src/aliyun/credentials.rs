@@ -1,19 +1,13 @@
-//! Credentials: a static AccessKey, STS tokens, the credential chain, and AssumeRole.
+//! Credentials: a static AccessKey, STS tokens, where they are read from, and the
+//! [`CredentialsProvider`] every signed call asks.
 //!
-//! The chain ([`resolve_chain`]) takes the first source that is configured, in this order:
-//!
-//! 1. explicit settings ([`ChainSources::explicit`]);
-//! 2. the credentials Function Compute passes with each request, in the
-//!    `x-fc-access-key-id`, `x-fc-access-key-secret` and `x-fc-security-token` headers
-//!    ([`Credentials::from_fc_headers`]);
-//! 3. `ALIBABA_CLOUD_ACCESS_KEY_ID` / `ALIBABA_CLOUD_ACCESS_KEY_SECRET` /
-//!    `ALIBABA_CLOUD_SECURITY_TOKEN` ([`Credentials::from_env`]);
-//! 4. the aliyun CLI's profile file `~/.aliyun/config.json`, the current profile or a named
-//!    one, in mode `AK`, `StsToken` or `RamRoleArn` ([`load_profile`]).
-//!
-//! A RAM role (a `RamRoleArn` profile, or a task whose permission source is a role) is reached
-//! with [`AssumeRoleProvider`], which calls STS AssumeRole with the credentials found above and
-//! caches the answer until [`REFRESH_BEFORE_EXPIRY`] before it expires.
+//! Credentials are read from the credentials Function Compute passes with each request (the
+//! `x-fc-access-key-id`, `x-fc-access-key-secret` and `x-fc-security-token` headers,
+//! [`Credentials::from_fc_headers`]), from `ALIBABA_CLOUD_ACCESS_KEY_ID` /
+//! `ALIBABA_CLOUD_ACCESS_KEY_SECRET` / `ALIBABA_CLOUD_SECURITY_TOKEN`
+//! ([`Credentials::from_env`]), or from a profile of the aliyun CLI's `~/.aliyun/config.json`
+//! ([`load_profile`]). The order they are tried in is [`super::chain`]'s; a RAM role is
+//! reached through [`super::sts::AssumeRoleProvider`].
 //!
 //! Secrets never show: the `Debug` output of every type here prints `<redacted>` in their place.
 
@@ -150,7 +144,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// Why no credentials could be had.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CredentialsError {
     /// No source in the chain is configured.
     #[error(
@@ -177,12 +171,13 @@ pub enum CredentialsError {
         problem: String,
     },
     /// STS AssumeRole failed.
-    #[error("cannot assume role {role_arn}: {message}")]
+    #[error("cannot assume role {role_arn}")]
     AssumeRole {
         /// The role.
         role_arn: String,
-        /// The cause, as text (the STS call's error; it never holds a secret).
-        message: String,
+        /// Why: the STS call's error (it never holds a secret).
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -227,84 +222,6 @@ pub struct RoleSpec {
     pub role_session_name: String,
     /// Lifetime of the temporary credentials (900 s up to the role's maximum).
     pub duration_seconds: u32,
-}
-
-/// Credentials of a RAM role, by STS AssumeRole, cached until [`REFRESH_BEFORE_EXPIRY`]
-/// before they expire.
-///
-/// The `sts` client carries the credentials AssumeRole is called with (and the clock that
-/// decides when the cache is stale).
-pub struct AssumeRoleProvider {
-    sts: super::Client,
-    role: RoleSpec,
-    cached: tokio::sync::Mutex<Option<Credentials>>,
-}
-
-impl AssumeRoleProvider {
-    /// A provider assuming `role` through `sts`.
-    pub fn new(sts: super::Client, role: RoleSpec) -> Self {
-        Self {
-            sts,
-            role,
-            cached: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// The same, shared.
-    pub fn shared(sts: super::Client, role: RoleSpec) -> SharedCredentialsProvider {
-        Arc::new(Self::new(sts, role))
-    }
-
-    async fn fetch(&self) -> Result<Credentials, CredentialsError> {
-        let mut cached = self.cached.lock().await;
-        let now = self.sts.clock().now();
-        if let Some(c) = cached.as_ref() {
-            let fresh = match c.expiration() {
-                Some(exp) => {
-                    now + chrono::Duration::from_std(REFRESH_BEFORE_EXPIRY).unwrap_or_default()
-                        < exp
-                }
-                None => true,
-            };
-            if fresh {
-                return Ok(c.clone());
-            }
-        }
-        let request = super::sts::AssumeRoleRequest {
-            role_arn: self.role.role_arn.clone(),
-            role_session_name: self.role.role_session_name.clone(),
-            duration_seconds: Some(self.role.duration_seconds),
-            policy: None,
-        };
-        let answer = self.sts.sts().assume_role(&request).await.map_err(|e| {
-            CredentialsError::AssumeRole {
-                role_arn: self.role.role_arn.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        let creds = answer.credentials.into_credentials().map_err(|problem| {
-            CredentialsError::AssumeRole {
-                role_arn: self.role.role_arn.clone(),
-                message: problem,
-            }
-        })?;
-        *cached = Some(creds.clone());
-        Ok(creds)
-    }
-}
-
-impl fmt::Debug for AssumeRoleProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AssumeRoleProvider")
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CredentialsProvider for AssumeRoleProvider {
-    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialsError>> {
-        Box::pin(self.fetch())
-    }
 }
 
 /// A profile of the aliyun CLI's `config.json`, as far as reimage uses it.
@@ -458,99 +375,6 @@ pub fn load_profile(path: &Path, name: Option<&str>) -> Result<Option<Profile>, 
     Ok(Some(profile))
 }
 
-/// The inputs of the credential chain.
-#[derive(Clone, Default)]
-pub struct ChainSources {
-    /// Credentials given explicitly (settings, command line).
-    pub explicit: Option<Credentials>,
-    /// Credentials from the current Function Compute request's `x-fc-*` headers.
-    pub fc_request: Option<Credentials>,
-    /// The environment (for `ALIBABA_CLOUD_*` and `HOME`).
-    pub env: Env,
-    /// Which aliyun CLI profile to use; `None` = the file's current profile.
-    pub profile: Option<String>,
-}
-
-impl fmt::Debug for ChainSources {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChainSources")
-            .field("explicit", &self.explicit)
-            .field("fc_request", &self.fc_request)
-            .field("env", &self.env)
-            .field("profile", &self.profile)
-            .finish()
-    }
-}
-
-/// Where the chain found the credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialsSource {
-    /// Explicit settings.
-    Explicit,
-    /// The Function Compute request headers.
-    FcRequest,
-    /// `ALIBABA_CLOUD_*` variables.
-    Environment,
-    /// The aliyun CLI profile file (its path and profile name).
-    Profile(PathBuf),
-}
-
-/// Walks the chain and answers the first configured source's provider, and where it was
-/// found. A `RamRoleArn` profile becomes an [`AssumeRoleProvider`] whose STS calls use
-/// `template` (its region, endpoints, clock, ids, retry policy and timeouts) with the
-/// profile's own key.
-pub fn resolve_chain(
-    sources: &ChainSources,
-    template: &super::ClientConfig,
-) -> Result<(SharedCredentialsProvider, CredentialsSource), super::error::Error> {
-    let wrap = |source| super::error::Error::Credentials {
-        action: "resolve credentials".into(),
-        source,
-    };
-    if let Some(c) = &sources.explicit {
-        return Ok((
-            StaticProvider::shared(c.clone()),
-            CredentialsSource::Explicit,
-        ));
-    }
-    if let Some(c) = &sources.fc_request {
-        return Ok((
-            StaticProvider::shared(c.clone()),
-            CredentialsSource::FcRequest,
-        ));
-    }
-    if let Some(c) = Credentials::from_env(&sources.env).map_err(wrap)? {
-        return Ok((StaticProvider::shared(c), CredentialsSource::Environment));
-    }
-    let mut tried = vec![
-        "explicit settings",
-        "Function Compute request",
-        "environment",
-    ];
-    if let Some(home) = sources.env.home() {
-        let path = profile_path(&home);
-        if let Some(profile) = load_profile(&path, sources.profile.as_deref()).map_err(wrap)? {
-            let provider = match profile {
-                Profile::AccessKey(c) | Profile::StsToken(c) => StaticProvider::shared(c),
-                Profile::RamRoleArn { base, role } => {
-                    let sts = super::Client::new(super::ClientConfig {
-                        credentials: StaticProvider::shared(base),
-                        ..template.clone()
-                    })?;
-                    AssumeRoleProvider::shared(sts, role)
-                }
-            };
-            return Ok((provider, CredentialsSource::Profile(path)));
-        }
-        tried.push("~/.aliyun/config.json");
-    } else {
-        tried.push("~/.aliyun/config.json (HOME not set)");
-    }
-    Err(wrap(CredentialsError::NotFound {
-        tried: tried.join(", "),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,19 +388,6 @@ mod tests {
         std::fs::write(d.join("config.json"), json).expect("write config");
     }
 
-    fn template() -> super::super::ClientConfig {
-        super::super::ClientConfig::new(
-            "cn-hangzhou",
-            super::super::endpoints::Endpoints::all_at("http://127.0.0.1:9"),
-            StaticProvider::shared(Credentials::access_key("unused", "unused")),
-        )
-    }
-
-    async fn resolved(sources: &ChainSources) -> (Credentials, CredentialsSource) {
-        let (p, src) = resolve_chain(sources, &template()).expect("chain resolves");
-        (p.credentials().await.expect("credentials"), src)
-    }
-
     const PROFILES: &str = r#"{
       "current": "work",
       "profiles": [
@@ -587,73 +398,6 @@ mod tests {
         {"name": "ecs", "mode": "EcsRamRole", "access_key_id": "x", "access_key_secret": "y"}
       ]
     }"#;
-
-    #[tokio::test]
-    async fn chain_order_explicit_then_fc_then_env_then_profile() {
-        let home = tempfile::tempdir().expect("tempdir");
-        write_config(home.path(), PROFILES);
-        let home_str = home.path().to_str().expect("utf-8 path").to_owned();
-        let env = Env::from_pairs([
-            ("HOME", home_str.as_str()),
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s-env"),
-        ]);
-        let mut sources = ChainSources {
-            explicit: Some(Credentials::access_key("LTAIexplicit", "s-explicit")),
-            fc_request: Some(Credentials::sts("STS.fc", "s-fc", "t-fc")),
-            env,
-            profile: None,
-        };
-        let (c, src) = resolved(&sources).await;
-        assert_eq!(
-            (c.access_key_id(), src),
-            ("LTAIexplicit", CredentialsSource::Explicit)
-        );
-
-        sources.explicit = None;
-        let (c, src) = resolved(&sources).await;
-        assert_eq!(c.access_key_id(), "STS.fc");
-        assert_eq!(c.security_token(), Some("t-fc"));
-        assert_eq!(src, CredentialsSource::FcRequest);
-
-        sources.fc_request = None;
-        let (c, src) = resolved(&sources).await;
-        assert_eq!((c.access_key_id(), c.secret()), ("LTAIenv", "s-env"));
-        assert_eq!(c.security_token(), None);
-        assert_eq!(src, CredentialsSource::Environment);
-
-        sources.env = Env::from_pairs([("HOME", home_str.as_str())]);
-        let (c, src) = resolved(&sources).await;
-        // The file's current profile is "work", an StsToken one.
-        assert_eq!(c.access_key_id(), "STS.work");
-        assert_eq!(c.security_token(), Some("t-work"));
-        assert_eq!(
-            src,
-            CredentialsSource::Profile(home.path().join(".aliyun/config.json"))
-        );
-
-        sources.profile = Some("default".into());
-        let (c, _) = resolved(&sources).await;
-        assert_eq!(
-            (c.access_key_id(), c.secret()),
-            ("LTAIdefault", "s-default")
-        );
-    }
-
-    #[test]
-    fn nothing_configured_is_an_error_listing_what_was_tried() {
-        let home = tempfile::tempdir().expect("tempdir");
-        let sources = ChainSources {
-            env: Env::from_pairs([("HOME", home.path().to_str().expect("utf-8"))]),
-            ..ChainSources::default()
-        };
-        let err = resolve_chain(&sources, &template()).expect_err("nothing configured");
-        let text = err.to_string();
-        assert!(
-            text.contains("environment") && text.contains("config.json"),
-            "{text}"
-        );
-    }
 
     #[test]
     fn env_id_without_secret_names_the_missing_variable() {
@@ -727,21 +471,11 @@ mod tests {
                 duration_seconds: 900,
             },
         };
-        let sources = ChainSources {
-            explicit: Some(c.clone()),
-            fc_request: Some(c.clone()),
-            env: Env::from_pairs([
-                ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
-                ("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN),
-            ]),
-            profile: None,
-        };
         let provider = StaticProvider::new(c.clone());
         for shown in [
             format!("{c:?}"),
             format!("{c:#?}"),
             format!("{profile:?}"),
-            format!("{sources:?}"),
             format!("{provider:?}"),
             format!("{:?}", Profile::StsToken(c.clone())),
         ] {

@@ -295,7 +295,7 @@ pub enum TransportFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request was refused before sending.
-    #[error("invalid {action} request: {source}")]
+    #[error("invalid {action} request")]
     InvalidRequest {
         /// The operation.
         action: String,
@@ -304,7 +304,7 @@ pub enum Error {
         source: RequestError,
     },
     /// The cloud answered with an error.
-    #[error("{action} failed: {source}")]
+    #[error("{action} failed")]
     Api {
         /// The operation.
         action: String,
@@ -335,7 +335,7 @@ pub enum Error {
         message: String,
     },
     /// No usable credentials.
-    #[error("{action}: no credentials: {source}")]
+    #[error("{action}: no credentials")]
     Credentials {
         /// The operation.
         action: String,
@@ -386,16 +386,6 @@ impl Error {
             Error::InvalidRequest { source, .. } => Some(&source.parameter),
             _ => None,
         }
-    }
-}
-
-impl super::http::Retryable for Error {
-    fn kind(&self) -> ErrorKind {
-        Error::kind(self)
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        self.api().and_then(|e| e.retry_after)
     }
 }
 

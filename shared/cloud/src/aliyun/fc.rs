@@ -453,7 +453,7 @@ impl Fc<'_> {
             action: ACTION.into(),
             endpoint: endpoint.to_owned(),
             failure: transport_failure(&e),
-            message: e.to_string(),
+            message: crate::report::chain(&e.without_url()),
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();

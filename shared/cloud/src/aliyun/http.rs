@@ -114,7 +114,7 @@ impl BodyError {
                 action: action.to_owned(),
                 endpoint: endpoint.to_owned(),
                 failure: transport_failure(&e),
-                message: e.without_url().to_string(),
+                message: crate::report::chain(&e.without_url()),
             },
         }
     }
@@ -221,6 +221,16 @@ pub trait Retryable {
     /// How long the server asked us to wait before trying again, if it said.
     fn retry_after(&self) -> Option<Duration> {
         None
+    }
+}
+
+impl Retryable for Error {
+    fn kind(&self) -> ErrorKind {
+        Error::kind(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|e| e.retry_after)
     }
 }
 
@@ -381,7 +391,7 @@ pub async fn call_rpc(
             action: action.to_owned(),
             endpoint: endpoint.to_owned(),
             failure: transport_failure(&e),
-            message: e.without_url().to_string(),
+            message: crate::report::chain(&e.without_url()),
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();

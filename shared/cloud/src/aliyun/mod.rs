@@ -1,7 +1,7 @@
 //! Signed clients for the Alibaba Cloud services reimage calls.
 //!
 //! Layers, bottom up: [`sign`] (pure signers), [`http`] (transport, retry classification,
-//! backoff), [`credentials`] (the credential chain, AssumeRole), [`endpoints`], and one module
+//! backoff), [`credentials`], [`chain`] (where credentials are looked for), [`endpoints`], and one module
 //! of typed operations per service ([`ecs`], [`ess`], [`sts`], [`kms`], [`fc`], [`oss`]), using the
 //! cloud's exact parameter names and response nesting.
 //!
@@ -25,6 +25,7 @@
 //! parameter); every call is signed anew per attempt and retried per the client's
 //! [`http::RetryPolicy`] on throttling and transient errors only.
 
+pub mod chain;
 pub mod credentials;
 pub mod ecs;
 pub mod endpoints;

@@ -1,12 +1,17 @@
 //! STS (API version 2015-04-01): AssumeRole, for tasks whose permission source is a RAM role.
 //!
-//! See [`super::credentials::AssumeRoleProvider`] for the cached provider built on it.
+//! [`AssumeRoleProvider`] is the cached credentials provider built on it.
 
 use std::fmt;
+use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde::Deserialize;
 
-use super::credentials::Credentials;
+use super::credentials::{
+    Credentials, CredentialsError, CredentialsProvider, REFRESH_BEFORE_EXPIRY, RoleSpec,
+    SharedCredentialsProvider,
+};
 use super::error::{Error, RequestError};
 use super::{Client, Params, RpcMethod, Service, validate};
 
@@ -165,6 +170,88 @@ impl<'a> Sts<'a> {
         self.client
             .call(Service::Sts, RpcMethod::Post, "AssumeRole", params)
             .await
+    }
+}
+
+/// Credentials of a RAM role, by STS AssumeRole, cached until [`REFRESH_BEFORE_EXPIRY`]
+/// before they expire.
+///
+/// The `sts` client carries the credentials AssumeRole is called with (and the clock that
+/// decides when the cache is stale).
+pub struct AssumeRoleProvider {
+    sts: Client,
+    role: RoleSpec,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl AssumeRoleProvider {
+    /// A provider assuming `role` through `sts`.
+    pub fn new(sts: Client, role: RoleSpec) -> Self {
+        Self {
+            sts,
+            role,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The same, shared.
+    pub fn shared(sts: Client, role: RoleSpec) -> SharedCredentialsProvider {
+        Arc::new(Self::new(sts, role))
+    }
+
+    async fn fetch(&self) -> Result<Credentials, CredentialsError> {
+        let mut cached = self.cached.lock().await;
+        let now = self.sts.clock().now();
+        if let Some(c) = cached.as_ref() {
+            let fresh = match c.expiration() {
+                Some(exp) => {
+                    now + chrono::Duration::from_std(REFRESH_BEFORE_EXPIRY).unwrap_or_default()
+                        < exp
+                }
+                None => true,
+            };
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let request = AssumeRoleRequest {
+            role_arn: self.role.role_arn.clone(),
+            role_session_name: self.role.role_session_name.clone(),
+            duration_seconds: Some(self.role.duration_seconds),
+            policy: None,
+        };
+        let failed =
+            |source: Arc<dyn std::error::Error + Send + Sync>| CredentialsError::AssumeRole {
+                role_arn: self.role.role_arn.clone(),
+                source,
+            };
+        let answer = self
+            .sts
+            .sts()
+            .assume_role(&request)
+            .await
+            .map_err(|e| failed(Arc::new(e)))?;
+        let creds = answer.credentials.into_credentials().map_err(|problem| {
+            failed(Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                problem,
+            )))
+        })?;
+        *cached = Some(creds.clone());
+        Ok(creds)
+    }
+}
+
+impl fmt::Debug for AssumeRoleProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRoleProvider")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialsProvider for AssumeRoleProvider {
+    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, CredentialsError>> {
+        Box::pin(self.fetch())
     }
 }
 

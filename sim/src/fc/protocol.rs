@@ -1,4 +1,4 @@
-//! The Function Compute 2.0 front: InvokeFunction, async delivery with retries, timer
+//! The Function Compute 2.0 front's protocol: InvokeFunction, async delivery with retries, timer
 //! triggers and HTTP triggers, in front of function processes that listen on loopback ports.
 //!
 //! | request | what the sim does |
@@ -24,21 +24,17 @@
 //! The sim does not restart a function process that died: deliveries to it fail (and are
 //! retried, then dropped) until something registers the function again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
-use reimage_cloud::aliyun::fc::timer::{TimerExpression, parse_cron};
 use reimage_cloud::aliyun::fc::{MAX_ASYNC_DELAY_SECS, validate_invocation_id};
 use reimage_cloud::aliyun::sign::fc as sign;
-use tokio::sync::Notify;
+
+use super::errors::{DUPLICATE_ID_CODE, fc_error};
+use super::state::{Delivery, FcFront, FunctionSpec, Outcome, Queued, lock};
 
 /// The largest request body the front reads (FC's synchronous payload limit).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -46,10 +42,6 @@ pub const MAX_BODY: usize = 32 * 1024 * 1024;
 pub const MAX_ASYNC_BODY: usize = 128 * 1024;
 /// How far a request's `Date` may be from the sim's time.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
-/// The error code of a reused stateful invocation id (UNCONFIRMED for the real FC; see
-/// `reimage_cloud::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE`).
-pub const DUPLICATE_ID_CODE: &str = reimage_cloud::aliyun::fc::DUPLICATE_INVOCATION_ID_CODE;
-
 /// Gives the secret a request must have been signed with.
 pub trait Keyring: Send + Sync {
     /// The secret of `access_key_id` (with `security_token` for STS keys) at `now`, or the
@@ -60,205 +52,6 @@ pub trait Keyring: Send + Sync {
         security_token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<String, (String, String)>;
-}
-
-/// A source of the sim's time.
-pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The credentials FC hands a function with each request. `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FunctionCredentials {
-    /// AccessKey id.
-    pub access_key_id: String,
-    /// AccessKey secret.
-    pub access_key_secret: String,
-    /// STS token, if temporary.
-    pub security_token: Option<String>,
-}
-
-impl fmt::Debug for FunctionCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FunctionCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-/// A timer trigger of a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimerTrigger {
-    /// The trigger's name (`triggerName` in the event).
-    pub name: String,
-    /// FC's `CronExpression`.
-    pub cron: String,
-    /// The configured payload, passed through as a string.
-    pub payload: Option<String>,
-    /// Whether it fires.
-    pub enabled: bool,
-}
-
-/// An HTTP trigger of a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTrigger {
-    /// Allowed methods (upper case).
-    pub methods: Vec<String>,
-    /// `ANONYMOUS` (no signature) rather than `FUNCTION`.
-    pub anonymous: bool,
-}
-
-/// A function the front can invoke: where its process listens and how FC describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionSpec {
-    /// Service name.
-    pub service: String,
-    /// Function name.
-    pub name: String,
-    /// `http://127.0.0.1:<port>` of its process.
-    pub url: String,
-    /// `Handler`.
-    pub handler: String,
-    /// `MemorySize` in MB.
-    pub memory_mb: u32,
-    /// `Timeout` in seconds.
-    pub timeout_secs: u32,
-    /// `MaxAsyncRetryAttempts`.
-    pub max_async_retries: u32,
-    /// The credentials sent with each request.
-    pub credentials: Option<FunctionCredentials>,
-    /// Timer triggers.
-    pub timers: Vec<TimerTrigger>,
-    /// HTTP trigger, if any.
-    pub http: Option<HttpTrigger>,
-}
-
-/// How one delivery to a function ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Answered without `x-fc-status: 404`.
-    Succeeded,
-    /// Answered with `x-fc-status: 404` or a 5xx status.
-    FunctionError(String),
-    /// No answer (the process is gone, or the timeout passed).
-    NotReached(String),
-}
-
-/// One request the front sent to a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The request id sent as `x-fc-request-id`.
-    pub request_id: String,
-    /// Service name.
-    pub service: String,
-    /// Function name.
-    pub function: String,
-    /// `/invoke` or `/http-invoke`.
-    pub control_path: &'static str,
-    /// For async events: the stateful invocation id, if given.
-    pub invocation_id: Option<String>,
-    /// For async events: which attempt this was (1 = first).
-    pub attempt: u32,
-    /// The sim's time when it was sent.
-    pub sent_at: DateTime<Utc>,
-    /// How long the function took, wall clock.
-    pub duration: Duration,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The function's memory, for billing.
-    pub memory_mb: u32,
-    /// The timer trigger whose event this was, if a timer sent it.
-    pub timer: Option<String>,
-}
-
-/// An event on its way to a function: waiting in the async queue, or being delivered.
-#[derive(Debug, Clone)]
-struct Queued {
-    key: (String, String),
-    payload: Bytes,
-    invocation_id: Option<String>,
-    request_id: String,
-    attempt: u32,
-    /// The timer trigger that sent it.
-    timer: Option<String>,
-}
-
-impl Queued {
-    /// A new event's first attempt, with a fresh request id.
-    fn first(
-        key: (String, String),
-        payload: Bytes,
-        invocation_id: Option<String>,
-        timer: Option<String>,
-    ) -> Self {
-        Self {
-            key,
-            payload,
-            invocation_id,
-            request_id: uuid::Uuid::new_v4().to_string(),
-            attempt: 1,
-            timer,
-        }
-    }
-}
-
-/// The Function Compute front of the sim. Cheap to clone.
-#[derive(Clone)]
-pub struct FcFront {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    account_id: String,
-    region_id: String,
-    now: Mutex<Now>,
-    attached: AtomicBool,
-    http: reqwest::Client,
-    functions: Mutex<BTreeMap<(String, String), FunctionSpec>>,
-    /// Keyed by (due time, arrival order).
-    queue: Mutex<BTreeMap<(DateTime<Utc>, u64), Queued>>,
-    arrivals: AtomicU64,
-    ids: Mutex<HashSet<String>>,
-    deliveries: Mutex<Vec<Delivery>>,
-    dropped: Mutex<Vec<String>>,
-    timers: Mutex<HashMap<(String, String, String), DateTime<Utc>>>,
-    worker: AtomicBool,
-    /// How many times the delivery worker has looked at the queue and the timers.
-    passes: AtomicU64,
-    wake: Notify,
-}
-
-impl fmt::Debug for FcFront {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FcFront")
-            .field("account_id", &self.inner.account_id)
-            .field("region_id", &self.inner.region_id)
-            .field("functions", &lock(&self.inner.functions).len())
-            .field("queued", &lock(&self.inner.queue).len())
-            .finish()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// FC's JSON error answer.
-pub fn fc_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let body = serde_json::json!({ "ErrorCode": code, "ErrorMessage": message.into() });
-    (
-        status,
-        [
-            (HeaderName::from_static("x-fc-request-id"), request_id),
-            (http::header::CONTENT_TYPE, "application/json".to_owned()),
-        ],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 /// Where a path under `/2016-08-15/` goes.
@@ -313,142 +106,6 @@ fn route(path: &str) -> Route {
 }
 
 impl FcFront {
-    /// A front for `account_id` in `region_id`, reading the sim's time from `now`.
-    pub fn new(account_id: impl Into<String>, region_id: impl Into<String>, now: Now) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                account_id: account_id.into(),
-                region_id: region_id.into(),
-                now: Mutex::new(now),
-                attached: AtomicBool::new(false),
-                http: reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .build()
-                    .unwrap_or_default(),
-                functions: Mutex::new(BTreeMap::new()),
-                queue: Mutex::new(BTreeMap::new()),
-                arrivals: AtomicU64::new(0),
-                ids: Mutex::new(HashSet::new()),
-                deliveries: Mutex::new(Vec::new()),
-                dropped: Mutex::new(Vec::new()),
-                timers: Mutex::new(HashMap::new()),
-                worker: AtomicBool::new(false),
-                passes: AtomicU64::new(0),
-                wake: Notify::new(),
-            }),
-        }
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        let now = lock(&self.inner.now).clone();
-        now()
-    }
-
-    /// Reads the sim's time from `now` from here on; only the first call counts.
-    pub fn attach(&self, now: Now) {
-        if !self.inner.attached.swap(true, Ordering::SeqCst) {
-            *lock(&self.inner.now) = now;
-        }
-    }
-
-    /// Adds (or replaces, e.g. after a restart on another port) a function. Its timers start
-    /// counting from now. Must be called inside a tokio runtime: it starts the delivery loop.
-    pub fn register(&self, spec: FunctionSpec) {
-        let now = self.now();
-        {
-            let mut timers = lock(&self.inner.timers);
-            for t in &spec.timers {
-                if let Some(next) = next_fire(&t.cron, now) {
-                    timers
-                        .entry((spec.service.clone(), spec.name.clone(), t.name.clone()))
-                        .or_insert(next);
-                }
-            }
-        }
-        lock(&self.inner.functions).insert((spec.service.clone(), spec.name.clone()), spec);
-        self.ensure_worker();
-    }
-
-    /// The functions registered.
-    pub fn functions(&self) -> Vec<FunctionSpec> {
-        lock(&self.inner.functions).values().cloned().collect()
-    }
-
-    /// Every delivery so far, in the order they ended.
-    pub fn deliveries(&self) -> Vec<Delivery> {
-        lock(&self.inner.deliveries).clone()
-    }
-
-    /// Request ids of async events given up after their last retry.
-    pub fn dropped(&self) -> Vec<String> {
-        lock(&self.inner.dropped).clone()
-    }
-
-    /// How many times the delivery worker has looked for due work: a test that waits for two
-    /// more passes knows that whatever was due has been handed out.
-    pub fn worker_passes(&self) -> u64 {
-        self.inner.passes.load(Ordering::SeqCst)
-    }
-
-    /// Events waiting in the async queue.
-    pub fn queued(&self) -> usize {
-        lock(&self.inner.queue).len()
-    }
-
-    /// Fires `function`'s timer `trigger` now, as if its time had come.
-    pub fn fire_timer(&self, service: &str, function: &str, trigger: &str) -> Result<(), String> {
-        let spec = lock(&self.inner.functions)
-            .get(&(service.to_owned(), function.to_owned()))
-            .cloned()
-            .ok_or_else(|| format!("no function {service}/{function}"))?;
-        let timer = spec
-            .timers
-            .iter()
-            .find(|t| t.name == trigger)
-            .ok_or_else(|| format!("{service}/{function} has no timer {trigger}"))?;
-        self.enqueue_timer(&spec, timer, self.now());
-        Ok(())
-    }
-
-    fn enqueue_timer(&self, spec: &FunctionSpec, timer: &TimerTrigger, at: DateTime<Utc>) {
-        let event = serde_json::json!({
-            "triggerTime": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "triggerName": timer.name,
-            "payload": timer.payload.clone().unwrap_or_default(),
-        });
-        self.enqueue(
-            Queued::first(
-                (spec.service.clone(), spec.name.clone()),
-                Bytes::from(event.to_string()),
-                None,
-                Some(timer.name.clone()),
-            ),
-            self.now(),
-        );
-    }
-
-    /// Queues `event` to be delivered at `due`; answers its request id.
-    fn enqueue(&self, event: Queued, due: DateTime<Utc>) -> String {
-        let request_id = event.request_id.clone();
-        let order = self.inner.arrivals.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.queue).insert((due, order), event);
-        self.inner.wake.notify_one();
-        self.ensure_worker();
-        request_id
-    }
-
-    fn ensure_worker(&self) {
-        if self.inner.worker.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.inner.worker.store(false, Ordering::SeqCst);
-            return;
-        };
-        let weak = Arc::downgrade(&self.inner);
-        handle.spawn(worker(weak));
-    }
-
     /// Answers a request under `/2016-08-15/`.
     pub async fn handle(&self, keys: &dyn Keyring, req: Request<Body>) -> Response {
         let path = req.uri().path().to_owned();
@@ -479,7 +136,7 @@ impl FcFront {
     }
 
     /// Checks the FC signature of a request; `Err` is the answer to send.
-    fn authenticate(
+    pub(super) fn authenticate(
         &self,
         keys: &dyn Keyring,
         method: &Method,
@@ -575,7 +232,11 @@ impl FcFront {
         Ok(())
     }
 
-    fn function(&self, service: &str, function: &str) -> Result<FunctionSpec, Box<Response>> {
+    pub(super) fn function(
+        &self,
+        service: &str,
+        function: &str,
+    ) -> Result<FunctionSpec, Box<Response>> {
         let functions = lock(&self.inner.functions);
         if let Some(spec) = functions.get(&(service.to_owned(), function.to_owned())) {
             return Ok(spec.clone());
@@ -595,7 +256,7 @@ impl FcFront {
         }
     }
 
-    async fn invoke(
+    pub(super) async fn invoke(
         &self,
         keys: &dyn Keyring,
         req: Request<Body>,
@@ -725,7 +386,7 @@ impl FcFront {
             .into_response()
     }
 
-    async fn proxy(
+    pub(super) async fn proxy(
         &self,
         keys: &dyn Keyring,
         req: Request<Body>,
@@ -857,7 +518,7 @@ impl FcFront {
     }
 
     /// The headers FC sends a custom runtime with each request.
-    fn fc_headers(
+    pub(super) fn fc_headers(
         &self,
         spec: &FunctionSpec,
         control_path: &str,
@@ -876,144 +537,13 @@ impl FcFront {
             ("x-fc-qualifier", "LATEST".to_owned()),
         ];
         if let Some(c) = &spec.credentials {
-            h.push(("x-fc-access-key-id", c.access_key_id.clone()));
-            h.push(("x-fc-access-key-secret", c.access_key_secret.clone()));
-            if let Some(t) = &c.security_token {
-                h.push(("x-fc-security-token", t.clone()));
+            h.push(("x-fc-access-key-id", c.access_key_id().to_owned()));
+            h.push(("x-fc-access-key-secret", c.secret().to_owned()));
+            if let Some(t) = c.security_token() {
+                h.push(("x-fc-security-token", t.to_owned()));
             }
         }
         h
-    }
-
-    /// Sends `event` to the function as one `/invoke`; answers (status, body, failed) or why
-    /// it got no answer. Records the delivery.
-    async fn deliver(
-        &self,
-        spec: &FunctionSpec,
-        event: &Queued,
-    ) -> Result<(StatusCode, Bytes, bool), String> {
-        let control_path = "/invoke";
-        let mut req = self
-            .inner
-            .http
-            .post(format!("{}{control_path}", spec.url))
-            .header(http::header::CONTENT_TYPE, "application/octet-stream")
-            .timeout(Duration::from_secs(u64::from(spec.timeout_secs.max(1)) + 1))
-            .body(event.payload.clone());
-        for (k, v) in self.fc_headers(spec, control_path, &event.request_id) {
-            req = req.header(k, v);
-        }
-        let started = Instant::now();
-        let sent_at = self.now();
-        let result = async {
-            let resp = req.send().await.map_err(|e| e.to_string())?;
-            let status = resp.status();
-            let failed = status.is_server_error()
-                || resp
-                    .headers()
-                    .get("x-fc-status")
-                    .is_some_and(|v| v.as_bytes() == b"404");
-            let body = resp.bytes().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((status, body, failed))
-        }
-        .await;
-        let outcome = match &result {
-            Ok((_, _, false)) => Outcome::Succeeded,
-            Ok((status, body, true)) => Outcome::FunctionError(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(300)])
-            )),
-            Err(e) => Outcome::NotReached(e.clone()),
-        };
-        self.record(Delivery {
-            request_id: event.request_id.clone(),
-            service: spec.service.clone(),
-            function: spec.name.clone(),
-            control_path,
-            invocation_id: event.invocation_id.clone(),
-            attempt: event.attempt,
-            sent_at,
-            duration: started.elapsed(),
-            outcome,
-            memory_mb: spec.memory_mb,
-            timer: event.timer.clone(),
-        });
-        result
-    }
-
-    fn record(&self, delivery: Delivery) {
-        tracing::debug!(?delivery, "FC delivery");
-        lock(&self.inner.deliveries).push(delivery);
-    }
-
-    /// Delivers one queued event, re-queueing it after a failure while retries remain.
-    async fn run_queued(&self, queued: Queued) {
-        let spec = lock(&self.inner.functions).get(&queued.key).cloned();
-        let Some(spec) = spec else {
-            lock(&self.inner.dropped).push(queued.request_id.clone());
-            return;
-        };
-        let result = self.deliver(&spec, &queued).await;
-        let ok = matches!(result, Ok((_, _, false)));
-        if ok {
-            return;
-        }
-        if queued.attempt > spec.max_async_retries {
-            tracing::warn!(request_id = %queued.request_id, function = %spec.name, "async event dropped after its last retry");
-            lock(&self.inner.dropped).push(queued.request_id.clone());
-            return;
-        }
-        let backoff = 1i64 << (queued.attempt - 1).min(10);
-        let due = self.now() + chrono::Duration::seconds(backoff);
-        let order = self.inner.arrivals.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.queue).insert(
-            (due, order),
-            Queued {
-                attempt: queued.attempt + 1,
-                ..queued
-            },
-        );
-        self.inner.wake.notify_one();
-    }
-
-    /// Takes every due event and fires every due timer.
-    fn due_work(&self) -> Vec<Queued> {
-        let now = self.now();
-        let mut due_timers = Vec::new();
-        {
-            let functions = lock(&self.inner.functions);
-            let mut timers = lock(&self.inner.timers);
-            for spec in functions.values() {
-                for t in spec.timers.iter().filter(|t| t.enabled) {
-                    let key = (spec.service.clone(), spec.name.clone(), t.name.clone());
-                    if let Some(next) = timers.get(&key).copied() {
-                        if next <= now {
-                            due_timers.push((spec.clone(), t.clone(), next));
-                            match next_fire(&t.cron, now) {
-                                Some(after) => {
-                                    timers.insert(key, after);
-                                }
-                                None => {
-                                    timers.remove(&key);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for (spec, timer, at) in due_timers {
-            self.enqueue_timer(&spec, &timer, at);
-        }
-        let mut queue = lock(&self.inner.queue);
-        let mut out = Vec::new();
-        while let Some(entry) = queue.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            out.push(entry.remove());
-        }
-        out
     }
 }
 
@@ -1037,38 +567,5 @@ fn http_delivery(
         outcome,
         memory_mb: spec.memory_mb,
         timer: None,
-    }
-}
-
-/// The first time after `t` that the FC cron expression `cron` fires.
-pub fn next_fire(cron: &str, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let expression: TimerExpression = parse_cron(cron).ok()?;
-    expression.next_after(t)
-}
-
-/// The delivery loop: every 50 ms (or when woken) it delivers what is due. Ends when the
-/// front is dropped.
-async fn worker(weak: Weak<Inner>) {
-    loop {
-        let Some(inner) = weak.upgrade() else {
-            return;
-        };
-        let front = FcFront { inner };
-        for queued in front.due_work() {
-            let f = front.clone();
-            tokio::spawn(async move { f.run_queued(queued).await });
-        }
-        front.inner.passes.fetch_add(1, Ordering::SeqCst);
-        let wake = {
-            let inner = Arc::clone(&front.inner);
-            drop(front);
-            async move {
-                tokio::select! {
-                    () = inner.wake.notified() => {}
-                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                }
-            }
-        };
-        wake.await;
     }
 }
