@@ -482,3 +482,6 @@ impl TaskStore {
 fn seq_of(key: &str) -> Option<u64> {
     key.rsplit_once('/')?.1.strip_suffix(".json")?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests;
