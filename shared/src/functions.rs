@@ -15,7 +15,7 @@
 //! carries the payload [`TIMER_PAYLOAD`]. A timer event with another payload is acknowledged
 //! and logged, and does nothing.
 //!
-//! Each function is built once per instance by [`Parts::from_env`]: the store named by
+//! Each function is built once per instance by [`FunctionHost::from_env`]: the store named by
 //! `REIMAGE_STORE`, cloud clients whose credentials are those of the request being served
 //! ([`RequestCredentials`]), and an engine that dispatches the next step with an asynchronous
 //! InvokeFunction ([`FcDispatcher`]).
@@ -79,7 +79,7 @@ pub enum SetupError {
 
 /// Everything the four functions share.
 #[derive(Clone)]
-pub struct Parts {
+pub struct FunctionHost {
     engine: Engine,
     credentials: RequestCredentials,
     scheduler: Arc<Scheduler>,
@@ -87,17 +87,17 @@ pub struct Parts {
     api: Option<Arc<Api>>,
 }
 
-impl fmt::Debug for Parts {
+impl fmt::Debug for FunctionHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Parts")
+        f.debug_struct("FunctionHost")
             .field("engine", &self.engine)
             .field("api", &self.api.is_some())
             .finish_non_exhaustive()
     }
 }
 
-impl Parts {
-    /// Wires the parts from their pieces (tests pass fakes); the HTTP API is served only
+impl FunctionHost {
+    /// Wires the host from its pieces (tests pass fakes); the HTTP API is served only
     /// with an API token.
     pub fn new(
         pieces: Pieces,
@@ -114,7 +114,7 @@ impl Parts {
         }
     }
 
-    /// Wires the parts as Function Compute runs them, from the function's environment:
+    /// Wires the host as Function Compute runs them, from the function's environment:
     ///
     /// | variable | meaning |
     /// |---|---|
@@ -201,19 +201,19 @@ impl Parts {
 
     /// The function that runs `step` (and, for create-image, the timer and the HTTP API).
     pub fn function(&self, step: Step) -> Function {
-        let parts = self.clone();
+        let host = self.clone();
         let events = Function::event(move |ctx: Context, body: Bytes| {
-            let parts = parts.clone();
-            async move { parts.handle_event(step, &ctx, &body).await }
+            let host = host.clone();
+            async move { host.handle_event(step, &ctx, &body).await }
         });
         if step != Step::CreateImage {
             return events;
         }
-        let parts = self.clone();
+        let host = self.clone();
         events.on_http(tower::service_fn(
             move |req: http::Request<axum::body::Body>| {
-                let parts = parts.clone();
-                async move { Ok::<_, std::convert::Infallible>(parts.handle_http(req).await) }
+                let host = host.clone();
+                async move { Ok::<_, std::convert::Infallible>(host.handle_http(req).await) }
             },
         ))
     }
@@ -374,19 +374,19 @@ impl Event {
 }
 
 /// Runs the function of `step` as Function Compute starts it: reads the environment, wires
-/// the parts, serves until SIGTERM. What each function's `main` calls.
+/// the host, serves until SIGTERM. What each function's `main` calls.
 pub async fn main(step: Step) -> ExitCode {
     let env = Env::from_process();
     crate::runtime::init_tracing(&env);
-    let parts = match Parts::from_env(&env, Arc::new(SystemClock)) {
-        Ok(parts) => parts,
+    let host = match FunctionHost::from_env(&env, Arc::new(SystemClock)) {
+        Ok(host) => host,
         Err(err) => {
-            tracing::error!(error = %err, function = %step, "cannot start");
+            tracing::error!(error = %crate::report::chain(&err), function = %step, "cannot start");
             eprintln!("reimage {step}: {}", crate::report::chain(&err));
             return ExitCode::FAILURE;
         }
     };
-    crate::runtime::exit_code(crate::runtime::serve(parts.function(step).env(env)).await)
+    crate::runtime::exit_code(crate::runtime::serve(host.function(step).env(env)).await)
 }
 
 #[cfg(test)]

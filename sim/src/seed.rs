@@ -596,7 +596,8 @@ mod tests {
             serde_json::from_str(&Seed::demo().to_json_pretty()).unwrap();
         v["instancez"] = serde_json::json!([]);
         let err = Seed::from_json(&v.to_string()).unwrap_err();
-        assert!(err.to_string().contains("instancez"), "{err}");
+        let message = reimage_cloud::report::chain(&err);
+        assert!(message.contains("instancez"), "{message}");
     }
 
     #[test]

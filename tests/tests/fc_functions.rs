@@ -197,6 +197,45 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// Fires the minute timer, waiting for each tick to be delivered, until `function` has
+    /// been sent an event after the tick that re-dispatched it.
+    async fn sweep_until_redispatched(&self, function: &str) {
+        let fc = self.sim.fc();
+        let sent_to = |deliveries: &[reimage_sim::fc::Delivery]| {
+            deliveries.iter().filter(|x| x.function == function).count()
+        };
+        let ticks = |deliveries: &[reimage_sim::fc::Delivery]| {
+            deliveries
+                .iter()
+                .filter(|x| x.timer.as_deref() == Some("every-minute"))
+                .count()
+        };
+        let before = sent_to(&fc.deliveries());
+        let started = Instant::now();
+        loop {
+            let ticked = ticks(&fc.deliveries());
+            fc.fire_timer(&self.template.service, "create-image", "every-minute")
+                .expect("create-image has the minute timer");
+            loop {
+                let deliveries = fc.deliveries();
+                if sent_to(&deliveries) > before {
+                    return;
+                }
+                if ticks(&deliveries) > ticked {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "no sweep re-dispatched {function}: {deliveries:#?}\n\n{}",
+                    self.log_tails()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 fn status(e: &serde_json::Value) -> &str {
     e["state"]["status"].as_str().unwrap_or_default()
 }
@@ -259,13 +298,11 @@ async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_e
     assert_eq!(status(&stuck), "pending", "{stuck:#}");
     assert_eq!(stuck["state"]["step"], "wait-image");
 
-    // FC starts a new instance; the minute timer's sweep finds the overdue step.
+    // FC starts a new instance; the minute timer's sweep finds the step once it is overdue
+    // (3 s after it was due): fire the timer, one tick at a time, until a sweep re-dispatches
+    // it.
     d.start("wait-image").await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    d.sim
-        .fc()
-        .fire_timer(&d.template.service, "create-image", "every-minute")
-        .expect("create-image has the minute timer");
+    d.sweep_until_redispatched("wait-image").await;
     let done = d
         .wait_for(&second, Duration::from_secs(240), |e| {
             status(e) != "pending"

@@ -459,7 +459,8 @@ async fn an_invalid_request_is_refused_before_anything_is_sent() {
         .await
         .expect_err("bad name");
     assert_eq!(err.invalid_parameter(), Some("ImageName"));
-    assert!(err.to_string().contains("ImageName"), "{err}");
+    let text = reimage_cloud::report::chain(&err);
+    assert!(text.contains("ImageName"), "{text}");
     assert!(seen(&log).is_empty());
 }
 
@@ -761,7 +762,7 @@ async fn a_failed_assume_role_names_the_role_and_hides_the_key() {
         .credentials()
         .await
         .expect_err("refused");
-    let text = err.to_string();
+    let text = reimage_cloud::report::chain(&err);
     assert!(
         text.contains("acs:ram::1234567890:role/reimage") && text.contains("NoPermission"),
         "{text}"

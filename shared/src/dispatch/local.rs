@@ -214,11 +214,11 @@ impl LocalDispatcher {
             }
             Err(error) if queued.attempts < MAX_ATTEMPTS => {
                 let backoff = FIRST_BACKOFF.saturating_mul(1 << (queued.attempts - 1));
-                tracing::warn!(%error, event = ?queued.event, "step failed; trying again");
+                tracing::warn!(error = %crate::report::chain(&error), event = ?queued.event, "step failed; trying again");
                 self.enqueue(queued, backoff);
             }
             Err(error) => {
-                tracing::error!(%error, event = ?queued.event, "step failed; left to the sweep");
+                tracing::error!(error = %crate::report::chain(&error), event = ?queued.event, "step failed; left to the sweep");
                 report.dropped.push(queued.event);
             }
         }

@@ -24,7 +24,7 @@ struct Rig {
     clock: ManualClock,
     fake: Arc<FakeCloud>,
     queue: Arc<LocalDispatcher>,
-    parts: Parts,
+    host: FunctionHost,
     credentials: RequestCredentials,
 }
 
@@ -52,12 +52,12 @@ fn rig(api_token: Option<&str>) -> Rig {
         config: EngineConfig::default(),
         sealer: Some(Arc::new(crate::secrets::LocalSealer::with_key([6; 32]))),
     };
-    let parts = Parts::new(pieces, api_token.map(ApiToken::new), credentials.clone());
+    let host = FunctionHost::new(pieces, api_token.map(ApiToken::new), credentials.clone());
     Rig {
         clock,
         fake,
         queue,
-        parts,
+        host,
         credentials,
     }
 }
@@ -102,7 +102,7 @@ fn json(event: &StepEvent) -> Vec<u8> {
 async fn the_chain_runs_through_the_four_functions_to_success() {
     let rig = rig(None);
     let record = rig
-        .parts
+        .host
         .engine()
         .start_new(request())
         .await
@@ -114,7 +114,7 @@ async fn the_chain_runs_through_the_four_functions_to_success() {
         // FC holds a delayed event back; here the clock jumps to its due time.
         rig.clock.advance(Duration::from_secs(120));
         let answer = rig
-            .parts
+            .host
             .handle_event(event.step, &ctx(&format!("r{n}")), &json(&event))
             .await
             .expect("handled");
@@ -122,7 +122,7 @@ async fn the_chain_runs_through_the_four_functions_to_success() {
         assert_eq!(answer["step"], event.step.as_str());
     }
     let last = rig
-        .parts
+        .host
         .engine()
         .get(&record.execution_id)
         .await
@@ -141,7 +141,7 @@ async fn the_chain_runs_through_the_four_functions_to_success() {
 async fn bad_events_are_refused_or_acknowledged_never_run_twice() {
     let rig = rig(None);
     let record = rig
-        .parts
+        .host
         .engine()
         .start_new(request())
         .await
@@ -150,14 +150,14 @@ async fn bad_events_are_refused_or_acknowledged_never_run_twice() {
     assert_eq!(first.step, Step::CreateImage);
 
     let err = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("a"), b"not json")
         .await
         .expect_err("not JSON");
     assert_eq!(err.error_type, "InvalidEvent");
 
     let err = rig
-        .parts
+        .host
         .handle_event(
             Step::CreateImage,
             &ctx("b"),
@@ -169,7 +169,7 @@ async fn bad_events_are_refused_or_acknowledged_never_run_twice() {
     assert!(err.message.contains("step"), "{err}");
 
     let err = rig
-        .parts
+        .host
         .handle_event(Step::Verify, &ctx("c"), &json(&first))
         .await
         .expect_err("create-image's event sent to verify");
@@ -181,7 +181,7 @@ async fn bad_events_are_refused_or_acknowledged_never_run_twice() {
         seq: 0,
     };
     let answer = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("d"), &json(&unknown))
         .await
         .expect("acknowledged");
@@ -189,20 +189,20 @@ async fn bad_events_are_refused_or_acknowledged_never_run_twice() {
 
     // The real event runs once; delivered again, it is acknowledged and ignored.
     let answer = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("e"), &json(&first))
         .await
         .expect("handled");
     assert_eq!(answer["outcome"], "advanced");
     let again = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("f"), &json(&first))
         .await
         .expect("acknowledged");
     assert_eq!(again["outcome"], "ignored");
     assert_eq!(rig.fake.state().count("CreateSnapshot"), 1);
     let latest = rig
-        .parts
+        .host
         .engine()
         .get(&record.execution_id)
         .await
@@ -225,7 +225,7 @@ fn timer(payload: Option<&str>) -> Vec<u8> {
 #[tokio::test]
 async fn the_minute_timer_sweeps_a_lost_event_back_into_the_chain() {
     let rig = rig(None);
-    rig.parts
+    rig.host
         .engine()
         .start_new(request())
         .await
@@ -235,7 +235,7 @@ async fn the_minute_timer_sweeps_a_lost_event_back_into_the_chain() {
 
     // Before the step is overdue the tick finds nothing to sweep.
     let early = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("t1"), &timer(Some(TIMER_PAYLOAD)))
         .await
         .expect("ticked");
@@ -244,7 +244,7 @@ async fn the_minute_timer_sweeps_a_lost_event_back_into_the_chain() {
 
     rig.clock.advance(Duration::from_secs(11 * 60));
     let late = rig
-        .parts
+        .host
         .handle_event(Step::CreateImage, &ctx("t2"), &timer(Some(TIMER_PAYLOAD)))
         .await
         .expect("ticked");
@@ -255,7 +255,7 @@ async fn the_minute_timer_sweeps_a_lost_event_back_into_the_chain() {
 #[tokio::test]
 async fn timer_events_with_other_payloads_or_at_other_functions_do_nothing() {
     let rig = rig(None);
-    rig.parts
+    rig.host
         .engine()
         .start_new(request())
         .await
@@ -265,7 +265,7 @@ async fn timer_events_with_other_payloads_or_at_other_functions_do_nothing() {
 
     for payload in [None, Some("hello"), Some(r#"{"tick":"other"}"#)] {
         let answer = rig
-            .parts
+            .host
             .handle_event(Step::CreateImage, &ctx("t"), &timer(payload))
             .await
             .expect("acknowledged");
@@ -274,7 +274,7 @@ async fn timer_events_with_other_payloads_or_at_other_functions_do_nothing() {
     assert!(rig.queue.take_all().is_empty(), "nothing was swept");
 
     let err = rig
-        .parts
+        .host
         .handle_event(Step::WaitImage, &ctx("t"), &timer(Some(TIMER_PAYLOAD)))
         .await
         .expect_err("wait-image has no timer");
@@ -305,13 +305,13 @@ async fn serve(function: Function) -> (String, tokio::sync::oneshot::Sender<()>)
 async fn create_image_serves_the_http_api_behind_the_http_trigger() {
     let rig = rig(Some("function-api-token-1"));
     let record = rig
-        .parts
+        .host
         .engine()
         .start_new(request())
         .await
         .expect("started");
     let function = rig
-        .parts
+        .host
         .function(Step::CreateImage)
         .markers(crate::runtime::MarkerLog::new());
     let (url, stop) = serve(function).await;
@@ -338,7 +338,7 @@ async fn create_image_serves_the_http_api_behind_the_http_trigger() {
     // Without a token the API is off, and says so.
     let rig = self::rig(None);
     let (url, stop) = serve(
-        rig.parts
+        rig.host
             .function(Step::CreateImage)
             .markers(crate::runtime::MarkerLog::new()),
     )
@@ -360,7 +360,7 @@ async fn create_image_serves_the_http_api_behind_the_http_trigger() {
 async fn step_functions_other_than_create_image_refuse_http() {
     let rig = rig(Some("function-api-token-1"));
     let (url, stop) = serve(
-        rig.parts
+        rig.host
             .function(Step::WaitImage)
             .markers(crate::runtime::MarkerLog::new()),
     )
@@ -385,12 +385,12 @@ fn setup_names_the_missing_or_bad_setting() {
             .single()
             .expect("a valid time"),
     ));
-    let err = Parts::from_env(&Env::default(), clock.clone()).expect_err("no account");
+    let err = FunctionHost::from_env(&Env::default(), clock.clone()).expect_err("no account");
     assert!(err.to_string().contains("FC_ACCOUNT_ID"), "{err}");
-    let err = Parts::from_env(&Env::from_pairs([("FC_ACCOUNT_ID", "1234")]), clock.clone())
+    let err = FunctionHost::from_env(&Env::from_pairs([("FC_ACCOUNT_ID", "1234")]), clock.clone())
         .expect_err("no region");
     assert!(err.to_string().contains("FC_REGION"), "{err}");
-    let err = Parts::from_env(
+    let err = FunctionHost::from_env(
         &Env::from_pairs([
             ("FC_ACCOUNT_ID", "1234"),
             ("FC_REGION", "cn-hangzhou"),
@@ -400,7 +400,7 @@ fn setup_names_the_missing_or_bad_setting() {
     )
     .expect_err("bad store");
     assert!(err.to_string().contains("REIMAGE_STORE"), "{err}");
-    let err = Parts::from_env(
+    let err = FunctionHost::from_env(
         &Env::from_pairs([
             ("FC_ACCOUNT_ID", "1234"),
             ("FC_REGION", "cn-hangzhou"),
@@ -414,7 +414,7 @@ fn setup_names_the_missing_or_bad_setting() {
         err.to_string().contains("REIMAGE_OVERDUE_AFTER_SECS"),
         "{err}"
     );
-    let err = Parts::from_env(
+    let err = FunctionHost::from_env(
         &Env::from_pairs([
             ("FC_ACCOUNT_ID", "1234"),
             ("FC_REGION", "cn-hangzhou"),
@@ -431,7 +431,7 @@ fn setup_names_the_missing_or_bad_setting() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let store = format!("file://{}", dir.path().display());
-    let parts = Parts::from_env(
+    let host = FunctionHost::from_env(
         &Env::from_pairs([
             ("FC_ACCOUNT_ID", "1234"),
             ("FC_REGION", "cn-hangzhou"),
@@ -440,5 +440,5 @@ fn setup_names_the_missing_or_bad_setting() {
         clock,
     )
     .expect("a file store and no credentials yet are enough to start");
-    assert!(format!("{parts:?}").contains("api: false"));
+    assert!(format!("{host:?}").contains("api: false"));
 }

@@ -22,8 +22,8 @@ use super::cloud::{
     CONFIGURATIONS_PER_CALL, GROUPS_PER_CALL, Instance, ScalingConfiguration, ScalingGroup,
 };
 use super::{
-    Cx, Interrupt, Transition, classify, delay, describe_configurations, fail_cleaning_up, failed,
-    pending,
+    Interrupt, StepContext, Transition, classify, delay, describe_configurations, fail_cleaning_up,
+    failed, pending,
 };
 use crate::model::{Step, StepRecord};
 
@@ -34,7 +34,10 @@ pub(crate) const SNAPSHOT_TOKEN: &str = "create-image/snapshot";
 /// Purpose of the image's ClientToken.
 pub(crate) const IMAGE_TOKEN: &str = "create-image/image";
 
-pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+pub(crate) async fn run(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+) -> Result<Transition, Interrupt> {
     if record.learned.snapshot_id.is_none() {
         take_snapshot(cx, record).await
     } else {
@@ -100,7 +103,7 @@ pub(crate) fn check_targets(
     Ok(())
 }
 
-async fn take_snapshot(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+async fn take_snapshot(cx: &StepContext<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
     let request = &record.request;
     let mut learned = record.learned.clone();
     let fail = |reason: String, cause: Option<&super::CloudError>, learned| {
@@ -227,7 +230,7 @@ async fn take_snapshot(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, I
     Ok(Transition::to(pending(STEP, due), learned))
 }
 
-async fn create_image(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+async fn create_image(cx: &StepContext<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
     let mut learned = record.learned.clone();
     let Some(snapshot_id) = learned.snapshot_id.clone() else {
         return Ok(Transition::to(

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use super::cloud::CloudProvider;
 use super::lease::{self, Acquired, LeaseTimes};
 use super::{
-    Checkpoint, CloudError, Cx, Interrupt, Transition, abandon, chrono_duration, fail_cleaning_up,
-    pending, run,
+    Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
+    fail_cleaning_up, pending, run,
 };
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
@@ -311,7 +311,7 @@ impl Engine {
             now,
             last: Mutex::new(None),
         };
-        let cx = Cx {
+        let cx = StepContext {
             cloud: cloud.as_ref(),
             now,
             config: &self.inner.config,
@@ -358,7 +358,7 @@ impl Engine {
     /// that no lease was taken over.
     async fn leases(
         &self,
-        cx: &Cx<'_>,
+        cx: &StepContext<'_>,
         record: &mut StepRecord,
         step: Step,
     ) -> Result<Phase, EngineError> {
@@ -444,7 +444,7 @@ impl Engine {
 
     async fn retry(
         &self,
-        cx: &Cx<'_>,
+        cx: &StepContext<'_>,
         base: &StepRecord,
         event: &StepEvent,
         error: CloudError,

@@ -52,7 +52,7 @@ pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
 pub use engine::{Engine, EngineConfig, EngineError, ExecutionScan, Handled, latest_record};
 
 /// What the engine needs while a step runs.
-pub(crate) struct Cx<'a> {
+pub(crate) struct StepContext<'a> {
     pub cloud: &'a dyn Cloud,
     pub now: DateTime<Utc>,
     pub config: &'a EngineConfig,
@@ -166,7 +166,7 @@ async fn clean_up(cloud: &dyn Cloud, learned: &Learned) -> Result<Vec<String>, C
 
 /// Fails in `step` for `reason` after deleting what the execution created.
 async fn fail_cleaning_up(
-    cx: &Cx<'_>,
+    cx: &StepContext<'_>,
     step: Step,
     learned: Learned,
     reason: String,
@@ -184,7 +184,12 @@ async fn fail_cleaning_up(
 /// Gives up on `record`'s pending step after its retries ran out: fails the execution with
 /// `error`, cleaning up (or putting configurations back) as the step requires. Clean-up calls
 /// that fail are listed in the reason.
-async fn abandon(cx: &Cx<'_>, record: &StepRecord, step: Step, error: &CloudError) -> Transition {
+async fn abandon(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+    step: Step,
+    error: &CloudError,
+) -> Transition {
     let learned = record.learned.clone();
     let reason = format!("gave up after {} retries: {}", learned.retries, error);
     match step {
@@ -209,7 +214,11 @@ async fn abandon(cx: &Cx<'_>, record: &StepRecord, step: Step, error: &CloudErro
 }
 
 /// Runs `record`'s pending step.
-async fn run(cx: &Cx<'_>, record: &StepRecord, step: Step) -> Result<Transition, Interrupt> {
+async fn run(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+    step: Step,
+) -> Result<Transition, Interrupt> {
     match step {
         Step::CreateImage => create_image::run(cx, record).await,
         Step::WaitImage => wait_image::run(cx, record).await,

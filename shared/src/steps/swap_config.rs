@@ -15,7 +15,8 @@
 
 use super::cloud::{Cloud, ScalingConfiguration};
 use super::{
-    Cx, Interrupt, Transition, classify, describe_configurations, failed, pending, with_leftovers,
+    Interrupt, StepContext, Transition, classify, describe_configurations, failed, pending,
+    with_leftovers,
 };
 use crate::model::{Failure, PreviousImage, State, Step, StepRecord};
 
@@ -73,7 +74,10 @@ pub(crate) fn plan(
     plan
 }
 
-pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+pub(crate) async fn run(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+) -> Result<Transition, Interrupt> {
     if record.learned.rolling_back.is_some() {
         return Ok(finish_rollback(cx, record).await);
     }
@@ -165,7 +169,7 @@ pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, 
 /// is written first, in an intermediate record, so that an invocation that dies while putting
 /// back is replayed by [`finish_rollback`] rather than swapping forward again.
 pub(crate) async fn roll_back(
-    cx: &Cx<'_>,
+    cx: &StepContext<'_>,
     record: &StepRecord,
     failure: Failure,
 ) -> Result<Transition, Interrupt> {
@@ -184,7 +188,7 @@ pub(crate) async fn roll_back(
 
 /// Puts back every configuration that holds the execution's image and ends with the failure
 /// `record` says it is rolling back for, naming what could not be put back.
-pub(crate) async fn finish_rollback(cx: &Cx<'_>, record: &StepRecord) -> Transition {
+pub(crate) async fn finish_rollback(cx: &StepContext<'_>, record: &StepRecord) -> Transition {
     let leftovers = put_back_all(cx.cloud, record).await;
     let mut learned = record.learned.clone();
     let mut failure = learned.rolling_back.take().unwrap_or_else(|| Failure {

@@ -8,7 +8,9 @@
 
 use super::cloud::{ALL_IMAGE_STATUSES, Image, ScalingConfiguration};
 use super::swap_config::{finish_rollback, roll_back};
-use super::{Cx, Interrupt, Transition, classify, describe_configurations, failed, failure};
+use super::{
+    Interrupt, StepContext, Transition, classify, describe_configurations, failed, failure,
+};
 use crate::model::naming::has_expected_form;
 use crate::model::{State, Step, StepRecord};
 
@@ -63,7 +65,10 @@ pub(crate) fn problems(
     problems
 }
 
-pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+pub(crate) async fn run(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+) -> Result<Transition, Interrupt> {
     if record.learned.rolling_back.is_some() {
         return Ok(finish_rollback(cx, record).await);
     }

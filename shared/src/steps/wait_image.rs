@@ -10,7 +10,9 @@
 
 use super::cloud::{ALL_IMAGE_STATUSES, Image};
 use super::create_image::humanize;
-use super::{Cx, Interrupt, Transition, classify, delay, fail_cleaning_up, failed, pending};
+use super::{
+    Interrupt, StepContext, Transition, classify, delay, fail_cleaning_up, failed, pending,
+};
 use crate::model::{Step, StepRecord};
 
 const STEP: Step = Step::WaitImage;
@@ -39,7 +41,10 @@ pub(crate) fn judge(image_id: &str, image: Option<&Image>) -> Seen {
     }
 }
 
-pub(crate) async fn run(cx: &Cx<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
+pub(crate) async fn run(
+    cx: &StepContext<'_>,
+    record: &StepRecord,
+) -> Result<Transition, Interrupt> {
     let mut learned = record.learned.clone();
     let Some(image_id) = learned.image_id.clone() else {
         return Ok(Transition::to(

@@ -295,7 +295,7 @@ mod tests {
             ..ChainSources::default()
         };
         let err = resolve_chain(&sources, &template()).expect_err("nothing configured");
-        let text = err.to_string();
+        let text = crate::report::chain(&err);
         assert!(
             text.contains("environment") && text.contains("config.json"),
             "{text}"

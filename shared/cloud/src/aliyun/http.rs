@@ -249,7 +249,7 @@ pub async fn retry<T, E, F, Fut>(
     mut attempt: F,
 ) -> Result<T, E>
 where
-    E: Retryable + std::fmt::Display,
+    E: Retryable + std::error::Error + 'static,
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -275,7 +275,7 @@ where
             debug!(%what, attempt = n, %kind, ?elapsed, ?delay, "giving up: retry time exhausted");
             return Err(err);
         }
-        debug!(%what, attempt = n, %kind, ?delay, error = %err, "retrying");
+        debug!(%what, attempt = n, %kind, ?delay, error = %crate::report::chain(&err), "retrying");
         clock.sleep(delay).await;
         n += 1;
     }
@@ -510,6 +510,8 @@ mod tests {
             write!(f, "{:?}", self.0)
         }
     }
+
+    impl std::error::Error for Other {}
 
     impl Retryable for Other {
         fn kind(&self) -> ErrorKind {
