@@ -432,7 +432,7 @@ fn ok(value: Value) -> Response {
 fn done(result: Result<(), RpcError>) -> Response {
     match result {
         Ok(()) => ok(json!({"ok": true})),
-        Err(err) => crate::server::json_error(err, "Sim"),
+        Err(err) => crate::error::json_error(err, "Sim"),
     }
 }
 
@@ -452,7 +452,7 @@ pub async fn handle(
     req: Request<Body>,
 ) -> Response {
     if !peer.is_some_and(|p| p.ip().is_loopback()) {
-        return crate::server::json_error(
+        return crate::error::json_error(
             RpcError::forbidden(
                 "Forbidden",
                 "The admin interface answers loopback peers only.",
@@ -466,7 +466,7 @@ pub async fn handle(
     let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
         Ok(b) => b,
         Err(_) => {
-            return crate::server::json_error(
+            return crate::error::json_error(
                 RpcError::bad_request(
                     "InvalidParameter",
                     "The admin request body is unreadable or too large.",
@@ -523,7 +523,7 @@ pub async fn handle(
                 admin.advance(std::time::Duration::from_secs(a.seconds));
                 ok(json!({"now": admin.now()}))
             }
-            _ => crate::server::json_error(
+            _ => crate::error::json_error(
                 RpcError::not_found(
                     "InvalidAction.NotFound",
                     format!("The admin interface has no {method} {path}."),
@@ -532,5 +532,5 @@ pub async fn handle(
             ),
         })
     })();
-    result.unwrap_or_else(|err| crate::server::json_error(err, "Sim"))
+    result.unwrap_or_else(|err| crate::error::json_error(err, "Sim"))
 }

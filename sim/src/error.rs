@@ -4,12 +4,13 @@
 //! `Code` and a `Message`. [`RpcError::into_body`] renders it the way the API gateway does:
 //! `{"RequestId","HostId","Code","Message","Recommend"}`.
 //!
-//! Status choices where the reference (§2.2) disagrees with itself, documented in
+//! Status choices where Alibaba Cloud's pages disagree with each other, documented in
 //! sim/README.md: `SignatureDoesNotMatch` is 400 (the gateway's table, which fronts every
 //! product) and `InvalidAccessKeyId.NotFound` is 404 (what the gateway answers today).
 
 use std::fmt;
 
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -110,6 +111,21 @@ impl RpcError {
             "Recommend": recommend,
         })
     }
+}
+
+/// A JSON cloud error outside any product.
+pub fn json_error(err: RpcError, product: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let status = if err.status.is_client_error() || err.status.is_server_error() {
+        err.status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (
+        status,
+        axum::Json(err.into_body(&request_id, "127.0.0.1", product)),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

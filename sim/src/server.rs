@@ -19,10 +19,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt as _;
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderValue, Method, Request, header};
 use tokio::net::TcpListener;
 
-use crate::error::RpcError;
+use crate::error::{RpcError, json_error};
 use crate::params::{Params, decode_pairs};
 use crate::rpc;
 use crate::state::SimState;
@@ -136,19 +136,4 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
     } else {
         (answer.status, axum::Json(answer.body)).into_response()
     }
-}
-
-/// A JSON cloud error outside any product.
-pub fn json_error(err: RpcError, product: &str) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
-    let status = if err.status.is_client_error() || err.status.is_server_error() {
-        err.status
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    (
-        status,
-        axum::Json(err.into_body(&request_id, "127.0.0.1", product)),
-    )
-        .into_response()
 }

@@ -3,12 +3,12 @@
 //! A Function Compute custom runtime that knows nothing of reimage: the HTTP server FC starts
 //! a function in, running one handler (an `async fn` taking a [`Context`] and the event).
 //!
-//! FC runs `/code/bootstrap` and talks to it over HTTP on `0.0.0.0:<CAPort>` (reference
-//! §1). Every request carries an `x-fc-control-path` header ([`ControlPath`]) saying what it
+//! FC runs `/code/bootstrap` and talks to it over HTTP on `0.0.0.0:<CAPort>`
+//! (<https://www.alibabacloud.com/help/doc-detail/191342.htm>). Every request carries an `x-fc-control-path` header ([`ControlPath`]) saying what it
 //! is: an event invocation, an HTTP-trigger request, or a lifecycle hook. The runtime
 //!
-//! - reads the `x-fc-*` headers into a [`Context`] (credentials from the headers first, then
-//!   the `ALIBABA_CLOUD_*` environment);
+//! - reads the `x-fc-*` headers into a [`Context`] (the function's description falls back on
+//!   the `FC_*` environment; the credentials are the request's own);
 //! - writes the `FC Invoke Start RequestId: <id>` / `FC Invoke End RequestId: <id>` markers
 //!   (and the Initialize / PreStop / PreFreeze ones) that FC cuts its per-request logs at;
 //! - runs the handler inside a tracing span carrying the request id, so every JSON log line

@@ -55,7 +55,7 @@ pub enum ExecutedAt {
     },
     /// On a recurrence, at a time of day in a time zone, until it expires.
     Periodic(Periodic),
-    /// On a Function Compute timer expression (see [`crate::schedule::parse_cron`]).
+    /// On a Function Compute timer expression (see [`crate::aliyun::fc::timer::parse_cron`]).
     Cron {
         /// `0 0 4 * * *`, `CRON_TZ=Asia/Shanghai 0 0 4 1 * *` or `@every 5m`.
         expression: String,

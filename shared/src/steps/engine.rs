@@ -14,13 +14,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::cloud::CloudProvider;
+use super::dispatcher::SharedDispatcher;
 use super::lease::{self, Acquired, LeaseTimes};
 use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
 };
 use crate::clock::SharedClock;
-use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
 use crate::model::execution::{EXECUTIONS_PREFIX, RecordError, parse_record_key};
 use crate::model::naming::{self, NameError};

@@ -37,6 +37,7 @@ pub mod aliyun;
 pub mod cloud;
 mod create_image;
 pub mod delay;
+pub mod dispatcher;
 mod engine;
 pub mod lease;
 mod swap_config;

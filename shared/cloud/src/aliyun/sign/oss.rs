@@ -587,8 +587,9 @@ mod tests {
         assert_eq!(parse_authorization(""), None);
     }
 
-    /// The V4 example of alibabacloud-oss-go-sdk-v2 (`oss/signer/signer_test.go`), as
-    /// recomputed in the project's reference notes (§5.3).
+    /// The V4 example of alibabacloud-oss-go-sdk-v2 (`oss/signer/signer_test.go`, in
+    /// <https://github.com/aliyun/alibabacloud-oss-go-sdk-v2>): its request, canonical query
+    /// and URI, and signature.
     #[test]
     fn v4_go_sdk_vector() {
         let headers = [
