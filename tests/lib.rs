@@ -50,3 +50,26 @@ pub fn run_python(script: &str, args: &[&str], envs: &[(&str, &str)]) -> String 
     );
     stdout
 }
+
+/// Runs `tests/python/<script>` against `sim`, off the async runtime: the script finds the
+/// sim in `SIM_ENDPOINT`, `SIM_REGION`, `SIM_AK` and `SIM_SECRET`, and anything else in
+/// `envs`. Returns stdout, panicking with the script's stderr if it fails.
+pub async fn run_python_against(
+    sim: &reimage_sim::Sim,
+    script: &'static str,
+    envs: &[(&str, &str)],
+) -> String {
+    let mut all: Vec<(String, String)> = vec![
+        ("SIM_ENDPOINT".into(), sim.endpoint().into()),
+        ("SIM_REGION".into(), sim.region_id().into()),
+        ("SIM_AK".into(), sim.access_key_id().into()),
+        ("SIM_SECRET".into(), sim.access_key_secret().into()),
+    ];
+    all.extend(envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    tokio::task::spawn_blocking(move || {
+        let envs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_python(script, &[], &envs)
+    })
+    .await
+    .expect("the script's thread does not panic")
+}

@@ -13,19 +13,13 @@ use reimage::secrets::{KmsSealer, SealError, SecretSealer};
 use reimage::store::SharedStore;
 use reimage::store::memory::MemoryStore;
 use reimage::store::tasks::TaskStore;
-use reimage_sim::seed::{DEMO_KMS_ALIAS, DEMO_KMS_KEY_ID, Seed, SeedKmsKey};
+use reimage_sim::seed::{DEMO_DISABLED_KMS_KEY_ID, DEMO_KMS_ALIAS, DEMO_KMS_KEY_ID, Seed};
 
-const DISABLED_KEY: &str = "key-hzzdisabled00000000000";
+const DISABLED_KEY: &str = DEMO_DISABLED_KMS_KEY_ID;
 
 async fn sim_and_client() -> (reimage_sim::Sim, Client) {
-    let mut seed = Seed::demo();
-    seed.kms_keys.push(SeedKmsKey {
-        key_id: DISABLED_KEY.to_owned(),
-        alias: None,
-        enabled: false,
-    });
     let sim = reimage_sim::Sim::builder()
-        .seed(seed)
+        .seed(Seed::demo_with_a_disabled_kms_key())
         .start()
         .await
         .unwrap();

@@ -578,6 +578,23 @@ pub const DEMO_KMS_KEY_ID: &str = "key-hzz6a3f7c2b1d4e5f6a7b8c9";
 /// Its alias (template.yml's `SecretsKmsKeyId` default).
 pub const DEMO_KMS_ALIAS: &str = "alias/reimage-secrets";
 
+/// The disabled key of [`Seed::demo_with_a_disabled_kms_key`].
+pub const DEMO_DISABLED_KMS_KEY_ID: &str = "key-hzzdisabled00000000000";
+
+impl Seed {
+    /// The demo region with one more KMS key, [`DEMO_DISABLED_KMS_KEY_ID`], disabled: what
+    /// tests of KMS's refusals start from.
+    pub fn demo_with_a_disabled_kms_key() -> Self {
+        let mut seed = Self::demo();
+        seed.kms_keys.push(SeedKmsKey {
+            key_id: DEMO_DISABLED_KMS_KEY_ID.to_owned(),
+            alias: None,
+            enabled: false,
+        });
+        seed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -402,6 +402,23 @@ mod tests {
 
     const TOKEN: &str = "serve-test-token-123";
 
+    /// Polls an execution's status URL until it is no longer pending (at most a minute).
+    async fn poll_until_settled(client: &reqwest::Client, url: &str, token: Option<&str>) -> Value {
+        let mut status = Value::Null;
+        for _ in 0..3000 {
+            let mut request = client.get(url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            status = request.send().await.unwrap().json().await.unwrap();
+            if status["status"] != "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        status
+    }
+
     fn runtime(store: SharedStore, clock: &ManualClock, ids: &str) -> Runtime {
         Runtime {
             store,
@@ -470,22 +487,7 @@ mod tests {
             .await
             .unwrap();
         let status_url = created["run"]["status_url"].as_str().unwrap().to_owned();
-        let mut status = Value::Null;
-        for _ in 0..3000 {
-            status = client
-                .get(format!("{base}{status_url}"))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if status["status"] != "pending" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await; // at most a minute
-        }
+        let status = poll_until_settled(&client, &format!("{base}{status_url}"), Some(TOKEN)).await;
         assert_eq!(status["status"], "succeeded", "{status}");
         let image = status["learned"]["image_id"].as_str().unwrap().to_owned();
         assert_eq!(fake.state().times_swapped("asc-active", &image), 1);
@@ -657,22 +659,8 @@ mod tests {
         assert_eq!(first.status(), 202);
         let first: Value = first.json().await.unwrap();
         let status_url = first["status_url"].as_str().unwrap().to_owned();
-        let mut status = Value::Null;
         // The CI job polls with the webhook's answer alone: no API token.
-        for _ in 0..3000 {
-            status = client
-                .get(format!("{base}{status_url}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if status["status"] != "pending" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await; // at most a minute
-        }
+        let status = poll_until_settled(&client, &format!("{base}{status_url}"), None).await;
         assert_eq!(status["status"], "succeeded", "{status}");
         assert_eq!(status["trigger"]["source"], "github");
         let image = status["learned"]["image_id"].as_str().unwrap();

@@ -53,6 +53,10 @@ use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
+use tracing::Subscriber;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use reimage_cloud::settings::Env;
 
@@ -111,24 +115,23 @@ pub fn listen_port(env: &Env) -> Result<u16, RuntimeError> {
 }
 
 /// Installs the JSON log subscriber on stdout (where FC collects logs, between the
-/// markers), filtered by `RUST_LOG` (default `info`). Does nothing if one is installed.
+/// markers), filtered by `RUST_LOG` (see [`log_filter`]). Does nothing if one is installed.
 pub fn init_tracing(env: &Env) {
-    let filter = tracing_subscriber::EnvFilter::try_new(env.get("RUST_LOG").unwrap_or("info"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = json_subscriber(filter, std::io::stdout).try_init();
+    let _ = json_subscriber(log_filter(env.get("RUST_LOG")), std::io::stdout).try_init();
+}
+
+/// The `RUST_LOG` filter of a function: a default level and `target=level` pairs, such as
+/// `info` or `warn,reimage=debug`. Unset or unreadable, it is `info`. (No regular
+/// expressions or span filters: they would cost every function a regex engine.)
+pub fn log_filter(directives: Option<&str>) -> Targets {
+    directives
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// The JSON log format of the runtime: one object per line, with the fields of the current
 /// span (among them `request_id`) under `"span"`.
-pub fn json_subscriber<W>(
-    filter: tracing_subscriber::EnvFilter,
-    writer: W,
-) -> tracing_subscriber::fmt::SubscriberBuilder<
-    tracing_subscriber::fmt::format::JsonFields,
-    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
-    tracing_subscriber::EnvFilter,
-    W,
->
+pub fn json_subscriber<W>(filter: Targets, writer: W) -> impl Subscriber + Send + Sync + 'static
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -136,8 +139,10 @@ where
         .json()
         .with_current_span(true)
         .with_span_list(false)
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
+        .finish()
+        .with(filter)
 }
 
 /// Serves `function` as FC runs it: reads the process environment, logs JSON to stdout,

@@ -462,3 +462,16 @@ fn listen_port_prefers_fc_server_port_then_the_documented_variable() {
         listen_port(&Env::from_pairs([("FC_SERVER_PORT", "ninety")])).expect_err("not a port");
     assert!(err.to_string().contains("FC_SERVER_PORT"), "{err}");
 }
+
+#[test]
+fn the_log_filter_reads_a_level_and_targets_and_falls_back_on_info() {
+    use tracing::Level;
+    let filter = crate::log_filter(Some("warn,reimage=debug"));
+    assert!(filter.would_enable("reimage::steps", &Level::DEBUG));
+    assert!(filter.would_enable("hyper", &Level::WARN));
+    assert!(!filter.would_enable("hyper", &Level::INFO));
+    for fallback in [crate::log_filter(None), crate::log_filter(Some("reimage=loud"))] {
+        assert!(fallback.would_enable("reimage", &Level::INFO));
+        assert!(!fallback.would_enable("reimage", &Level::DEBUG));
+    }
+}

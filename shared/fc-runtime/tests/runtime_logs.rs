@@ -5,8 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use reimage_fc_runtime::{
-    CONTROL_PATH_HEADER, Context, Function, HandlerError, MarkerLog, headers, json_subscriber, run,
+    CONTROL_PATH_HEADER, Context, Function, HandlerError, MarkerLog, headers, json_subscriber,
+    log_filter, run,
 };
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// A `MakeWriter` that appends to a shared buffer.
 #[derive(Clone, Default)]
@@ -32,7 +34,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
 #[tokio::test]
 async fn every_log_line_of_a_request_is_json_carrying_its_request_id() {
     let buffer = Buffer::default();
-    json_subscriber(tracing_subscriber::EnvFilter::new("info"), buffer.clone())
+    json_subscriber(log_filter(None), buffer.clone())
         .try_init()
         .expect("the only subscriber of this test binary");
 
