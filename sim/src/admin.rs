@@ -27,7 +27,7 @@ use http::{Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::ecs::state::{ImageStatus, InstanceStatus};
+use crate::ecs::state::{ImageStatus, InstanceStatus, ProgressProfile};
 use crate::error::RpcError;
 use crate::state::{CallCounts, Fault, Latency, SimState, Throttle};
 
@@ -407,6 +407,25 @@ impl Admin {
         Ok(())
     }
 
+    /// How the progress of the images CreateImage makes from now on moves.
+    pub fn set_image_progress(&self, profile: ProgressProfile) {
+        self.state.region().ecs.image_profile = profile;
+    }
+
+    /// How the progress of the image `id` moves from now on (its creation and ready times
+    /// stay).
+    pub fn set_progress_of(&self, id: &str, profile: ProgressProfile) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        let image = region
+            .ecs
+            .images
+            .iter_mut()
+            .find(|m| m.image_id == id)
+            .ok_or_else(|| crate::ecs::errors::image_not_found(id))?;
+        image.profile = profile;
+        Ok(())
+    }
+
     /// The sim's time.
     pub fn now(&self) -> DateTime<Utc> {
         self.state.now()
@@ -423,6 +442,12 @@ impl Admin {
 #[derive(Deserialize)]
 struct Advance {
     seconds: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageProgress {
+    profile: ProgressProfile,
 }
 
 fn ok(value: Value) -> Response {
@@ -517,6 +542,15 @@ pub async fn handle(
                 ok(json!({"ok": true}))
             }
             (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
+            (&Method::POST, ["images", "progress"]) => {
+                let p: ImageProgress = parse(&body)?;
+                admin.set_image_progress(p.profile);
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["images", id, "progress"]) => {
+                let p: ImageProgress = parse(&body)?;
+                done(admin.set_progress_of(id, p.profile))
+            }
             (&Method::GET, ["clock"]) => ok(json!({"now": admin.now()})),
             (&Method::POST, ["clock", "advance"]) => {
                 let a: Advance = parse(&body)?;

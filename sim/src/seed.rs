@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ecs::state::ProgressProfile;
+
 /// Why a seed cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -51,6 +53,14 @@ pub struct Seed {
     /// KMS keys (symmetric, for Encrypt and Decrypt).
     #[serde(default)]
     pub kms_keys: Vec<SeedKmsKey>,
+    /// How the progress of images being built moves: `linear` (the default), `stalled`,
+    /// `fast_then_slow` or `steps`.
+    #[serde(default, skip_serializing_if = "is_linear")]
+    pub image_progress: ProgressProfile,
+}
+
+fn is_linear(profile: &ProgressProfile) -> bool {
+    *profile == ProgressProfile::Linear
 }
 
 impl fmt::Debug for Seed {
@@ -66,6 +76,7 @@ impl fmt::Debug for Seed {
             .field("scaling_configurations", &self.scaling_configurations.len())
             .field("buckets", &self.buckets)
             .field("kms_keys", &self.kms_keys)
+            .field("image_progress", &self.image_progress)
             .finish()
     }
 }
@@ -568,6 +579,7 @@ impl Seed {
                 alias: Some(DEMO_KMS_ALIAS.to_owned()),
                 enabled: true,
             }],
+            image_progress: ProgressProfile::Linear,
         }
     }
 }
@@ -605,6 +617,27 @@ mod tests {
         demo.validate().unwrap();
         let back = Seed::from_json(&demo.to_json_pretty()).unwrap();
         assert_eq!(back, demo);
+    }
+
+    #[test]
+    fn the_image_progress_profile_is_read_and_linear_by_default() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&Seed::demo().to_json_pretty()).unwrap();
+        assert!(
+            v.get("image_progress").is_none(),
+            "linear is not written out"
+        );
+        assert_eq!(
+            Seed::from_json(&v.to_string()).unwrap().image_progress,
+            ProgressProfile::Linear
+        );
+        v["image_progress"] = serde_json::json!("fast_then_slow");
+        let seed = Seed::from_json(&v.to_string()).unwrap();
+        assert_eq!(seed.image_progress, ProgressProfile::FastThenSlow);
+        assert_eq!(Seed::from_json(&seed.to_json_pretty()).unwrap(), seed);
+        v["image_progress"] = serde_json::json!("sideways");
+        let err = Seed::from_json(&v.to_string()).unwrap_err();
+        assert!(reimage_cloud::report::chain(&err).contains("sideways"));
     }
 
     #[test]

@@ -54,8 +54,10 @@ impl Region {
                 fails: false,
                 disk_mappings: Vec::new(),
                 tags: Vec::new(),
+                profile: seed.image_progress,
             });
         }
+        ecs.image_profile = seed.image_progress;
         for i in &seed.instances {
             ecs.instances.push(Instance {
                 instance_id: i.instance_id.clone(),

@@ -470,7 +470,10 @@ fn the_log_filter_reads_a_level_and_targets_and_falls_back_on_info() {
     assert!(filter.would_enable("reimage::steps", &Level::DEBUG));
     assert!(filter.would_enable("hyper", &Level::WARN));
     assert!(!filter.would_enable("hyper", &Level::INFO));
-    for fallback in [crate::log_filter(None), crate::log_filter(Some("reimage=loud"))] {
+    for fallback in [
+        crate::log_filter(None),
+        crate::log_filter(Some("reimage=loud")),
+    ] {
         assert!(fallback.would_enable("reimage", &Level::INFO));
         assert!(!fallback.would_enable("reimage", &Level::DEBUG));
     }

@@ -5,6 +5,7 @@
 //! clock whenever someone looks.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::errors;
 use crate::error::RpcError;
@@ -144,7 +145,70 @@ pub fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// How a build's reported `Progress` moves from creation to done. ECS documents no shape
+/// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimages>
+/// says only that `Progress` is the percentage done), and real images are seen to do all of
+/// these; snapshots in the sim are always linear.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressProfile {
+    /// Evenly, from 0 to 100 %.
+    #[default]
+    Linear,
+    /// 0 % for nine tenths of the build, then the rest in its last tenth.
+    Stalled,
+    /// Fast at first, then slower and slower: `1 - (1 - t)²` of the way after a share `t`
+    /// of the build time.
+    FastThenSlow,
+    /// In four steps: 0, 25, 50 and 75 %.
+    Steps,
+}
+
+impl ProgressProfile {
+    /// Every profile, in the order the bench prints them.
+    pub const ALL: [Self; 4] = [Self::Linear, Self::Stalled, Self::FastThenSlow, Self::Steps];
+
+    /// Its name in a seed and in the bench: `linear`, `stalled`, `fast_then_slow`, `steps`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Stalled => "stalled",
+            Self::FastThenSlow => "fast_then_slow",
+            Self::Steps => "steps",
+        }
+    }
+
+    /// The whole percent reported once `done` of a build of `total` has passed (any unit,
+    /// `0 <= done < total`), rounded down; exact, in integers.
+    pub fn percent(self, done: i64, total: i64) -> u32 {
+        let (d, t) = (i128::from(done.clamp(0, total)), i128::from(total.max(1)));
+        let percent = match self {
+            Self::Linear => d * 100 / t,
+            Self::Stalled => {
+                let stall = t * 9 / 10;
+                if d < stall {
+                    0
+                } else {
+                    (d - stall) * 100 / (t - stall).max(1)
+                }
+            }
+            Self::FastThenSlow => (2 * d * t - d * d) * 100 / (t * t),
+            Self::Steps => d * 4 / t * 25,
+        };
+        u32::try_from(percent).unwrap_or(0)
+    }
+}
+
 fn progress(created: DateTime<Utc>, ready: DateTime<Utc>, now: DateTime<Utc>) -> Progress {
+    progress_as(ProgressProfile::Linear, created, ready, now)
+}
+
+fn progress_as(
+    profile: ProgressProfile,
+    created: DateTime<Utc>,
+    ready: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Progress {
     let total = (ready - created).num_milliseconds();
     let done = (now - created).num_milliseconds();
     if total <= 0 || done >= total {
@@ -153,9 +217,8 @@ fn progress(created: DateTime<Utc>, ready: DateTime<Utc>, now: DateTime<Utc>) ->
             remain_seconds: 0,
         };
     }
-    let percent = u32::try_from((done.max(0) * 100) / total)
-        .unwrap_or(0)
-        .min(99);
+    // Never 100 before the build is done.
+    let percent = profile.percent(done, total).min(99);
     Progress {
         percent,
         remain_seconds: (ready - now).num_seconds().max(0),
@@ -248,12 +311,14 @@ pub struct Image {
     pub disk_mappings: Vec<DiskMapping>,
     /// Tags.
     pub tags: Vec<(String, String)>,
+    /// How its progress moves while it is built.
+    pub profile: ProgressProfile,
 }
 
 impl Image {
     /// Status and progress at `now`.
     pub fn status(&self, now: DateTime<Utc>) -> (ImageStatus, Progress) {
-        let p = progress(self.creation_time, self.ready_at, now);
+        let p = progress_as(self.profile, self.creation_time, self.ready_at, now);
         if p.percent < 100 {
             (ImageStatus::Creating, p)
         } else if self.fails {
@@ -294,6 +359,8 @@ pub struct Ecs {
     tokens: Vec<TokenUse>,
     /// Whether the next created image will end in CreateFailed.
     pub fail_next_image: bool,
+    /// How the progress of the images created from now on moves.
+    pub image_profile: ProgressProfile,
     next_id: u64,
 }
 
@@ -649,6 +716,7 @@ impl Ecs {
             fails,
             disk_mappings: mappings,
             tags: req.tags.clone(),
+            profile: self.image_profile,
         });
         self.token_remember("CreateImage", req.client_token.as_deref(), fingerprint, &id);
         Ok(id)
@@ -734,6 +802,32 @@ mod tests {
         ] {
             let err = check_image_name(bad).unwrap_err();
             assert_eq!(err.code, "InvalidImageName.Malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_profile_reports_its_shape_in_whole_percents_never_going_back() {
+        use ProgressProfile::{FastThenSlow, Linear, Stalled, Steps};
+        let at = |p: ProgressProfile, d: i64| p.percent(d, 1000);
+        assert_eq!([0, 250, 500, 999].map(|d| at(Linear, d)), [0, 25, 50, 99]);
+        assert_eq!(
+            [0, 899, 900, 950, 999].map(|d| at(Stalled, d)),
+            [0, 0, 0, 50, 99]
+        );
+        assert_eq!(
+            [0, 250, 500, 999].map(|d| at(FastThenSlow, d)),
+            [0, 43, 75, 99]
+        );
+        assert_eq!(
+            [0, 249, 250, 749, 750, 999].map(|d| at(Steps, d)),
+            [0, 0, 25, 50, 75, 75]
+        );
+        for profile in ProgressProfile::ALL {
+            let shown: Vec<u32> = (0..1000).map(|d| at(profile, d)).collect();
+            assert!(
+                shown.windows(2).all(|w| w[0] <= w[1]) && shown[999] < 100,
+                "{profile:?}"
+            );
         }
     }
 

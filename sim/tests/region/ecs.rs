@@ -588,3 +588,84 @@ async fn stop_and_start_instance_change_status_at_once_and_check_the_current_one
     let (status, code, _) = call.err("StartInstance", &[("InstanceId", "i-nope")]).await;
     assert_eq!((status, code.as_str()), (404, "InvalidInstanceId.NotFound"));
 }
+
+#[tokio::test]
+async fn image_progress_follows_the_profile_set_for_new_images_or_for_one_image() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let http = reqwest::Client::new();
+    let admin = |path: &str, profile: &str| {
+        http.post(format!("{}/__sim/images/{path}", sim.endpoint()))
+            .json(&serde_json::json!({ "profile": profile }))
+            .send()
+    };
+    let progress_of = |image_id: String| {
+        let call = &call;
+        async move {
+            let found = call
+                .ok(
+                    "DescribeImages",
+                    &[
+                        ("RegionId", "cn-hangzhou"),
+                        ("ImageId", &image_id),
+                        ("Status", "Creating,Available"),
+                    ],
+                )
+                .await;
+            let image = &found["Images"]["Image"][0];
+            format!(
+                "{} {}",
+                image["Status"].as_str().unwrap(),
+                image["Progress"].as_str().unwrap()
+            )
+        }
+    };
+    let create = |name: &'static str| {
+        let call = &call;
+        async move {
+            call.ok(
+                "CreateImage",
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("InstanceId", "i-bp1demoweb000000001"),
+                    ("ImageName", name),
+                ],
+            )
+            .await["ImageId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+
+    // Images made from now on stall at 0 % for nine tenths of their 100 s.
+    let answer = admin("progress", "stalled").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let stalled = create("stalled-image").await;
+    clock.advance(Duration::from_secs(89));
+    assert_eq!(progress_of(stalled.clone()).await, "Creating 0%");
+    clock.advance(Duration::from_secs(6));
+    assert_eq!(progress_of(stalled.clone()).await, "Creating 50%");
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(progress_of(stalled).await, "Available 100%");
+
+    // One image's profile changes while it is built; the next keeps the stalled default.
+    let quick = create("quick-image").await;
+    let answer = admin(&format!("{quick}/progress"), "fast_then_slow")
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    clock.advance(Duration::from_secs(50));
+    assert_eq!(progress_of(quick.clone()).await, "Creating 75%");
+    let answer = admin(&format!("{quick}/progress"), "steps").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(progress_of(quick).await, "Creating 50%");
+
+    // An unknown profile or image is refused, naming it.
+    let refused = admin("progress", "sideways").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("sideways"));
+    let unknown = admin("m-nope/progress", "linear").await.unwrap();
+    assert_eq!(unknown.status(), 404);
+}
