@@ -16,9 +16,7 @@ mod tasks;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +28,7 @@ use reimage::dispatch::local::LocalDispatcher;
 use reimage::model::{PermissionSource, State, StepRecord, UpdateRequest};
 use reimage::store::memory::MemoryStore;
 use reimage_sim::Seed;
+use reimage_sim::ecs::state::ProgressProfile;
 use reimage_sim::seed::{SeedScalingConfiguration, SeedScalingGroup};
 
 use crate::cmd::run::drive;
@@ -155,7 +154,7 @@ impl fmt::Display for Section {
     }
 }
 
-type SectionFuture = Pin<Box<dyn Future<Output = anyhow::Result<Section>>>>;
+type SectionFuture = futures::future::LocalBoxFuture<'static, anyhow::Result<Section>>;
 
 /// A section's name and the function that measures it.
 type SectionEntry = (&'static str, fn(Options) -> SectionFuture);
@@ -164,12 +163,13 @@ type SectionEntry = (&'static str, fn(Options) -> SectionFuture);
 pub const SECTIONS: &[SectionEntry] = &[
     ("pipeline", |_| Box::pin(pipeline())),
     ("fan-out", |_| Box::pin(fan_out())),
+    ("progress", |_| Box::pin(progress())),
     ("tasks", |_| Box::pin(tasks())),
     ("fc", |options| Box::pin(fc::run(options))),
 ];
 
 /// Sections that take minutes: run only when named or with `--all`.
-const SLOW_SECTIONS: &[&str] = &["tasks", "fc"];
+const SLOW_SECTIONS: &[&str] = &["progress", "tasks", "fc"];
 
 /// Runs `reimage bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -329,6 +329,95 @@ pub async fn pipeline() -> anyhow::Result<Section> {
     Ok(Section {
         name: "pipeline",
         title: format!("one execution, 2 configurations, an image that takes {IMAGE_SECONDS} s"),
+        figures,
+    })
+}
+
+/// What the wait for one image cost: DescribeImages calls, and the time from Available to the
+/// first ModifyScalingConfiguration as a share of the build time.
+struct Wait {
+    describe_images: u64,
+    lag_share: f64,
+}
+
+/// One execution onto the demo group whose image takes `image_seconds` and reports its
+/// progress as `profile` does.
+async fn wait_over(profile: ProgressProfile, image_seconds: u64) -> anyhow::Result<Wait> {
+    let mut seed = Seed::demo();
+    seed.image_progress = profile;
+    let targets =
+        crate::cmd::demo::pick_targets_in_seed(&seed).context("the demo region has no targets")?;
+    let m = measure(
+        seed,
+        image_seconds,
+        &targets.instance_id,
+        targets.configuration_ids.to_vec(),
+    )
+    .await?;
+    let (Some(requested), Some(swapped)) =
+        (m.last.learned.image_requested_at, m.last.learned.swapped_at)
+    else {
+        bail!("the execution recorded no CreateImage or swap time");
+    };
+    let available = requested + chrono::Duration::seconds(image_seconds as i64);
+    let lag = (swapped - available).num_milliseconds() as f64 / 1000.0;
+    Ok(Wait {
+        describe_images: m.calls.get("DescribeImages").copied().unwrap_or(0),
+        lag_share: 100.0 * lag / image_seconds as f64,
+    })
+}
+
+/// The median and the largest of `values`.
+fn median_and_worst(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let median = values.get(values.len() / 2).copied().unwrap_or(0.0);
+    (median, values.last().copied().unwrap_or(0.0))
+}
+
+/// Section `progress`: the wait for the image over 100 builds per progress profile of the
+/// sim, from 2 minutes to an hour each.
+pub async fn progress() -> anyhow::Result<Section> {
+    const BUILDS: u64 = 100;
+    let mut figures = Vec::new();
+    for profile in ProgressProfile::ALL {
+        let mut calls = Vec::new();
+        let mut shares = Vec::new();
+        for i in 0..BUILDS {
+            let wait = wait_over(profile, 120 + i * 35).await?;
+            calls.push(wait.describe_images as f64);
+            shares.push(wait.lag_share);
+        }
+        let (calls_median, calls_worst) = median_and_worst(calls);
+        let (share_median, share_worst) = median_and_worst(shares);
+        figures.push(Figure::plain(profile.name(), ""));
+        figures.push(Figure::plain(
+            "  DescribeImages calls, median",
+            calls_median,
+        ));
+        figures.push(Figure::at_most(
+            "  DescribeImages calls, worst",
+            calls_worst,
+            "",
+            10.0,
+        ));
+        figures.push(Figure::at_most(
+            "  Available → first swap, median",
+            share_median,
+            " % of the build",
+            5.0,
+        ));
+        figures.push(Figure::at_most(
+            "  Available → first swap, worst",
+            share_worst,
+            " % of the build",
+            5.0,
+        ));
+    }
+    Ok(Section {
+        name: "progress",
+        title: format!(
+            "the wait for the image, {BUILDS} builds of 2 to 60 minutes per progress profile"
+        ),
         figures,
     })
 }

@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -642,7 +640,7 @@ impl Checkpoint for Checkpoints<'_> {
         &'a self,
         base: &'a StepRecord,
         learned: Learned,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<StepRecord>, EngineError>> + Send + 'a>> {
+    ) -> futures::future::BoxFuture<'a, Result<Option<StepRecord>, EngineError>> {
         Box::pin(async move {
             let Some(step) = base.state.pending_step() else {
                 return Ok(None); // a finished execution takes no checkpoint

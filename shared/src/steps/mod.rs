@@ -70,9 +70,7 @@ pub(crate) trait Checkpoint: Send + Sync {
         &'a self,
         base: &'a StepRecord,
         learned: Learned,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Option<StepRecord>, EngineError>> + Send + 'a>,
-    >;
+    ) -> futures::future::BoxFuture<'a, Result<Option<StepRecord>, EngineError>>;
 }
 
 /// What a step decided: the next record's state and knowledge.
