@@ -287,7 +287,11 @@ impl FunctionHost {
             }));
         }
         let now = self.engine.clock().now();
-        let swept = self.engine.sweep(now).await.map_err(HandlerError::from)?;
+        let swept = self
+            .engine
+            .tick_sweep(now)
+            .await
+            .map_err(HandlerError::from)?;
         let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
         tracing::info!(
             trigger_time = %timer.trigger_time, swept = swept.len(),

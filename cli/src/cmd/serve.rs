@@ -252,7 +252,7 @@ async fn tick_loop(serve: &Serve, mut stop: watch::Receiver<bool>) {
             () = serve.clock.sleep(wait) => {}
         }
         let now = serve.clock.now();
-        if let Err(error) = serve.engine.sweep(now).await {
+        if let Err(error) = serve.engine.tick_sweep(now).await {
             tracing::error!(%error, "sweep failed");
         }
         match serve.scheduler.tick(now).await {
@@ -294,7 +294,7 @@ pub async fn serve(
     // margin had passed dispatches every pending step whose due time has come.
     let margin = chrono::Duration::from_std(serve.engine.config().overdue_after)
         .unwrap_or(chrono::Duration::zero());
-    if let Err(error) = serve.engine.sweep(serve.clock.now() + margin).await {
+    if let Err(error) = serve.engine.sweep_all(serve.clock.now() + margin).await {
         tracing::error!(%error, "start-up sweep failed");
     }
     let ticker = tick_loop(&serve, stop_rx.clone());

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::cloud::CloudProvider;
 use super::dispatcher::SharedDispatcher;
 use super::lease::{self, Acquired, LeaseTimes};
+use super::live;
 use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
@@ -144,7 +145,12 @@ struct Inner {
     dispatcher: SharedDispatcher,
     clouds: Arc<dyn CloudProvider>,
     config: EngineConfig,
+    /// Executions the sweep has seen finished (see [`Engine::remember_finished`]).
+    finished: std::sync::Mutex<std::collections::HashSet<ExecutionId>>,
 }
+
+/// How many finished executions a warm process remembers for the sweep.
+const FINISHED_REMEMBERED: usize = 10_000;
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -192,6 +198,7 @@ impl Engine {
                 dispatcher,
                 clouds,
                 config,
+                finished: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
@@ -264,12 +271,7 @@ impl Engine {
             now,
         )?;
         let record = StepRecord::first(execution_id, request, image_name, now);
-        match self
-            .inner
-            .store
-            .create(&record.key(), &record.to_json())
-            .await
-        {
+        match self.write_record(&record).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => {
                 return Err(EngineError::AlreadyStarted(record.execution_id));
@@ -337,7 +339,7 @@ impl Engine {
             Err(Interrupt::Retry(error)) => self.retry(&cx, &base, event, error).await,
         };
         let next = base.next(transition.state, transition.learned, now);
-        match self.inner.store.create(&next.key(), &next.to_json()).await {
+        match self.write_record(&next).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => return Ok(Handled::LostRace),
             Err(e) => return Err(e.into()),
@@ -478,16 +480,76 @@ impl Engine {
         }
     }
 
+    /// Writes `record`; when it leaves the execution pending, first indexes the hour its
+    /// step is due in ([`live`]), so that the sweep finds it.
+    async fn write_record(&self, record: &StepRecord) -> Result<(), StoreError> {
+        if let State::Pending { due_at, .. } = record.state {
+            live::mark(&self.inner.store, due_at, &record.execution_id).await?;
+        }
+        self.inner
+            .store
+            .create(&record.key(), &record.to_json())
+            .await
+    }
+
     /// Dispatches again the pending step of every execution whose step is overdue (due more
-    /// than [`EngineConfig::overdue_after`] before `now`). Returns the events sent.
+    /// than [`EngineConfig::overdue_after`] before `now`) and was due within
+    /// [`live::SWEEP_WINDOW`] of becoming so. What the minute's timer runs: its store reads
+    /// follow the executions at work in the last hours, not the whole history. Returns the
+    /// events sent.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
         let overdue = chrono_duration(self.inner.config.overdue_after);
-        let mut sent = Vec::new();
+        let until = now - overdue;
+        let ids = live::due_between(&self.inner.store, until - live::SWEEP_WINDOW, until).await?;
+        let mut records = Vec::new();
+        for id in ids {
+            if self.is_known_finished(&id) {
+                continue;
+            }
+            match self.get(&id).await {
+                Ok(Some(record)) if record.state.is_terminal() => self.remember_finished(id),
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => {}
+                Err(EngineError::Record(e)) => Unreadable {
+                    key: e.key,
+                    reason: e.source.to_string(),
+                }
+                .warn_skipped("the sweep"),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(self.dispatch_overdue(records, now).await)
+    }
+
+    /// The sweep over every execution ever started, which reads them all: for a start after
+    /// a long outage, and once a day behind [`Engine::sweep`], for a step lost longer than
+    /// its window.
+    pub async fn sweep_all(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
         let scan = self.scan().await?;
         for bad in &scan.unreadable {
             bad.warn_skipped("the sweep");
         }
-        for record in scan.executions {
+        Ok(self.dispatch_overdue(scan.executions, now).await)
+    }
+
+    /// The sweep of the minute's tick at `now`: [`Engine::sweep_all`] in the first minute of
+    /// each day (UTC), [`Engine::sweep`] otherwise.
+    pub async fn tick_sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
+        if now.time() < chrono::NaiveTime::from_hms_opt(0, 1, 0).unwrap_or_default() {
+            self.sweep_all(now).await
+        } else {
+            self.sweep(now).await
+        }
+    }
+
+    async fn dispatch_overdue(
+        &self,
+        records: Vec<StepRecord>,
+        now: DateTime<Utc>,
+    ) -> Vec<StepEvent> {
+        let overdue = chrono_duration(self.inner.config.overdue_after);
+        let mut sent = Vec::new();
+        for record in records {
             if let State::Pending { due_at, .. } = record.state {
                 if now >= due_at + overdue {
                     if let Some(event) = record.event() {
@@ -499,7 +561,25 @@ impl Engine {
                 }
             }
         }
-        Ok(sent)
+        sent
+    }
+
+    fn is_known_finished(&self, id: &ExecutionId) -> bool {
+        self.inner
+            .finished
+            .lock()
+            .is_ok_and(|finished| finished.contains(id))
+    }
+
+    /// Remembers that `id` has ended: records never change, so the sweep need not read it
+    /// again. Bounded: past [`FINISHED_REMEMBERED`] ids, it starts over.
+    fn remember_finished(&self, id: ExecutionId) {
+        if let Ok(mut finished) = self.inner.finished.lock() {
+            if finished.len() >= FINISHED_REMEMBERED {
+                finished.clear();
+            }
+            finished.insert(id);
+        }
     }
 
     /// The latest record of an execution, or `None` if there is no such execution.
@@ -646,13 +726,7 @@ impl Checkpoint for Checkpoints<'_> {
                 return Ok(None); // a finished execution takes no checkpoint
             };
             let record = base.next(pending(step, self.now), learned, self.now);
-            match self
-                .engine
-                .inner
-                .store
-                .create(&record.key(), &record.to_json())
-                .await
-            {
+            match self.engine.write_record(&record).await {
                 Ok(()) => {
                     *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(record.clone());
                     Ok(Some(record))

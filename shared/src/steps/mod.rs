@@ -40,6 +40,7 @@ pub mod delay;
 pub mod dispatcher;
 mod engine;
 pub mod lease;
+pub mod live;
 mod swap_config;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -706,6 +706,52 @@ impl Cloud for CrashingCloud {
     }
 }
 
+/// A store that counts the reads made through it: each `get` and each `list`, with its key
+/// or prefix.
+#[derive(Debug)]
+pub struct CountingStore {
+    inner: SharedStore,
+    reads: std::sync::Mutex<Vec<String>>,
+}
+
+impl CountingStore {
+    /// Counts the reads of `inner`.
+    pub fn new(inner: SharedStore) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            reads: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The reads since the last call, as `get <key>` and `list <prefix>`, in order.
+    pub fn take_reads(&self) -> Vec<String> {
+        std::mem::take(&mut *self.reads.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn note(&self, read: String) {
+        self.reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(read);
+    }
+}
+
+impl StateStore for CountingStore {
+    fn create<'a>(&'a self, key: &'a str, value: &'a [u8]) -> StoreFuture<'a, ()> {
+        self.inner.create(key, value)
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        self.note(format!("get {key}"));
+        self.inner.get(key)
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>> {
+        self.note(format!("list {prefix}"));
+        self.inner.list(prefix)
+    }
+}
+
 /// A store that panics before or after its `n`th create (reads pass through).
 #[derive(Debug)]
 pub struct CrashingStore {
