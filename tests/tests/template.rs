@@ -232,3 +232,56 @@ fn state_bucket_is_private() {
     assert_eq!(buckets.len(), 1);
     assert_eq!(buckets[0]["Properties"]["AccessControl"], "private");
 }
+
+#[test]
+fn the_state_bucket_expires_the_history_of_executions_and_never_a_task() {
+    let template = template();
+    let store = template["Resources"]
+        .as_mapping()
+        .and_then(|resources| {
+            resources.values().find_map(|r| {
+                r.as_mapping()?.values().find_map(|f| {
+                    f["Properties"]["EnvironmentVariables"]["REIMAGE_STORE"]["Fn::Sub"].as_str()
+                })
+            })
+        })
+        .expect("the functions' REIMAGE_STORE");
+    let prefix = format!(
+        "{}/",
+        store
+            .strip_prefix("oss://${StateBucketName}/")
+            .expect("the store is in the state bucket")
+    );
+    let rules = template["Resources"]["state"]["Properties"]["LifecycleConfiguration"]["Rule"]
+        .as_sequence()
+        .expect("lifecycle rules on the state bucket");
+    let expired: BTreeSet<String> = rules
+        .iter()
+        .map(|rule| {
+            assert_eq!(rule["Status"], "Enabled", "{rule:?}");
+            assert_eq!(
+                rule["Expiration"]["Days"]["Ref"], "RecordRetentionDays",
+                "{rule:?}"
+            );
+            rule["Prefix"].as_str().expect("a prefix").to_owned()
+        })
+        .collect();
+    let history = [
+        reimage::model::execution::EXECUTIONS_PREFIX,
+        reimage::steps::live::LIVE_PREFIX,
+        reimage::steps::lease::LEASES_PREFIX,
+        reimage::schedule::RUN_INDEX_PREFIX,
+    ];
+    let wanted: BTreeSet<String> = history.iter().map(|p| format!("{prefix}{p}")).collect();
+    assert_eq!(expired, wanted);
+    assert!(
+        expired
+            .iter()
+            .all(|p| !format!("{prefix}tasks/").starts_with(p.as_str())),
+        "tasks are never expired: {expired:?}"
+    );
+    assert_eq!(
+        template["Parameters"]["RecordRetentionDays"]["Default"].as_u64(),
+        Some(400)
+    );
+}

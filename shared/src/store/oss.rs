@@ -14,6 +14,10 @@ use super::{StateStore, StoreError, StoreFuture, validate_key};
 use crate::aliyun::oss::{OssClient, PutOutcome, explain};
 use crate::aliyun::{Error, ErrorKind};
 
+/// The most keys one ListObjectsV2 call answers, what the store asks for: OSS's default is 100
+/// (<https://www.alibabacloud.com/help/en/oss/developer-reference/listobjectsv2>).
+pub const MAX_KEYS: u32 = 1000;
+
 /// A [`StateStore`] in one OSS bucket, under one prefix.
 #[derive(Clone)]
 pub struct OssStore {
@@ -47,11 +51,11 @@ impl OssStore {
             } else {
                 format!("{trimmed}/")
             },
-            page_size: None,
+            page_size: Some(MAX_KEYS),
         }
     }
 
-    /// Lists `page_size` keys per ListObjectsV2 call instead of OSS's default (100).
+    /// Lists `page_size` keys per ListObjectsV2 call instead of [`MAX_KEYS`].
     pub fn with_page_size(mut self, page_size: u32) -> Self {
         self.page_size = Some(page_size);
         self
