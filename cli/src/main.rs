@@ -43,6 +43,8 @@ enum Command {
     /// List what needs attention in the state store: unreadable records, executions past
     /// their deadline. Exits 1 when it found something.
     Doctor(cmd::doctor::Args),
+    /// Remove the history of a file store: executions that ended long ago.
+    Records(cmd::records::Args),
     /// Print figures about reimage's API calls and timing, measured against the sim.
     Bench(cmd::bench::Args),
 }
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Image(args) => cmd::image::run(args),
         Command::Execution(args) => cmd::execution::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Records(args) => cmd::records::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };
     match result {

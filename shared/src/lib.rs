@@ -27,6 +27,7 @@ pub mod api;
 pub mod dispatch;
 pub mod functions;
 pub mod model;
+pub mod retention;
 pub mod schedule;
 pub mod secrets;
 pub mod steps;

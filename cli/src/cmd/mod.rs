@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod execution;
 pub mod image;
 pub mod package;
+pub mod records;
 pub mod run;
 pub mod serve;
 pub mod sim;

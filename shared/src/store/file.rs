@@ -119,6 +119,28 @@ impl FileStore {
         }
     }
 
+    /// Removes the record `key` (gone already is fine), and the directories it leaves empty.
+    /// Not part of [`StateStore`]: reimage never deletes a record at work; only
+    /// `reimage records prune` removes history from a file store.
+    pub fn remove(&self, key: &str) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let path = self.root.join(key);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(backend("remove", key, &e)),
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            // Stops at the first directory that is not empty (or is the root).
+            if d == self.root || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
     fn get_blocking(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         validate_key(key)?;
         match fs::read(self.root.join(key)) {

@@ -1,0 +1,91 @@
+//! `reimage records prune`: history that ends, for a file store.
+//!
+//! Removes every execution that ended more than `--older-than` days ago (its latest record
+//! was written before then), with the entries that point at it, and nothing else: a pending
+//! execution and one whose latest record does not read are kept and named, tasks are never
+//! touched (see `reimage::retention`). An OSS store is pruned by its bucket's lifecycle rules
+//! instead (template.yml's `RecordRetentionDays`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use reimage::clock::{Clock, SystemClock};
+use reimage::settings::Env;
+use reimage::store::SharedStore;
+use reimage::store::file::FileStore;
+use reimage::store::url::StoreLocation;
+
+/// Options of `reimage records`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Remove the records of executions that ended more than DAYS days ago.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PruneArgs {
+    /// Executions that ended more than this many days ago go.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    older_than: u32,
+    /// Print what would go, removing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+/// Runs `reimage records …`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Command::Prune(args) = args.command;
+    let env = Env::from_process();
+    let dir = env.state_dir(args.state_dir.as_deref());
+    let path = match StoreLocation::from_env(&env, &dir)? {
+        StoreLocation::File(path) => path,
+        StoreLocation::Oss { bucket, .. } => bail!(
+            "the store is the OSS bucket {bucket}: its lifecycle rules expire old records \
+             (template.yml's RecordRetentionDays); `records prune` is for a file store"
+        ),
+    };
+    let files = FileStore::open(&path)
+        .with_context(|| format!("cannot open the file store {}", path.display()))?;
+    let store: SharedStore = Arc::new(files.clone());
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let cutoff = SystemClock.now() - chrono::Duration::days(i64::from(args.older_than));
+    let plan = runtime
+        .block_on(reimage::retention::plan(&store, cutoff))
+        .context("cannot read the store")?;
+    for id in &plan.kept_pending {
+        println!("kept {id}: still pending");
+    }
+    for id in &plan.kept_unreadable {
+        println!("kept {id}: its latest record does not read (see `reimage doctor`)");
+    }
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    if !args.dry_run {
+        for key in &plan.keys {
+            files
+                .remove(key)
+                .with_context(|| format!("cannot remove {key}"))?;
+        }
+    }
+    println!(
+        "{verb} {} executions that ended before {} ({} records and index entries)",
+        plan.executions.len(),
+        cutoff.format("%Y-%m-%d %H:%M UTC"),
+        plan.keys.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

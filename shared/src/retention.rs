@@ -1,0 +1,172 @@
+//! History that ends: which records of finished executions are old enough to go.
+//!
+//! An execution is removed whole, and only when it has ended (succeeded, failed or been
+//! superseded) and its latest record was written before the cut-off; a pending execution, or
+//! one whose latest record does not read, is never touched. With it go the entries that point
+//! at it: the sweep's index (`live/`), the lease logs (`leases/`) and the task's run index
+//! (`task-runs/`). Tasks are never removed.
+//!
+//! On OSS the state bucket's lifecycle rules do this (template.yml); `reimage records prune`
+//! does it for a file store.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::execution::{EXECUTIONS_PREFIX, ExecutionId, parse_record_key};
+use crate::schedule::RUN_INDEX_PREFIX;
+use crate::steps::latest_record;
+use crate::steps::lease::{LEASES_PREFIX, LeaseEntry};
+use crate::steps::live::LIVE_PREFIX;
+use crate::store::{SharedStore, StoreError};
+
+/// What a prune removes, and what it keeps that is old.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// The executions removed.
+    pub executions: BTreeSet<ExecutionId>,
+    /// Every key removed: the executions' records and the entries that point at them.
+    pub keys: Vec<String>,
+    /// Old executions kept because they are still pending.
+    pub kept_pending: BTreeSet<ExecutionId>,
+    /// Old executions kept because their latest record does not read (see `reimage doctor`).
+    pub kept_unreadable: BTreeSet<ExecutionId>,
+}
+
+/// The records of executions that ended before `cutoff`, read from `store`.
+pub async fn plan(store: &SharedStore, cutoff: DateTime<Utc>) -> Result<PrunePlan, StoreError> {
+    let mut plan = PrunePlan::default();
+    let record_keys = store.list(EXECUTIONS_PREFIX).await?;
+    let ids: BTreeSet<ExecutionId> = record_keys
+        .iter()
+        .filter_map(|k| parse_record_key(k).map(|(id, _)| id))
+        .collect();
+    for id in ids {
+        match latest_record(store, &id).await {
+            Ok(Some(record)) if record.written_at >= cutoff => {}
+            Ok(Some(record)) if record.state.is_terminal() => {
+                plan.executions.insert(id);
+            }
+            Ok(Some(_)) => {
+                plan.kept_pending.insert(id);
+            }
+            Ok(None) => {}
+            Err(crate::steps::EngineError::Store(e)) => return Err(e),
+            Err(_) => {
+                plan.kept_unreadable.insert(id);
+            }
+        }
+    }
+    if plan.executions.is_empty() {
+        return Ok(plan);
+    }
+    let gone = |id: Option<ExecutionId>| id.is_some_and(|id| plan.executions.contains(&id));
+    let mut keys: Vec<String> = record_keys
+        .into_iter()
+        .filter(|k| gone(parse_record_key(k).map(|(id, _)| id)))
+        .collect();
+    // `live/<hour>/<id>` and `task-runs/<task>/<id>.json` name their execution.
+    for prefix in [LIVE_PREFIX, RUN_INDEX_PREFIX] {
+        for key in store.list(prefix).await? {
+            let name = key.rsplit('/').next().unwrap_or_default();
+            let id = ExecutionId::parse(name.strip_suffix(".json").unwrap_or(name)).ok();
+            if gone(id) {
+                keys.push(key);
+            }
+        }
+    }
+    // A lease entry names its execution in its body.
+    for key in store.list(LEASES_PREFIX).await? {
+        let Some(body) = store.get(&key).await? else {
+            continue;
+        };
+        let entry: Option<LeaseEntry> = serde_json::from_slice(&body).ok();
+        if gone(entry.map(|e| e.execution_id)) {
+            keys.push(key);
+        }
+    }
+    plan.keys = keys;
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::dispatch::local::LocalDispatcher;
+    use crate::ids::SequentialIds;
+    use crate::model::{PermissionSource, State, UpdateRequest};
+    use crate::steps::testing::FakeCloud;
+    use crate::steps::{Engine, SameCloud};
+    use crate::store::memory::MemoryStore;
+
+    fn request(configuration: &str) -> UpdateRequest {
+        UpdateRequest {
+            instance_id: "i-running".into(),
+            image_name: None,
+            configuration_ids: vec![configuration.into()],
+            permission: PermissionSource::Account,
+            task_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_executions_that_ended_before_the_cutoff_go_with_what_points_at_them() {
+        let start = chrono::Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let clock = ManualClock::new(start);
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let fake = FakeCloud::demo(Arc::new(clock.clone()), Duration::from_secs(600));
+        let local = Arc::new(LocalDispatcher::new(Arc::new(clock.clone())));
+        let engine = Engine::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(SequentialIds::new("prune")),
+            local.clone(),
+            Arc::new(SameCloud(fake)),
+        );
+        let old = engine.start_new(request("asc-active")).await.unwrap();
+        local.run_until_idle(&engine).await;
+        // A pending one of the same age: its first event is lost.
+        let stuck = engine.start_new(request("asc-inactive")).await.unwrap();
+        local.take_all();
+        clock.advance(Duration::from_secs(500 * 24 * 3600));
+        let recent = engine.start_new(request("asc-active")).await.unwrap();
+        local.run_until_idle(&engine).await;
+        assert!(engine.get(&old.execution_id).await.unwrap().unwrap().state == State::Succeeded);
+
+        let cutoff = clock.now() - chrono::Duration::days(400);
+        let plan = super::plan(&store, cutoff).await.unwrap();
+        assert_eq!(plan.executions, BTreeSet::from([old.execution_id.clone()]));
+        assert_eq!(
+            plan.kept_pending,
+            BTreeSet::from([stuck.execution_id.clone()])
+        );
+        let of = |id: &ExecutionId| plan.keys.iter().filter(|k| k.contains(id.as_str())).count();
+        let records = store.list(&old.execution_id.prefix()).await.unwrap().len();
+        assert!(
+            records >= 4 && of(&old.execution_id) > records,
+            "{:#?}",
+            plan.keys
+        );
+        assert!(
+            plan.keys.iter().any(|k| k.starts_with(LEASES_PREFIX)),
+            "{:#?}",
+            plan.keys
+        );
+        assert_eq!(of(&stuck.execution_id), 0);
+        assert_eq!(of(&recent.execution_id), 0);
+        // Every key of the old execution's records is in the plan.
+        for key in store.list(&old.execution_id.prefix()).await.unwrap() {
+            assert!(plan.keys.contains(&key), "{key}");
+        }
+
+        // Nothing ended before a cutoff before everything.
+        let none = super::plan(&store, start).await.unwrap();
+        assert!(none.executions.is_empty() && none.keys.is_empty());
+    }
+}
