@@ -4,8 +4,8 @@
 //! here, so they cannot drift apart.
 //!
 //! ```text
-//! store, clock, ids, dispatcher, clouds ──> Engine ──> IndexedRuns ──> Scheduler
-//!                                                              └────> Api (with a token)
+//! store (cached), clock, ids, dispatcher, clouds ──> Engine ──> IndexedRuns ──> Scheduler
+//!                                                                       └────> Api (with a token)
 //! ```
 
 use std::fmt;
@@ -19,6 +19,7 @@ use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::secrets::SharedSealer;
 use crate::steps::{CloudProvider, Engine, EngineConfig};
 use crate::store::SharedStore;
+use crate::store::cache::{CachingStore, DEFAULT_CACHE_BYTES};
 use crate::store::tasks::TaskStore;
 
 /// What every entry point is built from.
@@ -73,8 +74,10 @@ impl fmt::Debug for Wired {
 }
 
 impl Pieces {
-    /// Wires the engine, the indexed runs and the scheduler.
-    pub fn wire(self) -> Wired {
+    /// Wires the engine, the indexed runs and the scheduler, all reading the store through
+    /// one [`CachingStore`]: records never change, so a warm process reads each once.
+    pub fn wire(mut self) -> Wired {
+        self.store = Arc::new(CachingStore::new(self.store, DEFAULT_CACHE_BYTES));
         let engine = Engine::with_config(
             self.store.clone(),
             self.clock.clone(),

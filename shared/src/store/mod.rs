@@ -15,6 +15,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+pub mod cache;
 pub mod file;
 pub mod memory;
 pub mod oss;
