@@ -12,6 +12,7 @@
 //! processes on the real clock instead, so it takes as long as its image does.
 
 mod fc;
+mod scale;
 mod tasks;
 
 use std::collections::BTreeMap;
@@ -164,12 +165,13 @@ pub const SECTIONS: &[SectionEntry] = &[
     ("pipeline", |_| Box::pin(pipeline())),
     ("fan-out", |_| Box::pin(fan_out())),
     ("progress", |_| Box::pin(progress())),
+    ("scale", |_| Box::pin(scale::run())),
     ("tasks", |_| Box::pin(tasks())),
     ("fc", |options| Box::pin(fc::run(options))),
 ];
 
 /// Sections that take minutes: run only when named or with `--all`.
-const SLOW_SECTIONS: &[&str] = &["progress", "tasks", "fc"];
+const SLOW_SECTIONS: &[&str] = &["progress", "scale", "tasks", "fc"];
 
 /// Runs `reimage bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -498,9 +498,18 @@ impl Engine {
     /// follow the executions at work in the last hours, not the whole history. Returns the
     /// events sent.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
+        self.sweep_back(now, live::SWEEP_WINDOW).await
+    }
+
+    /// [`Engine::sweep`], looking `window` back.
+    async fn sweep_back(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Vec<StepEvent>, EngineError> {
         let overdue = chrono_duration(self.inner.config.overdue_after);
         let until = now - overdue;
-        let ids = live::due_between(&self.inner.store, until - live::SWEEP_WINDOW, until).await?;
+        let ids = live::due_between(&self.inner.store, until - window, until).await?;
         let mut records = Vec::new();
         for id in ids {
             if self.is_known_finished(&id) {
@@ -521,9 +530,9 @@ impl Engine {
         Ok(self.dispatch_overdue(records, now).await)
     }
 
-    /// The sweep over every execution ever started, which reads them all: for a start after
-    /// a long outage, and once a day behind [`Engine::sweep`], for a step lost longer than
-    /// its window.
+    /// The sweep over every execution ever started, which reads them all (its cost grows with
+    /// the history): what `reimage serve` runs at start, for steps lost in an outage of any
+    /// length.
     pub async fn sweep_all(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
         let scan = self.scan().await?;
         for bad in &scan.unreadable {
@@ -532,11 +541,11 @@ impl Engine {
         Ok(self.dispatch_overdue(scan.executions, now).await)
     }
 
-    /// The sweep of the minute's tick at `now`: [`Engine::sweep_all`] in the first minute of
-    /// each day (UTC), [`Engine::sweep`] otherwise.
+    /// The sweep of the minute's tick at `now`: in the first minute of each day (UTC) it
+    /// looks back [`live::DAILY_WINDOW`], otherwise as [`Engine::sweep`].
     pub async fn tick_sweep(&self, now: DateTime<Utc>) -> Result<Vec<StepEvent>, EngineError> {
         if now.time() < chrono::NaiveTime::from_hms_opt(0, 1, 0).unwrap_or_default() {
-            self.sweep_all(now).await
+            self.sweep_back(now, live::DAILY_WINDOW).await
         } else {
             self.sweep(now).await
         }

@@ -21,9 +21,14 @@ use crate::store::{SharedStore, StoreError};
 pub const LIVE_PREFIX: &str = "live/";
 
 /// How far back, before the moment a step becomes overdue, the minute's sweep looks. A step
-/// lost longer than this (a timer that did not fire for hours) is found by the daily sweep of
-/// every execution ([`crate::steps::Engine::sweep_all`]).
+/// lost longer than this (a timer that did not fire for hours) is found by the first tick of
+/// the day, which looks back [`DAILY_WINDOW`].
 pub const SWEEP_WINDOW: Duration = Duration::hours(3);
+
+/// How far back the first tick of each day (UTC) looks: one listing per hour. A step lost for
+/// longer still (an outage of days) is found by [`crate::steps::Engine::sweep_all`], which
+/// `reimage serve` runs at start.
+pub const DAILY_WINDOW: Duration = Duration::hours(48);
 
 /// The hour bucket of `at`: `YYYYMMDDHH`, UTC.
 fn hour(at: DateTime<Utc>) -> String {

@@ -170,14 +170,15 @@ impl OssState {
         let mut listing = Listing::default();
         let mut count = 0;
         let mut last: Option<String> = None;
+        // The keys under a prefix are contiguous in order: start at the prefix (or past the
+        // resume point, if later) and stop at the first key outside it.
+        let start = match &after {
+            Some(a) if a.as_str() >= query.prefix.as_str() => std::ops::Bound::Excluded(a.clone()),
+            _ => std::ops::Bound::Included(query.prefix.clone()),
+        };
         let range = objects
-            .range::<String, _>((
-                after
-                    .as_ref()
-                    .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-                std::ops::Bound::Unbounded,
-            ))
-            .filter(|(k, _)| k.starts_with(&query.prefix));
+            .range::<String, _>((start, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&query.prefix));
         for (key, object) in range {
             // With a delimiter, keys that share a prefix up to it fold into one entry.
             let folded = (!query.delimiter.is_empty())

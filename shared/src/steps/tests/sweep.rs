@@ -118,7 +118,7 @@ async fn a_step_lost_past_the_window_is_found_by_the_first_tick_of_the_day() {
     assert!(now.hour() != 0, "the test starts away from midnight");
     assert!(c.rig.engine.tick_sweep(now).await.unwrap().is_empty());
 
-    // The first tick of the next day sweeps every execution.
+    // The first tick of the next day looks back two days.
     let midnight = (now + chrono::Duration::days(1))
         .date_naive()
         .and_hms_opt(0, 0, 30)
