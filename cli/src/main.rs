@@ -44,6 +44,7 @@ enum Command {
     /// their deadline. Exits 1 when it found something.
     Doctor(cmd::doctor::Args),
     /// Remove the history of a file store: executions that ended long ago.
+    #[command(subcommand)]
     Records(cmd::records::Args),
     /// Print figures about reimage's API calls and timing, measured against the sim.
     Bench(cmd::bench::Args),

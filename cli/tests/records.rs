@@ -3,26 +3,12 @@
 
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reimage::clock::{Clock, ManualClock, SystemClock};
-use reimage::dispatch::local::LocalDispatcher;
-use reimage::ids::SequentialIds;
-use reimage::model::{ExecutionId, PermissionSource, State, UpdateRequest};
-use reimage::steps::testing::FakeCloud;
-use reimage::steps::{Engine, SameCloud};
+use reimage::model::{ExecutionId, State};
+use reimage::steps::testing::{demo_engine, ended_and_stuck, request_onto};
 use reimage::store::SharedStore;
 use reimage::store::file::FileStore;
-
-fn request(configuration: &str) -> UpdateRequest {
-    UpdateRequest {
-        instance_id: "i-running".into(),
-        image_name: None,
-        configuration_ids: vec![configuration.into()],
-        permission: PermissionSource::Account,
-        task_id: None,
-    }
-}
 
 fn prune(dir: &std::path::Path, extra: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_reimage"))
@@ -46,23 +32,10 @@ async fn prune_removes_what_ended_long_ago_and_keeps_what_is_pending_or_recent()
     let dir = tempfile::tempdir().expect("tempdir");
     let store: SharedStore = Arc::new(FileStore::open(dir.path()).expect("store"));
     let clock = ManualClock::new(SystemClock.now() - chrono::Duration::days(500));
-    let local = Arc::new(LocalDispatcher::new(Arc::new(clock.clone())));
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        Arc::new(SequentialIds::new("records")),
-        local.clone(),
-        Arc::new(SameCloud(FakeCloud::demo(
-            Arc::new(clock.clone()),
-            Duration::from_secs(600),
-        ))),
-    );
-    let old = engine.start_new(request("asc-active")).await.unwrap();
-    local.run_until_idle(&engine).await;
-    let stuck = engine.start_new(request("asc-inactive")).await.unwrap();
-    local.take_all();
+    let (engine, local) = demo_engine(store.clone(), &clock);
+    let (old, stuck) = ended_and_stuck(&engine, &local).await;
     clock.set(SystemClock.now() - chrono::Duration::days(1));
-    let recent = engine.start_new(request("asc-active")).await.unwrap();
+    let recent = engine.start_new(request_onto("asc-active")).await.unwrap();
     local.run_until_idle(&engine).await;
     let exists = |id: &ExecutionId| dir.path().join("executions").join(id.as_str()).exists();
     for id in [&old, &recent] {

@@ -98,44 +98,20 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::dispatch::local::LocalDispatcher;
-    use crate::ids::SequentialIds;
-    use crate::model::{PermissionSource, State, UpdateRequest};
-    use crate::steps::testing::FakeCloud;
-    use crate::steps::{Engine, SameCloud};
+    use crate::model::State;
+    use crate::steps::testing::{demo_engine, ended_and_stuck, request_onto};
     use crate::store::memory::MemoryStore;
-
-    fn request(configuration: &str) -> UpdateRequest {
-        UpdateRequest {
-            instance_id: "i-running".into(),
-            image_name: None,
-            configuration_ids: vec![configuration.into()],
-            permission: PermissionSource::Account,
-            task_id: None,
-        }
-    }
 
     #[tokio::test]
     async fn only_executions_that_ended_before_the_cutoff_go_with_what_points_at_them() {
         let start = chrono::Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         let clock = ManualClock::new(start);
         let store: SharedStore = Arc::new(MemoryStore::new());
-        let fake = FakeCloud::demo(Arc::new(clock.clone()), Duration::from_secs(600));
-        let local = Arc::new(LocalDispatcher::new(Arc::new(clock.clone())));
-        let engine = Engine::new(
-            store.clone(),
-            Arc::new(clock.clone()),
-            Arc::new(SequentialIds::new("prune")),
-            local.clone(),
-            Arc::new(SameCloud(fake)),
-        );
-        let old = engine.start_new(request("asc-active")).await.unwrap();
-        local.run_until_idle(&engine).await;
-        // A pending one of the same age: its first event is lost.
-        let stuck = engine.start_new(request("asc-inactive")).await.unwrap();
-        local.take_all();
+        let (engine, local) = demo_engine(store.clone(), &clock);
+        // And a pending one of the same age.
+        let (old, stuck) = ended_and_stuck(&engine, &local).await;
         clock.advance(Duration::from_secs(500 * 24 * 3600));
-        let recent = engine.start_new(request("asc-active")).await.unwrap();
+        let recent = engine.start_new(request_onto("asc-active")).await.unwrap();
         local.run_until_idle(&engine).await;
         assert!(engine.get(&old.execution_id).await.unwrap().unwrap().state == State::Succeeded);
 

@@ -391,12 +391,7 @@ impl Admin {
     pub fn fail_image(&self, id: &str) -> Result<(), RpcError> {
         let now = self.state.now();
         let mut region = self.state.region();
-        let image = region
-            .ecs
-            .images
-            .iter_mut()
-            .find(|m| m.image_id == id)
-            .ok_or_else(|| crate::ecs::errors::image_not_found(id))?;
+        let image = region.ecs.image_mut(id)?;
         if image.status(now).0 != ImageStatus::Creating {
             return Err(RpcError::bad_request(
                 "IncorrectImageStatus",
@@ -415,14 +410,7 @@ impl Admin {
     /// How the progress of the image `id` moves from now on (its creation and ready times
     /// stay).
     pub fn set_progress_of(&self, id: &str, profile: ProgressProfile) -> Result<(), RpcError> {
-        let mut region = self.state.region();
-        let image = region
-            .ecs
-            .images
-            .iter_mut()
-            .find(|m| m.image_id == id)
-            .ok_or_else(|| crate::ecs::errors::image_not_found(id))?;
-        image.profile = profile;
+        self.state.region().ecs.image_mut(id)?.profile = profile;
         Ok(())
     }
 

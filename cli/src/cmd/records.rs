@@ -17,21 +17,16 @@ use reimage::store::SharedStore;
 use reimage::store::file::FileStore;
 use reimage::store::url::StoreLocation;
 
-/// Options of `reimage records`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// `reimage records …`.
 #[derive(Debug, clap::Subcommand)]
-enum Command {
+pub enum Args {
     /// Remove the records of executions that ended more than DAYS days ago.
     Prune(PruneArgs),
 }
 
+/// Options of `reimage records prune`.
 #[derive(Debug, clap::Args)]
-struct PruneArgs {
+pub struct PruneArgs {
     /// Executions that ended more than this many days ago go.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
     older_than: u32,
@@ -45,7 +40,7 @@ struct PruneArgs {
 
 /// Runs `reimage records …`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Command::Prune(args) = args.command;
+    let Args::Prune(args) = args;
     let env = Env::from_process();
     let dir = env.state_dir(args.state_dir.as_deref());
     let path = match StoreLocation::from_env(&env, &dir)? {

@@ -706,6 +706,59 @@ impl Cloud for CrashingCloud {
     }
 }
 
+/// An engine over `store` and a [`FakeCloud::demo`] whose images take ten minutes, both on
+/// `clock`, stepping through the returned in-process dispatcher.
+pub fn demo_engine(
+    store: SharedStore,
+    clock: &crate::clock::ManualClock,
+) -> (
+    crate::steps::Engine,
+    Arc<crate::dispatch::local::LocalDispatcher>,
+) {
+    let shared: crate::clock::SharedClock = Arc::new(clock.clone());
+    let local = Arc::new(crate::dispatch::local::LocalDispatcher::new(shared.clone()));
+    let fake = FakeCloud::demo(shared.clone(), std::time::Duration::from_secs(600));
+    let engine = crate::steps::Engine::new(
+        store,
+        shared,
+        Arc::new(crate::ids::SequentialIds::new("demo")),
+        local.clone(),
+        Arc::new(crate::steps::SameCloud(fake)),
+    );
+    (engine, local)
+}
+
+/// On a [`demo_engine`]: one execution run to its end, and one whose first event is lost, so
+/// that it stays pending. Answers their first records.
+pub async fn ended_and_stuck(
+    engine: &crate::steps::Engine,
+    local: &crate::dispatch::local::LocalDispatcher,
+) -> (crate::model::StepRecord, crate::model::StepRecord) {
+    let ended = engine
+        .start_new(request_onto("asc-active"))
+        .await
+        .expect("started");
+    local.run_until_idle(engine).await;
+    let stuck = engine
+        .start_new(request_onto("asc-inactive"))
+        .await
+        .expect("started");
+    local.take_all();
+    (ended, stuck)
+}
+
+/// An update of [`FakeCloud::demo`]'s running instance onto `configuration`, with the
+/// account's own permissions.
+pub fn request_onto(configuration: &str) -> crate::model::UpdateRequest {
+    crate::model::UpdateRequest {
+        instance_id: "i-running".into(),
+        image_name: None,
+        configuration_ids: vec![configuration.into()],
+        permission: crate::model::PermissionSource::Account,
+        task_id: None,
+    }
+}
+
 /// A store that counts the reads made through it: each `get` and each `list`, with its key
 /// or prefix.
 #[derive(Debug)]

@@ -428,6 +428,14 @@ pub struct CreateImage {
 }
 
 impl Ecs {
+    /// The image `id`, to change it; `InvalidImageId.NotFound` if there is none.
+    pub fn image_mut(&mut self, id: &str) -> Result<&mut Image, RpcError> {
+        self.images
+            .iter_mut()
+            .find(|m| m.image_id == id)
+            .ok_or_else(|| errors::image_not_found(id))
+    }
+
     /// A fresh id with the cloud's prefix.
     pub fn new_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;

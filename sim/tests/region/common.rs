@@ -128,6 +128,21 @@ impl<'a> Call<'a> {
         send_raw(&self.endpoint, self.post, &all).await
     }
 
+    /// The image `image_id` as DescribeImages answers it, Creating or Available.
+    pub async fn image(&self, image_id: &str) -> Value {
+        let found = self
+            .ok(
+                "DescribeImages",
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("ImageId", image_id),
+                    ("Status", "Creating,Available"),
+                ],
+            )
+            .await;
+        found["Images"]["Image"][0].clone()
+    }
+
     /// Sends `action`, panicking unless it succeeds.
     pub async fn ok(&self, action: &str, params: &[(&str, &str)]) -> Value {
         let (status, body) = self.send(action, params).await;

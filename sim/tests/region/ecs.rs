@@ -119,17 +119,7 @@ async fn image_from_instance_snapshots_every_disk_and_becomes_available_with_the
         .await;
     assert_eq!(hidden["TotalCount"], 0);
     clock.advance(Duration::from_secs(42));
-    let creating = call
-        .ok(
-            "DescribeImages",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("ImageId", &image_id),
-                ("Status", "Creating,Available"),
-            ],
-        )
-        .await;
-    let image = &creating["Images"]["Image"][0];
+    let image = &call.image(&image_id).await;
     assert_eq!(image["Status"], "Creating");
     assert_eq!(image["Progress"], "42%");
     let mappings = image["DiskDeviceMappings"]["DiskDeviceMapping"]
@@ -602,17 +592,7 @@ async fn image_progress_follows_the_profile_set_for_new_images_or_for_one_image(
     let progress_of = |image_id: String| {
         let call = &call;
         async move {
-            let found = call
-                .ok(
-                    "DescribeImages",
-                    &[
-                        ("RegionId", "cn-hangzhou"),
-                        ("ImageId", &image_id),
-                        ("Status", "Creating,Available"),
-                    ],
-                )
-                .await;
-            let image = &found["Images"]["Image"][0];
+            let image = call.image(&image_id).await;
             format!(
                 "{} {}",
                 image["Status"].as_str().unwrap(),
