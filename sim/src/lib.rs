@@ -19,7 +19,10 @@
 //! module (parameters in, the cloud's JSON out), a `state` module (resources and the rules the
 //! cloud enforces) and an `errors` module (the cloud's codes and HTTP statuses). [`rpc`] checks
 //! signatures and routes by Action and Version, [`server`] routes by path, [`admin`] is the
-//! test interface, [`seed`] says what the region starts with.
+//! test interface, [`seed`] says what the region starts with. A service sees only its own
+//! resources and a [`ctx::Ctx`] (time, region, caller); [`state`] holds them all, and
+//! [`fronts`] gives the FC and OSS fronts the key book and faults they ask for, so no service
+//! module depends on the state that holds it.
 //!
 //! ECS, ESS and STS run nothing in the background: progress of snapshots and images is
 //! computed from the sim's clock whenever it is read, so a test that drives a `ManualClock`
@@ -28,12 +31,15 @@
 //! from tasks of its own (see [`fc`]).
 
 pub mod admin;
+pub mod ctx;
 pub mod ecs;
 pub mod error;
 pub mod ess;
 pub mod fc;
+pub mod fronts;
 pub mod keys;
 pub mod kms;
+pub mod names;
 pub mod oss;
 pub mod params;
 pub mod rpc;
@@ -268,5 +274,10 @@ impl Sim {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// The Function Compute front: register functions, fire timers, read deliveries.
+    pub fn fc(&self) -> fc::FcFront {
+        fronts::fc_front(self.state()).clone()
     }
 }

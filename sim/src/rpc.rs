@@ -170,10 +170,28 @@ fn dispatch(
     let ctx = state.ctx(principal);
     let mut region = state.region();
     let answer = match product {
-        Product::Ecs => ecs::handle(action, p, &mut region, &ctx),
-        Product::Ess => ess::handle(action, p, &mut region, &ctx),
-        Product::Sts => sts::handle(action, p, &region, &state.keys, &ctx),
-        Product::Kms => kms::handle(action, p, &region),
+        Product::Ecs => ecs::handle(action, p, &mut region.ecs, &ctx),
+        Product::Ess => {
+            let region = &mut *region;
+            ess::handle(action, p, &mut region.ess, &region.ecs, &ctx)
+        }
+        Product::Sts => sts::handle(
+            action,
+            p,
+            &region.account_id,
+            &region.roles,
+            &state.keys,
+            &ctx,
+        ),
+        Product::Kms => kms::handle(
+            action,
+            p,
+            &kms::KmsRegion {
+                region_id: &region.region_id,
+                account_id: &region.account_id,
+                kms_keys: &region.kms_keys,
+            },
+        ),
     };
     answer.unwrap_or_else(|| Err(RpcError::unknown_action(action, "")))
 }

@@ -9,8 +9,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ecs::state::ProgressProfile;
-
 /// Why a seed cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -337,7 +335,7 @@ impl Seed {
         }
         let mut buckets = HashSet::new();
         for bucket in &self.buckets {
-            if !crate::oss::state::valid_bucket_name(bucket) {
+            if !crate::names::valid_bucket_name(bucket) {
                 return bad(format!(
                     "bucket {bucket:?}: 3 to 63 lower-case letters, digits and `-`, starting and ending with a letter or digit"
                 ));
@@ -604,6 +602,60 @@ impl Seed {
             enabled: false,
         });
         seed
+    }
+}
+
+/// How a build's reported `Progress` moves from creation to done. ECS documents no shape
+/// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimages>
+/// says only that `Progress` is the percentage done), and real images are seen to do all of
+/// these; snapshots in the sim are always linear.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressProfile {
+    /// Evenly, from 0 to 100 %.
+    #[default]
+    Linear,
+    /// 0 % for nine tenths of the build, then the rest in its last tenth.
+    Stalled,
+    /// Fast at first, then slower and slower: `1 - (1 - t)²` of the way after a share `t`
+    /// of the build time.
+    FastThenSlow,
+    /// In four steps: 0, 25, 50 and 75 %.
+    Steps,
+}
+
+impl ProgressProfile {
+    /// Every profile, in the order the bench prints them.
+    pub const ALL: [Self; 4] = [Self::Linear, Self::Stalled, Self::FastThenSlow, Self::Steps];
+
+    /// Its name in a seed and in the bench: `linear`, `stalled`, `fast_then_slow`, `steps`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Stalled => "stalled",
+            Self::FastThenSlow => "fast_then_slow",
+            Self::Steps => "steps",
+        }
+    }
+
+    /// The whole percent reported once `done` of a build of `total` has passed (any unit,
+    /// `0 <= done < total`), rounded down; exact, in integers.
+    pub fn percent(self, done: i64, total: i64) -> u32 {
+        let (d, t) = (i128::from(done.clamp(0, total)), i128::from(total.max(1)));
+        let percent = match self {
+            Self::Linear => d * 100 / t,
+            Self::Stalled => {
+                let stall = t * 9 / 10;
+                if d < stall {
+                    0
+                } else {
+                    (d - stall) * 100 / (t - stall).max(1)
+                }
+            }
+            Self::FastThenSlow => (2 * d * t - d * d) * 100 / (t * t),
+            Self::Steps => d * 4 / t * 25,
+        };
+        u32::try_from(percent).unwrap_or(0)
     }
 }
 

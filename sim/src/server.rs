@@ -75,10 +75,10 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
         return crate::admin::handle(state, peer, req).await;
     }
     if path.starts_with("/2016-08-15/") {
-        return crate::fc::handle(state, req).await;
+        return crate::fronts::fc(state, req).await;
     }
     if path != "/" {
-        return crate::oss::handle(state, req).await;
+        return crate::fronts::oss(state, req).await;
     }
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let mut pairs = decode_pairs(&query);
@@ -89,7 +89,7 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let action_in_query = pairs.iter().any(|(k, _)| k == b"Action");
     if !(action_in_query || (req.method() == Method::POST && is_form)) {
-        return crate::oss::handle(state, req).await;
+        return crate::fronts::oss(state, req).await;
     }
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
@@ -101,7 +101,7 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
                 if !action_in_query && !form.iter().any(|(k, _)| k == b"Action") {
                     // A form POST to `/` that is not an RPC call: OSS's business.
                     let req = Request::from_parts(parts, Body::from(bytes));
-                    return crate::oss::handle(state, req).await;
+                    return crate::fronts::oss(state, req).await;
                 }
                 pairs.extend(form);
             }

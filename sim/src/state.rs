@@ -10,11 +10,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use reimage_cloud::clock::SharedClock;
 
-use crate::ecs::state::{Disk, Ecs, Image, Instance, InstanceStatus, Timing};
+use crate::ctx::{Ctx, Timing};
+use crate::ecs::state::{Disk, Ecs, Image, Instance, InstanceStatus};
 use crate::error::RpcError;
 use crate::ess::state::{Ess, ScalingConfiguration, ScalingGroup};
 use crate::keys::{Keys, Principal};
-use crate::params::Params;
 use crate::seed::{Seed, SeedRole};
 
 /// Everything in the region.
@@ -130,37 +130,6 @@ impl Region {
                 })
                 .collect(),
         }
-    }
-}
-
-/// What a handler needs besides the resources.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// The sim's time (its clock plus the admin offset).
-    pub now: DateTime<Utc>,
-    /// The region the sim serves.
-    pub region_id: String,
-    /// How long snapshots and images take.
-    pub timing: Timing,
-    /// Who is calling.
-    pub principal: Principal,
-}
-
-impl Ctx {
-    /// Checks the `RegionId` parameter: required, and the sim's own region.
-    pub fn region(&self, p: &Params) -> Result<(), RpcError> {
-        let region = p.required("RegionId")?;
-        if region != self.region_id {
-            return Err(RpcError::not_found(
-                "InvalidRegionId.NotFound",
-                format!(
-                    "The specified RegionId \"{}\" does not exist; this region is {}.",
-                    crate::params::truncate(region, 64),
-                    self.region_id
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 

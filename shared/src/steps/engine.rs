@@ -15,14 +15,15 @@ use super::cloud::CloudProvider;
 use super::dispatcher::SharedDispatcher;
 use super::lease::{self, Acquired, LeaseTimes};
 use super::live;
+use super::records::{EngineError, latest_record, read_record};
 use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
 };
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
-use crate::model::execution::{EXECUTIONS_PREFIX, RecordError, parse_record_key};
-use crate::model::naming::{self, NameError};
+use crate::model::execution::{EXECUTIONS_PREFIX, parse_record_key};
+use crate::model::naming;
 use crate::model::validate;
 use crate::model::{
     ExecutionId, Learned, PermissionSource, State, Step, StepEvent, StepRecord, UpdateRequest,
@@ -79,39 +80,6 @@ impl EngineConfig {
             .saturating_mul(factor)
             .min(super::delay::MAX_DELAY)
     }
-}
-
-/// What went wrong in the engine itself (not in an execution: a failed execution is a
-/// normal outcome, recorded in its last record).
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The update request is not acceptable.
-    #[error("invalid image update request: {0}")]
-    InvalidRequest(String),
-    /// The image name is not acceptable.
-    #[error(transparent)]
-    ImageName(#[from] NameError),
-    /// An execution with this id exists already (a slot or delivery already started).
-    #[error("execution {0} already exists")]
-    AlreadyStarted(ExecutionId),
-    /// No execution has this id.
-    #[error("no execution {0}")]
-    UnknownExecution(ExecutionId),
-    /// The state store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A stored record could not be read.
-    #[error(transparent)]
-    Record(#[from] RecordError),
-    /// No cloud client could be made for the execution's permission source.
-    #[error("no cloud client for the execution's permissions")]
-    Cloud(#[source] CloudError),
-    /// Other writers kept taking the next entry of a configuration's lease log.
-    #[error(
-        "the lease log of scaling configuration {0} kept changing while this execution read \
-         it; its step is tried again"
-    )]
-    LeaseContention(String),
 }
 
 /// What handling one event did.
@@ -669,36 +637,6 @@ impl Engine {
 
     async fn read(&self, id: &ExecutionId, seq: u64) -> Result<Option<StepRecord>, EngineError> {
         read_record(&self.inner.store, id, seq).await
-    }
-}
-
-/// The latest record of an execution in `store`, or `None` if there is no such execution.
-pub async fn latest_record(
-    store: &SharedStore,
-    execution_id: &ExecutionId,
-) -> Result<Option<StepRecord>, EngineError> {
-    let keys = store.list(&execution_id.prefix()).await?;
-    let Some(seq) = keys
-        .iter()
-        .filter_map(|k| parse_record_key(k))
-        .filter(|(id, _)| id == execution_id)
-        .map(|(_, seq)| seq)
-        .max()
-    else {
-        return Ok(None);
-    };
-    read_record(store, execution_id, seq).await
-}
-
-async fn read_record(
-    store: &SharedStore,
-    id: &ExecutionId,
-    seq: u64,
-) -> Result<Option<StepRecord>, EngineError> {
-    let key = id.record_key(seq);
-    match store.get(&key).await? {
-        Some(bytes) => Ok(Some(StepRecord::from_json(&key, &bytes)?)),
-        None => Ok(None),
     }
 }
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::engine::{EngineError, latest_record};
+use super::records::{EngineError, latest_record};
 use super::{EngineConfig, chrono_duration};
 use crate::model::{ExecutionId, State, StepRecord};
 use crate::store::{SharedStore, StoreError};

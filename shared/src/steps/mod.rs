@@ -41,6 +41,7 @@ pub mod dispatcher;
 mod engine;
 pub mod lease;
 pub mod live;
+mod records;
 mod swap_config;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -51,7 +52,8 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
-pub use engine::{Engine, EngineConfig, EngineError, ExecutionScan, Handled, latest_record};
+pub use engine::{Engine, EngineConfig, ExecutionScan, Handled};
+pub use records::{EngineError, latest_record};
 
 /// What the engine needs while a step runs.
 pub(crate) struct StepContext<'a> {

@@ -3,8 +3,6 @@
 
 use crate::error::RpcError;
 
-use super::state::InstanceStatus;
-
 /// 404 `InvalidInstanceId.NotFound`.
 pub fn instance_not_found(id: &str) -> RpcError {
     RpcError::not_found(
@@ -67,12 +65,11 @@ pub fn image_name_duplicated(name: &str) -> RpcError {
 }
 
 /// 400 `IncorrectInstanceStatus` (CreateImage's table says 400; Stop/Start say 403).
-pub fn incorrect_instance_status(id: &str, status: InstanceStatus) -> RpcError {
+pub fn incorrect_instance_status(id: &str, status: &str) -> RpcError {
     RpcError::bad_request(
         "IncorrectInstanceStatus",
         format!(
-            "The current status of the instance does not support this operation: {id} is {}.",
-            status.as_str()
+            "The current status of the instance does not support this operation: {id} is {status}.",
         ),
     )
 }

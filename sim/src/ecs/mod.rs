@@ -9,9 +9,10 @@ pub mod state;
 
 use serde_json::Value;
 
+use crate::ctx::Ctx;
 use crate::error::RpcError;
 use crate::params::Params;
-use crate::state::{Ctx, Region};
+use state::Ecs;
 
 /// The API version ECS answers to.
 pub const VERSION: &str = "2014-05-26";
@@ -34,10 +35,9 @@ pub const ACTIONS: &[&str] = &[
 pub fn handle(
     action: &str,
     p: &Params,
-    region: &mut Region,
+    ecs: &mut Ecs,
     ctx: &Ctx,
 ) -> Option<Result<Value, RpcError>> {
-    let ecs = &mut region.ecs;
     Some(match action {
         "DescribeInstances" => protocol::describe_instances(ecs, p, ctx),
         "DescribeDisks" => protocol::describe_disks(ecs, p, ctx),

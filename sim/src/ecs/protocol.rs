@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use super::errors;
 use super::state::{CreateImage, Ecs, IMAGE_STATUSES, ImageStatus, InstanceStatus, MappingSource};
+use crate::ctx::Ctx;
 use crate::error::RpcError;
 use crate::params::{Params, page};
-use crate::state::Ctx;
 
 /// `yyyy-MM-ddTHH:mm:ssZ`, as ECS prints times.
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -456,7 +456,8 @@ pub fn delete_image(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcEr
 pub fn stop_instance(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
     let instance = ecs.instance_mut(p.required("InstanceId")?)?;
     if instance.status != InstanceStatus::Running {
-        let mut err = errors::incorrect_instance_status(&instance.instance_id, instance.status);
+        let mut err =
+            errors::incorrect_instance_status(&instance.instance_id, instance.status.as_str());
         err.status = http::StatusCode::FORBIDDEN;
         return Err(err);
     }
@@ -468,7 +469,8 @@ pub fn stop_instance(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
 pub fn start_instance(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
     let instance = ecs.instance_mut(p.required("InstanceId")?)?;
     if instance.status != InstanceStatus::Stopped {
-        let mut err = errors::incorrect_instance_status(&instance.instance_id, instance.status);
+        let mut err =
+            errors::incorrect_instance_status(&instance.instance_id, instance.status.as_str());
         err.status = http::StatusCode::FORBIDDEN;
         return Err(err);
     }

@@ -5,10 +5,11 @@
 //! clock whenever someone looks.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::errors;
+pub use crate::ctx::Timing;
 use crate::error::RpcError;
+pub use crate::seed::ProgressProfile;
 
 /// An instance status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,60 +144,6 @@ pub struct Progress {
 pub fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     now.checked_add_signed(by)
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// How a build's reported `Progress` moves from creation to done. ECS documents no shape
-/// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimages>
-/// says only that `Progress` is the percentage done), and real images are seen to do all of
-/// these; snapshots in the sim are always linear.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProgressProfile {
-    /// Evenly, from 0 to 100 %.
-    #[default]
-    Linear,
-    /// 0 % for nine tenths of the build, then the rest in its last tenth.
-    Stalled,
-    /// Fast at first, then slower and slower: `1 - (1 - t)²` of the way after a share `t`
-    /// of the build time.
-    FastThenSlow,
-    /// In four steps: 0, 25, 50 and 75 %.
-    Steps,
-}
-
-impl ProgressProfile {
-    /// Every profile, in the order the bench prints them.
-    pub const ALL: [Self; 4] = [Self::Linear, Self::Stalled, Self::FastThenSlow, Self::Steps];
-
-    /// Its name in a seed and in the bench: `linear`, `stalled`, `fast_then_slow`, `steps`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Linear => "linear",
-            Self::Stalled => "stalled",
-            Self::FastThenSlow => "fast_then_slow",
-            Self::Steps => "steps",
-        }
-    }
-
-    /// The whole percent reported once `done` of a build of `total` has passed (any unit,
-    /// `0 <= done < total`), rounded down; exact, in integers.
-    pub fn percent(self, done: i64, total: i64) -> u32 {
-        let (d, t) = (i128::from(done.clamp(0, total)), i128::from(total.max(1)));
-        let percent = match self {
-            Self::Linear => d * 100 / t,
-            Self::Stalled => {
-                let stall = t * 9 / 10;
-                if d < stall {
-                    0
-                } else {
-                    (d - stall) * 100 / (t - stall).max(1)
-                }
-            }
-            Self::FastThenSlow => (2 * d * t - d * d) * 100 / (t * t),
-            Self::Steps => d * 4 / t * 25,
-        };
-        u32::try_from(percent).unwrap_or(0)
-    }
 }
 
 fn progress(created: DateTime<Utc>, ready: DateTime<Utc>, now: DateTime<Utc>) -> Progress {
@@ -362,15 +309,6 @@ pub struct Ecs {
     /// How the progress of the images created from now on moves.
     pub image_profile: ProgressProfile,
     next_id: u64,
-}
-
-/// How long things take.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// An image from creation to Available.
-    pub image: Duration,
-    /// A snapshot from creation to accomplished.
-    pub snapshot: Duration,
 }
 
 /// The image-name rule: 2–128 characters, starts with a letter (ASCII or not), then letters,
@@ -582,7 +520,7 @@ impl Ecs {
             ) {
                 return Err(errors::incorrect_instance_status(
                     &instance.instance_id,
-                    instance.status,
+                    instance.status.as_str(),
                 ));
             }
             if let Some(source) = self.image(&instance.image_id) {

@@ -9,9 +9,11 @@ pub mod state;
 
 use serde_json::Value;
 
+use crate::ctx::Ctx;
+use crate::ecs::state::Ecs;
 use crate::error::RpcError;
 use crate::params::Params;
-use crate::state::{Ctx, Region};
+use state::Ess;
 
 /// The API version ESS answers to.
 pub const VERSION: &str = "2014-08-28";
@@ -28,20 +30,19 @@ pub const ACTIONS: &[&str] = &[
 pub fn handle(
     action: &str,
     p: &Params,
-    region: &mut Region,
+    ess: &mut Ess,
+    ecs: &Ecs,
     ctx: &Ctx,
 ) -> Option<Result<Value, RpcError>> {
     Some(match action {
-        "DescribeScalingGroups" => protocol::describe_scaling_groups(&region.ess, p, ctx),
+        "DescribeScalingGroups" => protocol::describe_scaling_groups(ess, p, ctx),
         "DescribeScalingConfigurations" => {
-            protocol::describe_scaling_configurations(&region.ess, &region.ecs, p, ctx)
+            protocol::describe_scaling_configurations(ess, ecs, p, ctx)
         }
         "DescribeEciScalingConfigurations" => {
-            protocol::describe_eci_scaling_configurations(&region.ess, p, ctx)
+            protocol::describe_eci_scaling_configurations(ess, p, ctx)
         }
-        "ModifyScalingConfiguration" => {
-            protocol::modify_scaling_configuration(&mut region.ess, &region.ecs, p, ctx)
-        }
+        "ModifyScalingConfiguration" => protocol::modify_scaling_configuration(ess, ecs, p, ctx),
         _ => return None,
     })
 }

@@ -5,10 +5,10 @@ use serde_json::{Value, json};
 
 use super::errors;
 use super::state::{Ess, ScalingConfiguration};
+use crate::ctx::Ctx;
 use crate::ecs::state::{Ecs, ImageStatus};
 use crate::error::RpcError;
 use crate::params::{Params, page};
-use crate::state::Ctx;
 
 /// `yyyy-MM-ddTHH:mmZ`: ESS prints times to the minute.
 fn minute(t: DateTime<Utc>) -> String {

@@ -12,8 +12,6 @@ use chrono::{DateTime, Utc};
 use reimage_cloud::aliyun::Credentials;
 use tokio::sync::Notify;
 
-use super::timers::next_fire;
-
 /// A source of the sim's time.
 pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -211,24 +209,6 @@ impl FcFront {
         if !self.inner.attached.swap(true, Ordering::SeqCst) {
             *lock(&self.inner.now) = now;
         }
-    }
-
-    /// Adds (or replaces, e.g. after a restart on another port) a function. Its timers start
-    /// counting from now. Must be called inside a tokio runtime: it starts the delivery loop.
-    pub fn register(&self, spec: FunctionSpec) {
-        let now = self.now();
-        {
-            let mut timers = lock(&self.inner.timers);
-            for t in &spec.timers {
-                if let Some(next) = next_fire(&t.cron, now) {
-                    timers
-                        .entry((spec.service.clone(), spec.name.clone(), t.name.clone()))
-                        .or_insert(next);
-                }
-            }
-        }
-        lock(&self.inner.functions).insert((spec.service.clone(), spec.name.clone()), spec);
-        self.ensure_worker();
     }
 
     /// The functions registered.

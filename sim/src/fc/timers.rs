@@ -8,6 +8,24 @@ use reimage_cloud::aliyun::fc::timer::{TimerExpression, parse_cron};
 use super::state::{FcFront, FunctionSpec, Queued, TimerTrigger, lock};
 
 impl FcFront {
+    /// Adds (or replaces, e.g. after a restart on another port) a function. Its timers start
+    /// counting from now. Must be called inside a tokio runtime: it starts the delivery loop.
+    pub fn register(&self, spec: FunctionSpec) {
+        let now = self.now();
+        {
+            let mut timers = lock(&self.inner.timers);
+            for t in &spec.timers {
+                if let Some(next) = next_fire(&t.cron, now) {
+                    timers
+                        .entry((spec.service.clone(), spec.name.clone(), t.name.clone()))
+                        .or_insert(next);
+                }
+            }
+        }
+        lock(&self.inner.functions).insert((spec.service.clone(), spec.name.clone()), spec);
+        self.ensure_worker();
+    }
+
     /// Fires `function`'s timer `trigger` now, as if its time had come.
     pub fn fire_timer(&self, service: &str, function: &str, trigger: &str) -> Result<(), String> {
         let spec = lock(&self.inner.functions)

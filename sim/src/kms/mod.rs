@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use crate::error::RpcError;
 use crate::params::Params;
-use crate::state::Region;
 
 /// The API version KMS answers to.
 pub const VERSION: &str = "2016-01-20";
@@ -32,8 +31,19 @@ pub struct KmsKey {
     pub enabled: bool,
 }
 
+/// What KMS reads of the region: where it is, whose it is, and its keys.
+#[derive(Debug, Clone, Copy)]
+pub struct KmsRegion<'a> {
+    /// The region id.
+    pub region_id: &'a str,
+    /// The owner account.
+    pub account_id: &'a str,
+    /// The keys.
+    pub kms_keys: &'a [KmsKey],
+}
+
 /// Runs `action`; `None` if KMS has no such action.
-pub fn handle(action: &str, p: &Params, region: &Region) -> Option<Result<Value, RpcError>> {
+pub fn handle(action: &str, p: &Params, region: &KmsRegion<'_>) -> Option<Result<Value, RpcError>> {
     Some(match action {
         "Encrypt" => protocol::encrypt(region, p),
         "Decrypt" => protocol::decrypt(region, p),

@@ -14,10 +14,10 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::KmsRegion;
 use super::{KmsKey, errors};
 use crate::error::RpcError;
 use crate::params::Params;
-use crate::state::Region;
 
 /// The longest Plaintext Encrypt takes (6 KiB).
 pub const MAX_PLAINTEXT: usize = 6 * 1024;
@@ -49,7 +49,7 @@ pub fn key_version_id(key_id: &str) -> String {
 
 /// The key `KeyId` names: its id, `alias/<name>`, or an ARN
 /// (`acs:kms:<region>:<account>:key/<id>` or `…:alias/<name>`).
-fn find_key<'a>(region: &'a Region, key_id: &str) -> Result<&'a KmsKey, RpcError> {
+fn find_key<'a>(region: &KmsRegion<'a>, key_id: &str) -> Result<&'a KmsKey, RpcError> {
     let prefix = format!("acs:kms:{}:{}:", region.region_id, region.account_id);
     let name = key_id.strip_prefix(&prefix).unwrap_or(key_id);
     if let Some(alias) = name.strip_prefix("alias/") {
@@ -92,7 +92,7 @@ fn usable(key: &KmsKey) -> Result<(), RpcError> {
 }
 
 /// Encrypt: KeyId, Plaintext, EncryptionContext → CiphertextBlob, KeyId, KeyVersionId.
-pub fn encrypt(region: &Region, p: &Params) -> Result<Value, RpcError> {
+pub fn encrypt(region: &KmsRegion<'_>, p: &Params) -> Result<Value, RpcError> {
     let key_id = p.required("KeyId")?;
     let plaintext = p.required("Plaintext")?;
     if plaintext.len() > MAX_PLAINTEXT {
@@ -106,7 +106,7 @@ pub fn encrypt(region: &Region, p: &Params) -> Result<Value, RpcError> {
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..NONCE_LEN]);
     let mut sealed = plaintext.as_bytes().to_vec();
-    material(&region.account_id, &key.key_id)?
+    material(region.account_id, &key.key_id)?
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(&aad),
@@ -128,7 +128,7 @@ pub fn encrypt(region: &Region, p: &Params) -> Result<Value, RpcError> {
 }
 
 /// Decrypt: CiphertextBlob, EncryptionContext → Plaintext, KeyId, KeyVersionId.
-pub fn decrypt(region: &Region, p: &Params) -> Result<Value, RpcError> {
+pub fn decrypt(region: &KmsRegion<'_>, p: &Params) -> Result<Value, RpcError> {
     let blob = p.required("CiphertextBlob")?;
     let aad = context(p)?;
     let bytes = BASE64
@@ -156,7 +156,7 @@ pub fn decrypt(region: &Region, p: &Params) -> Result<Value, RpcError> {
     let nonce =
         Nonce::try_assume_unique_for_key(nonce).map_err(|_| errors::invalid("CiphertextBlob"))?;
     let mut buf = sealed.to_vec();
-    let plain = material(&region.account_id, &key.key_id)?
+    let plain = material(region.account_id, &key.key_id)?
         .open_in_place(nonce, Aad::from(&aad), &mut buf)
         .map_err(|_| errors::invalid("CiphertextBlob"))?;
     let plaintext =

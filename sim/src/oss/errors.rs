@@ -18,8 +18,6 @@
 
 use http::StatusCode;
 
-use super::protocol::xml_escape;
-
 /// One OSS error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OssError {
@@ -246,4 +244,20 @@ impl OssError {
         out.push_str("</Error>\n");
         out
     }
+}
+
+/// Escapes text for an XML element.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -42,9 +42,8 @@ use reimage_cloud::clock::SharedClock;
 
 pub use errors::OssError;
 
-use crate::keys::AuthError;
-use crate::state::SimState;
-use protocol::{ListQuery, Operation, Parsed};
+use protocol::{Operation, Parsed};
+use state::ListQuery;
 use state::{Object, OssState};
 
 /// The largest object the sim accepts.
@@ -523,50 +522,6 @@ pub fn http_date(t: DateTime<Utc>) -> String {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Answers an OSS request: the sim's router sends here everything that is not admin, FC or
-/// RPC.
-pub async fn handle(state: Arc<SimState>, request: Request<Body>) -> Response<Body> {
-    let times = Times {
-        now: state.now(),
-        wall: state.wall_now(),
-    };
-    state.oss().handle(state.as_ref(), times, request).await
-}
-
-/// The sim's key book and faults, as the OSS front sees them.
-impl OssEnv for SimState {
-    fn secret_for(
-        &self,
-        access_key_id: &str,
-        security_token: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<String, KeyRefusal> {
-        self.keys
-            .secret_for(access_key_id, security_token, now)
-            .map_err(|e| match e {
-                AuthError::NotFound => KeyRefusal::UnknownKey,
-                AuthError::MissingSecurityToken => KeyRefusal::MissingToken,
-                AuthError::TokenMismatch => KeyRefusal::WrongToken,
-                AuthError::TokenExpired => KeyRefusal::Expired,
-            })
-    }
-
-    /// Counts the call under the operation's name and applies the faults queued for it
-    /// (`admin().fail_next("PutObject", …)`, throttling, latency), as for RPC actions.
-    fn on_call(&self, operation: &str) -> (Option<std::time::Duration>, Option<Injected>) {
-        self.count_call(operation);
-        let (delay, err) = self.faults().on_call(operation);
-        (
-            delay,
-            err.map(|e| Injected {
-                status: e.status.as_u16(),
-                code: e.code,
-                message: e.message,
-            }),
-        )
-    }
 }
 
 #[cfg(test)]

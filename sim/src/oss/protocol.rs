@@ -8,8 +8,8 @@
 use reimage_cloud::aliyun::sign::oss as sign;
 use reimage_cloud::aliyun::sign::rpc::percent_encode;
 
-use super::errors::OssError;
-use super::state::Listing;
+use super::errors::{OssError, xml_escape};
+use super::state::{ListQuery, Listing};
 
 /// The operations the sim emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,39 +165,6 @@ pub fn operation(request: &Parsed) -> Result<Operation, OssError> {
         }
     };
     Ok(op)
-}
-
-/// Escapes text for an XML element.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The query of a ListObjectsV2 call, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListQuery {
-    /// `prefix`.
-    pub prefix: String,
-    /// `delimiter` (empty: none).
-    pub delimiter: String,
-    /// `start-after`.
-    pub start_after: String,
-    /// `continuation-token`, as sent.
-    pub continuation_token: String,
-    /// `max-keys`, 1–1000, default 100.
-    pub max_keys: usize,
-    /// `encoding-type=url`.
-    pub url_encoded: bool,
 }
 
 impl ListQuery {

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::errors::OssError;
-use super::protocol::ListQuery;
 
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,17 +55,7 @@ pub struct OssState {
     buckets: BTreeMap<String, BTreeMap<String, Object>>,
 }
 
-/// Checks an OSS bucket name: 3–63 characters, lower-case letters, digits and `-`, starting
-/// and ending with a letter or digit.
-pub fn valid_bucket_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (3..=63).contains(&bytes.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes.first().is_some_and(|b| *b != b'-')
-        && bytes.last().is_some_and(|b| *b != b'-')
-}
+pub use crate::names::valid_bucket_name;
 
 /// Checks an object key: 1–1023 bytes of UTF-8, not starting with `/` or `\`.
 pub fn check_key(key: &str) -> Result<(), OssError> {
@@ -241,6 +230,23 @@ fn decode_token(token: &str) -> Result<String, OssError> {
                 "The continuation token provided is incorrect.",
             )
         })
+}
+
+/// The query of a ListObjectsV2 call, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// `prefix`.
+    pub prefix: String,
+    /// `delimiter` (empty: none).
+    pub delimiter: String,
+    /// `start-after`.
+    pub start_after: String,
+    /// `continuation-token`, as sent.
+    pub continuation_token: String,
+    /// `max-keys`, 1–1000, default 100.
+    pub max_keys: usize,
+    /// `encoding-type=url`.
+    pub url_encoded: bool,
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ pub mod protocol;
 
 use serde_json::Value;
 
+use crate::ctx::Ctx;
 use crate::error::RpcError;
 use crate::keys::Keys;
 use crate::params::Params;
-use crate::state::{Ctx, Region};
+use crate::seed::SeedRole;
 
 /// The API version STS answers to.
 pub const VERSION: &str = "2015-04-01";
@@ -20,12 +21,13 @@ pub const ACTIONS: &[&str] = &["AssumeRole"];
 pub fn handle(
     action: &str,
     p: &Params,
-    region: &Region,
+    account_id: &str,
+    roles: &[SeedRole],
     keys: &Keys,
     ctx: &Ctx,
 ) -> Option<Result<Value, RpcError>> {
     Some(match action {
-        "AssumeRole" => protocol::assume_role(region, keys, p, ctx),
+        "AssumeRole" => protocol::assume_role(account_id, roles, keys, p, ctx),
         _ => return None,
     })
 }

@@ -3,10 +3,11 @@
 use serde_json::{Value, json};
 
 use super::errors;
+use crate::ctx::Ctx;
 use crate::error::RpcError;
 use crate::keys::{IssuedToken, Keys, Principal};
 use crate::params::Params;
-use crate::state::{Ctx, Region};
+use crate::seed::SeedRole;
 
 fn random_alnum(len: usize) -> String {
     let mut out = String::with_capacity(len + 32);
@@ -19,7 +20,13 @@ fn random_alnum(len: usize) -> String {
 
 /// AssumeRole: checks the role and the caller, issues STS credentials valid until
 /// `now + DurationSeconds` of the sim's clock.
-pub fn assume_role(region: &Region, keys: &Keys, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> {
+pub fn assume_role(
+    account_id: &str,
+    roles: &[SeedRole],
+    keys: &Keys,
+    p: &Params,
+    ctx: &Ctx,
+) -> Result<Value, RpcError> {
     let arn = p.required("RoleArn")?;
     let session = p.required("RoleSessionName")?;
     let (account, name) = arn
@@ -39,10 +46,9 @@ pub fn assume_role(region: &Region, keys: &Keys, p: &Params, ctx: &Ctx) -> Resul
     if ctx.principal == Principal::Root {
         return Err(errors::root_may_not_assume());
     }
-    let role = region
-        .roles
+    let role = roles
         .iter()
-        .find(|r| account == region.account_id && r.name.eq_ignore_ascii_case(name))
+        .find(|r| account == account_id && r.name.eq_ignore_ascii_case(name))
         .ok_or_else(|| errors::role_not_found(arn))?;
     let max = role.max_session_duration;
     let duration = match p.get("DurationSeconds") {
@@ -80,7 +86,7 @@ pub fn assume_role(region: &Region, keys: &Keys, p: &Params, ctx: &Ctx) -> Resul
     let body = json!({
         "AssumedRoleUser": {
             "Arn": format!("{role_arn}/{session}"),
-            "AssumedRoleId": format!("3{}{}:{session}", region.account_id, role.name.len()),
+            "AssumedRoleId": format!("3{}{}:{session}", account_id, role.name.len()),
         },
         "Credentials": {
             "AccessKeyId": token.access_key_id,
