@@ -67,6 +67,11 @@ def main():
             break
         token = result.next_continuation_token
     out["list_pages"] = pages
+    after = bucket.list_objects_v2(prefix="state/runs/", start_after="state/runs/r-02.json", max_keys=2)
+    out["list_start_after"] = {
+        "keys": [o.key for o in after.object_list],
+        "truncated": after.is_truncated,
+    }
     out["list_iterator"] = [o.key for o in oss2.ObjectIteratorV2(bucket, prefix="state/", max_keys=2)]
     delimited = bucket.list_objects_v2(prefix="", delimiter="/", max_keys=100)
     out["list_delimited"] = {

@@ -97,6 +97,11 @@ async fn oss2_sdk_against_the_sims_oss() {
         serde_json::from_value(seen["list_pages"].clone()).expect("pages");
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
     assert_eq!(pages.concat(), expected);
+    // start-after: strictly after that key, at most max-keys, truncated when more follow.
+    assert_eq!(
+        seen["list_start_after"],
+        serde_json::json!({"keys": ["state/runs/r-03.json", "state/runs/r-04.json"], "truncated": true})
+    );
     let iterated: Vec<String> =
         serde_json::from_value(seen["list_iterator"].clone()).expect("keys");
     let mut want = vec!["state/executions/e-1/0000.json".to_owned()];

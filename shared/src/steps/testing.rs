@@ -18,7 +18,7 @@ use super::cloud::{
     SharedCloud, Snapshot,
 };
 use crate::clock::SharedClock;
-use crate::store::{SharedStore, StateStore, StoreFuture};
+use crate::store::{KeyPage, SharedStore, StateStore, StoreFuture};
 
 /// An instance of the fake cloud.
 #[derive(Debug, Clone)]
@@ -807,6 +807,16 @@ impl StateStore for CountingStore {
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>> {
         self.note(format!("list {prefix}"));
         self.inner.list(prefix)
+    }
+
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, KeyPage> {
+        self.note(format!("list {prefix}"));
+        self.inner.list_page(prefix, start_after, max)
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use super::{SharedStore, StateStore, StoreFuture};
+use super::{KeyPage, SharedStore, StateStore, StoreFuture};
 
 /// How many bytes of records a warm process keeps by default.
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
@@ -103,6 +103,15 @@ impl StateStore for CachingStore {
 
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>> {
         self.inner.list(prefix)
+    }
+
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, KeyPage> {
+        self.inner.list_page(prefix, start_after, max)
     }
 }
 

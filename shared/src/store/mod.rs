@@ -69,6 +69,42 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
     /// Every key that starts with `prefix`, in ascending byte order.
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>>;
+
+    /// At most `max` keys that start with `prefix` and sort after `start_after`, in
+    /// ascending byte order, and whether more follow: one page of a listing, which a backend
+    /// that bills listings (OSS) answers with one request.
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, KeyPage> {
+        Box::pin(async move {
+            let keys = self.list(prefix).await?;
+            Ok(KeyPage::from_sorted(keys, start_after, max))
+        })
+    }
+}
+
+/// One page of a listing (see [`StateStore::list_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// The keys, ascending.
+    pub keys: Vec<String>,
+    /// Whether keys follow the last one.
+    pub more: bool,
+}
+
+impl KeyPage {
+    /// The page of `keys` (ascending) after `start_after`, at most `max` long.
+    pub fn from_sorted(keys: Vec<String>, start_after: Option<&str>, max: usize) -> Self {
+        let mut rest = keys
+            .into_iter()
+            .filter(|k| start_after.is_none_or(|after| k.as_str() > after));
+        let keys: Vec<String> = rest.by_ref().take(max).collect();
+        let more = rest.next().is_some();
+        Self { keys, more }
+    }
 }
 
 /// A record that is in the store but cannot be read back as what its key says it is (a

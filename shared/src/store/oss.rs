@@ -6,12 +6,13 @@
 //!   [`StoreError::AlreadyExists`] (another writer won). The bucket must not have versioning
 //!   enabled: OSS ignores forbid-overwrite on versioned buckets.
 //! - get = GetObject; 404 `NoSuchKey` is `None`.
-//! - list = ListObjectsV2 under `<prefix>/<given prefix>`, following continuation tokens.
+//! - list = ListObjectsV2 under `<prefix>/<given prefix>`, following continuation tokens;
+//!   a page of a listing is one ListObjectsV2 with `start-after`.
 
 use std::fmt;
 
-use super::{StateStore, StoreError, StoreFuture, validate_key};
-use crate::aliyun::oss::{OssClient, PutOutcome, explain};
+use super::{KeyPage, StateStore, StoreError, StoreFuture, validate_key};
+use crate::aliyun::oss::{ListRequest, OssClient, PutOutcome, explain};
 use crate::aliyun::{Error, ErrorKind};
 
 /// The most keys one ListObjectsV2 call answers, what the store asks for: OSS's default is 100
@@ -127,6 +128,52 @@ impl StateStore for OssStore {
                 .collect();
             keys.sort();
             Ok(keys)
+        })
+    }
+
+    /// ListObjectsV2 with `start-after` and `max-keys`: one request per page of up to
+    /// [`MAX_KEYS`] keys.
+    /// <https://www.alibabacloud.com/help/en/oss/developer-reference/listobjectsv2>
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
+        max: usize,
+    ) -> StoreFuture<'a, KeyPage> {
+        Box::pin(async move {
+            let full = self.object_key(prefix);
+            let after = start_after.map(|k| self.object_key(k));
+            let mut page = KeyPage::default();
+            let mut token: Option<String> = None;
+            while page.keys.len() < max {
+                let want = (max - page.keys.len()).min(MAX_KEYS as usize);
+                let answer = self
+                    .client
+                    .list_objects_v2(
+                        &self.bucket,
+                        &ListRequest {
+                            prefix: &full,
+                            continuation_token: token.as_deref(),
+                            start_after: after.as_deref(),
+                            max_keys: Some(u32::try_from(want).unwrap_or(MAX_KEYS)),
+                            delimiter: None,
+                        },
+                    )
+                    .await
+                    .map_err(|e| backend("list", prefix, e))?;
+                page.keys.extend(
+                    answer
+                        .objects
+                        .into_iter()
+                        .filter_map(|o| o.key.strip_prefix(&self.prefix).map(str::to_owned)),
+                );
+                page.more = answer.next_continuation_token.is_some();
+                match answer.next_continuation_token {
+                    Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+                    _ => break,
+                }
+            }
+            Ok(page)
         })
     }
 }

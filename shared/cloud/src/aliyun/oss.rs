@@ -173,6 +173,8 @@ pub struct ListRequest<'a> {
     pub prefix: &'a str,
     /// The token of the previous page.
     pub continuation_token: Option<&'a str>,
+    /// Only keys that sort after this one (`start-after`).
+    pub start_after: Option<&'a str>,
     /// At most this many keys per page (OSS: 1–1000, default 100).
     pub max_keys: Option<u32>,
     /// Group keys by this delimiter.
@@ -379,6 +381,9 @@ impl OssClient {
         if let Some(token) = request.continuation_token {
             query.push(("continuation-token", token.to_owned()));
         }
+        if let Some(after) = request.start_after {
+            query.push(("start-after", after.to_owned()));
+        }
         if let Some(max) = request.max_keys {
             query.push(("max-keys", max.to_string()));
         }
@@ -419,7 +424,7 @@ impl OssClient {
                         prefix,
                         continuation_token: token.as_deref(),
                         max_keys: page_size,
-                        delimiter: None,
+                        ..ListRequest::default()
                     },
                 )
                 .await?;
