@@ -302,6 +302,7 @@ async fn create_image(cx: &StepContext<'_>, record: &StepRecord) -> Result<Trans
             None,
             std::time::Duration::ZERO,
             (cx.now - since_build).to_std().unwrap_or_default(),
+            None,
         );
     Ok(Transition::to(pending(Step::WaitImage, due), learned))
 }

@@ -35,19 +35,63 @@ pub fn next_check(progress: Option<u8>, elapsed: Duration) -> Duration {
     Duration::from_secs_f64(bounded.ceil())
 }
 
+/// What the previous look at the same image saw: its progress, and how long ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// The progress reported then.
+    pub progress: u8,
+    /// How long before this look it was.
+    pub ago: Duration,
+}
+
+/// The smallest share of the time since CreateImage that a look waits once the image reports
+/// progress: an estimate that keeps coming out too early (a build that slows down as it goes)
+/// then costs a handful of looks, not dozens, and a look comes at most this share late.
+pub const LEAST_SHARE: f64 = 0.04;
+
+/// How far the progress must have moved since the previous look for the pace between the two
+/// to count: Progress is a whole percent, so a move of one or two says little of the pace.
+pub const PACE_POINTS: u8 = 3;
+
 /// The delay before the next look at an image being built from a snapshot.
 ///
-/// Once the image reports progress, [`next_check`] from the time since CreateImage. Before
-/// that, the time the whole build has taken so far (the snapshot included) is the best guide
-/// to how long the image will take, so the first look waits about that long (bounded as
-/// always): a build whose snapshot took minutes is not looked at every few seconds.
+/// Once the image reports progress, [`next_check`] from the time since CreateImage, or, when
+/// the progress moved by [`PACE_POINTS`] or more since the `previous` look, the pace between
+/// the two looks if that says later: a build that slows down is judged by how fast it goes now, not by its fast start.
+/// Either way it waits at least [`LEAST_SHARE`] of the time since CreateImage. Before that,
+/// the time the whole build has taken so far (the snapshot included) is the best guide to how
+/// long the image will take, so the first look waits about that long (bounded as always): a
+/// build whose snapshot took minutes is not looked at every few seconds.
 pub fn next_image_check(
     progress: Option<u8>,
     since_image_requested: Duration,
     since_build_started: Duration,
+    previous: Option<Observation>,
 ) -> Duration {
     match progress {
-        Some(p) if p >= 1 => next_check(Some(p), since_image_requested),
+        Some(p) if (1..100).contains(&p) => {
+            let from_start = next_check(Some(p), since_image_requested);
+            let recent = previous
+                .filter(|seen| {
+                    seen.progress >= 1
+                        && p >= seen.progress.saturating_add(PACE_POINTS)
+                        && !seen.ago.is_zero()
+                })
+                .map(|seen| {
+                    let per_percent = seen.ago.as_secs_f64() / f64::from(p - seen.progress);
+                    per_percent * f64::from(100 - p)
+                })
+                .unwrap_or(0.0);
+            let least = since_image_requested.as_secs_f64() * LEAST_SHARE;
+            let delay_s = from_start
+                .as_secs_f64()
+                .max(recent.min(MAX_DELAY.as_secs_f64()));
+            let bounded = delay_s
+                .max(least)
+                .clamp(MIN_DELAY.as_secs_f64(), MAX_DELAY.as_secs_f64());
+            Duration::from_secs_f64(bounded.ceil())
+        }
+        Some(p) if p >= 100 => next_check(Some(p), since_image_requested),
         _ => next_check(None, since_build_started.max(since_image_requested)),
     }
 }
@@ -74,12 +118,79 @@ mod tests {
     #[test]
     fn an_image_is_first_looked_at_after_about_as_long_as_its_snapshot_took() {
         // Snapshot took 305 s, image just requested: look again in 300 s (the bound).
-        assert_eq!(next_image_check(None, secs(0), secs(305)), MAX_DELAY);
+        assert_eq!(next_image_check(None, secs(0), secs(305), None), MAX_DELAY);
         // A quick snapshot: a quick first look.
-        assert_eq!(next_image_check(None, secs(0), secs(5)), MIN_DELAY);
-        assert_eq!(next_image_check(Some(0), secs(5), secs(12)), secs(12));
+        assert_eq!(next_image_check(None, secs(0), secs(5), None), MIN_DELAY);
+        assert_eq!(next_image_check(Some(0), secs(5), secs(12), None), secs(12));
         // With progress, only the image's own time counts.
-        assert_eq!(next_image_check(Some(50), secs(300), secs(605)), secs(300));
+        assert_eq!(
+            next_image_check(Some(50), secs(300), secs(605), None),
+            secs(300)
+        );
+    }
+
+    #[test]
+    fn a_build_that_slows_down_is_judged_by_its_recent_pace() {
+        let seen = |progress, ago| {
+            Some(Observation {
+                progress,
+                ago: secs(ago),
+            })
+        };
+        // 80 % after 200 s says 50 s more; but the last 10 % took 100 s: 200 s more.
+        assert_eq!(
+            next_image_check(Some(80), secs(200), secs(400), seen(70, 100)),
+            secs(200)
+        );
+        // A recent pace that says sooner than the start does not shorten the wait.
+        assert_eq!(
+            next_image_check(Some(50), secs(200), secs(400), seen(40, 10)),
+            secs(200)
+        );
+        // Progress that did not move, or barely, or a look before any progress, says nothing
+        // of the pace.
+        assert_eq!(
+            next_image_check(Some(50), secs(200), secs(400), seen(50, 100)),
+            secs(200)
+        );
+        assert_eq!(
+            next_image_check(Some(50), secs(200), secs(400), seen(48, 500)),
+            secs(200)
+        );
+        assert_eq!(
+            next_image_check(Some(50), secs(200), secs(400), seen(0, 100)),
+            secs(200)
+        );
+        // Nearly done by the estimate: still a share of the time so far, not the minimum.
+        assert_eq!(
+            next_image_check(Some(99), secs(1000), secs(1200), None),
+            secs(40)
+        );
+    }
+
+    #[test]
+    fn a_build_that_slows_down_costs_a_few_looks_and_is_noticed_soon() {
+        // Progress 1 - (1 - s)² after a share s of a 1,800 s build, looked at as the function
+        // says, the first look when the snapshot took as long.
+        let total = 1800.0_f64;
+        let percent = |t: f64| {
+            let s = (t / total).min(1.0);
+            ((1.0 - (1.0 - s).powi(2)) * 100.0).floor() as u8
+        };
+        let mut t = next_image_check(None, secs(0), secs(1800), None).as_secs_f64();
+        let (mut looks, mut previous) = (1, None);
+        while t < total {
+            let p = percent(t);
+            let delay = next_image_check(Some(p), Duration::from_secs_f64(t), secs(3600), previous);
+            previous = Some(Observation {
+                progress: p,
+                ago: delay,
+            });
+            t += delay.as_secs_f64();
+            looks += 1;
+        }
+        assert!(looks <= 10, "{looks} looks");
+        assert!(t - total <= total * 0.05, "noticed {} s late", t - total);
     }
 
     #[test]

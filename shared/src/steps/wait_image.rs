@@ -75,6 +75,16 @@ pub(crate) async fn run(
             Ok(Transition::to(pending(Step::SwapConfig, cx.now), learned))
         }
         Seen::Building(progress) => {
+            // The record this step runs from was written by the previous look at this image,
+            // if there was one (the count includes this look).
+            let previous = record
+                .learned
+                .progress
+                .filter(|_| learned.image_checks > 1)
+                .map(|progress| delay::Observation {
+                    progress,
+                    ago: (cx.now - record.written_at).to_std().unwrap_or_default(),
+                });
             learned.progress = progress;
             let elapsed = |since: Option<chrono::DateTime<chrono::Utc>>| {
                 (cx.now - since.unwrap_or(record.work_started_at()))
@@ -86,6 +96,7 @@ pub(crate) async fn run(
                     progress,
                     elapsed(learned.image_requested_at),
                     elapsed(learned.snapshot_requested_at),
+                    previous,
                 );
             Ok(Transition::to(pending(STEP, due), learned))
         }
