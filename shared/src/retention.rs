@@ -3,8 +3,9 @@
 //! An execution is removed whole, and only when it has ended (succeeded, failed or been
 //! superseded) and its latest record was written before the cut-off; a pending execution, or
 //! one whose latest record does not read, is never touched. With it go the entries that point
-//! at it: the sweep's index (`live/`), the lease logs (`leases/`) and the task's run index
-//! (`task-runs/`). Tasks are never removed.
+//! at it: the sweep's index (`live/`), the lease logs (`leases/`), the task's run index
+//! (`task-runs/`) and the listings' index (`started/`, `task-started/`). Tasks are never
+//! removed.
 //!
 //! On OSS the state bucket's lifecycle rules do this (template.yml); `reimage records prune`
 //! does it for a file store.
@@ -18,6 +19,7 @@ use crate::schedule::RUN_INDEX_PREFIX;
 use crate::steps::latest_record;
 use crate::steps::lease::{LEASES_PREFIX, LeaseEntry};
 use crate::steps::live::LIVE_PREFIX;
+use crate::steps::started::{self, STARTED_PREFIX, TASK_STARTED_PREFIX};
 use crate::store::{SharedStore, StoreError};
 
 /// What a prune removes, and what it keeps that is old.
@@ -65,11 +67,20 @@ pub async fn plan(store: &SharedStore, cutoff: DateTime<Utc>) -> Result<PrunePla
         .into_iter()
         .filter(|k| gone(parse_record_key(k).map(|(id, _)| id)))
         .collect();
-    // `live/<hour>/<id>` and `task-runs/<task>/<id>.json` name their execution.
-    for prefix in [LIVE_PREFIX, RUN_INDEX_PREFIX] {
+    // `live/<hour>/<id>`, `task-runs/<task>/<id>.json`, `started/<rev>-<id>` and
+    // `task-started/<task>/<rev>-<id>` name their execution.
+    for prefix in [
+        LIVE_PREFIX,
+        RUN_INDEX_PREFIX,
+        STARTED_PREFIX,
+        TASK_STARTED_PREFIX,
+    ] {
         for key in store.list(prefix).await? {
             let name = key.rsplit('/').next().unwrap_or_default();
-            let id = ExecutionId::parse(name.strip_suffix(".json").unwrap_or(name)).ok();
+            let id = match started::Entry::parse(name) {
+                Some(entry) => Some(entry.execution_id),
+                None => ExecutionId::parse(name.strip_suffix(".json").unwrap_or(name)).ok(),
+            };
             if gone(id) {
                 keys.push(key);
             }
@@ -134,6 +145,15 @@ mod tests {
             "{:#?}",
             plan.keys
         );
+        for prefix in [LIVE_PREFIX, STARTED_PREFIX] {
+            assert!(
+                plan.keys
+                    .iter()
+                    .any(|k| k.starts_with(prefix) && k.contains(old.execution_id.as_str())),
+                "{prefix}: {:#?}",
+                plan.keys
+            );
+        }
         assert_eq!(of(&stuck.execution_id), 0);
         assert_eq!(of(&recent.execution_id), 0);
         // Every key of the old execution's records is in the plan.

@@ -405,6 +405,177 @@ async fn a_listing_takes_one_request_per_page() {
     );
 }
 
+#[tokio::test]
+async fn a_page_of_a_listing_is_one_request_from_where_the_last_ended() {
+    let sim = start().await;
+    let (endpoint, seen) = flaky(Arc::clone(&sim.service), 0, 500, "unused", false).await;
+    let store = OssStore::new(
+        client(&endpoint, sim.clock.clone(), SECRET),
+        BUCKET,
+        "paged",
+    );
+    for i in 0..7 {
+        store
+            .create(&format!("r/{i}.json"), b"{}")
+            .await
+            .expect("created");
+    }
+    store.create("s/0.json", b"{}").await.expect("created");
+    let before = seen.load(Ordering::SeqCst);
+    let page = store
+        .list_page("r/", Some("r/2.json"), 3)
+        .await
+        .expect("listed");
+    assert_eq!(page.keys, ["r/3.json", "r/4.json", "r/5.json"]);
+    assert!(page.more);
+    let last = store
+        .list_page("r/", Some("r/5.json"), 3)
+        .await
+        .expect("listed");
+    assert_eq!((last.keys, last.more), (vec!["r/6.json".to_owned()], false));
+    let first = store.list_page("r/", None, 2).await.expect("listed");
+    assert_eq!(first.keys, ["r/0.json", "r/1.json"]);
+    assert_eq!(
+        seen.load(Ordering::SeqCst) - before,
+        3,
+        "one request a page"
+    );
+}
+
+/// `GET /executions` over executions whose records are in OSS: newest first, a page at a
+/// time, each execution once however many start while someone pages.
+mod listing_on_oss {
+    use super::*;
+    use reimage::api::{Api, Auth};
+    use reimage::model::execution::ExecutionId;
+    use reimage::steps::EngineError;
+    use reimage::steps::testing::{demo_engine, request_onto};
+    use reimage::store::SharedStore;
+    use std::time::Duration;
+    use tower::ServiceExt as _;
+
+    async fn page(router: &axum::Router, after: Option<&str>) -> (Vec<String>, Option<String>) {
+        let uri = match after {
+            Some(after) => format!("/executions?limit=3&after={after}"),
+            None => "/executions?limit=3".to_owned(),
+        };
+        let request = http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let page: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let ids = page["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .map(|e| e["execution_id"].as_str().expect("an id").to_owned())
+            .collect();
+        (ids, page["next"].as_str().map(str::to_owned))
+    }
+
+    #[tokio::test]
+    async fn pages_show_every_execution_once_newest_first_while_new_ones_start() {
+        let sim = start().await;
+        let store: SharedStore = Arc::new(OssStore::new(
+            client(&sim.endpoint, sim.clock.clone(), SECRET),
+            BUCKET,
+            "paging",
+        ));
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .single()
+            .expect("t0");
+        let clock = ManualClock::new(t0);
+        let (engine, local) = demo_engine(store.clone(), &clock);
+        let start_one = || async {
+            clock.advance(Duration::from_secs(1));
+            let record = engine
+                .start_new(request_onto("asc-active"))
+                .await
+                .expect("started");
+            local.take_all();
+            record.execution_id.to_string()
+        };
+        let mut before = Vec::new();
+        for _ in 0..7 {
+            before.push(start_one().await);
+        }
+        // The same start tried again later is refused, and leaves a second index entry, the
+        // newest of all: the listing still shows that execution once, where it belongs.
+        clock.advance(Duration::from_secs(1));
+        let again = engine
+            .start(
+                request_onto("asc-active"),
+                ExecutionId::parse(&before[2]).expect("id"),
+            )
+            .await;
+        assert!(
+            matches!(again, Err(EngineError::AlreadyStarted(_))),
+            "{again:?}"
+        );
+
+        let api = Api::new(
+            store.clone(),
+            Arc::new(engine.clone()),
+            Arc::new(clock.clone()),
+            Arc::new(SequentialIds::new("api")),
+            Auth::Off,
+        );
+        let router = Arc::new(api).router();
+        let (mut walked, mut after, mut pages) = (Vec::new(), None, 0);
+        let mut during = Vec::new();
+        loop {
+            let (ids, next) = page(&router, after.as_deref()).await;
+            walked.extend(ids);
+            pages += 1;
+            during.push(start_one().await);
+            during.push(start_one().await);
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let newest_first: Vec<String> = before.iter().rev().cloned().collect();
+        assert_eq!(walked, newest_first, "{pages} pages");
+        assert!(pages >= 3, "{pages} pages");
+
+        // A walk from the top now: the ones started meanwhile first, then the same.
+        let (mut all, mut after) = (Vec::new(), None);
+        loop {
+            let (ids, next) = page(&router, after.as_deref()).await;
+            all.extend(ids);
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = during.iter().rev().chain(&newest_first).cloned().collect();
+        assert_eq!(all, expected);
+
+        // A cursor that is not one is refused, naming the parameter.
+        let request = http::Request::get("/executions?after=exec-nope")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), http::StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(error["code"], "InvalidCursor", "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("exec-nope")),
+            "{error}"
+        );
+    }
+}
+
 /// The whole sim (not only its OSS front): its seeded bucket, static key and STS tokens.
 mod against_the_sim {
     use super::*;

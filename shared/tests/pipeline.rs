@@ -570,13 +570,13 @@ async fn a_crash_before_or_after_each_record_write_then_a_replay_changes_everyth
     let last = run(&clean, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
     assert_eq!(last.state, State::Succeeded);
     let writes = counter.lock().unwrap().as_ref().unwrap().creates();
-    // Its records, the sweep's index entry before each that leaves it pending (all but the
-    // last), and the lease of each of its two configurations.
-    assert_eq!(writes as u64, (last.seq + 1) + last.seq + 2);
+    // The listings' index entry, its records, the sweep's index entry before each that leaves
+    // it pending (all but the last), and the lease of each of its two configurations.
+    assert_eq!(writes as u64, 1 + (last.seq + 1) + last.seq + 2);
 
-    // Writes 1 and 2 are record 0's index entry and record 0, written by `start` itself: a
-    // crash there is `start` failing, which the caller sees.
-    for n in 3..=writes {
+    // Writes 1 to 3 are the listings' entry, record 0's sweep entry and record 0, written by
+    // `start` itself: a crash there is `start` failing, which the caller sees.
+    for n in 4..=writes {
         for point in [CrashPoint::Before, CrashPoint::After] {
             let rig = rig_with(|c| c, move |store| CrashingStore::new(store, n, point)).await;
             let id = ExecutionId::derived(&format!("store-crash-{n}-{point:?}"));

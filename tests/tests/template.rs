@@ -271,6 +271,8 @@ fn the_state_bucket_expires_the_history_of_executions_and_never_a_task() {
         reimage::steps::live::LIVE_PREFIX,
         reimage::steps::lease::LEASES_PREFIX,
         reimage::schedule::RUN_INDEX_PREFIX,
+        reimage::steps::started::STARTED_PREFIX,
+        reimage::steps::started::TASK_STARTED_PREFIX,
     ];
     let wanted: BTreeSet<String> = history.iter().map(|p| format!("{prefix}{p}")).collect();
     assert_eq!(expired, wanted);

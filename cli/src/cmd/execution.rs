@@ -12,6 +12,7 @@ use reimage::dispatch::local::LocalDispatcher;
 use reimage::model::{ExecutionId, StepRecord};
 use reimage::settings::Env;
 use reimage::steps::cloud::CloudProvider;
+use reimage::steps::started::Cursor;
 use reimage::steps::{CloudError, Engine, SharedCloud};
 use serde::Serialize;
 
@@ -33,8 +34,18 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Every execution, oldest first.
-    List,
+    /// Executions, newest first, a page at a time.
+    List {
+        /// Only the runs of this task.
+        #[arg(long, value_name = "TASK_ID")]
+        task: Option<String>,
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Start after this cursor: the `next` a previous page printed.
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
+    },
     /// One execution: its outcome, each configuration's old → new image, and its records.
     Show {
         /// The execution id (`exec-…`).
@@ -81,18 +92,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Arc::new(NoCloud),
         );
         match args.command {
-            Command::List => list(&engine, args.output).await,
+            Command::List { task, limit, after } => {
+                let page = Paging {
+                    task,
+                    limit: limit.into(),
+                    after,
+                };
+                list(&engine, &page, args.output).await
+            }
             Command::Show { id } => show(&engine, &id, args.output).await,
         }
     })
 }
 
-async fn list(engine: &Engine, output: Output) -> anyhow::Result<ExitCode> {
-    let records = engine.list().await.context("cannot list executions")?;
-    let views: Vec<ExecutionView> = records.iter().map(ExecutionView::of).collect();
+/// Which page `execution list` prints.
+struct Paging {
+    task: Option<String>,
+    limit: usize,
+    after: Option<String>,
+}
+
+/// `execution list --output json`: a page, as `GET /executions` answers it.
+#[derive(Debug, Serialize)]
+struct Listed {
+    executions: Vec<ExecutionView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+async fn list(engine: &Engine, paging: &Paging, output: Output) -> anyhow::Result<ExitCode> {
+    if let Some(task) = &paging.task {
+        if !reimage::store::tasks::is_valid_task_id(task) {
+            bail!("{task:?} is not a task id (`reimage task list` lists them)");
+        }
+    }
+    let after = paging.after.as_deref().map(Cursor::parse).transpose()?;
+    let page = engine
+        .page(paging.task.as_deref(), after.as_ref(), paging.limit)
+        .await
+        .context("cannot list executions")?;
+    for bad in &page.unreadable {
+        bad.warn_skipped("the execution listing");
+    }
+    let listed = Listed {
+        executions: page.executions.iter().map(ExecutionView::of).collect(),
+        next: page.next.map(|c| c.to_string()),
+    };
     match output {
-        Output::Text => print!("{}", table(&views)),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&views)?),
+        Output::Text => {
+            print!("{}", table(&listed.executions));
+            if let Some(next) = &listed.next {
+                println!("More: reimage execution list --after {next}");
+            }
+        }
+        Output::Json => println!("{}", serde_json::to_string_pretty(&listed)?),
     }
     Ok(ExitCode::SUCCESS)
 }

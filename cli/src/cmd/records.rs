@@ -1,4 +1,5 @@
-//! `reimage records prune`: history that ends, for a file store.
+//! `reimage records prune`: history that ends, for a file store; `reimage records reindex`:
+//! the listings' index for a store written before it existed.
 //!
 //! Removes every execution that ended more than `--older-than` days ago (its latest record
 //! was written before then), with the entries that point at it, and nothing else: a pending
@@ -22,6 +23,17 @@ use reimage::store::url::StoreLocation;
 pub enum Args {
     /// Remove the records of executions that ended more than DAYS days ago.
     Prune(PruneArgs),
+    /// Index, for `execution list`, every execution of a store written before reimage kept
+    /// the index (an execution indexed already is left as it is).
+    Reindex(ReindexArgs),
+}
+
+/// Options of `reimage records reindex`.
+#[derive(Debug, clap::Args)]
+pub struct ReindexArgs {
+    /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
 }
 
 /// Options of `reimage records prune`.
@@ -40,7 +52,29 @@ pub struct PruneArgs {
 
 /// Runs `reimage records …`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Args::Prune(args) = args;
+    match args {
+        Args::Prune(args) => prune(args),
+        Args::Reindex(args) => reindex(args),
+    }
+}
+
+fn reindex(args: ReindexArgs) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = crate::settings::store(&env, args.state_dir.as_deref(), Arc::new(SystemClock))?;
+        let done = reimage::steps::started::reindex(&store)
+            .await
+            .context("cannot index the store's executions")?;
+        for bad in &done.unreadable {
+            println!("skipped {}: {} (see `reimage doctor`)", bad.key, bad.reason);
+        }
+        println!("indexed {} executions", done.indexed);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let dir = env.state_dir(args.state_dir.as_deref());
     let path = match StoreLocation::from_env(&env, &dir)? {

@@ -13,7 +13,7 @@
 //! | `PATCH /tasks/{id}` | `{"enabled": false}` / `{"enabled": true}`; `{"webhook_secret": "…", "previous_secret_valid_for_seconds": 86400}` rotates the secret |
 //! | `DELETE /tasks/{id}` | delete (a tombstone record) |
 //! | `POST /tasks/{id}/runs` | run now; returns the execution id |
-//! | `GET /executions?task=<id>&limit=<n>` | executions, newest first |
+//! | `GET /executions?task=<id>&limit=<n>&after=<next>` | executions, newest first, a page at a time: `next` is the `after` of the following page |
 //! | `GET /executions/{id}` | one execution's current record |
 //! | `PUT /scaling-configurations/{id}/image` | `{"image_id": "m-…"}`: the manual update |
 //! | `POST /hooks/{task-id}` | CI webhook (see [`webhook`]) |
@@ -47,6 +47,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -54,12 +55,13 @@ use subtle::ConstantTimeEq;
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
 use crate::model::PermissionSource;
-use crate::model::execution::{EXECUTIONS_PREFIX, ExecutionId, StepRecord, parse_record_key};
+use crate::model::execution::{ExecutionId, StepRecord, parse_record_key};
 use crate::model::task::{TaskChange, TaskRecord, TaskSpec, WebhookSecret};
 use crate::model::validate::{self, is_resource_id};
 use crate::schedule::{
-    RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id, task_runs,
+    RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id,
 };
+use crate::steps::started;
 use crate::store::tasks::{TaskStore, TaskStoreError, is_valid_task_id, new_task_id};
 use crate::store::{SharedStore, Unreadable};
 
@@ -322,7 +324,12 @@ pub struct Api {
     replays: Mutex<HashMap<ReplayKey, ExecutionId>>,
     /// The key of the `status_url` capabilities (see [`Api::status_token`]).
     status_key: Option<[u8; 32]>,
+    /// The last record's seq of finished executions read (see [`Api::known_final`]).
+    finished: Mutex<HashMap<ExecutionId, u64>>,
 }
+
+/// How many finished executions the API remembers (about 100 bytes each).
+const FINISHED_REMEMBERED: usize = 100_000;
 
 /// A task id and an accepted `X-Reimage-Signature` `(t, MAC)` pair.
 type ReplayKey = (String, i64, [u8; 32]);
@@ -390,6 +397,7 @@ impl Api {
             auth,
             hooks: Mutex::new(HookCache::default()),
             replays: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
         }
     }
 
@@ -625,22 +633,55 @@ impl Api {
 
     /// [`Api::execution`], with an unreadable latest record returned rather than raised, for
     /// listings that skip it.
+    /// The execution an index entry names, unless the entry is one left by a start that did
+    /// not happen (see [`started`]).
+    async fn read_listed(
+        &self,
+        entry: &started::Entry,
+    ) -> Result<Option<Result<ExecutionView, Unreadable>>, ApiError> {
+        Ok(match self.read_execution(&entry.execution_id).await? {
+            Some(Ok(view)) if !entry.is_of(&entry.execution_id, view.record.started_at) => None,
+            read => read,
+        })
+    }
+
+    /// The seq of `id`'s last record, if this process has read it: a finished execution
+    /// writes no more records, so its latest record needs no listing.
+    fn known_final(&self, id: &ExecutionId) -> Option<u64> {
+        self.finished.lock().ok()?.get(id).copied()
+    }
+
+    fn remember_final(&self, id: &ExecutionId, seq: u64) {
+        if let Ok(mut finished) = self.finished.lock() {
+            if finished.len() >= FINISHED_REMEMBERED {
+                finished.clear();
+            }
+            finished.insert(id.clone(), seq);
+        }
+    }
+
     async fn read_execution(
         &self,
         id: &ExecutionId,
     ) -> Result<Option<Result<ExecutionView, Unreadable>>, ApiError> {
-        let keys = self.store.list(&id.prefix()).await?;
-        let Some((_, key)) = keys
-            .iter()
-            .filter_map(|k| Some((parse_record_key(k)?.1, k)))
-            .max_by_key(|(seq, _)| *seq)
-        else {
+        let key = match self.known_final(id) {
+            Some(seq) => id.record_key(seq),
+            None => {
+                let keys = self.store.list(&id.prefix()).await?;
+                let latest = keys
+                    .into_iter()
+                    .filter_map(|k| Some((parse_record_key(&k)?.1, k)))
+                    .max_by_key(|(seq, _)| *seq);
+                match latest {
+                    Some((_, key)) => key,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let Some(bytes) = self.store.get(&key).await? else {
             return Ok(None);
         };
-        let Some(bytes) = self.store.get(key).await? else {
-            return Ok(None);
-        };
-        let record = match StepRecord::from_json(key, &bytes) {
+        let record = match StepRecord::from_json(&key, &bytes) {
             Ok(record) => record,
             Err(e) => {
                 return Ok(Some(Err(Unreadable {
@@ -649,6 +690,9 @@ impl Api {
                 })));
             }
         };
+        if record.state.is_terminal() {
+            self.remember_final(id, record.seq);
+        }
         let trigger = match &record.request.task_id {
             Some(task_id) if is_valid_task_id(task_id) => run_entry(&self.store, task_id, id)
                 .await?
@@ -1089,8 +1133,9 @@ fn too_many_runs(record: &TaskRecord, retry_after: u64) -> Response {
 
 impl Api {
     /// `Some(seconds until a run leaves the window)` when webhooks have started the task's
-    /// limit of runs in the last hour. Counted from the run index, so every process of a
-    /// deployment counts the same runs.
+    /// limit of runs in the last hour. Counted from the task's runs of the last hour, newest
+    /// first ([`started`] and the run index), so every process of a deployment counts the same
+    /// runs, and the count costs what the last hour holds, not the task's history.
     async fn rate_limited(
         &self,
         record: &TaskRecord,
@@ -1098,15 +1143,37 @@ impl Api {
     ) -> Result<Option<u64>, ApiError> {
         let limit = record.spec.webhook_runs_per_hour() as usize;
         let window_start = now - RATE_WINDOW;
-        let recent: Vec<DateTime<Utc>> = task_runs(&self.store, &record.task_id)
-            .await?
-            .into_iter()
-            .filter(|entry| {
-                matches!(entry.trigger, Trigger::Webhook { .. })
-                    && entry.requested_at > window_start
-            })
-            .map(|entry| entry.requested_at)
-            .collect();
+        let mut recent: Vec<DateTime<Utc>> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut after = None;
+        'pages: loop {
+            let page =
+                started::page(&self.store, Some(&record.task_id), after.as_ref(), 100).await?;
+            for entry in &page.entries {
+                // Entries are newest first; one that started before the window ends the count
+                // (a run is requested just before it starts).
+                if entry.started_ms < window_start.timestamp_millis() {
+                    break 'pages;
+                }
+                if !seen.insert(entry.execution_id.clone()) {
+                    continue;
+                }
+                if let Some(run) =
+                    run_entry(&self.store, &record.task_id, &entry.execution_id).await?
+                {
+                    if matches!(run.trigger, Trigger::Webhook { .. })
+                        && run.requested_at > window_start
+                    {
+                        recent.push(run.requested_at);
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        recent.sort();
         if recent.len() < limit {
             return Ok(None);
         }
@@ -1147,57 +1214,63 @@ impl Api {
 struct ExecutionQuery {
     task: Option<String>,
     limit: Option<usize>,
+    after: Option<String>,
 }
 
 #[derive(Serialize)]
 struct ExecutionList {
     executions: Vec<ExecutionView>,
+    /// The `after` of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// The default and the largest `limit` of `GET /executions`.
 const LIST_LIMIT: (usize, usize) = (50, 1000);
 
+/// `GET /executions`: a page of the [`started`] index, newest first, each entry read as
+/// [`Api::execution`] does (a finished execution's record from memory in a warm process).
 async fn list_executions(
     State(api): State<Arc<Api>>,
     Query(query): Query<ExecutionQuery>,
 ) -> Result<Json<ExecutionList>, ApiError> {
     let limit = query.limit.unwrap_or(LIST_LIMIT.0).clamp(1, LIST_LIMIT.1);
-    let ids: Vec<ExecutionId> = match &query.task {
+    let after = match query.after.as_deref() {
+        Some(text) => Some(started::Cursor::parse(text).map_err(|e| ApiError {
+            field: Some("after".to_owned()),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "InvalidCursor", e.to_string())
+        })?),
+        None => None,
+    };
+    let task = match &query.task {
         Some(task) => {
             let task = task_id_from_path(task)?;
             api.tasks.get(task).await?;
-            task_runs(&api.store, task)
-                .await?
-                .into_iter()
-                .map(|entry| entry.execution_id)
-                .collect()
+            Some(task)
         }
-        None => {
-            let mut ids: Vec<ExecutionId> = api
-                .store
-                .list(EXECUTIONS_PREFIX)
-                .await?
-                .iter()
-                .filter_map(|k| parse_record_key(k).map(|(id, _)| id))
-                .collect();
-            ids.dedup();
-            ids
-        }
+        None => None,
     };
-    let mut executions = Vec::new();
-    for id in &ids {
-        match api.read_execution(id).await? {
+    let page = started::page(&api.store, task, after.as_ref(), limit).await?;
+    let read: Vec<_> = futures::stream::iter(page.entries)
+        .map(|entry| {
+            let api = Arc::clone(&api);
+            async move { api.read_listed(&entry).await }
+        })
+        .buffered(crate::steps::PAGE_READS)
+        .collect()
+        .await;
+    let mut executions = Vec::with_capacity(read.len());
+    for view in read {
+        match view? {
             Some(Ok(view)) => executions.push(view),
             Some(Err(bad)) => bad.warn_skipped("GET /executions"),
             None => {}
         }
     }
-    executions.sort_by(|a, b| {
-        (b.record.started_at, &b.record.execution_id)
-            .cmp(&(a.record.started_at, &a.record.execution_id))
-    });
-    executions.truncate(limit);
-    Ok(Json(ExecutionList { executions }))
+    Ok(Json(ExecutionList {
+        executions,
+        next: page.next.map(|c| c.to_string()),
+    }))
 }
 
 async fn get_execution(

@@ -18,7 +18,8 @@ use crate::store::memory::MemoryStore;
 const TOKEN: &str = "test-token-0123456789";
 const SECRET: &str = "hook-secret-0123456789";
 
-/// Starts an execution the way the engine does: record 0 created if absent (no dispatch).
+/// Starts an execution the way the engine does: indexed, record 0 created if absent (no
+/// dispatch).
 #[derive(Debug)]
 struct RecordZero {
     store: SharedStore,
@@ -49,6 +50,14 @@ impl Runs for RecordZero {
                 name,
                 now,
             );
+            crate::steps::started::mark(
+                &self.store,
+                now,
+                &record.execution_id,
+                record.request.task_id.as_deref(),
+            )
+            .await
+            .unwrap();
             let created = match self.store.create(&record.key(), &record.to_json()).await {
                 Ok(()) => true,
                 Err(StoreError::AlreadyExists { .. }) => false,

@@ -10,16 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 
 use super::cloud::CloudProvider;
 use super::dispatcher::SharedDispatcher;
 use super::lease::{self, Acquired, LeaseTimes};
-use super::live;
 use super::records::{EngineError, latest_record, read_record};
 use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
 };
+use super::{live, started};
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
 use crate::model::execution::{EXECUTIONS_PREFIX, parse_record_key};
@@ -223,7 +224,8 @@ impl Engine {
     }
 
     /// Starts execution `execution_id`: checks the request and the image name (before any
-    /// cloud call), writes record 0 and dispatches create-image. If the id is taken,
+    /// cloud call), indexes it for listings ([`started`]), writes record 0 and dispatches
+    /// create-image. If the id is taken,
     /// [`EngineError::AlreadyStarted`]: a slot or webhook delivery starts at most one run.
     pub async fn start(
         &self,
@@ -239,6 +241,13 @@ impl Engine {
             now,
         )?;
         let record = StepRecord::first(execution_id, request, image_name, now);
+        started::mark(
+            &self.inner.store,
+            record.started_at,
+            &record.execution_id,
+            record.request.task_id.as_deref(),
+        )
+        .await?;
         match self.write_record(&record).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => {
@@ -638,6 +647,55 @@ impl Engine {
     async fn read(&self, id: &ExecutionId, seq: u64) -> Result<Option<StepRecord>, EngineError> {
         read_record(&self.inner.store, id, seq).await
     }
+
+    /// Up to `limit` executions of `task_id` (or of all), newest first, after `after`: one
+    /// listing of the [`started`] index, then each execution's latest record, read
+    /// [`PAGE_READS`] at a time.
+    pub async fn page(
+        &self,
+        task_id: Option<&str>,
+        after: Option<&started::Cursor>,
+        limit: usize,
+    ) -> Result<ExecutionPage, EngineError> {
+        let page = started::page(&self.inner.store, task_id, after, limit).await?;
+        let read: Vec<_> = futures::stream::iter(&page.entries)
+            .map(|entry| latest_record(&self.inner.store, &entry.execution_id))
+            .buffered(PAGE_READS)
+            .collect()
+            .await;
+        let mut out = ExecutionPage {
+            next: page.next,
+            ..ExecutionPage::default()
+        };
+        for (entry, record) in page.entries.iter().zip(read) {
+            match record {
+                Ok(Some(record)) if entry.is_of(&record.execution_id, record.started_at) => {
+                    out.executions.push(record);
+                }
+                Ok(_) => {}
+                Err(EngineError::Record(e)) => out.unreadable.push(Unreadable {
+                    key: e.key,
+                    reason: e.source.to_string(),
+                }),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// How many executions of a page [`Engine::page`] reads at once.
+pub const PAGE_READS: usize = 16;
+
+/// A page of executions (see [`Engine::page`]).
+#[derive(Debug, Default)]
+pub struct ExecutionPage {
+    /// The latest record of each execution that reads, newest start first.
+    pub executions: Vec<StepRecord>,
+    /// Latest records that cannot be read.
+    pub unreadable: Vec<Unreadable>,
+    /// Where the next page begins, when there is one.
+    pub next: Option<started::Cursor>,
 }
 
 /// What [`Engine::scan`] found.

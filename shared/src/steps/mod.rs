@@ -42,6 +42,7 @@ mod engine;
 pub mod lease;
 pub mod live;
 mod records;
+pub mod started;
 mod swap_config;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -52,7 +53,7 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
-pub use engine::{Engine, EngineConfig, ExecutionScan, Handled};
+pub use engine::{Engine, EngineConfig, ExecutionPage, ExecutionScan, Handled, PAGE_READS};
 pub use records::{EngineError, latest_record};
 
 /// What the engine needs while a step runs.

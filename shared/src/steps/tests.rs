@@ -626,13 +626,13 @@ async fn a_crash_before_or_after_any_record_write_then_a_replay_changes_everythi
     .await;
     assert_eq!(last.state, State::Succeeded);
     let writes = counting.creates();
-    // Its records, the sweep's index entry before each record that leaves it pending (all but
-    // the last), and one lease entry per configuration.
-    assert_eq!(writes as u64, (last.seq + 1) + last.seq + 2);
+    // The listings' index entry, its records, the sweep's index entry before each record
+    // that leaves it pending (all but the last), and one lease entry per configuration.
+    assert_eq!(writes as u64, 1 + (last.seq + 1) + last.seq + 2);
 
-    // Writes 1 and 2 are record 0's index entry and record 0, written by `start`: a crash
-    // there is `start` failing, which the caller sees.
-    for n in 3..=writes {
+    // Writes 1 to 3 are the listings' entry, record 0's sweep entry and record 0, written by
+    // `start`: a crash there is `start` failing, which the caller sees.
+    for n in 4..=writes {
         for point in [CrashPoint::Before, CrashPoint::After] {
             let base = rig();
             let crashing = CrashingStore::new(Arc::new(MemoryStore::new()), n, point);

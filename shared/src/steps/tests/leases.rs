@@ -364,8 +364,12 @@ async fn a_crash_at_any_record_or_lease_write_while_one_waits_for_the_other_lose
     let (a, b, _) = two_through_crashes(&clean, 0).await;
     assert_eq!((&a.state, &b.state), (&State::Succeeded, &State::Succeeded));
     let writes = counting.creates();
-    // Records of both, the index entry before each pending one, three holds and one wait.
-    assert_eq!(writes as u64, (a.seq + 1 + a.seq) + (b.seq + 1 + b.seq) + 4);
+    // The listings' entry and the records of both, the sweep's entry before each pending
+    // record, three holds and one wait.
+    assert_eq!(
+        writes as u64,
+        (1 + a.seq + 1 + a.seq) + (1 + b.seq + 1 + b.seq) + 4
+    );
 
     for n in 1..=writes {
         for point in [CrashPoint::Before, CrashPoint::After] {
