@@ -1,11 +1,13 @@
 //! Section `scale`: what an idle minute costs at account scale, against the sim's OSS.
 //!
 //! The history is written straight into the sim's bucket (the bench owns it): 100,000
-//! executions that ended in the last 30 days, 7 records each, with their index entries. The
-//! 1,000 tasks are created through the OSS store, and 10 executions are in flight. Then one
-//! process is wired over the OSS store as a function is, and its minutes are counted: the
-//! first (a cold instance), the next (warm), the first minute of a day (two days back), and
-//! the sweep of every execution that `reimage serve` runs at start.
+//! executions that ended in the last 30 days, 7 records each, runs of the 1,000 tasks, with
+//! their index entries. The tasks are created through the OSS store, and 10 executions are in
+//! flight. Then one process is wired over the OSS store as a function is, and its minutes are
+//! counted: the first (a cold instance), the next (warm), the first minute of a day (two days
+//! back), and the sweep of every execution that `reimage serve` runs at start. Then the
+//! listings (`GET /executions`, all and one task's, cold and warm), and the tick of a fresh
+//! process over 10,000 tasks, the 9,000 more written straight into the bucket too.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,14 +15,17 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use reimage::aliyun::oss::OssClient;
+use reimage::api::Auth;
 use reimage::clock::{ManualClock, SharedClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::SequentialIds;
 use reimage::model::task::{ConfigurationSource, ExecutedAt, TaskSpec};
 use reimage::model::{ExecutionId, PermissionSource, State, Step, StepRecord, UpdateRequest};
+use reimage::schedule::{RunEntry, Trigger, index_run};
 use reimage::steps::EngineConfig;
-use reimage::steps::live;
+use reimage::steps::{live, started};
 use reimage::store::SharedStore;
+use reimage::store::memory::MemoryStore;
 use reimage::store::oss::OssStore;
 use reimage::store::tasks::TaskStore;
 use reimage::wiring::{Pieces, Wired};
@@ -35,14 +40,40 @@ const IN_FLIGHT: usize = 10;
 const BUCKET: &str = "reimage-state-bench";
 const PREFIX: &str = "reimage";
 
+/// Execution `i` is a run of task `i % TASKS`.
 fn request(i: usize) -> UpdateRequest {
     UpdateRequest {
         instance_id: "i-bp1demoweb000000001".into(),
         image_name: None,
         configuration_ids: vec![format!("asc-bench{:06}", i % 500)],
         permission: PermissionSource::Account,
-        task_id: None,
+        task_id: Some(task_id(i % TASKS)),
     }
+}
+
+fn task_id(i: usize) -> String {
+    format!("bench-task-{i:04}")
+}
+
+/// The list price of OSS requests on standard storage, PUT-type (PutObject, ListObjectsV2)
+/// and GET-type alike, in CNY per 10,000 requests (mainland China regions,
+/// <https://www.alibabacloud.com/help/en/oss/api-operation-calling-fees> for which requests
+/// are of which type; the unit price is on the OSS pricing page).
+const CNY_PER_10K_REQUESTS: f64 = 0.01;
+
+/// Copies every record of `staging` into the sim's bucket as written at `at`: what the
+/// bench owns is written straight into the bucket, without a request per record.
+async fn copy_into(
+    oss: &reimage_sim::oss::OssService,
+    staging: &SharedStore,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for key in staging.list("").await? {
+        if let Some(value) = staging.get(&key).await? {
+            oss.seed_object(BUCKET, &format!("{PREFIX}/{key}"), value, at);
+        }
+    }
+    Ok(())
 }
 
 /// The records of one execution that started at `at` and succeeded.
@@ -96,7 +127,7 @@ async fn minute(
     wired: &Wired,
     now: DateTime<Utc>,
     all: bool,
-) -> anyhow::Result<(u64, std::time::Duration)> {
+) -> anyhow::Result<(OssCalls, std::time::Duration)> {
     sim.admin().reset_calls();
     let started = Instant::now();
     if all {
@@ -106,12 +137,80 @@ async fn minute(
     }
     wired.scheduler.tick(now).await?;
     let wall = started.elapsed();
+    Ok((oss_calls(sim), wall))
+}
+
+/// OSS requests since the sim's counters were reset, by billing type.
+#[derive(Debug, Clone, Copy)]
+struct OssCalls {
+    put_type: u64,
+    get_type: u64,
+}
+
+impl OssCalls {
+    fn total(self) -> u64 {
+        self.put_type + self.get_type
+    }
+}
+
+fn oss_calls(sim: &reimage_sim::Sim) -> OssCalls {
     let calls = sim.admin().calls().since_reset;
-    let oss = ["GetObject", "PutObject", "ListObjectsV2"]
-        .iter()
-        .map(|op| calls.get(*op).copied().unwrap_or(0))
-        .sum();
-    Ok((oss, wall))
+    let count = |ops: &[&str]| {
+        ops.iter()
+            .map(|op| calls.get(*op).copied().unwrap_or(0))
+            .sum()
+    };
+    OssCalls {
+        put_type: count(&["PutObject", "ListObjectsV2"]),
+        get_type: count(&["GetObject"]),
+    }
+}
+
+/// One `GET` of `uri` on `router`: its OSS requests and wall time.
+async fn listing(
+    sim: &reimage_sim::Sim,
+    router: &axum::Router,
+    uri: &str,
+) -> anyhow::Result<(OssCalls, std::time::Duration)> {
+    use tower::ServiceExt as _;
+    sim.admin().reset_calls();
+    let started = Instant::now();
+    let request = http::Request::get(uri).body(axum::body::Body::empty())?;
+    let response = router.clone().oneshot(request).await?;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 24).await?;
+    let wall = started.elapsed();
+    anyhow::ensure!(
+        status.is_success(),
+        "GET {uri}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    let page: serde_json::Value = serde_json::from_slice(&body)?;
+    let listed = page["executions"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(listed == 20, "GET {uri} listed {listed} executions, not 20");
+    Ok((oss_calls(sim), wall))
+}
+
+/// The index entries of a seeded execution whose record 0 is `first`, as a run of its task.
+async fn index_history(seed: &SharedStore, first: &StepRecord) -> anyhow::Result<()> {
+    let task = first.request.task_id.as_deref();
+    started::mark(seed, first.started_at, &first.execution_id, task).await?;
+    if let Some(task) = task {
+        index_run(
+            seed,
+            &RunEntry {
+                execution_id: first.execution_id.clone(),
+                task_id: task.to_owned(),
+                trigger: Trigger::Schedule {
+                    slot: first.started_at,
+                    catch_up: None,
+                },
+                requested_at: first.started_at,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Section `scale`.
@@ -127,9 +226,12 @@ pub async fn run() -> anyhow::Result<Section> {
     let oss = sim.state().oss();
     oss.create_bucket(BUCKET);
     let seeding = Instant::now();
+    let staging: SharedStore = Arc::new(MemoryStore::new());
     for i in 0..FINISHED {
         let at = now - Duration::days(30) + Duration::seconds((i as i64) * 25);
-        for record in history(i, at) {
+        let records = history(i, at);
+        index_history(&staging, &records[0]).await?;
+        for record in records {
             let key = format!("{PREFIX}/{}", record.key());
             oss.seed_object(BUCKET, &key, record.to_json(), record.written_at);
             if let State::Pending { due_at, .. } = record.state {
@@ -138,6 +240,8 @@ pub async fn run() -> anyhow::Result<Section> {
             }
         }
     }
+    copy_into(oss, &staging, now - Duration::days(1)).await?;
+    drop(staging);
     let seeded = seeding.elapsed();
     let client = crate::cmd::demo::sim_client(&sim, clock.clone())?;
     let store: SharedStore = Arc::new(OssStore::new(
@@ -148,7 +252,7 @@ pub async fn run() -> anyhow::Result<Section> {
     let tasks = TaskStore::new(store.clone());
     for i in 0..TASKS {
         tasks
-            .create(&format!("bench-task-{i:04}"), task(i), now)
+            .create(&task_id(i), task(i), now)
             .await
             .with_context(|| format!("cannot create task {i}"))?;
     }
@@ -166,7 +270,19 @@ pub async fn run() -> anyhow::Result<Section> {
     };
     let wired = wire();
     for i in 0..IN_FLIGHT {
-        wired.engine.start_new(request(FINISHED + i)).await?;
+        let first = request(FINISHED + i);
+        let id = ExecutionId::derived(&format!("bench-scale-{}", FINISHED + i));
+        index_run(
+            &store,
+            &RunEntry {
+                execution_id: id.clone(),
+                task_id: task_id((FINISHED + i) % TASKS),
+                trigger: Trigger::Manual,
+                requested_at: now,
+            },
+        )
+        .await?;
+        wired.engine.start(first, id).await?;
     }
 
     // A fresh process (a cold FC instance), then the same one a minute later.
@@ -179,30 +295,93 @@ pub async fn run() -> anyhow::Result<Section> {
         .map_or(now, |t| t.and_utc());
     let (daily, daily_wall) = minute(&sim, &cold_process, midnight, false).await?;
     let (all, all_wall) = minute(&sim, &cold_process, midnight, true).await?;
-    let per_day = warm * (24 * 60 - 1) + daily;
+    let per_day = warm.total() * (24 * 60 - 1) + daily.total();
+    let (put_type, get_type) = (
+        warm.put_type * (24 * 60 - 1) + daily.put_type,
+        warm.get_type * (24 * 60 - 1) + daily.get_type,
+    );
+    let cost = (put_type + get_type) as f64 / 10_000.0 * CNY_PER_10K_REQUESTS;
+
+    // The listings: a fresh process's first page, then the same page again.
+    let lister = wire().api(Auth::Off);
+    let router = Arc::new(lister).router();
+    let newest = "/executions?limit=20";
+    let one = format!("/executions?task={}&limit=20", task_id(1));
+    let page_cold = listing(&sim, &router, newest).await?;
+    let page_warm = listing(&sim, &router, newest).await?;
+    let router = Arc::new(wire().api(Auth::Off)).router();
+    let task_cold = listing(&sim, &router, &one).await?;
+    let task_warm = listing(&sim, &router, &one).await?;
+
+    // 9,000 more tasks, then a fresh process's tick over the 10,000.
+    let staging: SharedStore = Arc::new(MemoryStore::new());
+    let seeded_tasks = TaskStore::new(staging.clone());
+    for i in TASKS..TASKS * 10 {
+        seeded_tasks.create(&task_id(i), task(i), now).await?;
+    }
+    copy_into(oss, &staging, now).await?;
+    let ticker = wire();
+    sim.admin().reset_calls();
+    let ticking = Instant::now();
+    let report = ticker.scheduler.tick(now + Duration::minutes(2)).await?;
+    let tick_wall = ticking.elapsed();
+    let tick_requests = oss_calls(&sim).total();
+    anyhow::ensure!(
+        report.started.is_empty(),
+        "no task of the bench is due at noon"
+    );
     sim.shutdown().await;
 
     let ms = |d: std::time::Duration| format!("{} ms", d.as_millis());
+    let mut pages = Vec::new();
+    for (what, (calls, wall)) in [
+        ("GET /executions?limit=20, a fresh process", page_cold),
+        ("the same page again", page_warm),
+        (
+            "GET /executions?task=…&limit=20, a fresh process",
+            task_cold,
+        ),
+        ("the same task's page again", task_warm),
+    ] {
+        pages.push(Figure::at_most(
+            format!("OSS requests, {what}"),
+            calls.total() as f64,
+            "",
+            5.0,
+        ));
+        pages.push(Figure::at_most(
+            "  its wall time",
+            wall.as_secs_f64() * 1000.0,
+            " ms",
+            50.0,
+        ));
+    }
     Ok(Section {
         name: "scale",
         title: format!(
             "an idle minute over the OSS store: {TASKS} tasks, {FINISHED} finished executions of \
              {RECORDS} records, {IN_FLIGHT} in flight"
         ),
-        figures: vec![
+        figures: [
             Figure::plain("history written into the bucket in", ms(seeded)),
-            Figure::plain("OSS requests, a cold process's first minute", cold),
+            Figure::plain("OSS requests, a cold process's first minute", cold.total()),
             Figure::plain("  its wall time", ms(cold_wall)),
-            Figure::at_most("OSS requests, a warm minute", warm as f64, "", 20.0),
+            Figure::at_most("OSS requests, a warm minute", warm.total() as f64, "", 20.0),
             Figure::at_most(
                 "  its wall time",
                 warm_wall.as_secs_f64() * 1000.0,
                 " ms",
                 1000.0,
             ),
-            Figure::plain("OSS requests, the first minute of a day (48 h back)", daily),
+            Figure::plain(
+                "OSS requests, the first minute of a day (48 h back)",
+                daily.total(),
+            ),
             Figure::plain("  its wall time", ms(daily_wall)),
-            Figure::plain("OSS requests, `serve`'s start (every execution)", all),
+            Figure::plain(
+                "OSS requests, `serve`'s start (every execution)",
+                all.total(),
+            ),
             Figure::plain("  its wall time", ms(all_wall)),
             Figure::at_most(
                 "OSS requests a day, idle, one warm instance",
@@ -210,6 +389,25 @@ pub async fn run() -> anyhow::Result<Section> {
                 "",
                 30_000.0,
             ),
-        ],
+            Figure::plain(
+                "  of them PUT-type (PutObject, ListObjectsV2) / GET-type",
+                format!("{put_type} / {get_type}"),
+            ),
+            Figure::plain(
+                format!("  their cost at {CNY_PER_10K_REQUESTS} CNY per 10,000 requests"),
+                format!("{cost:.4} CNY a day, {:.2} CNY a year", cost * 365.0),
+            ),
+            Figure::plain(
+                format!(
+                    "OSS requests, a fresh process's tick over {} tasks",
+                    TASKS * 10
+                ),
+                tick_requests,
+            ),
+            Figure::at_most("  its wall time", tick_wall.as_secs_f64(), " s", 10.0),
+        ]
+        .into_iter()
+        .chain(pages)
+        .collect(),
     })
 }
