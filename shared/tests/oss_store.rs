@@ -789,6 +789,12 @@ mod pipeline_on_oss {
             .expect("records");
         assert_eq!(last.state, State::Succeeded, "{last:?}");
         let image = last.learned.image_id.clone().expect("an image was made");
+        // A task's run names the task on what it makes.
+        let tags = sim.admin().image(&image).expect("the image").tags;
+        assert!(
+            tags.contains(&("reimage:task".to_owned(), "task-oss".to_owned())),
+            "{tags:?}"
+        );
         assert_eq!(
             sim.admin()
                 .scaling_configuration(CONFIGURATION)

@@ -15,7 +15,8 @@ use reimage::model::{
     ExecutionId, Failure, PermissionSource, State, Step, StepRecord, UpdateRequest,
 };
 use reimage::steps::cloud::{
-    Cloud, CloudFuture, Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
+    Cloud, CloudFuture, Creation, Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud,
+    Snapshot, TAG_EXECUTION, TAG_MANAGED,
 };
 use reimage::steps::testing::{CrashPoint, CrashingCloud, CrashingStore};
 use reimage::steps::{AliyunCloud, AliyunClouds, CloudProvider, Engine, Handled, SameCloud};
@@ -185,6 +186,17 @@ fn assert_one_of_each(rig: &Rig, last: &StepRecord, configs: &[&str], context: &
         vec![snapshots[0].snapshot_id.clone()],
         "{context}"
     );
+    // Both carry reimage's tags from their creation, whichever invocation made them.
+    let mine = [
+        (TAG_MANAGED.to_owned(), "true".to_owned()),
+        (TAG_EXECUTION.to_owned(), last.execution_id.to_string()),
+    ];
+    for tags in [&image.tags, &snapshots[0].tags] {
+        assert!(
+            mine.iter().all(|tag| tags.contains(tag)),
+            "{context}: {tags:?}"
+        );
+    }
     for config in configs {
         assert_eq!(
             config_image(sim, config),
@@ -353,10 +365,9 @@ impl Cloud for BeforeModify {
     fn create_snapshot<'a>(
         &'a self,
         disk: &'a str,
-        name: &'a str,
-        token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
-        self.inner.create_snapshot(disk, name, token)
+        self.inner.create_snapshot(disk, creation)
     }
     fn describe_snapshot<'a>(&'a self, id: &'a str) -> CloudFuture<'a, Option<Snapshot>> {
         self.inner.describe_snapshot(id)
@@ -364,10 +375,9 @@ impl Cloud for BeforeModify {
     fn create_image<'a>(
         &'a self,
         snapshot: &'a str,
-        name: &'a str,
-        token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
-        self.inner.create_image(snapshot, name, token)
+        self.inner.create_image(snapshot, creation)
     }
     fn describe_image<'a>(
         &'a self,

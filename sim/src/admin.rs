@@ -59,6 +59,8 @@ pub struct SnapshotView {
     pub source_disk_id: String,
     /// `system` or `data`.
     pub source_disk_type: String,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
 }
 
 /// An image as the admin interface shows it.
@@ -184,6 +186,7 @@ impl Admin {
                         progress: progress.percent,
                         source_disk_id: s.source_disk_id.clone(),
                         source_disk_type: s.source_disk_type.clone(),
+                        tags: s.tags.clone(),
                     }
                 })
                 .collect(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, CloudProvider, ErrorKind, Image, Instance,
+    Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind, Image, Instance,
     ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
 };
 use crate::aliyun::credentials::RoleSpec;
@@ -165,8 +165,7 @@ impl Cloud for AliyunCloud {
     fn create_snapshot<'a>(
         &'a self,
         disk_id: &'a str,
-        snapshot_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
         Box::pin(async move {
             let answer = self
@@ -174,10 +173,10 @@ impl Cloud for AliyunCloud {
                 .ecs()
                 .create_snapshot(&CreateSnapshotRequest {
                     disk_id: disk_id.to_owned(),
-                    snapshot_name: Some(snapshot_name.to_owned()),
+                    snapshot_name: Some(creation.name.to_owned()),
                     description: Some("System disk snapshot for a reimage image update".into()),
-                    client_token: Some(client_token.to_owned()),
-                    ..Default::default()
+                    tags: tags(&creation),
+                    client_token: Some(creation.client_token.to_owned()),
                 })
                 .await
                 .map_err(|e| cloud_error(&e))?;
@@ -212,8 +211,7 @@ impl Cloud for AliyunCloud {
     fn create_image<'a>(
         &'a self,
         snapshot_id: &'a str,
-        image_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
         Box::pin(async move {
             let answer = self
@@ -221,9 +219,10 @@ impl Cloud for AliyunCloud {
                 .ecs()
                 .create_image(&CreateImageRequest {
                     snapshot_id: Some(snapshot_id.to_owned()),
-                    image_name: Some(image_name.to_owned()),
+                    image_name: Some(creation.name.to_owned()),
                     description: Some("Created by reimage from a system disk snapshot".into()),
-                    client_token: Some(client_token.to_owned()),
+                    tags: tags(&creation),
+                    client_token: Some(creation.client_token.to_owned()),
                     ..Default::default()
                 })
                 .await
@@ -440,6 +439,15 @@ impl CloudProvider for AliyunClouds {
             }
         }
     }
+}
+
+/// `creation`'s tags as the request takes them.
+fn tags(creation: &Creation<'_>) -> Vec<aliyun::Tag> {
+    creation
+        .tags
+        .iter()
+        .map(|(key, value)| aliyun::Tag::new(key, value))
+        .collect()
 }
 
 #[cfg(test)]

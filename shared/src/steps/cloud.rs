@@ -166,6 +166,25 @@ impl ScalingGroup {
     }
 }
 
+/// The tag every snapshot and image reimage creates carries, with the value `true`: what
+/// reimage made can be found, costed and cleaned up.
+pub const TAG_MANAGED: &str = "reimage:managed";
+/// The tag that names the execution that created a snapshot or image.
+pub const TAG_EXECUTION: &str = "reimage:execution";
+/// The tag that names the task whose run created a snapshot or image.
+pub const TAG_TASK: &str = "reimage:task";
+
+/// How a snapshot or image reimage creates is named and marked.
+#[derive(Debug, Clone, Copy)]
+pub struct Creation<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its ClientToken: the same token gives the same resource.
+    pub client_token: &'a str,
+    /// Its tags, `(key, value)`, set as it is created (`Tag.N.Key`, `Tag.N.Value`).
+    pub tags: &'a [(String, String)],
+}
+
 /// The cloud operations of an image update. Each method is one API call.
 pub trait Cloud: Send + Sync + fmt::Debug + 'static {
     /// DescribeInstances for one instance; `None` if it does not exist.
@@ -174,25 +193,23 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
     /// DescribeDisks (InstanceId, DiskType=system): the instance's system disk id, if any.
     fn system_disk<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<String>>;
 
-    /// CreateSnapshot of `disk_id` with `client_token`: the snapshot id (the same one again
-    /// for the same token).
+    /// CreateSnapshot of `disk_id`, named and tagged as `creation` says: the snapshot id (the
+    /// same one again for the same ClientToken).
     fn create_snapshot<'a>(
         &'a self,
         disk_id: &'a str,
-        snapshot_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String>;
 
     /// DescribeSnapshots for one snapshot; `None` if it does not exist.
     fn describe_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, Option<Snapshot>>;
 
-    /// CreateImage from a system disk snapshot with `client_token`: the image id (the same
-    /// one again for the same token and parameters).
+    /// CreateImage from a system disk snapshot, named and tagged as `creation` says: the image
+    /// id (the same one again for the same ClientToken and parameters).
     fn create_image<'a>(
         &'a self,
         snapshot_id: &'a str,
-        image_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String>;
 
     /// DescribeImages for one image with an explicit `Status` list; `None` if no image of

@@ -19,7 +19,8 @@
 use std::collections::BTreeSet;
 
 use super::cloud::{
-    CONFIGURATIONS_PER_CALL, GROUPS_PER_CALL, Instance, ScalingConfiguration, ScalingGroup,
+    CONFIGURATIONS_PER_CALL, Creation, GROUPS_PER_CALL, Instance, ScalingConfiguration,
+    ScalingGroup, TAG_EXECUTION, TAG_MANAGED, TAG_TASK,
 };
 use super::{
     Interrupt, StepContext, Transition, classify, delay, describe_configurations, fail_cleaning_up,
@@ -209,11 +210,13 @@ async fn take_snapshot(cx: &StepContext<'_>, record: &StepRecord) -> Result<Tran
 
     let token = record.execution_id.token(SNAPSHOT_TOKEN);
     let snapshot_name = format!("reimage_{}", record.execution_id);
-    let snapshot_id = match classify(
-        cx.cloud
-            .create_snapshot(&disk_id, &snapshot_name, &token)
-            .await,
-    )? {
+    let tags = creation_tags(record);
+    let creation = Creation {
+        name: &snapshot_name,
+        client_token: &token,
+        tags: &tags,
+    };
+    let snapshot_id = match classify(cx.cloud.create_snapshot(&disk_id, creation).await)? {
         Ok(id) => id,
         Err(e) => {
             return fail(
@@ -280,11 +283,13 @@ async fn create_image(cx: &StepContext<'_>, record: &StepRecord) -> Result<Trans
     }
 
     let token = record.execution_id.token(IMAGE_TOKEN);
-    let image_id = match classify(
-        cx.cloud
-            .create_image(&snapshot_id, &record.image_name, &token)
-            .await,
-    )? {
+    let tags = creation_tags(record);
+    let creation = Creation {
+        name: &record.image_name,
+        client_token: &token,
+        tags: &tags,
+    };
+    let image_id = match classify(cx.cloud.create_image(&snapshot_id, creation).await)? {
         Ok(id) => id,
         Err(e) => {
             let reason = format!("could not create image {}", record.image_name);
@@ -305,6 +310,19 @@ async fn create_image(cx: &StepContext<'_>, record: &StepRecord) -> Result<Trans
             None,
         );
     Ok(Transition::to(pending(Step::WaitImage, due), learned))
+}
+
+/// The tags of the snapshot and the image an execution creates: reimage made them, for which
+/// execution, and for which task's run.
+fn creation_tags(record: &StepRecord) -> Vec<(String, String)> {
+    let mut tags = vec![
+        (TAG_MANAGED.to_owned(), "true".to_owned()),
+        (TAG_EXECUTION.to_owned(), record.execution_id.to_string()),
+    ];
+    if let Some(task) = &record.request.task_id {
+        tags.push((TAG_TASK.to_owned(), task.clone()));
+    }
+    tags
 }
 
 /// `6h`, `90m`, `45s`.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, Image, Instance, ScalingConfiguration, ScalingGroup,
+    Cloud, CloudError, CloudFuture, Creation, Image, Instance, ScalingConfiguration, ScalingGroup,
     SharedCloud, Snapshot,
 };
 use crate::clock::SharedClock;
@@ -49,6 +49,8 @@ pub struct FakeImage {
     pub created_at: Option<DateTime<Utc>>,
     /// Whether its build ends in CreateFailed.
     pub fails: bool,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A snapshot of the fake cloud.
@@ -58,6 +60,8 @@ pub struct FakeSnapshot {
     pub disk: String,
     /// When it was requested.
     pub created_at: DateTime<Utc>,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A fault to inject: the next `times` calls of `action` (for ModifyScalingConfiguration,
@@ -229,6 +233,7 @@ impl FakeCloud {
                 name: "base".into(),
                 created_at: None,
                 fails: false,
+                tags: Vec::new(),
             },
         );
         Arc::new(Self {
@@ -326,19 +331,19 @@ impl Cloud for FakeCloud {
     fn create_snapshot<'a>(
         &'a self,
         disk_id: &'a str,
-        _snapshot_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
         ready(self.enter("CreateSnapshot", None).map(|()| {
             let now = self.clock.now();
             let mut state = self.state();
-            let (id, new) = Self::by_token(&mut state, "s-", client_token);
+            let (id, new) = Self::by_token(&mut state, "s-", creation.client_token);
             if new {
                 state.snapshots.insert(
                     id.clone(),
                     FakeSnapshot {
                         disk: disk_id.to_owned(),
                         created_at: now,
+                        tags: creation.tags.to_vec(),
                     },
                 );
             }
@@ -372,9 +377,9 @@ impl Cloud for FakeCloud {
     fn create_image<'a>(
         &'a self,
         snapshot_id: &'a str,
-        image_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
+        let (image_name, client_token) = (creation.name, creation.client_token);
         let result = self.enter("CreateImage", None).and_then(|()| {
             let now = self.clock.now();
             let mut state = self.state();
@@ -410,6 +415,7 @@ impl Cloud for FakeCloud {
                     name: image_name.to_owned(),
                     created_at: Some(now),
                     fails,
+                    tags: creation.tags.to_vec(),
                 },
             );
             Ok(id)
@@ -641,13 +647,9 @@ impl Cloud for CrashingCloud {
     fn create_snapshot<'a>(
         &'a self,
         disk_id: &'a str,
-        snapshot_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
-        self.guard(
-            self.inner
-                .create_snapshot(disk_id, snapshot_name, client_token),
-        )
+        self.guard(self.inner.create_snapshot(disk_id, creation))
     }
     fn describe_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, Option<Snapshot>> {
         self.guard(self.inner.describe_snapshot(snapshot_id))
@@ -655,13 +657,9 @@ impl Cloud for CrashingCloud {
     fn create_image<'a>(
         &'a self,
         snapshot_id: &'a str,
-        image_name: &'a str,
-        client_token: &'a str,
+        creation: Creation<'a>,
     ) -> CloudFuture<'a, String> {
-        self.guard(
-            self.inner
-                .create_image(snapshot_id, image_name, client_token),
-        )
+        self.guard(self.inner.create_image(snapshot_id, creation))
     }
     fn describe_image<'a>(
         &'a self,
