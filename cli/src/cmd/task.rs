@@ -135,6 +135,10 @@ struct CreateArgs {
     /// The most runs webhooks may start in any hour (default 6).
     #[arg(long, value_name = "N")]
     webhook_runs_per_hour: Option<u32>,
+    /// After this many runs in a row have failed, the task disables itself (default 3; 0:
+    /// never).
+    #[arg(long, value_name = "N")]
+    disable_after_failures: Option<u32>,
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -216,21 +220,27 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         permission,
         webhook_secret,
         webhook_runs_per_hour: args.webhook_runs_per_hour,
+        disable_after_failures: args.disable_after_failures,
     })
 }
 
 fn print_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyhow::Result<()> {
-    print!("{}", render_task(record, now, output)?);
+    print!("{}", render_view(&TaskView::new(record, now), output)?);
     Ok(())
 }
 
 /// A task as `show` prints it; the webhook secret never appears.
+#[cfg(test)]
 fn render_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyhow::Result<String> {
+    render_view(&TaskView::new(record, now), output)
+}
+
+/// A task's view as `show` prints it, with its health when it was read.
+fn render_view(view: &TaskView, output: Output) -> anyhow::Result<String> {
     use std::fmt::Write as _;
-    let view = TaskView::new(record, now);
     let mut out = String::new();
     match output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?,
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(view)?)?,
         Output::Text => {
             let permission = match &view.spec.permission {
                 PermissionSource::Account => "the account's own".to_owned(),
@@ -277,6 +287,35 @@ fn render_task(record: &TaskRecord, now: DateTime<Utc>, output: Output) -> anyho
                     out,
                     "previous secret valid until {}",
                     until.format("%Y-%m-%d %H:%M:%S UTC")
+                )?;
+            }
+            if let Some(reason) = &view.disabled_reason {
+                writeln!(out, "disabled itself {reason}")?;
+            }
+            if let Some(health) = &view.health {
+                let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+                let last = health.last_run.as_ref().map_or("none".to_owned(), |run| {
+                    format!(
+                        "{} {} ({})",
+                        run.execution_id,
+                        run.status,
+                        at(run.started_at)
+                    )
+                });
+                writeln!(out, "last run        {last}")?;
+                writeln!(
+                    out,
+                    "last success    {}",
+                    health.last_success_at.map_or("none".to_owned(), at)
+                )?;
+                let threshold = match view.spec.disable_after_failures() {
+                    0 => "never disables itself".to_owned(),
+                    n => format!("disables itself at {n}"),
+                };
+                writeln!(
+                    out,
+                    "failures        {} in a row ({threshold})",
+                    health.consecutive_failures
                 )?;
             }
         }
@@ -336,7 +375,10 @@ pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Resul
                 }
             }
         }
-        TaskCommand::Show { id } => print_task(&tasks.get(id).await?, now, args.output)?,
+        TaskCommand::Show { id } => {
+            let view = TaskView::with_health(&tasks.get(id).await?, now, tasks.store()).await?;
+            print!("{}", render_view(&view, args.output)?);
+        }
         TaskCommand::Enable { id } => {
             print_task(
                 &tasks.change(id, TaskChange::Enabled, now).await?,
@@ -746,6 +788,8 @@ mod tests {
             enabled: true,
             spec,
             previous_webhook_secret: None,
+            enabled_since: None,
+            disabled_reason: None,
         };
         for output in [Output::Text, Output::Json] {
             let shown = render_task(&record, now(), output).unwrap();

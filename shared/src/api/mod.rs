@@ -61,6 +61,7 @@ use crate::model::validate::{self, is_resource_id};
 use crate::schedule::{
     RunEntry, RunRequest, Runs, Schedule, Trigger, run_entry, slot_execution_id,
 };
+use crate::steps::health::{self, TaskHealth};
 use crate::steps::started;
 use crate::store::tasks::{TaskStore, TaskStoreError, is_valid_task_id, new_task_id};
 use crate::store::{SharedStore, Unreadable};
@@ -243,6 +244,12 @@ pub struct TaskView {
     /// The next slot the scheduler will start, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_at: Option<DateTime<Utc>>,
+    /// Why the task disabled itself, while it stays disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Its recent runs (`GET /tasks/{id}` only: a listing of every task does not read them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<TaskHealth>,
 }
 
 impl TaskView {
@@ -272,7 +279,23 @@ impl TaskView {
                 .map(|p| p.valid_until)
                 .filter(|until| now < *until),
             next_run_at,
+            disabled_reason: record.disabled_reason.clone(),
+            health: None,
         }
+    }
+
+    /// The view of `record` at `now` with its health, read from `store`.
+    pub async fn with_health(
+        record: &TaskRecord,
+        now: DateTime<Utc>,
+        store: &SharedStore,
+    ) -> Result<Self, crate::steps::EngineError> {
+        let health =
+            health::task_health(store, &record.task_id, record.failures_count_from()).await?;
+        Ok(Self {
+            health: Some(health),
+            ..Self::new(record, now)
+        })
     }
 }
 
@@ -841,7 +864,10 @@ async fn get_task(
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let record = api.tasks.get(task_id_from_path(&id)?).await?;
-    Ok(Json(TaskView::new(&record, api.now())))
+    TaskView::with_health(&record, api.now(), &api.store)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal(crate::report::chain(&e)))
 }
 
 #[derive(Deserialize)]

@@ -239,14 +239,19 @@ pub struct TaskSpec {
     /// absent); beyond it a webhook is answered 429 with `Retry-After`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_runs_per_hour: Option<u32>,
+    /// After this many runs in a row have failed, the task disables itself
+    /// ([`DEFAULT_DISABLE_AFTER_FAILURES`] when absent; 0: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_failures: Option<u32>,
 }
 
 mod validation;
 
 pub use validation::{
-    DEFAULT_SECRET_OVERLAP, DEFAULT_WEBHOOK_RUNS_PER_HOUR, InvalidTask, MAX_SCALING_CONFIGURATIONS,
-    MAX_SECRET_OVERLAP, MAX_WEBHOOK_RUNS_PER_HOUR, MIN_WEBHOOK_SECRET, validate_image_name,
-    validate_role_arn, validate_webhook_secret,
+    DEFAULT_DISABLE_AFTER_FAILURES, DEFAULT_SECRET_OVERLAP, DEFAULT_WEBHOOK_RUNS_PER_HOUR,
+    InvalidTask, MAX_DISABLE_AFTER_FAILURES, MAX_SCALING_CONFIGURATIONS, MAX_SECRET_OVERLAP,
+    MAX_WEBHOOK_RUNS_PER_HOUR, MIN_WEBHOOK_SECRET, validate_image_name, validate_role_arn,
+    validate_webhook_secret,
 };
 
 /// What an edit of a task did.
@@ -261,6 +266,9 @@ pub enum TaskChange {
     Enabled,
     /// The task is gone; this record is its tombstone.
     Deleted,
+    /// The task disabled itself after too many runs in a row failed
+    /// ([`TaskSpec::disable_after_failures`]); `disabled_reason` says which.
+    DisabledAfterFailures,
     /// The webhook secret was replaced; the previous one stays valid for a while.
     WebhookSecretRotated,
 }
@@ -294,9 +302,21 @@ pub struct TaskRecord {
     /// The webhook secret the last rotation replaced, while it is still accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_webhook_secret: Option<PreviousWebhookSecret>,
+    /// When the task was last enabled again (absent: since its creation): runs that started
+    /// before do not count towards [`TaskSpec::disable_after_failures`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_since: Option<DateTime<Utc>>,
+    /// Why the task disabled itself, while it stays disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 impl TaskRecord {
+    /// Since when failed runs count towards disabling the task.
+    pub fn failures_count_from(&self) -> DateTime<Utc> {
+        self.enabled_since.unwrap_or(self.created_at)
+    }
+
     /// Whether this record is a tombstone.
     pub fn is_deleted(&self) -> bool {
         self.change == TaskChange::Deleted

@@ -76,6 +76,7 @@ fn spec(executed_at: ExecutedAt) -> TaskSpec {
         permission: role(),
         webhook_secret: None,
         webhook_runs_per_hour: None,
+        disable_after_failures: None,
     }
 }
 

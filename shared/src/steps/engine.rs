@@ -20,7 +20,7 @@ use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
 };
-use super::{live, started};
+use super::{health, live, started};
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
 use crate::model::execution::{EXECUTIONS_PREFIX, parse_record_key};
@@ -459,6 +459,9 @@ impl Engine {
 
     /// Writes `record`; when it leaves the execution pending, first indexes the hour its
     /// step is due in ([`live`]), so that the sweep finds it.
+    ///
+    /// When the record ends a task's run in failure, it then disables the task if that makes
+    /// too many runs in a row ([`health::disable_if_failing`]); that never fails the write.
     async fn write_record(&self, record: &StepRecord) -> Result<(), StoreError> {
         if let State::Pending { due_at, .. } = record.state {
             live::mark(&self.inner.store, due_at, &record.execution_id).await?;
@@ -466,7 +469,23 @@ impl Engine {
         self.inner
             .store
             .create(&record.key(), &record.to_json())
-            .await
+            .await?;
+        if matches!(record.state, State::Failed(_)) && record.request.task_id.is_some() {
+            match health::disable_if_failing(&self.inner.store, record, record.written_at).await {
+                Ok(Some(reason)) => tracing::warn!(
+                    task = record.request.task_id.as_deref().unwrap_or_default(),
+                    %reason,
+                    "task disabled"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    execution = %record.execution_id,
+                    error = %crate::report::chain(&e),
+                    "could not check whether the task keeps failing"
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Dispatches again the pending step of every execution whose step is overdue (due more

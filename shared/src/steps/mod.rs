@@ -39,6 +39,7 @@ mod create_image;
 pub mod delay;
 pub mod dispatcher;
 mod engine;
+pub mod health;
 pub mod lease;
 pub mod live;
 mod records;

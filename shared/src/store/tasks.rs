@@ -279,6 +279,8 @@ impl TaskStore {
             enabled: true,
             spec,
             previous_webhook_secret: None,
+            enabled_since: None,
+            disabled_reason: None,
         };
         match self.put(&mut record).await {
             Err(TaskStoreError::Store(StoreError::AlreadyExists { .. })) => {
@@ -380,10 +382,38 @@ impl TaskStore {
         change: TaskChange,
         now: DateTime<Utc>,
     ) -> Result<TaskRecord, TaskStoreError> {
+        self.edit(task_id, change, None, now).await
+    }
+
+    /// Disables a task that has failed `reason` (runs in a row, see
+    /// [`crate::model::task::TaskSpec::disable_after_failures`]); a disabled task is left as
+    /// it is.
+    pub async fn disable_after_failures(
+        &self,
+        task_id: &str,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRecord, TaskStoreError> {
+        self.edit(
+            task_id,
+            TaskChange::DisabledAfterFailures,
+            Some(reason),
+            now,
+        )
+        .await
+    }
+
+    async fn edit(
+        &self,
+        task_id: &str,
+        change: TaskChange,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRecord, TaskStoreError> {
         for _ in 0..EDIT_ATTEMPTS {
             let current = self.get(task_id).await?;
             let enabled = match change {
-                TaskChange::Disabled => false,
+                TaskChange::Disabled | TaskChange::DisabledAfterFailures => false,
                 TaskChange::Enabled => true,
                 TaskChange::Deleted => current.enabled,
                 TaskChange::Created | TaskChange::WebhookSecretRotated => {
@@ -393,11 +423,19 @@ impl TaskStore {
             if change != TaskChange::Deleted && enabled == current.enabled {
                 return Ok(current);
             }
+            let (enabled_since, disabled_reason) = match change {
+                // Enabled again: earlier failures no longer count.
+                TaskChange::Enabled => (Some(now), None),
+                TaskChange::DisabledAfterFailures => (current.enabled_since, reason.clone()),
+                _ => (current.enabled_since, current.disabled_reason.clone()),
+            };
             let mut next = TaskRecord {
                 seq: current.seq + 1,
                 change,
                 recorded_at: now,
                 enabled,
+                enabled_since,
+                disabled_reason,
                 ..current
             };
             // A record written before secrets were sealed is sealed now.

@@ -118,6 +118,7 @@ fn task(i: usize) -> TaskSpec {
         },
         webhook_secret: None,
         webhook_runs_per_hour: None,
+        disable_after_failures: None,
     }
 }
 

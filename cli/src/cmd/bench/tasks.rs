@@ -140,6 +140,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
         },
         webhook_secret: Some(WebhookSecret::new("bench-webhook-secret-0123").into()),
         webhook_runs_per_hour: None,
+        disable_after_failures: None,
     }
 }
 

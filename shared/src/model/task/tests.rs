@@ -207,6 +207,11 @@ fn every_refusal_names_its_field() {
             Box::new(|s| s.webhook_runs_per_hour = Some(3601)),
         ),
         (
+            "disable_after_failures",
+            "101 is more than 100",
+            Box::new(|s| s.disable_after_failures = Some(101)),
+        ),
+        (
             "executed_at.recurrence.days",
             "at least one day",
             Box::new(|s| {

@@ -129,6 +129,12 @@ pub enum InvalidTask {
          out for the default of {DEFAULT_WEBHOOK_RUNS_PER_HOUR})"
     )]
     WebhookRunsPerHour(u32),
+    /// A failure threshold outside the accepted range.
+    #[error(
+        "disable_after_failures: {0} is more than {MAX_DISABLE_AFTER_FAILURES} (0 never disables \
+         the task; leave it out for the default of {DEFAULT_DISABLE_AFTER_FAILURES})"
+    )]
+    DisableAfterFailures(u32),
     /// A sealed form given where the secret itself is expected.
     #[error("webhook_secret: give the secret itself (a string), not a sealed form")]
     SealedWebhookSecret,
@@ -150,6 +156,12 @@ pub const MAX_SCALING_CONFIGURATIONS: usize = 10;
 
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// After how many failed runs in a row a task disables itself when it does not say.
+pub const DEFAULT_DISABLE_AFTER_FAILURES: u32 = 3;
+
+/// The highest failure threshold accepted.
+pub const MAX_DISABLE_AFTER_FAILURES: u32 = 100;
 
 /// How many runs webhooks may start per hour when a task does not say.
 pub const DEFAULT_WEBHOOK_RUNS_PER_HOUR: u32 = 6;
@@ -209,6 +221,11 @@ impl TaskSpec {
                 return Err(InvalidTask::WebhookRunsPerHour(limit));
             }
         }
+        if let Some(n) = self.disable_after_failures {
+            if n > MAX_DISABLE_AFTER_FAILURES {
+                return Err(InvalidTask::DisableAfterFailures(n));
+            }
+        }
         let schedule = Schedule::compile(&self.executed_at)?;
         schedule.validate_at(now)?;
         Ok(schedule)
@@ -218,6 +235,12 @@ impl TaskSpec {
     pub fn webhook_runs_per_hour(&self) -> u32 {
         self.webhook_runs_per_hour
             .unwrap_or(DEFAULT_WEBHOOK_RUNS_PER_HOUR)
+    }
+
+    /// After how many failed runs in a row the task disables itself; 0: never.
+    pub fn disable_after_failures(&self) -> u32 {
+        self.disable_after_failures
+            .unwrap_or(DEFAULT_DISABLE_AFTER_FAILURES)
     }
 }
 
