@@ -449,6 +449,7 @@ mod listing_on_oss {
     use reimage::api::{Api, Auth};
     use reimage::model::execution::ExecutionId;
     use reimage::steps::EngineError;
+    use reimage::steps::started::{self, STARTED_PREFIX};
     use reimage::steps::testing::{demo_engine, request_onto};
     use reimage::store::SharedStore;
     use std::time::Duration;
@@ -504,19 +505,22 @@ mod listing_on_oss {
         for _ in 0..7 {
             before.push(start_one().await);
         }
-        // The same start tried again later is refused, and leaves a second index entry, the
-        // newest of all: the listing still shows that execution once, where it belongs.
+        // The same start tried again later is refused without a second index entry.
         clock.advance(Duration::from_secs(1));
+        let taken = ExecutionId::parse(&before[2]).expect("id");
         let again = engine
-            .start(
-                request_onto("asc-active"),
-                ExecutionId::parse(&before[2]).expect("id"),
-            )
+            .start(request_onto("asc-active"), taken.clone())
             .await;
         assert!(
             matches!(again, Err(EngineError::AlreadyStarted(_))),
             "{again:?}"
         );
+        assert_eq!(store.list(STARTED_PREFIX).await.expect("listed").len(), 7);
+        // A start that died between its index entry and its record leaves one, the newest of
+        // all: the listing still shows that execution once, where it belongs.
+        started::mark(&store, clock.now(), &taken, None)
+            .await
+            .expect("marked");
 
         let api = Api::new(
             store.clone(),

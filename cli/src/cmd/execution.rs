@@ -142,7 +142,14 @@ async fn list(engine: &Engine, paging: &Paging, output: Output) -> anyhow::Resul
         Output::Text => {
             print!("{}", table(&listed.executions));
             if let Some(next) = &listed.next {
-                println!("More: reimage execution list --after {next}");
+                let mut more = String::from("reimage execution list");
+                if let Some(task) = &paging.task {
+                    more.push_str(&format!(" --task {task}"));
+                }
+                if paging.limit != 50 {
+                    more.push_str(&format!(" --limit {}", paging.limit));
+                }
+                println!("More: {more} --after {next}");
             }
         }
         Output::Json => println!("{}", serde_json::to_string_pretty(&listed)?),

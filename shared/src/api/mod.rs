@@ -654,8 +654,6 @@ impl Api {
         }
     }
 
-    /// [`Api::execution`], with an unreadable latest record returned rather than raised, for
-    /// listings that skip it.
     /// The execution an index entry names, unless the entry is one left by a start that did
     /// not happen (see [`started`]).
     async fn read_listed(
@@ -683,6 +681,8 @@ impl Api {
         }
     }
 
+    /// [`Api::execution`], with an unreadable latest record returned rather than raised, for
+    /// listings that skip it.
     async fn read_execution(
         &self,
         id: &ExecutionId,

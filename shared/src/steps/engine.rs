@@ -241,6 +241,11 @@ impl Engine {
             now,
         )?;
         let record = StepRecord::first(execution_id, request, image_name, now);
+        // A start of an id that is taken (a slot a cold scheduler covers again, a redelivered
+        // webhook) costs one read and leaves no index entry behind.
+        if self.inner.store.get(&record.key()).await?.is_some() {
+            return Err(EngineError::AlreadyStarted(record.execution_id));
+        }
         started::mark(
             &self.inner.store,
             record.started_at,
@@ -677,8 +682,11 @@ impl Engine {
         limit: usize,
     ) -> Result<ExecutionPage, EngineError> {
         let page = started::page(&self.inner.store, task_id, after, limit).await?;
-        let read: Vec<_> = futures::stream::iter(&page.entries)
-            .map(|entry| latest_record(&self.inner.store, &entry.execution_id))
+        let read: Vec<_> = futures::stream::iter(page.entries.clone())
+            .map(|entry| {
+                let store = self.inner.store.clone();
+                async move { latest_record(&store, &entry.execution_id).await }
+            })
             .buffered(PAGE_READS)
             .collect()
             .await;

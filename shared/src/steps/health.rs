@@ -6,6 +6,7 @@
 //! [`HEALTH_RUNS`]), not the task's history.
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::records::{EngineError, latest_record};
@@ -13,10 +14,14 @@ use super::started;
 use crate::model::execution::ExecutionId;
 use crate::model::{State, StepRecord};
 use crate::store::SharedStore;
-use crate::store::tasks::TaskStore;
+use crate::store::tasks::{TaskStore, TaskStoreError};
 
-/// The most runs read back to find the last success.
-pub const HEALTH_RUNS: usize = 100;
+/// The most runs read back to find the last success: more than the highest
+/// `disable_after_failures`, so that any threshold can be reached.
+pub const HEALTH_RUNS: usize = 2 * crate::model::task::MAX_DISABLE_AFTER_FAILURES as usize;
+
+/// How many index entries one listing asks for.
+const PAGE: usize = 20;
 
 /// One run, as the health of its task shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,17 +71,29 @@ pub async fn task_health(
     let mut health = TaskHealth::default();
     let mut counting = true;
     let mut after = None;
-    let mut read = 0;
+    let mut runs = 0;
     loop {
-        let page = started::page(store, Some(task_id), after.as_ref(), 20).await?;
-        for entry in &page.entries {
-            read += 1;
-            let Some(record) = latest_record(store, &entry.execution_id).await? else {
-                continue;
+        let page = started::page(store, Some(task_id), after.as_ref(), PAGE).await?;
+        let read: Vec<_> = futures::stream::iter(page.entries.clone())
+            .map(|entry| {
+                let store = store.clone();
+                async move { latest_record(&store, &entry.execution_id).await }
+            })
+            .buffered(super::PAGE_READS)
+            .collect()
+            .await;
+        for (entry, record) in page.entries.iter().zip(read) {
+            let record = match record {
+                Ok(Some(record)) if entry.is_of(&record.execution_id, record.started_at) => record,
+                // No execution behind the entry (a start that did not happen).
+                Ok(_) => continue,
+                Err(EngineError::Record(e)) => {
+                    tracing::warn!(key = %e.key, "task health skips a run whose record does not read");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
-            if !entry.is_of(&record.execution_id, record.started_at) {
-                continue;
-            }
+            runs += 1;
             if health.last_run.is_none() {
                 health.last_run = Some(RunSummary::of(&record));
             }
@@ -99,7 +116,7 @@ pub async fn task_health(
             }
         }
         match page.next {
-            Some(next) if read < HEALTH_RUNS => after = Some(next),
+            Some(next) if runs < HEALTH_RUNS => after = Some(next),
             _ => return Ok(health),
         }
     }
@@ -118,8 +135,13 @@ pub async fn disable_if_failing(
     let tasks = TaskStore::new(store.clone());
     let task = match tasks.get(task_id).await {
         Ok(task) => task,
-        // A task deleted since, or one that does not read: nothing to disable.
-        Err(_) => return Ok(None),
+        // Deleted since: nothing to disable.
+        Err(TaskStoreError::NotFound(_)) => return Ok(None),
+        Err(TaskStoreError::Store(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(task = %task_id, error = %crate::report::chain(&e), "could not read a task whose run failed");
+            return Ok(None);
+        }
     };
     let threshold = task.spec.disable_after_failures();
     if !task.enabled || threshold == 0 {
@@ -134,12 +156,15 @@ pub async fn disable_if_failing(
         health.consecutive_failures,
         health.last_failure.unwrap_or_default()
     );
+    // Only if the task is still the record this decision was made from: one enabled again
+    // meanwhile counts afresh.
     match tasks
-        .disable_after_failures(task_id, reason.clone(), now)
+        .disable_after_failures(task_id, task.seq, reason.clone(), now)
         .await
     {
-        Ok(_) => Ok(Some(reason)),
-        Err(crate::store::tasks::TaskStoreError::Store(e)) => Err(e.into()),
+        Ok(Some(_)) => Ok(Some(reason)),
+        Ok(None) => Ok(None),
+        Err(TaskStoreError::Store(e)) => Err(e.into()),
         Err(e) => {
             tracing::warn!(task = %task_id, error = %crate::report::chain(&e), "could not disable a failing task");
             Ok(None)

@@ -6,8 +6,10 @@
 //! time in milliseconds since the epoch, in 13 digits: OSS lists keys in ascending order only,
 //! so the newest execution comes first. A page is one listing from a [`Cursor`], the last
 //! entry of the page before: an execution that starts while someone pages sorts before the
-//! cursor, so a walk through the pages shows every execution that was there when it began
-//! exactly once, and none twice.
+//! cursor, so a walk through the pages shows no execution twice, and every execution that
+//! had started when it began exactly once. (An execution whose entry is listed in the instant
+//! before its record 0 exists is passed over by that walk; one whose entry is written late,
+//! by an instance whose clock is behind, may sort after a cursor already handed out.)
 //!
 //! An entry is written before its record. A crash between the two leaves an entry with no
 //! execution, and a start tried again later (or a second start of the same slot) writes a
@@ -200,13 +202,18 @@ pub async fn page(
             None => tracing::warn!(%key, "a listing skips an index entry it cannot read"),
         }
     }
-    // The next page starts after the last key listed, read or not.
-    let next = match listed.keys.last() {
-        Some(last) if listed.more => last
-            .strip_prefix(&prefix)
-            .and_then(Entry::parse)
-            .map(Cursor),
-        _ => None,
+    // The next page starts after the last entry of this one that reads (a key that does
+    // not, something else under the prefix, is passed over; a page of nothing but such keys
+    // ends the walk, with a warning above for each).
+    let next = if listed.more {
+        listed
+            .keys
+            .iter()
+            .rev()
+            .find_map(|key| key.strip_prefix(&prefix).and_then(Entry::parse))
+            .map(Cursor)
+    } else {
+        None
     };
     Ok(Page { entries, next })
 }

@@ -30,19 +30,25 @@ struct Cache {
 }
 
 impl Cache {
+    /// What an entry counts against the limit: its value, its key (twice: the map and the
+    /// order) and some bookkeeping, so that empty records (index entries) count too.
+    fn cost(key: &str, value: &[u8]) -> usize {
+        value.len() + 2 * key.len() + 64
+    }
+
     fn insert(&mut self, key: &str, value: &[u8], limit: usize) {
         if value.len() > limit / 4 || self.records.contains_key(key) {
             return;
         }
         self.records.insert(key.to_owned(), Arc::from(value));
         self.order.push_back(key.to_owned());
-        self.bytes += value.len();
+        self.bytes += Self::cost(key, value);
         while self.bytes > limit {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
             if let Some(gone) = self.records.remove(&oldest) {
-                self.bytes -= gone.len();
+                self.bytes -= Self::cost(&oldest, &gone);
             }
         }
     }
@@ -124,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn a_record_is_read_once_an_absent_one_every_time_and_memory_stays_bounded() {
         let counting = CountingStore::new(Arc::new(MemoryStore::new()));
-        let store = CachingStore::new(counting.clone(), 100);
+        let store = CachingStore::new(counting.clone(), 1000);
         store.create("a/1.json", b"0123456789").await.unwrap();
         counting.inner_create("b/1.json", b"abcdefghij").await;
         for _ in 0..3 {
@@ -144,7 +150,10 @@ mod tests {
         // Listings always go to the store.
         store.list("a/").await.unwrap();
         assert_eq!(counting.take_reads(), ["list a/"]);
-        // Past the limit the oldest go first.
+        // Past the limit the oldest go first; empty records count too.
+        for i in 0..20 {
+            store.create(&format!("e/{i}"), b"").await.unwrap();
+        }
         for i in 0..20 {
             store
                 .create(&format!("d/{i}.json"), b"0123456789")
@@ -155,6 +164,10 @@ mod tests {
         store.get("d/19.json").await.unwrap();
         assert_eq!(counting.take_reads(), ["get a/1.json"]);
         let cache = store.cache.lock().unwrap();
-        assert!(cache.bytes <= 100 && cache.records.len() == cache.order.len());
+        assert!(cache.bytes <= 1000 && cache.records.len() == cache.order.len());
+        assert!(
+            !cache.records.contains_key("e/0"),
+            "the oldest empty record went"
+        );
     }
 }

@@ -146,7 +146,8 @@ impl StateStore for OssStore {
             let mut page = KeyPage::default();
             let mut token: Option<String> = None;
             while page.keys.len() < max {
-                let want = (max - page.keys.len()).min(MAX_KEYS as usize);
+                let most = self.page_size.unwrap_or(MAX_KEYS).min(MAX_KEYS) as usize;
+                let want = (max - page.keys.len()).min(most);
                 let answer = self
                     .client
                     .list_objects_v2(
@@ -169,8 +170,16 @@ impl StateStore for OssStore {
                 );
                 page.more = answer.next_continuation_token.is_some();
                 match answer.next_continuation_token {
-                    Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
-                    _ => break,
+                    Some(next) if token.as_deref() == Some(next.as_str()) => {
+                        return Err(StoreError::Backend {
+                            op: "list",
+                            key: prefix.to_owned(),
+                            message: "the same continuation token came back twice".into(),
+                            transient: false,
+                        });
+                    }
+                    Some(next) => token = Some(next),
+                    None => break,
                 }
             }
             Ok(page)

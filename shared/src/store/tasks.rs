@@ -385,15 +385,20 @@ impl TaskStore {
         self.edit(task_id, change, None, now).await
     }
 
-    /// Disables a task that has failed `reason` (runs in a row, see
-    /// [`crate::model::task::TaskSpec::disable_after_failures`]); a disabled task is left as
-    /// it is.
+    /// Disables a task whose runs keep failing (see
+    /// [`crate::model::task::TaskSpec::disable_after_failures`]), saying why, if its current
+    /// record is still `seq`, the one the decision was made from: `None` if it is not (it was
+    /// enabled again, or edited, meanwhile). A disabled task is left as it is.
     pub async fn disable_after_failures(
         &self,
         task_id: &str,
+        seq: u64,
         reason: String,
         now: DateTime<Utc>,
-    ) -> Result<TaskRecord, TaskStoreError> {
+    ) -> Result<Option<TaskRecord>, TaskStoreError> {
+        if self.get(task_id).await?.seq != seq {
+            return Ok(None);
+        }
         self.edit(
             task_id,
             TaskChange::DisabledAfterFailures,
@@ -401,6 +406,7 @@ impl TaskStore {
             now,
         )
         .await
+        .map(Some)
     }
 
     async fn edit(
