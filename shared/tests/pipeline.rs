@@ -815,3 +815,71 @@ async fn concurrent_triggers_for_one_configuration_run_one_at_a_time_and_the_new
         None
     );
 }
+
+/// Pre-flight: a configuration whose instances run another architecture and one whose system
+/// disk is smaller than the image refuse the new image before anything changes; the image is
+/// kept, and says why in the failure.
+#[tokio::test]
+async fn an_image_no_configuration_could_launch_changes_nothing_and_is_kept() {
+    const ARM_IMAGE: &str = "m-bp1demoarm00000001";
+    let clock = clock();
+    let mut seed = reimage_sim::Seed::demo();
+    seed.images.push(reimage_sim::seed::SeedImage {
+        image_id: ARM_IMAGE.into(),
+        image_name: "web-arm".into(),
+        image_owner_alias: "self".into(),
+        os_type: "linux".into(),
+        platform: "Ubuntu".into(),
+        size: 20,
+        architecture: "arm64".into(),
+    });
+    for c in &mut seed.scaling_configurations {
+        if c.scaling_configuration_id == WEB_ACTIVE {
+            c.image_id = ARM_IMAGE.into();
+        }
+        if c.scaling_configuration_id == WEB_INACTIVE {
+            c.system_disk_size = 20;
+        }
+    }
+    let sim = Sim::builder()
+        .clock(Arc::new(clock.clone()))
+        .image_seconds(IMAGE_SECONDS)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim starts");
+    let client = client(&sim, &clock);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: SharedStore = Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+    let cloud: SharedCloud = Arc::new(AliyunCloud::new(client));
+    let rig = rig_on(sim, clock, store, Arc::new(SameCloud(cloud)), dir);
+    let before_inactive = config_image(&rig.sim, WEB_INACTIVE);
+
+    let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+    let failure = failure(&last);
+    assert_eq!(failure.step, Step::SwapConfig, "{failure:?}");
+    let reason = &failure.reason;
+    assert!(reason.starts_with("pre-flight: "), "{reason}");
+    assert!(
+        reason.contains(&format!("scaling configuration {WEB_ACTIVE}: image"))
+            && reason.contains("is x86_64, the configuration's instance types run arm64"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(&format!("scaling configuration {WEB_INACTIVE}: image"))
+            && reason.contains("at least 40 GiB, the configuration's is 20 GiB"),
+        "{reason}"
+    );
+    // Nothing changed; the image and its snapshot are still there, for a look.
+    assert_eq!(calls(&rig.sim, "ModifyScalingConfiguration"), 0);
+    assert_eq!(config_image(&rig.sim, WEB_ACTIVE), ARM_IMAGE);
+    assert_eq!(config_image(&rig.sim, WEB_INACTIVE), before_inactive);
+    let image_id = last.learned.image_id.clone().expect("an image was made");
+    assert!(
+        reason.contains(&format!("image {image_id} is kept")),
+        "{reason}"
+    );
+    let kept = rig.sim.admin().image(&image_id).expect("the image is kept");
+    assert_eq!(kept.status, "Available");
+    assert_eq!(rig.sim.admin().state().snapshots.len(), 1);
+}

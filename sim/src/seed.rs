@@ -155,6 +155,13 @@ pub struct SeedImage {
     /// Size in GiB.
     #[serde(default = "default_size")]
     pub size: u32,
+    /// `x86_64` (the default), `arm64` or `i386`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+}
+
+fn default_architecture() -> String {
+    "x86_64".to_owned()
 }
 
 fn default_os_type() -> String {
@@ -252,6 +259,13 @@ pub struct SeedScalingConfiguration {
     /// e.g. `ecs.g7.large`.
     #[serde(default)]
     pub instance_type: String,
+    /// The system disk size of the instances it launches, GiB (default 40).
+    #[serde(default = "default_system_disk_size")]
+    pub system_disk_size: u32,
+}
+
+fn default_system_disk_size() -> u32 {
+    40
 }
 
 const STATUSES: &[&str] = &["Running", "Stopped", "Pending", "Starting", "Stopping"];
@@ -465,6 +479,7 @@ impl Seed {
             scaling_group_id: group.to_owned(),
             image_id: image.to_owned(),
             instance_type: "ecs.g7.large".to_owned(),
+            system_disk_size: default_system_disk_size(),
         };
         Seed {
             region_id: "cn-hangzhou".to_owned(),
@@ -486,6 +501,7 @@ impl Seed {
                     os_type: "linux".to_owned(),
                     platform: "Ubuntu".to_owned(),
                     size: 20,
+                    architecture: default_architecture(),
                 },
                 SeedImage {
                     image_id: alinux.to_owned(),
@@ -494,6 +510,7 @@ impl Seed {
                     os_type: "linux".to_owned(),
                     platform: "Aliyun".to_owned(),
                     size: 20,
+                    architecture: default_architecture(),
                 },
             ],
             instances: vec![

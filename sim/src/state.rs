@@ -47,7 +47,7 @@ impl Region {
                 owner_alias: m.image_owner_alias.clone(),
                 os_type: m.os_type.clone(),
                 platform: m.platform.clone(),
-                architecture: "x86_64".to_owned(),
+                architecture: m.architecture.clone(),
                 size: m.size,
                 creation_time: created,
                 ready_at: created,
@@ -111,6 +111,7 @@ impl Region {
                 image_id: c.image_id.clone(),
                 image_name,
                 instance_type: c.instance_type.clone(),
+                system_disk_size: c.system_disk_size,
                 creation_time: created,
             });
         }

@@ -287,11 +287,15 @@ pub async fn pipeline() -> anyhow::Result<Section> {
     )
     .await?;
     let total: u64 = m.calls.values().sum();
-    let describe_images = m.calls.get("DescribeImages").copied().unwrap_or(0);
     let learned = &m.last.learned;
     let mut figures = vec![
         Figure::at_most("API calls, total", total as f64, "", 15.0),
-        Figure::at_most("DescribeImages calls", describe_images as f64, "", 8.0),
+        Figure::at_most(
+            "DescribeImages calls of wait-image",
+            f64::from(learned.image_checks),
+            "",
+            8.0,
+        ),
     ];
     // The sim makes an image Available exactly IMAGE_SECONDS after CreateImage; swap-config
     // calls ModifyScalingConfiguration at the time it records as swapped_at (the engine's
@@ -335,7 +339,8 @@ pub async fn pipeline() -> anyhow::Result<Section> {
     })
 }
 
-/// What the wait for one image cost: DescribeImages calls, and the time from Available to the
+/// What the wait for one image cost: wait-image's DescribeImages calls (the pre-flight's own
+/// look at the image comes after), and the time from Available to the
 /// first ModifyScalingConfiguration as a share of the build time.
 struct Wait {
     describe_images: u64,
@@ -364,7 +369,7 @@ async fn wait_over(profile: ProgressProfile, image_seconds: u64) -> anyhow::Resu
     let available = requested + chrono::Duration::seconds(image_seconds as i64);
     let lag = (swapped - available).num_milliseconds() as f64 / 1000.0;
     Ok(Wait {
-        describe_images: m.calls.get("DescribeImages").copied().unwrap_or(0),
+        describe_images: u64::from(m.last.learned.image_checks),
         lag_share: 100.0 * lag / image_seconds as f64,
     })
 }
@@ -454,6 +459,7 @@ pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
                 scaling_group_id: group_id.clone(),
                 image_id: image.clone(),
                 instance_type: "ecs.g7.large".to_owned(),
+                system_disk_size: 40,
             });
         }
         ids.extend(configs);

@@ -258,6 +258,9 @@ impl Cloud for AliyunCloud {
                     image_id: i.image_id,
                     image_name: i.image_name,
                     status: i.status.as_str().to_owned(),
+                    architecture: i.architecture,
+                    os_type: i.os_type,
+                    size_gib: u32::try_from(i.size).unwrap_or(0),
                 }))
         })
     }
@@ -314,6 +317,7 @@ impl Cloud for AliyunCloud {
                     scaling_group_id: c.scaling_group_id,
                     lifecycle_state: c.lifecycle_state,
                     image_id: c.image_id,
+                    system_disk_size: u32::try_from(c.system_disk_size).unwrap_or(0),
                 })
                 .collect())
         })
@@ -342,6 +346,7 @@ impl Cloud for AliyunCloud {
                     scaling_group_id: c.scaling_group_id,
                     lifecycle_state: c.lifecycle_state,
                     image_id: String::new(),
+                    system_disk_size: 0,
                 })
                 .collect())
         })

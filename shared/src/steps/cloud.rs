@@ -123,7 +123,7 @@ pub struct Snapshot {
 }
 
 /// A custom image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Image {
     /// `m-…`
     pub image_id: String,
@@ -133,10 +133,16 @@ pub struct Image {
     pub status: String,
     /// Progress in percent, from the cloud's `"NN%"`.
     pub progress: Option<u8>,
+    /// `x86_64`, `arm64` or `i386` (empty when the cloud did not say).
+    pub architecture: String,
+    /// `linux` or `windows` (empty when the cloud did not say).
+    pub os_type: String,
+    /// Its size, GiB: the smallest system disk it fits (0 when the cloud did not say).
+    pub size_gib: u32,
 }
 
 /// A scaling configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScalingConfiguration {
     /// `asc-…`
     pub scaling_configuration_id: String,
@@ -146,6 +152,8 @@ pub struct ScalingConfiguration {
     pub lifecycle_state: String,
     /// The image it launches instances from.
     pub image_id: String,
+    /// The system disk size of the instances it launches, GiB (0 when the cloud did not say).
+    pub system_disk_size: u32,
 }
 
 /// A scaling group.

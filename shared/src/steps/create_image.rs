@@ -347,6 +347,7 @@ mod tests {
             scaling_group_id: group.into(),
             lifecycle_state: "Active".into(),
             image_id: "m-old".into(),
+            ..Default::default()
         }
     }
 

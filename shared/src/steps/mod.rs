@@ -42,6 +42,7 @@ mod engine;
 pub mod health;
 pub mod lease;
 pub mod live;
+pub mod preflight;
 mod records;
 pub mod started;
 mod swap_config;

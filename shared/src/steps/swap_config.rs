@@ -16,7 +16,7 @@
 use super::cloud::{Cloud, ScalingConfiguration};
 use super::{
     Interrupt, StepContext, Transition, classify, describe_configurations, failed, pending,
-    with_leftovers,
+    preflight, with_leftovers,
 };
 use crate::model::{Failure, PreviousImage, State, Step, StepRecord};
 
@@ -111,6 +111,31 @@ pub(crate) async fn run(
                     ));
                 }
             };
+            // Pre-flight: every configuration can launch the new image, before any changes.
+            match classify(preflight::check(cx.cloud, &image_id, &current).await)? {
+                Ok(problems) if problems.is_empty() => {}
+                Ok(problems) => {
+                    let reason = format!(
+                        "pre-flight: {}; no configuration was changed, and image {image_id} is \
+                         kept for a look",
+                        problems.join("; ")
+                    );
+                    return Ok(Transition::to(
+                        failed(STEP, reason, None),
+                        record.learned.clone(),
+                    ));
+                }
+                Err(e) => {
+                    return Ok(Transition::to(
+                        failed(
+                            STEP,
+                            "could not read the images for the pre-flight",
+                            Some(&e),
+                        ),
+                        record.learned.clone(),
+                    ));
+                }
+            }
             let mut learned = record.learned.clone();
             learned.previous_images = Some(previous);
             match cx
@@ -263,6 +288,7 @@ mod tests {
             scaling_group_id: "asg-1".into(),
             lifecycle_state: "Inactive".into(),
             image_id: image.into(),
+            ..Default::default()
         }
     }
 

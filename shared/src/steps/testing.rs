@@ -187,6 +187,7 @@ impl FakeCloud {
                     } else {
                         c.image_id.clone()
                     },
+                    system_disk_size: 0,
                 })
             })
             .collect())
@@ -451,6 +452,7 @@ impl Cloud for FakeCloud {
                 image_name: image.name.clone(),
                 status: status.to_owned(),
                 progress: Some(progress),
+                ..Image::default()
             })
         });
         ready(result)

@@ -132,6 +132,7 @@ mod tests {
             scaling_group_id: "asg-1".into(),
             lifecycle_state: "Active".into(),
             image_id: image.into(),
+            ..Default::default()
         }
     }
 
@@ -141,6 +142,7 @@ mod tests {
             image_name: name.into(),
             status: status.into(),
             progress: Some(100),
+            ..Default::default()
         }
     }
 

@@ -76,11 +76,12 @@ pub(crate) async fn run(
         }
         Seen::Building(progress) => {
             // The record this step runs from was written by the previous look at this image,
-            // if there was one (the count includes this look).
+            // if there was one (the count includes this look) and it was not a retry after an
+            // error (written later than the look whose progress it carries).
             let previous = record
                 .learned
                 .progress
-                .filter(|_| learned.image_checks > 1)
+                .filter(|_| learned.image_checks > 1 && record.learned.retries == 0)
                 .map(|progress| delay::Observation {
                     progress,
                     ago: (cx.now - record.written_at).to_std().unwrap_or_default(),
@@ -114,6 +115,7 @@ mod tests {
             image_name: "n".into(),
             status: status.into(),
             progress,
+            ..Default::default()
         }
     }
 

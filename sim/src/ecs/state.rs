@@ -511,7 +511,11 @@ impl Ecs {
         // Source priority as the cloud documents it: InstanceId > DiskDeviceMapping > SnapshotId.
         let mut mappings: Vec<DiskMapping> = Vec::new();
         let mut new_snapshots: Vec<Snapshot> = Vec::new();
-        let mut platform = ("linux".to_owned(), "Others Linux".to_owned());
+        let mut platform = (
+            "linux".to_owned(),
+            "Others Linux".to_owned(),
+            "x86_64".to_owned(),
+        );
         if let Some(instance_id) = &req.instance_id {
             let instance = self.instance(instance_id)?.clone();
             if !matches!(
@@ -524,7 +528,11 @@ impl Ecs {
                 ));
             }
             if let Some(source) = self.image(&instance.image_id) {
-                platform = (source.os_type.clone(), source.platform.clone());
+                platform = (
+                    source.os_type.clone(),
+                    source.platform.clone(),
+                    source.architecture.clone(),
+                );
             }
             let mut disks: Vec<Disk> = self
                 .disks
@@ -624,7 +632,11 @@ impl Ecs {
                         .and_then(|id| self.instances.iter().find(|i| &i.instance_id == id))
                         .and_then(|instance| self.image(&instance.image_id));
                     if let Some(origin) = origin {
-                        platform = (origin.os_type.clone(), origin.platform.clone());
+                        platform = (
+                            origin.os_type.clone(),
+                            origin.platform.clone(),
+                            origin.architecture.clone(),
+                        );
                     }
                 }
                 mappings.push(DiskMapping {
@@ -655,7 +667,7 @@ impl Ecs {
             owner_alias: "self".to_owned(),
             os_type: platform.0,
             platform: platform.1,
-            architecture: "x86_64".to_owned(),
+            architecture: platform.2,
             size,
             creation_time: now,
             ready_at: later(now, timing.image),

@@ -149,7 +149,7 @@ pub fn describe_scaling_configurations(
                 "SecurityGroupId": "sg-bp1simdemo0000001",
                 "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1simdemo0000001"]},
                 "SystemDiskCategory": "cloud_essd",
-                "SystemDiskSize": 40,
+                "SystemDiskSize": c.system_disk_size,
                 "DataDisks": {"DataDisk": []},
                 "Tags": {"Tag": []},
                 "KeyPairName": "",

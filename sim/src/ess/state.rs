@@ -41,6 +41,8 @@ pub struct ScalingConfiguration {
     pub image_name: String,
     /// e.g. `ecs.g7.large`.
     pub instance_type: String,
+    /// The system disk size of the instances it launches, GiB.
+    pub system_disk_size: u32,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }

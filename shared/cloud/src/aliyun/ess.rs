@@ -190,6 +190,9 @@ pub struct ScalingConfiguration {
     pub image_family: String,
     /// `InstanceType`.
     pub instance_type: String,
+    /// `SystemDiskSize`, GiB (0 when absent).
+    #[serde(deserialize_with = "lenient::number")]
+    pub system_disk_size: i64,
     /// `CreationTime`.
     pub creation_time: String,
 }

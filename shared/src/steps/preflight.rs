@@ -1,0 +1,152 @@
+//! Pre-flight: before swap-config changes anything, the new image must be one that every
+//! configuration can launch instances from. Today's checks, each against what DescribeImages
+//! and DescribeScalingConfigurations say:
+//!
+//! - the image fits the configuration's system disk (`Size` ≤ `SystemDiskSize`);
+//! - it has the architecture of the image the configuration holds now (its instance types
+//!   launch that one: an `arm64` image in an `x86_64` configuration would break the next
+//!   scale-out);
+//! - it has that image's OS type (`linux` / `windows`).
+//!
+//! A value the cloud did not give (a configuration whose image was deleted since) skips that
+//! check rather than refusing. A refusal fails the execution before any configuration changes
+//! and keeps the new image, for a look.
+
+use std::collections::BTreeMap;
+
+use super::cloud::{Cloud, CloudError, Image, ScalingConfiguration};
+
+/// Every image status, so that a configuration's image is found whatever its state.
+const ANY_STATUS: &[&str] = &[
+    "Creating",
+    "Waiting",
+    "Available",
+    "UnAvailable",
+    "CreateFailed",
+    "Deprecated",
+];
+
+/// Why `new` cannot go into each of `configurations`, given the images they hold now (by
+/// id; an image missing from `current` is one the cloud no longer has). Empty: it can.
+pub fn problems(
+    new: &Image,
+    configurations: &[ScalingConfiguration],
+    current: &BTreeMap<String, Image>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in configurations {
+        let id = &c.scaling_configuration_id;
+        if new.size_gib > 0 && c.system_disk_size > 0 && new.size_gib > c.system_disk_size {
+            out.push(format!(
+                "scaling configuration {id}: image {} needs a system disk of at least {} GiB, \
+                 the configuration's is {} GiB",
+                new.image_id, new.size_gib, c.system_disk_size
+            ));
+        }
+        let Some(old) = current
+            .get(&c.image_id)
+            .filter(|old| old.image_id != new.image_id)
+        else {
+            continue;
+        };
+        let differs = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
+        if differs(&new.architecture, &old.architecture) {
+            out.push(format!(
+                "scaling configuration {id}: image {} is {}, the configuration's instance types \
+                 run {} (image {})",
+                new.image_id, new.architecture, old.architecture, old.image_id
+            ));
+        }
+        if differs(&new.os_type, &old.os_type) {
+            out.push(format!(
+                "scaling configuration {id}: image {} is a {} image, the configuration's image \
+                 {} is {}",
+                new.image_id, new.os_type, old.image_id, old.os_type
+            ));
+        }
+    }
+    out
+}
+
+/// Reads the new image and the images `configurations` hold now, and says why the new one
+/// cannot go in, if it cannot.
+pub async fn check(
+    cloud: &dyn Cloud,
+    image_id: &str,
+    configurations: &[ScalingConfiguration],
+) -> Result<Vec<String>, CloudError> {
+    let Some(new) = cloud.describe_image(image_id, ANY_STATUS).await? else {
+        return Ok(vec![format!("image {image_id} no longer exists")]);
+    };
+    let mut current = BTreeMap::new();
+    for c in configurations {
+        if c.image_id.is_empty() || c.image_id == image_id || current.contains_key(&c.image_id) {
+            continue;
+        }
+        if let Some(image) = cloud.describe_image(&c.image_id, ANY_STATUS).await? {
+            current.insert(c.image_id.clone(), image);
+        }
+    }
+    Ok(problems(&new, configurations, &current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: &str, architecture: &str, os_type: &str, size_gib: u32) -> Image {
+        Image {
+            image_id: id.into(),
+            architecture: architecture.into(),
+            os_type: os_type.into(),
+            size_gib,
+            ..Image::default()
+        }
+    }
+
+    fn config(id: &str, image_id: &str, system_disk_size: u32) -> ScalingConfiguration {
+        ScalingConfiguration {
+            scaling_configuration_id: id.into(),
+            image_id: image_id.into(),
+            system_disk_size,
+            ..ScalingConfiguration::default()
+        }
+    }
+
+    #[test]
+    fn an_image_that_fits_every_configuration_has_no_problems() {
+        let new = image("m-new", "x86_64", "linux", 40);
+        let current = BTreeMap::from([("m-old".to_owned(), image("m-old", "x86_64", "linux", 20))]);
+        let configs = [config("asc-a", "m-old", 40), config("asc-b", "m-new", 100)];
+        assert!(problems(&new, &configs, &current).is_empty());
+    }
+
+    #[test]
+    fn each_refusal_names_the_configuration_and_the_reason() {
+        let new = image("m-new", "arm64", "linux", 40);
+        let current = BTreeMap::from([
+            ("m-x86".to_owned(), image("m-x86", "x86_64", "linux", 20)),
+            ("m-win".to_owned(), image("m-win", "arm64", "windows", 40)),
+        ]);
+        let configs = [
+            config("asc-small", "m-arm-gone", 20),
+            config("asc-x86", "m-x86", 40),
+            config("asc-win", "m-win", 0),
+        ];
+        let found = problems(&new, &configs, &current);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].starts_with("scaling configuration asc-small:"));
+        assert!(found[0].contains("at least 40 GiB, the configuration's is 20 GiB"));
+        assert!(found[1].starts_with("scaling configuration asc-x86:"));
+        assert!(found[1].contains("is arm64") && found[1].contains("run x86_64 (image m-x86)"));
+        assert!(found[2].starts_with("scaling configuration asc-win:"));
+        assert!(found[2].contains("a linux image") && found[2].contains("m-win is windows"));
+    }
+
+    #[test]
+    fn what_the_cloud_did_not_say_is_not_held_against_the_image() {
+        let new = image("m-new", "", "", 0);
+        let current = BTreeMap::from([("m-old".to_owned(), image("m-old", "arm64", "windows", 9))]);
+        assert!(problems(&new, &[config("asc-a", "m-old", 1)], &current).is_empty());
+    }
+}
