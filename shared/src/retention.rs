@@ -4,8 +4,9 @@
 //! superseded) and its latest record was written before the cut-off; a pending execution, or
 //! one whose latest record does not read, is never touched. With it go the entries that point
 //! at it: the sweep's index (`live/`), the lease logs (`leases/`), the task's run index
-//! (`task-runs/`) and the listings' index (`started/`, `task-started/`). Tasks are never
-//! removed.
+//! (`task-runs/`) and the listings' index (`started/`, `task-started/`), as well as the
+//! listings' entries of starts older than the cut-off that never wrote a record. Tasks are
+//! never removed.
 //!
 //! On OSS the state bucket's lifecycle rules do this (template.yml); `reimage records prune`
 //! does it for a file store.
@@ -43,7 +44,7 @@ pub async fn plan(store: &SharedStore, cutoff: DateTime<Utc>) -> Result<PrunePla
         .iter()
         .filter_map(|k| parse_record_key(k).map(|(id, _)| id))
         .collect();
-    for id in ids {
+    for id in ids.iter().cloned() {
         match latest_record(store, &id).await {
             Ok(Some(record)) if record.written_at >= cutoff => {}
             Ok(Some(record)) if record.state.is_terminal() => {
@@ -58,9 +59,6 @@ pub async fn plan(store: &SharedStore, cutoff: DateTime<Utc>) -> Result<PrunePla
                 plan.kept_unreadable.insert(id);
             }
         }
-    }
-    if plan.executions.is_empty() {
-        return Ok(plan);
     }
     let gone = |id: Option<ExecutionId>| id.is_some_and(|id| plan.executions.contains(&id));
     let mut keys: Vec<String> = record_keys
@@ -78,6 +76,13 @@ pub async fn plan(store: &SharedStore, cutoff: DateTime<Utc>) -> Result<PrunePla
         for key in store.list(prefix).await? {
             let name = key.rsplit('/').next().unwrap_or_default();
             let id = match started::Entry::parse(name) {
+                // An old entry of a start that never wrote a record goes too.
+                Some(entry) if !ids.contains(&entry.execution_id) => {
+                    if entry.started_ms < cutoff.timestamp_millis() {
+                        keys.push(key);
+                    }
+                    continue;
+                }
                 Some(entry) => Some(entry.execution_id),
                 None => ExecutionId::parse(name.strip_suffix(".json").unwrap_or(name)).ok(),
             };
@@ -126,9 +131,28 @@ mod tests {
         local.run_until_idle(&engine).await;
         assert!(engine.get(&old.execution_id).await.unwrap().unwrap().state == State::Succeeded);
 
+        // Entries of starts that never wrote a record: one as old as the ended execution, one
+        // from just now.
+        let (never, starting) = (ExecutionId::derived("never"), ExecutionId::derived("now"));
+        started::mark(&store, start, &never, Some("task-a"))
+            .await
+            .unwrap();
+        started::mark(&store, clock.now(), &starting, None)
+            .await
+            .unwrap();
+
         let cutoff = clock.now() - chrono::Duration::days(400);
         let plan = super::plan(&store, cutoff).await.unwrap();
         assert_eq!(plan.executions, BTreeSet::from([old.execution_id.clone()]));
+        let named = |id: &ExecutionId| {
+            plan.keys
+                .iter()
+                .filter(|k| k.contains(id.as_str()))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(named(&never).len(), 2, "{:#?}", plan.keys);
+        assert!(named(&starting).is_empty(), "{:#?}", plan.keys);
         assert_eq!(
             plan.kept_pending,
             BTreeSet::from([stuck.execution_id.clone()])
