@@ -15,7 +15,7 @@ use crate::model::{CloudFault, PermissionSource};
 pub type CloudFuture<'a, T> = futures::future::BoxFuture<'a, Result<T, CloudError>>;
 
 /// Every image status ECS knows. DescribeImages shows only Available images unless asked for
-/// others, so wait-image and verify pass this list.
+/// others, so wait-image, verify and the pre-flight pass this list.
 pub const ALL_IMAGE_STATUSES: &[&str] = &[
     "Creating",
     "Waiting",

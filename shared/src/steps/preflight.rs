@@ -14,17 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use super::cloud::{Cloud, CloudError, Image, ScalingConfiguration};
-
-/// Every image status, so that a configuration's image is found whatever its state.
-const ANY_STATUS: &[&str] = &[
-    "Creating",
-    "Waiting",
-    "Available",
-    "UnAvailable",
-    "CreateFailed",
-    "Deprecated",
-];
+use super::cloud::{ALL_IMAGE_STATUSES, Cloud, CloudError, Image, ScalingConfiguration};
 
 /// Why `new` cannot go into each of `configurations`, given the images they hold now (by
 /// id; an image missing from `current` is one the cloud no longer has). Empty: it can.
@@ -75,7 +65,7 @@ pub async fn check(
     image_id: &str,
     configurations: &[ScalingConfiguration],
 ) -> Result<Vec<String>, CloudError> {
-    let Some(new) = cloud.describe_image(image_id, ANY_STATUS).await? else {
+    let Some(new) = cloud.describe_image(image_id, ALL_IMAGE_STATUSES).await? else {
         return Ok(vec![format!("image {image_id} no longer exists")]);
     };
     let mut current = BTreeMap::new();
@@ -83,7 +73,10 @@ pub async fn check(
         if c.image_id.is_empty() || c.image_id == image_id || current.contains_key(&c.image_id) {
             continue;
         }
-        if let Some(image) = cloud.describe_image(&c.image_id, ANY_STATUS).await? {
+        if let Some(image) = cloud
+            .describe_image(&c.image_id, ALL_IMAGE_STATUSES)
+            .await?
+        {
             current.insert(c.image_id.clone(), image);
         }
     }
