@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 
 use super::cloud::CloudProvider;
 use super::dispatcher::SharedDispatcher;
 use super::lease::{self, Acquired, LeaseTimes};
-use super::records::{EngineError, latest_record, read_record};
+use super::records::{EngineError, ExecutionPage, latest_record, read_page, read_record};
 use super::{
     Checkpoint, CloudError, Interrupt, StepContext, Transition, abandon, chrono_duration,
     fail_cleaning_up, pending, run,
@@ -672,57 +671,16 @@ impl Engine {
         read_record(&self.inner.store, id, seq).await
     }
 
-    /// Up to `limit` executions of `task_id` (or of all), newest first, after `after`: one
-    /// listing of the [`started`] index, then each execution's latest record, read
-    /// [`PAGE_READS`] at a time.
+    /// Up to `limit` executions of `task_id` (or of all), newest first, after `after` (see
+    /// [`read_page`]).
     pub async fn page(
         &self,
         task_id: Option<&str>,
         after: Option<&started::Cursor>,
         limit: usize,
     ) -> Result<ExecutionPage, EngineError> {
-        let page = started::page(&self.inner.store, task_id, after, limit).await?;
-        let read: Vec<_> = futures::stream::iter(page.entries.clone())
-            .map(|entry| {
-                let store = self.inner.store.clone();
-                async move { latest_record(&store, &entry.execution_id).await }
-            })
-            .buffered(PAGE_READS)
-            .collect()
-            .await;
-        let mut out = ExecutionPage {
-            next: page.next,
-            ..ExecutionPage::default()
-        };
-        for (entry, record) in page.entries.iter().zip(read) {
-            match record {
-                Ok(Some(record)) if entry.is_of(&record.execution_id, record.started_at) => {
-                    out.executions.push(record);
-                }
-                Ok(_) => {}
-                Err(EngineError::Record(e)) => out.unreadable.push(Unreadable {
-                    key: e.key,
-                    reason: e.source.to_string(),
-                }),
-                Err(other) => return Err(other),
-            }
-        }
-        Ok(out)
+        read_page(&self.inner.store, task_id, after, limit).await
     }
-}
-
-/// How many executions of a page [`Engine::page`] reads at once.
-pub const PAGE_READS: usize = 16;
-
-/// A page of executions (see [`Engine::page`]).
-#[derive(Debug, Default)]
-pub struct ExecutionPage {
-    /// The latest record of each execution that reads, newest start first.
-    pub executions: Vec<StepRecord>,
-    /// Latest records that cannot be read.
-    pub unreadable: Vec<Unreadable>,
-    /// Where the next page begins, when there is one.
-    pub next: Option<started::Cursor>,
 }
 
 /// What [`Engine::scan`] found.

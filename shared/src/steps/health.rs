@@ -6,11 +6,9 @@
 //! [`HEALTH_RUNS`]), not the task's history.
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::records::{EngineError, latest_record};
-use super::started;
+use super::records::{EngineError, read_page};
 use crate::model::execution::ExecutionId;
 use crate::model::{State, StepRecord};
 use crate::store::SharedStore;
@@ -73,26 +71,11 @@ pub async fn task_health(
     let mut after = None;
     let mut runs = 0;
     loop {
-        let page = started::page(store, Some(task_id), after.as_ref(), PAGE).await?;
-        let read: Vec<_> = futures::stream::iter(page.entries.clone())
-            .map(|entry| {
-                let store = store.clone();
-                async move { latest_record(&store, &entry.execution_id).await }
-            })
-            .buffered(super::PAGE_READS)
-            .collect()
-            .await;
-        for (entry, record) in page.entries.iter().zip(read) {
-            let record = match record {
-                Ok(Some(record)) if entry.is_of(&record.execution_id, record.started_at) => record,
-                // No execution behind the entry (a start that did not happen).
-                Ok(_) => continue,
-                Err(EngineError::Record(e)) => {
-                    tracing::warn!(key = %e.key, "task health skips a run whose record does not read");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+        let page = read_page(store, Some(task_id), after.as_ref(), PAGE).await?;
+        for bad in &page.unreadable {
+            bad.warn_skipped("task health");
+        }
+        for record in page.executions {
             runs += 1;
             if health.last_run.is_none() {
                 health.last_run = Some(RunSummary::of(&record));

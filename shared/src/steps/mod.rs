@@ -55,8 +55,8 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
-pub use engine::{Engine, EngineConfig, ExecutionPage, ExecutionScan, Handled, PAGE_READS};
-pub use records::{EngineError, latest_record};
+pub use engine::{Engine, EngineConfig, ExecutionScan, Handled};
+pub use records::{EngineError, ExecutionPage, PAGE_READS, latest_record, read_page};
 
 /// What the engine needs while a step runs.
 pub(crate) struct StepContext<'a> {

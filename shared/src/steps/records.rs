@@ -1,9 +1,12 @@
 //! Reading an execution's records, and what can go wrong in the engine: shared by the engine
 //! and the leases.
 
+use futures::StreamExt as _;
+
+use super::started;
 use crate::model::execution::{ExecutionId, RecordError, StepRecord, parse_record_key};
 use crate::model::naming::NameError;
-use crate::store::{SharedStore, StoreError};
+use crate::store::{SharedStore, StoreError, Unreadable};
 
 use super::cloud::CloudError;
 
@@ -68,4 +71,57 @@ pub(crate) async fn read_record(
         Some(bytes) => Ok(Some(StepRecord::from_json(&key, &bytes)?)),
         None => Ok(None),
     }
+}
+
+/// How many executions of a page [`read_page`] reads at once.
+pub const PAGE_READS: usize = 16;
+
+/// A page of executions (see [`read_page`]).
+#[derive(Debug, Default)]
+pub struct ExecutionPage {
+    /// The latest record of each execution that reads, newest start first.
+    pub executions: Vec<StepRecord>,
+    /// Latest records that cannot be read.
+    pub unreadable: Vec<Unreadable>,
+    /// Where the next page begins, when there is one.
+    pub next: Option<started::Cursor>,
+}
+
+/// Up to `limit` executions of `task_id` (or of all), newest first, after `after`: one
+/// listing of the [`started`] index, then each execution's latest record, read
+/// [`PAGE_READS`] at a time. An entry with no execution behind it (a start that did not
+/// happen) is passed over; a latest record that does not read is returned apart.
+pub async fn read_page(
+    store: &SharedStore,
+    task_id: Option<&str>,
+    after: Option<&started::Cursor>,
+    limit: usize,
+) -> Result<ExecutionPage, EngineError> {
+    let page = started::page(store, task_id, after, limit).await?;
+    let read: Vec<_> = futures::stream::iter(page.entries.clone())
+        .map(|entry| {
+            let store = store.clone();
+            async move { latest_record(&store, &entry.execution_id).await }
+        })
+        .buffered(PAGE_READS)
+        .collect()
+        .await;
+    let mut out = ExecutionPage {
+        next: page.next,
+        ..ExecutionPage::default()
+    };
+    for (entry, record) in page.entries.iter().zip(read) {
+        match record {
+            Ok(Some(record)) if entry.is_of(&record.execution_id, record.started_at) => {
+                out.executions.push(record);
+            }
+            Ok(_) => {}
+            Err(EngineError::Record(e)) => out.unreadable.push(Unreadable {
+                key: e.key,
+                reason: e.source.to_string(),
+            }),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(out)
 }

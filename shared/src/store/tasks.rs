@@ -382,7 +382,7 @@ impl TaskStore {
         change: TaskChange,
         now: DateTime<Utc>,
     ) -> Result<TaskRecord, TaskStoreError> {
-        self.edit(task_id, change, None, now).await
+        self.edit(task_id, change, None, None, now).await
     }
 
     /// Disables a task whose runs keep failing (see
@@ -396,28 +396,34 @@ impl TaskStore {
         reason: String,
         now: DateTime<Utc>,
     ) -> Result<Option<TaskRecord>, TaskStoreError> {
-        if self.get(task_id).await?.seq != seq {
-            return Ok(None);
-        }
-        self.edit(
-            task_id,
-            TaskChange::DisabledAfterFailures,
-            Some(reason),
-            now,
-        )
-        .await
-        .map(Some)
+        let record = self
+            .edit(
+                task_id,
+                TaskChange::DisabledAfterFailures,
+                Some(reason),
+                Some(seq),
+                now,
+            )
+            .await?;
+        let written = record.seq == seq + 1 && record.change == TaskChange::DisabledAfterFailures;
+        Ok(written.then_some(record))
     }
 
+    /// Writes `change` on top of the current record, unless `only_at` is given and the current
+    /// record is not that seq: then the current record is returned unchanged.
     async fn edit(
         &self,
         task_id: &str,
         change: TaskChange,
         reason: Option<String>,
+        only_at: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<TaskRecord, TaskStoreError> {
         for _ in 0..EDIT_ATTEMPTS {
             let current = self.get(task_id).await?;
+            if only_at.is_some_and(|seq| seq != current.seq) {
+                return Ok(current);
+            }
             let enabled = match change {
                 TaskChange::Disabled | TaskChange::DisabledAfterFailures => false,
                 TaskChange::Enabled => true,
