@@ -12,6 +12,9 @@
 //! | `POST /__sim/latency` | `{"millis","action"?}`: delay answers (millis 0 turns it off) |
 //! | `DELETE /__sim/faults` | remove faults, throttling and latency |
 //! | `POST /__sim/instances/{id}/stop`, `/start`, `/release` | change an instance |
+//! | `POST /__sim/instances/{id}/lock` `{"reason"}`, `DELETE …/lock` | put an `OperationLocks` reason on an instance, or take them all off |
+//! | `POST /__sim/power` `{"stop_seconds","boot_seconds","replace_seconds"}` | how long Stopping, Starting and a new system disk's ReIniting last (0 by default) |
+//! | `POST /__sim/groups/{id}/activity` `{"seconds"}` | a scaling activity of the group, InProgress that long |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
@@ -27,6 +30,7 @@ use http::{Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::ecs::fleet::PowerTiming;
 use crate::ecs::state::{ImageStatus, InstanceStatus, ProgressProfile};
 use crate::error::RpcError;
 use crate::state::{CallCounts, Fault, Latency, SimState, Throttle};
@@ -82,6 +86,21 @@ pub struct ImageView {
     pub tags: Vec<(String, String)>,
 }
 
+/// An instance of a scaling group as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScalingInstanceView {
+    /// `i-…`.
+    pub instance_id: String,
+    /// Its group.
+    pub scaling_group_id: String,
+    /// `InService`, `Standby`, `Protected`, …
+    pub lifecycle_state: String,
+    /// `Healthy` or `Unhealthy`, as DescribeScalingInstances reports it.
+    pub health_status: String,
+    /// Its load-balancer weight.
+    pub load_balancer_weight: u32,
+}
+
 /// A scaling group as the admin interface shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScalingGroupView {
@@ -95,6 +114,8 @@ pub struct ScalingGroupView {
     pub lifecycle_state: String,
     /// Its active configuration.
     pub active_scaling_configuration_id: Option<String>,
+    /// Processes suspended by SuspendProcesses.
+    pub suspended_processes: Vec<String>,
 }
 
 /// A scaling configuration as the admin interface shows it.
@@ -129,6 +150,8 @@ pub struct StateView {
     pub scaling_groups: Vec<ScalingGroupView>,
     /// Scaling configurations.
     pub scaling_configurations: Vec<ScalingConfigurationView>,
+    /// The instances of scaling groups.
+    pub scaling_instances: Vec<ScalingInstanceView>,
 }
 
 /// In-process handle on the admin interface.
@@ -151,7 +174,8 @@ impl Admin {
     /// Every resource, statuses computed at the sim's current time.
     pub fn state(&self) -> StateView {
         let now = self.state.now();
-        let region = self.state.region();
+        let mut region = self.state.region();
+        region.ecs.settle(now);
         let ecs = &region.ecs;
         let ess = &region.ess;
         StateView {
@@ -219,6 +243,18 @@ impl Admin {
                     group_type: g.group_type.clone(),
                     lifecycle_state: g.lifecycle_state.clone(),
                     active_scaling_configuration_id: g.active_scaling_configuration_id.clone(),
+                    suspended_processes: g.suspended_processes.clone(),
+                })
+                .collect(),
+            scaling_instances: ess
+                .instances
+                .iter()
+                .map(|i| ScalingInstanceView {
+                    instance_id: i.instance_id.clone(),
+                    scaling_group_id: i.scaling_group_id.clone(),
+                    lifecycle_state: i.lifecycle_state.clone(),
+                    health_status: i.health(ecs).to_owned(),
+                    load_balancer_weight: i.load_balancer_weight,
                 })
                 .collect(),
             scaling_configurations: ess
@@ -385,6 +421,43 @@ impl Admin {
         Ok(())
     }
 
+    /// How long stops, boots and system disk replacements take from now on.
+    pub fn set_power_timing(&self, timing: PowerTiming) {
+        self.state.region().ecs.power = timing;
+    }
+
+    /// Puts an `OperationLocks` reason (`security`, `financial`, …) on the instance `id`, or
+    /// takes every lock off with `None`.
+    pub fn lock_instance(&self, id: &str, reason: Option<&str>) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        let instance = region.ecs.instance_mut(id)?;
+        match reason {
+            Some(reason) => instance.locks.push(reason.to_owned()),
+            None => instance.locks.clear(),
+        }
+        Ok(())
+    }
+
+    /// Starts a scaling activity of the group `id` that stays InProgress for `seconds`
+    /// (what a scale-out running at the same time looks like); answers its id.
+    pub fn start_scaling_activity(&self, id: &str, seconds: u64) -> Result<String, RpcError> {
+        let now = self.state.now();
+        let mut region = self.state.region();
+        region.ess.group_mut(id)?;
+        let end = crate::ecs::state::later(
+            now,
+            chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX)),
+        );
+        Ok(region.ess.record_activity(
+            id,
+            "Add \"1\" ECS instances".to_owned(),
+            "A user requests to execute a scaling rule.".to_owned(),
+            now,
+            end,
+            1,
+        ))
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -428,6 +501,29 @@ impl Admin {
         self.state
             .advance(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX));
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Power {
+    #[serde(default)]
+    stop_seconds: u32,
+    #[serde(default)]
+    boot_seconds: u32,
+    #[serde(default)]
+    replace_seconds: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lock {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activity {
+    seconds: u64,
 }
 
 #[derive(Deserialize)]
@@ -525,6 +621,25 @@ pub async fn handle(
             (&Method::POST, ["instances", id, "stop"]) => done(admin.stop_instance(id)),
             (&Method::POST, ["instances", id, "start"]) => done(admin.start_instance(id)),
             (&Method::POST, ["instances", id, "release"]) => done(admin.release_instance(id)),
+            (&Method::POST, ["instances", id, "lock"]) => {
+                let l: Lock = parse(&body)?;
+                done(admin.lock_instance(id, Some(&l.reason)))
+            }
+            (&Method::DELETE, ["instances", id, "lock"]) => done(admin.lock_instance(id, None)),
+            (&Method::POST, ["power"]) => {
+                let p: Power = parse(&body)?;
+                let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+                admin.set_power_timing(PowerTiming {
+                    stop: seconds(p.stop_seconds),
+                    boot: seconds(p.boot_seconds),
+                    replace: seconds(p.replace_seconds),
+                });
+                ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["groups", id, "activity"]) => {
+                let a: Activity = parse(&body)?;
+                ok(json!({"ScalingActivityId": admin.start_scaling_activity(id, a.seconds)?}))
+            }
             (&Method::DELETE, ["configurations", id]) => done(admin.delete_configuration(id)),
             (&Method::POST, ["groups", id, "disable"]) => done(admin.set_group_enabled(id, false)),
             (&Method::POST, ["groups", id, "enable"]) => done(admin.set_group_enabled(id, true)),

@@ -169,6 +169,7 @@ fn dispatch(
 ) -> Result<Value, RpcError> {
     let ctx = state.ctx(principal);
     let mut region = state.region();
+    region.ecs.settle(ctx.now);
     let answer = match product {
         Product::Ecs => ecs::handle(action, p, &mut region.ecs, &ctx),
         Product::Ess => {

@@ -45,6 +45,9 @@ pub struct Seed {
     /// Auto Scaling configurations.
     #[serde(default)]
     pub scaling_configurations: Vec<SeedScalingConfiguration>,
+    /// Instances of scaling groups (each one of `instances`).
+    #[serde(default)]
+    pub scaling_instances: Vec<SeedScalingInstance>,
     /// OSS buckets (empty at the start).
     #[serde(default)]
     pub buckets: Vec<String>,
@@ -72,6 +75,7 @@ impl fmt::Debug for Seed {
             .field("instances", &self.instances.len())
             .field("scaling_groups", &self.scaling_groups.len())
             .field("scaling_configurations", &self.scaling_configurations.len())
+            .field("scaling_instances", &self.scaling_instances.len())
             .field("buckets", &self.buckets)
             .field("kms_keys", &self.kms_keys)
             .field("image_progress", &self.image_progress)
@@ -268,6 +272,34 @@ fn default_system_disk_size() -> u32 {
     40
 }
 
+/// An instance of a scaling group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedScalingInstance {
+    /// One of the seed's `instances`.
+    pub instance_id: String,
+    /// Its ECS-type group.
+    pub scaling_group_id: String,
+    /// `InService` (the default), `Standby` or `Protected`.
+    #[serde(default = "default_lifecycle_state")]
+    pub lifecycle_state: String,
+    /// `AutoCreated` (the default: launched from the group's active configuration) or
+    /// `Attached`.
+    #[serde(default = "default_creation_type")]
+    pub creation_type: String,
+    /// Its load-balancer weight (default 50; 0 in Standby).
+    #[serde(default)]
+    pub load_balancer_weight: Option<u32>,
+}
+
+fn default_lifecycle_state() -> String {
+    "InService".to_owned()
+}
+
+fn default_creation_type() -> String {
+    "AutoCreated".to_owned()
+}
+
 const STATUSES: &[&str] = &["Running", "Stopped", "Pending", "Starting", "Stopping"];
 
 impl Seed {
@@ -427,6 +459,47 @@ impl Seed {
                 ));
             }
         }
+        let mut members = HashSet::new();
+        for member in &self.scaling_instances {
+            let who = &member.instance_id;
+            if !self.instances.iter().any(|i| &i.instance_id == who) {
+                return bad(format!(
+                    "scaling instance {who} is not one of the seed's instances"
+                ));
+            }
+            if !members.insert(who.as_str()) {
+                return bad(format!("instance {who} is in more than one scaling group"));
+            }
+            let Some(group) = self
+                .scaling_groups
+                .iter()
+                .find(|g| g.scaling_group_id == member.scaling_group_id)
+            else {
+                return bad(format!(
+                    "scaling instance {who} belongs to unknown scaling group {}",
+                    member.scaling_group_id
+                ));
+            };
+            if group.group_type != "ECS" {
+                return bad(format!(
+                    "scaling instance {who}: group {} is not an ECS-type group",
+                    group.scaling_group_id
+                ));
+            }
+            if !matches!(
+                member.lifecycle_state.as_str(),
+                "InService" | "Standby" | "Protected"
+            ) {
+                return bad(format!(
+                    "scaling instance {who}: lifecycle_state must be InService, Standby or Protected"
+                ));
+            }
+            if !matches!(member.creation_type.as_str(), "AutoCreated" | "Attached") {
+                return bad(format!(
+                    "scaling instance {who}: creation_type must be AutoCreated or Attached"
+                ));
+            }
+        }
         for group in &self.scaling_groups {
             if let Some(active) = &group.active_scaling_configuration_id {
                 let owned = self.scaling_configurations.iter().any(|c| {
@@ -481,6 +554,33 @@ impl Seed {
             instance_type: "ecs.g7.large".to_owned(),
             system_disk_size: default_system_disk_size(),
         };
+        // The web group's fleet: six instances serving from the image of its active
+        // configuration.
+        let fleet: Vec<SeedInstance> = (1..=DEMO_FLEET_SIZE)
+            .map(|n| {
+                instance(
+                    &format!("i-bp1demofleet00000{n:02}"),
+                    &format!("web-{n}"),
+                    "Running",
+                    vec![disk(
+                        &format!("d-bp1demofleetsys000{n:02}"),
+                        "system",
+                        40,
+                        "/dev/xvda",
+                    )],
+                )
+            })
+            .collect();
+        let scaling_instances = fleet
+            .iter()
+            .map(|i| SeedScalingInstance {
+                instance_id: i.instance_id.clone(),
+                scaling_group_id: "asg-bp1demoweb0000001".to_owned(),
+                lifecycle_state: default_lifecycle_state(),
+                creation_type: default_creation_type(),
+                load_balancer_weight: None,
+            })
+            .collect();
         Seed {
             region_id: "cn-hangzhou".to_owned(),
             account_id: "1234567890123456".to_owned(),
@@ -541,7 +641,10 @@ impl Seed {
                         disk("d-bp1demobatdat000001", "data", 50, "/dev/xvdb"),
                     ],
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(fleet)
+            .collect(),
             scaling_groups: vec![
                 group(
                     "asg-bp1demoweb0000001",
@@ -588,6 +691,7 @@ impl Seed {
                     "",
                 ),
             ],
+            scaling_instances,
             buckets: vec!["reimage-state".to_owned()],
             kms_keys: vec![SeedKmsKey {
                 key_id: DEMO_KMS_KEY_ID.to_owned(),
@@ -598,6 +702,9 @@ impl Seed {
         }
     }
 }
+
+/// How many instances the demo's web group runs.
+pub const DEMO_FLEET_SIZE: usize = 6;
 
 /// The demo region's KMS key, which seals reimage's webhook secrets.
 pub const DEMO_KMS_KEY_ID: &str = "key-hzz6a3f7c2b1d4e5f6a7b8c9";

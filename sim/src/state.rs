@@ -67,6 +67,9 @@ impl Region {
                 zone_id: i.zone_id.clone(),
                 image_id: i.image_id.clone(),
                 creation_time: created,
+                settles_at: None,
+                stopped_mode: (i.status == "Stopped").then(|| "KeepCharging".to_owned()),
+                locks: Vec::new(),
             });
             for d in &i.disks {
                 ecs.disks.push(Disk {
@@ -83,6 +86,7 @@ impl Region {
                     },
                     zone_id: i.zone_id.clone(),
                     creation_time: created,
+                    reiniting_until: None,
                 });
             }
         }
@@ -96,6 +100,7 @@ impl Region {
                 active_scaling_configuration_id: g.active_scaling_configuration_id.clone(),
                 min_size: g.min_size,
                 max_size: g.max_size,
+                suspended_processes: Vec::new(),
                 creation_time: created,
             });
         }
@@ -113,6 +118,38 @@ impl Region {
                 instance_type: c.instance_type.clone(),
                 system_disk_size: c.system_disk_size,
                 creation_time: created,
+            });
+        }
+        for m in &seed.scaling_instances {
+            let standby = m.lifecycle_state == "Standby";
+            let auto = m.creation_type == "AutoCreated";
+            let configuration = ess
+                .group(&m.scaling_group_id)
+                .and_then(|g| g.active_scaling_configuration_id.clone())
+                .filter(|_| auto)
+                .unwrap_or_default();
+            let health = ecs.instance(&m.instance_id).map_or("Unhealthy", |i| {
+                if i.status == InstanceStatus::Running {
+                    "Healthy"
+                } else {
+                    "Unhealthy"
+                }
+            });
+            ess.instances.push(crate::ess::fleet::ScalingInstance {
+                instance_id: m.instance_id.clone(),
+                scaling_group_id: m.scaling_group_id.clone(),
+                scaling_configuration_id: configuration,
+                lifecycle_state: m.lifecycle_state.clone(),
+                creation_type: m.creation_type.clone(),
+                load_balancer_weight: m.load_balancer_weight.unwrap_or(if standby {
+                    0
+                } else {
+                    50
+                }),
+                entrusted: !auto,
+                creation_time: created,
+                frozen_health: (m.lifecycle_state != "InService").then_some(health),
+                scaling_activity_id: String::new(),
             });
         }
         Self {

@@ -28,10 +28,20 @@ from aliyunsdkecs.request.v20140526 import (
     DescribeImagesRequest,
     DescribeInstancesRequest,
     DescribeSnapshotsRequest,
+    ReplaceSystemDiskRequest,
     StartInstanceRequest,
+    StartInstancesRequest,
     StopInstanceRequest,
+    StopInstancesRequest,
 )
 from aliyunsdkess.request.v20140828 import (
+    DescribeScalingActivitiesRequest,
+    DescribeScalingInstancesRequest,
+    EnterStandbyRequest,
+    ExitStandbyRequest,
+    ResumeProcessesRequest,
+    SetInstancesProtectionRequest,
+    SuspendProcessesRequest,
     DescribeEciScalingConfigurationsRequest,
     DescribeScalingConfigurationsRequest,
     DescribeScalingGroupsRequest,
@@ -91,8 +101,9 @@ def advance(seconds):
         return json.loads(resp.read())
 
 
-def admin_post(path):
-    req = urllib.request.Request(f"{ENDPOINT}/__sim/{path}", data=b"{}", method="POST")
+def admin_post(path, body=None):
+    data = json.dumps(body or {}).encode()
+    req = urllib.request.Request(f"{ENDPOINT}/__sim/{path}", data=data, method="POST")
     with urllib.request.urlopen(req) as resp:
         return json.loads(resp.read())
 
@@ -333,6 +344,8 @@ def main():
     req.set_SnapshotIds(json.dumps([snapshot_id]))
     check(call(ecs, req)["TotalCount"] == 0, "DeleteSnapshot deletes the snapshot")
 
+    fleet_conformance()
+
     # STS
     sts = client()
     req = AssumeRoleRequest.AssumeRoleRequest()
@@ -383,6 +396,126 @@ def main():
           "an unknown AccessKeyId is InvalidAccessKeyId.NotFound")
 
     print(f"conformance: {CHECKS} checks passed")
+
+
+def fleet_conformance():
+    """A scaling group's fleet: what a rolling update calls, in the order it calls it."""
+    c = client()
+    admin_post("power", {"stop_seconds": 30, "boot_seconds": 60, "replace_seconds": 20})
+    req = DescribeScalingInstancesRequest.DescribeScalingInstancesRequest()
+    req.set_ScalingGroupId("asg-bp1demoweb0000001")
+    req.set_LifecycleState("InService")
+    req.set_PageSize(50)
+    out = call(c, req)
+    members = out["ScalingInstances"]["ScalingInstance"]
+    check(out["TotalCount"] == len(members) >= 2
+          and all(m["HealthStatus"] == "Healthy" and m["CreationType"] == "AutoCreated"
+                  and m["LoadBalancerWeight"] == 50 for m in members),
+          "DescribeScalingInstances: InService, Healthy, AutoCreated, weight 50")
+    group = members[0]["ScalingGroupId"]
+    ids = [m["InstanceId"] for m in members[:2]]
+
+    req = SuspendProcessesRequest.SuspendProcessesRequest()
+    req.set_ScalingGroupId(group)
+    req.set_Processs(["ScaleIn", "ScaleOut", "ScheduledAction"])
+    req.set_ClientToken("conformance-suspend")
+    call(c, req)
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group])
+    suspended = call(c, req)["ScalingGroups"]["ScalingGroup"][0]["SuspendedProcesses"]["SuspendedProcess"]
+    check(sorted(suspended) == ["ScaleIn", "ScaleOut", "ScheduledAction"],
+          "SuspendProcesses (Process.N): DescribeScalingGroups lists SuspendedProcesses")
+
+    req = EnterStandbyRequest.EnterStandbyRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds(ids)
+    req.set_ClientToken("conformance-standby")
+    activity = call(c, req)["ScalingActivityId"]
+    check(activity.startswith("asa-") and call(c, req)["ScalingActivityId"] == activity,
+          "EnterStandby (InstanceId.N) answers a ScalingActivityId, the same for a replayed ClientToken")
+    req = DescribeScalingInstancesRequest.DescribeScalingInstancesRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds(ids)
+    check(all(m["LifecycleState"] == "Standby" and m["LoadBalancerWeight"] == 0
+              for m in call(c, req)["ScalingInstances"]["ScalingInstance"]),
+          "EnterStandby: Standby, weight 0")
+    req = DescribeScalingActivitiesRequest.DescribeScalingActivitiesRequest()
+    req.set_ScalingActivityIds([activity])
+    acts = call(c, req)["ScalingActivities"]["ScalingActivity"]
+    check(len(acts) == 1 and acts[0]["StatusCode"] == "Successful" and acts[0]["ScalingGroupId"] == group,
+          "DescribeScalingActivities (ScalingActivityId.N): the standby activity, Successful")
+
+    req = StopInstancesRequest.StopInstancesRequest()
+    req.set_InstanceIds(ids)
+    req.set_StoppedMode("KeepCharging")
+    answers = call(c, req)["InstanceResponses"]["InstanceResponse"]
+    check([a["Code"] for a in answers] == ["200", "200"] and all(a["CurrentStatus"] == "Stopping" for a in answers),
+          "StopInstances (InstanceId.N, StoppedMode): each Stopping, Code 200")
+    advance(30)
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_InstanceIds(json.dumps(ids))
+    seen = call(c, req)["Instances"]["Instance"]
+    check(all(i["Status"] == "Stopped" and i["StoppedMode"] == "KeepCharging"
+              and i["OperationLocks"]["LockReason"] == [] for i in seen),
+          "DescribeInstances: Stopped, StoppedMode KeepCharging, no OperationLocks")
+
+    image = "aliyun_3_x64_20G_alibase_20240101.vhd"
+    for n, instance in enumerate(ids):
+        req = ReplaceSystemDiskRequest.ReplaceSystemDiskRequest()
+        req.set_InstanceId(instance)
+        req.set_ImageId(image)
+        req.set_PasswordInherit(True)
+        req.set_ClientToken(f"conformance-replace-{n}")
+        disk = call(c, req)["DiskId"]
+        check(disk.startswith("d-") and call(c, req)["DiskId"] == disk,
+              "ReplaceSystemDisk answers the new DiskId, the same for a replayed ClientToken")
+    req = DescribeDisksRequest.DescribeDisksRequest()
+    req.set_InstanceId(ids[0])
+    req.set_DiskType("system")
+    check(call(c, req)["Disks"]["Disk"][0]["Status"] == "ReIniting", "the new system disk is ReIniting")
+    req = StartInstancesRequest.StartInstancesRequest()
+    req.set_InstanceIds(ids)
+    req.set_DryRun(True)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "DiskError"),
+          "StartInstances before the disk is written: DiskError (403)")
+    advance(20)
+    err = error_of(c, req)
+    check(err is not None and err[1] == "DRYRUN.SUCCESS", "StartInstances DryRun: DRYRUN.SUCCESS")
+    req = StartInstancesRequest.StartInstancesRequest()
+    req.set_InstanceIds(ids)
+    call(c, req)
+    advance(60)
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_InstanceIds(json.dumps(ids))
+    check(all(i["Status"] == "Running" and i["ImageId"] == image for i in call(c, req)["Instances"]["Instance"]),
+          "StartInstances: Running on the new image")
+
+    req = ExitStandbyRequest.ExitStandbyRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds(ids)
+    check(call(c, req)["ScalingActivityId"].startswith("asa-"), "ExitStandby answers a ScalingActivityId")
+    req = SetInstancesProtectionRequest.SetInstancesProtectionRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds(ids[:1])
+    req.set_ProtectedFromScaleIn(True)
+    call(c, req)
+    req = DescribeScalingInstancesRequest.DescribeScalingInstancesRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds(ids)
+    states = [(m["LifecycleState"], m["LoadBalancerWeight"], m["HealthStatus"])
+              for m in call(c, req)["ScalingInstances"]["ScalingInstance"]]
+    check(states == [("Protected", 50, "Healthy"), ("InService", 50, "Healthy")],
+          "ExitStandby: InService at weight 50; SetInstancesProtection: Protected")
+    req = ResumeProcessesRequest.ResumeProcessesRequest()
+    req.set_ScalingGroupId(group)
+    req.set_Processs(["ScaleIn", "ScaleOut", "ScheduledAction"])
+    call(c, req)
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group])
+    check(call(c, req)["ScalingGroups"]["ScalingGroup"][0]["SuspendedProcesses"]["SuspendedProcess"] == [],
+          "ResumeProcesses: nothing suspended")
+    admin_post("power", {})
 
 
 if __name__ == "__main__":

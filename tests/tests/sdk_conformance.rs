@@ -24,6 +24,10 @@ async fn official_sdks_conform_to_the_sim() {
     .await;
     assert!(out.contains("checks passed"), "{out}");
     assert!(!out.contains("FAILED"), "{out}");
+    assert!(
+        out.contains("ok: ResumeProcesses"),
+        "the fleet's checks ran to the end: {out}"
+    );
 
     // What the SDK did is what the sim holds.
     let state = admin.state();

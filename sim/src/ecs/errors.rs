@@ -107,3 +107,22 @@ pub fn disk_creating_snapshot(disk_id: &str) -> RpcError {
         format!("A previous snapshot of disk \"{disk_id}\" is still being created."),
     )
 }
+
+/// 403 `InstanceLockedForSecurity`.
+pub fn locked_for_security(id: &str) -> RpcError {
+    RpcError::forbidden(
+        "InstanceLockedForSecurity",
+        format!(
+            "The specified operation is denied as your instance {id} is locked for security reasons."
+        ),
+    )
+}
+
+/// 403 `DiskError`: StartInstance's answer when the system disk is not ready (its error table
+/// gives the message "IncorrectDiskStatus.").
+pub fn disk_error(id: &str) -> RpcError {
+    RpcError::forbidden(
+        "DiskError",
+        format!("IncorrectDiskStatus. The system disk of instance {id} is not ready."),
+    )
+}

@@ -4,6 +4,7 @@
 //! and enforces the rules, [`errors`] names the cloud's error codes.
 
 pub mod errors;
+pub mod fleet;
 pub mod protocol;
 pub mod state;
 
@@ -29,6 +30,9 @@ pub const ACTIONS: &[&str] = &[
     "DeleteImage",
     "StopInstance",
     "StartInstance",
+    "StopInstances",
+    "StartInstances",
+    "ReplaceSystemDisk",
 ];
 
 /// Runs `action`; `None` if ECS has no such action.
@@ -47,8 +51,11 @@ pub fn handle(
         "CreateImage" => protocol::create_image(ecs, p, ctx),
         "DescribeImages" => protocol::describe_images(ecs, p, ctx),
         "DeleteImage" => protocol::delete_image(ecs, p, ctx),
-        "StopInstance" => protocol::stop_instance(ecs, p),
-        "StartInstance" => protocol::start_instance(ecs, p),
+        "StopInstance" => fleet::stop_instance(ecs, p, ctx),
+        "StartInstance" => fleet::start_instance(ecs, p, ctx),
+        "StopInstances" => fleet::stop_instances(ecs, p, ctx),
+        "StartInstances" => fleet::start_instances(ecs, p, ctx),
+        "ReplaceSystemDisk" => fleet::replace_system_disk(ecs, p, ctx),
         _ => return None,
     })
 }

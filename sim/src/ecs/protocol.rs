@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::errors;
 use super::state::{CreateImage, Ecs, IMAGE_STATUSES, ImageStatus, InstanceStatus, MappingSource};
 use crate::ctx::Ctx;
 use crate::error::RpcError;
@@ -68,11 +67,11 @@ pub fn describe_instances(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
                 "ZoneId": i.zone_id,
                 "RegionId": ctx.region_id,
                 "CreationTime": i.creation_time.format("%Y-%m-%dT%H:%MZ").to_string(),
-                "StoppedMode": if i.status == InstanceStatus::Stopped { "KeepCharging" } else { "Not-applicable" },
+                "StoppedMode": i.stopped_mode_shown(),
                 "InstanceChargeType": "PostPaid",
                 "ResourceGroupId": "",
                 "OSType": ecs.image(&i.image_id).map_or("linux", |m| m.os_type.as_str()),
-                "OperationLocks": {"LockReason": []},
+                "OperationLocks": {"LockReason": i.locks.iter().map(|l| json!({"LockReason": l, "LockMsg": ""})).collect::<Vec<_>>()},
                 "Tags": {"Tag": []},
             })
         })
@@ -122,13 +121,13 @@ pub fn describe_disks(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErro
         .filter(|d| ids.as_ref().is_none_or(|ids| ids.contains(&d.disk_id)))
         .filter(|d| instance.is_none_or(|i| d.instance_id.as_deref() == Some(i)))
         .filter(|d| kind.is_none_or(|k| k == d.kind))
-        .filter(|d| status.is_none_or(|s| s == d.status()))
+        .filter(|d| status.is_none_or(|s| s == d.status(ctx.now)))
         .map(|d| {
             json!({
                 "DiskId": d.disk_id,
                 "DiskName": "",
                 "Type": d.kind,
-                "Status": d.status(),
+                "Status": d.status(ctx.now),
                 "Category": d.category,
                 "Size": d.size,
                 "InstanceId": d.instance_id.clone().unwrap_or_default(),
@@ -449,32 +448,6 @@ pub fn delete_image(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcEr
     let id = p.required("ImageId")?;
     let force = p.bool("Force", false)?;
     ecs.delete_image(id, force)?;
-    Ok(json!({}))
-}
-
-/// StopInstance: the instance is Stopped at once.
-pub fn stop_instance(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
-    let instance = ecs.instance_mut(p.required("InstanceId")?)?;
-    if instance.status != InstanceStatus::Running {
-        let mut err =
-            errors::incorrect_instance_status(&instance.instance_id, instance.status.as_str());
-        err.status = http::StatusCode::FORBIDDEN;
-        return Err(err);
-    }
-    instance.status = InstanceStatus::Stopped;
-    Ok(json!({}))
-}
-
-/// StartInstance: the instance is Running at once.
-pub fn start_instance(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
-    let instance = ecs.instance_mut(p.required("InstanceId")?)?;
-    if instance.status != InstanceStatus::Stopped {
-        let mut err =
-            errors::incorrect_instance_status(&instance.instance_id, instance.status.as_str());
-        err.status = http::StatusCode::FORBIDDEN;
-        return Err(err);
-    }
-    instance.status = InstanceStatus::Running;
     Ok(json!({}))
 }
 

@@ -68,6 +68,12 @@ pub struct Instance {
     pub image_id: String,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
+    /// While `Stopping` or `Starting`: when it becomes `Stopped` or `Running`.
+    pub settles_at: Option<DateTime<Utc>>,
+    /// How it was stopped (`KeepCharging` or `StopCharging`) while it is stopped.
+    pub stopped_mode: Option<String>,
+    /// `OperationLocks.LockReason` values (`security`, `financial`, …).
+    pub locks: Vec<String>,
 }
 
 /// A disk.
@@ -91,12 +97,16 @@ pub struct Disk {
     pub zone_id: String,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
+    /// A system disk being put in by ReplaceSystemDisk is `ReIniting` until then.
+    pub reiniting_until: Option<DateTime<Utc>>,
 }
 
 impl Disk {
-    /// `In_use` or `Available`.
-    pub fn status(&self) -> &'static str {
-        if self.instance_id.is_some() {
+    /// `ReIniting` while a replacement writes it, then `In_use`; `Available` when detached.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        if self.reiniting_until.is_some_and(|t| now < t) {
+            "ReIniting"
+        } else if self.instance_id.is_some() {
             "In_use"
         } else {
             "Available"
@@ -308,6 +318,8 @@ pub struct Ecs {
     pub fail_next_image: bool,
     /// How the progress of the images created from now on moves.
     pub image_profile: ProgressProfile,
+    /// How long stops, starts and system disk replacements take.
+    pub power: super::fleet::PowerTiming,
     next_id: u64,
 }
 
@@ -404,7 +416,7 @@ impl Ecs {
         self.images.iter().find(|i| i.image_id == id)
     }
 
-    fn token_lookup(
+    pub(crate) fn token_lookup(
         &self,
         action: &'static str,
         token: Option<&str>,
@@ -424,7 +436,7 @@ impl Ecs {
         }
     }
 
-    fn token_remember(
+    pub(crate) fn token_remember(
         &mut self,
         action: &'static str,
         token: Option<&str>,

@@ -4,6 +4,7 @@
 //! [`errors`] names the cloud's error codes.
 
 pub mod errors;
+pub mod fleet;
 pub mod protocol;
 pub mod state;
 
@@ -24,6 +25,13 @@ pub const ACTIONS: &[&str] = &[
     "DescribeScalingConfigurations",
     "DescribeEciScalingConfigurations",
     "ModifyScalingConfiguration",
+    "DescribeScalingInstances",
+    "EnterStandby",
+    "ExitStandby",
+    "SetInstancesProtection",
+    "SuspendProcesses",
+    "ResumeProcesses",
+    "DescribeScalingActivities",
 ];
 
 /// Runs `action`; `None` if ESS has no such action.
@@ -43,6 +51,13 @@ pub fn handle(
             protocol::describe_eci_scaling_configurations(ess, p, ctx)
         }
         "ModifyScalingConfiguration" => protocol::modify_scaling_configuration(ess, ecs, p, ctx),
+        "DescribeScalingInstances" => fleet::describe_scaling_instances(ess, ecs, p, ctx),
+        "EnterStandby" => fleet::enter_standby(ess, ecs, p, ctx),
+        "ExitStandby" => fleet::exit_standby(ess, ecs, p, ctx),
+        "SetInstancesProtection" => fleet::set_instances_protection(ess, ecs, p),
+        "SuspendProcesses" => fleet::suspend_processes(ess, p, ctx),
+        "ResumeProcesses" => fleet::resume_processes(ess, p, ctx),
+        "DescribeScalingActivities" => fleet::describe_scaling_activities(ess, p, ctx),
         _ => return None,
     })
 }

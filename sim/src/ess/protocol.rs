@@ -43,6 +43,13 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
         .filter(|g| !(by_id_or_name && g.lifecycle_state == "Inactive"))
         .filter(|g| group_type.is_none_or(|t| t == g.group_type))
         .map(|g| {
+            let members = || {
+                ess.instances
+                    .iter()
+                    .filter(|i| i.scaling_group_id == g.scaling_group_id)
+            };
+            let count = |state: &str| members().filter(|i| i.lifecycle_state == state).count();
+            let total = members().count();
             json!({
                 "ScalingGroupId": g.scaling_group_id,
                 "ScalingGroupName": g.scaling_group_name,
@@ -54,23 +61,23 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
                 "LaunchTemplateVersion": "",
                 "MinSize": g.min_size,
                 "MaxSize": g.max_size,
-                "DesiredCapacity": g.min_size,
+                "DesiredCapacity": total.max(g.min_size as usize),
                 "DefaultCooldown": 300,
-                "TotalCapacity": 0,
-                "TotalInstanceCount": 0,
-                "ActiveCapacity": 0,
-                "PendingCapacity": 0,
+                "TotalCapacity": total,
+                "TotalInstanceCount": total,
+                "ActiveCapacity": count("InService"),
+                "PendingCapacity": count("Pending"),
                 "PendingWaitCapacity": 0,
-                "RemovingCapacity": 0,
+                "RemovingCapacity": count("Removing"),
                 "RemovingWaitCapacity": 0,
-                "ProtectedCapacity": 0,
-                "StandbyCapacity": 0,
-                "StoppedCapacity": 0,
+                "ProtectedCapacity": count("Protected"),
+                "StandbyCapacity": count("Standby"),
+                "StoppedCapacity": count("Stopped"),
                 "HealthCheckType": "ECS",
                 "MultiAZPolicy": "PRIORITY",
                 "ScalingPolicy": "release",
                 "GroupDeletionProtection": false,
-                "SuspendedProcesses": {"SuspendedProcess": []},
+                "SuspendedProcesses": {"SuspendedProcess": g.suspended_processes},
                 "RemovalPolicies": {"RemovalPolicy": ["OldestScalingConfiguration", "OldestInstance"]},
                 "LoadBalancerIds": {"LoadBalancerId": []},
                 "DBInstanceIds": {"DBInstanceId": []},

@@ -22,6 +22,8 @@ pub struct ScalingGroup {
     pub min_size: u32,
     /// Maximum instances.
     pub max_size: u32,
+    /// Processes SuspendProcesses stopped (`ScaleIn`, `ScaleOut`, …).
+    pub suspended_processes: Vec<String>,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }
@@ -54,12 +56,75 @@ pub struct Ess {
     pub groups: Vec<ScalingGroup>,
     /// Configurations, in creation order.
     pub configurations: Vec<ScalingConfiguration>,
+    /// The instances of every group, in the order they joined.
+    pub instances: Vec<super::fleet::ScalingInstance>,
+    /// Scaling activities, oldest first.
+    pub activities: Vec<super::fleet::ScalingActivity>,
+    pub(crate) next_activity: u64,
+    tokens: Vec<TokenUse>,
+}
+
+/// A ClientToken an operation was called with.
+#[derive(Debug)]
+struct TokenUse {
+    action: &'static str,
+    token: String,
+    fingerprint: String,
+    id: String,
 }
 
 impl Ess {
     /// The group `id`.
     pub fn group(&self, id: &str) -> Option<&ScalingGroup> {
         self.groups.iter().find(|g| g.scaling_group_id == id)
+    }
+
+    /// The group `id`, mutable.
+    pub fn group_mut(&mut self, id: &str) -> Result<&mut ScalingGroup, RpcError> {
+        self.groups
+            .iter_mut()
+            .find(|g| g.scaling_group_id == id)
+            .ok_or_else(|| errors::group_not_found(id))
+    }
+
+    /// What an earlier call with the same ClientToken answered; an error if it had other
+    /// parameters.
+    pub(crate) fn token_lookup(
+        &self,
+        action: &'static str,
+        token: Option<&str>,
+        fingerprint: &str,
+    ) -> Result<Option<String>, RpcError> {
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        match self
+            .tokens
+            .iter()
+            .find(|t| t.action == action && t.token == token)
+        {
+            None => Ok(None),
+            Some(used) if used.fingerprint == fingerprint => Ok(Some(used.id.clone())),
+            Some(_) => Err(errors::idempotent_mismatch()),
+        }
+    }
+
+    /// Remembers what a call with a ClientToken answered.
+    pub(crate) fn token_remember(
+        &mut self,
+        action: &'static str,
+        token: Option<&str>,
+        fingerprint: String,
+        id: &str,
+    ) {
+        if let Some(token) = token {
+            self.tokens.push(TokenUse {
+                action,
+                token: token.to_owned(),
+                fingerprint,
+                id: id.to_owned(),
+            });
+        }
     }
 
     /// `Active` if the configuration is its group's active one, else `Inactive`.

@@ -56,7 +56,10 @@ async fn http_admin_reads_state_and_changes_resources() {
         .json()
         .await
         .unwrap();
-    assert_eq!(state["instances"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        state["instances"].as_array().unwrap().len(),
+        3 + reimage_sim::seed::DEMO_FLEET_SIZE
+    );
     let resp = client
         .post(format!(
             "{}/__sim/instances/i-bp1demoweb000000001/stop",

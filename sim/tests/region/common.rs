@@ -61,7 +61,14 @@ pub fn version_of(action: &str) -> &'static str {
         "DescribeScalingGroups"
         | "DescribeScalingConfigurations"
         | "DescribeEciScalingConfigurations"
-        | "ModifyScalingConfiguration" => "2014-08-28",
+        | "ModifyScalingConfiguration"
+        | "DescribeScalingInstances"
+        | "EnterStandby"
+        | "ExitStandby"
+        | "SetInstancesProtection"
+        | "SuspendProcesses"
+        | "ResumeProcesses"
+        | "DescribeScalingActivities" => "2014-08-28",
         "AssumeRole" => "2015-04-01",
         _ => "2014-05-26",
     }

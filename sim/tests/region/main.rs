@@ -5,6 +5,7 @@ mod common;
 mod admin;
 mod ecs;
 mod ess;
+mod fleet;
 mod fuzz;
 mod security;
 mod sts;
