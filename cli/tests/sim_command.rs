@@ -86,7 +86,10 @@ fn prints_one_ready_line_serves_and_stops_on_sigterm() {
             .await
             .unwrap()
     });
-    assert_eq!(state["instances"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        state["instances"].as_array().unwrap().len(),
+        reimage_sim::Seed::demo().instances.len()
+    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

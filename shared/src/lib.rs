@@ -15,6 +15,7 @@
 //! | [`store`] | the append-only state store: file (default), OSS, memory |
 //! | [`schedule`] | which task slots are due, each started exactly once |
 //! | [`steps`] | create-image, wait-image, swap-config, verify |
+//! | [`rollout`] | the rolling update of a group's running instances |
 //! | [`dispatch`] | how "run step X of execution E after N seconds" travels |
 //! | [`functions`] | the four Function Compute functions, wired on the custom runtime |
 //! | [`api`] | the HTTP API: tasks, executions, manual update, CI webhooks |
@@ -28,6 +29,7 @@ pub mod dispatch;
 pub mod functions;
 pub mod model;
 pub mod retention;
+pub mod rollout;
 pub mod schedule;
 pub mod secrets;
 pub mod steps;

@@ -38,6 +38,11 @@ impl AliyunCloud {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// The signed client underneath.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// Converts a client error into the steps' error, keeping the cloud's Code, Message,

@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod power;
+pub use power::*;
+
 use super::error::{Error, RequestError};
 use super::{Client, Params, ResourceTags, RpcMethod, Service, Tag, all_pages, lenient, validate};
 

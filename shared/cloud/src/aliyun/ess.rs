@@ -6,6 +6,9 @@
 
 use serde::Deserialize;
 
+mod fleet;
+pub use fleet::*;
+
 use super::ecs::Acknowledged;
 use super::error::{Error, RequestError};
 use super::{Client, Params, RpcMethod, Service, all_pages, lenient, validate};
@@ -107,6 +110,16 @@ pub struct ScalingGroup {
     /// `TotalCapacity`.
     #[serde(deserialize_with = "lenient::number")]
     pub total_capacity: i64,
+    /// `SuspendedProcesses`.
+    pub suspended_processes: SuspendedProcesses,
+}
+
+/// `SuspendedProcesses: {SuspendedProcess: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SuspendedProcesses {
+    /// `SuspendedProcess`: `ScaleIn`, `ScaleOut`, …
+    pub suspended_process: Vec<String>,
 }
 
 /// `DescribeScalingConfigurations`.

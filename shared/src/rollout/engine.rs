@@ -1,0 +1,1214 @@
+//! The rollout's step machine: each [`Rollouts::advance`] reads the latest record, does one
+//! phase's work with idempotent calls, and writes the next record; a crash anywhere is
+//! resumed by advancing again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::fleet::{Fleet, FleetInstance, GroupMember};
+use super::model::{
+    Batch, Direction, Member, Outcome, Phase, Plan, RolloutId, RolloutRecord, RolloutSpec, Stage,
+};
+use super::plan::{Facts, gate_problem, plan};
+use crate::clock::SharedClock;
+use crate::ids::SharedIds;
+use crate::steps::CloudError;
+use crate::store::{SharedStore, StoreError};
+
+/// The store prefix of rollout logs: `rollouts/<id>/<seq>.json`.
+pub const ROLLOUTS_PREFIX: &str = "rollouts/";
+/// The store prefix of the per-group leases: `rollout-leases/<group>/<seq>.json`.
+pub const LEASES_PREFIX: &str = "rollout-leases/";
+
+/// The processes a rollout suspends: no scale-in may remove, and no scale-out or scheduled
+/// action add, an instance while the fleet is half moved. The health check stays on.
+pub const SUSPENDED: [&str; 3] = ["ScaleIn", "ScaleOut", "ScheduledAction"];
+
+/// How often a rollout looks while it waits, and how it retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutTiming {
+    /// Between two looks at something the cloud is doing.
+    pub poll: Duration,
+    /// How long a stop, a disk replacement or a boot may take.
+    pub step_timeout: Duration,
+    /// Retries of a phase after errors that may pass.
+    pub max_retries: u32,
+    /// The first retry's delay; each next one doubles it.
+    pub retry_after: Duration,
+}
+
+impl Default for RolloutTiming {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(10),
+            step_timeout: Duration::from_secs(900),
+            max_retries: 5,
+            retry_after: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What went wrong outside the cloud.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A record could not be read or written as JSON.
+    #[error("rollout record {key} is unreadable: {message}")]
+    Torn {
+        /// Its key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// No rollout has this id.
+    #[error("no rollout {0}")]
+    NotFound(RolloutId),
+    /// The request is not one a rollout can take.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What an advance did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Advanced {
+    /// The rollout waits until then.
+    Waiting(DateTime<Utc>),
+    /// It ended.
+    Ended(Outcome),
+    /// Another invocation wrote the next record first.
+    LostRace,
+}
+
+/// Why a phase stopped.
+enum Interrupt {
+    Cloud(CloudError),
+    Failed(String),
+    Store(RolloutError),
+}
+
+impl From<CloudError> for Interrupt {
+    fn from(e: CloudError) -> Self {
+        Self::Cloud(e)
+    }
+}
+
+impl From<RolloutError> for Interrupt {
+    fn from(e: RolloutError) -> Self {
+        Self::Store(e)
+    }
+}
+
+type Step<T> = Result<T, Interrupt>;
+
+/// Rollouts over one store and one cloud.
+#[derive(Debug, Clone)]
+pub struct Rollouts {
+    store: SharedStore,
+    fleet: Arc<dyn Fleet>,
+    clock: SharedClock,
+    ids: SharedIds,
+    timing: RolloutTiming,
+}
+
+fn record_key(id: &RolloutId, seq: u64) -> String {
+    format!("{ROLLOUTS_PREFIX}{id}/{seq:010}.json")
+}
+
+fn seq_of(key: &str) -> Option<u64> {
+    key.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
+}
+
+fn std_to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn seconds(s: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+}
+
+/// Checks what a rollout is asked before anything is written.
+pub fn validate_spec(spec: &RolloutSpec) -> Result<(), String> {
+    let id_like = |s: &str, prefix: &str| {
+        s.starts_with(prefix)
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    };
+    if !id_like(&spec.group_id, "asg-") {
+        return Err(format!(
+            "group {:?} is not a scaling group id (asg-…)",
+            spec.group_id
+        ));
+    }
+    if spec.image_id.is_empty()
+        || spec.image_id.len() > 128
+        || !spec
+            .image_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(format!("image {:?} is not an image id", spec.image_id));
+    }
+    if matches!(spec.max_unavailable, super::model::Amount::Count(0)) {
+        return Err("max-unavailable 0 would never move an instance".to_owned());
+    }
+    if spec.min_in_service.is_some_and(|p| p > 100) {
+        return Err("min-in-service is a percentage from 0 to 100".to_owned());
+    }
+    Ok(())
+}
+
+impl Rollouts {
+    /// Rollouts recorded in `store`, calling `fleet`.
+    pub fn new(
+        store: SharedStore,
+        fleet: Arc<dyn Fleet>,
+        clock: SharedClock,
+        ids: SharedIds,
+        timing: RolloutTiming,
+    ) -> Self {
+        Self {
+            store,
+            fleet,
+            clock,
+            ids,
+            timing,
+        }
+    }
+
+    /// Records a new rollout (record 0, its pre-flight due now) and answers its id.
+    pub async fn start(&self, spec: RolloutSpec) -> Result<RolloutId, RolloutError> {
+        validate_spec(&spec).map_err(RolloutError::Invalid)?;
+        let id = RolloutId::random(self.ids.as_ref());
+        let now = self.clock.now();
+        let record = RolloutRecord {
+            rollout_id: id.clone(),
+            seq: 0,
+            at: now,
+            started_at: now,
+            spec,
+            plan: None,
+            phase: Some(Phase::Preflight),
+            due_at: now,
+            outcome: None,
+            moved: Vec::new(),
+            restored: Vec::new(),
+            suspended: Vec::new(),
+            configuration_swapped: false,
+            failure: None,
+            to_restore: Vec::new(),
+            rollback_failure: None,
+            retries: 0,
+            note: "started".to_owned(),
+        };
+        self.write(&record).await?;
+        Ok(id)
+    }
+
+    async fn write(&self, record: &RolloutRecord) -> Result<(), RolloutError> {
+        let key = record_key(&record.rollout_id, record.seq);
+        let body = serde_json::to_vec_pretty(record).map_err(|e| RolloutError::Torn {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        self.store.create(&key, &body).await?;
+        Ok(())
+    }
+
+    /// Every record of the rollout, in order.
+    pub async fn history(&self, id: &RolloutId) -> Result<Vec<RolloutRecord>, RolloutError> {
+        let mut keys = self.store.list(&format!("{ROLLOUTS_PREFIX}{id}/")).await?;
+        keys.sort();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.read(&key).await?);
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, key: &str) -> Result<RolloutRecord, RolloutError> {
+        let body = self
+            .store
+            .get(key)
+            .await?
+            .ok_or_else(|| RolloutError::Torn {
+                key: key.to_owned(),
+                message: "listed but gone".to_owned(),
+            })?;
+        serde_json::from_slice(&body).map_err(|e| RolloutError::Torn {
+            key: key.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The rollout's latest record.
+    pub async fn latest(&self, id: &RolloutId) -> Result<RolloutRecord, RolloutError> {
+        let keys = self.store.list(&format!("{ROLLOUTS_PREFIX}{id}/")).await?;
+        let key = keys
+            .iter()
+            .filter(|k| seq_of(k).is_some())
+            .max_by_key(|k| seq_of(k))
+            .ok_or_else(|| RolloutError::NotFound(id.clone()))?;
+        self.read(key).await
+    }
+
+    /// The latest record of every rollout, newest first.
+    pub async fn list(&self) -> Result<Vec<RolloutRecord>, RolloutError> {
+        let keys = self.store.list(ROLLOUTS_PREFIX).await?;
+        let mut ids: Vec<RolloutId> = keys
+            .iter()
+            .filter_map(|k| {
+                k.strip_prefix(ROLLOUTS_PREFIX)?
+                    .split('/')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.latest(&id).await?);
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+        Ok(out)
+    }
+
+    /// Does the rollout's next phase if it is due.
+    pub async fn advance(&self, id: &RolloutId) -> Result<Advanced, RolloutError> {
+        let record = self.latest(id).await?;
+        let Some(phase) = record.phase.clone() else {
+            return Ok(Advanced::Ended(
+                record.outcome.clone().unwrap_or(Outcome::Succeeded),
+            ));
+        };
+        let now = self.clock.now();
+        if now < record.due_at {
+            return Ok(Advanced::Waiting(record.due_at));
+        }
+        let next = match self.phase(&record, phase, now).await {
+            Ok(next) => next,
+            Err(Interrupt::Store(e)) => return Err(e),
+            Err(Interrupt::Cloud(e))
+                if e.is_retryable() && record.retries < self.timing.max_retries =>
+            {
+                let delay = self.timing.retry_after * 2u32.saturating_pow(record.retries);
+                RolloutRecord {
+                    retries: record.retries + 1,
+                    due_at: now + std_to_chrono(delay),
+                    note: format!("retrying after {}: {}", e.code, e.message),
+                    ..self.next_of(&record, now)
+                }
+            }
+            Err(Interrupt::Cloud(e)) => self.failed(
+                &record,
+                now,
+                format!("{} answered {}: {}", e.action, e.code, e.message),
+            ),
+            Err(Interrupt::Failed(reason)) => self.failed(&record, now, reason),
+        };
+        match self.write(&next).await {
+            Ok(()) => {}
+            Err(RolloutError::Store(StoreError::AlreadyExists { .. })) => {
+                return Ok(Advanced::LostRace);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(match next.phase {
+            None => Advanced::Ended(next.outcome.unwrap_or(Outcome::Succeeded)),
+            Some(_) => Advanced::Waiting(next.due_at),
+        })
+    }
+
+    /// Advances until the rollout ends, sleeping on `sleep` between phases (the local driver).
+    pub async fn run_to_end<F, Fut>(
+        &self,
+        id: &RolloutId,
+        mut sleep: F,
+    ) -> Result<Outcome, RolloutError>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        loop {
+            match self.advance(id).await? {
+                Advanced::Ended(outcome) => return Ok(outcome),
+                Advanced::LostRace => {}
+                Advanced::Waiting(at) => {
+                    let wait = (at - self.clock.now()).to_std().unwrap_or_default();
+                    if !wait.is_zero() {
+                        sleep(wait).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next record: the same as `record`, one further, written `now`, due now.
+    fn next_of(&self, record: &RolloutRecord, now: DateTime<Utc>) -> RolloutRecord {
+        RolloutRecord {
+            seq: record.seq + 1,
+            at: now,
+            due_at: now,
+            retries: 0,
+            ..record.clone()
+        }
+    }
+
+    fn to(
+        &self,
+        record: &RolloutRecord,
+        now: DateTime<Utc>,
+        phase: Phase,
+        note: impl Into<String>,
+    ) -> RolloutRecord {
+        RolloutRecord {
+            phase: Some(phase),
+            note: note.into(),
+            ..self.next_of(record, now)
+        }
+    }
+
+    fn waiting(
+        &self,
+        record: &RolloutRecord,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        note: impl Into<String>,
+    ) -> RolloutRecord {
+        RolloutRecord {
+            due_at: until,
+            note: note.into(),
+            ..self.next_of(record, now)
+        }
+    }
+
+    fn ended(&self, record: &RolloutRecord, now: DateTime<Utc>, outcome: Outcome) -> RolloutRecord {
+        RolloutRecord {
+            phase: None,
+            note: match &outcome {
+                Outcome::Succeeded => "succeeded".to_owned(),
+                Outcome::RolledBack { reason } => format!("rolled back: {reason}"),
+                Outcome::Refused { reason } => format!("refused: {reason}"),
+                Outcome::Paused { reason } => format!("paused: {reason}"),
+            },
+            outcome: Some(outcome),
+            ..self.next_of(record, now)
+        }
+    }
+
+    /// A failure: refused before anything changed; a rollback after; and a failure of the
+    /// rollback itself pauses (after resuming what was suspended), naming what is left.
+    fn failed(&self, record: &RolloutRecord, now: DateTime<Utc>, reason: String) -> RolloutRecord {
+        let Some(plan) = &record.plan else {
+            return self.ended(record, now, Outcome::Refused { reason });
+        };
+        if matches!(record.phase, Some(Phase::Resume)) {
+            let reason = format!(
+                "could not resume {} on {}: {reason}",
+                record.suspended.join(", "),
+                record.spec.group_id
+            );
+            return self.ended(record, now, Outcome::Paused { reason });
+        }
+        if let Some(first) = &record.failure {
+            let left: Vec<&str> = record
+                .to_restore
+                .iter()
+                .filter(|i| !record.restored.contains(i))
+                .map(String::as_str)
+                .collect();
+            let mut reason = format!(
+                "the rollback after \"{first}\" failed: {reason}; not put back: {}",
+                if left.is_empty() {
+                    "none".to_owned()
+                } else {
+                    left.join(", ")
+                },
+            );
+            if record.configuration_swapped {
+                reason.push_str(&format!(
+                    "; configuration {} still holds {}",
+                    plan.configuration_id.as_deref().unwrap_or_default(),
+                    record.spec.image_id
+                ));
+            }
+            return RolloutRecord {
+                rollback_failure: Some(reason.clone()),
+                ..self.to(record, now, Phase::Resume, format!("pausing: {reason}"))
+            };
+        }
+        let mut to_restore: Vec<String> = Vec::new();
+        if let Some(Phase::Batch(batch)) = &record.phase {
+            to_restore.extend(batch.instance_ids.iter().cloned());
+        }
+        for moved in record.moved.iter().rev() {
+            if !to_restore.contains(moved) {
+                to_restore.push(moved.clone());
+            }
+        }
+        let next = if record.configuration_swapped {
+            Phase::RestoreConfiguration
+        } else {
+            self.next_rollback_batch(plan, &to_restore, &record.restored, 0, now)
+                .unwrap_or(Phase::Resume)
+        };
+        RolloutRecord {
+            failure: Some(reason.clone()),
+            to_restore,
+            ..self.to(record, now, next, format!("rolling back: {reason}"))
+        }
+    }
+
+    fn next_rollback_batch(
+        &self,
+        plan: &Plan,
+        to_restore: &[String],
+        restored: &[String],
+        index: u32,
+        now: DateTime<Utc>,
+    ) -> Option<Phase> {
+        let ids: Vec<String> = to_restore
+            .iter()
+            .filter(|i| !restored.contains(i))
+            .take(plan.batch_size.max(1) as usize)
+            .cloned()
+            .collect();
+        (!ids.is_empty()).then(|| {
+            Phase::Batch(Batch {
+                index,
+                direction: Direction::Back,
+                instance_ids: ids,
+                stage: Stage::Standby,
+                since: now,
+                replacing: Vec::new(),
+                disks: Vec::new(),
+            })
+        })
+    }
+
+    fn next_forward_batch(&self, plan: &Plan, index: u32, now: DateTime<Utc>) -> Option<Phase> {
+        let batches = plan.batches();
+        let ids = batches.get(index as usize)?.clone();
+        Some(Phase::Batch(Batch {
+            index,
+            direction: Direction::Forward,
+            instance_ids: ids,
+            stage: Stage::Standby,
+            since: now,
+            replacing: Vec::new(),
+            disks: Vec::new(),
+        }))
+    }
+
+    async fn phase(
+        &self,
+        record: &RolloutRecord,
+        phase: Phase,
+        now: DateTime<Utc>,
+    ) -> Step<RolloutRecord> {
+        match phase {
+            Phase::Preflight => self.preflight(record, now).await,
+            Phase::Suspend => self.suspend(record, now).await,
+            Phase::Suspending => self.suspending(record, now).await,
+            Phase::Batch(batch) => self.batch(record, batch, now).await,
+            Phase::Bake { until } => {
+                if now < until {
+                    return Ok(self.waiting(record, now, until, "baking"));
+                }
+                let plan = plan_of(record)?;
+                let canary = Batch {
+                    index: 0,
+                    direction: Direction::Forward,
+                    instance_ids: plan.batches().first().cloned().unwrap_or_default(),
+                    stage: Stage::Gate,
+                    since: now,
+                    replacing: Vec::new(),
+                    disks: Vec::new(),
+                };
+                if let Some(problem) = self
+                    .gate_problems(record, &canary, &canary.instance_ids)
+                    .await?
+                {
+                    return Err(Interrupt::Failed(format!(
+                        "the canary failed during its bake: {problem}"
+                    )));
+                }
+                Ok(self.to(
+                    record,
+                    now,
+                    Phase::SwapConfiguration,
+                    "the canary baked healthy",
+                ))
+            }
+            Phase::SwapConfiguration => {
+                let plan = plan_of(record)?;
+                if let Some(config) = &plan.configuration_id {
+                    let held = self.fleet.configuration_image(config).await?;
+                    if held.as_deref() != Some(record.spec.image_id.as_str()) {
+                        self.fleet
+                            .set_configuration_image(config, &record.spec.image_id)
+                            .await?;
+                    }
+                }
+                let next = self
+                    .next_forward_batch(plan, 1, now)
+                    .unwrap_or(Phase::Resume);
+                Ok(RolloutRecord {
+                    configuration_swapped: plan.configuration_id.is_some(),
+                    ..self.to(record, now, next, "the configuration holds the image")
+                })
+            }
+            Phase::RestoreConfiguration => {
+                let plan = plan_of(record)?;
+                if let (Some(config), Some(previous)) =
+                    (&plan.configuration_id, &plan.configuration_image)
+                {
+                    let held = self.fleet.configuration_image(config).await?;
+                    if held.as_deref() != Some(previous.as_str()) {
+                        self.fleet.set_configuration_image(config, previous).await?;
+                    }
+                }
+                let next = self
+                    .next_rollback_batch(plan, &record.to_restore, &record.restored, 0, now)
+                    .unwrap_or(Phase::Resume);
+                Ok(RolloutRecord {
+                    configuration_swapped: false,
+                    ..self.to(
+                        record,
+                        now,
+                        next,
+                        "the configuration holds its previous image again",
+                    )
+                })
+            }
+            Phase::Resume => {
+                if !record.suspended.is_empty() {
+                    let token = self.token(record, "resume");
+                    self.fleet
+                        .resume(&record.spec.group_id, &record.suspended, &token)
+                        .await?;
+                }
+                let outcome = match (&record.rollback_failure, &record.failure) {
+                    (Some(reason), _) => Outcome::Paused {
+                        reason: reason.clone(),
+                    },
+                    (None, Some(reason)) => Outcome::RolledBack {
+                        reason: reason.clone(),
+                    },
+                    (None, None) => Outcome::Succeeded,
+                };
+                Ok(self.ended(record, now, outcome))
+            }
+        }
+    }
+
+    fn token(&self, record: &RolloutRecord, what: &str) -> String {
+        let hex = record.rollout_id.as_str().trim_start_matches("ro-");
+        format!("ro{}-{what}", &hex[..20])
+    }
+
+    async fn preflight(&self, record: &RolloutRecord, now: DateTime<Utc>) -> Step<RolloutRecord> {
+        let spec = &record.spec;
+        let group = self.fleet.group(&spec.group_id).await?;
+        let Some(group) = group else {
+            return Err(Interrupt::Failed(format!(
+                "scaling group {} does not exist or is disabled",
+                spec.group_id
+            )));
+        };
+        if !(group.group_type.is_empty() || group.group_type == "ECS") {
+            return Err(Interrupt::Failed(format!(
+                "scaling group {} is {}-type: only the instances of ECS-type groups can be reimaged",
+                spec.group_id, group.group_type
+            )));
+        }
+        if group.lifecycle_state != "Active" {
+            return Err(Interrupt::Failed(format!(
+                "scaling group {} is {}",
+                spec.group_id, group.lifecycle_state
+            )));
+        }
+        if let Some(template) = &group.launch_template_id {
+            return Err(Interrupt::Failed(format!(
+                "scaling group {} launches from launch template {template}; reimage rolls out groups built on scaling configurations",
+                spec.group_id
+            )));
+        }
+        if let Some(activity) = self.fleet.activity_in_progress(&spec.group_id).await? {
+            return Err(Interrupt::Failed(format!(
+                "scaling activity {activity} is in progress on {}: start again when it has ended",
+                spec.group_id
+            )));
+        }
+        let target = self
+            .fleet
+            .images(std::slice::from_ref(&spec.image_id))
+            .await?;
+        match target.iter().find(|(id, _)| id == &spec.image_id) {
+            Some((_, status)) if status == "Available" => {}
+            Some((_, status)) => {
+                return Err(Interrupt::Failed(format!(
+                    "image {} is {status}, not Available",
+                    spec.image_id
+                )));
+            }
+            None => {
+                return Err(Interrupt::Failed(format!(
+                    "image {} does not exist",
+                    spec.image_id
+                )));
+            }
+        }
+        let members = self.fleet.members(&spec.group_id).await?;
+        let ids: Vec<String> = members.iter().map(|m| m.instance_id.clone()).collect();
+        let instances = self.fleet.instances(&ids).await?;
+        let mut previous: Vec<String> = instances
+            .iter()
+            .map(|i| i.image_id.clone())
+            .filter(|m| m != &spec.image_id)
+            .collect();
+        previous.sort();
+        previous.dedup();
+        let existing = self.fleet.images(&previous).await?;
+        let missing_images = previous
+            .into_iter()
+            .filter(|m| !existing.iter().any(|(id, _)| id == m))
+            .collect();
+        let configuration = match &group.active_configuration_id {
+            Some(config) => self
+                .fleet
+                .configuration_image(config)
+                .await?
+                .map(|image| (config.clone(), image)),
+            None => None,
+        };
+        let facts = Facts {
+            members,
+            instances,
+            configuration,
+            missing_images,
+        };
+        let plan = plan(spec, &facts).map_err(|refusals| Interrupt::Failed(refusals.join("; ")))?;
+        self.take_lease(record).await?;
+        let note = format!(
+            "{} instance(s) to move in batches of {} after a canary of {}; {} stay in service",
+            plan.members.len(),
+            plan.batch_size,
+            plan.canary,
+            plan.floor
+        );
+        Ok(RolloutRecord {
+            plan: Some(plan),
+            ..self.to(record, now, Phase::Suspend, note)
+        })
+    }
+
+    /// Takes the group's lease: one rollout at work on a group at a time. The lease log is
+    /// append-only; the rollout holds the group if no earlier entry names a rollout that has
+    /// not ended.
+    async fn take_lease(&self, record: &RolloutRecord) -> Step<()> {
+        let prefix = format!("{LEASES_PREFIX}{}/", record.spec.group_id);
+        for _ in 0..8 {
+            let mut keys = self.store.list(&prefix).await.map_err(RolloutError::from)?;
+            keys.sort();
+            let mut ours = None;
+            let mut earlier = Vec::new();
+            for key in &keys {
+                let body = self
+                    .store
+                    .get(key)
+                    .await
+                    .map_err(RolloutError::from)?
+                    .unwrap_or_default();
+                let holder = String::from_utf8_lossy(&body).trim().to_owned();
+                if holder == record.rollout_id.as_str() {
+                    ours = Some(key.clone());
+                    break;
+                }
+                earlier.push(holder);
+            }
+            if ours.is_none() {
+                let next = keys.last().and_then(|k| seq_of(k)).map_or(0, |s| s + 1);
+                match self
+                    .store
+                    .create(
+                        &format!("{prefix}{next:010}.json"),
+                        record.rollout_id.as_str().as_bytes(),
+                    )
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StoreError::AlreadyExists { .. }) => continue,
+                    Err(e) => return Err(RolloutError::from(e).into()),
+                }
+            }
+            for holder in earlier {
+                let Ok(other) = holder.parse::<RolloutId>() else {
+                    continue;
+                };
+                if let Ok(latest) = self.latest(&other).await {
+                    if !latest.ended() {
+                        return Err(Interrupt::Failed(format!(
+                            "rollout {other} is at work on scaling group {}",
+                            record.spec.group_id
+                        )));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        Err(Interrupt::Failed(
+            "the group's lease log is too busy; try again".to_owned(),
+        ))
+    }
+
+    async fn suspend(&self, record: &RolloutRecord, now: DateTime<Utc>) -> Step<RolloutRecord> {
+        let group = self.fleet.group(&record.spec.group_id).await?;
+        let already = group.map(|g| g.suspended_processes).unwrap_or_default();
+        let ours: Vec<String> = SUSPENDED
+            .iter()
+            .filter(|p| !already.iter().any(|a| a == *p))
+            .map(|p| (*p).to_owned())
+            .collect();
+        let note = if ours.is_empty() {
+            "every process to suspend is suspended already".to_owned()
+        } else {
+            format!("suspending {}", ours.join(", "))
+        };
+        Ok(RolloutRecord {
+            suspended: ours,
+            ..self.to(record, now, Phase::Suspending, note)
+        })
+    }
+
+    async fn suspending(&self, record: &RolloutRecord, now: DateTime<Utc>) -> Step<RolloutRecord> {
+        if !record.suspended.is_empty() {
+            let token = self.token(record, "suspend");
+            self.fleet
+                .suspend(&record.spec.group_id, &record.suspended, &token)
+                .await?;
+        }
+        let plan = plan_of(record)?;
+        let next = self
+            .next_forward_batch(plan, 0, now)
+            .unwrap_or(Phase::SwapConfiguration);
+        Ok(self.to(record, now, next, "suspended"))
+    }
+
+    /// The image each instance of the batch moves onto.
+    fn target_of<'a>(&self, record: &'a RolloutRecord, batch: &Batch, instance: &str) -> &'a str {
+        match batch.direction {
+            Direction::Forward => &record.spec.image_id,
+            Direction::Back => record
+                .plan
+                .as_ref()
+                .and_then(|p| p.member(instance))
+                .map_or(record.spec.image_id.as_str(), |m| m.previous_image.as_str()),
+        }
+    }
+
+    fn member_of<'a>(&self, record: &'a RolloutRecord, instance: &str) -> Option<&'a Member> {
+        record.plan.as_ref().and_then(|p| p.member(instance))
+    }
+
+    async fn batch(
+        &self,
+        record: &RolloutRecord,
+        batch: Batch,
+        now: DateTime<Utc>,
+    ) -> Step<RolloutRecord> {
+        let group = record.spec.group_id.clone();
+        let dir = match batch.direction {
+            Direction::Forward => "f",
+            Direction::Back => "b",
+        };
+        let stage_to = |stage: Stage, note: String| {
+            self.to(
+                record,
+                now,
+                Phase::Batch(Batch {
+                    stage,
+                    since: now,
+                    ..batch.clone()
+                }),
+                note,
+            )
+        };
+        let timed_out = |what: &str| -> Interrupt {
+            Interrupt::Failed(format!(
+                "batch {} waited more than {} s for {what}",
+                batch.index,
+                self.timing.step_timeout.as_secs()
+            ))
+        };
+        let past_timeout = now - batch.since > std_to_chrono(self.timing.step_timeout);
+        let poll = now + std_to_chrono(self.timing.poll);
+        match batch.stage {
+            Stage::Standby => {
+                let members = self.fleet.members(&group).await?;
+                let state = |id: &str| {
+                    members
+                        .iter()
+                        .find(|m| m.instance_id == id)
+                        .map(|m| m.lifecycle_state.clone())
+                };
+                let gone: Vec<&String> = batch
+                    .instance_ids
+                    .iter()
+                    .filter(|i| state(i).is_none())
+                    .collect();
+                if !gone.is_empty() {
+                    return Err(Interrupt::Failed(format!(
+                        "instances left the group during the rollout: {}",
+                        gone.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let protected: Vec<String> = batch
+                    .instance_ids
+                    .iter()
+                    .filter(|i| state(i).as_deref() == Some("Protected"))
+                    .cloned()
+                    .collect();
+                if !protected.is_empty() {
+                    self.fleet.set_protection(&group, &protected, false).await?;
+                }
+                let entering: Vec<String> = batch
+                    .instance_ids
+                    .iter()
+                    .filter(|i| matches!(state(i).as_deref(), Some("InService" | "Protected")))
+                    .cloned()
+                    .collect();
+                if !entering.is_empty() {
+                    let token = self.token(record, &format!("{dir}{}-in", batch.index));
+                    self.fleet.enter_standby(&group, &entering, &token).await?;
+                }
+                Ok(stage_to(
+                    Stage::Stop,
+                    format!("batch {}: in Standby", batch.index),
+                ))
+            }
+            Stage::Stop => {
+                let instances = self.fleet.instances(&batch.instance_ids).await?;
+                let replacing: Vec<String> = instances
+                    .iter()
+                    .filter(|i| i.image_id != self.target_of(record, &batch, &i.instance_id))
+                    .map(|i| i.instance_id.clone())
+                    .collect();
+                let stopping: Vec<String> = instances
+                    .iter()
+                    .filter(|i| i.status == "Running" && replacing.contains(&i.instance_id))
+                    .map(|i| i.instance_id.clone())
+                    .collect();
+                if !stopping.is_empty() {
+                    self.fleet.stop(&stopping).await?;
+                }
+                let next = Batch {
+                    stage: Stage::AwaitStopped,
+                    since: now,
+                    replacing,
+                    ..batch.clone()
+                };
+                Ok(self.to(
+                    record,
+                    now,
+                    Phase::Batch(next),
+                    format!("batch {}: stopping {}", batch.index, stopping.len()),
+                ))
+            }
+            Stage::AwaitStopped => {
+                let instances = self.fleet.instances(&batch.replacing).await?;
+                if instances.iter().any(|i| i.status != "Stopped") {
+                    if past_timeout {
+                        return Err(timed_out("its instances to stop"));
+                    }
+                    return Ok(self.waiting(
+                        record,
+                        now,
+                        poll,
+                        format!("batch {}: waiting for the stop", batch.index),
+                    ));
+                }
+                Ok(stage_to(
+                    Stage::Replace,
+                    format!("batch {}: stopped", batch.index),
+                ))
+            }
+            Stage::Replace => {
+                // Every instance decided on is replaced through its ClientToken, also when it
+                // already shows the image: a replay after a crash gets the same disk back.
+                let mut disks = Vec::with_capacity(batch.replacing.len());
+                for (n, instance) in batch.replacing.iter().enumerate() {
+                    let target = self.target_of(record, &batch, instance);
+                    let token = self.token(record, &format!("{dir}{}-rsd-{n}", batch.index));
+                    let disk = self
+                        .fleet
+                        .replace_system_disk(instance, target, &token)
+                        .await?;
+                    disks.push((instance.clone(), disk));
+                }
+                let next = Batch {
+                    stage: Stage::AwaitDisks,
+                    since: now,
+                    disks,
+                    ..batch.clone()
+                };
+                Ok(self.to(
+                    record,
+                    now,
+                    Phase::Batch(next),
+                    format!("batch {}: system disks replaced", batch.index),
+                ))
+            }
+            Stage::AwaitDisks => {
+                let ids: Vec<String> = batch.disks.iter().map(|(_, d)| d.clone()).collect();
+                let disks = if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    self.fleet.disks(&ids).await?
+                };
+                let ready = ids.iter().all(|d| {
+                    disks
+                        .iter()
+                        .any(|x| &x.disk_id == d && x.status == "In_use")
+                });
+                if !ready {
+                    if past_timeout {
+                        return Err(timed_out("the new system disks"));
+                    }
+                    return Ok(self.waiting(
+                        record,
+                        now,
+                        poll,
+                        format!("batch {}: waiting for the disks", batch.index),
+                    ));
+                }
+                Ok(stage_to(
+                    Stage::Start,
+                    format!("batch {}: disks In_use", batch.index),
+                ))
+            }
+            Stage::Start => {
+                let instances = self.fleet.instances(&batch.instance_ids).await?;
+                let starting: Vec<String> = instances
+                    .iter()
+                    .filter(|i| i.status == "Stopped")
+                    .map(|i| i.instance_id.clone())
+                    .collect();
+                if !starting.is_empty() {
+                    self.fleet.start(&starting).await?;
+                }
+                Ok(stage_to(
+                    Stage::AwaitRunning,
+                    format!("batch {}: starting {}", batch.index, starting.len()),
+                ))
+            }
+            Stage::AwaitRunning => {
+                let instances = self.fleet.instances(&batch.instance_ids).await?;
+                let up = instances.len() == batch.instance_ids.len()
+                    && instances
+                        .iter()
+                        .all(|i| i.status == "Running" && i.locks.is_empty());
+                if !up {
+                    if past_timeout {
+                        return Err(timed_out("its instances to run"));
+                    }
+                    return Ok(self.waiting(
+                        record,
+                        now,
+                        poll,
+                        format!("batch {}: waiting for the boot", batch.index),
+                    ));
+                }
+                let until = now + seconds(record.spec.warmup_seconds);
+                Ok(RolloutRecord {
+                    due_at: until,
+                    ..stage_to(
+                        Stage::Warmup,
+                        format!("batch {}: running; warming up", batch.index),
+                    )
+                })
+            }
+            Stage::Warmup => Ok(stage_to(
+                Stage::Return,
+                format!("batch {}: warmed up", batch.index),
+            )),
+            Stage::Return => {
+                let returning: Vec<String> = batch
+                    .instance_ids
+                    .iter()
+                    .filter(|i| {
+                        self.member_of(record, i)
+                            .is_none_or(|m| m.lifecycle_state != "Standby")
+                    })
+                    .cloned()
+                    .collect();
+                if !returning.is_empty() {
+                    let token = self.token(record, &format!("{dir}{}-out", batch.index));
+                    self.fleet.exit_standby(&group, &returning, &token).await?;
+                }
+                let protected: Vec<String> = batch
+                    .instance_ids
+                    .iter()
+                    .filter(|i| {
+                        self.member_of(record, i)
+                            .is_some_and(|m| m.lifecycle_state == "Protected")
+                    })
+                    .cloned()
+                    .collect();
+                if !protected.is_empty() {
+                    self.fleet.set_protection(&group, &protected, true).await?;
+                }
+                Ok(stage_to(
+                    Stage::Gate,
+                    format!("batch {}: back in service", batch.index),
+                ))
+            }
+            Stage::Gate => {
+                if let Some(problem) = self
+                    .gate_problems(record, &batch, &batch.instance_ids)
+                    .await?
+                {
+                    let gate_timeout = seconds(record.spec.gate_timeout_seconds);
+                    if now - batch.since > gate_timeout {
+                        return Err(Interrupt::Failed(format!(
+                            "batch {} did not pass its gates within {} s: {problem}",
+                            batch.index, record.spec.gate_timeout_seconds
+                        )));
+                    }
+                    return Ok(self.waiting(
+                        record,
+                        now,
+                        poll,
+                        format!("batch {}: gates not yet: {problem}", batch.index),
+                    ));
+                }
+                self.batch_done(record, &batch, now)
+            }
+        }
+    }
+
+    fn batch_done(
+        &self,
+        record: &RolloutRecord,
+        batch: &Batch,
+        now: DateTime<Utc>,
+    ) -> Step<RolloutRecord> {
+        let plan = plan_of(record)?;
+        match batch.direction {
+            Direction::Forward => {
+                let mut moved = record.moved.clone();
+                moved.extend(
+                    batch
+                        .instance_ids
+                        .iter()
+                        .filter(|i| !record.moved.contains(i))
+                        .cloned(),
+                );
+                let with = RolloutRecord {
+                    moved,
+                    ..record.clone()
+                };
+                let next = if batch.index == 0 && plan.configuration_id.is_some() {
+                    Phase::Bake {
+                        until: now + seconds(record.spec.bake_seconds),
+                    }
+                } else {
+                    self.next_forward_batch(plan, batch.index + 1, now)
+                        .unwrap_or(Phase::Resume)
+                };
+                let due = match &next {
+                    Phase::Bake { until } => *until,
+                    _ => now,
+                };
+                Ok(RolloutRecord {
+                    due_at: due,
+                    ..self.to(
+                        &with,
+                        now,
+                        next,
+                        format!("batch {} passed its gates", batch.index),
+                    )
+                })
+            }
+            Direction::Back => {
+                let mut restored = record.restored.clone();
+                restored.extend(
+                    batch
+                        .instance_ids
+                        .iter()
+                        .filter(|i| !record.restored.contains(i))
+                        .cloned(),
+                );
+                let next = self
+                    .next_rollback_batch(plan, &record.to_restore, &restored, batch.index + 1, now)
+                    .unwrap_or(Phase::Resume);
+                let with = RolloutRecord {
+                    restored,
+                    ..record.clone()
+                };
+                Ok(self.to(
+                    &with,
+                    now,
+                    next,
+                    format!("rollback batch {} put back", batch.index),
+                ))
+            }
+        }
+    }
+
+    /// The first gate that does not hold for `ids`, if any: ECS Running with no lock; the
+    /// lifecycle state the instance rests in (InService unless it started in Standby or
+    /// Protected) and Healthy; the batch's image.
+    async fn gate_problems(
+        &self,
+        record: &RolloutRecord,
+        batch: &Batch,
+        ids: &[String],
+    ) -> Step<Option<String>> {
+        let members: Vec<GroupMember> = self.fleet.members(&record.spec.group_id).await?;
+        let instances: Vec<FleetInstance> = self.fleet.instances(ids).await?;
+        for id in ids {
+            let Some(member) = members.iter().find(|m| &m.instance_id == id) else {
+                return Ok(Some(format!("{id} is no longer in the group")));
+            };
+            let Some(instance) = instances.iter().find(|i| &i.instance_id == id) else {
+                return Ok(Some(format!("{id} is not found in ECS")));
+            };
+            let expected = self
+                .member_of(record, id)
+                .map_or("InService", |m| m.lifecycle_state.as_str());
+            if member.lifecycle_state != expected {
+                return Ok(Some(format!(
+                    "{id} is {} (expected {expected})",
+                    member.lifecycle_state
+                )));
+            }
+            if let Some(problem) = gate_problem(member, instance) {
+                return Ok(Some(format!("{id}: {problem}")));
+            }
+            let target = self.target_of(record, batch, id);
+            if instance.image_id != target {
+                return Ok(Some(format!(
+                    "{id} runs {} instead of {target}",
+                    instance.image_id
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn plan_of(record: &RolloutRecord) -> Step<&Plan> {
+    record
+        .plan
+        .as_ref()
+        .ok_or_else(|| Interrupt::Failed("the rollout's record has no plan".to_owned()))
+}

@@ -1,0 +1,495 @@
+//! The cloud as a rollout sees it: a scaling group, its instances, and what moves them. One
+//! implementation, over the signed clients; tests wrap it to crash at any call.
+
+use std::fmt;
+
+use crate::aliyun::ecs::{
+    DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest, ImageStatus,
+    PowerRequest, ReplaceSystemDiskRequest,
+};
+use crate::aliyun::ess::{
+    DescribeScalingActivitiesRequest, DescribeScalingGroupsRequest,
+    DescribeScalingInstancesRequest, ProcessesRequest, SetInstancesProtectionRequest,
+    StandbyRequest,
+};
+use crate::steps::aliyun::cloud_error;
+use crate::steps::cloud::CloudFuture;
+use crate::steps::{AliyunCloud, Cloud};
+
+/// A scaling group, as far as a rollout cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetGroup {
+    /// `asg-…`.
+    pub group_id: String,
+    /// `ECS` (or empty, which the 2014-08-28 API may answer for ECS groups), `ECI`.
+    pub group_type: String,
+    /// `Active`, `Inactive`, `Deleting`.
+    pub lifecycle_state: String,
+    /// The configuration new instances launch from.
+    pub active_configuration_id: Option<String>,
+    /// A launch template, for groups built on one.
+    pub launch_template_id: Option<String>,
+    /// Processes suspended now.
+    pub suspended_processes: Vec<String>,
+}
+
+/// An instance of the group, as ESS reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupMember {
+    /// `i-…`.
+    pub instance_id: String,
+    /// `InService`, `Standby`, `Protected`, `Pending`, …
+    pub lifecycle_state: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health_status: String,
+}
+
+/// An instance, as ECS reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetInstance {
+    /// `i-…`.
+    pub instance_id: String,
+    /// `Running`, `Stopped`, `Starting`, `Stopping`, `Pending`.
+    pub status: String,
+    /// The image it runs.
+    pub image_id: String,
+    /// `OperationLocks` reasons.
+    pub locks: Vec<String>,
+}
+
+/// A disk and its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetDisk {
+    /// `d-…`.
+    pub disk_id: String,
+    /// `In_use`, `ReIniting`, …
+    pub status: String,
+}
+
+/// What a rollout calls.
+pub trait Fleet: Send + Sync + fmt::Debug + 'static {
+    /// DescribeScalingGroups for one group; `None` if there is none (or it is disabled,
+    /// which the API does not tell apart).
+    fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>>;
+    /// DescribeScalingInstances: every instance of the group.
+    fn members<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<GroupMember>>;
+    /// DescribeScalingActivities: an activity of the group in progress, if any.
+    fn activity_in_progress<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<String>>;
+    /// DescribeInstances for `ids`.
+    fn instances<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetInstance>>;
+    /// DescribeDisks for `disk_ids`.
+    fn disks<'a>(&'a self, disk_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetDisk>>;
+    /// Which of `image_ids` exist, with their status.
+    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>>;
+    /// The image a scaling configuration holds.
+    fn configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+    ) -> CloudFuture<'a, Option<String>>;
+    /// ModifyScalingConfiguration's image.
+    fn set_configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    /// EnterStandby.
+    fn enter_standby<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    /// ExitStandby.
+    fn exit_standby<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    /// SetInstancesProtection.
+    fn set_protection<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        protected: bool,
+    ) -> CloudFuture<'a, ()>;
+    /// SuspendProcesses.
+    fn suspend<'a>(
+        &'a self,
+        group_id: &'a str,
+        processes: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    /// ResumeProcesses.
+    fn resume<'a>(
+        &'a self,
+        group_id: &'a str,
+        processes: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()>;
+    /// StopInstances with `StoppedMode=KeepCharging`, all together.
+    fn stop<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()>;
+    /// StartInstances, all together.
+    fn start<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()>;
+    /// ReplaceSystemDisk, keeping the image's password or key: the new disk's id.
+    fn replace_system_disk<'a>(
+        &'a self,
+        instance_id: &'a str,
+        image_id: &'a str,
+        token: &'a str,
+    ) -> CloudFuture<'a, String>;
+}
+
+/// The ClientToken of one call of a batch cut into calls: the batch's token and a digest of
+/// the call's own ids (FNV-1a), so that a replay that cuts the rest of a batch differently
+/// never reuses a token with other ids.
+fn chunk_token(token: &str, ids: &[String]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in ids.iter().flat_map(|id| id.bytes().chain([0])) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{token}-{hash:016x}")
+}
+
+impl Fleet for AliyunCloud {
+    fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ess()
+                .describe_scaling_groups(&DescribeScalingGroupsRequest {
+                    scaling_group_ids: vec![group_id.to_owned()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_groups
+                .scaling_group
+                .into_iter()
+                .find(|g| g.scaling_group_id == group_id)
+                .map(|g| FleetGroup {
+                    group_id: g.scaling_group_id,
+                    group_type: g.group_type,
+                    lifecycle_state: g.lifecycle_state,
+                    active_configuration_id: Some(g.active_scaling_configuration_id)
+                        .filter(|c| !c.is_empty()),
+                    launch_template_id: Some(g.launch_template_id).filter(|t| !t.is_empty()),
+                    suspended_processes: g.suspended_processes.suspended_process,
+                }))
+        })
+    }
+
+    fn members<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<GroupMember>> {
+        Box::pin(async move {
+            let all = self
+                .client()
+                .ess()
+                .describe_scaling_instances_all(&DescribeScalingInstancesRequest {
+                    scaling_group_id: Some(group_id.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(all
+                .into_iter()
+                .map(|m| GroupMember {
+                    instance_id: m.instance_id,
+                    lifecycle_state: m.lifecycle_state,
+                    health_status: m.health_status,
+                })
+                .collect())
+        })
+    }
+
+    fn activity_in_progress<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ess()
+                .describe_scaling_activities(&DescribeScalingActivitiesRequest {
+                    scaling_group_id: Some(group_id.to_owned()),
+                    status_code: Some("InProgress".to_owned()),
+                    page_size: Some(1),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_activities
+                .scaling_activity
+                .into_iter()
+                .next()
+                .map(|a| a.scaling_activity_id))
+        })
+    }
+
+    fn instances<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetInstance>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(100) {
+                let answer = self
+                    .client()
+                    .ecs()
+                    .describe_instances(&DescribeInstancesRequest {
+                        instance_ids: chunk.to_vec(),
+                        page_size: Some(100),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(answer.instances.instance.into_iter().map(|i| {
+                    FleetInstance {
+                        instance_id: i.instance_id,
+                        status: format!("{:?}", i.status),
+                        image_id: i.image_id,
+                        locks: i
+                            .operation_locks
+                            .lock_reason
+                            .into_iter()
+                            .map(|l| l.lock_reason)
+                            .collect(),
+                    }
+                }));
+            }
+            Ok(out)
+        })
+    }
+
+    fn disks<'a>(&'a self, disk_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetDisk>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(disk_ids.len());
+            for chunk in disk_ids.chunks(100) {
+                let answer = self
+                    .client()
+                    .ecs()
+                    .describe_disks(&DescribeDisksRequest {
+                        disk_ids: chunk.to_vec(),
+                        page_size: Some(100),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(answer.disks.disk.into_iter().map(|d| FleetDisk {
+                    disk_id: d.disk_id,
+                    status: d.status,
+                }));
+            }
+            Ok(out)
+        })
+    }
+
+    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for chunk in image_ids.chunks(100) {
+                let answer = self
+                    .client()
+                    .ecs()
+                    .describe_images(&DescribeImagesRequest {
+                        image_id: Some(chunk.join(",")),
+                        status: ImageStatus::ALL
+                            .into_iter()
+                            .filter(|s| *s != ImageStatus::Unknown)
+                            .collect(),
+                        page_size: Some(100),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(
+                    answer
+                        .images
+                        .image
+                        .into_iter()
+                        .map(|m| (m.image_id, m.status.as_str().to_owned())),
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    fn configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+    ) -> CloudFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let ids = [configuration_id.to_owned()];
+            let found = Cloud::describe_configurations(self, &ids).await?;
+            Ok(found
+                .into_iter()
+                .find(|c| c.scaling_configuration_id == configuration_id)
+                .map(|c| c.image_id))
+        })
+    }
+
+    fn set_configuration_image<'a>(
+        &'a self,
+        configuration_id: &'a str,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        self.modify_configuration_image(configuration_id, image_id)
+    }
+
+    fn enter_standby<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(20) {
+                self.client()
+                    .ess()
+                    .enter_standby(&StandbyRequest {
+                        scaling_group_id: group_id.to_owned(),
+                        instance_ids: chunk.to_vec(),
+                        client_token: Some(chunk_token(token, chunk)),
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn exit_standby<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(20) {
+                self.client()
+                    .ess()
+                    .exit_standby(&StandbyRequest {
+                        scaling_group_id: group_id.to_owned(),
+                        instance_ids: chunk.to_vec(),
+                        client_token: Some(chunk_token(token, chunk)),
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_protection<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+        protected: bool,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(20) {
+                self.client()
+                    .ess()
+                    .set_instances_protection(&SetInstancesProtectionRequest {
+                        scaling_group_id: group_id.to_owned(),
+                        instance_ids: chunk.to_vec(),
+                        protected_from_scale_in: protected,
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn suspend<'a>(
+        &'a self,
+        group_id: &'a str,
+        processes: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client()
+                .ess()
+                .suspend_processes(&ProcessesRequest {
+                    scaling_group_id: group_id.to_owned(),
+                    processes: processes.to_vec(),
+                    client_token: Some(token.to_owned()),
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
+    }
+
+    fn resume<'a>(
+        &'a self,
+        group_id: &'a str,
+        processes: &'a [String],
+        token: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client()
+                .ess()
+                .resume_processes(&ProcessesRequest {
+                    scaling_group_id: group_id.to_owned(),
+                    processes: processes.to_vec(),
+                    client_token: Some(token.to_owned()),
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
+    }
+
+    fn stop<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(100) {
+                self.client()
+                    .ecs()
+                    .stop_instances(&PowerRequest {
+                        instance_ids: chunk.to_vec(),
+                        stopped_mode: Some("KeepCharging".to_owned()),
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn start<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(100) {
+                self.client()
+                    .ecs()
+                    .start_instances(&PowerRequest {
+                        instance_ids: chunk.to_vec(),
+                        stopped_mode: None,
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn replace_system_disk<'a>(
+        &'a self,
+        instance_id: &'a str,
+        image_id: &'a str,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ecs()
+                .replace_system_disk(&ReplaceSystemDiskRequest {
+                    instance_id: instance_id.to_owned(),
+                    image_id: image_id.to_owned(),
+                    password_inherit: true,
+                    client_token: Some(token.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer.disk_id)
+        })
+    }
+}

@@ -1,0 +1,30 @@
+//! The rolling update: move the running instances of an ECS scaling group onto an image, in
+//! batches behind health gates, and either finish or put everything back.
+//!
+//! Per batch, as the Auto Scaling console's rolling update does it
+//! (<https://www.alibabacloud.com/help/en/auto-scaling/user-guide/rolling-update>), in place:
+//! EnterStandby, StopInstances with `StoppedMode=KeepCharging`, ReplaceSystemDisk, wait for
+//! each new disk, StartInstances, warm-up, ExitStandby; then every gate must hold (ECS Running
+//! without an operation lock, ESS InService and Healthy, the image in place). Unlike the
+//! console, the configuration gets the image only after the canary passed its gates and its
+//! bake, and a failure puts each instance back on its own previous image, the configuration
+//! on its previous image, and resumes only the processes the rollout suspended.
+//!
+//! Every phase is a record (`rollouts/<id>/<seq>.json`) written after its calls, every write
+//! carries a ClientToken or is decided from what the cloud reports, so a crash at any point
+//! is resumed by [`Rollouts::advance`].
+
+mod engine;
+pub mod fleet;
+pub mod model;
+pub mod plan;
+
+pub use engine::{
+    Advanced, LEASES_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming, Rollouts, SUSPENDED,
+    validate_spec,
+};
+pub use fleet::{Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
+pub use model::{
+    Amount, Batch, Direction, Member, Membership, Outcome, Phase, Plan, RolloutId, RolloutRecord,
+    RolloutSpec, Stage,
+};

@@ -1,0 +1,449 @@
+//! What a rollout is asked to do, and what its records remember.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::IdSource;
+
+/// The prefix of rollout ids.
+pub const ROLLOUT_ID_PREFIX: &str = "ro-";
+
+/// A rollout's id: `ro-` and 32 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RolloutId(String);
+
+/// Why a string is not a rollout id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal rollout id {0:?}: a rollout id is \"ro-\" and 32 lower-case hex digits")]
+pub struct RolloutIdError(pub String);
+
+impl RolloutId {
+    /// A fresh id.
+    pub fn random(ids: &dyn IdSource) -> Self {
+        Self::derived(&format!("random:{}", ids.unique()))
+    }
+
+    /// The id derived from `key`: the same key always gives the same id.
+    pub fn derived(key: &str) -> Self {
+        let uuid = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("reimage-rollout:{key}").as_bytes(),
+        );
+        Self(format!("{ROLLOUT_ID_PREFIX}{}", uuid.simple()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RolloutId {
+    type Error = RolloutIdError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let ok = s.strip_prefix(ROLLOUT_ID_PREFIX).is_some_and(|hex| {
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(RolloutIdError(s))
+        }
+    }
+}
+
+impl std::str::FromStr for RolloutId {
+    type Err = RolloutIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl From<RolloutId> for String {
+    fn from(id: RolloutId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for RolloutId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A number of instances, or a share of the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    /// That many instances.
+    Count(u32),
+    /// That percentage of the fleet (1 to 100).
+    Percent(u8),
+}
+
+/// Why an amount does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is neither a number of instances (\"2\") nor a percentage from 1% to 100% (\"25%\")"
+)]
+pub struct AmountError(pub String);
+
+impl std::str::FromStr for Amount {
+    type Err = AmountError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || AmountError(s.to_owned());
+        match s.trim().strip_suffix('%') {
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(p @ 1..=100) => Ok(Self::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => s.trim().parse().map(Self::Count).map_err(|_| bad()),
+        }
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(n) => write!(f, "{n}"),
+            Self::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl Amount {
+    /// How many instances of a fleet of `of` this is (a percentage rounds down, to at least
+    /// one of a fleet that has any).
+    pub fn of(self, of: u32) -> u32 {
+        match self {
+            Self::Count(n) => n,
+            Self::Percent(p) => (of * u32::from(p) / 100).max(u32::from(of > 0)),
+        }
+    }
+}
+
+/// Whether instances in a lifecycle state are moved too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Membership {
+    /// Leave them as they are (the default).
+    #[default]
+    Skip,
+    /// Move them as well.
+    Include,
+}
+
+/// What a rollout is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutSpec {
+    /// The ECS-type scaling group.
+    pub group_id: String,
+    /// The image its instances move onto.
+    pub image_id: String,
+    /// How many instances may be out of service at once (default 1).
+    pub max_unavailable: Amount,
+    /// The share of the instances healthy and InService at the start that must stay in
+    /// service at every moment; by default all but `max_unavailable`, and never the last one
+    /// unless given as 0 explicitly.
+    pub min_in_service: Option<u8>,
+    /// How many instances go first, alone, before the configuration changes (default 1).
+    pub canary: u32,
+    /// How long the canary must stay healthy before the rest follow, seconds.
+    pub bake_seconds: u64,
+    /// How long a booted instance gets before its gates count, seconds.
+    pub warmup_seconds: u64,
+    /// How long an instance may take to pass its gates after the warm-up, seconds.
+    pub gate_timeout_seconds: u64,
+    /// Whether Standby instances are moved.
+    pub standby: Membership,
+    /// Whether Protected instances are moved.
+    pub protected: Membership,
+}
+
+impl RolloutSpec {
+    /// A rollout of `group_id` onto `image_id` with the defaults.
+    pub fn new(group_id: impl Into<String>, image_id: impl Into<String>) -> Self {
+        Self {
+            group_id: group_id.into(),
+            image_id: image_id.into(),
+            max_unavailable: Amount::Count(1),
+            min_in_service: None,
+            canary: 1,
+            bake_seconds: 60,
+            warmup_seconds: 30,
+            gate_timeout_seconds: 900,
+            standby: Membership::Skip,
+            protected: Membership::Skip,
+        }
+    }
+}
+
+/// An instance the rollout moves, as it was at the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// `i-…`.
+    pub instance_id: String,
+    /// The image it ran: what a rollback puts back.
+    pub previous_image: String,
+    /// `InService`, `Standby` or `Protected` at the start: what it returns to.
+    pub lifecycle_state: String,
+}
+
+/// What the pre-flight decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The instances to move, in the order they go.
+    pub members: Vec<Member>,
+    /// Instances already on the image, left alone.
+    pub already_there: Vec<String>,
+    /// Instances healthy and InService at the start.
+    pub in_service: u32,
+    /// How many must stay in service at every moment.
+    pub floor: u32,
+    /// Instances per batch after the canary.
+    pub batch_size: u32,
+    /// The canary batch's size.
+    pub canary: u32,
+    /// The group's active configuration, which gets the image after the canary.
+    pub configuration_id: Option<String>,
+    /// The image that configuration held.
+    pub configuration_image: Option<String>,
+}
+
+impl Plan {
+    /// The batches, as instance ids: the canary first, then `batch_size` at a time.
+    pub fn batches(&self) -> Vec<Vec<String>> {
+        let ids: Vec<String> = self.members.iter().map(|m| m.instance_id.clone()).collect();
+        let canary = (self.canary as usize).min(ids.len());
+        let mut out = Vec::new();
+        if canary > 0 {
+            out.push(ids[..canary].to_vec());
+        }
+        out.extend(
+            ids[canary..]
+                .chunks(self.batch_size.max(1) as usize)
+                .map(<[String]>::to_vec),
+        );
+        out
+    }
+
+    /// The member `id`.
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.instance_id == id)
+    }
+}
+
+/// Which way a batch moves its instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Onto the rollout's image.
+    Forward,
+    /// Back onto each instance's own previous image.
+    Back,
+}
+
+/// Where a batch is. Each stage that calls the cloud is followed by one that waits for the
+/// cloud to get there, so that every change is recorded before it is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Protection off (for Protected instances), then EnterStandby: out of the load
+    /// balancers' rotation and out of ESS's health checks.
+    Standby,
+    /// StopInstances with KeepCharging, for the running instances whose disk changes.
+    Stop,
+    /// Until every instance whose disk changes is Stopped.
+    AwaitStopped,
+    /// ReplaceSystemDisk for each instance not on the batch's image yet.
+    Replace,
+    /// Until each new system disk is In_use.
+    AwaitDisks,
+    /// StartInstances for the stopped instances.
+    Start,
+    /// Until every instance is Running with no operation lock.
+    AwaitRunning,
+    /// The warm-up after boot.
+    Warmup,
+    /// ExitStandby for the instances that were in service, protection back on.
+    Return,
+    /// Until every gate holds for every instance.
+    Gate,
+}
+
+/// One batch at work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Its number among the batches (the canary is 0).
+    pub index: u32,
+    /// Which way it moves.
+    pub direction: Direction,
+    /// Its instances.
+    pub instance_ids: Vec<String>,
+    /// Where it is.
+    pub stage: Stage,
+    /// When the stage began (its timeouts count from here).
+    pub since: DateTime<Utc>,
+    /// The instances whose system disk changes (decided before anything in the batch
+    /// changes, so that a replay after a crash decides the same).
+    #[serde(default)]
+    pub replacing: Vec<String>,
+    /// The new system disks, by instance.
+    #[serde(default)]
+    pub disks: Vec<(String, String)>,
+}
+
+/// What a rollout does next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Read everything; decide the plan or refuse.
+    Preflight,
+    /// Decide which of the group's scale-in, scale-out and scheduled actions to suspend
+    /// (those not suspended already), and record it before suspending anything.
+    Suspend,
+    /// Suspend them.
+    Suspending,
+    /// A batch at work.
+    Batch(Batch),
+    /// The canary bakes until `until`, then is checked again.
+    Bake {
+        /// When the bake ends.
+        until: DateTime<Utc>,
+    },
+    /// The active configuration gets the image.
+    SwapConfiguration,
+    /// The configuration gets its previous image back (the first thing a rollback does).
+    RestoreConfiguration,
+    /// Resume what the rollout suspended; then it ends.
+    Resume,
+}
+
+/// How a rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every instance is on the image, and so is the configuration.
+    Succeeded,
+    /// A failure was put right: every changed instance and the configuration are back.
+    RolledBack {
+        /// What failed.
+        reason: String,
+    },
+    /// Refused before anything changed.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// Stopped, for a person to decide: what is left is named.
+    Paused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One record of a rollout's log (`rollouts/<id>/<seq>.json`), written once, never changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutRecord {
+    /// The rollout.
+    pub rollout_id: RolloutId,
+    /// Its number in the log, from 0.
+    pub seq: u64,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// When the rollout started.
+    pub started_at: DateTime<Utc>,
+    /// What was asked.
+    pub spec: RolloutSpec,
+    /// The pre-flight's plan (from record 1 on).
+    pub plan: Option<Plan>,
+    /// What comes next; `None` once it ended.
+    pub phase: Option<Phase>,
+    /// When the next phase is due.
+    pub due_at: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// Instances on the image (forward batches that passed their gates).
+    pub moved: Vec<String>,
+    /// Instances put back on their previous image.
+    pub restored: Vec<String>,
+    /// Processes this rollout suspended (only these are resumed).
+    pub suspended: Vec<String>,
+    /// Whether the configuration holds the rollout's image.
+    pub configuration_swapped: bool,
+    /// Why a rollback began, once it has.
+    pub failure: Option<String>,
+    /// The instances a rollback puts back, in order (set when it begins).
+    pub to_restore: Vec<String>,
+    /// Why the rollback itself failed, if it did: the rollout pauses, naming what is left.
+    pub rollback_failure: Option<String>,
+    /// Retries of the current phase after errors that may pass.
+    pub retries: u32,
+    /// What happened last, in a line.
+    pub note: String,
+}
+
+impl RolloutRecord {
+    /// Whether the rollout ended.
+    pub fn ended(&self) -> bool {
+        self.phase.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_counts_or_percentages() {
+        assert_eq!("2".parse(), Ok(Amount::Count(2)));
+        assert_eq!("25%".parse(), Ok(Amount::Percent(25)));
+        for bad in ["0%", "101%", "-1", "x", "2.5"] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+        assert_eq!(Amount::Percent(10).of(100), 10);
+        assert_eq!(Amount::Percent(10).of(5), 1, "at least one of a fleet");
+        assert_eq!(Amount::Percent(10).of(0), 0);
+        assert_eq!(Amount::Count(3).of(1), 3);
+    }
+
+    #[test]
+    fn ids_round_trip_and_refuse_strangers() {
+        let id = RolloutId::derived("k");
+        assert_eq!(id, RolloutId::derived("k"));
+        assert_eq!(id.as_str().parse::<RolloutId>(), Ok(id.clone()));
+        for bad in ["ex-0123", "ro-XYZ", "ro-", "../ro-0"] {
+            assert!(bad.parse::<RolloutId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn batches_start_with_the_canary() {
+        let member = |i: u32| Member {
+            instance_id: format!("i-{i}"),
+            previous_image: "m-old".into(),
+            lifecycle_state: "InService".into(),
+        };
+        let plan = Plan {
+            members: (0..6).map(member).collect(),
+            already_there: vec![],
+            in_service: 6,
+            floor: 4,
+            batch_size: 2,
+            canary: 1,
+            configuration_id: None,
+            configuration_image: None,
+        };
+        let sizes: Vec<usize> = plan.batches().iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 2, 2, 1]);
+    }
+}

@@ -1,0 +1,653 @@
+//! The rolling update end to end against `sim`: real HTTP, real signatures, the file store,
+//! and one ManualClock for the sim and the rollout, so that stops, boots, warm-ups and bakes
+//! pass at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::TimeZone;
+use reimage::aliyun::Client;
+use reimage::clock::{Clock, ManualClock, SharedClock};
+use reimage::ids::RandomIds;
+use reimage::rollout::{
+    Advanced, Amount, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember, Outcome, Phase,
+    RolloutId, RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
+};
+use reimage::steps::AliyunCloud;
+use reimage::steps::cloud::CloudFuture;
+use reimage::store::SharedStore;
+use reimage::store::file::FileStore;
+use reimage_sim::ecs::fleet::PowerTiming;
+use reimage_sim::seed::SeedImage;
+use reimage_sim::{Seed, Sim};
+
+const GROUP: &str = "asg-bp1demoweb0000001";
+const ACTIVE: &str = "asc-bp1demoweb0000001";
+const INACTIVE: &str = "asc-bp1demoweb0000002";
+const UBUNTU: &str = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
+const ALINUX: &str = "aliyun_3_x64_20G_alibase_20240101.vhd";
+const TARGET: &str = "m-bp1rolloutgolden001";
+
+fn fleet_ids() -> Vec<String> {
+    Seed::demo()
+        .scaling_instances
+        .iter()
+        .filter(|m| m.scaling_group_id == GROUP)
+        .map(|m| m.instance_id.clone())
+        .collect()
+}
+
+/// The demo region with a target image, the first `ubuntu` fleet instances on Ubuntu and
+/// the rest on Alibaba Cloud Linux, and the web group's fleet cut to `size`.
+fn seed(size: usize, ubuntu: usize) -> Seed {
+    let mut seed = Seed::demo();
+    let mut target = seed.images[0].clone();
+    target.image_id = TARGET.to_owned();
+    target.image_name = "web-golden-2026-11-29".to_owned();
+    target.image_owner_alias = "self".to_owned();
+    seed.images.push(SeedImage { ..target });
+    let fleet = fleet_ids();
+    seed.scaling_instances
+        .retain(|m| fleet[..size].contains(&m.instance_id));
+    for (n, id) in fleet.iter().enumerate() {
+        if let Some(i) = seed.instances.iter_mut().find(|i| &i.instance_id == id) {
+            i.image_id = if n < ubuntu { UBUNTU } else { ALINUX }.to_owned();
+        }
+    }
+    seed
+}
+
+struct Rig {
+    sim: Sim,
+    clock: ManualClock,
+    store: SharedStore,
+    cloud: Arc<AliyunCloud>,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(seed: Seed) -> Rig {
+    let clock = ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap());
+    let sim = Sim::builder()
+        .clock(Arc::new(clock.clone()))
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim starts");
+    sim.admin().set_power_timing(PowerTiming {
+        stop: chrono::Duration::seconds(20),
+        boot: chrono::Duration::seconds(40),
+        replace: chrono::Duration::seconds(30),
+    });
+    let mut config = sim.client_config();
+    config.clock = Arc::new(clock.clone());
+    config.ids = Arc::new(RandomIds);
+    let client = Client::new(config).expect("client");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: SharedStore = Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+    Rig {
+        sim,
+        clock,
+        store,
+        cloud: Arc::new(AliyunCloud::new(client)),
+        _dir: dir,
+    }
+}
+
+impl Rig {
+    fn rollouts_over(&self, fleet: Arc<dyn Fleet>, store: SharedStore) -> Rollouts {
+        let clock: SharedClock = Arc::new(self.clock.clone());
+        Rollouts::new(
+            store,
+            fleet,
+            clock,
+            Arc::new(RandomIds),
+            RolloutTiming::default(),
+        )
+    }
+
+    fn rollouts(&self) -> Rollouts {
+        self.rollouts_over(self.cloud.clone(), self.store.clone())
+    }
+
+    /// Advances until the end, moving the clock to each wait's end, calling `each` after
+    /// every advance.
+    async fn drive(
+        &self,
+        rollouts: &Rollouts,
+        id: &RolloutId,
+        mut each: impl FnMut(&Self),
+    ) -> Outcome {
+        for _ in 0..5_000 {
+            match rollouts.advance(id).await.expect("advance") {
+                Advanced::Ended(outcome) => return outcome,
+                Advanced::LostRace => {}
+                Advanced::Waiting(at) => {
+                    let now = self.clock.now();
+                    if at > now {
+                        self.clock.set(at);
+                    }
+                }
+            }
+            each(self);
+        }
+        panic!("the rollout did not end");
+    }
+
+    fn image_of(&self, id: &str) -> String {
+        self.sim.admin().instance(id).expect("instance").image_id
+    }
+
+    fn configuration_image(&self, id: &str) -> String {
+        self.sim
+            .admin()
+            .scaling_configuration(id)
+            .expect("configuration")
+            .image_id
+    }
+
+    /// Instances of the group out of service now: not InService, or not Running.
+    fn out_of_service(&self) -> usize {
+        let state = self.sim.admin().state();
+        state
+            .scaling_instances
+            .iter()
+            .filter(|m| m.scaling_group_id == GROUP)
+            .filter(|m| {
+                let running = state
+                    .instances
+                    .iter()
+                    .any(|i| i.instance_id == m.instance_id && i.status == "Running");
+                m.lifecycle_state != "InService" || !running
+            })
+            .count()
+    }
+
+    /// Every instance InService at weight 50, nothing suspended.
+    fn assert_group_at_rest(&self) {
+        let state = self.sim.admin().state();
+        let group = state
+            .scaling_groups
+            .iter()
+            .find(|g| g.scaling_group_id == GROUP)
+            .expect("group");
+        assert!(
+            group.suspended_processes.is_empty(),
+            "{:?}",
+            group.suspended_processes
+        );
+        for m in state
+            .scaling_instances
+            .iter()
+            .filter(|m| m.scaling_group_id == GROUP)
+        {
+            assert_eq!(
+                (
+                    m.lifecycle_state.as_str(),
+                    m.load_balancer_weight,
+                    m.health_status.as_str()
+                ),
+                ("InService", 50, "Healthy"),
+                "{}",
+                m.instance_id
+            );
+        }
+    }
+}
+
+fn spec() -> RolloutSpec {
+    RolloutSpec {
+        max_unavailable: Amount::Count(2),
+        bake_seconds: 120,
+        ..RolloutSpec::new(GROUP, TARGET)
+    }
+}
+
+#[tokio::test]
+async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    let most_out = AtomicUsize::new(0);
+    let outcome = rig
+        .drive(&rollouts, &id, |rig| {
+            most_out.fetch_max(rig.out_of_service(), Ordering::SeqCst);
+        })
+        .await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), TARGET, "{instance}");
+    }
+    assert_eq!(rig.configuration_image(ACTIVE), TARGET);
+    assert_eq!(
+        rig.configuration_image(INACTIVE),
+        ALINUX,
+        "only the active configuration changes"
+    );
+    rig.assert_group_at_rest();
+    assert_eq!(
+        most_out.load(Ordering::SeqCst),
+        2,
+        "never more than max-unavailable out of service"
+    );
+
+    // The configuration changed after the canary, alone, had passed its gates and its bake.
+    let history = rollouts.history(&id).await.unwrap();
+    let swapped = history
+        .iter()
+        .find(|r| r.configuration_swapped)
+        .expect("the configuration was swapped");
+    assert_eq!(swapped.moved.len(), 1, "{}", swapped.note);
+    let baked = history
+        .iter()
+        .position(|r| matches!(r.phase, Some(Phase::Bake { .. })))
+        .expect("a bake");
+    let bake_start = history[baked].at;
+    assert!(swapped.at - bake_start >= chrono::Duration::seconds(120));
+    let calls = rig.sim.admin().calls();
+    assert_eq!(
+        calls.total.get("StopInstances"),
+        Some(&4),
+        "a call per batch: 1 + 2 + 2 + 1"
+    );
+    assert_eq!(calls.total.get("ReplaceSystemDisk"), Some(&6));
+}
+
+#[tokio::test]
+async fn a_failure_in_a_later_batch_puts_each_instance_back_on_its_own_image() {
+    // Three instances on Ubuntu, three on Alibaba Cloud Linux: a rollback has no one image
+    // to put back.
+    let rig = rig(seed(6, 3)).await;
+    let before: Vec<(String, String)> = fleet_ids()
+        .into_iter()
+        .map(|i| (i.clone(), rig.image_of(&i)))
+        .collect();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    let armed = std::cell::Cell::new(false);
+    let store = rig.store.clone();
+    let outcome = {
+        let rollouts = &rollouts;
+        let id = &id;
+        let mut outcome = None;
+        for _ in 0..5_000 {
+            match rollouts.advance(id).await.unwrap() {
+                Advanced::Ended(o) => {
+                    outcome = Some(o);
+                    break;
+                }
+                Advanced::LostRace => {}
+                Advanced::Waiting(at) => {
+                    if at > rig.clock.now() {
+                        rig.clock.set(at);
+                    }
+                }
+            }
+            let latest = rollouts.latest(id).await.unwrap();
+            // Once the canary and the next batch are on the image, the third batch's first
+            // replacement is refused by the cloud.
+            if !armed.get() && latest.moved.len() == 3 {
+                rig.sim
+                    .admin()
+                    .fail_next("ReplaceSystemDisk", "InvalidParameter.Conflict", 400, 1)
+                    .unwrap();
+                armed.set(true);
+            }
+        }
+        drop(store);
+        outcome.expect("ended")
+    };
+    let Outcome::RolledBack { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("InvalidParameter.Conflict"), "{reason}");
+    for (instance, image) in &before {
+        assert_eq!(
+            &rig.image_of(instance),
+            image,
+            "{instance} is back on its own image"
+        );
+    }
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        UBUNTU,
+        "the configuration is back"
+    );
+    rig.assert_group_at_rest();
+    let last = rollouts.latest(&id).await.unwrap();
+    assert_eq!(
+        last.restored.len(),
+        5,
+        "the three moved and the two of the failed batch: {:?}",
+        last.restored
+    );
+}
+
+#[tokio::test]
+async fn the_only_instance_goes_only_when_said_and_a_scaling_activity_refuses() {
+    let rig = rig(seed(1, 1)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec::new(GROUP, TARGET))
+        .await
+        .unwrap();
+    let Outcome::Refused { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a group of one must be refused by default");
+    };
+    assert!(reason.contains("--min-in-service 0"), "{reason}");
+
+    let activity = rig.sim.admin().start_scaling_activity(GROUP, 600).unwrap();
+    let explicit = RolloutSpec {
+        min_in_service: Some(0),
+        ..RolloutSpec::new(GROUP, TARGET)
+    };
+    let id = rollouts.start(explicit.clone()).await.unwrap();
+    let Outcome::Refused { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a scaling activity in progress must refuse");
+    };
+    assert!(reason.contains(&activity), "{reason}");
+    assert_eq!(
+        rig.sim.admin().calls().total.get("EnterStandby"),
+        None,
+        "nothing changed"
+    );
+
+    rig.clock.advance(std::time::Duration::from_secs(600));
+    let id = rollouts.start(explicit).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    assert_eq!(rig.image_of(&fleet_ids()[0]), TARGET);
+    rig.assert_group_at_rest();
+}
+
+#[tokio::test]
+async fn standby_and_protected_instances_are_left_or_moved_and_returned_as_they_were() {
+    let mut seed = seed(4, 4);
+    let fleet = fleet_ids();
+    for m in &mut seed.scaling_instances {
+        if m.instance_id == fleet[1] {
+            m.lifecycle_state = "Protected".to_owned();
+        }
+        if m.instance_id == fleet[2] {
+            m.lifecycle_state = "Standby".to_owned();
+        }
+    }
+    let rig = rig(seed).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    assert_eq!(
+        rig.image_of(&fleet[1]),
+        UBUNTU,
+        "Protected is skipped by default"
+    );
+    assert_eq!(
+        rig.image_of(&fleet[2]),
+        UBUNTU,
+        "Standby is skipped by default"
+    );
+    assert_eq!(rig.image_of(&fleet[0]), TARGET);
+
+    let id = rollouts
+        .start(RolloutSpec {
+            protected: reimage::rollout::Membership::Include,
+            standby: reimage::rollout::Membership::Include,
+            ..spec()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    let state = rig.sim.admin().state();
+    let lifecycle = |id: &str| {
+        state
+            .scaling_instances
+            .iter()
+            .find(|m| m.instance_id == id)
+            .map(|m| m.lifecycle_state.clone())
+            .unwrap()
+    };
+    assert_eq!(rig.image_of(&fleet[1]), TARGET);
+    assert_eq!(rig.image_of(&fleet[2]), TARGET);
+    assert_eq!(lifecycle(&fleet[1]), "Protected", "protection is put back");
+    assert_eq!(
+        lifecycle(&fleet[2]),
+        "Standby",
+        "a Standby instance stays in Standby"
+    );
+}
+
+/// A fleet that panics before or after its `n`th call, as a process that dies there would.
+#[derive(Debug)]
+struct Crashing {
+    inner: Arc<dyn Fleet>,
+    n: usize,
+    after: bool,
+    seen: AtomicUsize,
+}
+
+impl Crashing {
+    fn guard<'a, T: Send + 'a>(&'a self, call: CloudFuture<'a, T>) -> CloudFuture<'a, T> {
+        Box::pin(async move {
+            let seen = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+            if seen == self.n && !self.after {
+                panic!("injected crash before a cloud call");
+            }
+            let result = call.await;
+            if seen == self.n && self.after {
+                panic!("injected crash after a cloud call");
+            }
+            result
+        })
+    }
+}
+
+impl Fleet for Crashing {
+    fn group<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Option<FleetGroup>> {
+        self.guard(self.inner.group(g))
+    }
+    fn members<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Vec<GroupMember>> {
+        self.guard(self.inner.members(g))
+    }
+    fn activity_in_progress<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.guard(self.inner.activity_in_progress(g))
+    }
+    fn instances<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetInstance>> {
+        self.guard(self.inner.instances(ids))
+    }
+    fn disks<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetDisk>> {
+        self.guard(self.inner.disks(ids))
+    }
+    fn images<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>> {
+        self.guard(self.inner.images(ids))
+    }
+    fn configuration_image<'a>(&'a self, c: &'a str) -> CloudFuture<'a, Option<String>> {
+        self.guard(self.inner.configuration_image(c))
+    }
+    fn set_configuration_image<'a>(&'a self, c: &'a str, m: &'a str) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.set_configuration_image(c, m))
+    }
+    fn enter_standby<'a>(
+        &'a self,
+        g: &'a str,
+        ids: &'a [String],
+        t: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.enter_standby(g, ids, t))
+    }
+    fn exit_standby<'a>(
+        &'a self,
+        g: &'a str,
+        ids: &'a [String],
+        t: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.exit_standby(g, ids, t))
+    }
+    fn set_protection<'a>(&'a self, g: &'a str, ids: &'a [String], p: bool) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.set_protection(g, ids, p))
+    }
+    fn suspend<'a>(&'a self, g: &'a str, p: &'a [String], t: &'a str) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.suspend(g, p, t))
+    }
+    fn resume<'a>(&'a self, g: &'a str, p: &'a [String], t: &'a str) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.resume(g, p, t))
+    }
+    fn stop<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.stop(ids))
+    }
+    fn start<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.start(ids))
+    }
+    fn replace_system_disk<'a>(
+        &'a self,
+        i: &'a str,
+        m: &'a str,
+        t: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.guard(self.inner.replace_system_disk(i, m, t))
+    }
+}
+
+/// Each instance's system disk now is the one the rollout's records name: no instance was
+/// given a second new disk by a replay.
+async fn assert_one_replacement_each(rig: &Rig, history: &[RolloutRecord]) {
+    let mut recorded: Vec<(String, String)> = Vec::new();
+    for record in history {
+        if let Some(Phase::Batch(batch)) = &record.phase {
+            for pair in &batch.disks {
+                if !recorded.contains(pair) {
+                    recorded.push(pair.clone());
+                }
+            }
+        }
+    }
+    let state = rig.sim.admin().state();
+    for instance in fleet_ids().iter().take(2) {
+        let disks: Vec<&(String, String)> =
+            recorded.iter().filter(|(i, _)| i == instance).collect();
+        assert_eq!(disks.len(), 1, "{instance}: {disks:?}");
+        let now = state
+            .instances
+            .iter()
+            .find(|i| &i.instance_id == instance)
+            .map(|i| i.disk_ids[0].clone())
+            .unwrap();
+        assert_eq!(now, disks[0].1, "{instance}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_cloud_call_or_record_write_resumes_to_the_same_end() {
+    // Two instances (a canary and one batch) keep every crash run short.
+    let calls = {
+        let rig = rig(seed(2, 2)).await;
+        let counting = Arc::new(Crashing {
+            inner: rig.cloud.clone(),
+            n: 0,
+            after: false,
+            seen: AtomicUsize::new(0),
+        });
+        let rollouts = rig.rollouts_over(counting.clone(), rig.store.clone());
+        let id = rollouts.start(spec()).await.unwrap();
+        assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+        counting.seen.load(Ordering::SeqCst)
+    };
+    assert!(calls > 20, "{calls}");
+    let writes = {
+        let rig = rig(seed(2, 2)).await;
+        let rollouts = rig.rollouts();
+        let id = rollouts.start(spec()).await.unwrap();
+        rig.drive(&rollouts, &id, |_| {}).await;
+        rollouts.history(&id).await.unwrap().len() + 1
+    };
+    for after in [false, true] {
+        for n in 1..=calls {
+            let rig = rig(seed(2, 2)).await;
+            let crashing = Arc::new(Crashing {
+                inner: rig.cloud.clone(),
+                n,
+                after,
+                seen: AtomicUsize::new(0),
+            });
+            let doomed = rig.rollouts_over(crashing, rig.store.clone());
+            let id = doomed.start(spec()).await.unwrap();
+            let clock = rig.clock.clone();
+            let run = {
+                let id = id.clone();
+                tokio::spawn(async move {
+                    loop {
+                        match doomed.advance(&id).await.expect("advance") {
+                            Advanced::Ended(_) => return,
+                            Advanced::LostRace => {}
+                            Advanced::Waiting(at) => {
+                                if at > clock.now() {
+                                    clock.set(at);
+                                }
+                            }
+                        }
+                    }
+                })
+            };
+            assert!(run.await.is_err(), "call {n} (after: {after}) crashed");
+            let rollouts = rig.rollouts();
+            let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+            assert_eq!(
+                outcome,
+                Outcome::Succeeded,
+                "crash at call {n} (after: {after})"
+            );
+            for instance in fleet_ids().iter().take(2) {
+                assert_eq!(rig.image_of(instance), TARGET);
+            }
+            assert_eq!(rig.configuration_image(ACTIVE), TARGET);
+            rig.assert_group_at_rest();
+            assert_one_replacement_each(&rig, &rollouts.history(&id).await.unwrap()).await;
+        }
+        for n in 1..=writes {
+            let rig = rig(seed(2, 2)).await;
+            let crashing = reimage::steps::testing::CrashingStore::new(
+                rig.store.clone(),
+                n,
+                if after {
+                    reimage::steps::testing::CrashPoint::After
+                } else {
+                    reimage::steps::testing::CrashPoint::Before
+                },
+            );
+            let doomed = rig.rollouts_over(rig.cloud.clone(), crashing);
+            let clock = rig.clock.clone();
+            let run = tokio::spawn(async move {
+                let id = doomed.start(spec()).await.expect("start");
+                loop {
+                    match doomed.advance(&id).await.expect("advance") {
+                        Advanced::Ended(_) => return,
+                        Advanced::LostRace => {}
+                        Advanced::Waiting(at) => {
+                            if at > clock.now() {
+                                clock.set(at);
+                            }
+                        }
+                    }
+                }
+            });
+            assert!(run.await.is_err(), "write {n} (after: {after}) crashed");
+            let rollouts = rig.rollouts();
+            let Some(id) = rollouts
+                .list()
+                .await
+                .unwrap()
+                .first()
+                .map(|r| r.rollout_id.clone())
+            else {
+                // The crash came before record 0 was written: nothing started.
+                assert_eq!((n, after), (1, false));
+                continue;
+            };
+            let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+            assert_eq!(
+                outcome,
+                Outcome::Succeeded,
+                "crash at write {n} (after: {after})"
+            );
+            rig.assert_group_at_rest();
+            assert_one_replacement_each(&rig, &rollouts.history(&id).await.unwrap()).await;
+        }
+    }
+}
