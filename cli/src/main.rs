@@ -38,6 +38,9 @@ enum Command {
     Run(cmd::run::Args),
     /// Put an existing image into a scaling configuration (the manual update).
     Image(cmd::image::Args),
+    /// Move the running instances of a scaling group onto an image (the rolling update):
+    /// start, status, list.
+    Rollout(cmd::rollout::Args),
     /// List image update executions, or show one.
     Execution(cmd::execution::Args),
     /// List what needs attention in the state store: unreadable records, executions past
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Task(args) => cmd::task::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Rollout(args) => cmd::rollout::run(args),
         Command::Image(args) => cmd::image::run(args),
         Command::Execution(args) => cmd::execution::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),

@@ -662,3 +662,102 @@ async fn torn_records_stop_no_listing_and_doctor_names_them() {
         ])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_start_moves_the_fleet_and_status_and_list_tell_the_same() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let target = "aliyun_3_x64_20G_alibase_20240101.vhd";
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "rollout",
+            "start",
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--image",
+            target,
+            "--max-unavailable",
+            "50%",
+            "--bake-seconds",
+            "0",
+            "--warmup-seconds",
+            "0",
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let done = json(&out);
+    assert_eq!(done["outcome"]["outcome"], "succeeded", "{done}");
+    assert_eq!(done["moved"].as_array().map(Vec::len), Some(6));
+    assert_eq!(done["plan"]["batch_size"], 3, "half of six at a time");
+    let state_now = sim.admin().state();
+    for m in &state_now.scaling_instances {
+        let instance = sim.admin().instance(&m.instance_id).unwrap();
+        assert_eq!(instance.image_id, target, "{}", m.instance_id);
+        assert_eq!(m.lifecycle_state, "InService");
+    }
+    assert_eq!(
+        sim.admin().scaling_configuration(ACTIVE).unwrap().image_id,
+        target
+    );
+
+    let id = done["rollout_id"].as_str().unwrap();
+    let status = output(reimage_at(
+        &sim,
+        state.path(),
+        &["rollout", "status", id, "--output", "json"],
+    ))
+    .await;
+    assert_eq!(json(&status), done, "status reads the record start printed");
+    let list = output(reimage_at(&sim, state.path(), &["rollout", "list"])).await;
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains(id) && listed.contains("succeeded"),
+        "{listed}"
+    );
+
+    let refused = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "rollout",
+            "start",
+            "--group",
+            "asg-nothing",
+            "--image",
+            target,
+        ],
+    ))
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let said = text(&refused.stdout);
+    assert!(
+        said.contains("refused: scaling group asg-nothing does not exist"),
+        "{said}"
+    );
+    let bad = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "rollout",
+            "start",
+            "--group",
+            "asg-x",
+            "--image",
+            target,
+            "--max-unavailable",
+            "0%",
+        ],
+    ))
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("percentage from 1% to 100%"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

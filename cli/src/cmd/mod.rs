@@ -7,6 +7,7 @@ pub mod execution;
 pub mod image;
 pub mod package;
 pub mod records;
+pub mod rollout;
 pub mod run;
 pub mod serve;
 pub mod sim;
