@@ -15,6 +15,7 @@
 //! | `POST /__sim/instances/{id}/lock` `{"reason"}`, `DELETE …/lock` | put an `OperationLocks` reason on an instance, or take them all off |
 //! | `POST /__sim/power` `{"stop_seconds","boot_seconds","replace_seconds"}` | how long Stopping, Starting and a new system disk's ReIniting last (0 by default) |
 //! | `POST /__sim/groups/{id}/activity` `{"seconds"}` | a scaling activity of the group, InProgress that long |
+//! | `POST /__sim/images/{id}/bad` | commands run through Cloud Assistant on instances of this image exit 1 |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
@@ -458,6 +459,17 @@ impl Admin {
         ))
     }
 
+    /// Marks the image `id` bad: a Cloud Assistant command on an instance booted from it
+    /// exits 1 (what a readiness check sees when the service does not start).
+    pub fn mark_image_bad(&self, id: &str) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        region.ecs.image_mut(id)?;
+        if !region.ecs.bad_images.iter().any(|m| m == id) {
+            region.ecs.bad_images.push(id.to_owned());
+        }
+        Ok(())
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -648,6 +660,7 @@ pub async fn handle(
                 ok(json!({"ok": true}))
             }
             (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
+            (&Method::POST, ["images", id, "bad"]) => done(admin.mark_image_bad(id)),
             (&Method::POST, ["images", "progress"]) => {
                 let p: ImageProgress = parse(&body)?;
                 admin.set_image_progress(p.profile);

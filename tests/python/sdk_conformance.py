@@ -10,6 +10,7 @@ SIM_ROLE_ARN. Image progress is moved along with the sim's admin clock (POST
 "conformance: N checks passed".
 """
 
+import base64
 import json
 import os
 import sys
@@ -28,7 +29,9 @@ from aliyunsdkecs.request.v20140526 import (
     DescribeImagesRequest,
     DescribeInstancesRequest,
     DescribeSnapshotsRequest,
+    DescribeInvocationResultsRequest,
     ReplaceSystemDiskRequest,
+    RunCommandRequest,
     StartInstanceRequest,
     StartInstancesRequest,
     StopInstanceRequest,
@@ -515,6 +518,27 @@ def fleet_conformance():
     req.set_ScalingGroupIds([group])
     check(call(c, req)["ScalingGroups"]["ScalingGroup"][0]["SuspendedProcesses"]["SuspendedProcess"] == [],
           "ResumeProcesses: nothing suspended")
+
+    # Cloud Assistant: a readiness command exits 0, except on an image marked bad.
+    admin_post(f"images/{image}/bad")
+    healthy = members[2]["InstanceId"]
+    req = RunCommandRequest.RunCommandRequest()
+    req.set_Type("RunShellScript")
+    req.set_CommandContent("systemctl is-active web")
+    req.set_InstanceIds([ids[0], healthy])
+    req.set_Timeout(60)
+    req.set_ClientToken("conformance-ready")
+    out = call(c, req)
+    invoke = out["InvokeId"]
+    check(invoke.startswith("t-") and out["CommandId"].startswith("c-") and call(c, req)["InvokeId"] == invoke,
+          "RunCommand (InstanceId.N) answers CommandId and InvokeId, the same for a replayed ClientToken")
+    req = DescribeInvocationResultsRequest.DescribeInvocationResultsRequest()
+    req.set_InvokeId(invoke)
+    results = {r["InstanceId"]: r for r in call(c, req)["Invocation"]["InvocationResults"]["InvocationResult"]}
+    check(results[healthy]["InvocationStatus"] == "Success" and results[healthy]["ExitCode"] == 0
+          and results[ids[0]]["InvocationStatus"] == "Failed" and results[ids[0]]["ExitCode"] == 1
+          and b"readiness check failed" in base64.b64decode(results[ids[0]]["Output"]),
+          "DescribeInvocationResults: Success on a good image, Failed (exit 1, Base64 output) on a bad one")
     admin_post("power", {})
 
 

@@ -25,7 +25,7 @@ async fn official_sdks_conform_to_the_sim() {
     assert!(out.contains("checks passed"), "{out}");
     assert!(!out.contains("FAILED"), "{out}");
     assert!(
-        out.contains("ok: ResumeProcesses"),
+        out.contains("ok: DescribeInvocationResults"),
         "the fleet's checks ran to the end: {out}"
     );
 

@@ -3,6 +3,7 @@
 //! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources
 //! and enforces the rules, [`errors`] names the cloud's error codes.
 
+pub mod assistant;
 pub mod errors;
 pub mod fleet;
 pub mod protocol;
@@ -33,6 +34,8 @@ pub const ACTIONS: &[&str] = &[
     "StopInstances",
     "StartInstances",
     "ReplaceSystemDisk",
+    "RunCommand",
+    "DescribeInvocationResults",
 ];
 
 /// Runs `action`; `None` if ECS has no such action.
@@ -56,6 +59,8 @@ pub fn handle(
         "StopInstances" => fleet::stop_instances(ecs, p, ctx),
         "StartInstances" => fleet::start_instances(ecs, p, ctx),
         "ReplaceSystemDisk" => fleet::replace_system_disk(ecs, p, ctx),
+        "RunCommand" => assistant::run_command(ecs, p, ctx),
+        "DescribeInvocationResults" => assistant::describe_invocation_results(ecs, p, ctx),
         _ => return None,
     })
 }

@@ -320,6 +320,11 @@ pub struct Ecs {
     pub image_profile: ProgressProfile,
     /// How long stops, starts and system disk replacements take.
     pub power: super::fleet::PowerTiming,
+    /// Images marked bad by the admin interface: a command run through Cloud Assistant on
+    /// an instance booted from one exits 1.
+    pub bad_images: Vec<String>,
+    /// Cloud Assistant invocations, oldest first.
+    pub invocations: Vec<super::assistant::Invocation>,
     next_id: u64,
 }
 

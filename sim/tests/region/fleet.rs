@@ -500,3 +500,108 @@ async fn suspended_processes_and_scaling_activities_show_on_the_group() {
     let (status, code, _) = call.err("DescribeScalingActivities", &[REGION]).await;
     assert_eq!((status, code.as_str()), (400, "MissingParameter"));
 }
+
+#[tokio::test]
+async fn cloud_assistant_runs_on_running_instances_and_a_bad_image_exits_1() {
+    let (sim, clock) = sim().await;
+    let call = Call::new(&sim, &clock);
+    let [good, bad] = FLEET;
+    call.ok("StopInstance", &[("InstanceId", bad)]).await;
+    call.ok(
+        "ReplaceSystemDisk",
+        &[("InstanceId", bad), ("ImageId", NEW_IMAGE)],
+    )
+    .await;
+    call.ok("StartInstance", &[("InstanceId", bad)]).await;
+    sim.admin().mark_image_bad(NEW_IMAGE).unwrap();
+    let run = |token: &'static str| {
+        [
+            REGION,
+            ("Type", "RunShellScript"),
+            ("CommandContent", "systemctl is-active web"),
+            ("InstanceId.1", good),
+            ("InstanceId.2", bad),
+            ("ClientToken", token),
+        ]
+    };
+    let started = call.ok("RunCommand", &run("ready-1")).await;
+    let invoke = started["InvokeId"].as_str().unwrap().to_owned();
+    assert!(invoke.starts_with("t-") && started["CommandId"].as_str().unwrap().starts_with("c-"));
+    let again = call.ok("RunCommand", &run("ready-1")).await;
+    assert_eq!(
+        again["InvokeId"],
+        invoke.as_str(),
+        "a replayed token is the same invocation"
+    );
+
+    let results = call
+        .ok(
+            "DescribeInvocationResults",
+            &[
+                REGION,
+                ("InvokeId", &invoke),
+                ("ContentEncoding", "PlainText"),
+            ],
+        )
+        .await;
+    let list = results["Invocation"]["InvocationResults"]["InvocationResult"]
+        .as_array()
+        .unwrap();
+    let of = |id: &str| list.iter().find(|r| r["InstanceId"] == id).unwrap().clone();
+    assert_eq!(
+        (&of(good)["InvocationStatus"], &of(good)["ExitCode"]),
+        (&"Success".into(), &0.into())
+    );
+    let failed = of(bad);
+    assert_eq!(
+        (
+            &failed["InvocationStatus"],
+            &failed["ExitCode"],
+            &failed["ErrorCode"]
+        ),
+        (&"Failed".into(), &1.into(), &"ExitCodeNonzero".into())
+    );
+    assert!(
+        failed["Output"]
+            .as_str()
+            .unwrap()
+            .contains("readiness check failed")
+    );
+    let encoded = call
+        .ok(
+            "DescribeInvocationResults",
+            &[REGION, ("InvokeId", &invoke), ("InstanceId", bad)],
+        )
+        .await;
+    assert_eq!(
+        encoded["Invocation"]["InvocationResults"]["InvocationResult"][0]["Output"],
+        "cmVhZGluZXNzIGNoZWNrIGZhaWxlZDogdGhlIHNlcnZpY2UgZGlkIG5vdCBzdGFydAo=",
+        "Base64 by default"
+    );
+
+    call.ok("StopInstance", &[("InstanceId", good)]).await;
+    let (status, code, _) = call
+        .err(
+            "RunCommand",
+            &[
+                REGION,
+                ("Type", "RunShellScript"),
+                ("CommandContent", "true"),
+                ("InstanceId.1", good),
+            ],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "InvalidInstance.NotMatch"));
+    let (status, code, _) = call
+        .err(
+            "RunCommand",
+            &[
+                REGION,
+                ("Type", "RunPython"),
+                ("CommandContent", "true"),
+                ("InstanceId.1", bad),
+            ],
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (403, "InvalidCmdType.NotFound"));
+}
