@@ -10,8 +10,8 @@ use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember, Outcome, Phase,
-    RolloutId, RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
+    Advanced, Amount, CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember,
+    Outcome, Phase, RolloutId, RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -198,6 +198,7 @@ fn spec() -> RolloutSpec {
     RolloutSpec {
         max_unavailable: Amount::Count(2),
         bake_seconds: 120,
+        readiness_command: Some("systemctl is-active web".to_owned()),
         ..RolloutSpec::new(GROUP, TARGET)
     }
 }
@@ -250,6 +251,37 @@ async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest()
         "a call per batch: 1 + 2 + 2 + 1"
     );
     assert_eq!(calls.total.get("ReplaceSystemDisk"), Some(&6));
+}
+
+#[tokio::test]
+async fn a_bad_image_is_caught_on_the_canary_and_the_configuration_is_never_touched() {
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    let Outcome::RolledBack { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a bad image must be rolled back");
+    };
+    assert!(
+        reason.contains("readiness command failed") && reason.contains("exit 1"),
+        "{reason}"
+    );
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), UBUNTU, "{instance}");
+    }
+    assert_eq!(rig.configuration_image(ACTIVE), UBUNTU);
+    rig.assert_group_at_rest();
+    let calls = rig.sim.admin().calls();
+    assert_eq!(
+        calls.total.get("ModifyScalingConfiguration"),
+        None,
+        "the configuration was never changed"
+    );
+    assert_eq!(
+        calls.total.get("ReplaceSystemDisk"),
+        Some(&2),
+        "only the canary was touched: onto the image and back"
+    );
 }
 
 #[tokio::test]
@@ -502,6 +534,18 @@ impl Fleet for Crashing {
         t: &'a str,
     ) -> CloudFuture<'a, String> {
         self.guard(self.inner.replace_system_disk(i, m, t))
+    }
+    fn run_command<'a>(
+        &'a self,
+        ids: &'a [String],
+        s: &'a str,
+        secs: u32,
+        t: &'a str,
+    ) -> CloudFuture<'a, String> {
+        self.guard(self.inner.run_command(ids, s, secs, t))
+    }
+    fn command_results<'a>(&'a self, invoke: &'a str) -> CloudFuture<'a, Vec<CommandResult>> {
+        self.guard(self.inner.command_results(invoke))
     }
 }
 

@@ -89,6 +89,10 @@ struct StartArgs {
     /// How long an instance may take to pass its gates after the warm-up.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     gate_timeout_seconds: u64,
+    /// A shell script run through Cloud Assistant on each booted instance; it must exit 0
+    /// for the instance to pass (e.g. "curl -fsS localhost:8080/healthz").
+    #[arg(long, value_name = "SCRIPT")]
+    readiness_command: Option<String>,
     /// Whether Standby instances are moved (they stay in Standby).
     #[arg(long, value_enum, default_value = "skip")]
     standby: Choice,
@@ -106,6 +110,7 @@ impl StartArgs {
             bake_seconds: self.bake_seconds,
             warmup_seconds: self.warmup_seconds,
             gate_timeout_seconds: self.gate_timeout_seconds,
+            readiness_command: self.readiness_command.clone(),
             standby: self.standby.into(),
             protected: self.protected.into(),
             ..RolloutSpec::new(&self.group, &self.image)

@@ -487,6 +487,7 @@ impl Rollouts {
                 since: now,
                 replacing: Vec::new(),
                 disks: Vec::new(),
+                invocation: None,
             })
         })
     }
@@ -502,6 +503,7 @@ impl Rollouts {
             since: now,
             replacing: Vec::new(),
             disks: Vec::new(),
+            invocation: None,
         }))
     }
 
@@ -529,6 +531,7 @@ impl Rollouts {
                     since: now,
                     replacing: Vec::new(),
                     disks: Vec::new(),
+                    invocation: None,
                 };
                 if let Some(problem) = self
                     .gate_problems(record, &canary, &canary.instance_ids)
@@ -1072,12 +1075,13 @@ impl Rollouts {
                 ))
             }
             Stage::Gate => {
+                let gate_timeout = seconds(record.spec.gate_timeout_seconds);
+                let late = now - batch.since > gate_timeout;
                 if let Some(problem) = self
                     .gate_problems(record, &batch, &batch.instance_ids)
                     .await?
                 {
-                    let gate_timeout = seconds(record.spec.gate_timeout_seconds);
-                    if now - batch.since > gate_timeout {
+                    if late {
                         return Err(Interrupt::Failed(format!(
                             "batch {} did not pass its gates within {} s: {problem}",
                             batch.index, record.spec.gate_timeout_seconds
@@ -1089,6 +1093,71 @@ impl Rollouts {
                         poll,
                         format!("batch {}: gates not yet: {problem}", batch.index),
                     ));
+                }
+                if let Some(script) = &record.spec.readiness_command {
+                    let Some(invoke) = &batch.invocation else {
+                        let token = self.token(record, &format!("{dir}{}-ready", batch.index));
+                        let timeout =
+                            u32::try_from(record.spec.gate_timeout_seconds).unwrap_or(u32::MAX);
+                        let invoke = self
+                            .fleet
+                            .run_command(&batch.instance_ids, script, timeout, &token)
+                            .await?;
+                        let next = Batch {
+                            invocation: Some(invoke.clone()),
+                            ..batch.clone()
+                        };
+                        return Ok(self.to(
+                            record,
+                            now,
+                            Phase::Batch(next),
+                            format!("batch {}: readiness command {invoke} running", batch.index),
+                        ));
+                    };
+                    let results = self.fleet.command_results(invoke).await?;
+                    let mut pending = Vec::new();
+                    for id in &batch.instance_ids {
+                        match results.iter().find(|r| &r.instance_id == id) {
+                            Some(r) if r.status == "Success" => {}
+                            Some(r)
+                                if matches!(
+                                    r.status.as_str(),
+                                    "Pending" | "Running" | "Scheduled" | "Stopping"
+                                ) =>
+                            {
+                                pending.push(id.clone());
+                            }
+                            Some(r) => {
+                                let said = r.output.lines().next().unwrap_or_default().trim();
+                                return Err(Interrupt::Failed(format!(
+                                    "the readiness command {} on {id} (exit {}){}",
+                                    r.status.to_lowercase(),
+                                    r.exit_code,
+                                    if said.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(": {said}")
+                                    }
+                                )));
+                            }
+                            None => pending.push(id.clone()),
+                        }
+                    }
+                    if !pending.is_empty() {
+                        if late {
+                            return Err(Interrupt::Failed(format!(
+                                "the readiness command did not finish within {} s on {}",
+                                record.spec.gate_timeout_seconds,
+                                pending.join(", ")
+                            )));
+                        }
+                        return Ok(self.waiting(
+                            record,
+                            now,
+                            poll,
+                            format!("batch {}: readiness command running", batch.index),
+                        ));
+                    }
                 }
                 self.batch_done(record, &batch, now)
             }

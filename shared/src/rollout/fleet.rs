@@ -4,8 +4,9 @@
 use std::fmt;
 
 use crate::aliyun::ecs::{
-    DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest, ImageStatus,
-    PowerRequest, ReplaceSystemDiskRequest,
+    DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
+    DescribeInvocationResultsRequest, ImageStatus, PowerRequest, ReplaceSystemDiskRequest,
+    RunCommandRequest,
 };
 use crate::aliyun::ess::{
     DescribeScalingActivitiesRequest, DescribeScalingGroupsRequest,
@@ -64,6 +65,19 @@ pub struct FleetDisk {
     pub disk_id: String,
     /// `In_use`, `ReIniting`, …
     pub status: String,
+}
+
+/// One instance's run of a command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandResult {
+    /// `i-…`.
+    pub instance_id: String,
+    /// `Pending`, `Running`, `Success`, `Failed`, `Timeout`, …
+    pub status: String,
+    /// The exit code.
+    pub exit_code: i64,
+    /// What it printed.
+    pub output: String,
 }
 
 /// What a rollout calls.
@@ -138,6 +152,16 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
         image_id: &'a str,
         token: &'a str,
     ) -> CloudFuture<'a, String>;
+    /// RunCommand of a shell script on `ids`: the invocation's id.
+    fn run_command<'a>(
+        &'a self,
+        ids: &'a [String],
+        script: &'a str,
+        timeout_seconds: u32,
+        token: &'a str,
+    ) -> CloudFuture<'a, String>;
+    /// DescribeInvocationResults of an invocation.
+    fn command_results<'a>(&'a self, invoke_id: &'a str) -> CloudFuture<'a, Vec<CommandResult>>;
 }
 
 /// The ClientToken of one call of a batch cut into calls: the batch's token and a digest of
@@ -490,6 +514,61 @@ impl Fleet for AliyunCloud {
                 .await
                 .map_err(|e| cloud_error(&e))?;
             Ok(answer.disk_id)
+        })
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        ids: &'a [String],
+        script: &'a str,
+        timeout_seconds: u32,
+        token: &'a str,
+    ) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ecs()
+                .run_command(&RunCommandRequest {
+                    command_content: script.to_owned(),
+                    instance_ids: ids.to_vec(),
+                    timeout: Some(timeout_seconds),
+                    client_token: Some(token.to_owned()),
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer.invoke_id)
+        })
+    }
+
+    fn command_results<'a>(&'a self, invoke_id: &'a str) -> CloudFuture<'a, Vec<CommandResult>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for page in 1u32.. {
+                let answer = self
+                    .client()
+                    .ecs()
+                    .describe_invocation_results(&DescribeInvocationResultsRequest {
+                        invoke_id: invoke_id.to_owned(),
+                        page_number: Some(page),
+                        page_size: Some(50),
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                let results = answer.invocation.invocation_results.invocation_result;
+                let last = results.len() < 50
+                    || i64::try_from(out.len() + results.len()).unwrap_or(i64::MAX)
+                        >= answer.invocation.total_count;
+                out.extend(results.into_iter().map(|r| CommandResult {
+                    instance_id: r.instance_id,
+                    status: r.invocation_status,
+                    exit_code: r.exit_code,
+                    output: r.output,
+                }));
+                if last {
+                    break;
+                }
+            }
+            Ok(out)
         })
     }
 }

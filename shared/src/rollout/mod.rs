@@ -23,7 +23,7 @@ pub use engine::{
     Advanced, LEASES_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming, Rollouts, SUSPENDED,
     validate_spec,
 };
-pub use fleet::{Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
+pub use fleet::{CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
 pub use model::{
     Amount, Batch, Direction, Member, Membership, Outcome, Phase, Plan, RolloutId, RolloutRecord,
     RolloutSpec, Stage,

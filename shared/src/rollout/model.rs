@@ -163,6 +163,10 @@ pub struct RolloutSpec {
     pub warmup_seconds: u64,
     /// How long an instance may take to pass its gates after the warm-up, seconds.
     pub gate_timeout_seconds: u64,
+    /// A shell script run through Cloud Assistant on each booted instance, which must exit
+    /// 0 for the instance to pass (the readiness gate).
+    #[serde(default)]
+    pub readiness_command: Option<String>,
     /// Whether Standby instances are moved.
     pub standby: Membership,
     /// Whether Protected instances are moved.
@@ -181,6 +185,7 @@ impl RolloutSpec {
             bake_seconds: 60,
             warmup_seconds: 30,
             gate_timeout_seconds: 900,
+            readiness_command: None,
             standby: Membership::Skip,
             protected: Membership::Skip,
         }
@@ -300,6 +305,9 @@ pub struct Batch {
     /// The new system disks, by instance.
     #[serde(default)]
     pub disks: Vec<(String, String)>,
+    /// The readiness command's invocation, once it runs.
+    #[serde(default)]
+    pub invocation: Option<String>,
 }
 
 /// What a rollout does next.

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod assistant;
 mod power;
+pub use assistant::*;
 pub use power::*;
 
 use super::error::{Error, RequestError};
