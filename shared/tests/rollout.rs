@@ -478,6 +478,13 @@ impl Fleet for Crashing {
     fn members<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Vec<GroupMember>> {
         self.guard(self.inner.members(g))
     }
+    fn members_of<'a>(
+        &'a self,
+        g: &'a str,
+        ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<GroupMember>> {
+        self.guard(self.inner.members_of(g, ids))
+    }
     fn activity_in_progress<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Option<String>> {
         self.guard(self.inner.activity_in_progress(g))
     }

@@ -519,6 +519,12 @@ impl Seed {
 
     /// The built-in demo region (what `reimage demo` and a plain `reimage sim` serve).
     pub fn demo() -> Self {
+        Self::demo_with_fleet(DEMO_FLEET_SIZE)
+    }
+
+    /// The demo region with `size` instances in the web group (`web-1` …), each Running
+    /// from the group's active configuration's image.
+    pub fn demo_with_fleet(size: usize) -> Self {
         let ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
         let alinux = "aliyun_3_x64_20G_alibase_20240101.vhd";
         let disk = |id: &str, kind: &str, size: u32, device: &str| SeedDisk {
@@ -556,14 +562,14 @@ impl Seed {
         };
         // The web group's fleet: six instances serving from the image of its active
         // configuration.
-        let fleet: Vec<SeedInstance> = (1..=DEMO_FLEET_SIZE)
+        let fleet: Vec<SeedInstance> = (1..=size)
             .map(|n| {
                 instance(
-                    &format!("i-bp1demofleet00000{n:02}"),
+                    &format!("i-bp1demofleet{n:07}"),
                     &format!("web-{n}"),
                     "Running",
                     vec![disk(
-                        &format!("d-bp1demofleetsys000{n:02}"),
+                        &format!("d-bp1demofleetsys{n:05}"),
                         "system",
                         40,
                         "/dev/xvda",

@@ -12,6 +12,7 @@
 //! processes on the real clock instead, so it takes as long as its image does.
 
 mod fc;
+mod rollout;
 mod scale;
 mod tasks;
 
@@ -165,6 +166,7 @@ pub const SECTIONS: &[SectionEntry] = &[
     ("pipeline", |_| Box::pin(pipeline())),
     ("fan-out", |_| Box::pin(fan_out())),
     ("progress", |_| Box::pin(progress())),
+    ("rollout", |_| Box::pin(rollout::run_section())),
     ("scale", |_| Box::pin(scale::run())),
     ("tasks", |_| Box::pin(tasks())),
     ("fc", |options| Box::pin(fc::run(options))),

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::fleet::{Fleet, FleetInstance, GroupMember};
 use super::model::{
-    Batch, Direction, Member, Outcome, Phase, Plan, RolloutId, RolloutRecord, RolloutSpec, Stage,
+    Batch, Direction, Member, Outcome, Paces, Phase, Plan, RolloutId, RolloutRecord, RolloutSpec,
+    Stage,
 };
 use super::plan::{Facts, gate_problem, plan};
 use crate::clock::SharedClock;
@@ -126,6 +127,11 @@ fn std_to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// A learned pace as a delay (none yet: look at once).
+fn seconds_i(s: Option<i64>) -> chrono::Duration {
+    chrono::Duration::seconds(s.unwrap_or(0).max(0))
+}
+
 fn seconds(s: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
 }
@@ -202,6 +208,7 @@ impl Rollouts {
             failure: None,
             to_restore: Vec::new(),
             rollback_failure: None,
+            paces: Paces::default(),
             retries: 0,
             note: "started".to_owned(),
         };
@@ -853,7 +860,7 @@ impl Rollouts {
         let poll = now + std_to_chrono(self.timing.poll);
         match batch.stage {
             Stage::Standby => {
-                let members = self.fleet.members(&group).await?;
+                let members = self.fleet.members_of(&group, &batch.instance_ids).await?;
                 let state = |id: &str| {
                     members
                         .iter()
@@ -919,12 +926,15 @@ impl Rollouts {
                     replacing,
                     ..batch.clone()
                 };
-                Ok(self.to(
-                    record,
-                    now,
-                    Phase::Batch(next),
-                    format!("batch {}: stopping {}", batch.index, stopping.len()),
-                ))
+                Ok(RolloutRecord {
+                    due_at: now + seconds_i(record.paces.stop),
+                    ..self.to(
+                        record,
+                        now,
+                        Phase::Batch(next),
+                        format!("batch {}: stopping {}", batch.index, stopping.len()),
+                    )
+                })
             }
             Stage::AwaitStopped => {
                 let instances = self.fleet.instances(&batch.replacing).await?;
@@ -939,10 +949,13 @@ impl Rollouts {
                         format!("batch {}: waiting for the stop", batch.index),
                     ));
                 }
-                Ok(stage_to(
-                    Stage::Replace,
-                    format!("batch {}: stopped", batch.index),
-                ))
+                Ok(RolloutRecord {
+                    paces: Paces {
+                        stop: Some((now - batch.since).num_seconds()),
+                        ..record.paces
+                    },
+                    ..stage_to(Stage::Replace, format!("batch {}: stopped", batch.index))
+                })
             }
             Stage::Replace => {
                 // Every instance decided on is replaced through its ClientToken, also when it
@@ -963,12 +976,15 @@ impl Rollouts {
                     disks,
                     ..batch.clone()
                 };
-                Ok(self.to(
-                    record,
-                    now,
-                    Phase::Batch(next),
-                    format!("batch {}: system disks replaced", batch.index),
-                ))
+                Ok(RolloutRecord {
+                    due_at: now + seconds_i(record.paces.disks),
+                    ..self.to(
+                        record,
+                        now,
+                        Phase::Batch(next),
+                        format!("batch {}: system disks replaced", batch.index),
+                    )
+                })
             }
             Stage::AwaitDisks => {
                 let ids: Vec<String> = batch.disks.iter().map(|(_, d)| d.clone()).collect();
@@ -993,10 +1009,13 @@ impl Rollouts {
                         format!("batch {}: waiting for the disks", batch.index),
                     ));
                 }
-                Ok(stage_to(
-                    Stage::Start,
-                    format!("batch {}: disks In_use", batch.index),
-                ))
+                Ok(RolloutRecord {
+                    paces: Paces {
+                        disks: Some((now - batch.since).num_seconds()),
+                        ..record.paces
+                    },
+                    ..stage_to(Stage::Start, format!("batch {}: disks In_use", batch.index))
+                })
             }
             Stage::Start => {
                 let instances = self.fleet.instances(&batch.instance_ids).await?;
@@ -1008,10 +1027,13 @@ impl Rollouts {
                 if !starting.is_empty() {
                     self.fleet.start(&starting).await?;
                 }
-                Ok(stage_to(
-                    Stage::AwaitRunning,
-                    format!("batch {}: starting {}", batch.index, starting.len()),
-                ))
+                Ok(RolloutRecord {
+                    due_at: now + seconds_i(record.paces.boot),
+                    ..stage_to(
+                        Stage::AwaitRunning,
+                        format!("batch {}: starting {}", batch.index, starting.len()),
+                    )
+                })
             }
             Stage::AwaitRunning => {
                 let instances = self.fleet.instances(&batch.instance_ids).await?;
@@ -1033,6 +1055,10 @@ impl Rollouts {
                 let until = now + seconds(record.spec.warmup_seconds);
                 Ok(RolloutRecord {
                     due_at: until,
+                    paces: Paces {
+                        boot: Some((now - batch.since).num_seconds()),
+                        ..record.paces
+                    },
                     ..stage_to(
                         Stage::Warmup,
                         format!("batch {}: running; warming up", batch.index),
@@ -1077,22 +1103,28 @@ impl Rollouts {
             Stage::Gate => {
                 let gate_timeout = seconds(record.spec.gate_timeout_seconds);
                 let late = now - batch.since > gate_timeout;
-                if let Some(problem) = self
-                    .gate_problems(record, &batch, &batch.instance_ids)
-                    .await?
-                {
-                    if late {
-                        return Err(Interrupt::Failed(format!(
-                            "batch {} did not pass its gates within {} s: {problem}",
-                            batch.index, record.spec.gate_timeout_seconds
-                        )));
+                // With a readiness command, the first look runs it; the gates of ESS and ECS
+                // are checked with its results, so that all of them hold at the same time.
+                let readiness_first =
+                    record.spec.readiness_command.is_some() && batch.invocation.is_none();
+                if !readiness_first {
+                    if let Some(problem) = self
+                        .gate_problems(record, &batch, &batch.instance_ids)
+                        .await?
+                    {
+                        if late {
+                            return Err(Interrupt::Failed(format!(
+                                "batch {} did not pass its gates within {} s: {problem}",
+                                batch.index, record.spec.gate_timeout_seconds
+                            )));
+                        }
+                        return Ok(self.waiting(
+                            record,
+                            now,
+                            poll,
+                            format!("batch {}: gates not yet: {problem}", batch.index),
+                        ));
                     }
-                    return Ok(self.waiting(
-                        record,
-                        now,
-                        poll,
-                        format!("batch {}: gates not yet: {problem}", batch.index),
-                    ));
                 }
                 if let Some(script) = &record.spec.readiness_command {
                     let Some(invoke) = &batch.invocation else {
@@ -1242,7 +1274,7 @@ impl Rollouts {
         batch: &Batch,
         ids: &[String],
     ) -> Step<Option<String>> {
-        let members: Vec<GroupMember> = self.fleet.members(&record.spec.group_id).await?;
+        let members: Vec<GroupMember> = self.fleet.members_of(&record.spec.group_id, ids).await?;
         let instances: Vec<FleetInstance> = self.fleet.instances(ids).await?;
         for id in ids {
             let Some(member) = members.iter().find(|m| &m.instance_id == id) else {

@@ -87,6 +87,12 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>>;
     /// DescribeScalingInstances: every instance of the group.
     fn members<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<GroupMember>>;
+    /// DescribeScalingInstances for `ids` of the group (those not in it are left out).
+    fn members_of<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<GroupMember>>;
     /// DescribeScalingActivities: an activity of the group in progress, if any.
     fn activity_in_progress<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<String>>;
     /// DescribeInstances for `ids`.
@@ -224,6 +230,41 @@ impl Fleet for AliyunCloud {
                     health_status: m.health_status,
                 })
                 .collect())
+        })
+    }
+
+    fn members_of<'a>(
+        &'a self,
+        group_id: &'a str,
+        ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<GroupMember>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(crate::aliyun::ess::MAX_SCALING_INSTANCE_IDS) {
+                let answer = self
+                    .client()
+                    .ess()
+                    .describe_scaling_instances(&DescribeScalingInstancesRequest {
+                        scaling_group_id: Some(group_id.to_owned()),
+                        instance_ids: chunk.to_vec(),
+                        page_size: Some(crate::aliyun::ess::MAX_PAGE_SIZE),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(
+                    answer
+                        .scaling_instances
+                        .scaling_instance
+                        .into_iter()
+                        .map(|m| GroupMember {
+                            instance_id: m.instance_id,
+                            lifecycle_state: m.lifecycle_state,
+                            health_status: m.health_status,
+                        }),
+                );
+            }
+            Ok(out)
         })
     }
 

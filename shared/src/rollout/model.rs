@@ -359,6 +359,18 @@ pub enum Outcome {
     },
 }
 
+/// How long a batch's instances took to stop, to get their new disks, and to boot, in
+/// seconds, as the last batch saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paces {
+    /// StopInstances → every instance Stopped.
+    pub stop: Option<i64>,
+    /// ReplaceSystemDisk → every new disk In_use.
+    pub disks: Option<i64>,
+    /// StartInstances → every instance Running.
+    pub boot: Option<i64>,
+}
+
 /// One record of a rollout's log (`rollouts/<id>/<seq>.json`), written once, never changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutRecord {
@@ -394,6 +406,10 @@ pub struct RolloutRecord {
     pub to_restore: Vec<String>,
     /// Why the rollback itself failed, if it did: the rollout pauses, naming what is left.
     pub rollback_failure: Option<String>,
+    /// How long the cloud took for each wait of the last batch that waited for it, so that
+    /// the next batch looks first when it should be done.
+    #[serde(default)]
+    pub paces: Paces,
     /// Retries of the current phase after errors that may pass.
     pub retries: u32,
     /// What happened last, in a line.
