@@ -761,3 +761,31 @@ async fn rollout_start_moves_the_fleet_and_status_and_list_tell_the_same() {
         text(&bad.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "about 20 s of real time: run with -- --ignored"]
+async fn demo_rollout_moves_the_fleet_then_catches_a_bad_image_on_the_canary() {
+    let out = output(reimage(&["demo", "--image-seconds", "1", "--rollout"], &[])).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("outcome: succeeded"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "outcome: rolled back: the readiness command failed on i-bp1demofleet0000001 (exit 1)"
+        ),
+        "{stdout}"
+    );
+    let last_configuration_line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("configuration asc-bp1demoweb0000001 holds"))
+        .unwrap();
+    assert!(
+        !last_configuration_line.contains("aliyun_3"),
+        "the bad image never reached the configuration: {last_configuration_line}"
+    );
+}

@@ -163,7 +163,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     let advanced = rollouts.advance(&id).await?;
                     if args.output == Output::Text {
                         let history = rollouts.history(&id).await?;
-                        for record in history.iter().skip(shown) {
+                        for (n, record) in history.iter().enumerate().skip(shown) {
+                            // A wait looked at again says the same: shown once.
+                            if n > 0 && history[n - 1].note == record.note {
+                                continue;
+                            }
                             println!("  {} {}", record.at.format("%H:%M:%S"), record.note);
                         }
                         shown = history.len();

@@ -20,6 +20,8 @@ use reimage::model::{PermissionSource, UpdateRequest};
 use reimage::store::file::FileStore;
 use reimage_sim::Seed;
 
+mod rollout;
+
 use crate::cmd::run::{drive, outcome};
 use crate::report::{ExecutionView, Output, Progress};
 use crate::settings;
@@ -39,6 +41,10 @@ pub struct Args {
     /// How to print the result.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Then roll the new image out to the web group's six running instances (a canary, a
+    /// readiness command, two at a time), and roll out a bad image that the canary catches.
+    #[arg(long, conflicts_with = "output")]
+    rollout: bool,
 }
 
 /// What the demo updates: a Running instance, and an Active and an Inactive configuration of
@@ -136,7 +142,12 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(FileStore::open(&dir).context("cannot open the state directory")?);
     let client = sim_client(&sim, clock.clone())?;
     let dispatcher = Arc::new(LocalDispatcher::new(clock.clone()));
-    let engine = settings::engine(store, clock, dispatcher.clone(), settings::clouds(client));
+    let engine = settings::engine(
+        store.clone(),
+        clock.clone(),
+        dispatcher.clone(),
+        settings::clouds(client.clone()),
+    );
     let request = UpdateRequest {
         instance_id: targets.instance_id.clone(),
         image_name: None,
@@ -168,6 +179,28 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Output::Json => println!("{}", serde_json::to_string_pretty(&view)?),
+    }
+    if args.rollout {
+        let (Some(image), true) = (view.image_id.clone(), view.status == "succeeded") else {
+            sim.shutdown().await;
+            return outcome(&last);
+        };
+        let demo = rollout::DemoRollout {
+            sim: &sim,
+            store,
+            clock,
+            client,
+            group_id: &targets.scaling_group_id,
+            configuration_id: &targets.configuration_ids[0],
+        };
+        let bad = "aliyun_3_x64_20G_alibase_20240101.vhd";
+        let as_expected = demo.run(&image, bad).await?;
+        sim.shutdown().await;
+        return Ok(if as_expected {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     sim.shutdown().await;
     outcome(&last)
