@@ -11,7 +11,7 @@ use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
     Advanced, Amount, CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember,
-    Outcome, Phase, RolloutId, RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
+    Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -199,6 +199,9 @@ fn spec() -> RolloutSpec {
         max_unavailable: Amount::Count(2),
         bake_seconds: 120,
         readiness_command: Some("systemctl is-active web".to_owned()),
+        // A bad image fails its readiness command again and again until the gate timeout:
+        // a short one keeps the runs that crash at each of those calls few.
+        gate_timeout_seconds: 30,
         ..RolloutSpec::new(GROUP, TARGET)
     }
 }
@@ -286,48 +289,28 @@ async fn a_bad_image_is_caught_on_the_canary_and_the_configuration_is_never_touc
 
 #[tokio::test]
 async fn a_failure_in_a_later_batch_puts_each_instance_back_on_its_own_image() {
-    // Three instances on Ubuntu, three on Alibaba Cloud Linux: a rollback has no one image
-    // to put back.
-    let rig = rig(seed(6, 3)).await;
+    // The instances alternate between Ubuntu and Alibaba Cloud Linux: a rollback has no one
+    // image to put back.
+    let mut seed = seed(6, 6);
+    for (n, id) in fleet_ids().iter().enumerate() {
+        if let Some(i) = seed.instances.iter_mut().find(|i| &i.instance_id == id) {
+            i.image_id = if n % 2 == 0 { UBUNTU } else { ALINUX }.to_owned();
+        }
+    }
+    let rig = rig(seed).await;
     let before: Vec<(String, String)> = fleet_ids()
         .into_iter()
         .map(|i| (i.clone(), rig.image_of(&i)))
         .collect();
-    let rollouts = rig.rollouts();
+    // Batches: the canary, two, two, one. The cloud refuses the fifth replacement: the
+    // third batch's second, after its first was made (its disk still being written).
+    let fleet = Arc::new(Crashing {
+        refuse_replace: 5,
+        ..Arc::into_inner(Crashing::new(rig.cloud.clone(), 0, false)).unwrap()
+    });
+    let rollouts = rig.rollouts_over(fleet, rig.store.clone());
     let id = rollouts.start(spec()).await.unwrap();
-    let armed = std::cell::Cell::new(false);
-    let store = rig.store.clone();
-    let outcome = {
-        let rollouts = &rollouts;
-        let id = &id;
-        let mut outcome = None;
-        for _ in 0..5_000 {
-            match rollouts.advance(id).await.unwrap() {
-                Advanced::Ended(o) => {
-                    outcome = Some(o);
-                    break;
-                }
-                Advanced::LostRace => {}
-                Advanced::Waiting(at) => {
-                    if at > rig.clock.now() {
-                        rig.clock.set(at);
-                    }
-                }
-            }
-            let latest = rollouts.latest(id).await.unwrap();
-            // Once the canary and the next batch are on the image, the third batch's first
-            // replacement is refused by the cloud.
-            if !armed.get() && latest.moved.len() == 3 {
-                rig.sim
-                    .admin()
-                    .fail_next("ReplaceSystemDisk", "InvalidParameter.Conflict", 400, 1)
-                    .unwrap();
-                armed.set(true);
-            }
-        }
-        drop(store);
-        outcome.expect("ended")
-    };
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
     let Outcome::RolledBack { reason } = outcome else {
         panic!("{outcome:?}");
     };
@@ -352,6 +335,7 @@ async fn a_failure_in_a_later_batch_puts_each_instance_back_on_its_own_image() {
         "the three moved and the two of the failed batch: {:?}",
         last.restored
     );
+    assert_eq!(replacements(&rig, 6), [2, 2, 2, 2, 0, 0]);
 }
 
 #[tokio::test]
@@ -453,6 +437,22 @@ struct Crashing {
     n: usize,
     after: bool,
     seen: AtomicUsize,
+    /// The ReplaceSystemDisk call (from 1) the cloud refuses, as a non-retryable error.
+    refuse_replace: usize,
+    replaces: AtomicUsize,
+}
+
+impl Crashing {
+    fn new(inner: Arc<dyn Fleet>, n: usize, after: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            n,
+            after,
+            seen: AtomicUsize::new(0),
+            refuse_replace: 0,
+            replaces: AtomicUsize::new(0),
+        })
+    }
 }
 
 impl Crashing {
@@ -497,6 +497,9 @@ impl Fleet for Crashing {
     fn images<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>> {
         self.guard(self.inner.images(ids))
     }
+    fn system_disks<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, FleetDisk)>> {
+        self.guard(self.inner.system_disks(ids))
+    }
     fn configuration_image<'a>(&'a self, c: &'a str) -> CloudFuture<'a, Option<String>> {
         self.guard(self.inner.configuration_image(c))
     }
@@ -540,6 +543,15 @@ impl Fleet for Crashing {
         m: &'a str,
         t: &'a str,
     ) -> CloudFuture<'a, String> {
+        if self.replaces.fetch_add(1, Ordering::SeqCst) + 1 == self.refuse_replace {
+            return Box::pin(async {
+                Err(reimage::steps::CloudError::client(
+                    "ReplaceSystemDisk",
+                    "InvalidParameter.Conflict",
+                    "The specified image does not support the specified instance type.",
+                ))
+            });
+        }
         self.guard(self.inner.replace_system_disk(i, m, t))
     }
     fn run_command<'a>(
@@ -556,69 +568,52 @@ impl Fleet for Crashing {
     }
 }
 
-/// Each instance's system disk now is the one the rollout's records name: no instance was
-/// given a second new disk by a replay.
-async fn assert_one_replacement_each(rig: &Rig, history: &[RolloutRecord]) {
-    let mut recorded: Vec<(String, String)> = Vec::new();
-    for record in history {
-        if let Some(Phase::Batch(batch)) = &record.phase {
-            for pair in &batch.disks {
-                if !recorded.contains(pair) {
-                    recorded.push(pair.clone());
-                }
-            }
-        }
-    }
-    let state = rig.sim.admin().state();
-    for instance in fleet_ids().iter().take(2) {
-        let disks: Vec<&(String, String)> =
-            recorded.iter().filter(|(i, _)| i == instance).collect();
-        assert_eq!(disks.len(), 1, "{instance}: {disks:?}");
-        let now = state
-            .instances
-            .iter()
-            .find(|i| &i.instance_id == instance)
-            .map(|i| i.disk_ids[0].clone())
-            .unwrap();
-        assert_eq!(now, disks[0].1, "{instance}");
-    }
+/// How many new system disks each of the first `n` fleet instances got.
+fn replacements(rig: &Rig, n: usize) -> Vec<u32> {
+    fleet_ids()
+        .iter()
+        .take(n)
+        .map(|i| rig.sim.admin().instance(i).expect("instance").replacements)
+        .collect()
 }
 
-#[tokio::test]
-async fn a_crash_at_any_cloud_call_or_record_write_resumes_to_the_same_end() {
-    // Two instances (a canary and one batch) keep every crash run short.
+/// Runs a rollout of `spec` over a fresh rig of `seed` crashed at every cloud call and every
+/// record write in turn (before and after each), resumes it without the crash, and checks
+/// each end with `check`.
+async fn crash_matrix(
+    seed: fn() -> Seed,
+    prepare: fn(&Rig),
+    spec: RolloutSpec,
+    check: fn(&Rig, &Outcome),
+) {
     let calls = {
-        let rig = rig(seed(2, 2)).await;
-        let counting = Arc::new(Crashing {
-            inner: rig.cloud.clone(),
-            n: 0,
-            after: false,
-            seen: AtomicUsize::new(0),
-        });
+        let rig = rig(seed()).await;
+        prepare(&rig);
+        let counting = Crashing::new(rig.cloud.clone(), 0, false);
         let rollouts = rig.rollouts_over(counting.clone(), rig.store.clone());
-        let id = rollouts.start(spec()).await.unwrap();
-        assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+        let id = rollouts.start(spec.clone()).await.unwrap();
+        let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+        check(&rig, &outcome);
         counting.seen.load(Ordering::SeqCst)
     };
     assert!(calls > 20, "{calls}");
     let writes = {
-        let rig = rig(seed(2, 2)).await;
+        let rig = rig(seed()).await;
+        prepare(&rig);
         let rollouts = rig.rollouts();
-        let id = rollouts.start(spec()).await.unwrap();
+        let id = rollouts.start(spec.clone()).await.unwrap();
         rig.drive(&rollouts, &id, |_| {}).await;
         rollouts.history(&id).await.unwrap().len() + 1
     };
     for after in [false, true] {
         for n in 1..=calls {
-            let rig = rig(seed(2, 2)).await;
-            let crashing = Arc::new(Crashing {
-                inner: rig.cloud.clone(),
-                n,
-                after,
-                seen: AtomicUsize::new(0),
-            });
-            let doomed = rig.rollouts_over(crashing, rig.store.clone());
-            let id = doomed.start(spec()).await.unwrap();
+            let rig = rig(seed()).await;
+            prepare(&rig);
+            let doomed = rig.rollouts_over(
+                Crashing::new(rig.cloud.clone(), n, after),
+                rig.store.clone(),
+            );
+            let id = doomed.start(spec.clone()).await.unwrap();
             let clock = rig.clock.clone();
             let run = {
                 let id = id.clone();
@@ -639,33 +634,22 @@ async fn a_crash_at_any_cloud_call_or_record_write_resumes_to_the_same_end() {
             assert!(run.await.is_err(), "call {n} (after: {after}) crashed");
             let rollouts = rig.rollouts();
             let outcome = rig.drive(&rollouts, &id, |_| {}).await;
-            assert_eq!(
-                outcome,
-                Outcome::Succeeded,
-                "crash at call {n} (after: {after})"
-            );
-            for instance in fleet_ids().iter().take(2) {
-                assert_eq!(rig.image_of(instance), TARGET);
-            }
-            assert_eq!(rig.configuration_image(ACTIVE), TARGET);
-            rig.assert_group_at_rest();
-            assert_one_replacement_each(&rig, &rollouts.history(&id).await.unwrap()).await;
+            check(&rig, &outcome);
         }
         for n in 1..=writes {
-            let rig = rig(seed(2, 2)).await;
-            let crashing = reimage::steps::testing::CrashingStore::new(
-                rig.store.clone(),
-                n,
-                if after {
-                    reimage::steps::testing::CrashPoint::After
-                } else {
-                    reimage::steps::testing::CrashPoint::Before
-                },
-            );
+            let rig = rig(seed()).await;
+            prepare(&rig);
+            let point = if after {
+                reimage::steps::testing::CrashPoint::After
+            } else {
+                reimage::steps::testing::CrashPoint::Before
+            };
+            let crashing = reimage::steps::testing::CrashingStore::new(rig.store.clone(), n, point);
             let doomed = rig.rollouts_over(rig.cloud.clone(), crashing);
             let clock = rig.clock.clone();
+            let spec = spec.clone();
             let run = tokio::spawn(async move {
-                let id = doomed.start(spec()).await.expect("start");
+                let id = doomed.start(spec).await.expect("start");
                 loop {
                     match doomed.advance(&id).await.expect("advance") {
                         Advanced::Ended(_) => return,
@@ -692,13 +676,53 @@ async fn a_crash_at_any_cloud_call_or_record_write_resumes_to_the_same_end() {
                 continue;
             };
             let outcome = rig.drive(&rollouts, &id, |_| {}).await;
-            assert_eq!(
-                outcome,
-                Outcome::Succeeded,
-                "crash at write {n} (after: {after})"
-            );
-            rig.assert_group_at_rest();
-            assert_one_replacement_each(&rig, &rollouts.history(&id).await.unwrap()).await;
+            check(&rig, &outcome);
         }
     }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_call_or_write_of_a_rollout_resumes_to_the_same_end() {
+    crash_matrix(
+        || seed(2, 2),
+        |_| {},
+        spec(),
+        |rig, outcome| {
+            assert_eq!(outcome, &Outcome::Succeeded);
+            for instance in fleet_ids().iter().take(2) {
+                assert_eq!(rig.image_of(instance), TARGET);
+            }
+            assert_eq!(rig.configuration_image(ACTIVE), TARGET);
+            rig.assert_group_at_rest();
+            assert_eq!(
+                replacements(rig, 2),
+                [1, 1],
+                "one new disk each, whatever the replays"
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_call_or_write_of_a_rollback_resumes_to_the_same_end() {
+    crash_matrix(
+        || seed(2, 2),
+        |rig| rig.sim.admin().mark_image_bad(TARGET).unwrap(),
+        spec(),
+        |rig, outcome| {
+            assert!(matches!(outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+            for instance in fleet_ids().iter().take(2) {
+                assert_eq!(rig.image_of(instance), UBUNTU);
+            }
+            assert_eq!(rig.configuration_image(ACTIVE), UBUNTU);
+            rig.assert_group_at_rest();
+            assert_eq!(
+                replacements(rig, 2),
+                [2, 0],
+                "the canary there and back, the other untouched"
+            );
+        },
+    )
+    .await;
 }

@@ -49,6 +49,8 @@ pub struct InstanceView {
     pub image_id: String,
     /// Its disks' ids, system disk first.
     pub disk_ids: Vec<String>,
+    /// How many new system disks ReplaceSystemDisk gave it.
+    pub replacements: u32,
 }
 
 /// A snapshot as the admin interface shows it.
@@ -197,6 +199,7 @@ impl Admin {
                         status: i.status.as_str().to_owned(),
                         image_id: i.image_id.clone(),
                         disk_ids: disks.iter().map(|d| d.disk_id.clone()).collect(),
+                        replacements: i.replacements,
                     }
                 })
                 .collect(),

@@ -70,6 +70,7 @@ impl Region {
                 settles_at: None,
                 stopped_mode: (i.status == "Stopped").then(|| "KeepCharging".to_owned()),
                 locks: Vec::new(),
+                replacements: 0,
             });
             for d in &i.disks {
                 ecs.disks.push(Disk {

@@ -129,11 +129,41 @@ fn std_to_chrono(d: Duration) -> chrono::Duration {
 
 /// A learned pace as a delay (none yet: look at once).
 fn seconds_i(s: Option<i64>) -> chrono::Duration {
-    chrono::Duration::seconds(s.unwrap_or(0).max(0))
+    chrono::Duration::seconds(s.unwrap_or(0).clamp(0, LONGEST))
 }
 
+/// Longest wait a rollout takes (what `validate_spec` allows is far below it).
+const LONGEST: i64 = 366 * 24 * 3600;
+
 fn seconds(s: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+    chrono::Duration::seconds(i64::try_from(s).unwrap_or(LONGEST).min(LONGEST))
+}
+
+/// What a dry run found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DryRun {
+    /// The rollout would go this way.
+    Plan {
+        /// The plan.
+        plan: Plan,
+        /// Its hash: `start` given it refuses a group that changed since.
+        hash: String,
+    },
+    /// The rollout would be refused, for these reasons.
+    Refused(Vec<String>),
+}
+
+/// A digest of what the rollout would do: the request (without a hash of its own) and the
+/// plan (who moves from which image, in which batches, the floor, the configuration).
+pub fn plan_hash(spec: &RolloutSpec, plan: &Plan) -> String {
+    use sha2::Digest as _;
+    let spec = RolloutSpec {
+        plan_hash: None,
+        ..spec.clone()
+    };
+    let text = serde_json::to_string(&(spec, plan)).unwrap_or_default();
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!("sha256:{}", &hex::encode(digest)[..16])
 }
 
 /// Checks what a rollout is asked before anything is written.
@@ -164,6 +194,25 @@ pub fn validate_spec(spec: &RolloutSpec) -> Result<(), String> {
     }
     if spec.min_in_service.is_some_and(|p| p > 100) {
         return Err("min-in-service is a percentage from 0 to 100".to_owned());
+    }
+    let bounds = [
+        ("bake-seconds", spec.bake_seconds, 0, 172_800),
+        ("warmup-seconds", spec.warmup_seconds, 0, 3_600),
+        ("gate-timeout-seconds", spec.gate_timeout_seconds, 1, 86_400),
+    ];
+    for (name, value, least, most) in bounds {
+        if !(least..=most).contains(&value) {
+            return Err(format!(
+                "{name} is {value}; it must be from {least} to {most}"
+            ));
+        }
+    }
+    if spec
+        .readiness_command
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty() || c.len() > 16 * 1024)
+    {
+        return Err("the readiness command is empty or longer than 16 KiB".to_owned());
     }
     Ok(())
 }
@@ -208,12 +257,37 @@ impl Rollouts {
             failure: None,
             to_restore: Vec::new(),
             rollback_failure: None,
+            lost: Vec::new(),
             paces: Paces::default(),
             retries: 0,
             note: "started".to_owned(),
         };
         self.write(&record).await?;
         Ok(id)
+    }
+
+    /// The pre-flight alone, reading only: the plan and its hash (what `start` with that
+    /// hash insists on finding again), or every reason the rollout would be refused.
+    pub async fn dry_run(&self, spec: &RolloutSpec) -> Result<DryRun, RolloutError> {
+        validate_spec(spec).map_err(RolloutError::Invalid)?;
+        let facts = match self.read_facts(spec).await {
+            Ok(facts) => facts,
+            Err(Interrupt::Store(e)) => return Err(e),
+            Err(Interrupt::Failed(reason)) => return Ok(DryRun::Refused(vec![reason])),
+            Err(Interrupt::Cloud(e)) => {
+                return Ok(DryRun::Refused(vec![format!(
+                    "{} answered {}: {}",
+                    e.action, e.code, e.message
+                )]));
+            }
+        };
+        Ok(match plan(spec, &facts) {
+            Ok(plan) => DryRun::Plan {
+                hash: plan_hash(spec, &plan),
+                plan,
+            },
+            Err(refusals) => DryRun::Refused(refusals),
+        })
     }
 
     async fn write(&self, record: &RolloutRecord) -> Result<(), RolloutError> {
@@ -437,6 +511,9 @@ impl Rollouts {
                     left.join(", ")
                 },
             );
+            if !left.is_empty() {
+                reason.push_str(" (they may be stopped, or in Standby)");
+            }
             if record.configuration_swapped {
                 reason.push_str(&format!(
                     "; configuration {} still holds {}",
@@ -458,7 +535,11 @@ impl Rollouts {
                 to_restore.push(moved.clone());
             }
         }
-        let next = if record.configuration_swapped {
+        // A failure of the swap itself may come after the cloud applied it (an answer lost,
+        // retries spent on the read-back): the restore reads before it writes.
+        let swapped =
+            record.configuration_swapped || matches!(record.phase, Some(Phase::SwapConfiguration));
+        let next = if swapped {
             Phase::RestoreConfiguration
         } else {
             self.next_rollback_batch(plan, &to_restore, &record.restored, 0, now)
@@ -475,13 +556,13 @@ impl Rollouts {
         &self,
         plan: &Plan,
         to_restore: &[String],
-        restored: &[String],
+        done: &[String],
         index: u32,
         now: DateTime<Utc>,
     ) -> Option<Phase> {
         let ids: Vec<String> = to_restore
             .iter()
-            .filter(|i| !restored.contains(i))
+            .filter(|i| !done.contains(i))
             .take(plan.batch_size.max(1) as usize)
             .cloned()
             .collect();
@@ -495,6 +576,7 @@ impl Rollouts {
                 replacing: Vec::new(),
                 disks: Vec::new(),
                 invocation: None,
+                attempts: 0,
             })
         })
     }
@@ -511,6 +593,7 @@ impl Rollouts {
             replacing: Vec::new(),
             disks: Vec::new(),
             invocation: None,
+            attempts: 0,
         }))
     }
 
@@ -539,6 +622,7 @@ impl Rollouts {
                     replacing: Vec::new(),
                     disks: Vec::new(),
                     invocation: None,
+                    attempts: 0,
                 };
                 if let Some(problem) = self
                     .gate_problems(record, &canary, &canary.instance_ids)
@@ -584,7 +668,13 @@ impl Rollouts {
                     }
                 }
                 let next = self
-                    .next_rollback_batch(plan, &record.to_restore, &record.restored, 0, now)
+                    .next_rollback_batch(
+                        plan,
+                        &record.to_restore,
+                        &settled(record, &record.restored),
+                        0,
+                        now,
+                    )
                     .unwrap_or(Phase::Resume);
                 Ok(RolloutRecord {
                     configuration_swapped: false,
@@ -622,8 +712,8 @@ impl Rollouts {
         format!("ro{}-{what}", &hex[..20])
     }
 
-    async fn preflight(&self, record: &RolloutRecord, now: DateTime<Utc>) -> Step<RolloutRecord> {
-        let spec = &record.spec;
+    /// What the pre-flight reads: the group's checks, then the facts the plan is made of.
+    async fn read_facts(&self, spec: &RolloutSpec) -> Step<Facts> {
         let group = self.fleet.group(&spec.group_id).await?;
         let Some(group) = group else {
             return Err(Interrupt::Failed(format!(
@@ -697,13 +787,27 @@ impl Rollouts {
                 .map(|image| (config.clone(), image)),
             None => None,
         };
-        let facts = Facts {
+        Ok(Facts {
             members,
             instances,
             configuration,
             missing_images,
-        };
+        })
+    }
+
+    async fn preflight(&self, record: &RolloutRecord, now: DateTime<Utc>) -> Step<RolloutRecord> {
+        let spec = &record.spec;
+        let facts = self.read_facts(spec).await?;
         let plan = plan(spec, &facts).map_err(|refusals| Interrupt::Failed(refusals.join("; ")))?;
+        if let Some(expected) = &spec.plan_hash {
+            let now_hash = plan_hash(spec, &plan);
+            if &now_hash != expected {
+                return Err(Interrupt::Failed(format!(
+                    "the group changed since the dry run: its plan was {expected}, it is {now_hash} now; \
+                     look at `--dry-run` again"
+                )));
+            }
+        }
         self.take_lease(record).await?;
         let note = format!(
             "{} instance(s) to move in batches of {} after a canary of {}; {} stay in service",
@@ -860,26 +964,87 @@ impl Rollouts {
         let poll = now + std_to_chrono(self.timing.poll);
         match batch.stage {
             Stage::Standby => {
-                let members = self.fleet.members_of(&group, &batch.instance_ids).await?;
+                // Forward, the whole group is read: the instances in service besides this
+                // batch must not be fewer than the floor.
+                let members = match batch.direction {
+                    Direction::Forward => self.fleet.members(&group).await?,
+                    Direction::Back => self.fleet.members_of(&group, &batch.instance_ids).await?,
+                };
                 let state = |id: &str| {
                     members
                         .iter()
                         .find(|m| m.instance_id == id)
                         .map(|m| m.lifecycle_state.clone())
                 };
-                let gone: Vec<&String> = batch
+                let gone: Vec<String> = batch
                     .instance_ids
                     .iter()
                     .filter(|i| state(i).is_none())
+                    .cloned()
                     .collect();
                 if !gone.is_empty() {
-                    return Err(Interrupt::Failed(format!(
-                        "instances left the group during the rollout: {}",
-                        gone.iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
+                    if batch.direction == Direction::Forward {
+                        return Err(Interrupt::Failed(format!(
+                            "instances left the group during the rollout: {}",
+                            gone.join(", ")
+                        )));
+                    }
+                    // A rollback goes on with the others: what is gone cannot be put back.
+                    let mut lost = record.lost.clone();
+                    lost.extend(gone.iter().cloned());
+                    let kept: Vec<String> = batch
+                        .instance_ids
+                        .iter()
+                        .filter(|i| !gone.contains(i))
+                        .cloned()
+                        .collect();
+                    let with = RolloutRecord {
+                        lost,
+                        ..record.clone()
+                    };
+                    let note = format!(
+                        "rollback batch {}: gone from the group: {}",
+                        batch.index,
+                        gone.join(", ")
+                    );
+                    let next = if kept.is_empty() {
+                        let plan = plan_of(record)?;
+                        self.next_rollback_batch(
+                            plan,
+                            &record.to_restore,
+                            &settled(&with, &with.restored),
+                            batch.index + 1,
+                            now,
+                        )
+                        .unwrap_or(Phase::Resume)
+                    } else {
+                        Phase::Batch(Batch {
+                            instance_ids: kept,
+                            ..batch.clone()
+                        })
+                    };
+                    return Ok(self.to(&with, now, next, note));
+                }
+                if batch.direction == Direction::Forward {
+                    let floor = plan_of(record)?.floor;
+                    let serving = members
+                        .iter()
+                        .filter(|m| !batch.instance_ids.contains(&m.instance_id))
+                        .filter(|m| {
+                            matches!(m.lifecycle_state.as_str(), "InService" | "Protected")
+                                && m.health_status == "Healthy"
+                        })
+                        .count() as u32;
+                    if serving < floor {
+                        let problem = format!(
+                            "{serving} instance(s) in service besides batch {}, below the floor of {floor}",
+                            batch.index
+                        );
+                        if past_timeout {
+                            return Err(Interrupt::Failed(problem));
+                        }
+                        return Ok(self.waiting(record, now, poll, problem));
+                    }
                 }
                 let protected: Vec<String> = batch
                     .instance_ids
@@ -897,6 +1062,7 @@ impl Rollouts {
                     .cloned()
                     .collect();
                 if !entering.is_empty() {
+                    // Synchronous (Async=false): the instances are in Standby when it answers.
                     let token = self.token(record, &format!("{dir}{}-in", batch.index));
                     self.fleet.enter_standby(&group, &entering, &token).await?;
                 }
@@ -938,7 +1104,17 @@ impl Rollouts {
             }
             Stage::AwaitStopped => {
                 let instances = self.fleet.instances(&batch.replacing).await?;
-                if instances.iter().any(|i| i.status != "Stopped") {
+                let mut waiting = instances
+                    .iter()
+                    .any(|i| i.status != "Stopped" || !i.locks.is_empty());
+                // A rollback may find a disk the failed batch was still writing: a new
+                // replacement must wait until it is In_use.
+                if !waiting && batch.direction == Direction::Back && !batch.replacing.is_empty() {
+                    let disks = self.fleet.system_disks(&batch.replacing).await?;
+                    waiting = batch.replacing.len() != disks.len()
+                        || disks.iter().any(|(_, d)| d.status != "In_use");
+                }
+                if waiting {
                     if past_timeout {
                         return Err(timed_out("its instances to stop"));
                     }
@@ -1018,20 +1194,39 @@ impl Rollouts {
                 })
             }
             Stage::Start => {
-                let instances = self.fleet.instances(&batch.instance_ids).await?;
-                let starting: Vec<String> = instances
-                    .iter()
-                    .filter(|i| i.status == "Stopped")
-                    .map(|i| i.instance_id.clone())
-                    .collect();
-                if !starting.is_empty() {
-                    self.fleet.start(&starting).await?;
-                }
+                // Forward, the instances stopped are the ones replaced: started without a
+                // look, unless a replay finds them started already.
+                let optimistic =
+                    batch.direction == Direction::Forward && !batch.replacing.is_empty();
+                let started = if optimistic {
+                    match self.fleet.start(&batch.replacing).await {
+                        Ok(()) => Some(batch.replacing.len()),
+                        Err(e) if e.code == "IncorrectInstanceStatus" => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    None
+                };
+                let count = match started {
+                    Some(n) => n,
+                    None => {
+                        let instances = self.fleet.instances(&batch.instance_ids).await?;
+                        let starting: Vec<String> = instances
+                            .iter()
+                            .filter(|i| i.status == "Stopped")
+                            .map(|i| i.instance_id.clone())
+                            .collect();
+                        if !starting.is_empty() {
+                            self.fleet.start(&starting).await?;
+                        }
+                        starting.len()
+                    }
+                };
                 Ok(RolloutRecord {
                     due_at: now + seconds_i(record.paces.boot),
                     ..stage_to(
                         Stage::AwaitRunning,
-                        format!("batch {}: starting {}", batch.index, starting.len()),
+                        format!("batch {}: starting {count}", batch.index),
                     )
                 })
             }
@@ -1128,7 +1323,10 @@ impl Rollouts {
                 }
                 if let Some(script) = &record.spec.readiness_command {
                     let Some(invoke) = &batch.invocation else {
-                        let token = self.token(record, &format!("{dir}{}-ready", batch.index));
+                        let token = self.token(
+                            record,
+                            &format!("{dir}{}-ready-{}", batch.index, batch.attempts),
+                        );
                         let timeout =
                             u32::try_from(record.spec.gate_timeout_seconds).unwrap_or(u32::MAX);
                         let invoke = self
@@ -1161,7 +1359,7 @@ impl Rollouts {
                             }
                             Some(r) => {
                                 let said = r.output.lines().next().unwrap_or_default().trim();
-                                return Err(Interrupt::Failed(format!(
+                                let problem = format!(
                                     "the readiness command {} on {id} (exit {}){}",
                                     r.status.to_lowercase(),
                                     r.exit_code,
@@ -1170,7 +1368,26 @@ impl Rollouts {
                                     } else {
                                         format!(": {said}")
                                     }
-                                )));
+                                );
+                                if late {
+                                    return Err(Interrupt::Failed(problem));
+                                }
+                                // It runs again until the gate timeout: a service may take a
+                                // while to come up.
+                                let next = Batch {
+                                    invocation: None,
+                                    attempts: batch.attempts + 1,
+                                    ..batch.clone()
+                                };
+                                return Ok(RolloutRecord {
+                                    due_at: poll,
+                                    ..self.to(
+                                        record,
+                                        now,
+                                        Phase::Batch(next),
+                                        format!("batch {}: {problem}; again", batch.index),
+                                    )
+                                });
                             }
                             None => pending.push(id.clone()),
                         }
@@ -1217,7 +1434,9 @@ impl Rollouts {
                     moved,
                     ..record.clone()
                 };
-                let next = if batch.index == 0 && plan.configuration_id.is_some() {
+                let next = if batch.index == 0
+                    && (plan.configuration_id.is_some() || plan.batches().len() > 1)
+                {
                     Phase::Bake {
                         until: now + seconds(record.spec.bake_seconds),
                     }
@@ -1249,7 +1468,13 @@ impl Rollouts {
                         .cloned(),
                 );
                 let next = self
-                    .next_rollback_batch(plan, &record.to_restore, &restored, batch.index + 1, now)
+                    .next_rollback_batch(
+                        plan,
+                        &record.to_restore,
+                        &settled(record, &restored),
+                        batch.index + 1,
+                        now,
+                    )
                     .unwrap_or(Phase::Resume);
                 let with = RolloutRecord {
                     restored,
@@ -1305,6 +1530,11 @@ impl Rollouts {
         }
         Ok(None)
     }
+}
+
+/// The instances a rollback is done with: put back, or gone.
+fn settled(record: &RolloutRecord, restored: &[String]) -> Vec<String> {
+    restored.iter().chain(&record.lost).cloned().collect()
 }
 
 fn plan_of(record: &RolloutRecord) -> Step<&Plan> {

@@ -99,6 +99,11 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     fn instances<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetInstance>>;
     /// DescribeDisks for `disk_ids`.
     fn disks<'a>(&'a self, disk_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetDisk>>;
+    /// The system disk of each of `instance_ids` (DescribeDisks, one call each).
+    fn system_disks<'a>(
+        &'a self,
+        instance_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<(String, FleetDisk)>>;
     /// Which of `image_ids` exist, with their status.
     fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>>;
     /// The image a scaling configuration holds.
@@ -339,6 +344,37 @@ impl Fleet for AliyunCloud {
                 out.extend(answer.disks.disk.into_iter().map(|d| FleetDisk {
                     disk_id: d.disk_id,
                     status: d.status,
+                }));
+            }
+            Ok(out)
+        })
+    }
+
+    fn system_disks<'a>(
+        &'a self,
+        instance_ids: &'a [String],
+    ) -> CloudFuture<'a, Vec<(String, FleetDisk)>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(instance_ids.len());
+            for id in instance_ids {
+                let answer = self
+                    .client()
+                    .ecs()
+                    .describe_disks(&DescribeDisksRequest {
+                        instance_id: Some(id.clone()),
+                        disk_type: Some(crate::aliyun::ecs::DiskType::System),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(answer.disks.disk.into_iter().map(|d| {
+                    (
+                        id.clone(),
+                        FleetDisk {
+                            disk_id: d.disk_id,
+                            status: d.status,
+                        },
+                    )
                 }));
             }
             Ok(out)

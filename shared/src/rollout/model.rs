@@ -167,6 +167,10 @@ pub struct RolloutSpec {
     /// 0 for the instance to pass (the readiness gate).
     #[serde(default)]
     pub readiness_command: Option<String>,
+    /// The plan hash of a dry run: the pre-flight refuses a group that no longer gives the
+    /// same plan.
+    #[serde(default)]
+    pub plan_hash: Option<String>,
     /// Whether Standby instances are moved.
     pub standby: Membership,
     /// Whether Protected instances are moved.
@@ -186,6 +190,7 @@ impl RolloutSpec {
             warmup_seconds: 30,
             gate_timeout_seconds: 900,
             readiness_command: None,
+            plan_hash: None,
             standby: Membership::Skip,
             protected: Membership::Skip,
         }
@@ -308,6 +313,10 @@ pub struct Batch {
     /// The readiness command's invocation, once it runs.
     #[serde(default)]
     pub invocation: Option<String>,
+    /// How many times the readiness command ran and failed (it runs again until the gate
+    /// timeout).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// What a rollout does next.
@@ -406,6 +415,9 @@ pub struct RolloutRecord {
     pub to_restore: Vec<String>,
     /// Why the rollback itself failed, if it did: the rollout pauses, naming what is left.
     pub rollback_failure: Option<String>,
+    /// Instances a rollback found gone from the group (released or removed meanwhile).
+    #[serde(default)]
+    pub lost: Vec<String>,
     /// How long the cloud took for each wait of the last batch that waited for it, so that
     /// the next batch looks first when it should be done.
     #[serde(default)]

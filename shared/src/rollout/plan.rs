@@ -87,17 +87,27 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
             gone.join(", ")
         ));
     }
+    // Protected instances serve as InService ones do; Standby ones serve nothing.
     let in_service = facts
         .members
         .iter()
-        .filter(|m| m.lifecycle_state == "InService" && m.health_status == "Healthy")
+        .filter(|m| {
+            matches!(m.lifecycle_state.as_str(), "InService" | "Protected")
+                && m.health_status == "Healthy"
+        })
         .count() as u32;
     let allowed = spec.max_unavailable.of(in_service);
     let floor = match spec.min_in_service {
         Some(p) => (in_service * u32::from(p)).div_ceil(100),
         None => in_service.saturating_sub(allowed).max(in_service.min(1)),
     };
-    let batch_size = allowed.min(in_service.saturating_sub(floor));
+    let only_standby = members.iter().all(|m| m.lifecycle_state == "Standby");
+    let batch_size = if only_standby {
+        // Moving Standby instances takes nothing out of service.
+        spec.max_unavailable.of(members.len() as u32).max(1)
+    } else {
+        allowed.min(in_service.saturating_sub(floor))
+    };
     if batch_size == 0 && !members.is_empty() {
         refusals.push(match spec.min_in_service {
             None => format!(

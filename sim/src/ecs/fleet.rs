@@ -221,7 +221,9 @@ impl Ecs {
             ..old
         });
         // DescribeInstances' ImageId is "the ID of the image that the instance is running".
-        self.instance_mut(&req.instance_id)?.image_id = req.image_id.clone();
+        let instance = self.instance_mut(&req.instance_id)?;
+        instance.image_id = req.image_id.clone();
+        instance.replacements += 1;
         self.token_remember(
             "ReplaceSystemDisk",
             req.client_token.as_deref(),

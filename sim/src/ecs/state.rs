@@ -74,6 +74,8 @@ pub struct Instance {
     pub stopped_mode: Option<String>,
     /// `OperationLocks.LockReason` values (`security`, `financial`, …).
     pub locks: Vec<String>,
+    /// How many new system disks ReplaceSystemDisk gave it (a replayed ClientToken gives none).
+    pub replacements: u32,
 }
 
 /// A disk.
