@@ -789,3 +789,84 @@ async fn demo_rollout_moves_the_fleet_then_catches_a_bad_image_on_the_canary() {
         "the bad image never reached the configuration: {last_configuration_line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_dry_run_changes_nothing_and_a_drifted_group_is_refused() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let target = "aliyun_3_x64_20G_alibase_20240101.vhd";
+    let start = |extra: &[&str]| {
+        let mut args = vec![
+            "rollout",
+            "start",
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--image",
+            target,
+            "--bake-seconds",
+            "0",
+            "--warmup-seconds",
+            "0",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let run = |args: Vec<String>| {
+        let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
+        reimage_at(&sim, state.path(), &borrowed)
+    };
+    sim.admin().reset_calls();
+    let dry = output(run(start(&["--dry-run"]))).await;
+    assert!(dry.status.success(), "stderr: {}", text(&dry.stderr));
+    let plan = json(&dry);
+    assert_eq!(
+        plan["batches"].as_array().map(Vec::len),
+        Some(6),
+        "a canary, then one at a time"
+    );
+    let hash = plan["plan_hash"].as_str().unwrap().to_owned();
+    let calls = sim.admin().calls().since_reset;
+    for write in [
+        "EnterStandby",
+        "StopInstances",
+        "ReplaceSystemDisk",
+        "SuspendProcesses",
+        "ModifyScalingConfiguration",
+    ] {
+        assert!(
+            !calls.contains_key(write),
+            "a dry run called {write}: {calls:?}"
+        );
+    }
+    assert!(calls.contains_key("DescribeScalingInstances"), "{calls:?}");
+
+    // The group drifts: its active configuration gets another image.
+    let ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
+    let set = |image: &str| {
+        reimage_at(
+            &sim,
+            state.path(),
+            &["image", "set", "--config", ACTIVE, "--image", image],
+        )
+    };
+    assert!(output(set(target)).await.status.success());
+    let drifted = output(run(start(&["--plan-hash", &hash]))).await;
+    assert_eq!(drifted.status.code(), Some(1));
+    let refused = json(&drifted);
+    let reason = refused["outcome"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("changed since the dry run"), "{refused}");
+    assert_eq!(
+        sim.admin().calls().since_reset.get("EnterStandby"),
+        None,
+        "nothing moved"
+    );
+
+    assert!(output(set(ubuntu)).await.status.success());
+    let same = output(run(start(&["--plan-hash", &hash]))).await;
+    assert!(same.status.success(), "stdout: {}", text(&same.stdout));
+    assert_eq!(json(&same)["outcome"]["outcome"], "succeeded");
+}

@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, Membership, Outcome, RolloutId, RolloutRecord, RolloutSpec, RolloutTiming,
-    Rollouts,
+    Advanced, Amount, DryRun, Membership, Outcome, RolloutId, RolloutRecord, RolloutSpec,
+    RolloutTiming, Rollouts,
 };
 use reimage::settings::Env;
 use reimage::steps::AliyunCloud;
@@ -93,6 +93,13 @@ struct StartArgs {
     /// for the instance to pass (e.g. "curl -fsS localhost:8080/healthz").
     #[arg(long, value_name = "SCRIPT")]
     readiness_command: Option<String>,
+    /// Check everything and print the plan (the batches, each instance's image → the new one)
+    /// and its hash, changing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Start only if the group still gives the plan a dry run printed this hash for.
+    #[arg(long, value_name = "HASH", conflicts_with = "dry_run")]
+    plan_hash: Option<String>,
     /// Whether Standby instances are moved (they stay in Standby).
     #[arg(long, value_enum, default_value = "skip")]
     standby: Choice,
@@ -111,6 +118,7 @@ impl StartArgs {
             warmup_seconds: self.warmup_seconds,
             gate_timeout_seconds: self.gate_timeout_seconds,
             readiness_command: self.readiness_command.clone(),
+            plan_hash: self.plan_hash.clone(),
             standby: self.standby.into(),
             protected: self.protected.into(),
             ..RolloutSpec::new(&self.group, &self.image)
@@ -153,6 +161,59 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             RolloutTiming::default(),
         );
         match args.command {
+            Command::Start(start) if start.dry_run => {
+                let dry = rollouts.dry_run(&start.spec()).await?;
+                match args.output {
+                    Output::Json => {
+                        let value = match &dry {
+                            DryRun::Plan { plan, hash } => serde_json::json!({
+                                "plan": plan,
+                                "plan_hash": hash,
+                                "batches": plan.batches(),
+                            }),
+                            DryRun::Refused(reasons) => serde_json::json!({"refused": reasons}),
+                        };
+                        println!("{}", serde_json::to_string_pretty(&value)?);
+                    }
+                    Output::Text => match &dry {
+                        DryRun::Plan { plan, hash } => {
+                            println!(
+                                "{} → {}: {} instance(s) to move, {} at a time after a canary of {}; {} stay in service",
+                                start.group,
+                                start.image,
+                                plan.members.len(),
+                                plan.batch_size,
+                                plan.canary,
+                                plan.floor
+                            );
+                            for (n, batch) in plan.batches().iter().enumerate() {
+                                println!("  batch {n}{}", if n == 0 { " (canary)" } else { "" });
+                                for id in batch {
+                                    let from = plan.member(id).map_or("", |m| m.previous_image.as_str());
+                                    println!("    {id}  {from} → {}", start.image);
+                                }
+                            }
+                            if !plan.already_there.is_empty() {
+                                println!("  already on the image: {}", plan.already_there.join(", "));
+                            }
+                            if let (Some(config), Some(image)) = (&plan.configuration_id, &plan.configuration_image) {
+                                println!("  then configuration {config}: {image} → {} (after the canary)", start.image);
+                            }
+                            println!("plan hash {hash}: `reimage rollout start … --plan-hash {hash}` starts it only if nothing changed");
+                        }
+                        DryRun::Refused(reasons) => {
+                            println!("{} → {}: would be refused:", start.group, start.image);
+                            for reason in reasons {
+                                println!("  - {reason}");
+                            }
+                        }
+                    },
+                }
+                Ok(match dry {
+                    DryRun::Plan { .. } => ExitCode::SUCCESS,
+                    DryRun::Refused(_) => ExitCode::FAILURE,
+                })
+            }
             Command::Start(start) => {
                 let id = rollouts.start(start.spec()).await?;
                 if args.output == Output::Text {
