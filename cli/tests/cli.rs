@@ -870,3 +870,97 @@ async fn rollout_dry_run_changes_nothing_and_a_drifted_group_is_refused() {
     assert!(same.status.success(), "stdout: {}", text(&same.stdout));
     assert_eq!(json(&same)["outcome"]["outcome"], "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_rollback_puts_back_a_rollout_in_its_bake_and_continue_drives_one_to_its_end() {
+    use std::sync::Arc;
+
+    use reimage::rollout::{Advanced, Phase, RolloutSpec, RolloutTiming, Rollouts};
+
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let target = "aliyun_3_x64_20G_alibase_20240101.vhd";
+    let ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
+    let clock: reimage::clock::SharedClock = Arc::new(reimage::clock::SystemClock);
+    let mut config = sim.client_config();
+    config.clock = clock.clone();
+    let client = reimage::aliyun::Client::new(config).unwrap();
+    let rollouts = Rollouts::new(
+        Arc::new(reimage::store::file::FileStore::open(state.path()).unwrap()),
+        Arc::new(reimage::steps::AliyunCloud::new(client)),
+        clock,
+        Arc::new(reimage::ids::RandomIds),
+        RolloutTiming::default(),
+    );
+    let spec = RolloutSpec {
+        bake_seconds: 3600,
+        warmup_seconds: 0,
+        ..RolloutSpec::new("asg-bp1demoweb0000001", target)
+    };
+
+    // A rollout whose process ended while its canary baked.
+    let baking = rollouts.start(spec.clone()).await.unwrap();
+    loop {
+        let advanced = rollouts.advance(&baking).await.unwrap();
+        let latest = rollouts.latest(&baking).await.unwrap();
+        if matches!(latest.phase, Some(Phase::Bake { .. })) {
+            break;
+        }
+        assert!(!matches!(advanced, Advanced::Ended(_)), "{}", latest.note);
+    }
+    let canary = rollouts.latest(&baking).await.unwrap().moved[0].clone();
+    assert_eq!(sim.admin().instance(&canary).unwrap().image_id, target);
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["rollout", "rollback", baking.as_str(), "--output", "json"],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rolled-back rollout did not succeed"
+    );
+    let done = json(&out);
+    assert_eq!(done["outcome"]["outcome"], "rolled_back", "{done}");
+    assert_eq!(
+        done["outcome"]["reason"],
+        "an operator asked for a rollback"
+    );
+    assert_eq!(sim.admin().instance(&canary).unwrap().image_id, ubuntu);
+    assert_eq!(
+        sim.admin().scaling_configuration(ACTIVE).unwrap().image_id,
+        ubuntu
+    );
+    for m in sim.admin().state().scaling_instances {
+        assert_eq!(m.lifecycle_state, "InService", "{}", m.instance_id);
+    }
+
+    // A rollout whose process ended after its pre-flight.
+    let stopped = rollouts
+        .start(RolloutSpec {
+            bake_seconds: 0,
+            max_unavailable: reimage::rollout::Amount::Count(3),
+            ..spec
+        })
+        .await
+        .unwrap();
+    rollouts.advance(&stopped).await.unwrap();
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["rollout", "continue", stopped.as_str()],
+    ))
+    .await;
+    let said = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(said.contains("succeeded (6 moved, 0 put back)"), "{said}");
+    assert_eq!(
+        sim.admin().scaling_configuration(ACTIVE).unwrap().image_id,
+        target
+    );
+}

@@ -44,6 +44,17 @@ enum Command {
     },
     /// List rollouts, newest first.
     List,
+    /// Drive a rollout that stopped being driven (its process ended) to its end.
+    Continue {
+        /// The rollout (`ro-…`).
+        id: RolloutId,
+    },
+    /// Roll a rollout back: every instance it moved back onto its own previous image, the
+    /// configuration back, the processes it suspended resumed; then drive it to its end.
+    Rollback {
+        /// The rollout (`ro-…`).
+        id: RolloutId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -145,6 +156,53 @@ fn summary(record: &RolloutRecord) -> String {
     )
 }
 
+/// Advances the rollout until it ends, printing each phase (once per note); prints the
+/// outcome and exits 0 only if it succeeded.
+async fn drive(
+    rollouts: &Rollouts,
+    id: &RolloutId,
+    clock: &SharedClock,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let mut shown = match output {
+        Output::Text => 0,
+        Output::Json => usize::MAX,
+    };
+    let outcome = loop {
+        let advanced = rollouts.advance(id).await?;
+        if output == Output::Text {
+            let history = rollouts.history(id).await?;
+            for (n, record) in history.iter().enumerate().skip(shown) {
+                // A wait looked at again says the same: shown once.
+                if n > 0 && history[n - 1].note == record.note {
+                    continue;
+                }
+                println!("  {} {}", record.at.format("%H:%M:%S"), record.note);
+            }
+            shown = history.len();
+        }
+        match advanced {
+            Advanced::Ended(outcome) => break outcome,
+            Advanced::LostRace => {}
+            Advanced::Waiting(at) => {
+                if let Ok(wait) = (at - clock.now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    };
+    let latest = rollouts.latest(id).await?;
+    match output {
+        Output::Text => println!("{}", summary(&latest)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&latest)?),
+    }
+    Ok(if outcome == Outcome::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// Runs `reimage rollout …`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
@@ -219,40 +277,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if args.output == Output::Text {
                     println!("rollout {id}: {} → {}", start.group, start.image);
                 }
-                let mut shown = 0;
-                let outcome = loop {
-                    let advanced = rollouts.advance(&id).await?;
-                    if args.output == Output::Text {
-                        let history = rollouts.history(&id).await?;
-                        for (n, record) in history.iter().enumerate().skip(shown) {
-                            // A wait looked at again says the same: shown once.
-                            if n > 0 && history[n - 1].note == record.note {
-                                continue;
-                            }
-                            println!("  {} {}", record.at.format("%H:%M:%S"), record.note);
-                        }
-                        shown = history.len();
+                drive(&rollouts, &id, &clock, args.output).await
+            }
+            Command::Continue { id } => drive(&rollouts, &id, &clock, args.output).await,
+            Command::Rollback { id } => {
+                let latest = rollouts.request_rollback(&id).await?;
+                if args.output == Output::Text {
+                    if latest.ended() {
+                        println!("rollout {id} has ended; nothing to roll back");
+                    } else {
+                        println!("rollout {id}: rolling back");
                     }
-                    match advanced {
-                        Advanced::Ended(outcome) => break outcome,
-                        Advanced::LostRace => {}
-                        Advanced::Waiting(at) => {
-                            if let Ok(wait) = (at - clock.now()).to_std() {
-                                tokio::time::sleep(wait).await;
-                            }
-                        }
-                    }
-                };
-                let latest = rollouts.latest(&id).await?;
-                match args.output {
-                    Output::Text => println!("{}", summary(&latest)),
-                    Output::Json => println!("{}", serde_json::to_string_pretty(&latest)?),
                 }
-                Ok(if outcome == Outcome::Succeeded {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                })
+                drive(&rollouts, &id, &clock, args.output).await
             }
             Command::Status { id } => {
                 let history = rollouts.history(&id).await?;

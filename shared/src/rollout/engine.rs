@@ -20,6 +20,9 @@ use crate::store::{SharedStore, StoreError};
 
 /// The store prefix of rollout logs: `rollouts/<id>/<seq>.json`.
 pub const ROLLOUTS_PREFIX: &str = "rollouts/";
+/// The store prefix of operators' requests: `rollout-requests/<id>/rollback`.
+pub const REQUESTS_PREFIX: &str = "rollout-requests/";
+
 /// The store prefix of the per-group leases: `rollout-leases/<group>/<seq>.json`.
 pub const LEASES_PREFIX: &str = "rollout-leases/";
 
@@ -117,6 +120,10 @@ pub struct Rollouts {
 
 fn record_key(id: &RolloutId, seq: u64) -> String {
     format!("{ROLLOUTS_PREFIX}{id}/{seq:010}.json")
+}
+
+fn rollback_key(id: &RolloutId) -> String {
+    format!("{REQUESTS_PREFIX}{id}/rollback")
 }
 
 fn seq_of(key: &str) -> Option<u64> {
@@ -368,6 +375,14 @@ impl Rollouts {
             ));
         };
         let now = self.clock.now();
+        // An operator's rollback takes effect at the next advance, also during a wait.
+        if record.failure.is_none()
+            && !matches!(phase, Phase::Resume)
+            && self.store.get(&rollback_key(id)).await?.is_some()
+        {
+            let next = self.failed(&record, now, "an operator asked for a rollback".to_owned());
+            return self.commit(next).await;
+        }
         if now < record.due_at {
             return Ok(Advanced::Waiting(record.due_at));
         }
@@ -392,6 +407,11 @@ impl Rollouts {
             ),
             Err(Interrupt::Failed(reason)) => self.failed(&record, now, reason),
         };
+        self.commit(next).await
+    }
+
+    /// Writes `next`; what the rollout does then.
+    async fn commit(&self, next: RolloutRecord) -> Result<Advanced, RolloutError> {
         match self.write(&next).await {
             Ok(()) => {}
             Err(RolloutError::Store(StoreError::AlreadyExists { .. })) => {
@@ -403,6 +423,17 @@ impl Rollouts {
             None => Advanced::Ended(next.outcome.unwrap_or(Outcome::Succeeded)),
             Some(_) => Advanced::Waiting(next.due_at),
         })
+    }
+
+    /// Asks for the rollout to be rolled back: every instance it moved back on its own image,
+    /// the configuration back, the processes resumed. Taken at its next advance; a rollout
+    /// that ended, or is rolling back already, is not changed.
+    pub async fn request_rollback(&self, id: &RolloutId) -> Result<RolloutRecord, RolloutError> {
+        let latest = self.latest(id).await?;
+        match self.store.create(&rollback_key(id), b"rollback").await {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(latest),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Advances until the rollout ends, sleeping on `sleep` between phases (the local driver).

@@ -20,8 +20,8 @@ pub mod model;
 pub mod plan;
 
 pub use engine::{
-    Advanced, DryRun, LEASES_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming, Rollouts,
-    SUSPENDED, plan_hash, validate_spec,
+    Advanced, DryRun, LEASES_PREFIX, REQUESTS_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming,
+    Rollouts, SUSPENDED, plan_hash, validate_spec,
 };
 pub use fleet::{CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
 pub use model::{
