@@ -156,41 +156,21 @@ fn summary(record: &RolloutRecord) -> String {
     )
 }
 
-/// Advances the rollout until it ends, printing each phase (once per note); prints the
-/// outcome and exits 0 only if it succeeded.
+/// Advances the rollout until it ends, printing each phase (a note repeated by a wait looked
+/// at again is shown once); prints the outcome and exits 0 only if it succeeded.
 async fn drive(
     rollouts: &Rollouts,
     id: &RolloutId,
     clock: &SharedClock,
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    let mut shown = match output {
-        Output::Text => 0,
-        Output::Json => usize::MAX,
-    };
-    let outcome = loop {
-        let advanced = rollouts.advance(id).await?;
-        if output == Output::Text {
-            let history = rollouts.history(id).await?;
-            for (n, record) in history.iter().enumerate().skip(shown) {
-                // A wait looked at again says the same: shown once.
-                if n > 0 && history[n - 1].note == record.note {
-                    continue;
-                }
-                println!("  {} {}", record.at.format("%H:%M:%S"), record.note);
-            }
-            shown = history.len();
-        }
-        match advanced {
-            Advanced::Ended(outcome) => break outcome,
-            Advanced::LostRace => {}
-            Advanced::Waiting(at) => {
-                if let Ok(wait) = (at - clock.now()).to_std() {
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    };
+    let outcome = follow(
+        rollouts,
+        id,
+        clock,
+        (output == Output::Text).then_some("  "),
+    )
+    .await?;
     let latest = rollouts.latest(id).await?;
     match output {
         Output::Text => println!("{}", summary(&latest)),
@@ -201,6 +181,36 @@ async fn drive(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Advances the rollout until it ends, sleeping through its waits; with `indent`, prints the
+/// note of each record it writes (one read of the latest record per step).
+pub async fn follow(
+    rollouts: &Rollouts,
+    id: &RolloutId,
+    clock: &SharedClock,
+    indent: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let mut last_note = String::new();
+    loop {
+        let advanced = rollouts.advance(id).await?;
+        if let Some(indent) = indent {
+            let latest = rollouts.latest(id).await?;
+            if latest.note != last_note {
+                println!("{indent}{} {}", latest.at.format("%H:%M:%S"), latest.note);
+                last_note = latest.note;
+            }
+        }
+        match advanced {
+            Advanced::Ended(outcome) => return Ok(outcome),
+            Advanced::LostRace => {}
+            Advanced::Waiting(at) => {
+                if let Ok(wait) = (at - clock.now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
 }
 
 /// Runs `reimage rollout …`.

@@ -993,6 +993,18 @@ impl Rollouts {
         };
         let past_timeout = now - batch.since > std_to_chrono(self.timing.step_timeout);
         let poll = now + std_to_chrono(self.timing.poll);
+        // A wait not over yet: look again after the poll, or fail once past the step timeout.
+        let not_yet = |what: &str| -> Step<RolloutRecord> {
+            if past_timeout {
+                return Err(timed_out(what));
+            }
+            Ok(self.waiting(
+                record,
+                now,
+                poll,
+                format!("batch {}: waiting for {what}", batch.index),
+            ))
+        };
         match batch.stage {
             Stage::Standby => {
                 // Forward, the whole group is read: the instances in service besides this
@@ -1146,15 +1158,7 @@ impl Rollouts {
                         || disks.iter().any(|(_, d)| d.status != "In_use");
                 }
                 if waiting {
-                    if past_timeout {
-                        return Err(timed_out("its instances to stop"));
-                    }
-                    return Ok(self.waiting(
-                        record,
-                        now,
-                        poll,
-                        format!("batch {}: waiting for the stop", batch.index),
-                    ));
+                    return not_yet("its instances to stop");
                 }
                 Ok(RolloutRecord {
                     paces: Paces {
@@ -1206,15 +1210,7 @@ impl Rollouts {
                         .any(|x| &x.disk_id == d && x.status == "In_use")
                 });
                 if !ready {
-                    if past_timeout {
-                        return Err(timed_out("the new system disks"));
-                    }
-                    return Ok(self.waiting(
-                        record,
-                        now,
-                        poll,
-                        format!("batch {}: waiting for the disks", batch.index),
-                    ));
+                    return not_yet("the new system disks");
                 }
                 Ok(RolloutRecord {
                     paces: Paces {
@@ -1268,15 +1264,7 @@ impl Rollouts {
                         .iter()
                         .all(|i| i.status == "Running" && i.locks.is_empty());
                 if !up {
-                    if past_timeout {
-                        return Err(timed_out("its instances to run"));
-                    }
-                    return Ok(self.waiting(
-                        record,
-                        now,
-                        poll,
-                        format!("batch {}: waiting for the boot", batch.index),
-                    ));
+                    return not_yet("its instances to run");
                 }
                 let until = now + seconds(record.spec.warmup_seconds);
                 Ok(RolloutRecord {

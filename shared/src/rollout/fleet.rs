@@ -187,6 +187,33 @@ fn chunk_token(token: &str, ids: &[String]) -> String {
     format!("{token}-{hash:016x}")
 }
 
+impl AliyunCloud {
+    /// EnterStandby or ExitStandby, 20 instances a call (the operations' limit).
+    async fn standby(
+        &self,
+        entering: bool,
+        group_id: &str,
+        ids: &[String],
+        token: &str,
+    ) -> Result<(), crate::steps::CloudError> {
+        let ess = self.client().ess();
+        for chunk in ids.chunks(crate::aliyun::ess::MAX_SCALING_INSTANCE_IDS) {
+            let req = StandbyRequest {
+                scaling_group_id: group_id.to_owned(),
+                instance_ids: chunk.to_vec(),
+                client_token: Some(chunk_token(token, chunk)),
+            };
+            let answer = if entering {
+                ess.enter_standby(&req).await
+            } else {
+                ess.exit_standby(&req).await
+            };
+            answer.map_err(|e| cloud_error(&e))?;
+        }
+        Ok(())
+    }
+}
+
 impl Fleet for AliyunCloud {
     fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>> {
         Box::pin(async move {
@@ -439,20 +466,7 @@ impl Fleet for AliyunCloud {
         ids: &'a [String],
         token: &'a str,
     ) -> CloudFuture<'a, ()> {
-        Box::pin(async move {
-            for chunk in ids.chunks(20) {
-                self.client()
-                    .ess()
-                    .enter_standby(&StandbyRequest {
-                        scaling_group_id: group_id.to_owned(),
-                        instance_ids: chunk.to_vec(),
-                        client_token: Some(chunk_token(token, chunk)),
-                    })
-                    .await
-                    .map_err(|e| cloud_error(&e))?;
-            }
-            Ok(())
-        })
+        Box::pin(self.standby(true, group_id, ids, token))
     }
 
     fn exit_standby<'a>(
@@ -461,20 +475,7 @@ impl Fleet for AliyunCloud {
         ids: &'a [String],
         token: &'a str,
     ) -> CloudFuture<'a, ()> {
-        Box::pin(async move {
-            for chunk in ids.chunks(20) {
-                self.client()
-                    .ess()
-                    .exit_standby(&StandbyRequest {
-                        scaling_group_id: group_id.to_owned(),
-                        instance_ids: chunk.to_vec(),
-                        client_token: Some(chunk_token(token, chunk)),
-                    })
-                    .await
-                    .map_err(|e| cloud_error(&e))?;
-            }
-            Ok(())
-        })
+        Box::pin(self.standby(false, group_id, ids, token))
     }
 
     fn set_protection<'a>(

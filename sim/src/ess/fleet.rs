@@ -183,6 +183,22 @@ fn members<'a>(ess: &Ess, p: &'a Params) -> Result<(&'a str, Vec<&'a str>), RpcE
     Ok((group, ids))
 }
 
+/// Each of `ids` must be `from` (it moves) or `to` already (it is left as it is).
+fn check_states(ess: &Ess, ids: &[&str], from: &str, to: &str) -> Result<(), RpcError> {
+    for id in ids {
+        let state = ess
+            .instances
+            .iter()
+            .find(|i| i.instance_id == *id)
+            .map(|i| i.lifecycle_state.as_str())
+            .unwrap_or_default();
+        if state != from && state != to {
+            return Err(errors::incorrect_instance_status(id, state));
+        }
+    }
+    Ok(())
+}
+
 fn client_token(p: &Params) -> Result<Option<&str>, RpcError> {
     let token = p.get("ClientToken");
     if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
@@ -219,17 +235,7 @@ fn standby(
     } else {
         ("Standby", "InService")
     };
-    for id in &ids {
-        let state = ess
-            .instances
-            .iter()
-            .find(|i| i.instance_id == *id)
-            .map(|i| i.lifecycle_state.as_str())
-            .unwrap_or_default();
-        if state != from && state != to {
-            return Err(errors::incorrect_instance_status(id, state));
-        }
-    }
+    check_states(ess, &ids, from, to)?;
     let group = group.to_owned();
     for instance in ess
         .instances
@@ -296,17 +302,7 @@ pub fn set_instances_protection(ess: &mut Ess, ecs: &Ecs, p: &Params) -> Result<
     } else {
         ("Protected", "InService")
     };
-    for id in &ids {
-        let state = ess
-            .instances
-            .iter()
-            .find(|i| i.instance_id == *id)
-            .map(|i| i.lifecycle_state.as_str())
-            .unwrap_or_default();
-        if state != from && state != to {
-            return Err(errors::incorrect_instance_status(id, state));
-        }
-    }
+    check_states(ess, &ids, from, to)?;
     for instance in ess
         .instances
         .iter_mut()

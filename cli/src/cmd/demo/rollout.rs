@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reimage::clock::SharedClock;
 use reimage::ids::RandomIds;
-use reimage::rollout::{Advanced, Amount, Outcome, RolloutSpec, RolloutTiming, Rollouts};
+use reimage::rollout::{Amount, Outcome, RolloutSpec, RolloutTiming, Rollouts};
 use reimage::steps::AliyunCloud;
 use reimage::store::SharedStore;
 use reimage_sim::Sim;
@@ -82,6 +82,9 @@ impl DemoRollout<'_> {
             max_unavailable: Amount::Count(2),
             bake_seconds: 1,
             warmup_seconds: 0,
+            // The bad image's readiness command fails until this timeout: a short one keeps
+            // the demo short.
+            gate_timeout_seconds: 5,
             readiness_command: Some("systemctl is-active web".to_owned()),
             ..RolloutSpec::new(self.group_id, image)
         };
@@ -90,28 +93,7 @@ impl DemoRollout<'_> {
             "  rollout {id}: {} → {image}, 2 at a time after a canary of 1",
             self.group_id
         );
-        let mut shown = 0;
-        loop {
-            let advanced = rollouts.advance(&id).await?;
-            let history = rollouts.history(&id).await?;
-            for (n, record) in history.iter().enumerate().skip(shown) {
-                // A wait looked at again says the same: shown once.
-                if n > 0 && history[n - 1].note == record.note {
-                    continue;
-                }
-                println!("    {} {}", record.at.format("%H:%M:%S"), record.note);
-            }
-            shown = history.len();
-            match advanced {
-                Advanced::Ended(outcome) => return Ok(outcome),
-                Advanced::LostRace => {}
-                Advanced::Waiting(at) => {
-                    if let Ok(wait) = (at - self.clock.now()).to_std() {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
-        }
+        crate::cmd::rollout::follow(&rollouts, &id, &self.clock, Some("    ")).await
     }
 
     /// Both rollouts: onto `good`, then onto `bad` (marked bad first).
