@@ -133,6 +133,33 @@ impl Rig {
         panic!("the rollout did not end");
     }
 
+    /// Advances until the rollout waits for an operator, moving the clock to each wait's
+    /// end; answers that record's phase (or fails if it ended first).
+    async fn drive_to_pause(&self, rollouts: &Rollouts, id: &RolloutId) -> Phase {
+        for _ in 0..5_000 {
+            let advanced = rollouts.advance(id).await.expect("advance");
+            let latest = rollouts.latest(id).await.expect("latest");
+            match advanced {
+                Advanced::Ended(outcome) => panic!("ended before a pause: {outcome}"),
+                Advanced::Waiting(_)
+                    if latest.phase.as_ref().is_some_and(Phase::awaits_operator) =>
+                {
+                    return latest.phase.expect("a phase");
+                }
+                Advanced::Waiting(at) if at > self.clock.now() => self.clock.set(at),
+                _ => {}
+            }
+        }
+        panic!("the rollout never paused");
+    }
+
+    fn on_target(&self) -> usize {
+        fleet_ids()
+            .iter()
+            .filter(|i| self.image_of(i) == TARGET)
+            .count()
+    }
+
     fn image_of(&self, id: &str) -> String {
         self.sim.admin().instance(id).expect("instance").image_id
     }
@@ -160,6 +187,24 @@ impl Rig {
                 m.lifecycle_state != "InService" || !running
             })
             .count()
+    }
+
+    /// Every instance InService, Running and on a single image, while the rollout's
+    /// processes stay suspended (a pause between batches).
+    fn assert_group_at_rest_but_suspended(&self) {
+        assert_eq!(self.out_of_service(), 0);
+        let state = self.sim.admin().state();
+        let group = state
+            .scaling_groups
+            .iter()
+            .find(|g| g.scaling_group_id == GROUP)
+            .expect("group");
+        assert_eq!(
+            group.suspended_processes.len(),
+            3,
+            "{:?}",
+            group.suspended_processes
+        );
     }
 
     /// Every instance InService at weight 50, nothing suspended.
@@ -725,4 +770,181 @@ async fn a_crash_at_any_call_or_write_of_a_rollback_resumes_to_the_same_end() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn checkpoints_pause_until_continued_or_their_timer_ends() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    // Batches 1, 2, 2, 1: after them 17 %, 50 %, 83 %, 100 % have moved.
+    let id = rollouts
+        .start(RolloutSpec {
+            checkpoints: vec![40, 50, 80],
+            ..spec()
+        })
+        .await
+        .unwrap();
+    assert!(
+        rollouts.request_continue(&id).await.is_err(),
+        "a rollout that is not paused cannot be continued"
+    );
+    let Phase::Checkpoint {
+        percent,
+        next,
+        until,
+    } = rig.drive_to_pause(&rollouts, &id).await
+    else {
+        panic!("not a checkpoint");
+    };
+    assert_eq!(
+        (percent, next, until),
+        (50, 2, None),
+        "40 % and 50 % are reached at once, by the second batch: one pause"
+    );
+    assert_eq!(rig.on_target(), 3);
+    rig.assert_group_at_rest_but_suspended();
+    // A day passes: nothing moves without an operator.
+    rig.clock.advance(std::time::Duration::from_secs(86_400));
+    assert!(matches!(
+        rollouts.advance(&id).await.unwrap(),
+        Advanced::Waiting(_)
+    ));
+    assert_eq!(rig.on_target(), 3);
+    let paused = rollouts.latest(&id).await.unwrap();
+    rollouts.request_continue(&id).await.unwrap();
+    let Phase::Checkpoint { percent: 80, .. } = rig.drive_to_pause(&rollouts, &id).await else {
+        panic!("the 80 % checkpoint");
+    };
+    assert_eq!(rig.on_target(), 5);
+    let again = rollouts.latest(&id).await.unwrap();
+    assert!(again.seq > paused.seq);
+    rollouts.request_continue(&id).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    assert_eq!(rig.on_target(), 6);
+    rig.assert_group_at_rest();
+
+    // A timed checkpoint goes on by itself.
+    let rig = rig_again().await;
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            checkpoints: vec![50],
+            checkpoint_pause_seconds: Some(600),
+            ..spec()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    let history = rollouts.history(&id).await.unwrap();
+    let paused = history
+        .iter()
+        .position(|r| matches!(r.phase, Some(Phase::Checkpoint { .. })))
+        .expect("a checkpoint");
+    assert!(history[paused + 1].at - history[paused].at >= chrono::Duration::seconds(600));
+}
+
+async fn rig_again() -> Rig {
+    rig(seed(6, 6)).await
+}
+
+#[tokio::test]
+async fn a_cancel_ends_after_the_batch_at_work_and_leaves_nothing_behind() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    // Until the second batch is replacing its disks.
+    loop {
+        rollouts.advance(&id).await.unwrap();
+        let latest = rollouts.latest(&id).await.unwrap();
+        if let Some(Phase::Batch(batch)) = &latest.phase {
+            if batch.index == 1 && batch.stage == reimage::rollout::Stage::AwaitDisks {
+                break;
+            }
+        }
+        if latest.due_at > rig.clock.now() {
+            rig.clock.set(latest.due_at);
+        }
+    }
+    rollouts.request_cancel(&id).await.unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    let Outcome::Cancelled { moved } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(
+        moved.len(),
+        3,
+        "the canary and the batch at work: {moved:?}"
+    );
+    assert_eq!(rig.on_target(), 3);
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        TARGET,
+        "the canary had passed: the configuration keeps the image"
+    );
+    rig.assert_group_at_rest();
+    assert!(
+        rollouts.request_cancel(&id).await.is_err(),
+        "an ended rollout cannot be cancelled"
+    );
+}
+
+#[tokio::test]
+async fn a_held_failure_waits_then_runs_again_or_rolls_back() {
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            on_failure: reimage::rollout::OnFailure::Pause,
+            ..spec()
+        })
+        .await
+        .unwrap();
+    let Phase::Held { reason, failed } = rig.drive_to_pause(&rollouts, &id).await else {
+        panic!("not held");
+    };
+    assert!(reason.contains("readiness command failed"), "{reason}");
+    assert!(matches!(*failed, Phase::Batch(ref b) if b.index == 0));
+    assert_eq!(rig.on_target(), 1, "only the canary moved");
+    assert!(
+        rollouts.request_cancel(&id).await.is_err(),
+        "a held failure is continued or rolled back, not cancelled"
+    );
+    // Continued, the canary's gates run again; they fail again, and it holds again.
+    rollouts.request_continue(&id).await.unwrap();
+    let Phase::Held { .. } = rig.drive_to_pause(&rollouts, &id).await else {
+        panic!("held again");
+    };
+    // Rolled back, everything is put back.
+    rollouts.request_rollback(&id).await.unwrap();
+    let Outcome::RolledBack { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("rolled back");
+    };
+    assert!(
+        reason.contains("held, then an operator asked for a rollback"),
+        "{reason}"
+    );
+    assert_eq!(rig.on_target(), 0);
+    assert_eq!(rig.configuration_image(ACTIVE), UBUNTU);
+    rig.assert_group_at_rest();
+
+    // Held, the image fixed, continued: the rollout finishes.
+    let rig = rig_again().await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            on_failure: reimage::rollout::OnFailure::Pause,
+            ..spec()
+        })
+        .await
+        .unwrap();
+    let Phase::Held { .. } = rig.drive_to_pause(&rollouts, &id).await else {
+        panic!("not held");
+    };
+    rig.sim.admin().mark_image_good(TARGET).unwrap();
+    rollouts.request_continue(&id).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    assert_eq!(rig.on_target(), 6);
+    rig.assert_group_at_rest();
 }

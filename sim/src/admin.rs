@@ -16,6 +16,7 @@
 //! | `POST /__sim/power` `{"stop_seconds","boot_seconds","replace_seconds"}` | how long Stopping, Starting and a new system disk's ReIniting last (0 by default) |
 //! | `POST /__sim/groups/{id}/activity` `{"seconds"}` | a scaling activity of the group, InProgress that long |
 //! | `POST /__sim/images/{id}/bad` | commands run through Cloud Assistant on instances of this image exit 1 |
+//! | `DELETE /__sim/images/{id}/bad` | the image is good again |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
@@ -473,6 +474,14 @@ impl Admin {
         Ok(())
     }
 
+    /// Marks the image `id` good again (its fix shipped): commands exit 0 once more.
+    pub fn mark_image_good(&self, id: &str) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        region.ecs.image_mut(id)?;
+        region.ecs.bad_images.retain(|m| m != id);
+        Ok(())
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -664,6 +673,7 @@ pub async fn handle(
             }
             (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
             (&Method::POST, ["images", id, "bad"]) => done(admin.mark_image_bad(id)),
+            (&Method::DELETE, ["images", id, "bad"]) => done(admin.mark_image_good(id)),
             (&Method::POST, ["images", "progress"]) => {
                 let p: ImageProgress = parse(&body)?;
                 admin.set_image_progress(p.profile);

@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, DryRun, Membership, Outcome, RolloutId, RolloutRecord, RolloutSpec,
-    RolloutTiming, Rollouts,
+    Advanced, Amount, DryRun, Membership, OnFailure, Outcome, RolloutId, RolloutRecord,
+    RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::settings::Env;
 use reimage::steps::AliyunCloud;
@@ -44,8 +44,16 @@ enum Command {
     },
     /// List rollouts, newest first.
     List,
-    /// Drive a rollout that stopped being driven (its process ended) to its end.
+    /// End the pause a rollout is in (a checkpoint, or a failure held by `--on-failure
+    /// pause`, whose phase then runs again), and drive it on; a rollout that is not paused
+    /// but stopped being driven (its process ended) is driven on as well.
     Continue {
+        /// The rollout (`ro-…`).
+        id: RolloutId,
+    },
+    /// Stop a rollout after the batch at work: the instances moved stay on the image, the
+    /// others on theirs, the processes it suspended are resumed; then drive it to its end.
+    Cancel {
         /// The rollout (`ro-…`).
         id: RolloutId,
     },
@@ -117,6 +125,27 @@ struct StartArgs {
     /// Whether Protected instances are moved (their protection is put back).
     #[arg(long, value_enum, default_value = "skip")]
     protected: Choice,
+    /// Pause once this share of the instances has moved ("50%"); repeatable. Needs
+    /// --pause-at-checkpoints or --checkpoint-pause-seconds.
+    #[arg(long = "checkpoint", value_name = "P%", value_parser = parse_percent)]
+    checkpoints: Vec<u8>,
+    /// At each checkpoint, wait for `reimage rollout continue`.
+    #[arg(long, conflicts_with = "checkpoint_pause_seconds")]
+    pause_at_checkpoints: bool,
+    /// At each checkpoint, pause this long, then go on.
+    #[arg(long, value_name = "SECONDS")]
+    checkpoint_pause_seconds: Option<u64>,
+    /// What a failure leads to: put everything back, or hold for `continue` or `rollback`.
+    #[arg(long, default_value = "rollback", value_name = "rollback|pause")]
+    on_failure: OnFailure,
+}
+
+/// A checkpoint: "50%" or "50", from 1 to 99.
+fn parse_percent(s: &str) -> Result<u8, String> {
+    match s.trim().trim_end_matches('%').trim().parse::<u8>() {
+        Ok(p @ 1..=99) => Ok(p),
+        _ => Err(format!("{s:?} is not a share from 1% to 99%")),
+    }
 }
 
 impl StartArgs {
@@ -132,6 +161,9 @@ impl StartArgs {
             plan_hash: self.plan_hash.clone(),
             standby: self.standby.into(),
             protected: self.protected.into(),
+            checkpoints: self.checkpoints.clone(),
+            checkpoint_pause_seconds: self.checkpoint_pause_seconds,
+            on_failure: self.on_failure,
             ..RolloutSpec::new(&self.group, &self.image)
         }
     }
@@ -139,12 +171,10 @@ impl StartArgs {
 
 /// One line about how a rollout stands.
 fn summary(record: &RolloutRecord) -> String {
-    let state = match &record.outcome {
-        None => "in progress".to_owned(),
-        Some(Outcome::Succeeded) => "succeeded".to_owned(),
-        Some(Outcome::RolledBack { reason }) => format!("rolled back: {reason}"),
-        Some(Outcome::Refused { reason }) => format!("refused: {reason}"),
-        Some(Outcome::Paused { reason }) => format!("paused: {reason}"),
+    let state = match (&record.outcome, &record.phase) {
+        (Some(outcome), _) => outcome.to_string(),
+        (None, Some(phase)) if phase.awaits_operator() => format!("waiting: {}", record.note),
+        (None, _) => "in progress".to_owned(),
     };
     format!(
         "{} {} → {}: {state} ({} moved, {} put back)",
@@ -156,8 +186,12 @@ fn summary(record: &RolloutRecord) -> String {
     )
 }
 
-/// Advances the rollout until it ends, printing each phase (a note repeated by a wait looked
-/// at again is shown once); prints the outcome and exits 0 only if it succeeded.
+/// Exit status of a rollout that waits for `reimage rollout continue` (or `rollback`).
+pub const EXIT_PAUSED: u8 = 3;
+
+/// Advances the rollout until it ends or waits for an operator, printing each phase (a note
+/// repeated by a wait looked at again is shown once); prints where it stands and exits 0 if
+/// it succeeded, [`EXIT_PAUSED`] if it waits, 1 otherwise.
 async fn drive(
     rollouts: &Rollouts,
     id: &RolloutId,
@@ -176,34 +210,38 @@ async fn drive(
         Output::Text => println!("{}", summary(&latest)),
         Output::Json => println!("{}", serde_json::to_string_pretty(&latest)?),
     }
-    Ok(if outcome == Outcome::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match outcome {
+        Some(Outcome::Succeeded) => ExitCode::SUCCESS,
+        None => ExitCode::from(EXIT_PAUSED),
+        Some(_) => ExitCode::FAILURE,
     })
 }
 
 /// Advances the rollout until it ends, sleeping through its waits; with `indent`, prints the
-/// note of each record it writes (one read of the latest record per step).
+/// note of each record it writes (one read of the latest record per step). Answers the
+/// outcome, or `None` when the rollout waits for an operator (a checkpoint, a held failure).
 pub async fn follow(
     rollouts: &Rollouts,
     id: &RolloutId,
     clock: &SharedClock,
     indent: Option<&str>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Option<Outcome>> {
     let mut last_note = String::new();
     loop {
         let advanced = rollouts.advance(id).await?;
+        let latest = rollouts.latest(id).await?;
         if let Some(indent) = indent {
-            let latest = rollouts.latest(id).await?;
             if latest.note != last_note {
                 println!("{indent}{} {}", latest.at.format("%H:%M:%S"), latest.note);
-                last_note = latest.note;
+                last_note.clone_from(&latest.note);
             }
         }
         match advanced {
-            Advanced::Ended(outcome) => return Ok(outcome),
+            Advanced::Ended(outcome) => return Ok(Some(outcome)),
             Advanced::LostRace => {}
+            Advanced::Waiting(_) if latest.phase.as_ref().is_some_and(|p| p.awaits_operator()) => {
+                return Ok(None);
+            }
             Advanced::Waiting(at) => {
                 if let Ok(wait) = (at - clock.now()).to_std() {
                     tokio::time::sleep(wait).await;
@@ -283,21 +321,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
             }
             Command::Start(start) => {
+                if !start.checkpoints.is_empty()
+                    && !start.pause_at_checkpoints
+                    && start.checkpoint_pause_seconds.is_none()
+                {
+                    anyhow::bail!(
+                        "--checkpoint needs --pause-at-checkpoints (wait for `continue`) or --checkpoint-pause-seconds S"
+                    );
+                }
                 let id = rollouts.start(start.spec()).await?;
                 if args.output == Output::Text {
                     println!("rollout {id}: {} → {}", start.group, start.image);
                 }
                 drive(&rollouts, &id, &clock, args.output).await
             }
-            Command::Continue { id } => drive(&rollouts, &id, &clock, args.output).await,
-            Command::Rollback { id } => {
-                let latest = rollouts.request_rollback(&id).await?;
-                if args.output == Output::Text {
-                    if latest.ended() {
-                        println!("rollout {id} has ended; nothing to roll back");
-                    } else {
-                        println!("rollout {id}: rolling back");
+            Command::Continue { id } => {
+                let latest = rollouts.latest(&id).await?;
+                if latest.phase.as_ref().is_some_and(|p| p.awaits_operator()) {
+                    rollouts.request_continue(&id).await?;
+                    if args.output == Output::Text {
+                        println!("rollout {id}: continuing");
                     }
+                }
+                drive(&rollouts, &id, &clock, args.output).await
+            }
+            Command::Cancel { id } => {
+                rollouts.request_cancel(&id).await?;
+                if args.output == Output::Text {
+                    println!("rollout {id}: cancelling after the batch at work");
+                }
+                drive(&rollouts, &id, &clock, args.output).await
+            }
+            Command::Rollback { id } => {
+                rollouts.request_rollback(&id).await?;
+                if args.output == Output::Text {
+                    println!("rollout {id}: rolling back");
                 }
                 drive(&rollouts, &id, &clock, args.output).await
             }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::fleet::{Fleet, FleetInstance, GroupMember};
 use super::model::{
-    Batch, Direction, Member, Outcome, Paces, Phase, Plan, RolloutId, RolloutRecord, RolloutSpec,
-    Stage,
+    Batch, Direction, Member, OnFailure, Outcome, Paces, Phase, Plan, RolloutId, RolloutRecord,
+    RolloutSpec, Stage,
 };
 use super::plan::{Facts, gate_problem, plan};
 use crate::clock::SharedClock;
@@ -74,6 +74,10 @@ pub enum RolloutError {
     /// The request is not one a rollout can take.
     #[error("{0}")]
     Invalid(String),
+    /// The rollout is not where the request applies (continue a rollout that is not
+    /// paused, cancel one rolling back).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// What an advance did.
@@ -124,6 +128,15 @@ fn record_key(id: &RolloutId, seq: u64) -> String {
 
 fn rollback_key(id: &RolloutId) -> String {
     format!("{REQUESTS_PREFIX}{id}/rollback")
+}
+
+fn cancel_key(id: &RolloutId) -> String {
+    format!("{REQUESTS_PREFIX}{id}/cancel")
+}
+
+/// A continue answers one pause: the one that began with record `seq`.
+fn continue_key(id: &RolloutId, seq: u64) -> String {
+    format!("{REQUESTS_PREFIX}{id}/continue-{seq:010}")
 }
 
 fn seq_of(key: &str) -> Option<u64> {
@@ -214,6 +227,14 @@ pub fn validate_spec(spec: &RolloutSpec) -> Result<(), String> {
             ));
         }
     }
+    if let Some(bad) = spec.checkpoints.iter().find(|p| !(1..=99).contains(*p)) {
+        return Err(format!(
+            "checkpoint {bad}% is not a share from 1% to 99% of the instances"
+        ));
+    }
+    if spec.checkpoint_pause_seconds.is_some_and(|s| s > 604_800) {
+        return Err("a checkpoint pauses at most 604800 s (7 days)".to_owned());
+    }
     if spec
         .readiness_command
         .as_deref()
@@ -266,6 +287,8 @@ impl Rollouts {
             rollback_failure: None,
             lost: Vec::new(),
             paces: Paces::default(),
+            checkpoints_passed: Vec::new(),
+            cancelled: false,
             retries: 0,
             note: "started".to_owned(),
         };
@@ -375,12 +398,8 @@ impl Rollouts {
             ));
         };
         let now = self.clock.now();
-        // An operator's rollback takes effect at the next advance, also during a wait.
-        if record.failure.is_none()
-            && !matches!(phase, Phase::Resume)
-            && self.store.get(&rollback_key(id)).await?.is_some()
-        {
-            let next = self.failed(&record, now, "an operator asked for a rollback".to_owned());
+        // An operator's request takes effect at the next advance, also during a wait.
+        if let Some(next) = self.requested(&record, &phase, now).await? {
             return self.commit(next).await;
         }
         if now < record.due_at {
@@ -410,6 +429,159 @@ impl Rollouts {
         self.commit(next).await
     }
 
+    /// The record an operator's waiting request leads to, if one applies: a rollback
+    /// (also of a held failure), a cancel (taken once), a continue of this very pause.
+    async fn requested(
+        &self,
+        record: &RolloutRecord,
+        phase: &Phase,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RolloutRecord>, RolloutError> {
+        let id = &record.rollout_id;
+        let rolling_back = record.failure.is_some() || matches!(phase, Phase::Resume);
+        if !rolling_back && self.store.get(&rollback_key(id)).await?.is_some() {
+            let reason = "an operator asked for a rollback".to_owned();
+            let next = match phase {
+                Phase::Held {
+                    reason: held,
+                    failed,
+                } => {
+                    let at_failure = RolloutRecord {
+                        phase: Some((**failed).clone()),
+                        ..record.clone()
+                    };
+                    self.roll_back(&at_failure, now, format!("{held} (held, then {reason})"))
+                }
+                _ => self.roll_back(record, now, reason),
+            };
+            return Ok(Some(next));
+        }
+        if !rolling_back
+            && !record.cancelled
+            && !matches!(phase, Phase::Held { .. })
+            && self.store.get(&cancel_key(id)).await?.is_some()
+        {
+            let cancelled = RolloutRecord {
+                cancelled: true,
+                ..record.clone()
+            };
+            return Ok(Some(match phase {
+                Phase::Preflight | Phase::Suspend => {
+                    self.ended(&cancelled, now, Outcome::Cancelled { moved: Vec::new() })
+                }
+                Phase::Batch(batch) => self.waiting(
+                    &cancelled,
+                    now,
+                    record.due_at,
+                    format!("cancel taken: batch {} finishes first", batch.index),
+                ),
+                _ => self.to(&cancelled, now, Phase::Resume, "cancel taken"),
+            }));
+        }
+        if phase.awaits_operator()
+            && self
+                .store
+                .get(&continue_key(id, record.seq))
+                .await?
+                .is_some()
+        {
+            return Ok(Some(match phase {
+                Phase::Checkpoint { percent, next, .. } => self.continue_to_batch(
+                    record,
+                    *next,
+                    now,
+                    format!("continued at the {percent}% checkpoint"),
+                ),
+                Phase::Held { failed, .. } => {
+                    let again = match (**failed).clone() {
+                        // A fresh readiness run: its ClientToken counts the attempts.
+                        Phase::Batch(batch) => Phase::Batch(Batch {
+                            since: now,
+                            invocation: None,
+                            attempts: batch.attempts + 1,
+                            ..batch
+                        }),
+                        Phase::Bake { .. } => Phase::Bake { until: now },
+                        other => other,
+                    };
+                    self.to(record, now, again, "continued: the failed phase runs again")
+                }
+                _ => return Ok(None),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Forward batch `index` next, or the end when there is none.
+    fn continue_to_batch(
+        &self,
+        record: &RolloutRecord,
+        index: u32,
+        now: DateTime<Utc>,
+        note: String,
+    ) -> RolloutRecord {
+        let next = match &record.plan {
+            Some(plan) if !record.cancelled => self
+                .next_forward_batch(plan, index, now)
+                .unwrap_or(Phase::Resume),
+            _ => Phase::Resume,
+        };
+        self.to(record, now, next, note)
+    }
+
+    /// After forward batch `index - 1` (or the swap): a checkpoint the instances moved just
+    /// reached, if any (each pauses once), or batch `index`; the end once cancelled.
+    fn after_forward(
+        &self,
+        record: &RolloutRecord,
+        index: u32,
+        now: DateTime<Utc>,
+        note: String,
+    ) -> RolloutRecord {
+        let Some(plan) = &record.plan else {
+            return self.to(record, now, Phase::Resume, note);
+        };
+        let more = (index as usize) < plan.batches().len();
+        let total = plan.members.len().max(1);
+        let share = record.moved.len() * 100 / total;
+        let mut reached: Vec<u8> = record
+            .spec
+            .checkpoints
+            .iter()
+            .copied()
+            .filter(|p| usize::from(*p) <= share && !record.checkpoints_passed.contains(p))
+            .collect();
+        reached.sort_unstable();
+        if record.cancelled || !more || reached.is_empty() {
+            return self.continue_to_batch(record, index, now, note);
+        }
+        let percent = *reached.last().unwrap_or(&0);
+        let mut passed = record.checkpoints_passed.clone();
+        passed.extend(reached);
+        let until = record
+            .spec
+            .checkpoint_pause_seconds
+            .map(|s| now + seconds(s));
+        let how = match until {
+            Some(until) => format!("until {}", until.format("%H:%M:%S UTC")),
+            None => format!("until `reimage rollout continue {}`", record.rollout_id),
+        };
+        RolloutRecord {
+            checkpoints_passed: passed,
+            due_at: until.unwrap_or(now + seconds(u64::MAX)),
+            ..self.to(
+                record,
+                now,
+                Phase::Checkpoint {
+                    percent,
+                    next: index,
+                    until,
+                },
+                format!("{note}; {percent}% checkpoint: paused {how}"),
+            )
+        }
+    }
+
     /// Writes `next`; what the rollout does then.
     async fn commit(&self, next: RolloutRecord) -> Result<Advanced, RolloutError> {
         match self.write(&next).await {
@@ -430,8 +602,57 @@ impl Rollouts {
     /// that ended, or is rolling back already, is not changed.
     pub async fn request_rollback(&self, id: &RolloutId) -> Result<RolloutRecord, RolloutError> {
         let latest = self.latest(id).await?;
-        match self.store.create(&rollback_key(id), b"rollback").await {
-            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(latest),
+        if latest.ended() {
+            return Err(RolloutError::Conflict(format!(
+                "rollout {id} has ended ({}): there is nothing to roll back",
+                latest.outcome.clone().unwrap_or(Outcome::Succeeded)
+            )));
+        }
+        self.request(&rollback_key(id), &latest).await
+    }
+
+    /// Asks for the rollout to stop after the batch at work: the instances moved stay on
+    /// the image, the processes are resumed, nothing is left in Standby. A held failure is
+    /// not cancelled (its batch would stay out of service): continue or roll it back.
+    pub async fn request_cancel(&self, id: &RolloutId) -> Result<RolloutRecord, RolloutError> {
+        let latest = self.latest(id).await?;
+        match &latest.phase {
+            None => Err(RolloutError::Conflict(format!(
+                "rollout {id} has ended ({})",
+                latest.outcome.clone().unwrap_or(Outcome::Succeeded)
+            ))),
+            Some(Phase::Held { .. }) => Err(RolloutError::Conflict(format!(
+                "rollout {id} holds a failure with its batch out of service: continue it or roll it back"
+            ))),
+            Some(_) if latest.failure.is_some() => Err(RolloutError::Conflict(format!(
+                "rollout {id} is rolling back already"
+            ))),
+            Some(_) => self.request(&cancel_key(id), &latest).await,
+        }
+    }
+
+    /// Ends the pause the rollout is in: a checkpoint without a timer (or with one, early),
+    /// or a held failure, whose phase then runs again.
+    pub async fn request_continue(&self, id: &RolloutId) -> Result<RolloutRecord, RolloutError> {
+        let latest = self.latest(id).await?;
+        match &latest.phase {
+            Some(Phase::Checkpoint { .. } | Phase::Held { .. }) => {
+                self.request(&continue_key(id, latest.seq), &latest).await
+            }
+            _ => Err(RolloutError::Conflict(format!(
+                "rollout {id} is not paused (it is at: {})",
+                latest.note
+            ))),
+        }
+    }
+
+    async fn request(
+        &self,
+        key: &str,
+        latest: &RolloutRecord,
+    ) -> Result<RolloutRecord, RolloutError> {
+        match self.store.create(key, b"requested").await {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(latest.clone()),
             Err(e) => Err(e.into()),
         }
     }
@@ -502,20 +723,51 @@ impl Rollouts {
     fn ended(&self, record: &RolloutRecord, now: DateTime<Utc>, outcome: Outcome) -> RolloutRecord {
         RolloutRecord {
             phase: None,
-            note: match &outcome {
-                Outcome::Succeeded => "succeeded".to_owned(),
-                Outcome::RolledBack { reason } => format!("rolled back: {reason}"),
-                Outcome::Refused { reason } => format!("refused: {reason}"),
-                Outcome::Paused { reason } => format!("paused: {reason}"),
-            },
+            note: outcome.to_string(),
             outcome: Some(outcome),
             ..self.next_of(record, now)
         }
     }
 
-    /// A failure: refused before anything changed; a rollback after; and a failure of the
-    /// rollback itself pauses (after resuming what was suspended), naming what is left.
+    /// A failure: refused before anything changed; after, held for an operator when the
+    /// rollout says `on_failure: pause`, else rolled back.
     fn failed(&self, record: &RolloutRecord, now: DateTime<Utc>, reason: String) -> RolloutRecord {
+        let holds = record.spec.on_failure == OnFailure::Pause
+            && record.plan.is_some()
+            && record.failure.is_none()
+            && !matches!(
+                record.phase,
+                Some(Phase::Resume | Phase::Held { .. }) | None
+            );
+        match &record.phase {
+            Some(failed) if holds => RolloutRecord {
+                due_at: now + seconds(u64::MAX),
+                ..self.to(
+                    record,
+                    now,
+                    Phase::Held {
+                        reason: reason.clone(),
+                        failed: Box::new(failed.clone()),
+                    },
+                    format!(
+                        "held: {reason}; `reimage rollout continue {id}` runs it again, \
+                         `reimage rollout rollback {id}` puts everything back",
+                        id = record.rollout_id
+                    ),
+                )
+            },
+            _ => self.roll_back(record, now, reason),
+        }
+    }
+
+    /// Refused before anything changed; a rollback after; and a failure of the rollback
+    /// itself pauses (after resuming what was suspended), naming what is left.
+    fn roll_back(
+        &self,
+        record: &RolloutRecord,
+        now: DateTime<Utc>,
+        reason: String,
+    ) -> RolloutRecord {
         let Some(plan) = &record.plan else {
             return self.ended(record, now, Outcome::Refused { reason });
         };
@@ -670,6 +922,20 @@ impl Rollouts {
                     "the canary baked healthy",
                 ))
             }
+            Phase::Checkpoint {
+                percent,
+                next,
+                until,
+            } => match until {
+                Some(until) if now >= until => Ok(self.continue_to_batch(
+                    record,
+                    next,
+                    now,
+                    format!("the {percent}% checkpoint's pause ended"),
+                )),
+                _ => Ok(self.waiting(record, now, record.due_at, record.note.clone())),
+            },
+            Phase::Held { .. } => Ok(self.waiting(record, now, record.due_at, record.note.clone())),
             Phase::SwapConfiguration => {
                 let plan = plan_of(record)?;
                 if let Some(config) = &plan.configuration_id {
@@ -680,13 +946,16 @@ impl Rollouts {
                             .await?;
                     }
                 }
-                let next = self
-                    .next_forward_batch(plan, 1, now)
-                    .unwrap_or(Phase::Resume);
-                Ok(RolloutRecord {
+                let swapped = RolloutRecord {
                     configuration_swapped: plan.configuration_id.is_some(),
-                    ..self.to(record, now, next, "the configuration holds the image")
-                })
+                    ..record.clone()
+                };
+                Ok(self.after_forward(
+                    &swapped,
+                    1,
+                    now,
+                    "the configuration holds the image".to_owned(),
+                ))
             }
             Phase::RestoreConfiguration => {
                 let plan = plan_of(record)?;
@@ -730,6 +999,9 @@ impl Rollouts {
                     },
                     (None, Some(reason)) => Outcome::RolledBack {
                         reason: reason.clone(),
+                    },
+                    (None, None) if record.cancelled => Outcome::Cancelled {
+                        moved: record.moved.clone(),
                     },
                     (None, None) => Outcome::Succeeded,
                 };
@@ -1453,29 +1725,18 @@ impl Rollouts {
                     moved,
                     ..record.clone()
                 };
-                let next = if batch.index == 0
+                let note = format!("batch {} passed its gates", batch.index);
+                if batch.index == 0
+                    && !record.cancelled
                     && (plan.configuration_id.is_some() || plan.batches().len() > 1)
                 {
-                    Phase::Bake {
-                        until: now + seconds(record.spec.bake_seconds),
-                    }
-                } else {
-                    self.next_forward_batch(plan, batch.index + 1, now)
-                        .unwrap_or(Phase::Resume)
-                };
-                let due = match &next {
-                    Phase::Bake { until } => *until,
-                    _ => now,
-                };
-                Ok(RolloutRecord {
-                    due_at: due,
-                    ..self.to(
-                        &with,
-                        now,
-                        next,
-                        format!("batch {} passed its gates", batch.index),
-                    )
-                })
+                    let until = now + seconds(record.spec.bake_seconds);
+                    return Ok(RolloutRecord {
+                        due_at: until,
+                        ..self.to(&with, now, Phase::Bake { until }, note)
+                    });
+                }
+                Ok(self.after_forward(&with, batch.index + 1, now, note))
             }
             Direction::Back => {
                 let mut restored = record.restored.clone();

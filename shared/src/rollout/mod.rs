@@ -25,6 +25,6 @@ pub use engine::{
 };
 pub use fleet::{CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
 pub use model::{
-    Amount, Batch, Direction, Member, Membership, Outcome, Phase, Plan, RolloutId, RolloutRecord,
-    RolloutSpec, Stage,
+    Amount, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan, RolloutId,
+    RolloutRecord, RolloutSpec, Stage,
 };

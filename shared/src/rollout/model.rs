@@ -175,6 +175,49 @@ pub struct RolloutSpec {
     pub standby: Membership,
     /// Whether Protected instances are moved.
     pub protected: Membership,
+    /// Shares of the instances to move (1 to 99 %) after which the rollout pauses, once
+    /// each, at the first batch boundary that reaches them.
+    #[serde(default)]
+    pub checkpoints: Vec<u8>,
+    /// How long each checkpoint pauses, seconds; `None` waits for an operator's `continue`.
+    #[serde(default)]
+    pub checkpoint_pause_seconds: Option<u64>,
+    /// What a failure leads to.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+/// What a failed gate or call leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Put everything back at once (the default).
+    #[default]
+    Rollback,
+    /// Hold where it failed, for an operator to `continue` (the failed phase again) or
+    /// `rollback`; the processes stay suspended meanwhile.
+    Pause,
+}
+
+impl fmt::Display for OnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Rollback => "rollback",
+            Self::Pause => "pause",
+        })
+    }
+}
+
+impl std::str::FromStr for OnFailure {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rollback" => Ok(Self::Rollback),
+            "pause" => Ok(Self::Pause),
+            other => Err(format!("{other:?} is neither \"rollback\" nor \"pause\"")),
+        }
+    }
 }
 
 impl RolloutSpec {
@@ -193,6 +236,9 @@ impl RolloutSpec {
             plan_hash: None,
             standby: Membership::Skip,
             protected: Membership::Skip,
+            checkpoints: Vec::new(),
+            checkpoint_pause_seconds: None,
+            on_failure: OnFailure::Rollback,
         }
     }
 }
@@ -341,8 +387,39 @@ pub enum Phase {
     SwapConfiguration,
     /// The configuration gets its previous image back (the first thing a rollback does).
     RestoreConfiguration,
+    /// A checkpoint: the rollout waits before batch `next`, until `until` or, without
+    /// one, until an operator's `continue`.
+    Checkpoint {
+        /// The share of the instances moved that it marks.
+        percent: u8,
+        /// The batch that follows.
+        next: u32,
+        /// When a timed pause ends.
+        until: Option<DateTime<Utc>>,
+    },
+    /// A failure held for an operator (`on_failure: pause`): `continue` runs the failed
+    /// phase again, `rollback` puts everything back. The failed batch stays as the failure
+    /// left it: one that failed its gates is back in service, behind the load balancers'
+    /// own health checks; one that failed before is still in Standby.
+    Held {
+        /// What failed.
+        reason: String,
+        /// The phase that failed, to run again.
+        failed: Box<Phase>,
+    },
     /// Resume what the rollout suspended; then it ends.
     Resume,
+}
+
+impl Phase {
+    /// Whether the phase waits for an operator (a checkpoint without a timer, or a held
+    /// failure): nothing drives it until a request arrives.
+    pub fn awaits_operator(&self) -> bool {
+        matches!(
+            self,
+            Self::Checkpoint { until: None, .. } | Self::Held { .. }
+        )
+    }
 }
 
 /// How a rollout ended.
@@ -366,6 +443,30 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// An operator cancelled it: the instances moved stay on the image, the others on
+    /// theirs, nothing is left in Standby or suspended.
+    Cancelled {
+        /// The instances moved before it stopped.
+        moved: Vec<String>,
+    },
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Succeeded => f.write_str("succeeded"),
+            Self::RolledBack { reason } => write!(f, "rolled back: {reason}"),
+            Self::Refused { reason } => write!(f, "refused: {reason}"),
+            Self::Paused { reason } => write!(f, "paused: {reason}"),
+            Self::Cancelled { moved } => write!(
+                f,
+                "cancelled after moving {} instance(s){}{}",
+                moved.len(),
+                if moved.is_empty() { "" } else { ": " },
+                moved.join(", ")
+            ),
+        }
+    }
 }
 
 /// How long a batch's instances took to stop, to get their new disks, and to boot, in
@@ -422,6 +523,12 @@ pub struct RolloutRecord {
     /// the next batch looks first when it should be done.
     #[serde(default)]
     pub paces: Paces,
+    /// Checkpoints passed already (their percentages).
+    #[serde(default)]
+    pub checkpoints_passed: Vec<u8>,
+    /// Set once an operator's cancel was taken: the rollout ends after the batch at work.
+    #[serde(default)]
+    pub cancelled: bool,
     /// Retries of the current phase after errors that may pass.
     pub retries: u32,
     /// What happened last, in a line.

@@ -93,7 +93,9 @@ impl DemoRollout<'_> {
             "  rollout {id}: {} → {image}, 2 at a time after a canary of 1",
             self.group_id
         );
-        crate::cmd::rollout::follow(&rollouts, &id, &self.clock, Some("    ")).await
+        crate::cmd::rollout::follow(&rollouts, &id, &self.clock, Some("    "))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("rollout {id} paused, which the demo never asks for"))
     }
 
     /// Both rollouts: onto `good`, then onto `bad` (marked bad first).
@@ -109,22 +111,13 @@ impl DemoRollout<'_> {
         );
         self.show_fleet();
         let first = self.roll(good).await?;
-        println!("  outcome: {}", describe(&first));
+        println!("  outcome: {}", first);
         self.show_fleet();
         println!("\nthe same with a bad image ({bad}: its instances fail the readiness command)");
         self.sim.admin().mark_image_bad(bad)?;
         let second = self.roll(bad).await?;
-        println!("  outcome: {}", describe(&second));
+        println!("  outcome: {}", second);
         self.show_fleet();
         Ok(first == Outcome::Succeeded && matches!(second, Outcome::RolledBack { .. }))
-    }
-}
-
-fn describe(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Succeeded => "succeeded".to_owned(),
-        Outcome::RolledBack { reason } => format!("rolled back: {reason}"),
-        Outcome::Refused { reason } => format!("refused: {reason}"),
-        Outcome::Paused { reason } => format!("paused: {reason}"),
     }
 }
