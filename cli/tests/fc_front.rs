@@ -12,9 +12,17 @@ use std::time::{Duration, Instant};
 
 use reimage::settings::Env;
 
-const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
+const FUNCTIONS: [&str; 5] = [
+    "create-image",
+    "wait-image",
+    "swap-config",
+    "verify",
+    "rollout",
+];
+/// The four step functions, which an image update reaches.
+const STEPS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
 
-/// Builds the four function binaries next to the `reimage` binary; answers that directory.
+/// Builds the function binaries next to the `reimage` binary; answers that directory.
 fn build_functions() -> PathBuf {
     let env = Env::from_process();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -160,7 +168,7 @@ fn bench_fc_measures_an_execution_of_the_binaries_it_is_given() {
     );
     // Every step ran as an async /invoke of its own process; the update came through the
     // HTTP trigger.
-    for step in FUNCTIONS {
+    for step in STEPS {
         let calls = figure(&stdout, &format!("{step} /invoke"));
         assert!(number(calls) >= 1.0, "{step}: {calls}");
     }
@@ -173,7 +181,7 @@ fn bench_fc_measures_an_execution_of_the_binaries_it_is_given() {
     ));
     assert!(start > 0.0 && start < 10_000.0, "{start}");
     // A process holds at least its own code's first pages.
-    for step in FUNCTIONS {
+    for step in STEPS {
         let peak = number(figure(&stdout, &format!("peak RSS, {step}")));
         assert!(peak > 1.0, "{step}: {peak} MiB");
     }
@@ -198,9 +206,9 @@ fn bench_fc_names_the_missing_binaries() {
     );
 }
 
-// A release build of the four functions takes minutes, so `.ci/run` runs this on its own
+// A release build of the five functions takes minutes, so `.ci/run` runs this on its own
 // after the suite: `cargo test -p reimage-cli --test fc_front -- --ignored`.
-#[ignore = "release build of the four functions; run with -- --ignored"]
+#[ignore = "release build of the five functions; run with -- --ignored"]
 #[test]
 fn package_lays_out_static_binaries_that_run_under_the_fc_front() {
     let dist = tempfile::tempdir().unwrap();
@@ -249,7 +257,7 @@ fn package_lays_out_static_binaries_that_run_under_the_fc_front() {
         "{out}\n{}",
         String::from_utf8_lossy(&bench.stderr)
     );
-    for f in FUNCTIONS {
+    for f in STEPS {
         assert!(
             number(figure(&out, &format!("{f} /invoke"))) >= 1.0,
             "{out}"

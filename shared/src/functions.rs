@@ -35,6 +35,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::dispatch::fc::FcDispatcher;
 use crate::ids::{RandomIds, SharedIds};
 use crate::model::{Step, StepEvent};
+use crate::rollout::driver::ROLLOUT_FUNCTION;
+use crate::rollout::{Handled as RolloutHandled, RolloutEvent, Rollouts};
 use crate::runtime::{Context, Function, HandlerError, RequestCredentials};
 use crate::schedule::Scheduler;
 use crate::secrets::sealer_from_env;
@@ -77,10 +79,12 @@ pub enum SetupError {
     Credentials(#[source] crate::aliyun::credentials::CredentialsError),
 }
 
-/// Everything the four functions share.
+/// Everything the functions share.
 #[derive(Clone)]
 pub struct FunctionHost {
     engine: Engine,
+    /// `None` when the clouds cannot move a fleet (fakes).
+    rollouts: Option<Rollouts>,
     credentials: RequestCredentials,
     scheduler: Arc<Scheduler>,
     /// `None` when no API token is configured: the HTTP API is then refused.
@@ -108,6 +112,7 @@ impl FunctionHost {
         let api = api_token.map(|token| Arc::new(wired.api(Auth::Bearer(token))));
         Self {
             engine: wired.engine,
+            rollouts: wired.rollouts,
             scheduler: wired.scheduler,
             credentials,
             api,
@@ -175,9 +180,9 @@ impl FunctionHost {
             config.overdue_after = std::time::Duration::from_secs(secs);
         }
         // FC must not take the sweep's re-dispatch for a duplicate of the lost event.
-        let dispatcher = Arc::new(
-            FcDispatcher::new(client, account_id, service).with_dedup_window(config.overdue_after),
-        );
+        let fc =
+            FcDispatcher::new(client, account_id, service).with_dedup_window(config.overdue_after);
+        let dispatcher = Arc::new(fc.clone());
         let pieces = Pieces {
             store,
             clock,
@@ -186,6 +191,7 @@ impl FunctionHost {
             clouds,
             config,
             sealer,
+            kicker: Some(Arc::new(fc)),
         };
         Ok(Self::new(
             pieces,
@@ -216,6 +222,67 @@ impl FunctionHost {
                 async move { Ok::<_, std::convert::Infallible>(host.handle_http(req).await) }
             },
         ))
+    }
+
+    /// The `rollout` function: each `/invoke` body is a [`RolloutEvent`].
+    pub fn rollout_function(&self) -> Function {
+        let host = self.clone();
+        Function::event(move |ctx: Context, body: Bytes| {
+            let host = host.clone();
+            async move { host.handle_rollout_event(&ctx, &body).await }
+        })
+    }
+
+    /// Handles one `/invoke` body sent to the `rollout` function: runs the phases due and
+    /// sends the next event (see [`crate::rollout::driver`]).
+    pub async fn handle_rollout_event(
+        &self,
+        ctx: &Context,
+        body: &[u8],
+    ) -> Result<serde_json::Value, HandlerError> {
+        self.credentials.set_from(ctx);
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            HandlerError::new("InvalidEvent", format!("the event is not JSON: {e}"))
+        })?;
+        if value.get("triggerTime").is_some() || value.get("execution_id").is_some() {
+            return Err(HandlerError::new(
+                "WrongFunction",
+                "the rollout function handles rollout events {\"rollout_id\", \"seq\"} only; timer and step events belong to the step functions",
+            ));
+        }
+        let event: RolloutEvent = serde_json::from_value(value).map_err(|e| {
+            HandlerError::new(
+                "InvalidEvent",
+                format!("the event is not a valid rollout event {{\"rollout_id\", \"seq\"}}: {e}"),
+            )
+        })?;
+        let Some(rollouts) = &self.rollouts else {
+            return Err(HandlerError::new(
+                "RolloutsUnavailable",
+                "this function's cloud cannot move a fleet",
+            ));
+        };
+        let handled = rollouts
+            .handle(&event)
+            .await
+            .map_err(|e| HandlerError::new("RolloutFailed", crate::report::chain(&e)))?;
+        let (outcome, seq) = match &handled {
+            RolloutHandled::Ignored { latest_seq } => ("ignored", Some(*latest_seq)),
+            RolloutHandled::Unknown => {
+                tracing::warn!(rollout = %event.rollout_id, "event for an unknown rollout: acknowledged, nothing done");
+                ("unknown-rollout", None)
+            }
+            RolloutHandled::Waiting { seq, .. } => ("waiting", Some(*seq)),
+            RolloutHandled::AwaitsOperator { seq } => ("awaits-operator", Some(*seq)),
+            RolloutHandled::Ended(_) => ("ended", None),
+            RolloutHandled::LostRace => ("lost-race", None),
+        };
+        Ok(serde_json::json!({
+            "rollout_id": event.rollout_id,
+            "seq": event.seq,
+            "outcome": outcome,
+            "latest_seq": seq,
+        }))
     }
 
     /// Handles one `/invoke` body sent to `step`'s function.
@@ -292,6 +359,20 @@ impl FunctionHost {
             .tick_sweep(now)
             .await
             .map_err(HandlerError::from)?;
+        let mut swept_rollouts = 0;
+        if let Some(rollouts) = &self.rollouts {
+            let window =
+                if now.time() < chrono::NaiveTime::from_hms_opt(0, 1, 0).unwrap_or_default() {
+                    crate::steps::live::DAILY_WINDOW
+                } else {
+                    crate::steps::live::SWEEP_WINDOW
+                };
+            swept_rollouts = rollouts
+                .sweep(now, self.engine.config().overdue_after, window)
+                .await
+                .map_err(|e| HandlerError::new("RolloutSweepFailed", crate::report::chain(&e)))?
+                .len();
+        }
         let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
         tracing::info!(
             trigger_time = %timer.trigger_time, swept = swept.len(),
@@ -300,6 +381,7 @@ impl FunctionHost {
         Ok(serde_json::json!({
             "tick": now,
             "swept": swept.len(),
+            "swept_rollouts": swept_rollouts,
             "started": report.started,
             "already_started": report.already_started,
             "failed": report.failed,
@@ -378,19 +460,28 @@ impl Event {
 }
 
 /// Runs the function of `step` as Function Compute starts it: reads the environment, wires
-/// the host, serves until SIGTERM. What each function's `main` calls.
+/// the host, serves until SIGTERM. What each step function's `main` calls.
 pub async fn main(step: Step) -> ExitCode {
+    serve_function(step.as_str(), |host| host.function(step)).await
+}
+
+/// Runs the `rollout` function as Function Compute starts it.
+pub async fn main_rollout() -> ExitCode {
+    serve_function(ROLLOUT_FUNCTION, FunctionHost::rollout_function).await
+}
+
+async fn serve_function(name: &str, function: impl FnOnce(&FunctionHost) -> Function) -> ExitCode {
     let env = Env::from_process();
     crate::runtime::init_tracing(&env);
     let host = match FunctionHost::from_env(&env, Arc::new(SystemClock)) {
         Ok(host) => host,
         Err(err) => {
-            tracing::error!(error = %crate::report::chain(&err), function = %step, "cannot start");
-            eprintln!("reimage {step}: {}", crate::report::chain(&err));
+            tracing::error!(error = %crate::report::chain(&err), function = %name, "cannot start");
+            eprintln!("reimage {name}: {}", crate::report::chain(&err));
             return ExitCode::FAILURE;
         }
     };
-    crate::runtime::exit_code(crate::runtime::serve(host.function(step).env(env)).await)
+    crate::runtime::exit_code(crate::runtime::serve(function(&host).env(env)).await)
 }
 
 #[cfg(test)]

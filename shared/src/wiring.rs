@@ -15,6 +15,7 @@ use crate::api::{Api, Auth, CloudImageSetter};
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
+use crate::rollout::{RolloutTiming, Rollouts, SharedKicker};
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::secrets::SharedSealer;
 use crate::steps::{CloudProvider, Engine, EngineConfig};
@@ -39,6 +40,9 @@ pub struct Pieces {
     pub config: EngineConfig,
     /// What seals webhook secrets at rest, if anything can.
     pub sealer: Option<SharedSealer>,
+    /// How a rollout's next phase is sent: in this process, or by an FC async invocation
+    /// of the `rollout` function; `None` leaves driving them to the caller.
+    pub kicker: Option<SharedKicker>,
 }
 
 impl fmt::Debug for Pieces {
@@ -61,6 +65,8 @@ pub struct Wired {
     pub runs: Arc<dyn Runs>,
     /// Starts each due slot of every task once.
     pub scheduler: Arc<Scheduler>,
+    /// The rolling updates, when the clouds can move a fleet.
+    pub rollouts: Option<Rollouts>,
     pieces: Pieces,
 }
 
@@ -95,12 +101,36 @@ impl Pieces {
             TaskStore::new(self.store.clone()),
             runs.clone(),
         ));
+        let rollouts = self.rollouts();
         Wired {
             engine,
             runs,
             scheduler,
+            rollouts,
             pieces: self,
         }
+    }
+
+    /// The rollouts over the same store: the account's fleet, a task's RAM role through the
+    /// same clouds, events through the kicker.
+    fn rollouts(&self) -> Option<Rollouts> {
+        let fleet = self
+            .clouds
+            .cloud(&crate::model::PermissionSource::Account)
+            .ok()?
+            .fleet()?;
+        let rollouts = Rollouts::new(
+            self.store.clone(),
+            fleet,
+            self.clock.clone(),
+            self.ids.clone(),
+            RolloutTiming::default(),
+        )
+        .with_provider(self.clouds.clone());
+        Some(match &self.kicker {
+            Some(kicker) => rollouts.with_kicker(kicker.clone()),
+            None => rollouts,
+        })
     }
 }
 
@@ -118,5 +148,6 @@ impl Wired {
         )
         .with_image_setter(Arc::new(CloudImageSetter::new(p.clouds.clone())))
         .with_sealer(p.sealer.clone())
+        .with_rollouts(self.rollouts.clone())
     }
 }

@@ -948,3 +948,207 @@ async fn a_held_failure_waits_then_runs_again_or_rolls_back() {
     assert_eq!(rig.on_target(), 6);
     rig.assert_group_at_rest();
 }
+
+/// The HTTP API and the in-process kicker over the rig: rollouts started and asked things
+/// through `/rollouts`, driven by their events.
+struct Front {
+    router: axum::Router,
+    kicks: Arc<reimage::dispatch::kicks::LocalKicks>,
+    rollouts: Rollouts,
+}
+
+const TOKEN: &str = "rollout-api-token-0123456789";
+
+fn front(rig: &Rig) -> Front {
+    let clock: SharedClock = Arc::new(rig.clock.clone());
+    let kicks = Arc::new(reimage::dispatch::kicks::LocalKicks::new(clock.clone()));
+    let wired = reimage::wiring::Pieces {
+        store: rig.store.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(RandomIds),
+        dispatcher: Arc::new(reimage::dispatch::local::LocalDispatcher::new(clock)),
+        clouds: Arc::new(reimage::steps::aliyun::AliyunClouds::new(
+            rig.cloud.client().clone(),
+        )),
+        config: reimage::steps::EngineConfig::default(),
+        sealer: None,
+        kicker: Some(kicks.clone()),
+    }
+    .wire();
+    let api = wired.api(reimage::api::Auth::Bearer(reimage::api::ApiToken::new(
+        TOKEN,
+    )));
+    Front {
+        router: Arc::new(api).router(),
+        kicks,
+        rollouts: wired.rollouts.expect("the sim's cloud moves a fleet"),
+    }
+}
+
+impl Front {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        use tower::ServiceExt as _;
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            ))
+            .expect("a request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("a body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_pause_at_a_checkpoint_is_continued_through_the_api() {
+    let rig = rig(seed(6, 6)).await;
+    let front = front(&rig);
+    let request = serde_json::json!({
+        "group_id": GROUP,
+        "image_id": TARGET,
+        "max_unavailable": 2,
+        "bake_seconds": 120,
+        "readiness_command": "systemctl is-active web",
+        "checkpoints": [50],
+        "pause_at_checkpoints": true,
+    });
+
+    // Bad requests are named and change nothing.
+    let (status, body) = front
+        .call(
+            "POST",
+            "/rollouts",
+            Some(serde_json::json!({"group_id": GROUP})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("image_id")),
+        "{body}"
+    );
+    let (status, body) = front
+        .call(
+            "POST",
+            "/rollouts",
+            Some(serde_json::json!({"group_id": GROUP, "image_id": TARGET, "checkpoints": [50]})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("pause_at_checkpoints"),
+        "{body}"
+    );
+    let (status, _) = front.call("POST", "/rollouts/ro-nope/continue", None).await;
+    assert_eq!(status, 404);
+
+    // A dry run answers the plan and changes nothing.
+    let mut dry = request.clone();
+    dry["dry_run"] = true.into();
+    let (status, plan) = front.call("POST", "/rollouts", Some(dry)).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["batches"].as_array().unwrap().len(), 4, "{plan}");
+    assert_eq!(rig.on_target(), 0);
+
+    let (status, started) = front.call("POST", "/rollouts", Some(request)).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["rollout_id"].as_str().unwrap().to_owned();
+    assert!(front.kicks.run_until_idle(&front.rollouts).await > 0);
+    let (_, view) = front.call("GET", &format!("/rollouts/{id}"), None).await;
+    assert_eq!(view["rollout"]["phase"]["phase"], "checkpoint", "{view}");
+    assert_eq!(rig.on_target(), 3);
+    assert_eq!(
+        front.kicks.pending(),
+        0,
+        "a pause for an operator sends nothing"
+    );
+    let (status, body) = front
+        .call("POST", &format!("/rollouts/{id}/cancel-not"), None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    let (status, _) = front
+        .call("POST", &format!("/rollouts/{id}/continue"), None)
+        .await;
+    assert_eq!(status, 202);
+    front.kicks.run_until_idle(&front.rollouts).await;
+    let (_, view) = front.call("GET", &format!("/rollouts/{id}"), None).await;
+    assert_eq!(view["rollout"]["outcome"]["outcome"], "succeeded", "{view}");
+    assert!(view["history"].as_array().unwrap().len() > 10);
+    assert_eq!(rig.on_target(), 6);
+    rig.assert_group_at_rest();
+    let (status, body) = front
+        .call("POST", &format!("/rollouts/{id}/continue"), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("RolloutConflict")),
+        "{body}"
+    );
+    let (_, list) = front.call("GET", "/rollouts", None).await;
+    assert_eq!(list["rollouts"][0]["rollout_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_lost_event_is_sent_again_by_the_sweep() {
+    let rig = rig(seed(6, 6)).await;
+    let front = front(&rig);
+    let id = front.rollouts.start(spec()).await.unwrap();
+    // The first event is lost: nothing drives the rollout.
+    front.kicks.run_next_dropped();
+    assert_eq!(front.kicks.pending(), 0);
+    let overdue = std::time::Duration::from_secs(600);
+    let window = chrono::Duration::hours(3);
+    assert!(
+        front
+            .rollouts
+            .sweep(rig.clock.now(), overdue, window)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not overdue yet"
+    );
+    rig.clock.advance(std::time::Duration::from_secs(601));
+    let sent = front
+        .rollouts
+        .sweep(rig.clock.now(), overdue, window)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].rollout_id, id);
+    front.kicks.run_until_idle(&front.rollouts).await;
+    let last = front.rollouts.latest(&id).await.unwrap();
+    assert_eq!(last.outcome, Some(Outcome::Succeeded), "{}", last.note);
+    // An ended rollout is not sent again.
+    rig.clock.advance(std::time::Duration::from_secs(3600));
+    assert!(
+        front
+            .rollouts
+            .sweep(rig.clock.now(), overdue, window)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

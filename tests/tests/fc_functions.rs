@@ -1,4 +1,4 @@
-//! reimage as Function Compute runs it: the four function binaries, started as template.yml
+//! reimage as Function Compute runs it: the five function binaries, started as template.yml
 //! declares them under the sim's FC front, chained by asynchronous invocations only.
 //!
 //! 1. An update started through the HTTP trigger succeeds, every step reached as an async
@@ -6,6 +6,10 @@
 //! 2. The wait-image process is killed while its next check waits in FC's queue: the event is
 //!    retried, then dropped; once the function is back, the minute timer's sweep dispatches
 //!    the pending step again and the execution finishes.
+//! 3. A CI webhook's `status_url` answers without the API token.
+//! 4. A rollout of the web group onto the image of step 1, started through the HTTP trigger,
+//!    driven by async invocations of the rollout function, pauses at its checkpoint and is
+//!    continued through the API.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +21,13 @@ use reimage_e2e::workspace_root;
 use reimage_sim::Sim;
 use reimage_sim::fc::{LaunchSettings, Outcome, RunningFunction, Template};
 
-const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
+const FUNCTIONS: [&str; 5] = [
+    "create-image",
+    "wait-image",
+    "swap-config",
+    "verify",
+    "rollout",
+];
 const TOKEN: &str = "e2e-api-token-0123456789";
 const INSTANCE: &str = "i-bp1demoweb000000001";
 const CONFIGURATION: &str = "asc-bp1demoweb0000001";
@@ -255,9 +265,9 @@ async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_e
         .await;
     assert_eq!(status(&done), "succeeded", "{done:#}");
     let deliveries = d.sim.fc().deliveries();
-    for step in FUNCTIONS {
+    for step in &FUNCTIONS[..4] {
         assert!(
-            deliveries.iter().any(|x| x.function == step
+            deliveries.iter().any(|x| x.function == *step
                 && x.control_path == "/invoke"
                 && x.outcome == Outcome::Succeeded),
             "{step} ran as an async invocation: {deliveries:#?}"
@@ -396,4 +406,102 @@ async fn updates_run_through_async_invocations_and_the_sweeper_recovers_a_lost_e
         }
     }
     assert!(records > 0);
+
+    // 4. A rollout of the web group onto the image the first update made, through the HTTP
+    //    trigger; it pauses at half the fleet, and the API continues it.
+    let image = done_image(&d).await;
+    let started = client
+        .post(d.url("/rollouts"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "group_id": GROUP,
+            "image_id": image,
+            "max_unavailable": "50%",
+            "bake_seconds": 0,
+            "warmup_seconds": 0,
+            "checkpoints": [50],
+            "pause_at_checkpoints": true
+        }))
+        .send()
+        .await
+        .expect("the HTTP trigger answers");
+    assert_eq!(started.status(), 202);
+    let started: serde_json::Value = started.json().await.expect("JSON");
+    let rollout = started["rollout_id"]
+        .as_str()
+        .expect("a rollout id")
+        .to_owned();
+    let paused = d
+        .wait_for_rollout(&rollout, |r| r["phase"]["phase"] == "checkpoint")
+        .await;
+    let moved = paused["moved"].as_array().expect("moved").len();
+    assert!((1..6).contains(&moved), "{paused:#}");
+    let continued = client
+        .post(d.url(&format!("/rollouts/{rollout}/continue")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("the HTTP trigger answers");
+    assert_eq!(continued.status(), 202);
+    let ended = d
+        .wait_for_rollout(&rollout, |r| !r["outcome"].is_null())
+        .await;
+    assert_eq!(ended["outcome"]["outcome"], "succeeded", "{ended:#}");
+    for m in d.sim.admin().state().scaling_instances {
+        if m.scaling_group_id == GROUP {
+            let instance = d.sim.admin().instance(&m.instance_id).expect("instance");
+            assert_eq!(instance.image_id, image, "{}", m.instance_id);
+            assert_eq!(m.lifecycle_state, "InService");
+        }
+    }
+    assert!(
+        d.sim
+            .fc()
+            .deliveries()
+            .iter()
+            .any(|x| x.function == "rollout" && x.outcome == Outcome::Succeeded),
+        "the rollout ran as async invocations of its function"
+    );
+}
+
+const GROUP: &str = "asg-bp1demoweb0000001";
+
+/// The image the first update made (the configuration holds it).
+async fn done_image(d: &Deployment) -> String {
+    d.sim
+        .admin()
+        .scaling_configuration(CONFIGURATION)
+        .expect("the configuration exists")
+        .image_id
+}
+
+impl Deployment {
+    /// Polls `GET /rollouts/{id}` until `done` says so of its latest record.
+    async fn wait_for_rollout(
+        &self,
+        id: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let started = Instant::now();
+        loop {
+            let view: serde_json::Value = reqwest::Client::new()
+                .get(self.url(&format!("/rollouts/{id}")))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("the HTTP trigger answers")
+                .json()
+                .await
+                .expect("JSON");
+            if done(&view["rollout"]) {
+                return view["rollout"].clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "rollout {id} did not get there: {view:#}\n\n{}",
+                self.log_tails()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
 }

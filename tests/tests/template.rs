@@ -7,11 +7,29 @@ use std::collections::BTreeSet;
 use reimage_e2e::workspace_root;
 use serde_yaml::Value;
 
-const FUNCTIONS: [&str; 4] = ["create-image", "wait-image", "swap-config", "verify"];
+const FUNCTIONS: [&str; 5] = [
+    "create-image",
+    "wait-image",
+    "swap-config",
+    "verify",
+    "rollout",
+];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 18] = [
+const ACTIONS: [&str; 30] = [
     "ecs:DescribeInstances",
+    "ecs:StopInstances",
+    "ecs:StartInstances",
+    "ecs:ReplaceSystemDisk",
+    "ecs:RunCommand",
+    "ecs:DescribeInvocationResults",
+    "ess:DescribeScalingInstances",
+    "ess:DescribeScalingActivities",
+    "ess:EnterStandby",
+    "ess:ExitStandby",
+    "ess:SetInstancesProtection",
+    "ess:SuspendProcesses",
+    "ess:ResumeProcesses",
     "ecs:DescribeDisks",
     "ecs:CreateSnapshot",
     "ecs:DescribeSnapshots",
@@ -271,6 +289,7 @@ fn the_state_bucket_expires_the_history_of_executions_and_never_a_task() {
         reimage::steps::live::LIVE_PREFIX,
         reimage::steps::lease::LEASES_PREFIX,
         reimage::schedule::RUN_INDEX_PREFIX,
+        reimage::rollout::driver::LIVE_PREFIX,
         reimage::steps::started::STARTED_PREFIX,
         reimage::steps::started::TASK_STARTED_PREFIX,
     ];

@@ -35,15 +35,18 @@ use chrono::{DateTime, Utc};
 use reimage::aliyun::oss::OssClient;
 use reimage::api::{Api, ApiToken, Auth};
 use reimage::clock::{SharedClock, SystemClock};
+use reimage::dispatch::kicks::LocalKicks;
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::{RandomIds, SharedIds};
 use reimage::model::State;
 use reimage::model::execution::ExecutionId;
 use reimage::model::task::TaskRecord;
+use reimage::rollout::Rollouts;
 use reimage::schedule::Scheduler;
 use reimage::schedule::{RunRequest, Trigger};
 use reimage::secrets::SharedSealer;
 use reimage::settings::Env;
+use reimage::steps::live;
 use reimage::steps::{CloudProvider, Engine, EngineConfig, Handled};
 use reimage::store::SharedStore;
 use reimage::store::url::{StoreLocation, open_store};
@@ -137,6 +140,7 @@ impl Runtime {
             clouds,
             config: EngineConfig::default(),
             sealer: self.sealer.clone(),
+            kicker: None,
         }
     }
 
@@ -216,6 +220,10 @@ pub struct Serve {
     pub engine: Engine,
     /// The in-process step queue the workers take from.
     pub dispatcher: Arc<LocalDispatcher>,
+    /// The rollouts, when the cloud can move a fleet.
+    pub rollouts: Option<Rollouts>,
+    /// Their in-process event queue.
+    pub kicks: Arc<LocalKicks>,
     /// The clock the tick follows.
     pub clock: SharedClock,
 }
@@ -225,12 +233,19 @@ impl Serve {
     /// the cloud through `clouds`.
     pub fn new(runtime: &Runtime, clouds: Arc<dyn CloudProvider>, auth: Auth) -> Self {
         let dispatcher = Arc::new(LocalDispatcher::new(runtime.clock.clone()));
-        let wired = runtime.pieces(dispatcher.clone(), clouds).wire();
+        let kicks = Arc::new(LocalKicks::new(runtime.clock.clone()));
+        let wired = Pieces {
+            kicker: Some(kicks.clone()),
+            ..runtime.pieces(dispatcher.clone(), clouds)
+        }
+        .wire();
         Self {
             api: Arc::new(wired.api(auth)),
             scheduler: wired.scheduler,
             engine: wired.engine,
             dispatcher,
+            rollouts: wired.rollouts,
+            kicks,
             clock: runtime.clock.clone(),
         }
     }
@@ -254,6 +269,12 @@ async fn tick_loop(serve: &Serve, mut stop: watch::Receiver<bool>) {
         let now = serve.clock.now();
         if let Err(error) = serve.engine.tick_sweep(now).await {
             tracing::error!(%error, "sweep failed");
+        }
+        if let Some(rollouts) = &serve.rollouts {
+            let overdue = serve.engine.config().overdue_after;
+            if let Err(error) = rollouts.sweep(now, overdue, live::SWEEP_WINDOW).await {
+                tracing::error!(%error, "rollout sweep failed");
+            }
         }
         match serve.scheduler.tick(now).await {
             Ok(report) => {
@@ -297,6 +318,13 @@ pub async fn serve(
     if let Err(error) = serve.engine.sweep_all(serve.clock.now() + margin).await {
         tracing::error!(%error, "start-up sweep failed");
     }
+    if let Some(rollouts) = &serve.rollouts {
+        let overdue = serve.engine.config().overdue_after;
+        let now = serve.clock.now() + margin;
+        if let Err(error) = rollouts.sweep(now, overdue, live::DAILY_WINDOW).await {
+            tracing::error!(%error, "start-up rollout sweep failed");
+        }
+    }
     let ticker = tick_loop(&serve, stop_rx.clone());
     let mut worker_stop = stop_rx.clone();
     let mut grace_stop = stop_rx.clone();
@@ -318,11 +346,22 @@ pub async fn serve(
             () = grace => tracing::warn!("a step was still running at shutdown; left to the sweep"),
         }
     };
+    let mut kicks_stop = stop_rx.clone();
+    let rollout_worker = async {
+        if let Some(rollouts) = &serve.rollouts {
+            serve
+                .kicks
+                .run(rollouts, async move {
+                    let _ = kicks_stop.wait_for(|s| *s).await;
+                })
+                .await;
+        }
+    };
     let stopper = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    tokio::join!(ticker, workers, stopper);
+    tokio::join!(ticker, workers, rollout_worker, stopper);
     http.await.context("the HTTP server task failed")?;
     Ok(())
 }

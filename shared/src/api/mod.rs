@@ -17,6 +17,7 @@
 //! | `GET /executions/{id}` | one execution's current record |
 //! | `PUT /scaling-configurations/{id}/image` | `{"image_id": "m-…"}`: the manual update |
 //! | `POST /hooks/{task-id}` | CI webhook (see [`webhook`]) |
+//! | `POST /rollouts`, `GET /rollouts`, `GET /rollouts/{id}`, `POST /rollouts/{id}/continue\|cancel\|rollback` | the rolling update (see [`rollouts`]) |
 //!
 //! Everything but the webhook is protected by a bearer token ([`Auth::Bearer`]), in
 //! `reimage serve` and behind create-image's HTTP trigger alike (`REIMAGE_API_TOKEN`). The
@@ -68,6 +69,7 @@ use crate::store::{SharedStore, Unreadable};
 
 mod error;
 mod manual;
+pub mod rollouts;
 pub mod webhook;
 
 pub use error::ApiError;
@@ -335,6 +337,7 @@ pub struct Api {
     tasks: TaskStore,
     runs: Arc<dyn Runs>,
     images: Option<Arc<dyn ImageSetter>>,
+    rollouts: Option<crate::rollout::Rollouts>,
     clock: SharedClock,
     ids: SharedIds,
     auth: Auth,
@@ -407,6 +410,7 @@ impl Api {
             store,
             runs,
             images: None,
+            rollouts: None,
             base_path: String::new(),
             clock,
             ids,
@@ -462,6 +466,12 @@ impl Api {
         self
     }
 
+    /// Enables the `/rollouts` routes through `rollouts`.
+    pub fn with_rollouts(mut self, rollouts: Option<crate::rollout::Rollouts>) -> Self {
+        self.rollouts = rollouts;
+        self
+    }
+
     /// Enables `PUT /scaling-configurations/{id}/image` through `images`.
     pub fn with_image_setter(mut self, images: Arc<dyn ImageSetter>) -> Self {
         self.images = Some(images);
@@ -480,6 +490,9 @@ impl Api {
             .route("/executions", get(list_executions))
             .route("/executions/{id}", get(get_execution))
             .route("/scaling-configurations/{id}/image", put(set_image))
+            .route("/rollouts", post(rollouts::create).get(rollouts::list))
+            .route("/rollouts/{id}", get(rollouts::get))
+            .route("/rollouts/{id}/{action}", post(rollouts::act))
             .route_layer(middleware::from_fn_with_state(self.clone(), authorize));
         Router::new()
             .merge(managed)

@@ -151,6 +151,53 @@ impl Dispatcher for FcDispatcher {
     }
 }
 
+/// Rollout events travel as asynchronous invocations of the `rollout` function, with the
+/// same delay cap and the same kind of invocation id as step events.
+impl crate::rollout::Kicker for FcDispatcher {
+    fn kick<'a>(
+        &'a self,
+        event: &'a crate::rollout::RolloutEvent,
+        delay: Duration,
+    ) -> DispatchFuture<'a> {
+        Box::pin(async move {
+            let now = self.client.clock().now();
+            let payload = serde_json::to_vec(event)
+                .map_err(|e| event.dispatch_error(format!("cannot encode the event: {e}")))?;
+            let id = format!(
+                "reimage-{}-w{}",
+                event.invocation_id(),
+                now.timestamp().div_euclid(self.dedup_window_secs)
+            );
+            validate_invocation_id(&id).map_err(|e| event.dispatch_error(e.to_string()))?;
+            let delay = delay.min(Duration::from_secs(u64::from(MAX_ASYNC_DELAY_SECS)));
+            let mut invocation = Invocation::async_event(
+                &self.service,
+                crate::rollout::driver::ROLLOUT_FUNCTION,
+                payload,
+            )
+            .with_id(id);
+            if !delay.is_zero() {
+                invocation = invocation.delayed(delay);
+            }
+            invocation.qualifier = self.qualifier.clone();
+            match self.client.fc(&self.account_id).invoke(&invocation).await {
+                Ok(InvokeOutcome::Queued { .. } | InvokeOutcome::AlreadyQueued { .. }) => {
+                    tracing::info!(
+                        rollout = %event.rollout_id, seq = event.seq,
+                        delay_secs = invocation.async_delay_secs.unwrap_or(0),
+                        "rollout's next event queued"
+                    );
+                    Ok(())
+                }
+                Ok(InvokeOutcome::Returned { .. }) => Err(event.dispatch_error(
+                    "Function Compute ran the invocation synchronously instead of queueing it",
+                )),
+                Err(e) => Err(event.dispatch_error(crate::report::chain(&e))),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

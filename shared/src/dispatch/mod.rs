@@ -14,6 +14,7 @@
 //! record, and the engine's sweep re-dispatches executions whose pending step is overdue.
 
 pub mod fc;
+pub mod kicks;
 pub mod local;
 
 pub use crate::steps::dispatcher::{DispatchError, DispatchFuture, Dispatcher, SharedDispatcher};

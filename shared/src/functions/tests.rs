@@ -51,6 +51,7 @@ fn rig(api_token: Option<&str>) -> Rig {
         clouds,
         config: EngineConfig::default(),
         sealer: Some(Arc::new(crate::secrets::LocalSealer::with_key([6; 32]))),
+        kicker: None,
     };
     let host = FunctionHost::new(pieces, api_token.map(ApiToken::new), credentials.clone());
     Rig {

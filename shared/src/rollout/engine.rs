@@ -2,11 +2,13 @@
 //! phase's work with idempotent calls, and writes the next record; a crash anywhere is
 //! resumed by advancing again.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::driver::{LIVE_PREFIX, RolloutEvent, SharedKicker};
 use super::fleet::{Fleet, FleetInstance, GroupMember};
 use super::model::{
     Batch, Direction, Member, OnFailure, Outcome, Paces, Phase, Plan, RolloutId, RolloutRecord,
@@ -15,7 +17,8 @@ use super::model::{
 use super::plan::{Facts, gate_problem, plan};
 use crate::clock::SharedClock;
 use crate::ids::SharedIds;
-use crate::steps::CloudError;
+use crate::model::PermissionSource;
+use crate::steps::{CloudError, CloudProvider};
 use crate::store::{SharedStore, StoreError};
 
 /// The store prefix of rollout logs: `rollouts/<id>/<seq>.json`.
@@ -78,6 +81,10 @@ pub enum RolloutError {
     /// paused, cancel one rolling back).
     #[error("{0}")]
     Conflict(String),
+    /// The event that drives the rollout on could not be sent (the record is written; the
+    /// minute's sweep sends it again).
+    #[error("the rollout's next event could not be sent: {0}")]
+    Dispatch(String),
 }
 
 /// What an advance did.
@@ -117,6 +124,13 @@ type Step<T> = Result<T, Interrupt>;
 pub struct Rollouts {
     store: SharedStore,
     fleet: Arc<dyn Fleet>,
+    /// The clouds of other permissions (a task's RAM role); without it every rollout uses
+    /// `fleet`.
+    provider: Option<Arc<dyn CloudProvider>>,
+    /// What sends the event of a rollout's next phase; without it the caller drives.
+    kicker: Option<SharedKicker>,
+    /// The index entries this process wrote already.
+    marked: Arc<Mutex<HashSet<String>>>,
     clock: SharedClock,
     ids: SharedIds,
     timing: RolloutTiming,
@@ -257,10 +271,108 @@ impl Rollouts {
         Self {
             store,
             fleet,
+            provider: None,
+            kicker: None,
+            marked: Arc::new(Mutex::new(HashSet::new())),
             clock,
             ids,
             timing,
         }
+    }
+
+    /// Rollouts whose spec names a RAM role reach the cloud through `provider`'s cloud for it.
+    #[must_use]
+    pub fn with_provider(mut self, provider: Arc<dyn CloudProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Sends each rollout's next event through `kicker` (see [`super::driver`]).
+    #[must_use]
+    pub fn with_kicker(mut self, kicker: SharedKicker) -> Self {
+        self.kicker = Some(kicker);
+        self
+    }
+
+    pub(super) fn kicker(&self) -> Option<&SharedKicker> {
+        self.kicker.as_ref()
+    }
+
+    /// The clock the rollouts read.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub(super) fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// These rollouts with the cloud of `permission`.
+    fn for_permission(&self, permission: &PermissionSource) -> Result<Self, CloudError> {
+        let Some(provider) = &self.provider else {
+            return match permission {
+                PermissionSource::Account => Ok(self.clone()),
+                PermissionSource::RamRole { role_arn } => Err(CloudError::client(
+                    "AssumeRole",
+                    "RoleNotAvailable",
+                    &format!(
+                        "the rollout asks for RAM role {role_arn}, and reimage runs it with its own credentials here"
+                    ),
+                )),
+            };
+        };
+        let fleet = provider.cloud(permission)?.fleet().ok_or_else(|| {
+            CloudError::client("Fleet", "NoFleet", "this cloud cannot move a fleet")
+        })?;
+        Ok(Self {
+            fleet,
+            ..self.clone()
+        })
+    }
+
+    /// Writes the hourly index entry for a record due at `due_at` (once per process).
+    async fn mark_live(&self, id: &RolloutId, due_at: DateTime<Utc>) -> Result<(), RolloutError> {
+        let key = crate::steps::live::entry_key_in(LIVE_PREFIX, due_at, id.as_str());
+        if self
+            .marked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return Ok(());
+        }
+        match self.store.create(&key, b"").await {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.marked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(())
+    }
+
+    /// Sends `event` now; a failure is logged, not answered: the record or request is
+    /// written and indexed, and the minute's sweep sends the event again.
+    async fn kick_or_leave_to_sweep(&self, event: &RolloutEvent) {
+        if let Err(error) = self.kick(event, Duration::ZERO).await {
+            tracing::warn!(rollout = %event.rollout_id, %error, "left to the sweep");
+        }
+    }
+
+    /// Whether an operator's request waits for the rollout (it waits for one).
+    pub(super) async fn has_request(&self, latest: &RolloutRecord) -> Result<bool, RolloutError> {
+        let id = &latest.rollout_id;
+        for key in [
+            rollback_key(id),
+            cancel_key(id),
+            continue_key(id, latest.seq),
+        ] {
+            if self.store.get(&key).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Records a new rollout (record 0, its pre-flight due now) and answers its id.
@@ -293,6 +405,11 @@ impl Rollouts {
             note: "started".to_owned(),
         };
         self.write(&record).await?;
+        self.kick_or_leave_to_sweep(&RolloutEvent {
+            rollout_id: id.clone(),
+            seq: 0,
+        })
+        .await;
         Ok(id)
     }
 
@@ -300,7 +417,11 @@ impl Rollouts {
     /// hash insists on finding again), or every reason the rollout would be refused.
     pub async fn dry_run(&self, spec: &RolloutSpec) -> Result<DryRun, RolloutError> {
         validate_spec(spec).map_err(RolloutError::Invalid)?;
-        let facts = match self.read_facts(spec).await {
+        let read = match self.for_permission(&spec.permission) {
+            Ok(this) => this.read_facts(spec).await,
+            Err(e) => Err(Interrupt::Cloud(e)),
+        };
+        let facts = match read {
             Ok(facts) => facts,
             Err(Interrupt::Store(e)) => return Err(e),
             Err(Interrupt::Failed(reason)) => return Ok(DryRun::Refused(vec![reason])),
@@ -321,6 +442,9 @@ impl Rollouts {
     }
 
     async fn write(&self, record: &RolloutRecord) -> Result<(), RolloutError> {
+        if !record.ended() && !record.awaits_operator() {
+            self.mark_live(&record.rollout_id, record.due_at).await?;
+        }
         let key = record_key(&record.rollout_id, record.seq);
         let body = serde_json::to_vec_pretty(record).map_err(|e| RolloutError::Torn {
             key: key.clone(),
@@ -391,21 +515,32 @@ impl Rollouts {
 
     /// Does the rollout's next phase if it is due.
     pub async fn advance(&self, id: &RolloutId) -> Result<Advanced, RolloutError> {
+        Ok(self.advance_once(id).await?.0)
+    }
+
+    /// [`Rollouts::advance`], answering also the latest record after it.
+    pub(super) async fn advance_once(
+        &self,
+        id: &RolloutId,
+    ) -> Result<(Advanced, RolloutRecord), RolloutError> {
         let record = self.latest(id).await?;
         let Some(phase) = record.phase.clone() else {
-            return Ok(Advanced::Ended(
-                record.outcome.clone().unwrap_or(Outcome::Succeeded),
-            ));
+            let outcome = record.outcome.clone().unwrap_or(Outcome::Succeeded);
+            return Ok((Advanced::Ended(outcome), record));
         };
         let now = self.clock.now();
         // An operator's request takes effect at the next advance, also during a wait.
         if let Some(next) = self.requested(&record, &phase, now).await? {
-            return self.commit(next).await;
+            return self.commit(next, record).await;
         }
         if now < record.due_at {
-            return Ok(Advanced::Waiting(record.due_at));
+            return Ok((Advanced::Waiting(record.due_at), record));
         }
-        let next = match self.phase(&record, phase, now).await {
+        let done = match self.for_permission(&record.spec.permission) {
+            Ok(this) => this.phase(&record, phase, now).await,
+            Err(e) => Err(Interrupt::Cloud(e)),
+        };
+        let next = match done {
             Ok(next) => next,
             Err(Interrupt::Store(e)) => return Err(e),
             Err(Interrupt::Cloud(e))
@@ -426,7 +561,7 @@ impl Rollouts {
             ),
             Err(Interrupt::Failed(reason)) => self.failed(&record, now, reason),
         };
-        self.commit(next).await
+        self.commit(next, record).await
     }
 
     /// The record an operator's waiting request leads to, if one applies: a rollback
@@ -582,19 +717,24 @@ impl Rollouts {
         }
     }
 
-    /// Writes `next`; what the rollout does then.
-    async fn commit(&self, next: RolloutRecord) -> Result<Advanced, RolloutError> {
+    /// Writes `next` after `previous`; what the rollout does then, and its latest record.
+    async fn commit(
+        &self,
+        next: RolloutRecord,
+        previous: RolloutRecord,
+    ) -> Result<(Advanced, RolloutRecord), RolloutError> {
         match self.write(&next).await {
             Ok(()) => {}
             Err(RolloutError::Store(StoreError::AlreadyExists { .. })) => {
-                return Ok(Advanced::LostRace);
+                return Ok((Advanced::LostRace, previous));
             }
             Err(e) => return Err(e),
         }
-        Ok(match next.phase {
-            None => Advanced::Ended(next.outcome.unwrap_or(Outcome::Succeeded)),
+        let advanced = match &next.phase {
+            None => Advanced::Ended(next.outcome.clone().unwrap_or(Outcome::Succeeded)),
             Some(_) => Advanced::Waiting(next.due_at),
-        })
+        };
+        Ok((advanced, next))
     }
 
     /// Asks for the rollout to be rolled back: every instance it moved back on its own image,
@@ -646,15 +786,23 @@ impl Rollouts {
         }
     }
 
+    /// Records the request (indexed now, for the sweep), and sends the rollout's event.
     async fn request(
         &self,
         key: &str,
         latest: &RolloutRecord,
     ) -> Result<RolloutRecord, RolloutError> {
         match self.store.create(key, b"requested").await {
-            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(latest.clone()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        self.mark_live(&latest.rollout_id, self.clock.now()).await?;
+        self.kick_or_leave_to_sweep(&RolloutEvent {
+            rollout_id: latest.rollout_id.clone(),
+            seq: latest.seq,
+        })
+        .await;
+        Ok(latest.clone())
     }
 
     /// Advances until the rollout ends, sleeping on `sleep` between phases (the local driver).

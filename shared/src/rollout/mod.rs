@@ -14,11 +14,14 @@
 //! carries a ClientToken or is decided from what the cloud reports, so a crash at any point
 //! is resumed by [`Rollouts::advance`].
 
+pub mod driver;
 mod engine;
 pub mod fleet;
 pub mod model;
+pub mod options;
 pub mod plan;
 
+pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
 pub use engine::{
     Advanced, DryRun, LEASES_PREFIX, REQUESTS_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming,
     Rollouts, SUSPENDED, plan_hash, validate_spec,
@@ -28,3 +31,4 @@ pub use model::{
     Amount, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan, RolloutId,
     RolloutRecord, RolloutSpec, Stage,
 };
+pub use options::RolloutOptions;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::IdSource;
+use crate::model::PermissionSource;
 
 /// The prefix of rollout ids.
 pub const ROLLOUT_ID_PREFIX: &str = "ro-";
@@ -185,6 +186,14 @@ pub struct RolloutSpec {
     /// What a failure leads to.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Whose permissions the rollout's calls use: reimage's own, or a RAM role (a task's
+    /// rollout uses the task's).
+    #[serde(default = "own_permissions")]
+    pub permission: PermissionSource,
+}
+
+fn own_permissions() -> PermissionSource {
+    PermissionSource::Account
 }
 
 /// What a failed gate or call leads to.
@@ -239,6 +248,7 @@ impl RolloutSpec {
             checkpoints: Vec::new(),
             checkpoint_pause_seconds: None,
             on_failure: OnFailure::Rollback,
+            permission: PermissionSource::Account,
         }
     }
 }
@@ -539,6 +549,11 @@ impl RolloutRecord {
     /// Whether the rollout ended.
     pub fn ended(&self) -> bool {
         self.phase.is_none()
+    }
+
+    /// Whether it waits for an operator's request (see [`Phase::awaits_operator`]).
+    pub fn awaits_operator(&self) -> bool {
+        self.phase.as_ref().is_some_and(Phase::awaits_operator)
     }
 }
 

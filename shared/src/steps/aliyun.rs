@@ -123,6 +123,10 @@ fn image_status(status: &str) -> Option<ImageStatus> {
 }
 
 impl Cloud for AliyunCloud {
+    fn fleet(&self) -> Option<Arc<dyn crate::rollout::Fleet>> {
+        Some(Arc::new(self.clone()))
+    }
+
     fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>> {
         Box::pin(async move {
             let answer = self

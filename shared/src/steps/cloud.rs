@@ -195,6 +195,12 @@ pub struct Creation<'a> {
 
 /// The cloud operations of an image update. Each method is one API call.
 pub trait Cloud: Send + Sync + fmt::Debug + 'static {
+    /// The same cloud as the fleet a rollout moves, if it can be one (fakes of the image
+    /// update need not).
+    fn fleet(&self) -> Option<Arc<dyn crate::rollout::Fleet>> {
+        None
+    }
+
     /// DescribeInstances for one instance; `None` if it does not exist.
     fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>>;
 

@@ -37,7 +37,7 @@ fn hour(at: DateTime<Utc>) -> String {
 
 /// The index entry of `execution_id` for a step due at `due_at`.
 pub fn entry_key(due_at: DateTime<Utc>, execution_id: &ExecutionId) -> String {
-    format!("{LIVE_PREFIX}{}/{execution_id}", hour(due_at))
+    entry_key_in(LIVE_PREFIX, due_at, execution_id.as_str())
 }
 
 /// Records that `execution_id` has a step due at `due_at` (again: an entry that exists is
@@ -59,21 +59,45 @@ pub async fn due_between(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<BTreeSet<ExecutionId>, StoreError> {
-    let mut ids = BTreeSet::new();
+    Ok(entries_between(store, LIVE_PREFIX, from, until)
+        .await?
+        .into_iter()
+        .filter_map(|(key, name)| match ExecutionId::parse(&name) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                tracing::warn!(%key, "the sweep skips an index entry it cannot read");
+                None
+            }
+        })
+        .collect())
+}
+
+/// The entries `(key, name)` under `<prefix><YYYYMMDDHH>/<name>` in any hour from `from`'s to
+/// `until`'s, one listing per hour: the same hourly index for whatever else is due (the
+/// rollouts keep theirs under another prefix).
+pub async fn entries_between(
+    store: &SharedStore,
+    prefix: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::new();
     let mut at = from.duration_trunc(Duration::hours(1)).unwrap_or(from);
     while at <= until {
-        let prefix = format!("{LIVE_PREFIX}{}/", hour(at));
-        for key in store.list(&prefix).await? {
-            match key.strip_prefix(&prefix).map(ExecutionId::parse) {
-                Some(Ok(id)) => {
-                    ids.insert(id);
-                }
-                _ => tracing::warn!(%key, "the sweep skips an index entry it cannot read"),
+        let hour_prefix = format!("{prefix}{}/", hour(at));
+        for key in store.list(&hour_prefix).await? {
+            if let Some(name) = key.strip_prefix(&hour_prefix) {
+                out.push((key.clone(), name.to_owned()));
             }
         }
         at += Duration::hours(1);
     }
-    Ok(ids)
+    Ok(out)
+}
+
+/// The entry of `name` under `prefix` for something due at `due_at`.
+pub fn entry_key_in(prefix: &str, due_at: DateTime<Utc>, name: &str) -> String {
+    format!("{prefix}{}/{name}", hour(due_at))
 }
 
 #[cfg(test)]

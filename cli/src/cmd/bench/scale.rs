@@ -266,6 +266,7 @@ pub async fn run() -> anyhow::Result<Section> {
             clouds: settings::clouds(client.clone()),
             config: EngineConfig::default(),
             sealer: None,
+            kicker: None,
         }
         .wire()
     };
