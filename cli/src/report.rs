@@ -429,6 +429,7 @@ mod tests {
                 configuration_ids: vec!["asc-a".into(), "asc-b".into()],
                 permission: PermissionSource::Account,
                 task_id: None,
+                rollout: None,
             },
             "UpdateImage_from_i-1".into(),
             t,

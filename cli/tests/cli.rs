@@ -964,3 +964,161 @@ async fn rollout_rollback_puts_back_a_rollout_in_its_bake_and_continue_drives_on
         target
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_a_rollout_carries_its_image_to_the_fleet() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let bad = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "task",
+            "create",
+            "--instance",
+            "i-bp1demoweb000000001",
+            "--config",
+            ACTIVE,
+            "--rollout",
+            r#"{"max_unavailable": "lots"}"#,
+        ],
+    ))
+    .await;
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--rollout"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let created = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "task",
+            "create",
+            "--instance",
+            "i-bp1demoweb000000001",
+            "--config",
+            ACTIVE,
+            "--rollout",
+            r#"{"max_unavailable": "50%", "bake_seconds": 0, "warmup_seconds": 0}"#,
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let task_id = json(&created)["task_id"].as_str().unwrap().to_owned();
+    let run = output(reimage_at(&sim, state.path(), &["task", "run", &task_id])).await;
+    let said = text(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{said}\nstderr: {}",
+        text(&run.stderr)
+    );
+    assert!(
+        said.contains("of asg-bp1demoweb0000001: succeeded"),
+        "{said}"
+    );
+    let image = sim.admin().scaling_configuration(ACTIVE).unwrap().image_id;
+    assert!(image.starts_with("m-"), "the run's image: {image}");
+    for m in sim.admin().state().scaling_instances {
+        if m.scaling_group_id == "asg-bp1demoweb0000001" {
+            assert_eq!(
+                sim.admin().instance(&m.instance_id).unwrap().image_id,
+                image
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_checkpoints_stop_the_cli_until_continue_and_cancel_ends_it() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let target = "aliyun_3_x64_20G_alibase_20240101.vhd";
+    let mut args = vec![
+        "rollout",
+        "start",
+        "--group",
+        "asg-bp1demoweb0000001",
+        "--image",
+        target,
+        "--max-unavailable",
+        "1",
+        "--bake-seconds",
+        "0",
+        "--warmup-seconds",
+        "0",
+        "--checkpoint",
+        "30%",
+    ];
+    let refused = output(reimage_at(&sim, state.path(), &args)).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("--pause-at-checkpoints"),
+        "{}",
+        text(&refused.stderr)
+    );
+    args.extend(["--pause-at-checkpoints", "--output", "json"]);
+    let paused = output(reimage_at(&sim, state.path(), &args)).await;
+    assert_eq!(paused.status.code(), Some(3), "{}", text(&paused.stderr));
+    let record = json(&paused);
+    assert_eq!(record["phase"]["phase"], "checkpoint", "{record}");
+    let id = record["rollout_id"].as_str().unwrap().to_owned();
+    let moved = record["moved"].as_array().unwrap().len();
+    assert_eq!(
+        moved, 2,
+        "one instance a batch after a canary of one: 2 of 6 is past 30%"
+    );
+
+    let cancelled = output(reimage_at(
+        &sim,
+        state.path(),
+        &["rollout", "cancel", &id, "--output", "json"],
+    ))
+    .await;
+    assert_eq!(
+        cancelled.status.code(),
+        Some(1),
+        "{}",
+        text(&cancelled.stderr)
+    );
+    let record = json(&cancelled);
+    assert_eq!(record["outcome"]["outcome"], "cancelled", "{record}");
+    assert_eq!(record["outcome"]["moved"].as_array().unwrap().len(), 2);
+    let on_target = sim
+        .admin()
+        .state()
+        .scaling_instances
+        .iter()
+        .filter(|m| sim.admin().instance(&m.instance_id).unwrap().image_id == target)
+        .count();
+    assert_eq!(on_target, 2);
+    for m in sim.admin().state().scaling_instances {
+        assert_eq!(m.lifecycle_state, "InService", "{}", m.instance_id);
+    }
+    let group = sim
+        .admin()
+        .state()
+        .scaling_groups
+        .into_iter()
+        .find(|g| g.scaling_group_id == "asg-bp1demoweb0000001")
+        .unwrap();
+    assert!(
+        group.suspended_processes.is_empty(),
+        "{:?}",
+        group.suspended_processes
+    );
+    let again = output(reimage_at(
+        &sim,
+        state.path(),
+        &["rollout", "continue", &id],
+    ))
+    .await;
+    assert!(
+        again.status.code() == Some(1) && text(&again.stdout).contains("cancelled"),
+        "an ended rollout is not continued: {}",
+        text(&again.stdout)
+    );
+}

@@ -84,6 +84,7 @@ impl Pieces {
     /// one [`CachingStore`]: records never change, so a warm process reads each once.
     pub fn wire(mut self) -> Wired {
         self.store = Arc::new(CachingStore::new(self.store, DEFAULT_CACHE_BYTES));
+        let rollouts = self.rollouts();
         let engine = Engine::with_config(
             self.store.clone(),
             self.clock.clone(),
@@ -91,7 +92,8 @@ impl Pieces {
             self.dispatcher.clone(),
             self.clouds.clone(),
             self.config.clone(),
-        );
+        )
+        .with_rollouts(rollouts.clone());
         let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
             self.store.clone(),
             self.clock.clone(),
@@ -101,7 +103,6 @@ impl Pieces {
             TaskStore::new(self.store.clone()),
             runs.clone(),
         ));
-        let rollouts = self.rollouts();
         Wired {
             engine,
             runs,

@@ -44,6 +44,7 @@ fn request(permission: PermissionSource) -> UpdateRequest {
         configuration_ids: vec!["asc-bp1demoweb0000001".into()],
         permission,
         task_id: None,
+        rollout: None,
     }
 }
 

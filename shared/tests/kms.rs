@@ -170,6 +170,7 @@ async fn the_kms_sealer_keeps_webhook_secrets_out_of_task_records() {
         webhook_secret: Some(WebhookSecret::new("kms-sealed-webhook-secret").into()),
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     };
     let now = chrono::DateTime::UNIX_EPOCH;
     let record = tasks.create("task-k", spec, now).await.unwrap();

@@ -773,6 +773,7 @@ mod pipeline_on_oss {
             webhook_secret: None,
             webhook_runs_per_hour: None,
             disable_after_failures: None,
+            rollout: None,
         };
         spec.validate(clock.now()).expect("valid task");
         TaskStore::new(store.clone())

@@ -121,6 +121,7 @@ fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
         configuration_ids: configs.iter().map(|c| (*c).to_owned()).collect(),
         permission: PermissionSource::Account,
         task_id: None,
+        rollout: None,
     }
 }
 

@@ -955,6 +955,8 @@ struct Front {
     router: axum::Router,
     kicks: Arc<reimage::dispatch::kicks::LocalKicks>,
     rollouts: Rollouts,
+    steps: Arc<reimage::dispatch::local::LocalDispatcher>,
+    engine: reimage::steps::Engine,
 }
 
 const TOKEN: &str = "rollout-api-token-0123456789";
@@ -962,11 +964,14 @@ const TOKEN: &str = "rollout-api-token-0123456789";
 fn front(rig: &Rig) -> Front {
     let clock: SharedClock = Arc::new(rig.clock.clone());
     let kicks = Arc::new(reimage::dispatch::kicks::LocalKicks::new(clock.clone()));
+    let steps = Arc::new(reimage::dispatch::local::LocalDispatcher::new(
+        clock.clone(),
+    ));
     let wired = reimage::wiring::Pieces {
         store: rig.store.clone(),
-        clock: clock.clone(),
+        clock,
         ids: Arc::new(RandomIds),
-        dispatcher: Arc::new(reimage::dispatch::local::LocalDispatcher::new(clock)),
+        dispatcher: steps.clone(),
         clouds: Arc::new(reimage::steps::aliyun::AliyunClouds::new(
             rig.cloud.client().clone(),
         )),
@@ -981,7 +986,12 @@ fn front(rig: &Rig) -> Front {
     Front {
         router: Arc::new(api).router(),
         kicks,
-        rollouts: wired.rollouts.expect("the sim's cloud moves a fleet"),
+        rollouts: wired
+            .rollouts
+            .clone()
+            .expect("the sim's cloud moves a fleet"),
+        steps,
+        engine: wired.engine,
     }
 }
 
@@ -1151,4 +1161,117 @@ async fn a_lost_event_is_sent_again_by_the_sweep() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_task_carries_its_image_to_the_running_fleet_and_a_rollback_restores_the_configuration() {
+    let rig = rig(seed(6, 6)).await;
+    let front = front(&rig);
+    let task = |rollout: serde_json::Value| {
+        serde_json::json!({
+            "source_instance_id": "i-bp1demoweb000000001",
+            "scaling_configuration_ids": [ACTIVE],
+            "executed_at": {"kind": "now"},
+            "permission": {"kind": "account"},
+            "rollout": rollout,
+        })
+    };
+    // A rollout option that cannot hold is refused with the task, naming it.
+    let (status, body) = front
+        .call(
+            "POST",
+            "/tasks",
+            Some(task(serde_json::json!({"image_id": TARGET}))),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rollout: image_id"),
+        "{body}"
+    );
+
+    let (status, body) = front
+        .call(
+            "POST",
+            "/tasks",
+            Some(task(
+                serde_json::json!({"max_unavailable": "50%", "bake_seconds": 60}),
+            )),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let execution = body["run"]["execution_id"].as_str().unwrap().to_owned();
+    front.steps.run_until_idle(&front.engine).await;
+    let (_, view) = front
+        .call("GET", &format!("/executions/{execution}"), None)
+        .await;
+    assert_eq!(view["state"]["status"], "succeeded", "{view}");
+    let image = view["learned"]["image_id"].as_str().unwrap().to_owned();
+    let rollout = view["learned"]["rollouts"][0]["rollout_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(view["learned"]["rollouts"][0]["group_id"], GROUP);
+    front.kicks.run_until_idle(&front.rollouts).await;
+    let (_, done) = front
+        .call("GET", &format!("/rollouts/{rollout}"), None)
+        .await;
+    assert_eq!(done["rollout"]["outcome"]["outcome"], "succeeded", "{done}");
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), image, "{instance}");
+    }
+    assert_eq!(rig.configuration_image(ACTIVE), image);
+    rig.assert_group_at_rest();
+
+    // The next run's image is bad: its rollout fails on the canary, puts the canary back, and
+    // puts the configuration back on the image before the run, not the run's.
+    let (_, body) = front
+        .call(
+            "POST",
+            "/tasks",
+            Some(task(serde_json::json!({"readiness_command": "systemctl is-active web", "gate_timeout_seconds": 30}))),
+        )
+        .await;
+    let execution = body["run"]["execution_id"].as_str().unwrap().to_owned();
+    // The image the run makes is marked bad as soon as it exists.
+    while front.steps.run_next(&front.engine).await {
+        let (_, view) = front
+            .call("GET", &format!("/executions/{execution}"), None)
+            .await;
+        if let Some(bad) = view["learned"]["image_id"].as_str() {
+            rig.sim.admin().mark_image_bad(bad).unwrap();
+        }
+    }
+    let (_, view) = front
+        .call("GET", &format!("/executions/{execution}"), None)
+        .await;
+    assert_eq!(view["state"]["status"], "succeeded", "{view}");
+    let rollout = view["learned"]["rollouts"][0]["rollout_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    front.kicks.run_until_idle(&front.rollouts).await;
+    let (_, done) = front
+        .call("GET", &format!("/rollouts/{rollout}"), None)
+        .await;
+    assert_eq!(
+        done["rollout"]["outcome"]["outcome"], "rolled_back",
+        "{done}"
+    );
+    for instance in fleet_ids() {
+        assert_eq!(
+            rig.image_of(&instance),
+            image,
+            "{instance} keeps the good image"
+        );
+    }
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        image,
+        "the configuration is back on the image before the bad run"
+    );
+    rig.assert_group_at_rest();
 }

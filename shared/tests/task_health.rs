@@ -78,6 +78,7 @@ async fn rig() -> Rig {
         webhook_secret: None,
         webhook_runs_per_hour: None,
         disable_after_failures: Some(2),
+        rollout: None,
     };
     spec.validate(clock.now()).expect("valid task");
     tasks.create(TASK, spec, clock.now()).await.expect("task");

@@ -86,6 +86,7 @@ fn scheduled_task(role_arn: &str) -> TaskSpec {
         webhook_secret: None,
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     }
 }
 

@@ -256,6 +256,7 @@ async fn measure(
         configuration_ids,
         permission: PermissionSource::Account,
         task_id: None,
+        rollout: None,
     };
     let started = Instant::now();
     let last = drive(&engine, &dispatcher, request, &mut Progress::hidden()).await?;

@@ -58,6 +58,7 @@ impl Args {
                 None => PermissionSource::Account,
             },
             task_id: None,
+            rollout: None,
         }
     }
 }

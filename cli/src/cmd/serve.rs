@@ -153,7 +153,17 @@ impl Runtime {
         output: Output,
     ) -> anyhow::Result<ExitCode> {
         let dispatcher = Arc::new(LocalDispatcher::new(self.clock.clone()));
-        let Wired { engine, runs, .. } = self.pieces(dispatcher.clone(), clouds).wire();
+        let kicks = Arc::new(LocalKicks::new(self.clock.clone()));
+        let Wired {
+            engine,
+            runs,
+            rollouts,
+            ..
+        } = Pieces {
+            kicker: Some(kicks.clone()),
+            ..self.pieces(dispatcher.clone(), clouds)
+        }
+        .wire();
         let started = runs
             .start(RunRequest {
                 execution_id: ExecutionId::random(self.ids.as_ref()),
@@ -190,8 +200,27 @@ impl Runtime {
                 record.image_name
             ),
         }
+        // The task's rollouts, if it asks for them, to their ends.
+        let mut rolled = true;
+        if let (Some(rollouts), false) = (&rollouts, record.learned.rollouts.is_empty()) {
+            kicks.run_until_idle(rollouts).await;
+            for planned in &record.learned.rollouts {
+                let latest = rollouts.latest(&planned.rollout_id).await?;
+                rolled &= latest.outcome == Some(reimage::rollout::Outcome::Succeeded);
+                if output == Output::Text {
+                    let state = latest
+                        .outcome
+                        .as_ref()
+                        .map_or_else(|| format!("waiting: {}", latest.note), ToString::to_string);
+                    println!(
+                        "rollout {} of {}: {state}",
+                        planned.rollout_id, planned.group_id
+                    );
+                }
+            }
+        }
         Ok(match record.state {
-            State::Succeeded => ExitCode::SUCCESS,
+            State::Succeeded if rolled => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         })
     }

@@ -139,6 +139,11 @@ struct CreateArgs {
     /// never).
     #[arg(long, value_name = "N")]
     disable_after_failures: Option<u32>,
+    /// After each successful run, a rolling update of the groups' running instances onto
+    /// the new image: the options of `POST /rollouts` as JSON, without the image, e.g.
+    /// '{"max_unavailable": "25%", "readiness_command": "curl -fsS localhost/healthz"}'.
+    #[arg(long, value_name = "JSON")]
+    rollout: Option<String>,
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -221,6 +226,12 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         webhook_secret,
         webhook_runs_per_hour: args.webhook_runs_per_hour,
         disable_after_failures: args.disable_after_failures,
+        rollout: args
+            .rollout
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .context("--rollout is not the JSON of a rollout's options")?,
     })
 }
 

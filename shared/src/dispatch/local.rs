@@ -274,6 +274,7 @@ mod tests {
             configuration_ids: vec!["asc-active".into()],
             permission: PermissionSource::Account,
             task_id: None,
+            rollout: None,
         }
     }
 

@@ -92,6 +92,7 @@ fn request() -> UpdateRequest {
         configuration_ids: vec!["asc-active".into(), "asc-inactive".into()],
         permission: PermissionSource::Account,
         task_id: None,
+        rollout: None,
     }
 }
 

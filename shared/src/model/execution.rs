@@ -248,6 +248,9 @@ pub struct UpdateRequest {
     /// The task this run belongs to, if it was started from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// The task's rollout, started once the image is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutOptions>,
 }
 
 /// A cloud error as the cloud reported it.
@@ -342,6 +345,15 @@ pub struct PreviousImage {
     pub image_id: String,
 }
 
+/// A rollout an execution starts after its image is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRollout {
+    /// The scaling group whose instances move.
+    pub group_id: String,
+    /// The rollout.
+    pub rollout_id: crate::rollout::RolloutId,
+}
+
 /// A configuration an execution waits for, and the execution that holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Waiting {
@@ -394,6 +406,10 @@ pub struct Learned {
     /// When the configurations were swapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swapped_at: Option<DateTime<Utc>>,
+    /// The rollouts verify decided on (the task's `rollout:`), one per group; started before
+    /// the final record is written, each under an id derived from the execution and group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<TaskRollout>,
     /// How many times the snapshot's status was read.
     #[serde(default)]
     pub snapshot_checks: u32,
@@ -533,6 +549,7 @@ mod tests {
                 role_arn: "acs:ram::1:role/reimage".into(),
             },
             task_id: None,
+            rollout: None,
         }
     }
 

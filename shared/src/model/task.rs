@@ -243,6 +243,11 @@ pub struct TaskSpec {
     /// ([`DEFAULT_DISABLE_AFTER_FAILURES`] when absent; 0: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_after_failures: Option<u32>,
+    /// A rolling update after each successful run: the running instances of the groups of
+    /// the task's configurations (or of `group_id`) move onto the new image, with the task's
+    /// permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutOptions>,
 }
 
 mod validation;

@@ -377,8 +377,18 @@ impl Rollouts {
 
     /// Records a new rollout (record 0, its pre-flight due now) and answers its id.
     pub async fn start(&self, spec: RolloutSpec) -> Result<RolloutId, RolloutError> {
+        self.start_as(RolloutId::random(self.ids.as_ref()), spec)
+            .await
+    }
+
+    /// [`Rollouts::start`] under `id`; a rollout with that id is left as it is (a replayed
+    /// start, such as a task's after a crash, starts nothing twice).
+    pub async fn start_as(
+        &self,
+        id: RolloutId,
+        spec: RolloutSpec,
+    ) -> Result<RolloutId, RolloutError> {
         validate_spec(&spec).map_err(RolloutError::Invalid)?;
-        let id = RolloutId::random(self.ids.as_ref());
         let now = self.clock.now();
         let record = RolloutRecord {
             rollout_id: id.clone(),
@@ -404,7 +414,11 @@ impl Rollouts {
             retries: 0,
             note: "started".to_owned(),
         };
-        self.write(&record).await?;
+        match self.write(&record).await {
+            Ok(()) => {}
+            Err(RolloutError::Store(StoreError::AlreadyExists { .. })) => return Ok(id),
+            Err(e) => return Err(e),
+        }
         self.kick_or_leave_to_sweep(&RolloutEvent {
             rollout_id: id.clone(),
             seq: 0,
@@ -1260,6 +1274,13 @@ impl Rollouts {
             }
         }
         self.take_lease(record).await?;
+        // A task's run put the image into the configuration already: a rollback must put
+        // back the image the run replaced.
+        let held_already = facts
+            .configuration
+            .as_ref()
+            .is_some_and(|(_, image)| image == &spec.image_id)
+            && plan.configuration_image.as_deref() != Some(spec.image_id.as_str());
         let note = format!(
             "{} instance(s) to move in batches of {} after a canary of {}; {} stay in service",
             plan.members.len(),
@@ -1269,6 +1290,7 @@ impl Rollouts {
         );
         Ok(RolloutRecord {
             plan: Some(plan),
+            configuration_swapped: held_already,
             ..self.to(record, now, Phase::Suspend, note)
         })
     }

@@ -190,6 +190,10 @@ pub struct RolloutSpec {
     /// rollout uses the task's).
     #[serde(default = "own_permissions")]
     pub permission: PermissionSource,
+    /// The images configurations held before this rollout's image update (a task's run
+    /// swapped them already): a rollback puts these back instead of what the pre-flight read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configuration_restore: Vec<crate::model::PreviousImage>,
 }
 
 fn own_permissions() -> PermissionSource {
@@ -249,6 +253,7 @@ impl RolloutSpec {
             checkpoint_pause_seconds: None,
             on_failure: OnFailure::Rollback,
             permission: PermissionSource::Account,
+            configuration_restore: Vec::new(),
         }
     }
 }

@@ -132,7 +132,12 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         floor,
         batch_size,
         configuration_id: facts.configuration.as_ref().map(|(id, _)| id.clone()),
-        configuration_image: facts.configuration.as_ref().map(|(_, image)| image.clone()),
+        configuration_image: facts.configuration.as_ref().map(|(id, image)| {
+            spec.configuration_restore
+                .iter()
+                .find(|p| &p.configuration_id == id)
+                .map_or_else(|| image.clone(), |p| p.image_id.clone())
+        }),
     })
 }
 

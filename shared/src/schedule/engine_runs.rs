@@ -13,6 +13,7 @@ pub fn update_request(task: &TaskRecord) -> UpdateRequest {
         configuration_ids: task.spec.scaling_configuration_ids.clone(),
         permission: task.spec.permission.clone(),
         task_id: Some(task.task_id.clone()),
+        rollout: task.spec.rollout.clone(),
     }
 }
 

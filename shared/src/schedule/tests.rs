@@ -77,6 +77,7 @@ fn spec(executed_at: ExecutedAt) -> TaskSpec {
         webhook_secret: None,
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     }
 }
 

@@ -115,6 +115,8 @@ struct Inner {
     config: EngineConfig,
     /// Executions the sweep has seen finished (see [`Engine::remember_finished`]).
     finished: std::sync::Mutex<std::collections::HashSet<ExecutionId>>,
+    /// Where a task's rollout starts after its run is verified.
+    rollouts: Option<crate::rollout::Rollouts>,
 }
 
 /// How many finished executions a warm process remembers for the sweep.
@@ -167,8 +169,63 @@ impl Engine {
                 clouds,
                 config,
                 finished: Mutex::new(std::collections::HashSet::new()),
+                rollouts: None,
             }),
         }
+    }
+
+    /// Starts the rollouts of tasks' runs in `rollouts` (see [`crate::rollout`]); called
+    /// while wiring, before the engine is shared.
+    #[must_use]
+    pub fn with_rollouts(mut self, rollouts: Option<crate::rollout::Rollouts>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.rollouts = rollouts,
+            None => tracing::error!("the engine is shared already: its rollouts are not set"),
+        }
+        self
+    }
+
+    /// Starts the rollouts a verified run decided on, before its final record: a crash
+    /// between the two starts them again under the same ids, which starts nothing twice.
+    async fn start_rollouts(
+        &self,
+        record: &StepRecord,
+        learned: &crate::model::Learned,
+    ) -> Result<(), EngineError> {
+        let (Some(options), Some(image)) = (&record.request.rollout, &learned.image_id) else {
+            return Ok(());
+        };
+        let Some(rollouts) = &self.inner.rollouts else {
+            tracing::warn!(
+                execution = %record.execution_id,
+                "the task asks for a rollout, and this reimage cannot reach a fleet"
+            );
+            return Ok(());
+        };
+        for planned in &learned.rollouts {
+            let spec = match options.spec(&planned.group_id, image) {
+                Ok(spec) => crate::rollout::RolloutSpec {
+                    permission: record.request.permission.clone(),
+                    configuration_restore: learned.previous_images.clone().unwrap_or_default(),
+                    ..spec
+                },
+                Err(reason) => {
+                    tracing::warn!(execution = %record.execution_id, %reason, "the task's rollout is not valid");
+                    continue;
+                }
+            };
+            match rollouts.start_as(planned.rollout_id.clone(), spec).await {
+                Ok(_) => tracing::info!(
+                    execution = %record.execution_id, rollout = %planned.rollout_id,
+                    group = %planned.group_id, "rollout started"
+                ),
+                Err(crate::rollout::RolloutError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(execution = %record.execution_id, error = %e, "the task's rollout did not start");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The engine's limits and timings.
@@ -319,6 +376,9 @@ impl Engine {
             Err(Interrupt::Engine(e)) => return Err(e),
             Err(Interrupt::Retry(error)) => self.retry(&cx, &base, event, error).await,
         };
+        if transition.state == State::Succeeded {
+            self.start_rollouts(&base, &transition.learned).await?;
+        }
         let next = base.next(transition.state, transition.learned, now);
         match self.write_record(&next).await {
             Ok(()) => {}

@@ -756,6 +756,7 @@ pub fn request_onto(configuration: &str) -> crate::model::UpdateRequest {
         configuration_ids: vec![configuration.into()],
         permission: crate::model::PermissionSource::Account,
         task_id: None,
+        rollout: None,
     }
 }
 

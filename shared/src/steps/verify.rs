@@ -11,8 +11,10 @@ use super::swap_config::{finish_rollback, roll_back};
 use super::{
     Interrupt, StepContext, Transition, classify, describe_configurations, failed, failure,
 };
+use crate::model::execution::TaskRollout;
 use crate::model::naming::has_expected_form;
 use crate::model::{State, Step, StepRecord};
+use crate::rollout::RolloutId;
 
 const STEP: Step = Step::Verify;
 
@@ -65,6 +67,39 @@ pub(crate) fn problems(
     problems
 }
 
+/// The rollouts a task's `rollout:` asks for after a verified run: its `group_id`, else
+/// each group of the task's configurations once, in the order of the request; each under an
+/// id derived from the execution and the group, so a replay starts none twice.
+fn task_rollouts(
+    record: &StepRecord,
+    options: &crate::rollout::RolloutOptions,
+    configurations: &[ScalingConfiguration],
+) -> Vec<TaskRollout> {
+    let mut groups: Vec<String> = Vec::new();
+    match &options.group_id {
+        Some(group) => groups.push(group.clone()),
+        None => {
+            for id in &record.request.configuration_ids {
+                if let Some(c) = configurations
+                    .iter()
+                    .find(|c| &c.scaling_configuration_id == id)
+                {
+                    if !groups.contains(&c.scaling_group_id) {
+                        groups.push(c.scaling_group_id.clone());
+                    }
+                }
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|group_id| TaskRollout {
+            rollout_id: RolloutId::derived(&format!("{}/{group_id}", record.execution_id)),
+            group_id,
+        })
+        .collect()
+}
+
 pub(crate) async fn run(
     cx: &StepContext<'_>,
     record: &StepRecord,
@@ -88,14 +123,23 @@ pub(crate) async fn run(
             .await?;
         Ok((configurations, image))
     };
-    let (problems, cause) = match classify(read.await)? {
+    let (problems, cause, configurations) = match classify(read.await)? {
         Ok((configurations, image)) => (
             problems(record, &image_id, &configurations, image.as_ref()),
             None,
+            configurations,
         ),
-        Err(e) => (vec!["could not read the result back".to_owned()], Some(e)),
+        Err(e) => (
+            vec!["could not read the result back".to_owned()],
+            Some(e),
+            Vec::new(),
+        ),
     };
     if problems.is_empty() {
+        let mut learned = learned;
+        if let Some(options) = &record.request.rollout {
+            learned.rollouts = task_rollouts(record, options, &configurations);
+        }
         return Ok(Transition::to(State::Succeeded, learned));
     }
     let reason = format!("{}; put the previous images back", problems.join("; "));
@@ -120,6 +164,7 @@ mod tests {
                 configuration_ids: vec!["asc-1".into(), "asc-2".into()],
                 permission: PermissionSource::Account,
                 task_id: None,
+                rollout: None,
             },
             name,
             at,

@@ -48,6 +48,7 @@ fn request(i: usize) -> UpdateRequest {
         configuration_ids: vec![format!("asc-bench{:06}", i % 500)],
         permission: PermissionSource::Account,
         task_id: Some(task_id(i % TASKS)),
+        rollout: None,
     }
 }
 
@@ -119,6 +120,7 @@ fn task(i: usize) -> TaskSpec {
         webhook_secret: None,
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     }
 }
 

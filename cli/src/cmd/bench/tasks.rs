@@ -141,6 +141,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
         webhook_secret: Some(WebhookSecret::new("bench-webhook-secret-0123").into()),
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     }
 }
 
@@ -204,6 +205,7 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
                 configuration_ids: vec!["asc-bench".into()],
                 permission: PermissionSource::Account,
                 task_id: Some(format!("task-bench-{:05}", i % config.tasks.max(1))),
+                rollout: None,
             },
             format!("UpdateImage_from_i-bench_on_{id}"),
             start(),

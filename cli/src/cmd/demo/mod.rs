@@ -154,6 +154,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         configuration_ids: targets.configuration_ids.to_vec(),
         permission: PermissionSource::Account,
         task_id: None,
+        rollout: None,
     };
     let mut progress = if text {
         Progress::stdout()

@@ -39,5 +39,6 @@ pub(crate) fn valid() -> TaskSpec {
         webhook_secret: Some(WebhookSecret::new("0123456789abcdef").into()),
         webhook_runs_per_hour: None,
         disable_after_failures: None,
+        rollout: None,
     }
 }

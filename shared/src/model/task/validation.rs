@@ -138,6 +138,9 @@ pub enum InvalidTask {
     /// A sealed form given where the secret itself is expected.
     #[error("webhook_secret: give the secret itself (a string), not a sealed form")]
     SealedWebhookSecret,
+    /// A rollout option that does not hold.
+    #[error("rollout: {0}")]
+    Rollout(String),
 }
 
 impl InvalidTask {
@@ -226,6 +229,9 @@ impl TaskSpec {
                 return Err(InvalidTask::DisableAfterFailures(n));
             }
         }
+        if let Some(rollout) = &self.rollout {
+            validate_rollout(rollout)?;
+        }
         let schedule = Schedule::compile(&self.executed_at)?;
         schedule.validate_at(now)?;
         Ok(schedule)
@@ -270,6 +276,29 @@ pub fn validate_image_name(name: &str, now: DateTime<Utc>) -> Result<(), Invalid
                 ),
             },
         })
+}
+
+/// Checks a task's rollout options: the image is the run's, the permission the task's; the
+/// rest as `POST /rollouts` checks it.
+pub fn validate_rollout(rollout: &crate::rollout::RolloutOptions) -> Result<(), InvalidTask> {
+    let refuse = |m: &str| Err(InvalidTask::Rollout(m.to_owned()));
+    if rollout.image_id.is_some() {
+        return refuse("image_id: a task's rollout moves onto the image its run made");
+    }
+    if rollout.plan_hash.is_some() || rollout.dry_run.is_some() {
+        return refuse("plan_hash and dry_run belong to POST /rollouts");
+    }
+    if rollout.permission.is_some() {
+        return refuse("permission: a task's rollout uses the task's permission");
+    }
+    let group = rollout
+        .group_id
+        .as_deref()
+        .unwrap_or("asg-of-the-configurations");
+    rollout
+        .spec(group, "m-of-the-run")
+        .map(drop)
+        .map_err(InvalidTask::Rollout)
 }
 
 /// Checks a RAM role ARN with the rule every entry point uses ([`validate::role_arn`]).
