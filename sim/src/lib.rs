@@ -45,6 +45,7 @@ pub mod params;
 pub mod rpc;
 pub mod seed;
 pub mod server;
+pub mod slb;
 pub mod state;
 pub mod sts;
 

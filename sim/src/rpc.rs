@@ -1,4 +1,4 @@
-//! The RPC front: ECS, ESS, STS and KMS requests, routed by `Action` and `Version`.
+//! The RPC front: ECS, ESS, STS, KMS and CLB requests, routed by `Action` and `Version`.
 //!
 //! Order of checks, as the API gateway does them: the parameters decode; `Action` and
 //! `Version` name an operation the sim implements; the call is counted and injected faults
@@ -19,7 +19,7 @@ use crate::error::RpcError;
 use crate::keys::{AuthError, Principal};
 use crate::params::Params;
 use crate::state::SimState;
-use crate::{ecs, ess, kms, sts};
+use crate::{ecs, ess, kms, slb, sts};
 
 /// How far a request's Timestamp may be from the sim's clock.
 pub const TIMESTAMP_WINDOW_SECONDS: i64 = 15 * 60;
@@ -44,6 +44,7 @@ enum Product {
     Ess,
     Sts,
     Kms,
+    Slb,
 }
 
 impl Product {
@@ -53,6 +54,7 @@ impl Product {
             ess::VERSION => Some(Self::Ess),
             sts::VERSION => Some(Self::Sts),
             kms::VERSION => Some(Self::Kms),
+            slb::VERSION => Some(Self::Slb),
             _ => None,
         }
     }
@@ -63,6 +65,7 @@ impl Product {
             Self::Ess => ess::ACTIONS,
             Self::Sts => sts::ACTIONS,
             Self::Kms => kms::ACTIONS,
+            Self::Slb => slb::ACTIONS,
         }
     }
 
@@ -72,6 +75,7 @@ impl Product {
             Self::Ess => "Ess",
             Self::Sts => "Sts",
             Self::Kms => "Kms",
+            Self::Slb => "Slb",
         }
     }
 
@@ -81,6 +85,7 @@ impl Product {
             Self::Ess => "ess.aliyuncs.com",
             Self::Sts => "sts.aliyuncs.com",
             Self::Kms => "kms.aliyuncs.com",
+            Self::Slb => "slb.aliyuncs.com",
         }
     }
 }
@@ -174,7 +179,15 @@ fn dispatch(
         Product::Ecs => ecs::handle(action, p, &mut region.ecs, &ctx),
         Product::Ess => {
             let region = &mut *region;
-            ess::handle(action, p, &mut region.ess, &region.ecs, &ctx)
+            let answer = ess::handle(action, p, &mut region.ess, &region.ecs, &ctx);
+            if matches!(answer, Some(Ok(_))) && matches!(action, "EnterStandby" | "ExitStandby") {
+                sync_weights(region, p);
+            }
+            answer
+        }
+        Product::Slb => {
+            let region = &mut *region;
+            slb::handle(action, p, &mut region.slb, &region.ecs)
         }
         Product::Sts => sts::handle(
             action,
@@ -195,6 +208,43 @@ fn dispatch(
         ),
     };
     answer.unwrap_or_else(|| Err(RpcError::unknown_action(action, "")))
+}
+
+/// After EnterStandby or ExitStandby: each named instance's weight in every load balancer
+/// and vServer group of its group follows its lifecycle (0 in Standby, 50 back in service,
+/// as the ESS documentation says).
+fn sync_weights(region: &mut crate::state::Region, p: &Params) {
+    let Some(group) = p
+        .get("ScalingGroupId")
+        .and_then(|id| region.ess.groups.iter().find(|g| g.scaling_group_id == id))
+    else {
+        return;
+    };
+    let lbs = group.load_balancer_ids.clone();
+    let vsgs: Vec<String> = group
+        .vserver_groups
+        .iter()
+        .map(|a| a.vserver_group_id.clone())
+        .collect();
+    let ids: Vec<String> = p
+        .list("InstanceId", 100)
+        .unwrap_or_default()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for instance in region
+        .ess
+        .instances
+        .iter()
+        .filter(|i| ids.contains(&i.instance_id))
+    {
+        region.slb.set_weight(
+            &lbs,
+            &vsgs,
+            &instance.instance_id,
+            instance.load_balancer_weight,
+        );
+    }
 }
 
 /// Parses `yyyy-MM-ddTHH:mm:ssZ` (fractional seconds accepted).

@@ -54,6 +54,12 @@ pub struct Seed {
     /// KMS keys (symmetric, for Encrypt and Decrypt).
     #[serde(default)]
     pub kms_keys: Vec<SeedKmsKey>,
+    /// CLB instances.
+    #[serde(default)]
+    pub load_balancers: Vec<crate::slb::LoadBalancer>,
+    /// CLB vServer groups.
+    #[serde(default)]
+    pub vserver_groups: Vec<crate::slb::VServerGroup>,
     /// How the progress of images being built moves: `linear` (the default), `stalled`,
     /// `fast_then_slow` or `steps`.
     #[serde(default, skip_serializing_if = "is_linear")]
@@ -241,6 +247,27 @@ pub struct SeedScalingGroup {
     /// Maximum instances.
     #[serde(default = "default_max_size")]
     pub max_size: u32,
+    /// The CLB instances attached to the group (their default server groups).
+    #[serde(default)]
+    pub load_balancer_ids: Vec<String>,
+    /// The vServer groups attached to the group.
+    #[serde(default)]
+    pub vserver_groups: Vec<SeedVServerGroupAttachment>,
+}
+
+/// A vServer group attached to a scaling group (DescribeScalingGroups'
+/// `VServerGroups.VServerGroup[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedVServerGroupAttachment {
+    /// The load balancer.
+    pub load_balancer_id: String,
+    /// The vServer group (`rsp-…`).
+    pub vserver_group_id: String,
+    /// The backend port.
+    pub port: u16,
+    /// The weight new instances get in it.
+    pub weight: u32,
 }
 
 fn default_max_size() -> u32 {
@@ -551,6 +578,8 @@ impl Seed {
             active_scaling_configuration_id: Some(active.to_owned()),
             min_size: 1,
             max_size: 10,
+            load_balancer_ids: Vec::new(),
+            vserver_groups: Vec::new(),
         };
         let config = |id: &str, name: &str, group: &str, image: &str| SeedScalingConfiguration {
             scaling_configuration_id: id.to_owned(),
@@ -577,6 +606,34 @@ impl Seed {
                 )
             })
             .collect();
+        // The web group serves behind one CLB: its default server group on port 80 (web-2 at
+        // weight 80, the others at 50) and a vServer group on port 8080.
+        let load_balancer = crate::slb::LoadBalancer {
+            load_balancer_id: DEMO_LOAD_BALANCER_ID.to_owned(),
+            load_balancer_name: "web".to_owned(),
+            listener_ports: vec![80],
+            backends: fleet
+                .iter()
+                .enumerate()
+                .map(|(n, i)| crate::slb::Backend {
+                    server_id: i.instance_id.clone(),
+                    weight: if n == 1 { 80 } else { 50 },
+                })
+                .collect(),
+        };
+        let vserver_group = crate::slb::VServerGroup {
+            vserver_group_id: DEMO_VSERVER_GROUP_ID.to_owned(),
+            vserver_group_name: "web-8080".to_owned(),
+            load_balancer_id: DEMO_LOAD_BALANCER_ID.to_owned(),
+            backends: fleet
+                .iter()
+                .map(|i| crate::slb::VBackend {
+                    server_id: i.instance_id.clone(),
+                    port: 8080,
+                    weight: 50,
+                })
+                .collect(),
+        };
         let scaling_instances = fleet
             .iter()
             .map(|i| SeedScalingInstance {
@@ -652,12 +709,21 @@ impl Seed {
             .chain(fleet)
             .collect(),
             scaling_groups: vec![
-                group(
-                    "asg-bp1demoweb0000001",
-                    "web",
-                    "ECS",
-                    "asc-bp1demoweb0000001",
-                ),
+                SeedScalingGroup {
+                    load_balancer_ids: vec![DEMO_LOAD_BALANCER_ID.to_owned()],
+                    vserver_groups: vec![SeedVServerGroupAttachment {
+                        load_balancer_id: DEMO_LOAD_BALANCER_ID.to_owned(),
+                        vserver_group_id: DEMO_VSERVER_GROUP_ID.to_owned(),
+                        port: 8080,
+                        weight: 50,
+                    }],
+                    ..group(
+                        "asg-bp1demoweb0000001",
+                        "web",
+                        "ECS",
+                        "asc-bp1demoweb0000001",
+                    )
+                },
                 group(
                     "asg-bp1demoapi0000001",
                     "api",
@@ -705,9 +771,17 @@ impl Seed {
                 enabled: true,
             }],
             image_progress: ProgressProfile::Linear,
+            load_balancers: vec![load_balancer],
+            vserver_groups: vec![vserver_group],
         }
     }
 }
+
+/// The CLB instance in front of the demo's web group.
+pub const DEMO_LOAD_BALANCER_ID: &str = "lb-bp1demoweb00000001";
+
+/// Its vServer group on port 8080.
+pub const DEMO_VSERVER_GROUP_ID: &str = "rsp-bp1demoweb0001";
 
 /// How many instances the demo's web group runs.
 pub const DEMO_FLEET_SIZE: usize = 6;

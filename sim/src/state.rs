@@ -32,6 +32,8 @@ pub struct Region {
     pub ess: Ess,
     /// KMS keys.
     pub kms_keys: Vec<crate::kms::KmsKey>,
+    /// CLB resources.
+    pub slb: crate::slb::Slb,
 }
 
 impl Region {
@@ -102,6 +104,8 @@ impl Region {
                 min_size: g.min_size,
                 max_size: g.max_size,
                 suspended_processes: Vec::new(),
+                load_balancer_ids: g.load_balancer_ids.clone(),
+                vserver_groups: g.vserver_groups.clone(),
                 creation_time: created,
             });
         }
@@ -168,6 +172,10 @@ impl Region {
                     enabled: k.enabled,
                 })
                 .collect(),
+            slb: crate::slb::Slb {
+                load_balancers: seed.load_balancers.clone(),
+                vserver_groups: seed.vserver_groups.clone(),
+            },
         }
     }
 }

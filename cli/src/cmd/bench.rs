@@ -454,6 +454,8 @@ pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
             active_scaling_configuration_id: configs.first().cloned(),
             min_size: 0,
             max_size: 10,
+            load_balancer_ids: Vec::new(),
+            vserver_groups: Vec::new(),
         });
         for (c, id) in configs.iter().enumerate() {
             seed.scaling_configurations.push(SeedScalingConfiguration {

@@ -79,7 +79,8 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
                 "GroupDeletionProtection": false,
                 "SuspendedProcesses": {"SuspendedProcess": g.suspended_processes},
                 "RemovalPolicies": {"RemovalPolicy": ["OldestScalingConfiguration", "OldestInstance"]},
-                "LoadBalancerIds": {"LoadBalancerId": []},
+                "LoadBalancerIds": {"LoadBalancerId": g.load_balancer_ids},
+                "VServerGroups": {"VServerGroup": vserver_groups(&g.vserver_groups)},
                 "DBInstanceIds": {"DBInstanceId": []},
                 "VSwitchIds": {"VSwitchId": []},
                 "CreationTime": minute(g.creation_time),
@@ -305,4 +306,26 @@ pub fn modify_scaling_configuration(
         config.scaling_configuration_name = name.to_owned();
     }
     Ok(json!({}))
+}
+
+/// DescribeScalingGroups' `VServerGroups.VServerGroup[]`: per load balancer, its attached
+/// groups with their ports and weights.
+fn vserver_groups(attached: &[crate::seed::SeedVServerGroupAttachment]) -> Vec<Value> {
+    let mut lbs: Vec<&str> = attached
+        .iter()
+        .map(|a| a.load_balancer_id.as_str())
+        .collect();
+    lbs.dedup();
+    lbs.into_iter()
+        .map(|lb| {
+            json!({
+                "LoadBalancerId": lb,
+                "VServerGroupAttributes": {"VServerGroupAttribute": attached
+                    .iter()
+                    .filter(|a| a.load_balancer_id == lb)
+                    .map(|a| json!({"VServerGroupId": a.vserver_group_id, "Port": a.port, "Weight": a.weight}))
+                    .collect::<Vec<_>>()},
+            })
+        })
+        .collect()
 }

@@ -24,6 +24,10 @@ pub struct ScalingGroup {
     pub max_size: u32,
     /// Processes SuspendProcesses stopped (`ScaleIn`, `ScaleOut`, …).
     pub suspended_processes: Vec<String>,
+    /// Attached CLB instances.
+    pub load_balancer_ids: Vec<String>,
+    /// Attached vServer groups.
+    pub vserver_groups: Vec<crate::seed::SeedVServerGroupAttachment>,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }
