@@ -10,8 +10,8 @@ use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember,
-    Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
+    Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance,
+    GroupMember, Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -27,6 +27,8 @@ const INACTIVE: &str = "asc-bp1demoweb0000002";
 const UBUNTU: &str = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
 const ALINUX: &str = "aliyun_3_x64_20G_alibase_20240101.vhd";
 const TARGET: &str = "m-bp1rolloutgolden001";
+const LB: &str = reimage_sim::seed::DEMO_LOAD_BALANCER_ID;
+const VSG: &str = reimage_sim::seed::DEMO_VSERVER_GROUP_ID;
 
 fn fleet_ids() -> Vec<String> {
     Seed::demo()
@@ -299,6 +301,50 @@ async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest()
         "a call per batch: 1 + 2 + 2 + 1"
     );
     assert_eq!(calls.total.get("ReplaceSystemDisk"), Some(&6));
+    // Behind the load balancer: every weight is what it was (web-2 at 80 in the default
+    // server group), after ExitStandby had set 50; each batch was seen healthy three looks
+    // in a row.
+    let fleet = fleet_ids();
+    for (n, instance) in fleet.iter().enumerate() {
+        let lb = rig.sim.admin().backend_weight(LB, instance);
+        assert_eq!(lb, Some(if n == 1 { 80 } else { 50 }), "{instance}");
+        assert_eq!(rig.sim.admin().backend_weight(VSG, instance), Some(50));
+    }
+    assert!(
+        calls
+            .total
+            .get("DescribeHealthStatus")
+            .copied()
+            .unwrap_or(0)
+            >= 4 * 3
+    );
+}
+
+#[tokio::test]
+async fn the_load_balancer_catches_a_bad_image_without_a_readiness_command() {
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            readiness_command: None,
+            ..spec()
+        })
+        .await
+        .unwrap();
+    let Outcome::RolledBack { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a bad image must be rolled back");
+    };
+    assert!(
+        reason.contains("load balancer gate") && reason.contains("abnormal behind lb-"),
+        "{reason}"
+    );
+    assert_eq!(rig.on_target(), 0);
+    rig.assert_group_at_rest();
+    assert_eq!(
+        rig.sim.admin().backend_weight(LB, &fleet_ids()[1]),
+        Some(80)
+    );
 }
 
 #[tokio::test]
@@ -610,6 +656,15 @@ impl Fleet for Crashing {
     }
     fn command_results<'a>(&'a self, invoke: &'a str) -> CloudFuture<'a, Vec<CommandResult>> {
         self.guard(self.inner.command_results(invoke))
+    }
+    fn weights<'a>(&'a self, target: &'a str) -> CloudFuture<'a, Vec<BackendWeight>> {
+        self.guard(self.inner.weights(target))
+    }
+    fn backend_health<'a>(&'a self, lb: &'a str) -> CloudFuture<'a, Vec<(String, String)>> {
+        self.guard(self.inner.backend_health(lb))
+    }
+    fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.set_weights(weights))
     }
 }
 

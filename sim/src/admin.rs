@@ -474,6 +474,25 @@ impl Admin {
         Ok(())
     }
 
+    /// `server`'s weight in a load balancer's default server group (`lb-…`) or in a vServer
+    /// group (`rsp-…`), if it is a member.
+    pub fn backend_weight(&self, target: &str, server: &str) -> Option<u32> {
+        let region = self.state.region();
+        let slb = &region.slb;
+        slb.load_balancers
+            .iter()
+            .filter(|lb| lb.load_balancer_id == target)
+            .flat_map(|lb| lb.backends.iter().map(|b| (b.server_id.as_str(), b.weight)))
+            .chain(
+                slb.vserver_groups
+                    .iter()
+                    .filter(|g| g.vserver_group_id == target)
+                    .flat_map(|g| g.backends.iter().map(|b| (b.server_id.as_str(), b.weight))),
+            )
+            .find(|(s, _)| *s == server)
+            .map(|(_, w)| w)
+    }
+
     /// Marks the image `id` good again (its fix shipped): commands exit 0 once more.
     pub fn mark_image_good(&self, id: &str) -> Result<(), RpcError> {
         let mut region = self.state.region();

@@ -50,6 +50,13 @@ from aliyunsdkess.request.v20140828 import (
     DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
 )
+from aliyunsdkslb.request.v20140515 import (
+    DescribeHealthStatusRequest,
+    DescribeLoadBalancerAttributeRequest,
+    DescribeVServerGroupAttributeRequest,
+    SetBackendServersRequest,
+    SetVServerGroupAttributeRequest,
+)
 from aliyunsdksts.request.v20150401 import AssumeRoleRequest
 
 ENDPOINT = os.environ["SIM_ENDPOINT"]
@@ -104,9 +111,9 @@ def advance(seconds):
         return json.loads(resp.read())
 
 
-def admin_post(path, body=None):
+def admin_post(path, body=None, method="POST"):
     data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(f"{ENDPOINT}/__sim/{path}", data=data, method="POST")
+    req = urllib.request.Request(f"{ENDPOINT}/__sim/{path}", data=data, method=method)
     with urllib.request.urlopen(req) as resp:
         return json.loads(resp.read())
 
@@ -347,6 +354,7 @@ def main():
     req.set_SnapshotIds(json.dumps([snapshot_id]))
     check(call(ecs, req)["TotalCount"] == 0, "DeleteSnapshot deletes the snapshot")
 
+    slb_conformance()
     fleet_conformance()
 
     # STS
@@ -540,6 +548,180 @@ def fleet_conformance():
           and b"readiness check failed" in base64.b64decode(results[ids[0]]["Output"]),
           "DescribeInvocationResults: Success on a good image, Failed (exit 1, Base64 output) on a bad one")
     admin_post("power", {})
+
+
+def slb_conformance():
+    """The web group's Classic Load Balancer: weights and health as a rolling update reads and
+    sets them. Runs before fleet_conformance and leaves every weight as the seed has it."""
+    c = client()
+    lb_id = "lb-bp1demoweb00000001"
+    vsg_id = "rsp-bp1demoweb0001"
+    group = "asg-bp1demoweb0000001"
+    fleet = [f"i-bp1demofleet{n:07}" for n in range(1, 7)]
+
+    def lb_weights():
+        req = DescribeLoadBalancerAttributeRequest.DescribeLoadBalancerAttributeRequest()
+        req.set_LoadBalancerId(lb_id)
+        return {b["ServerId"]: b["Weight"] for b in call(c, req)["BackendServers"]["BackendServer"]}
+
+    def vsg_weights():
+        req = DescribeVServerGroupAttributeRequest.DescribeVServerGroupAttributeRequest()
+        req.set_VServerGroupId(vsg_id)
+        return {(b["ServerId"], b["Port"]): b["Weight"]
+                for b in call(c, req)["BackendServers"]["BackendServer"]}
+
+    # DescribeLoadBalancerAttribute
+    req = DescribeLoadBalancerAttributeRequest.DescribeLoadBalancerAttributeRequest()
+    req.set_LoadBalancerId(lb_id)
+    out = call(c, req)
+    backends = out["BackendServers"]["BackendServer"]
+    check(out["LoadBalancerId"] == lb_id and out["LoadBalancerStatus"] == "active"
+          and [int(p) for p in out["ListenerPorts"]["ListenerPort"]] == [80],
+          "DescribeLoadBalancerAttribute: LoadBalancerId, LoadBalancerStatus active, ListenerPorts.ListenerPort")
+    check([(b["ServerId"], b["Weight"], b["Type"]) for b in backends]
+          == [(i, 80 if i == fleet[1] else 50, "ecs") for i in fleet],
+          "DescribeLoadBalancerAttribute: BackendServers.BackendServer[] with integer weights (web-2 at 80)")
+    req.set_LoadBalancerId("lb-doesnotexist")
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidLoadBalancerId.NotFound"),
+          "DescribeLoadBalancerAttribute: an unknown load balancer is InvalidLoadBalancerId.NotFound (404)")
+
+    # DescribeVServerGroupAttribute
+    req = DescribeVServerGroupAttributeRequest.DescribeVServerGroupAttributeRequest()
+    req.set_VServerGroupId(vsg_id)
+    out = call(c, req)
+    check(out["VServerGroupId"] == vsg_id and out["LoadBalancerId"] == lb_id
+          and [(b["ServerId"], b["Port"], b["Weight"]) for b in out["BackendServers"]["BackendServer"]]
+          == [(i, 8080, 50) for i in fleet],
+          "DescribeVServerGroupAttribute: its load balancer and members with integer Port and Weight")
+    req.set_VServerGroupId("rsp-doesnotexist")
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidParameter"),
+          "DescribeVServerGroupAttribute: an unknown group is InvalidParameter (404)")
+
+    # DescribeHealthStatus
+    req = DescribeHealthStatusRequest.DescribeHealthStatusRequest()
+    req.set_LoadBalancerId(lb_id)
+    health = call(c, req)["BackendServers"]["BackendServer"]
+    check(sorted((h["ListenerPort"], h["ServerId"], h["Port"]) for h in health)
+          == sorted([(80, i, 80) for i in fleet] + [(80, i, 8080) for i in fleet])
+          and all(h["ServerHealthStatus"] == "normal" for h in health),
+          "DescribeHealthStatus: an entry per listener and backend (vServer group members too), all normal")
+    req.set_ListenerPort(81)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "ListenerNotFound"),
+          "DescribeHealthStatus: a port without a listener is ListenerNotFound (404)")
+    req = DescribeHealthStatusRequest.DescribeHealthStatusRequest()
+    req.set_LoadBalancerId(lb_id)
+    req.set_ListenerPort(80)
+    image = "ubuntu_22_04_x64_20G_alibase_20240101.vhd"
+    admin_post(f"images/{image}/bad")
+    try:
+        health = call(c, req)["BackendServers"]["BackendServer"]
+    finally:
+        admin_post(f"images/{image}/bad", method="DELETE")
+    check(len(health) == 12 and all(h["ServerHealthStatus"] == "abnormal" for h in health),
+          "DescribeHealthStatus (ListenerPort): abnormal on an image marked bad")
+    check(all(h["ServerHealthStatus"] == "normal" for h in call(c, req)["BackendServers"]["BackendServer"]),
+          "DescribeHealthStatus: normal again once the image is good")
+
+    # SetBackendServers: weights of the listed backends; the answer lists them all, Weight a string
+    req = SetBackendServersRequest.SetBackendServersRequest()
+    req.set_LoadBalancerId(lb_id)
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Weight": "30", "Type": "ecs"},
+                                       {"ServerId": fleet[3], "Weight": 40}]))
+    out = call(c, req)
+    check(out["LoadBalancerId"] == lb_id
+          and [(b["ServerId"], b["Weight"]) for b in out["BackendServers"]["BackendServer"]]
+          == [(i, {1: "80", 2: "30", 3: "40"}.get(n, "50")) for n, i in enumerate(fleet)],
+          "SetBackendServers (a JSON list, Weight string or number): sets the weights, answers every backend, Weight a string")
+    check(lb_weights()[fleet[2]] == 30, "DescribeLoadBalancerAttribute shows the weight SetBackendServers set")
+    req = SetBackendServersRequest.SetBackendServersRequest()
+    req.set_LoadBalancerId("lb-doesnotexist")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Weight": "50"}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidLoadBalancerId.NotFound"),
+          "SetBackendServers: an unknown load balancer is InvalidLoadBalancerId.NotFound (404)")
+    req.set_LoadBalancerId(lb_id)
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Weight": "101"}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (400, "InvalidWeight.Malformed"),
+          "SetBackendServers: a weight of 101 is InvalidWeight.Malformed (400)")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Weight": "0"},
+                                       {"ServerId": "i-bp1demoweb000000001", "Weight": "0"}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (400, "InvalidServerId.NotFound") and lb_weights()[fleet[2]] == 30,
+          "SetBackendServers: a server that is not a backend is InvalidServerId.NotFound (400), nothing set")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Weight": "50"},
+                                       {"ServerId": fleet[3], "Weight": "50"}]))
+    call(c, req)
+    check(lb_weights() == {i: 80 if i == fleet[1] else 50 for i in fleet}, "SetBackendServers restores the weights")
+
+    # SetVServerGroupAttribute: members by ServerId and Port; the answer's Weight an integer
+    req = SetVServerGroupAttributeRequest.SetVServerGroupAttributeRequest()
+    req.set_VServerGroupId(vsg_id)
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Port": 8080, "Weight": 20},
+                                       {"ServerId": fleet[3], "Port": "8080", "Weight": "0"}]))
+    out = call(c, req)
+    got = {b["ServerId"]: (b["Port"], b["Weight"]) for b in out["BackendServers"]["BackendServer"]}
+    check(out["VServerGroupId"] == vsg_id and got[fleet[2]] == (8080, 20) and got[fleet[3]] == (8080, 0)
+          and got[fleet[0]] == (8080, 50),
+          "SetVServerGroupAttribute (ServerId, Port, Weight): sets the weights, Port and Weight integers")
+    check(vsg_weights()[(fleet[2], 8080)] == 20,
+          "DescribeVServerGroupAttribute shows the weight SetVServerGroupAttribute set")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Port": 8081, "Weight": 10}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (400, "InvalidServerId.NotFound"),
+          "SetVServerGroupAttribute: a ServerId and Port not in the group is InvalidServerId.NotFound (400)")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Port": 8080, "Weight": 101}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (400, "InvalidWeight.Malformed"),
+          "SetVServerGroupAttribute: a weight of 101 is InvalidWeight.Malformed (400)")
+    req.set_VServerGroupId("rsp-doesnotexist")
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Port": 8080, "Weight": 50}]))
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidParameter"),
+          "SetVServerGroupAttribute: an unknown group is InvalidParameter (404)")
+    req.set_VServerGroupId(vsg_id)
+    req.set_BackendServers(json.dumps([{"ServerId": fleet[2], "Port": 8080, "Weight": 50},
+                                       {"ServerId": fleet[3], "Port": 8080, "Weight": 50}]))
+    call(c, req)
+    check(vsg_weights() == {(i, 8080): 50 for i in fleet}, "SetVServerGroupAttribute restores the weights")
+
+    # DescribeScalingGroups: the group's load balancer and vServer group
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group])
+    g = call(c, req)["ScalingGroups"]["ScalingGroup"][0]
+    vsgs = g["VServerGroups"]["VServerGroup"]
+    check(g["LoadBalancerIds"]["LoadBalancerId"] == [lb_id] and len(vsgs) == 1 and vsgs[0]["LoadBalancerId"] == lb_id
+          and vsgs[0]["VServerGroupAttributes"]["VServerGroupAttribute"]
+          == [{"VServerGroupId": vsg_id, "Port": 8080, "Weight": 50}],
+          "DescribeScalingGroups: LoadBalancerIds.LoadBalancerId, VServerGroups.VServerGroup[].VServerGroupAttributes")
+
+    # EnterStandby / ExitStandby move the instance's weight in the load balancer and vServer group
+    # (web-6: fleet_conformance uses web-1 and web-2, and web-3 as a healthy one).
+    standby = fleet[5]
+    req = EnterStandbyRequest.EnterStandbyRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds([standby])
+    req.set_ClientToken("conformance-slb-standby")
+    call(c, req)
+    check(lb_weights()[standby] == 0 and vsg_weights()[(standby, 8080)] == 0
+          and lb_weights()[fleet[1]] == 80,
+          "EnterStandby: weight 0 in DescribeLoadBalancerAttribute and DescribeVServerGroupAttribute")
+    req = ExitStandbyRequest.ExitStandbyRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds([standby])
+    req.set_ClientToken("conformance-slb-exit")
+    call(c, req)
+    check(lb_weights()[standby] == 50 and vsg_weights()[(standby, 8080)] == 50,
+          "ExitStandby: weight 50 in DescribeLoadBalancerAttribute and DescribeVServerGroupAttribute")
+    req = DescribeScalingInstancesRequest.DescribeScalingInstancesRequest()
+    req.set_ScalingGroupId(group)
+    req.set_InstanceIds([standby])
+    check([(m["LifecycleState"], m["LoadBalancerWeight"])
+           for m in call(c, req)["ScalingInstances"]["ScalingInstance"]] == [("InService", 50)],
+          "after ExitStandby the instance is InService at weight 50")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts), unmodified, against
+//! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts, -slb), unmodified, against
 //! the sim started in-process: every operation the sim implements, STS credentials, and a
 //! wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
@@ -60,6 +60,19 @@ async fn official_sdks_conform_to_the_sim() {
         "AssumeRole",
         "StopInstance",
         "StartInstance",
+        "StopInstances",
+        "StartInstances",
+        "ReplaceSystemDisk",
+        "EnterStandby",
+        "ExitStandby",
+        "DescribeScalingInstances",
+        "RunCommand",
+        "DescribeInvocationResults",
+        "DescribeLoadBalancerAttribute",
+        "DescribeHealthStatus",
+        "DescribeVServerGroupAttribute",
+        "SetBackendServers",
+        "SetVServerGroupAttribute",
     ] {
         assert!(
             calls.get(action).copied().unwrap_or(0) > 0,

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::driver::{LIVE_PREFIX, RolloutEvent, SharedKicker};
 use super::fleet::{Fleet, FleetInstance, GroupMember};
 use super::model::{
-    Batch, Direction, Member, OnFailure, Outcome, Paces, Phase, Plan, RolloutId, RolloutRecord,
-    RolloutSpec, Stage,
+    BackendWeight, Batch, Direction, Member, OnFailure, Outcome, Paces, Phase, Plan, RolloutId,
+    RolloutRecord, RolloutSpec, Stage,
 };
 use super::plan::{Facts, gate_problem, plan};
 use crate::clock::SharedClock;
@@ -28,6 +28,9 @@ pub const REQUESTS_PREFIX: &str = "rollout-requests/";
 
 /// The store prefix of the per-group leases: `rollout-leases/<group>/<seq>.json`.
 pub const LEASES_PREFIX: &str = "rollout-leases/";
+
+/// How many looks in a row every load balancer must report a batch's instances `normal`.
+pub const LB_LOOKS: u32 = 3;
 
 /// The processes a rollout suspends: no scale-in may remove, and no scale-out or scheduled
 /// action add, an instance while the fleet is half moved. The health check stays on.
@@ -411,6 +414,7 @@ impl Rollouts {
             paces: Paces::default(),
             checkpoints_passed: Vec::new(),
             cancelled: false,
+            weights: Vec::new(),
             retries: 0,
             note: "started".to_owned(),
         };
@@ -1022,6 +1026,7 @@ impl Rollouts {
                 disks: Vec::new(),
                 invocation: None,
                 attempts: 0,
+                healthy_looks: 0,
             })
         })
     }
@@ -1039,6 +1044,7 @@ impl Rollouts {
             disks: Vec::new(),
             invocation: None,
             attempts: 0,
+            healthy_looks: 0,
         }))
     }
 
@@ -1068,6 +1074,7 @@ impl Rollouts {
                     disks: Vec::new(),
                     invocation: None,
                     attempts: 0,
+                    healthy_looks: 0,
                 };
                 if let Some(problem) = self
                     .gate_problems(record, &canary, &canary.instance_ids)
@@ -1257,6 +1264,8 @@ impl Rollouts {
             instances,
             configuration,
             missing_images,
+            load_balancers: group.load_balancer_ids,
+            vserver_groups: group.vserver_group_ids,
         })
     }
 
@@ -1367,8 +1376,22 @@ impl Rollouts {
         } else {
             format!("suspending {}", ours.join(", "))
         };
+        // The members' weights before anything changes them: one read per load balancer
+        // and vServer group, for the whole rollout.
+        let plan = plan_of(record)?;
+        let mut weights = Vec::new();
+        for target in plan.load_balancers.iter().chain(&plan.vserver_groups) {
+            weights.extend(
+                self.fleet
+                    .weights(target)
+                    .await?
+                    .into_iter()
+                    .filter(|w| plan.member(&w.server_id).is_some()),
+            );
+        }
         Ok(RolloutRecord {
             suspended: ours,
+            weights,
             ..self.to(record, now, Phase::Suspending, note)
         })
     }
@@ -1751,6 +1774,16 @@ impl Rollouts {
                 if !protected.is_empty() {
                     self.fleet.set_protection(&group, &protected, true).await?;
                 }
+                // ExitStandby set weights of its own: each returns to what it was.
+                let restore: Vec<BackendWeight> = record
+                    .weights
+                    .iter()
+                    .filter(|w| batch.instance_ids.contains(&w.server_id))
+                    .cloned()
+                    .collect();
+                if !restore.is_empty() {
+                    self.fleet.set_weights(&restore).await?;
+                }
                 Ok(stage_to(
                     Stage::Gate,
                     format!("batch {}: back in service", batch.index),
@@ -1867,6 +1900,48 @@ impl Rollouts {
                             poll,
                             format!("batch {}: readiness command running", batch.index),
                         ));
+                    }
+                }
+                // Every load balancer reports every instance `normal`, LB_LOOKS looks in a
+                // row, a poll apart.
+                let plan = plan_of(record)?;
+                if !plan.load_balancers.is_empty() {
+                    let mut problem = None;
+                    for lb in &plan.load_balancers {
+                        let health = self.fleet.backend_health(lb).await?;
+                        if let Some((server, status)) = health.iter().find(|(s, status)| {
+                            batch.instance_ids.contains(s) && status != "normal"
+                        }) {
+                            problem = Some(format!("{server} is {status} behind {lb}"));
+                            break;
+                        }
+                    }
+                    let looks = match problem {
+                        Some(problem) if late => {
+                            return Err(Interrupt::Failed(format!(
+                                "batch {} did not pass its load balancer gate within {} s: {problem}",
+                                batch.index, record.spec.gate_timeout_seconds
+                            )));
+                        }
+                        Some(_) => 0,
+                        None => batch.healthy_looks + 1,
+                    };
+                    if looks < LB_LOOKS {
+                        return Ok(RolloutRecord {
+                            due_at: poll,
+                            ..self.to(
+                                record,
+                                now,
+                                Phase::Batch(Batch {
+                                    healthy_looks: looks,
+                                    ..batch.clone()
+                                }),
+                                format!(
+                                    "batch {}: load balancers healthy {looks} of {LB_LOOKS} looks",
+                                    batch.index
+                                ),
+                            )
+                        });
                     }
                 }
                 self.batch_done(record, &batch, now)

@@ -1,6 +1,7 @@
 //! The cloud as a rollout sees it: a scaling group, its instances, and what moves them. One
 //! implementation, over the signed clients; tests wrap it to crash at any call.
 
+use crate::rollout::model::BackendWeight;
 use std::fmt;
 
 use crate::aliyun::ecs::{
@@ -32,6 +33,10 @@ pub struct FleetGroup {
     pub launch_template_id: Option<String>,
     /// Processes suspended now.
     pub suspended_processes: Vec<String>,
+    /// The CLB instances attached (their default server groups).
+    pub load_balancer_ids: Vec<String>,
+    /// The vServer groups attached.
+    pub vserver_group_ids: Vec<String>,
 }
 
 /// An instance of the group, as ESS reports it.
@@ -173,6 +178,18 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, String>;
     /// DescribeInvocationResults of an invocation.
     fn command_results<'a>(&'a self, invoke_id: &'a str) -> CloudFuture<'a, Vec<CommandResult>>;
+    /// The weights in `target`: a load balancer's default server group (`lb-…`,
+    /// DescribeLoadBalancerAttribute) or a vServer group (`rsp-…`,
+    /// DescribeVServerGroupAttribute).
+    fn weights<'a>(&'a self, target: &'a str) -> CloudFuture<'a, Vec<BackendWeight>>;
+    /// DescribeHealthStatus of a load balancer: `(server, status)` for every listener and
+    /// backend, vServer group members included.
+    fn backend_health<'a>(
+        &'a self,
+        load_balancer_id: &'a str,
+    ) -> CloudFuture<'a, Vec<(String, String)>>;
+    /// Sets weights in their targets (SetBackendServers, SetVServerGroupAttribute), 20 a call.
+    fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()>;
 }
 
 /// The ClientToken of one call of a batch cut into calls: the batch's token and a digest of
@@ -188,6 +205,62 @@ fn chunk_token(token: &str, ids: &[String]) -> String {
 }
 
 impl AliyunCloud {
+    async fn weights_of(
+        &self,
+        target: &str,
+    ) -> Result<Vec<BackendWeight>, crate::steps::CloudError> {
+        let slb = self.client().slb();
+        let answer = if target.starts_with("rsp-") {
+            slb.describe_vserver_group_attribute(target).await
+        } else {
+            slb.describe_load_balancer_attribute(target).await
+        }
+        .map_err(|e| cloud_error(&e))?;
+        Ok(answer
+            .backend_servers
+            .backend_server
+            .into_iter()
+            .map(|b| BackendWeight {
+                target: target.to_owned(),
+                server_id: b.server_id,
+                port: target
+                    .starts_with("rsp-")
+                    .then(|| u16::try_from(b.port).unwrap_or_default()),
+                weight: u32::try_from(b.weight).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn set_weights_in(
+        &self,
+        weights: &[BackendWeight],
+    ) -> Result<(), crate::steps::CloudError> {
+        let slb = self.client().slb();
+        let mut targets: Vec<&str> = weights.iter().map(|w| w.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
+            let list: Vec<crate::aliyun::slb::Weight> = weights
+                .iter()
+                .filter(|w| w.target == target)
+                .map(|w| crate::aliyun::slb::Weight {
+                    server_id: w.server_id.clone(),
+                    port: w.port,
+                    weight: w.weight,
+                })
+                .collect();
+            for chunk in list.chunks(crate::aliyun::slb::MAX_BACKEND_SERVERS) {
+                if target.starts_with("rsp-") {
+                    slb.set_vserver_group_attribute(target, chunk).await
+                } else {
+                    slb.set_backend_servers(target, chunk).await
+                }
+                .map_err(|e| cloud_error(&e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// EnterStandby or ExitStandby, 20 instances a call (the operations' limit).
     async fn standby(
         &self,
@@ -239,6 +312,14 @@ impl Fleet for AliyunCloud {
                         .filter(|c| !c.is_empty()),
                     launch_template_id: Some(g.launch_template_id).filter(|t| !t.is_empty()),
                     suspended_processes: g.suspended_processes.suspended_process,
+                    load_balancer_ids: g.load_balancer_ids.load_balancer_id,
+                    vserver_group_ids: g
+                        .vserver_groups
+                        .vserver_group
+                        .into_iter()
+                        .flat_map(|v| v.attributes.attribute)
+                        .map(|a| a.vserver_group_id)
+                        .collect(),
                 }))
         })
     }
@@ -616,6 +697,34 @@ impl Fleet for AliyunCloud {
                 .map_err(|e| cloud_error(&e))?;
             Ok(answer.invoke_id)
         })
+    }
+
+    fn weights<'a>(&'a self, target: &'a str) -> CloudFuture<'a, Vec<BackendWeight>> {
+        Box::pin(self.weights_of(target))
+    }
+
+    fn backend_health<'a>(
+        &'a self,
+        load_balancer_id: &'a str,
+    ) -> CloudFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .slb()
+                .describe_health_status(load_balancer_id)
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .backend_servers
+                .backend_server
+                .into_iter()
+                .map(|b| (b.server_id, b.server_health_status))
+                .collect())
+        })
+    }
+
+    fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()> {
+        Box::pin(self.set_weights_in(weights))
     }
 
     fn command_results<'a>(&'a self, invoke_id: &'a str) -> CloudFuture<'a, Vec<CommandResult>> {

@@ -28,7 +28,7 @@ pub use engine::{
 };
 pub use fleet::{CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
 pub use model::{
-    Amount, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan, RolloutId,
-    RolloutRecord, RolloutSpec, Stage,
+    Amount, BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan,
+    RolloutId, RolloutRecord, RolloutSpec, Stage,
 };
 pub use options::RolloutOptions;

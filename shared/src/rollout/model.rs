@@ -269,6 +269,21 @@ pub struct Member {
     pub lifecycle_state: String,
 }
 
+/// A server's weight in a load balancer's default server group (`target` `lb-…`) or in a
+/// vServer group (`rsp-…`, with the member's port).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendWeight {
+    /// `lb-…` or `rsp-…`.
+    pub target: String,
+    /// The instance.
+    pub server_id: String,
+    /// The backend port, in a vServer group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// 0 to 100.
+    pub weight: u32,
+}
+
 /// What the pre-flight decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -288,6 +303,13 @@ pub struct Plan {
     pub configuration_id: Option<String>,
     /// The image that configuration held.
     pub configuration_image: Option<String>,
+    /// The CLB instances the group is attached to: their backends are gated on, and their
+    /// weights put back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<String>,
+    /// The vServer groups the group is attached to (weights put back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vserver_groups: Vec<String>,
 }
 
 impl Plan {
@@ -378,6 +400,9 @@ pub struct Batch {
     /// timeout).
     #[serde(default)]
     pub attempts: u32,
+    /// Consecutive looks at which every load balancer reported every instance `normal`.
+    #[serde(default)]
+    pub healthy_looks: u32,
 }
 
 /// What a rollout does next.
@@ -544,6 +569,11 @@ pub struct RolloutRecord {
     /// Set once an operator's cancel was taken: the rollout ends after the batch at work.
     #[serde(default)]
     pub cancelled: bool,
+    /// Every member's weights in the attached load balancers and vServer groups as they were
+    /// before the rollout changed anything (read when it suspends): what is put back after
+    /// each instance returns to service, since ExitStandby sets its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<BackendWeight>,
     /// Retries of the current phase after errors that may pass.
     pub retries: u32,
     /// What happened last, in a line.
@@ -605,6 +635,8 @@ mod tests {
             canary: 1,
             configuration_id: None,
             configuration_image: None,
+            load_balancers: Vec::new(),
+            vserver_groups: Vec::new(),
         };
         let sizes: Vec<usize> = plan.batches().iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 2, 2, 1]);

@@ -15,6 +15,10 @@ pub struct Facts {
     pub configuration: Option<(String, String)>,
     /// Images instances run now that no longer exist (a rollback could not put them back).
     pub missing_images: Vec<String>,
+    /// The CLB instances attached to the group.
+    pub load_balancers: Vec<String>,
+    /// The vServer groups attached to the group.
+    pub vserver_groups: Vec<String>,
 }
 
 /// The lifecycle states an instance rests in; any other means the group is changing.
@@ -132,6 +136,8 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         floor,
         batch_size,
         configuration_id: facts.configuration.as_ref().map(|(id, _)| id.clone()),
+        load_balancers: facts.load_balancers.clone(),
+        vserver_groups: facts.vserver_groups.clone(),
         configuration_image: facts.configuration.as_ref().map(|(id, image)| {
             spec.configuration_restore
                 .iter()
@@ -181,6 +187,8 @@ mod tests {
                 .collect(),
             configuration: Some(("asc-1".into(), "m-old".into())),
             missing_images: vec![],
+            load_balancers: vec![],
+            vserver_groups: vec![],
         }
     }
 

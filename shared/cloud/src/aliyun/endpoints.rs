@@ -3,13 +3,15 @@
 //! Defaults follow the cloud's regional rules: `ecs.<region>.aliyuncs.com`;
 //! `ess.aliyuncs.com` for the regions the official SDK's endpoint map sends there, else
 //! `ess.<region>.aliyuncs.com`; `sts.aliyuncs.com`; `<account>.<region>.fc.aliyuncs.com`;
-//! `oss-<region>.aliyuncs.com`; `kms.<region>.aliyuncs.com`. All over HTTPS.
+//! `oss-<region>.aliyuncs.com`; `kms.<region>.aliyuncs.com`; `slb.aliyuncs.com` for the
+//! regions the official SDK's endpoint map sends there, else `slb.<region>.aliyuncs.com`.
+//! All over HTTPS.
 //!
 //! Every one can be overridden from the environment ([`Endpoints::from_env`]): all at once
 //! with `REIMAGE_ENDPOINT=http://host:port` (how the sim is reached: it serves every service
 //! on one port), or one by one with `REIMAGE_ECS_ENDPOINT`, `REIMAGE_ESS_ENDPOINT`,
 //! `REIMAGE_STS_ENDPOINT`, `REIMAGE_FC_ENDPOINT`, `REIMAGE_OSS_ENDPOINT`,
-//! `REIMAGE_KMS_ENDPOINT`; a per-service
+//! `REIMAGE_KMS_ENDPOINT`, `REIMAGE_SLB_ENDPOINT`; a per-service
 //! variable wins over `REIMAGE_ENDPOINT`. A value without a scheme gets `https://`.
 //!
 //! Endpoints are base URLs with scheme and no trailing slash. The OSS one is the region's
@@ -32,6 +34,23 @@ const CENTRAL_ESS_REGIONS: &[&str] = &[
     "us-west-1",
 ];
 
+/// Regions whose CLB endpoint is the central `slb.aliyuncs.com` (the official SDK's endpoint
+/// map, aliyun-python-sdk-slb's `endpoint.py`).
+const CENTRAL_SLB_REGIONS: &[&str] = &[
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-zhangbei",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-shenzhen",
+    "cn-wuhan",
+    "cn-fujian",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "us-east-1",
+    "us-west-1",
+];
+
 /// A service reimage calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -47,17 +66,20 @@ pub enum Service {
     Oss,
     /// Key Management Service (RPC, 2016-01-20): seals the secrets records hold.
     Kms,
+    /// Classic Load Balancer (RPC, 2014-05-15): the backends a rollout checks and reweighs.
+    Slb,
 }
 
 impl Service {
     /// Every service, in a fixed order.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Ecs,
         Service::Ess,
         Service::Sts,
         Service::Fc,
         Service::Oss,
         Service::Kms,
+        Service::Slb,
     ];
 
     /// The RPC API version, for the RPC services.
@@ -67,6 +89,7 @@ impl Service {
             Service::Ess => Some("2014-08-28"),
             Service::Sts => Some("2015-04-01"),
             Service::Kms => Some("2016-01-20"),
+            Service::Slb => Some("2014-05-15"),
             Service::Fc | Service::Oss => None,
         }
     }
@@ -80,6 +103,7 @@ impl Service {
             Service::Fc => "REIMAGE_FC_ENDPOINT",
             Service::Oss => "REIMAGE_OSS_ENDPOINT",
             Service::Kms => "REIMAGE_KMS_ENDPOINT",
+            Service::Slb => "REIMAGE_SLB_ENDPOINT",
         }
     }
 
@@ -92,6 +116,7 @@ impl Service {
             Service::Fc => "fc",
             Service::Oss => "oss",
             Service::Kms => "kms",
+            Service::Slb => "slb",
         }
     }
 }
@@ -111,6 +136,8 @@ pub struct Endpoints {
     pub oss: String,
     /// KMS.
     pub kms: String,
+    /// CLB.
+    pub slb: String,
 }
 
 impl Endpoints {
@@ -128,6 +155,11 @@ impl Endpoints {
             fc: account_id.map(|a| format!("https://{a}.{region_id}.fc.aliyuncs.com")),
             oss: format!("https://oss-{region_id}.aliyuncs.com"),
             kms: format!("https://kms.{region_id}.aliyuncs.com"),
+            slb: if CENTRAL_SLB_REGIONS.contains(&region_id) {
+                "https://slb.aliyuncs.com".to_owned()
+            } else {
+                format!("https://slb.{region_id}.aliyuncs.com")
+            },
         }
     }
 
@@ -140,7 +172,8 @@ impl Endpoints {
             sts: base.clone(),
             fc: Some(base.clone()),
             oss: base.clone(),
-            kms: base,
+            kms: base.clone(),
+            slb: base,
         }
     }
 
@@ -150,14 +183,7 @@ impl Endpoints {
             Some(all) => Self::all_at(all),
             None => Self::for_region(region_id, account_id),
         };
-        for service in [
-            Service::Ecs,
-            Service::Ess,
-            Service::Sts,
-            Service::Fc,
-            Service::Oss,
-            Service::Kms,
-        ] {
+        for service in Service::ALL {
             if let Some(v) = env.get(service.env_var()) {
                 e.set(service, normalize(v));
             }
@@ -174,6 +200,7 @@ impl Endpoints {
             Service::Fc => self.fc.as_deref(),
             Service::Oss => Some(&self.oss),
             Service::Kms => Some(&self.kms),
+            Service::Slb => Some(&self.slb),
         }
     }
 
@@ -185,6 +212,7 @@ impl Endpoints {
             Service::Fc => self.fc = Some(url),
             Service::Oss => self.oss = url,
             Service::Kms => self.kms = url,
+            Service::Slb => self.slb = url,
         }
     }
 }

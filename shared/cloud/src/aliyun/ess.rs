@@ -112,6 +112,63 @@ pub struct ScalingGroup {
     pub total_capacity: i64,
     /// `SuspendedProcesses`.
     pub suspended_processes: SuspendedProcesses,
+    /// `LoadBalancerIds`: the attached CLB instances.
+    pub load_balancer_ids: LoadBalancerIds,
+    /// `VServerGroups`: the attached vServer groups, per load balancer.
+    #[serde(rename = "VServerGroups")]
+    pub vserver_groups: VServerGroups,
+}
+
+/// `{"LoadBalancerId": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LoadBalancerIds {
+    /// `LoadBalancerId`.
+    pub load_balancer_id: Vec<String>,
+}
+
+/// `{"VServerGroup": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VServerGroups {
+    /// `VServerGroup`.
+    #[serde(rename = "VServerGroup")]
+    pub vserver_group: Vec<VServerGroup>,
+}
+
+/// One load balancer's attached vServer groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VServerGroup {
+    /// `LoadBalancerId`.
+    pub load_balancer_id: String,
+    /// `VServerGroupAttributes`.
+    #[serde(rename = "VServerGroupAttributes")]
+    pub attributes: VServerGroupAttributes,
+}
+
+/// `{"VServerGroupAttribute": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VServerGroupAttributes {
+    /// `VServerGroupAttribute`.
+    #[serde(rename = "VServerGroupAttribute")]
+    pub attribute: Vec<VServerGroupAttribute>,
+}
+
+/// An attached vServer group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VServerGroupAttribute {
+    /// `VServerGroupId`.
+    #[serde(rename = "VServerGroupId")]
+    pub vserver_group_id: String,
+    /// `Port`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub port: i64,
+    /// `Weight`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub weight: i64,
 }
 
 /// `SuspendedProcesses: {SuspendedProcess: [...]}`.

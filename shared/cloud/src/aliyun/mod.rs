@@ -36,6 +36,7 @@ pub mod http;
 pub mod kms;
 pub mod oss;
 pub mod sign;
+pub mod slb;
 pub mod sts;
 
 use std::fmt;
@@ -195,6 +196,11 @@ impl Client {
     /// KMS operations.
     pub fn kms(&self) -> kms::Kms<'_> {
         kms::Kms::new(self)
+    }
+
+    /// CLB operations.
+    pub fn slb(&self) -> slb::Slb<'_> {
+        slb::Slb::new(self)
     }
 
     /// Any RPC action of ECS, ESS or STS, sent as `POST` with `params` as given (add
