@@ -57,6 +57,8 @@ fn sim_env<'a>(sim: &'a Sim, state: &'a Path) -> Vec<(&'a str, String)> {
             sim.access_key_secret().to_owned(),
         ),
         ("REIMAGE_STATE_DIR", state.display().to_string()),
+        // Rollouts look once a second (the load balancers' three looks included), not ten.
+        ("REIMAGE_ROLLOUT_POLL_SECS", "1".to_owned()),
     ]
 }
 
@@ -788,6 +790,15 @@ async fn demo_rollout_moves_the_fleet_then_catches_a_bad_image_on_the_canary() {
         !last_configuration_line.contains("aliyun_3"),
         "the bad image never reached the configuration: {last_configuration_line}"
     );
+    // Behind the load balancer, web-2's weight of 80 is put back after each rollout.
+    let web2: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("i-bp1demofleet0000002"))
+        .collect();
+    assert!(web2.len() >= 3, "{stdout}");
+    for line in web2 {
+        assert!(line.contains("lb-bp1demoweb00000001  80"), "{line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -131,6 +131,7 @@ impl FunctionHost {
     /// | `REIMAGE_ENDPOINT`, `REIMAGE_<SERVICE>_ENDPOINT` | endpoint overrides (the sim) |
     /// | `REIMAGE_KMS_KEY_ID` | the KMS key that seals webhook secrets (template.yml's `SecretsKmsKeyId`); else `REIMAGE_SECRETS_KEY_FILE`, a local key file; without either, a task with a webhook secret is refused |
     /// | `REIMAGE_OVERDUE_AFTER_SECS` | how late a pending step must be before the timer's sweep dispatches it again (default 600) |
+    /// | `REIMAGE_ROLLOUT_POLL_SECS` | how often a rollout looks while it waits (default 10) |
     pub fn from_env(env: &Env, clock: SharedClock) -> Result<Self, SetupError> {
         let account_id = env
             .get("FC_ACCOUNT_ID")
@@ -170,15 +171,11 @@ impl FunctionHost {
         let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client.clone()));
         // The function's file system does not outlive it: no key file by default.
         let sealer = sealer_from_env(env, None, || Ok::<_, SetupError>(client.clone()))?;
-        let mut config = EngineConfig::default();
-        if let Some(value) = env.get("REIMAGE_OVERDUE_AFTER_SECS") {
-            let secs: u64 = value.trim().parse().map_err(|_| SetupError::Invalid {
-                name: "REIMAGE_OVERDUE_AFTER_SECS",
-                value: value.to_owned(),
-                reason: "not a whole number of seconds",
-            })?;
-            config.overdue_after = std::time::Duration::from_secs(secs);
-        }
+        let config = EngineConfig::from_env(env).map_err(|(name, value)| SetupError::Invalid {
+            name,
+            value,
+            reason: "not a whole number of seconds above 0",
+        })?;
         // FC must not take the sweep's re-dispatch for a duplicate of the lost event.
         let fc =
             FcDispatcher::new(client, account_id, service).with_dedup_window(config.overdue_after);

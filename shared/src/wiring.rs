@@ -125,7 +125,10 @@ impl Pieces {
             fleet,
             self.clock.clone(),
             self.ids.clone(),
-            RolloutTiming::default(),
+            RolloutTiming {
+                poll: self.config.rollout_poll,
+                ..RolloutTiming::default()
+            },
         )
         .with_provider(self.clouds.clone());
         Some(match &self.kicker {

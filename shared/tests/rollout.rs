@@ -10,8 +10,8 @@ use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance,
-    GroupMember, Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
+    Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetDisk, FleetGroup, FleetImage,
+    FleetInstance, GroupMember, Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -585,7 +585,7 @@ impl Fleet for Crashing {
     fn disks<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetDisk>> {
         self.guard(self.inner.disks(ids))
     }
-    fn images<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>> {
+    fn images<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>> {
         self.guard(self.inner.images(ids))
     }
     fn system_disks<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, FleetDisk)>> {
@@ -1334,4 +1334,35 @@ async fn a_task_carries_its_image_to_the_running_fleet_and_a_rollback_restores_t
         "the configuration is back on the image before the bad run"
     );
     rig.assert_group_at_rest();
+}
+
+#[tokio::test]
+async fn an_image_of_another_architecture_is_refused_before_anything_changes() {
+    let mut seed = seed(6, 6);
+    let mut arm = seed.images[0].clone();
+    arm.image_id = "m-bp1rolloutarm64001".to_owned();
+    arm.image_name = "web-golden-arm64".to_owned();
+    arm.image_owner_alias = "self".to_owned();
+    arm.architecture = "arm64".to_owned();
+    seed.images.push(arm);
+    let rig = rig(seed).await;
+    let rollouts = rig.rollouts();
+    let dry = rollouts
+        .dry_run(&RolloutSpec::new(GROUP, "m-bp1rolloutarm64001"))
+        .await
+        .unwrap();
+    let reimage::rollout::DryRun::Refused(reasons) = dry else {
+        panic!("{dry:?}");
+    };
+    assert!(
+        reasons[0].starts_with("image m-bp1rolloutarm64001 is arm64, and these instances run another architecture: i-bp1demofleet0000001 runs ubuntu"),
+        "{reasons:?}"
+    );
+    let id = rollouts
+        .start(RolloutSpec::new(GROUP, "m-bp1rolloutarm64001"))
+        .await
+        .unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    assert!(matches!(outcome, Outcome::Refused { .. }), "{outcome:?}");
+    assert_eq!(rig.sim.admin().calls().total.get("EnterStandby"), None);
 }

@@ -88,6 +88,7 @@ impl Deployment {
                     format!("file://{}", state.path().display()),
                 ),
                 ("REIMAGE_OVERDUE_AFTER_SECS".into(), "3".into()),
+                ("REIMAGE_ROLLOUT_POLL_SECS".into(), "1".into()),
                 ("RUST_LOG".into(), "info".into()),
             ],
             log_dir: Some(state.path().to_path_buf()),

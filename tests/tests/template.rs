@@ -16,7 +16,12 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 30] = [
+const ACTIONS: [&str; 35] = [
+    "slb:DescribeLoadBalancerAttribute",
+    "slb:DescribeHealthStatus",
+    "slb:DescribeVServerGroupAttribute",
+    "slb:SetBackendServers",
+    "slb:SetVServerGroupAttribute",
     "ecs:DescribeInstances",
     "ecs:StopInstances",
     "ecs:StartInstances",

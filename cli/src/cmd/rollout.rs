@@ -264,7 +264,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Arc::new(AliyunCloud::new(client)),
             clock.clone(),
             Arc::new(RandomIds),
-            RolloutTiming::default(),
+            RolloutTiming {
+                poll: reimage::steps::EngineConfig::from_env(&env)
+                    .map_err(|(name, value)| {
+                        anyhow::anyhow!("{name}={value:?} is not a whole number of seconds above 0")
+                    })?
+                    .rollout_poll,
+                ..RolloutTiming::default()
+            },
         );
         match args.command {
             Command::Start(start) if start.dry_run => {

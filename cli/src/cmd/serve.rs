@@ -100,6 +100,9 @@ pub struct Runtime {
     pub ids: SharedIds,
     /// What seals webhook secrets (see [`reimage::secrets::sealer_from_env`]).
     pub sealer: Option<SharedSealer>,
+    /// The engine's and the rollouts' timings (`REIMAGE_OVERDUE_AFTER_SECS`,
+    /// `REIMAGE_ROLLOUT_POLL_SECS`).
+    pub config: EngineConfig,
 }
 
 impl Runtime {
@@ -118,11 +121,15 @@ impl Runtime {
         let sealer = reimage::secrets::sealer_from_env(env, Some(&dir), || {
             settings::client(env, clock.clone(), Arc::new(RandomIds))
         })?;
+        let config = EngineConfig::from_env(env).map_err(|(name, value)| {
+            anyhow::anyhow!("{name}={value:?} is not a whole number of seconds above 0")
+        })?;
         Ok(Self {
             store,
             clock,
             ids: Arc::new(RandomIds),
             sealer,
+            config,
         })
     }
 
@@ -138,7 +145,7 @@ impl Runtime {
             ids: self.ids.clone(),
             dispatcher,
             clouds,
-            config: EngineConfig::default(),
+            config: self.config.clone(),
             sealer: self.sealer.clone(),
             kicker: None,
         }
@@ -493,6 +500,7 @@ mod tests {
             clock: Arc::new(clock.clone()),
             ids: Arc::new(reimage::ids::SequentialIds::new(ids)),
             sealer: Some(Arc::new(reimage::secrets::LocalSealer::with_key([1; 32]))),
+            config: EngineConfig::default(),
         }
     }
 
@@ -525,6 +533,7 @@ mod tests {
             clock: Arc::new(SystemClock),
             ids: Arc::new(reimage::ids::SequentialIds::new("a")),
             sealer: None,
+            config: EngineConfig::default(),
         };
         let fake = FakeCloud::demo(rt.clock.clone(), Duration::from_secs(2));
         let parts = Serve::new(
@@ -668,6 +677,7 @@ mod tests {
             clock: Arc::new(SystemClock),
             ids: Arc::new(reimage::ids::SequentialIds::new("hook")),
             sealer: None,
+            config: EngineConfig::default(),
         };
         let sim = reimage_sim::Sim::builder()
             .clock(rt.clock.clone())

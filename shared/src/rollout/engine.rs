@@ -1221,12 +1221,12 @@ impl Rollouts {
             .fleet
             .images(std::slice::from_ref(&spec.image_id))
             .await?;
-        match target.iter().find(|(id, _)| id == &spec.image_id) {
-            Some((_, status)) if status == "Available" => {}
-            Some((_, status)) => {
+        let target = match target.into_iter().find(|m| m.image_id == spec.image_id) {
+            Some(m) if m.status == "Available" => m,
+            Some(m) => {
                 return Err(Interrupt::Failed(format!(
-                    "image {} is {status}, not Available",
-                    spec.image_id
+                    "image {} is {}, not Available",
+                    spec.image_id, m.status
                 )));
             }
             None => {
@@ -1235,7 +1235,7 @@ impl Rollouts {
                     spec.image_id
                 )));
             }
-        }
+        };
         let members = self.fleet.members(&spec.group_id).await?;
         let ids: Vec<String> = members.iter().map(|m| m.instance_id.clone()).collect();
         let instances = self.fleet.instances(&ids).await?;
@@ -1249,7 +1249,7 @@ impl Rollouts {
         let existing = self.fleet.images(&previous).await?;
         let missing_images = previous
             .into_iter()
-            .filter(|m| !existing.iter().any(|(id, _)| id == m))
+            .filter(|m| !existing.iter().any(|e| &e.image_id == m))
             .collect();
         let configuration = match &group.active_configuration_id {
             Some(config) => self
@@ -1266,6 +1266,8 @@ impl Rollouts {
             missing_images,
             load_balancers: group.load_balancer_ids,
             vserver_groups: group.vserver_group_ids,
+            target: Some(target),
+            images: existing,
         })
     }
 

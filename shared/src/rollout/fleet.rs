@@ -72,6 +72,17 @@ pub struct FleetDisk {
     pub status: String,
 }
 
+/// An image as a rollout checks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetImage {
+    /// `m-…`.
+    pub image_id: String,
+    /// `Available`, `Creating`, …
+    pub status: String,
+    /// `x86_64`, `arm64`, `i386`.
+    pub architecture: String,
+}
+
 /// One instance's run of a command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandResult {
@@ -109,8 +120,8 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
         &'a self,
         instance_ids: &'a [String],
     ) -> CloudFuture<'a, Vec<(String, FleetDisk)>>;
-    /// Which of `image_ids` exist, with their status.
-    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>>;
+    /// Which of `image_ids` exist, with their status and architecture.
+    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>>;
     /// The image a scaling configuration holds.
     fn configuration_image<'a>(
         &'a self,
@@ -489,7 +500,7 @@ impl Fleet for AliyunCloud {
         })
     }
 
-    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<(String, String)>> {
+    fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>> {
         Box::pin(async move {
             let mut out = Vec::new();
             for chunk in image_ids.chunks(100) {
@@ -507,13 +518,11 @@ impl Fleet for AliyunCloud {
                     })
                     .await
                     .map_err(|e| cloud_error(&e))?;
-                out.extend(
-                    answer
-                        .images
-                        .image
-                        .into_iter()
-                        .map(|m| (m.image_id, m.status.as_str().to_owned())),
-                );
+                out.extend(answer.images.image.into_iter().map(|m| FleetImage {
+                    image_id: m.image_id,
+                    status: m.status.as_str().to_owned(),
+                    architecture: m.architecture,
+                }));
             }
             Ok(out)
         })

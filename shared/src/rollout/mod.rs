@@ -26,7 +26,9 @@ pub use engine::{
     Advanced, DryRun, LEASES_PREFIX, REQUESTS_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming,
     Rollouts, SUSPENDED, plan_hash, validate_spec,
 };
-pub use fleet::{CommandResult, Fleet, FleetDisk, FleetGroup, FleetInstance, GroupMember};
+pub use fleet::{
+    CommandResult, Fleet, FleetDisk, FleetGroup, FleetImage, FleetInstance, GroupMember,
+};
 pub use model::{
     Amount, BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan,
     RolloutId, RolloutRecord, RolloutSpec, Stage,

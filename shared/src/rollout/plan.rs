@@ -1,7 +1,7 @@
 //! The pre-flight's decisions, as pure functions of what the cloud reported: who moves, in
 //! which batches, and how many must stay in service; or why nothing may start.
 
-use super::fleet::{FleetInstance, GroupMember};
+use super::fleet::{FleetImage, FleetInstance, GroupMember};
 use super::model::{Member, Membership, Plan, RolloutSpec};
 
 /// What the pre-flight read, for [`plan`].
@@ -19,6 +19,10 @@ pub struct Facts {
     pub load_balancers: Vec<String>,
     /// The vServer groups attached to the group.
     pub vserver_groups: Vec<String>,
+    /// The target image.
+    pub target: Option<FleetImage>,
+    /// The images the instances run now (those that exist).
+    pub images: Vec<FleetImage>,
 }
 
 /// The lifecycle states an instance rests in; any other means the group is changing.
@@ -90,6 +94,36 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
             "these instances run images that no longer exist, so they could not be rolled back: {}",
             gone.join(", ")
         ));
+    }
+    // The image must run where each instance runs now: the same architecture as the image
+    // it has (an instance type runs one architecture).
+    if let Some(target) = &facts.target {
+        let misfits: Vec<String> = members
+            .iter()
+            .filter_map(|m| {
+                let now = facts
+                    .images
+                    .iter()
+                    .find(|i| i.image_id == m.previous_image)?;
+                (!now.architecture.is_empty()
+                    && !target.architecture.is_empty()
+                    && now.architecture != target.architecture)
+                    .then(|| {
+                        format!(
+                            "{} runs {} ({})",
+                            m.instance_id, now.image_id, now.architecture
+                        )
+                    })
+            })
+            .collect();
+        if !misfits.is_empty() {
+            refusals.push(format!(
+                "image {} is {}, and these instances run another architecture: {}",
+                target.image_id,
+                target.architecture,
+                misfits.join(", ")
+            ));
+        }
     }
     // Protected instances serve as InService ones do; Standby ones serve nothing.
     let in_service = facts
@@ -189,6 +223,8 @@ mod tests {
             missing_images: vec![],
             load_balancers: vec![],
             vserver_groups: vec![],
+            target: None,
+            images: vec![],
         }
     }
 
@@ -263,5 +299,27 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle}: {text}");
         }
+    }
+
+    #[test]
+    fn an_image_of_another_architecture_is_refused_naming_the_instances() {
+        let image = |id: &str, arch: &str| FleetImage {
+            image_id: id.into(),
+            status: "Available".into(),
+            architecture: arch.into(),
+        };
+        let mut facts = fleet(2);
+        facts.target = Some(image("m-new", "arm64"));
+        facts.images = vec![image("m-old", "x86_64")];
+        let refused = plan(&RolloutSpec::new("asg-1", "m-new"), &facts).unwrap_err();
+        assert_eq!(
+            refused,
+            [
+                "image m-new is arm64, and these instances run another architecture: \
+              i-0 runs m-old (x86_64), i-1 runs m-old (x86_64)"
+            ]
+        );
+        facts.target = Some(image("m-new", "x86_64"));
+        assert!(plan(&RolloutSpec::new("asg-1", "m-new"), &facts).is_ok());
     }
 }

@@ -53,6 +53,9 @@ pub struct EngineConfig {
     /// How long an execution waiting for a busy configuration waits before it looks again;
     /// doubled each time it is still busy, up to five minutes (default 30 seconds).
     pub lease_poll: Duration,
+    /// How often a rollout looks at what it waits for: a stop, a disk, a boot, a readiness
+    /// command, the load balancers' three looks (default 10 seconds).
+    pub rollout_poll: Duration,
 }
 
 impl Default for EngineConfig {
@@ -64,7 +67,34 @@ impl Default for EngineConfig {
             retry_delay: Duration::from_secs(30),
             lease_margin: Duration::from_secs(3600),
             lease_poll: Duration::from_secs(30),
+            rollout_poll: Duration::from_secs(10),
         }
+    }
+}
+
+impl EngineConfig {
+    /// The defaults with the environment's overrides: `REIMAGE_OVERDUE_AFTER_SECS` (how late
+    /// a pending step must be before the sweep dispatches it again) and
+    /// `REIMAGE_ROLLOUT_POLL_SECS` (how often a rollout looks while it waits), each a whole
+    /// number of seconds.
+    pub fn from_env(env: &crate::settings::Env) -> Result<Self, (&'static str, String)> {
+        let mut config = Self::default();
+        let secs = |name: &'static str| -> Result<Option<Duration>, (&'static str, String)> {
+            match env.get(name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Some(Duration::from_secs(n))),
+                    _ => Err((name, v.to_owned())),
+                },
+            }
+        };
+        if let Some(d) = secs("REIMAGE_OVERDUE_AFTER_SECS")? {
+            config.overdue_after = d;
+        }
+        if let Some(d) = secs("REIMAGE_ROLLOUT_POLL_SECS")? {
+            config.rollout_poll = d;
+        }
+        Ok(config)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `reimage demo --rollout`: after the image update, the rolling update of the web group's six
-//! running instances onto the new image, behind a canary and a readiness command; then a
+//! running instances onto the new image, behind a canary, a readiness command and the group's
+//! load balancer (each instance's weights shown, and put back as they were); then a
 //! rollout onto an image the sim marks bad, caught on the canary and rolled back with the
 //! configuration untouched.
 
@@ -13,6 +14,7 @@ use reimage::steps::AliyunCloud;
 use reimage::store::SharedStore;
 use reimage_sim::Sim;
 use reimage_sim::ecs::fleet::PowerTiming;
+use reimage_sim::seed::{DEMO_LOAD_BALANCER_ID, DEMO_VSERVER_GROUP_ID};
 
 /// The demo's rollouts: the group, its fleet, and the images.
 pub struct DemoRollout<'a> {
@@ -58,9 +60,21 @@ impl DemoRollout<'_> {
                 .find(|i| i.instance_id == m.instance_id)
                 .map(|i| i.image_id.as_str())
                 .unwrap_or_default();
+            let weight = |target: &str| {
+                self.sim
+                    .admin()
+                    .backend_weight(target, &m.instance_id)
+                    .map_or_else(|| "-".to_owned(), |w| w.to_string())
+            };
             println!(
-                "    {}  {:<9} {:<9} weight {:>2}  {image}",
-                m.instance_id, m.lifecycle_state, m.health_status, m.load_balancer_weight
+                "    {}  {:<9} {:<9} {lb} {:>3}  {vsg} {:>3}  {image}",
+                m.instance_id,
+                m.lifecycle_state,
+                m.health_status,
+                weight(DEMO_LOAD_BALANCER_ID),
+                weight(DEMO_VSERVER_GROUP_ID),
+                lb = DEMO_LOAD_BALANCER_ID,
+                vsg = DEMO_VSERVER_GROUP_ID,
             );
         }
         if let Some(c) = self
