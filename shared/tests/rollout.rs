@@ -10,8 +10,9 @@ use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetDisk, FleetGroup, FleetImage,
-    FleetInstance, GroupMember, Outcome, Phase, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
+    Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetConfiguration, FleetDisk,
+    FleetGroup, FleetImage, FleetInstance, GroupMember, Outcome, Phase, RolloutId, RolloutSpec,
+    RolloutTiming, Rollouts,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -318,6 +319,20 @@ async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest()
             .unwrap_or(0)
             >= 4 * 3
     );
+    // Each new system disk got the active configuration's key pair, as an instance the
+    // configuration launches has it.
+    for instance in &fleet {
+        assert_eq!(
+            rig.sim
+                .admin()
+                .instance(instance)
+                .unwrap()
+                .key_pair_name
+                .as_deref(),
+            Some(reimage_sim::seed::DEMO_KEY_PAIR),
+            "{instance}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -591,8 +606,8 @@ impl Fleet for Crashing {
     fn system_disks<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<(String, FleetDisk)>> {
         self.guard(self.inner.system_disks(ids))
     }
-    fn configuration_image<'a>(&'a self, c: &'a str) -> CloudFuture<'a, Option<String>> {
-        self.guard(self.inner.configuration_image(c))
+    fn configuration<'a>(&'a self, c: &'a str) -> CloudFuture<'a, Option<FleetConfiguration>> {
+        self.guard(self.inner.configuration(c))
     }
     fn set_configuration_image<'a>(&'a self, c: &'a str, m: &'a str) -> CloudFuture<'a, ()> {
         self.guard(self.inner.set_configuration_image(c, m))
@@ -632,6 +647,7 @@ impl Fleet for Crashing {
         &'a self,
         i: &'a str,
         m: &'a str,
+        k: Option<&'a str>,
         t: &'a str,
     ) -> CloudFuture<'a, String> {
         if self.replaces.fetch_add(1, Ordering::SeqCst) + 1 == self.refuse_replace {
@@ -643,7 +659,7 @@ impl Fleet for Crashing {
                 ))
             });
         }
-        self.guard(self.inner.replace_system_disk(i, m, t))
+        self.guard(self.inner.replace_system_disk(i, m, k, t))
     }
     fn run_command<'a>(
         &'a self,

@@ -52,6 +52,8 @@ pub struct InstanceView {
     pub disk_ids: Vec<String>,
     /// How many new system disks ReplaceSystemDisk gave it.
     pub replacements: u32,
+    /// The key pair a system disk replacement bound.
+    pub key_pair_name: Option<String>,
 }
 
 /// A snapshot as the admin interface shows it.
@@ -201,6 +203,7 @@ impl Admin {
                         image_id: i.image_id.clone(),
                         disk_ids: disks.iter().map(|d| d.disk_id.clone()).collect(),
                         replacements: i.replacements,
+                        key_pair_name: i.key_pair_name.clone(),
                     }
                 })
                 .collect(),

@@ -293,6 +293,9 @@ pub struct SeedScalingConfiguration {
     /// The system disk size of the instances it launches, GiB (default 40).
     #[serde(default = "default_system_disk_size")]
     pub system_disk_size: u32,
+    /// The key pair its instances log in with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair_name: Option<String>,
 }
 
 fn default_system_disk_size() -> u32 {
@@ -588,6 +591,7 @@ impl Seed {
             image_id: image.to_owned(),
             instance_type: "ecs.g7.large".to_owned(),
             system_disk_size: default_system_disk_size(),
+            key_pair_name: None,
         };
         // The web group's fleet: six instances serving from the image of its active
         // configuration.
@@ -738,12 +742,15 @@ impl Seed {
                 ),
             ],
             scaling_configurations: vec![
-                config(
-                    "asc-bp1demoweb0000001",
-                    "web-current",
-                    "asg-bp1demoweb0000001",
-                    ubuntu,
-                ),
+                SeedScalingConfiguration {
+                    key_pair_name: Some(DEMO_KEY_PAIR.to_owned()),
+                    ..config(
+                        "asc-bp1demoweb0000001",
+                        "web-current",
+                        "asg-bp1demoweb0000001",
+                        ubuntu,
+                    )
+                },
                 config(
                     "asc-bp1demoweb0000002",
                     "web-previous",
@@ -776,6 +783,9 @@ impl Seed {
         }
     }
 }
+
+/// The key pair the web group's active configuration logs its instances in with.
+pub const DEMO_KEY_PAIR: &str = "web-deploy";
 
 /// The CLB instance in front of the demo's web group.
 pub const DEMO_LOAD_BALANCER_ID: &str = "lb-bp1demoweb00000001";

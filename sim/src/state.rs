@@ -73,6 +73,7 @@ impl Region {
                 stopped_mode: (i.status == "Stopped").then(|| "KeepCharging".to_owned()),
                 locks: Vec::new(),
                 replacements: 0,
+                key_pair_name: None,
             });
             for d in &i.disks {
                 ecs.disks.push(Disk {
@@ -122,6 +123,7 @@ impl Region {
                 image_name,
                 instance_type: c.instance_type.clone(),
                 system_disk_size: c.system_disk_size,
+                key_pair_name: c.key_pair_name.clone(),
                 creation_time: created,
             });
         }

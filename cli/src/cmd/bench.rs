@@ -465,6 +465,7 @@ pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
                 image_id: image.clone(),
                 instance_type: "ecs.g7.large".to_owned(),
                 system_disk_size: 40,
+                key_pair_name: None,
             });
         }
         ids.extend(configs);

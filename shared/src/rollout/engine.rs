@@ -1108,8 +1108,8 @@ impl Rollouts {
             Phase::SwapConfiguration => {
                 let plan = plan_of(record)?;
                 if let Some(config) = &plan.configuration_id {
-                    let held = self.fleet.configuration_image(config).await?;
-                    if held.as_deref() != Some(record.spec.image_id.as_str()) {
+                    let held = self.fleet.configuration(config).await?;
+                    if held.map(|c| c.image_id).as_deref() != Some(record.spec.image_id.as_str()) {
                         self.fleet
                             .set_configuration_image(config, &record.spec.image_id)
                             .await?;
@@ -1131,8 +1131,8 @@ impl Rollouts {
                 if let (Some(config), Some(previous)) =
                     (&plan.configuration_id, &plan.configuration_image)
                 {
-                    let held = self.fleet.configuration_image(config).await?;
-                    if held.as_deref() != Some(previous.as_str()) {
+                    let held = self.fleet.configuration(config).await?;
+                    if held.map(|c| c.image_id).as_deref() != Some(previous.as_str()) {
                         self.fleet.set_configuration_image(config, previous).await?;
                     }
                 }
@@ -1251,13 +1251,12 @@ impl Rollouts {
             .into_iter()
             .filter(|m| !existing.iter().any(|e| &e.image_id == m))
             .collect();
-        let configuration = match &group.active_configuration_id {
-            Some(config) => self
-                .fleet
-                .configuration_image(config)
-                .await?
-                .map(|image| (config.clone(), image)),
-            None => None,
+        let (configuration, key_pair_name) = match &group.active_configuration_id {
+            Some(config) => match self.fleet.configuration(config).await? {
+                Some(c) => (Some((config.clone(), c.image_id)), c.key_pair_name),
+                None => (None, None),
+            },
+            None => (None, None),
         };
         Ok(Facts {
             members,
@@ -1268,6 +1267,7 @@ impl Rollouts {
             vserver_groups: group.vserver_group_ids,
             target: Some(target),
             images: existing,
+            key_pair_name,
         })
     }
 
@@ -1639,12 +1639,13 @@ impl Rollouts {
                 // Every instance decided on is replaced through its ClientToken, also when it
                 // already shows the image: a replay after a crash gets the same disk back.
                 let mut disks = Vec::with_capacity(batch.replacing.len());
+                let key_pair = plan_of(record)?.key_pair_name.as_deref();
                 for (n, instance) in batch.replacing.iter().enumerate() {
                     let target = self.target_of(record, &batch, instance);
                     let token = self.token(record, &format!("{dir}{}-rsd-{n}", batch.index));
                     let disk = self
                         .fleet
-                        .replace_system_disk(instance, target, &token)
+                        .replace_system_disk(instance, target, key_pair, &token)
                         .await?;
                     disks.push((instance.clone(), disk));
                 }

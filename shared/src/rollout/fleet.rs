@@ -72,6 +72,15 @@ pub struct FleetDisk {
     pub status: String,
 }
 
+/// A scaling configuration as a rollout reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetConfiguration {
+    /// The image it launches instances from.
+    pub image_id: String,
+    /// The key pair its instances log in with, if any: a replaced system disk gets it too.
+    pub key_pair_name: Option<String>,
+}
+
 /// An image as a rollout checks it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetImage {
@@ -122,11 +131,11 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<(String, FleetDisk)>>;
     /// Which of `image_ids` exist, with their status and architecture.
     fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>>;
-    /// The image a scaling configuration holds.
-    fn configuration_image<'a>(
+    /// The image a scaling configuration holds, and the key pair it logs instances in with.
+    fn configuration<'a>(
         &'a self,
         configuration_id: &'a str,
-    ) -> CloudFuture<'a, Option<String>>;
+    ) -> CloudFuture<'a, Option<FleetConfiguration>>;
     /// ModifyScalingConfiguration's image.
     fn set_configuration_image<'a>(
         &'a self,
@@ -172,11 +181,13 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     fn stop<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()>;
     /// StartInstances, all together.
     fn start<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, ()>;
-    /// ReplaceSystemDisk, keeping the image's password or key: the new disk's id.
+    /// ReplaceSystemDisk with the configuration's key pair, or else the image's password
+    /// (`PasswordInherit`): the new disk's id.
     fn replace_system_disk<'a>(
         &'a self,
         instance_id: &'a str,
         image_id: &'a str,
+        key_pair_name: Option<&'a str>,
         token: &'a str,
     ) -> CloudFuture<'a, String>;
     /// RunCommand of a shell script on `ids`: the invocation's id.
@@ -528,17 +539,31 @@ impl Fleet for AliyunCloud {
         })
     }
 
-    fn configuration_image<'a>(
+    fn configuration<'a>(
         &'a self,
         configuration_id: &'a str,
-    ) -> CloudFuture<'a, Option<String>> {
+    ) -> CloudFuture<'a, Option<FleetConfiguration>> {
         Box::pin(async move {
-            let ids = [configuration_id.to_owned()];
-            let found = Cloud::describe_configurations(self, &ids).await?;
-            Ok(found
+            let answer = self
+                .client()
+                .ess()
+                .describe_scaling_configurations(
+                    &crate::aliyun::ess::DescribeScalingConfigurationsRequest {
+                        scaling_configuration_ids: vec![configuration_id.to_owned()],
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .scaling_configurations
+                .scaling_configuration
                 .into_iter()
                 .find(|c| c.scaling_configuration_id == configuration_id)
-                .map(|c| c.image_id))
+                .map(|c| FleetConfiguration {
+                    image_id: c.image_id,
+                    key_pair_name: Some(c.key_pair_name).filter(|k| !k.is_empty()),
+                }))
         })
     }
 
@@ -666,6 +691,7 @@ impl Fleet for AliyunCloud {
         &'a self,
         instance_id: &'a str,
         image_id: &'a str,
+        key_pair_name: Option<&'a str>,
         token: &'a str,
     ) -> CloudFuture<'a, String> {
         Box::pin(async move {
@@ -675,7 +701,8 @@ impl Fleet for AliyunCloud {
                 .replace_system_disk(&ReplaceSystemDiskRequest {
                     instance_id: instance_id.to_owned(),
                     image_id: image_id.to_owned(),
-                    password_inherit: true,
+                    key_pair_name: key_pair_name.map(str::to_owned),
+                    password_inherit: key_pair_name.is_none(),
                     client_token: Some(token.to_owned()),
                     ..Default::default()
                 })

@@ -27,7 +27,8 @@ pub use engine::{
     Rollouts, SUSPENDED, plan_hash, validate_spec,
 };
 pub use fleet::{
-    CommandResult, Fleet, FleetDisk, FleetGroup, FleetImage, FleetInstance, GroupMember,
+    CommandResult, Fleet, FleetConfiguration, FleetDisk, FleetGroup, FleetImage, FleetInstance,
+    GroupMember,
 };
 pub use model::{
     Amount, BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan,

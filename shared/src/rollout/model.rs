@@ -310,6 +310,10 @@ pub struct Plan {
     /// The vServer groups the group is attached to (weights put back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vserver_groups: Vec<String>,
+    /// The active configuration's key pair: each new system disk gets it (else the image's
+    /// password, `PasswordInherit`), as an instance the configuration launched has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair_name: Option<String>,
 }
 
 impl Plan {
@@ -637,6 +641,7 @@ mod tests {
             configuration_image: None,
             load_balancers: Vec::new(),
             vserver_groups: Vec::new(),
+            key_pair_name: None,
         };
         let sizes: Vec<usize> = plan.batches().iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 2, 2, 1]);

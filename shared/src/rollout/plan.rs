@@ -23,6 +23,8 @@ pub struct Facts {
     pub target: Option<FleetImage>,
     /// The images the instances run now (those that exist).
     pub images: Vec<FleetImage>,
+    /// The key pair of the active configuration.
+    pub key_pair_name: Option<String>,
 }
 
 /// The lifecycle states an instance rests in; any other means the group is changing.
@@ -171,6 +173,7 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         batch_size,
         configuration_id: facts.configuration.as_ref().map(|(id, _)| id.clone()),
         load_balancers: facts.load_balancers.clone(),
+        key_pair_name: facts.key_pair_name.clone(),
         vserver_groups: facts.vserver_groups.clone(),
         configuration_image: facts.configuration.as_ref().map(|(id, image)| {
             spec.configuration_restore
@@ -225,6 +228,7 @@ mod tests {
             vserver_groups: vec![],
             target: None,
             images: vec![],
+            key_pair_name: None,
         }
     }
 

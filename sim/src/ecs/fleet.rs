@@ -224,6 +224,9 @@ impl Ecs {
         let instance = self.instance_mut(&req.instance_id)?;
         instance.image_id = req.image_id.clone();
         instance.replacements += 1;
+        if let Some(key) = &req.key_pair_name {
+            instance.key_pair_name = Some(key.clone());
+        }
         self.token_remember(
             "ReplaceSystemDisk",
             req.client_token.as_deref(),

@@ -76,6 +76,8 @@ pub struct Instance {
     pub locks: Vec<String>,
     /// How many new system disks ReplaceSystemDisk gave it (a replayed ClientToken gives none).
     pub replacements: u32,
+    /// The key pair bound by the last ReplaceSystemDisk that named one.
+    pub key_pair_name: Option<String>,
 }
 
 /// A disk.

@@ -160,7 +160,7 @@ pub fn describe_scaling_configurations(
                 "SystemDiskSize": c.system_disk_size,
                 "DataDisks": {"DataDisk": []},
                 "Tags": {"Tag": []},
-                "KeyPairName": "",
+                "KeyPairName": c.key_pair_name.clone().unwrap_or_default(),
                 "RamRoleName": "",
                 "UserData": "",
                 "InstanceName": "",

@@ -49,6 +49,8 @@ pub struct ScalingConfiguration {
     pub instance_type: String,
     /// The system disk size of the instances it launches, GiB.
     pub system_disk_size: u32,
+    /// The key pair its instances log in with.
+    pub key_pair_name: Option<String>,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }

@@ -263,6 +263,8 @@ pub struct ScalingConfiguration {
     /// `SystemDiskSize`, GiB (0 when absent).
     #[serde(deserialize_with = "lenient::number")]
     pub system_disk_size: i64,
+    /// `KeyPairName`: the key pair its instances log in with (empty: none).
+    pub key_pair_name: String,
     /// `CreationTime`.
     pub creation_time: String,
 }
