@@ -364,11 +364,16 @@ impl FunctionHost {
                 } else {
                     crate::steps::live::SWEEP_WINDOW
                 };
-            swept_rollouts = rollouts
+            // A failed rollout sweep must not cost the minute its scheduler tick.
+            match rollouts
                 .sweep(now, self.engine.config().overdue_after, window)
                 .await
-                .map_err(|e| HandlerError::new("RolloutSweepFailed", crate::report::chain(&e)))?
-                .len();
+            {
+                Ok(sent) => swept_rollouts = sent.len(),
+                Err(e) => {
+                    tracing::error!(error = %crate::report::chain(&e), "rollout sweep failed");
+                }
+            }
         }
         let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
         tracing::info!(

@@ -1382,3 +1382,37 @@ async fn an_image_of_another_architecture_is_refused_before_anything_changes() {
     assert!(matches!(outcome, Outcome::Refused { .. }), "{outcome:?}");
     assert_eq!(rig.sim.admin().calls().total.get("EnterStandby"), None);
 }
+
+#[tokio::test]
+async fn a_configuration_changed_by_someone_else_is_neither_overwritten_nor_put_back() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    // Until the canary bakes; then a newer update puts another image into the configuration.
+    loop {
+        rollouts.advance(&id).await.unwrap();
+        let latest = rollouts.latest(&id).await.unwrap();
+        if matches!(latest.phase, Some(Phase::Bake { .. })) {
+            break;
+        }
+        if latest.due_at > rig.clock.now() {
+            rig.clock.set(latest.due_at);
+        }
+    }
+    Fleet::set_configuration_image(rig.cloud.as_ref(), ACTIVE, ALINUX)
+        .await
+        .unwrap();
+    let Outcome::RolledBack { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("rolled back");
+    };
+    assert!(reason.contains("someone else changed it"), "{reason}");
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        ALINUX,
+        "the newer image stays: the rollout neither swapped it nor put its own previous back"
+    );
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), UBUNTU, "{instance}");
+    }
+    rig.assert_group_at_rest();
+}

@@ -261,7 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client = settings::client(&env, clock.clone(), Arc::new(RandomIds))?;
         let rollouts = Rollouts::new(
             store,
-            Arc::new(AliyunCloud::new(client)),
+            Arc::new(AliyunCloud::new(client.clone())),
             clock.clone(),
             Arc::new(RandomIds),
             RolloutTiming {
@@ -272,7 +272,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .rollout_poll,
                 ..RolloutTiming::default()
             },
-        );
+        )
+        // A task's rollout runs with the task's RAM role, assumed here as by the functions.
+        .with_provider(settings::clouds(client));
         match args.command {
             Command::Start(start) if start.dry_run => {
                 let dry = rollouts.dry_run(&start.spec()).await?;

@@ -48,12 +48,19 @@ pub struct RolloutEvent {
     pub rollout_id: RolloutId,
     /// The seq of its latest record when the event was sent.
     pub seq: u64,
+    /// The operator's request that sent it (`rollback`, `cancel`, `continue`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 impl RolloutEvent {
-    /// An id for this event, the same each time it is sent (FC's stateful invocation id).
+    /// An id for this event, the same each time it is sent (FC's stateful invocation id); a
+    /// request's event has an id of its own.
     pub fn invocation_id(&self) -> String {
-        format!("{}-{:06}", self.rollout_id, self.seq)
+        match &self.request {
+            Some(what) => format!("{}-{:06}-{what}", self.rollout_id, self.seq),
+            None => format!("{}-{:06}", self.rollout_id, self.seq),
+        }
     }
 
     /// The error of a failed send of this event.
@@ -135,6 +142,7 @@ impl Rollouts {
                             &RolloutEvent {
                                 rollout_id: id.clone(),
                                 seq,
+                                request: None,
                             },
                             delay,
                         )
@@ -149,6 +157,7 @@ impl Rollouts {
             &RolloutEvent {
                 rollout_id: id.clone(),
                 seq,
+                request: None,
             },
             Duration::ZERO,
         )
@@ -212,7 +221,13 @@ impl Rollouts {
             let due = if latest.ended() {
                 false
             } else if latest.awaits_operator() {
-                self.has_request(&latest).await?
+                match self.has_request(&latest).await {
+                    Ok(has) => has,
+                    Err(e) => {
+                        tracing::warn!(rollout = %id, error = %e, "the sweep skips a rollout whose requests it cannot read");
+                        false
+                    }
+                }
             } else {
                 now >= latest.due_at + overdue
             };
@@ -220,6 +235,7 @@ impl Rollouts {
                 let event = RolloutEvent {
                     rollout_id: id,
                     seq: latest.seq,
+                    request: None,
                 };
                 match self.kick(&event, Duration::ZERO).await {
                     Ok(()) => sent.push(event),
@@ -230,5 +246,29 @@ impl Rollouts {
             }
         }
         Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_event_has_an_id_of_its_own() {
+        let chain = RolloutEvent {
+            rollout_id: RolloutId::derived("r"),
+            seq: 7,
+            request: None,
+        };
+        let rollback = RolloutEvent {
+            request: Some("rollback".into()),
+            ..chain.clone()
+        };
+        assert_ne!(chain.invocation_id(), rollback.invocation_id());
+        assert!(rollback.invocation_id().ends_with("-000007-rollback"));
+        let back: RolloutEvent =
+            serde_json::from_str(&serde_json::to_string(&chain).unwrap()).unwrap();
+        assert_eq!(back, chain);
+        assert!(serde_json::from_str::<RolloutEvent>(r#"{"rollout_id":"ro-x","seq":1}"#).is_err());
     }
 }

@@ -182,7 +182,7 @@ pub enum DryRun {
     /// The rollout would go this way.
     Plan {
         /// The plan.
-        plan: Plan,
+        plan: Box<Plan>,
         /// Its hash: `start` given it refuses a group that changed since.
         hash: String,
     },
@@ -363,14 +363,18 @@ impl Rollouts {
         }
     }
 
-    /// Whether an operator's request waits for the rollout (it waits for one).
+    /// Whether an operator's request waits for the rollout (it waits for one) and would
+    /// still change it: a rollback not begun, a cancel not taken, a continue of this pause.
     pub(super) async fn has_request(&self, latest: &RolloutRecord) -> Result<bool, RolloutError> {
         let id = &latest.rollout_id;
-        for key in [
-            rollback_key(id),
-            cancel_key(id),
-            continue_key(id, latest.seq),
-        ] {
+        let mut keys = vec![continue_key(id, latest.seq)];
+        if latest.failure.is_none() {
+            keys.push(rollback_key(id));
+        }
+        if !latest.cancelled && !matches!(latest.phase, Some(Phase::Held { .. })) {
+            keys.push(cancel_key(id));
+        }
+        for key in keys {
             if self.store.get(&key).await?.is_some() {
                 return Ok(true);
             }
@@ -426,6 +430,7 @@ impl Rollouts {
         self.kick_or_leave_to_sweep(&RolloutEvent {
             rollout_id: id.clone(),
             seq: 0,
+            request: None,
         })
         .await;
         Ok(id)
@@ -453,7 +458,7 @@ impl Rollouts {
         Ok(match plan(spec, &facts) {
             Ok(plan) => DryRun::Plan {
                 hash: plan_hash(spec, &plan),
-                plan,
+                plan: Box::new(plan),
             },
             Err(refusals) => DryRun::Refused(refusals),
         })
@@ -554,6 +559,15 @@ impl Rollouts {
         if now < record.due_at {
             return Ok((Advanced::Waiting(record.due_at), record));
         }
+        if self.provider.is_none() && record.spec.permission != PermissionSource::Account {
+            // A limit of this process, not of the rollout: nothing is recorded.
+            return Err(RolloutError::Invalid(format!(
+                "rollout {id} runs with {:?}, and this process reaches the cloud with its own \
+                 credentials only: drive it where its role can be assumed (`reimage serve`, \
+                 the rollout function)",
+                record.spec.permission
+            )));
+        }
         let done = match self.for_permission(&record.spec.permission) {
             Ok(this) => this.phase(&record, phase, now).await,
             Err(e) => Err(Interrupt::Cloud(e)),
@@ -631,7 +645,8 @@ impl Rollouts {
                 _ => self.to(&cancelled, now, Phase::Resume, "cancel taken"),
             }));
         }
-        if phase.awaits_operator()
+        let pausing = matches!(phase, Phase::Checkpoint { .. } | Phase::Held { .. });
+        if pausing
             && self
                 .store
                 .get(&continue_key(id, record.seq))
@@ -652,6 +667,7 @@ impl Rollouts {
                             since: now,
                             invocation: None,
                             attempts: batch.attempts + 1,
+                            healthy_looks: 0,
                             ..batch
                         }),
                         Phase::Bake { .. } => Phase::Bake { until: now },
@@ -766,7 +782,13 @@ impl Rollouts {
                 latest.outcome.clone().unwrap_or(Outcome::Succeeded)
             )));
         }
-        self.request(&rollback_key(id), &latest).await
+        if latest.failure.is_some() || matches!(latest.phase, Some(Phase::Resume)) {
+            return Err(RolloutError::Conflict(format!(
+                "rollout {id} is rolling back or ending already ({})",
+                latest.note
+            )));
+        }
+        self.request(&rollback_key(id), &latest, "rollback").await
     }
 
     /// Asks for the rollout to stop after the batch at work: the instances moved stay on
@@ -785,7 +807,14 @@ impl Rollouts {
             Some(_) if latest.failure.is_some() => Err(RolloutError::Conflict(format!(
                 "rollout {id} is rolling back already"
             ))),
-            Some(_) => self.request(&cancel_key(id), &latest).await,
+            Some(Phase::Resume) => Err(RolloutError::Conflict(format!(
+                "rollout {id} is ending already ({})",
+                latest.note
+            ))),
+            Some(_) if latest.cancelled => Err(RolloutError::Conflict(format!(
+                "rollout {id} is cancelled already; it ends after the batch at work"
+            ))),
+            Some(_) => self.request(&cancel_key(id), &latest, "cancel").await,
         }
     }
 
@@ -795,7 +824,8 @@ impl Rollouts {
         let latest = self.latest(id).await?;
         match &latest.phase {
             Some(Phase::Checkpoint { .. } | Phase::Held { .. }) => {
-                self.request(&continue_key(id, latest.seq), &latest).await
+                self.request(&continue_key(id, latest.seq), &latest, "continue")
+                    .await
             }
             _ => Err(RolloutError::Conflict(format!(
                 "rollout {id} is not paused (it is at: {})",
@@ -809,15 +839,19 @@ impl Rollouts {
         &self,
         key: &str,
         latest: &RolloutRecord,
+        what: &str,
     ) -> Result<RolloutRecord, RolloutError> {
         match self.store.create(key, b"requested").await {
             Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         self.mark_live(&latest.rollout_id, self.clock.now()).await?;
+        // Its own event: the chain's may wait in FC's queue for up to an hour under the same
+        // seq, and an event of the same id would be taken for a duplicate of it.
         self.kick_or_leave_to_sweep(&RolloutEvent {
             rollout_id: latest.rollout_id.clone(),
             seq: latest.seq,
+            request: Some(what.to_owned()),
         })
         .await;
         Ok(latest.clone())
@@ -1108,11 +1142,25 @@ impl Rollouts {
             Phase::SwapConfiguration => {
                 let plan = plan_of(record)?;
                 if let Some(config) = &plan.configuration_id {
-                    let held = self.fleet.configuration(config).await?;
-                    if held.map(|c| c.image_id).as_deref() != Some(record.spec.image_id.as_str()) {
-                        self.fleet
-                            .set_configuration_image(config, &record.spec.image_id)
-                            .await?;
+                    let held = self.fleet.configuration(config).await?.map(|c| c.image_id);
+                    let target = record.spec.image_id.as_str();
+                    match held.as_deref() {
+                        Some(h) if h == target => {}
+                        // What it held at the start: the rollout may change it.
+                        Some(h)
+                            if record.configuration_swapped
+                                || Some(h) == plan.configuration_image.as_deref() =>
+                        {
+                            self.fleet.set_configuration_image(config, target).await?;
+                        }
+                        other => {
+                            return Err(Interrupt::Failed(format!(
+                                "configuration {config} holds {} now, not the image it held at the start ({}): \
+                                 someone else changed it, and the rollout leaves it to them",
+                                other.unwrap_or("nothing"),
+                                plan.configuration_image.as_deref().unwrap_or("none")
+                            )));
+                        }
                     }
                 }
                 let swapped = RolloutRecord {
@@ -1131,9 +1179,17 @@ impl Rollouts {
                 if let (Some(config), Some(previous)) =
                     (&plan.configuration_id, &plan.configuration_image)
                 {
-                    let held = self.fleet.configuration(config).await?;
-                    if held.map(|c| c.image_id).as_deref() != Some(previous.as_str()) {
+                    // Put back only the rollout's own image: one that someone else put there
+                    // since (a newer run) is left as it is.
+                    let held = self.fleet.configuration(config).await?.map(|c| c.image_id);
+                    if held.as_deref() == Some(record.spec.image_id.as_str()) {
                         self.fleet.set_configuration_image(config, previous).await?;
+                    } else if held.as_deref() != Some(previous.as_str()) {
+                        tracing::warn!(
+                            rollout = %record.rollout_id, configuration = %config,
+                            held = held.as_deref().unwrap_or(""),
+                            "the configuration holds another image than the rollout's: left as it is"
+                        );
                     }
                 }
                 let next = self
@@ -1268,6 +1324,7 @@ impl Rollouts {
             target: Some(target),
             images: existing,
             key_pair_name,
+            vserver_load_balancers: group.vserver_load_balancer_ids,
         })
     }
 
@@ -1810,12 +1867,18 @@ impl Rollouts {
                                 batch.index, record.spec.gate_timeout_seconds
                             )));
                         }
-                        return Ok(self.waiting(
-                            record,
-                            now,
-                            poll,
-                            format!("batch {}: gates not yet: {problem}", batch.index),
-                        ));
+                        return Ok(RolloutRecord {
+                            due_at: poll,
+                            ..self.to(
+                                record,
+                                now,
+                                Phase::Batch(Batch {
+                                    healthy_looks: 0,
+                                    ..batch.clone()
+                                }),
+                                format!("batch {}: gates not yet: {problem}", batch.index),
+                            )
+                        });
                     }
                 }
                 if let Some(script) = &record.spec.readiness_command {
@@ -1874,6 +1937,7 @@ impl Rollouts {
                                 let next = Batch {
                                     invocation: None,
                                     attempts: batch.attempts + 1,
+                                    healthy_looks: 0,
                                     ..batch.clone()
                                 };
                                 return Ok(RolloutRecord {
@@ -1908,12 +1972,14 @@ impl Rollouts {
                 // Every load balancer reports every instance `normal`, LB_LOOKS looks in a
                 // row, a poll apart.
                 let plan = plan_of(record)?;
-                if !plan.load_balancers.is_empty() {
+                let gated = plan.gated_load_balancers();
+                if !gated.is_empty() {
                     let mut problem = None;
-                    for lb in &plan.load_balancers {
+                    for lb in &gated {
                         let health = self.fleet.backend_health(lb).await?;
+                        // `unavailable`: a listener without a health check, no signal.
                         if let Some((server, status)) = health.iter().find(|(s, status)| {
-                            batch.instance_ids.contains(s) && status != "normal"
+                            batch.instance_ids.contains(s) && status == "abnormal"
                         }) {
                             problem = Some(format!("{server} is {status} behind {lb}"));
                             break;

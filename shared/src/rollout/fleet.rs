@@ -37,6 +37,8 @@ pub struct FleetGroup {
     pub load_balancer_ids: Vec<String>,
     /// The vServer groups attached.
     pub vserver_group_ids: Vec<String>,
+    /// The load balancers those vServer groups belong to.
+    pub vserver_load_balancer_ids: Vec<String>,
 }
 
 /// An instance of the group, as ESS reports it.
@@ -335,6 +337,12 @@ impl Fleet for AliyunCloud {
                     launch_template_id: Some(g.launch_template_id).filter(|t| !t.is_empty()),
                     suspended_processes: g.suspended_processes.suspended_process,
                     load_balancer_ids: g.load_balancer_ids.load_balancer_id,
+                    vserver_load_balancer_ids: g
+                        .vserver_groups
+                        .vserver_group
+                        .iter()
+                        .map(|v| v.load_balancer_id.clone())
+                        .collect(),
                     vserver_group_ids: g
                         .vserver_groups
                         .vserver_group

@@ -310,6 +310,9 @@ pub struct Plan {
     /// The vServer groups the group is attached to (weights put back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vserver_groups: Vec<String>,
+    /// The load balancers of the attached vServer groups: gated on like `load_balancers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vserver_load_balancers: Vec<String>,
     /// The active configuration's key pair: each new system disk gets it (else the image's
     /// password, `PasswordInherit`), as an instance the configuration launched has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -336,6 +339,20 @@ impl Plan {
     /// The member `id`.
     pub fn member(&self, id: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.instance_id == id)
+    }
+
+    /// Every load balancer whose health checks gate a batch: those attached with their
+    /// default server groups, and those of the attached vServer groups.
+    pub fn gated_load_balancers(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .load_balancers
+            .iter()
+            .chain(&self.vserver_load_balancers)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 }
 
@@ -641,6 +658,7 @@ mod tests {
             configuration_image: None,
             load_balancers: Vec::new(),
             vserver_groups: Vec::new(),
+            vserver_load_balancers: Vec::new(),
             key_pair_name: None,
         };
         let sizes: Vec<usize> = plan.batches().iter().map(Vec::len).collect();

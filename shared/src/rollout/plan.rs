@@ -25,6 +25,8 @@ pub struct Facts {
     pub images: Vec<FleetImage>,
     /// The key pair of the active configuration.
     pub key_pair_name: Option<String>,
+    /// The load balancers of the attached vServer groups.
+    pub vserver_load_balancers: Vec<String>,
 }
 
 /// The lifecycle states an instance rests in; any other means the group is changing.
@@ -174,6 +176,7 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         configuration_id: facts.configuration.as_ref().map(|(id, _)| id.clone()),
         load_balancers: facts.load_balancers.clone(),
         key_pair_name: facts.key_pair_name.clone(),
+        vserver_load_balancers: facts.vserver_load_balancers.clone(),
         vserver_groups: facts.vserver_groups.clone(),
         configuration_image: facts.configuration.as_ref().map(|(id, image)| {
             spec.configuration_restore
@@ -229,6 +232,7 @@ mod tests {
             target: None,
             images: vec![],
             key_pair_name: None,
+            vserver_load_balancers: vec![],
         }
     }
 
