@@ -66,7 +66,7 @@ fn up_runs_an_update_through_the_http_trigger_and_stops_on_sigterm() {
     });
     assert_eq!(
         ready["functions"].as_array().map(Vec::len),
-        Some(4),
+        Some(FUNCTIONS.len()),
         "{ready}"
     );
     let trigger = ready["http_trigger"].as_str().unwrap().to_owned();

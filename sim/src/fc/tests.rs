@@ -462,7 +462,7 @@ async fn http_trigger_requests_reach_the_function_as_http_invoke() {
 }
 
 #[test]
-fn template_yml_parses_into_four_functions_with_their_triggers() {
+fn template_yml_parses_into_five_functions_with_their_triggers() {
     let text = include_str!("../../../template.yml");
     let params = BTreeMap::from([
         (
@@ -477,7 +477,13 @@ fn template_yml_parses_into_four_functions_with_their_triggers() {
     let names: Vec<&str> = t.functions.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
-        ["create-image", "wait-image", "swap-config", "verify"]
+        [
+            "create-image",
+            "wait-image",
+            "swap-config",
+            "verify",
+            "rollout"
+        ]
     );
     let create = &t.functions[0];
     assert_eq!(create.code_uri, "./dist/create-image");
