@@ -1856,7 +1856,10 @@ impl Rollouts {
                 // are checked with its results, so that all of them hold at the same time.
                 let readiness_first =
                     record.spec.readiness_command.is_some() && batch.invocation.is_none();
-                if !readiness_first {
+                // Once every gate held at one look, the load balancers' further looks are
+                // what is left: a service that fell over shows there as abnormal.
+                let first_look = batch.healthy_looks == 0;
+                if !readiness_first && first_look {
                     if let Some(problem) = self
                         .gate_problems(record, &batch, &batch.instance_ids)
                         .await?
@@ -1881,7 +1884,7 @@ impl Rollouts {
                         });
                     }
                 }
-                if let Some(script) = &record.spec.readiness_command {
+                if let (Some(script), true) = (&record.spec.readiness_command, first_look) {
                     let Some(invoke) = &batch.invocation else {
                         let token = self.token(
                             record,
