@@ -136,6 +136,27 @@ impl Rig {
         panic!("the rollout did not end");
     }
 
+    /// Advances until `there` holds of the latest record, moving the clock to each wait's end.
+    async fn drive_until(
+        &self,
+        rollouts: &Rollouts,
+        id: &RolloutId,
+        there: impl Fn(&reimage::rollout::RolloutRecord) -> bool,
+    ) {
+        for _ in 0..5_000 {
+            rollouts.advance(id).await.expect("advance");
+            let latest = rollouts.latest(id).await.expect("latest");
+            if there(&latest) {
+                return;
+            }
+            assert!(!latest.ended(), "ended first: {}", latest.note);
+            if latest.due_at > self.clock.now() {
+                self.clock.set(latest.due_at);
+            }
+        }
+        panic!("the rollout never got there");
+    }
+
     /// Advances until the rollout waits for an operator, moving the clock to each wait's
     /// end; answers that record's phase (or fails if it ended first).
     async fn drive_to_pause(&self, rollouts: &Rollouts, id: &RolloutId) -> Phase {
@@ -929,18 +950,11 @@ async fn a_cancel_ends_after_the_batch_at_work_and_leaves_nothing_behind() {
     let rollouts = rig.rollouts();
     let id = rollouts.start(spec()).await.unwrap();
     // Until the second batch is replacing its disks.
-    loop {
-        rollouts.advance(&id).await.unwrap();
-        let latest = rollouts.latest(&id).await.unwrap();
-        if let Some(Phase::Batch(batch)) = &latest.phase {
-            if batch.index == 1 && batch.stage == reimage::rollout::Stage::AwaitDisks {
-                break;
-            }
-        }
-        if latest.due_at > rig.clock.now() {
-            rig.clock.set(latest.due_at);
-        }
-    }
+    rig.drive_until(&rollouts, &id, |r| {
+        matches!(&r.phase, Some(Phase::Batch(b))
+            if b.index == 1 && b.stage == reimage::rollout::Stage::AwaitDisks)
+    })
+    .await;
     rollouts.request_cancel(&id).await.unwrap();
     let outcome = rig.drive(&rollouts, &id, |_| {}).await;
     let Outcome::Cancelled { moved } = outcome else {
@@ -1389,16 +1403,10 @@ async fn a_configuration_changed_by_someone_else_is_neither_overwritten_nor_put_
     let rollouts = rig.rollouts();
     let id = rollouts.start(spec()).await.unwrap();
     // Until the canary bakes; then a newer update puts another image into the configuration.
-    loop {
-        rollouts.advance(&id).await.unwrap();
-        let latest = rollouts.latest(&id).await.unwrap();
-        if matches!(latest.phase, Some(Phase::Bake { .. })) {
-            break;
-        }
-        if latest.due_at > rig.clock.now() {
-            rig.clock.set(latest.due_at);
-        }
-    }
+    rig.drive_until(&rollouts, &id, |r| {
+        matches!(r.phase, Some(Phase::Bake { .. }))
+    })
+    .await;
     Fleet::set_configuration_image(rig.cloud.as_ref(), ACTIVE, ALINUX)
         .await
         .unwrap();
@@ -1415,4 +1423,30 @@ async fn a_configuration_changed_by_someone_else_is_neither_overwritten_nor_put_
         assert_eq!(rig.image_of(&instance), UBUNTU, "{instance}");
     }
     rig.assert_group_at_rest();
+}
+
+#[tokio::test]
+async fn a_role_this_process_cannot_assume_is_an_error_and_records_nothing() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            permission: reimage::model::PermissionSource::RamRole {
+                role_arn: "acs:ram::1234567890123456:role/reimage-ci".to_owned(),
+            },
+            ..spec()
+        })
+        .await
+        .unwrap();
+    let err = rollouts.advance(&id).await.unwrap_err().to_string();
+    assert!(
+        err.contains("RAM role acs:ram::1234567890123456:role/reimage-ci")
+            && err.contains(id.as_str()),
+        "{err}"
+    );
+    assert_eq!(
+        rollouts.history(&id).await.unwrap().len(),
+        1,
+        "nothing recorded"
+    );
 }

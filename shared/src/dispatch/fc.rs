@@ -108,10 +108,22 @@ impl FcDispatcher {
         let payload = serde_json::to_vec(event)
             .map_err(|e| DispatchError::new(event, format!("cannot encode the event: {e}")))?;
         let id = invocation_id(event, now, self.dedup_window_secs);
-        validate_invocation_id(&id).map_err(|e| DispatchError::new(event, e.to_string()))?;
+        self.async_invocation(event.step.as_str(), payload, id, delay)
+            .map_err(|e| DispatchError::new(event, e))
+    }
+
+    /// An asynchronous invocation of `function` carrying `payload` under `id`, after `delay`
+    /// cut to FC's one-hour limit: what step and rollout events both travel as.
+    fn async_invocation(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        id: String,
+        delay: Duration,
+    ) -> Result<Invocation, String> {
+        validate_invocation_id(&id).map_err(|e| e.to_string())?;
         let delay = delay.min(Duration::from_secs(u64::from(MAX_ASYNC_DELAY_SECS)));
-        let mut invocation =
-            Invocation::async_event(&self.service, event.step.as_str(), payload).with_id(id);
+        let mut invocation = Invocation::async_event(&self.service, function, payload).with_id(id);
         if !delay.is_zero() {
             invocation = invocation.delayed(delay);
         }
@@ -168,18 +180,9 @@ impl crate::rollout::Kicker for FcDispatcher {
                 event.invocation_id(),
                 now.timestamp().div_euclid(self.dedup_window_secs)
             );
-            validate_invocation_id(&id).map_err(|e| event.dispatch_error(e.to_string()))?;
-            let delay = delay.min(Duration::from_secs(u64::from(MAX_ASYNC_DELAY_SECS)));
-            let mut invocation = Invocation::async_event(
-                &self.service,
-                crate::rollout::driver::ROLLOUT_FUNCTION,
-                payload,
-            )
-            .with_id(id);
-            if !delay.is_zero() {
-                invocation = invocation.delayed(delay);
-            }
-            invocation.qualifier = self.qualifier.clone();
+            let invocation = self
+                .async_invocation(crate::rollout::driver::ROLLOUT_FUNCTION, payload, id, delay)
+                .map_err(|e| event.dispatch_error(e))?;
             match self.client.fc(&self.account_id).invoke(&invocation).await {
                 Ok(InvokeOutcome::Queued { .. } | InvokeOutcome::AlreadyQueued { .. }) => {
                     tracing::info!(

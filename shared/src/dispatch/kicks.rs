@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::DispatchFuture;
 use crate::clock::SharedClock;
-use crate::rollout::{Handled, Kicker, RolloutEvent, Rollouts};
+use crate::rollout::{Handled, Kicker, RolloutError, RolloutEvent, Rollouts};
 
 /// Rollout events waiting in this process.
 #[derive(Debug)]
@@ -55,8 +55,9 @@ impl LocalKicks {
     }
 
     /// Handles the first event, after waiting on the clock for its due time; `None` if none
-    /// waits.
-    pub async fn run_next(&self, rollouts: &Rollouts) -> Option<Handled> {
+    /// waits. A failure is logged and answered: the record is safe, and the minute's sweep
+    /// sends the event again.
+    pub async fn run_next(&self, rollouts: &Rollouts) -> Option<Result<Handled, RolloutError>> {
         let ((due, _), event) = self.lock_queue().pop_first()?;
         let now = self.clock.now();
         if let Ok(wait) = (due - now).to_std() {
@@ -64,16 +65,11 @@ impl LocalKicks {
                 self.clock.sleep(wait).await;
             }
         }
-        match rollouts.handle(&event).await {
-            Ok(handled) => Some(handled),
-            Err(error) => {
-                // The record is safe; the minute's sweep sends the event again.
-                tracing::warn!(rollout = %event.rollout_id, %error, "a rollout event failed");
-                Some(Handled::Ignored {
-                    latest_seq: event.seq,
-                })
-            }
+        let handled = rollouts.handle(&event).await;
+        if let Err(error) = &handled {
+            tracing::warn!(rollout = %event.rollout_id, %error, "a rollout event failed");
         }
+        Some(handled)
     }
 
     /// Handles events until none waits; answers how many it handled.

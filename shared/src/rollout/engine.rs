@@ -319,7 +319,9 @@ impl Rollouts {
                     "AssumeRole",
                     "RoleNotAvailable",
                     &format!(
-                        "the rollout asks for RAM role {role_arn}, and reimage runs it with its own credentials here"
+                        "it runs with RAM role {role_arn}, and this process reaches the cloud \
+                         with its own credentials only: drive it where the role can be assumed \
+                         (`reimage serve`, the rollout function)"
                     ),
                 )),
             };
@@ -559,17 +561,15 @@ impl Rollouts {
         if now < record.due_at {
             return Ok((Advanced::Waiting(record.due_at), record));
         }
-        if self.provider.is_none() && record.spec.permission != PermissionSource::Account {
-            // A limit of this process, not of the rollout: nothing is recorded.
-            return Err(RolloutError::Invalid(format!(
-                "rollout {id} runs with {:?}, and this process reaches the cloud with its own \
-                 credentials only: drive it where its role can be assumed (`reimage serve`, \
-                 the rollout function)",
-                record.spec.permission
-            )));
-        }
         let done = match self.for_permission(&record.spec.permission) {
             Ok(this) => this.phase(&record, phase, now).await,
+            // A limit of this process, not of the rollout: nothing is recorded.
+            Err(e) if self.provider.is_none() => {
+                return Err(RolloutError::Invalid(format!(
+                    "rollout {id}: {}",
+                    e.message
+                )));
+            }
             Err(e) => Err(Interrupt::Cloud(e)),
         };
         let next = match done {

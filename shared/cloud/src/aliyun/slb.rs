@@ -133,17 +133,32 @@ impl<'a> Slb<'a> {
             .await
     }
 
+    /// A read of one resource named by `name`, which must not be empty.
+    async fn describe(
+        &self,
+        action: &str,
+        name: &str,
+        id: &str,
+    ) -> Result<BackendsResponse, Error> {
+        let params = validate::non_empty(name, id).map(|()| {
+            let mut p = self.params();
+            p.put(name, id);
+            p
+        });
+        self.call(action, params).await
+    }
+
     /// `DescribeLoadBalancerAttribute`: the default server group's backends and weights.
     pub async fn describe_load_balancer_attribute(
         &self,
         load_balancer_id: &str,
     ) -> Result<BackendsResponse, Error> {
-        let params = validate::non_empty("LoadBalancerId", load_balancer_id).map(|()| {
-            let mut p = self.params();
-            p.put("LoadBalancerId", load_balancer_id);
-            p
-        });
-        self.call("DescribeLoadBalancerAttribute", params).await
+        self.describe(
+            "DescribeLoadBalancerAttribute",
+            "LoadBalancerId",
+            load_balancer_id,
+        )
+        .await
     }
 
     /// `DescribeHealthStatus` of every listener: an entry per listener and backend.
@@ -151,12 +166,8 @@ impl<'a> Slb<'a> {
         &self,
         load_balancer_id: &str,
     ) -> Result<BackendsResponse, Error> {
-        let params = validate::non_empty("LoadBalancerId", load_balancer_id).map(|()| {
-            let mut p = self.params();
-            p.put("LoadBalancerId", load_balancer_id);
-            p
-        });
-        self.call("DescribeHealthStatus", params).await
+        self.describe("DescribeHealthStatus", "LoadBalancerId", load_balancer_id)
+            .await
     }
 
     /// `DescribeVServerGroupAttribute`: the group's members, ports and weights.
@@ -164,12 +175,12 @@ impl<'a> Slb<'a> {
         &self,
         vserver_group_id: &str,
     ) -> Result<BackendsResponse, Error> {
-        let params = validate::non_empty("VServerGroupId", vserver_group_id).map(|()| {
-            let mut p = self.params();
-            p.put("VServerGroupId", vserver_group_id);
-            p
-        });
-        self.call("DescribeVServerGroupAttribute", params).await
+        self.describe(
+            "DescribeVServerGroupAttribute",
+            "VServerGroupId",
+            vserver_group_id,
+        )
+        .await
     }
 
     /// `SetBackendServers`: the weights of backends of the default server group.
