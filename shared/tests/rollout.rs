@@ -11,8 +11,8 @@ use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
     Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetConfiguration, FleetDisk,
-    FleetGroup, FleetImage, FleetInstance, GroupMember, Outcome, Phase, RolloutId, RolloutSpec,
-    RolloutTiming, Rollouts,
+    FleetGroup, FleetImage, FleetInstance, GroupMember, InstanceState, Outcome, Phase, Progress,
+    RolloutId, RolloutSpec, RolloutTiming, Rollouts, Stage,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -316,6 +316,32 @@ async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest()
         .expect("a bake");
     let bake_start = history[baked].at;
     assert!(swapped.at - bake_start >= chrono::Duration::seconds(120));
+    // The progress view while batch 1 stopped its instances: the canary moved, batch 1
+    // stopping, the rest waiting.
+    let stopping = history
+        .iter()
+        .find(|r| matches!(&r.phase, Some(Phase::Batch(b)) if b.index == 1 && b.stage == Stage::AwaitStopped))
+        .expect("batch 1 waited for its instances to stop");
+    let states: Vec<InstanceState> = Progress::of(stopping)
+        .unwrap()
+        .instances
+        .into_iter()
+        .map(|r| r.state)
+        .collect();
+    let moving = InstanceState::Moving {
+        stage: "stopping".into(),
+    };
+    assert_eq!(
+        states,
+        [
+            InstanceState::Moved,
+            moving.clone(),
+            moving,
+            InstanceState::Waiting,
+            InstanceState::Waiting,
+            InstanceState::Waiting
+        ]
+    );
     let calls = rig.sim.admin().calls();
     assert_eq!(
         calls.total.get("StopInstances"),
@@ -463,6 +489,34 @@ async fn a_failure_in_a_later_batch_puts_each_instance_back_on_its_own_image() {
         last.restored
     );
     assert_eq!(replacements(&rig, 6), [2, 2, 2, 2, 0, 0]);
+    // The progress view: per planned batch, the five put back and the last never touched.
+    let progress = Progress::of(&last).expect("planned");
+    let rows: Vec<(Option<usize>, &str, String)> = progress
+        .instances
+        .iter()
+        .map(|r| (r.batch, r.instance_id.as_str(), r.state.to_string()))
+        .collect();
+    let ids = fleet_ids();
+    let expected: Vec<(Option<usize>, &str, String)> = [0, 1, 1, 2, 2, 3]
+        .into_iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(n, (batch, id))| {
+            let state = if n < 5 { "put back" } else { "untouched" };
+            (Some(batch), id.as_str(), state.to_owned())
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(
+        progress.instances[1].previous_image.as_deref(),
+        Some(ALINUX),
+        "each row names the image its instance ran"
+    );
+    let table = progress.to_string();
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("canary "),
+        "{table}"
+    );
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
-    Advanced, Amount, DryRun, Membership, OnFailure, Outcome, RolloutId, RolloutRecord,
-    RolloutSpec, RolloutTiming, Rollouts,
+    Advanced, Amount, DryRun, InstanceState, Membership, OnFailure, Outcome, RolloutId,
+    RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
 };
 use reimage::settings::Env;
 use reimage::steps::AliyunCloud;
@@ -226,15 +226,12 @@ pub async fn follow(
     clock: &SharedClock,
     indent: Option<&str>,
 ) -> anyhow::Result<Option<Outcome>> {
-    let mut last_note = String::new();
+    let mut view = FollowView::default();
     loop {
         let advanced = rollouts.advance(id).await?;
         let latest = rollouts.latest(id).await?;
         if let Some(indent) = indent {
-            if latest.note != last_note {
-                println!("{indent}{} {}", latest.at.format("%H:%M:%S"), latest.note);
-                last_note.clone_from(&latest.note);
-            }
+            view.show(indent, &latest);
         }
         match advanced {
             Advanced::Ended(outcome) => return Ok(Some(outcome)),
@@ -249,6 +246,59 @@ pub async fn follow(
             }
         }
     }
+}
+
+/// What [`follow`] printed already: a phase's note once (a readiness command tried again is
+/// one line, whatever its invocation id), and the progress table each time an instance's
+/// state changes beyond the stage of its batch.
+#[derive(Default)]
+struct FollowView {
+    notes: Vec<String>,
+    states: Vec<String>,
+}
+
+impl FollowView {
+    fn show(&mut self, indent: &str, record: &RolloutRecord) {
+        let progress = reimage::rollout::Progress::of(record);
+        let states: Vec<String> = progress
+            .iter()
+            .flat_map(|p| &p.instances)
+            .map(|row| match &row.state {
+                InstanceState::Moving { .. } => format!("{} moving", row.instance_id),
+                InstanceState::PuttingBack { .. } => format!("{} putting back", row.instance_id),
+                other => format!("{} {other}", row.instance_id),
+            })
+            .collect();
+        let note = normalize_note(&record.note);
+        if !self.notes.contains(&note) {
+            println!("{indent}{} {}", record.at.format("%H:%M:%S"), record.note);
+            self.notes.push(note);
+        }
+        if states != self.states {
+            if let Some(progress) = progress {
+                for line in progress.to_string().lines() {
+                    println!("{indent}  {line}");
+                }
+            }
+            self.states = states;
+            self.notes.clear();
+        }
+    }
+}
+
+/// A note without the ids that change each time the same thing is tried again.
+fn normalize_note(note: &str) -> String {
+    note.split_whitespace()
+        .map(|word| {
+            let bare = word.trim_end_matches([',', ':', ';']);
+            if bare.starts_with("t-") && bare.len() > 6 {
+                "t-…"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Runs `reimage rollout …`.
@@ -376,6 +426,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 match args.output {
                     Output::Text => {
                         println!("{}", summary(latest));
+                        if let Some(progress) = reimage::rollout::Progress::of(latest) {
+                            for line in progress.to_string().lines() {
+                                println!("  {line}");
+                            }
+                        }
                         for record in &history {
                             println!(
                                 "  {} {}",

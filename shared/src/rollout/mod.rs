@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod model;
 pub mod options;
 pub mod plan;
+pub mod progress;
 
 pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
 pub use engine::{
@@ -35,3 +36,4 @@ pub use model::{
     RolloutId, RolloutRecord, RolloutSpec, Stage,
 };
 pub use options::RolloutOptions;
+pub use progress::{InstanceProgress, InstanceState, Progress};
