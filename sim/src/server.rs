@@ -5,6 +5,7 @@
 //! | `/__sim/…` | [`crate::admin`] (unsigned; loopback peers only) |
 //! | `/2016-08-15/…` | [`crate::fc`] |
 //! | `/` with an `Action` parameter (query, or form body on POST) | [`crate::rpc`] |
+//! | `/` with an `Authorization: ACS3-HMAC-SHA256 …` header (a V3 request) | [`crate::rpc`] |
 //! | anything else | [`crate::oss`] (path-style `/bucket/key`) |
 //!
 //! A panic inside a handler becomes a 500 `InternalError` answer, never a dropped connection.
@@ -80,6 +81,14 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
     if path != "/" {
         return crate::fronts::oss(state, req).await;
     }
+    if req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("ACS3-"))
+    {
+        return rpc_v3(state, req).await;
+    }
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let mut pairs = decode_pairs(&query);
     let is_form = req
@@ -121,7 +130,73 @@ async fn route_inner(state: Arc<SimState>, req: Request<Body>) -> Response {
         Some(err) => Err(err),
         None => Params::from_pairs(pairs),
     };
-    let answer = rpc::handle(&state, &method, params).await;
+    let answer = rpc::handle(&state, &method, params, rpc::Signed::V1).await;
+    rpc_response(answer)
+}
+
+/// A V3-signed (`ACS3-HMAC-SHA256`) RPC request: the action and version come in the
+/// `x-acs-action` and `x-acs-version` headers, the parameters in the query (and, for a form
+/// body, in the body, which the payload hash covers).
+async fn rpc_v3(state: Arc<SimState>, req: Request<Body>) -> Response {
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let query = decode_pairs(parts.uri.query().unwrap_or("").as_bytes());
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let body = match axum::body::to_bytes(body, MAX_FORM_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let err = RpcError::bad_request(
+                "InvalidParameter",
+                format!("The request body is unreadable or larger than {MAX_FORM_BODY} bytes."),
+            );
+            let answer = rpc::handle(&state, &method, Err(err), rpc::Signed::V1).await;
+            return rpc_response(answer);
+        }
+    };
+    let is_form =
+        header("content-type").is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let mut pairs = query.clone();
+    if is_form {
+        pairs.extend(decode_pairs(&body));
+    }
+    for (param, name) in [("Action", "x-acs-action"), ("Version", "x-acs-version")] {
+        if let Some(value) = header(name) {
+            pairs.push((param.as_bytes().to_vec(), value.into_bytes()));
+        }
+    }
+    let signed = rpc::Signed::V3(rpc::Acs3Request {
+        query: query
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
+            .collect(),
+        headers,
+        body_sha256: reimage_cloud::aliyun::sign::acs3::hex_sha256(&body),
+    });
+    let answer = rpc::handle(&state, &method, Params::from_pairs(pairs), signed).await;
+    rpc_response(answer)
+}
+
+fn rpc_response(answer: rpc::RpcAnswer) -> Response {
     if answer.xml {
         let xml = rpc::to_xml(&answer.action, answer.status, &answer.body);
         (

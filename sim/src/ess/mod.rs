@@ -6,6 +6,7 @@
 pub mod errors;
 pub mod fleet;
 pub mod protocol;
+pub mod refresh;
 pub mod state;
 
 use serde_json::Value;

@@ -67,6 +67,8 @@ pub struct Ess {
     /// Scaling activities, oldest first.
     pub activities: Vec<super::fleet::ScalingActivity>,
     pub(crate) next_activity: u64,
+    /// Instance refresh tasks, oldest first.
+    pub refreshes: Vec<super::refresh::InstanceRefresh>,
     tokens: Vec<TokenUse>,
 }
 

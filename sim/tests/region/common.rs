@@ -69,6 +69,12 @@ pub fn version_of(action: &str) -> &'static str {
         | "SuspendProcesses"
         | "ResumeProcesses"
         | "DescribeScalingActivities" => "2014-08-28",
+        "StartInstanceRefresh"
+        | "DescribeInstanceRefreshes"
+        | "SuspendInstanceRefresh"
+        | "ResumeInstanceRefresh"
+        | "RollbackInstanceRefresh"
+        | "CancelInstanceRefresh" => "2022-02-22",
         "AssumeRole" => "2015-04-01",
         _ => "2014-05-26",
     }

@@ -7,5 +7,6 @@ mod ecs;
 mod ess;
 mod fleet;
 mod fuzz;
+mod refresh;
 mod security;
 mod sts;

@@ -7,7 +7,9 @@
 use serde::Deserialize;
 
 mod fleet;
+mod refresh;
 pub use fleet::*;
+pub use refresh::*;
 
 use super::ecs::Acknowledged;
 use super::error::{Error, RequestError};

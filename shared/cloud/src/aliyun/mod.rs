@@ -231,7 +231,21 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<serde_json::Value, Error> {
-        let (version, endpoint) = match (service.rpc_version(), self.endpoints().get(service)) {
+        self.rpc_at(service, None, method, action, params).await
+    }
+
+    /// [`Client::rpc_with`] at API `version` instead of the service's usual one (ESS's
+    /// instance-refresh operations are called at 2022-02-22).
+    pub async fn rpc_at(
+        &self,
+        service: Service,
+        version: Option<&str>,
+        method: RpcMethod,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<serde_json::Value, Error> {
+        let usual = service.rpc_version();
+        let (version, endpoint) = match (usual.and(version.or(usual)), self.endpoints().get(service)) {
             (Some(v), Some(e)) => (v, e),
             _ => {
                 return Err(Error::Setup(format!(
@@ -280,7 +294,21 @@ impl Client {
         action: &str,
         params: Params,
     ) -> Result<T, Error> {
-        let value = self.rpc_with(service, method, action, &params.0).await?;
+        self.call_at(service, None, method, action, params).await
+    }
+
+    /// [`Self::call`] at API `version` (see [`Self::rpc_at`]).
+    pub(crate) async fn call_at<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        version: Option<&str>,
+        method: RpcMethod,
+        action: &str,
+        params: Params,
+    ) -> Result<T, Error> {
+        let value = self
+            .rpc_at(service, version, method, action, &params.0)
+            .await?;
         let request_id = value
             .get("RequestId")
             .and_then(|v| v.as_str())

@@ -3,6 +3,7 @@
 //! Each signer exposes its stages (canonical form, string to sign, signature) so that tests
 //! can check them one by one against the vectors kept in `shared/cloud/tests/vectors/`.
 
+pub mod acs3;
 pub mod fc;
 pub mod oss;
 pub mod rpc;
