@@ -17,6 +17,8 @@
 //! | `POST /__sim/groups/{id}/activity` `{"seconds"}` | a scaling activity of the group, InProgress that long |
 //! | `POST /__sim/images/{id}/bad` | commands run through Cloud Assistant on instances of this image exit 1 |
 //! | `DELETE /__sim/images/{id}/bad` | the image is good again |
+//! | `POST /__sim/images/{id}/unsupported-types` `{"instance_types"}` | DescribeImageSupportInstanceTypes leaves these types out for the image (replacing any earlier list) |
+//! | `DELETE /__sim/images/{id}/unsupported-types` | the image runs on every type of its architecture again |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
@@ -504,6 +506,18 @@ impl Admin {
         Ok(())
     }
 
+    /// Declares the image `id` unsupported on exactly `instance_types` (instance types of
+    /// the sim's catalogue, `reimage_sim::ecs::types::CATALOGUE`):
+    /// DescribeImageSupportInstanceTypes leaves them out. An empty list lifts the restriction.
+    /// `InvalidImageId.NotFound` for an unknown image, 400
+    /// `InvalidInstanceType.ValueNotSupported` for a type outside the catalogue.
+    pub fn restrict_image_types(&self, id: &str, instance_types: &[&str]) -> Result<(), RpcError> {
+        self.state
+            .region()
+            .ecs
+            .restrict_image_types(id, instance_types)
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -570,6 +584,12 @@ struct Lock {
 #[serde(deny_unknown_fields)]
 struct Activity {
     seconds: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnsupportedTypes {
+    instance_types: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -696,6 +716,14 @@ pub async fn handle(
             (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
             (&Method::POST, ["images", id, "bad"]) => done(admin.mark_image_bad(id)),
             (&Method::DELETE, ["images", id, "bad"]) => done(admin.mark_image_good(id)),
+            (&Method::POST, ["images", id, "unsupported-types"]) => {
+                let u: UnsupportedTypes = parse(&body)?;
+                let types: Vec<&str> = u.instance_types.iter().map(String::as_str).collect();
+                done(admin.restrict_image_types(id, &types))
+            }
+            (&Method::DELETE, ["images", id, "unsupported-types"]) => {
+                done(admin.restrict_image_types(id, &[]))
+            }
             (&Method::POST, ["images", "progress"]) => {
                 let p: ImageProgress = parse(&body)?;
                 admin.set_image_progress(p.profile);

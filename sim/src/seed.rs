@@ -933,6 +933,23 @@ mod tests {
     }
 
     #[test]
+    fn every_demo_instance_type_is_in_the_catalogue() {
+        let demo = Seed::demo();
+        let types = demo
+            .instances
+            .iter()
+            .map(|i| &i.instance_type)
+            .chain(demo.scaling_configurations.iter().map(|c| &c.instance_type))
+            .filter(|t| !t.is_empty());
+        for t in types {
+            assert!(
+                crate::ecs::types::instance_type(t).is_some(),
+                "{t} is not in the instance type catalogue"
+            );
+        }
+    }
+
+    #[test]
     fn debug_redacts_secrets() {
         let shown = format!("{:?}", Seed::demo());
         assert!(!shown.contains("simDemoSecret"), "{shown}");

@@ -126,3 +126,113 @@ pub fn disk_error(id: &str) -> RpcError {
         format!("IncorrectDiskStatus. The system disk of instance {id} is not ready."),
     )
 }
+
+// Tags (TagResources, UntagResources, ListTagResources): each operation's error table
+// (<https://www.alibabacloud.com/help/en/elastic-compute-service/latest/tagresources>), the
+// same rows on the three pages, messages as documented.
+
+/// 404 `MissingParameter.<name>` ("The parameter - RegionId should not be null"): the tag
+/// operations name the missing parameter in the code, and answer 404.
+pub fn tag_parameter_missing(name: &str) -> RpcError {
+    RpcError::not_found(
+        format!("MissingParameter.{name}"),
+        format!("The parameter - {name} should not be null"),
+    )
+}
+
+/// 404 `InvalidResourceType.NotFound`: a `ResourceType` the tag operations do not know.
+pub fn resource_type_not_found() -> RpcError {
+    RpcError::not_found(
+        "InvalidResourceType.NotFound",
+        "The ResourceType provided does not exist in our records.",
+    )
+}
+
+/// 404 `InvalidResourceId.NotFound`.
+pub fn resource_id_not_found() -> RpcError {
+    RpcError::not_found(
+        "InvalidResourceId.NotFound",
+        "The specified ResourceIds are not found in our records.",
+    )
+}
+
+/// 403 `InvalidResourceId.NotSupported`: a resource that cannot be tagged (a public image).
+pub fn resource_id_not_supported() -> RpcError {
+    RpcError::forbidden(
+        "InvalidResourceId.NotSupported",
+        "The specified ResourceId does not support tagging.",
+    )
+}
+
+/// 400 `NumberExceed.ResourceIds`: more than 50 `ResourceId.N`.
+pub fn too_many_resource_ids() -> RpcError {
+    RpcError::bad_request(
+        "NumberExceed.ResourceIds",
+        "The ResourceIds parameter's number is exceed , Valid : 50",
+    )
+}
+
+/// 400 `NumberExceed.Tags`: more than 20 `Tag.N` (or `TagKey.N`) in one request.
+pub fn too_many_tags() -> RpcError {
+    RpcError::bad_request(
+        "NumberExceed.Tags",
+        "The Tags parameter's number is exceed , Valid : 20",
+    )
+}
+
+/// 400 `InvalidTagKey.Malformed`.
+pub fn tag_key_malformed() -> RpcError {
+    RpcError::bad_request(
+        "InvalidTagKey.Malformed",
+        "The specified Tag.n.Key is not valid.",
+    )
+}
+
+/// 400 `InvalidTagValue.Malformed`.
+pub fn tag_value_malformed() -> RpcError {
+    RpcError::bad_request(
+        "InvalidTagValue.Malformed",
+        "The specified Tag.n.Value is not valid.",
+    )
+}
+
+/// 400 `Duplicate.TagKey`: one key twice in a request.
+pub fn duplicate_tag_key() -> RpcError {
+    RpcError::bad_request("Duplicate.TagKey", "The Tag.N.Key contain duplicate key.")
+}
+
+/// 400 `OperationDenied.QuotaExceed`: a resource would hold more than 20 tags.
+pub fn tag_quota_exceeded() -> RpcError {
+    RpcError::bad_request(
+        "OperationDenied.QuotaExceed",
+        "The quota of tags on resource is beyond permitted range.",
+    )
+}
+
+/// 400 `InvalidParameter.TagValue`: ListTagResources given a `Tag.N.Value` without its key
+/// (its parameter description; no status is documented).
+pub fn tag_value_without_key() -> RpcError {
+    RpcError::bad_request(
+        "InvalidParameter.TagValue",
+        "The specified Tag.N.Value is given without its Tag.N.Key.",
+    )
+}
+
+// DescribeImageSupportInstanceTypes
+// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimagesupportinstancetypes>).
+
+/// 404 `InvalidUsage` (sic, "specifed"): an `ActionType` the operation does not take.
+pub fn invalid_usage() -> RpcError {
+    RpcError::not_found("InvalidUsage", "The specifed Usage is not valid")
+}
+
+/// 400 `InvalidInstanceType.ValueNotSupported`: an instance type outside the sim's catalogue.
+pub fn instance_type_not_supported(instance_type: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidInstanceType.ValueNotSupported",
+        format!(
+            "The specified InstanceType does not exist or beyond the permitted range: \"{}\".",
+            crate::params::truncate(instance_type, 64)
+        ),
+    )
+}

@@ -1,4 +1,5 @@
-//! ECS (API version 2014-05-26): instances, disks, snapshots, images.
+//! ECS (API version 2014-05-26): instances, disks, snapshots, images, their tags, and the
+//! instance types an image runs on.
 //!
 //! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources
 //! and enforces the rules, [`errors`] names the cloud's error codes.
@@ -8,6 +9,8 @@ pub mod errors;
 pub mod fleet;
 pub mod protocol;
 pub mod state;
+pub mod tags;
+pub mod types;
 
 use serde_json::Value;
 
@@ -36,6 +39,10 @@ pub const ACTIONS: &[&str] = &[
     "ReplaceSystemDisk",
     "RunCommand",
     "DescribeInvocationResults",
+    "TagResources",
+    "UntagResources",
+    "ListTagResources",
+    "DescribeImageSupportInstanceTypes",
 ];
 
 /// Runs `action`; `None` if ECS has no such action.
@@ -61,6 +68,12 @@ pub fn handle(
         "ReplaceSystemDisk" => fleet::replace_system_disk(ecs, p, ctx),
         "RunCommand" => assistant::run_command(ecs, p, ctx),
         "DescribeInvocationResults" => assistant::describe_invocation_results(ecs, p, ctx),
+        "TagResources" => tags::tag_resources(ecs, p, ctx),
+        "UntagResources" => tags::untag_resources(ecs, p, ctx),
+        "ListTagResources" => tags::list_tag_resources(ecs, p, ctx),
+        "DescribeImageSupportInstanceTypes" => {
+            types::describe_image_support_instance_types(ecs, p, ctx)
+        }
         _ => return None,
     })
 }

@@ -48,7 +48,10 @@ pub fn describe_instances(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
         .transpose()?;
     let name = p.get("InstanceName");
     let image_id = p.get("ImageId");
+    let tags = p.tags()?;
     let (number, size) = p.paging(100)?;
+    let no_tags: &[(String, String)] = &[];
+    let tags_of = |id: &str| ecs.tags_of("instance", id).unwrap_or(no_tags);
     let items: Vec<Value> = ecs
         .instances
         .iter()
@@ -56,6 +59,7 @@ pub fn describe_instances(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
         .filter(|i| status.is_none_or(|s| s == i.status))
         .filter(|i| name.is_none_or(|n| wildcard(n, &i.instance_name)))
         .filter(|i| image_id.is_none_or(|m| m == i.image_id))
+        .filter(|i| has_tags(tags_of(&i.instance_id), &tags))
         .map(|i| {
             json!({
                 "InstanceId": i.instance_id,
@@ -72,15 +76,16 @@ pub fn describe_instances(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
                 "ResourceGroupId": "",
                 "OSType": ecs.image(&i.image_id).map_or("linux", |m| m.os_type.as_str()),
                 "OperationLocks": {"LockReason": i.locks.iter().map(|l| json!({"LockReason": l, "LockMsg": ""})).collect::<Vec<_>>()},
-                "Tags": {"Tag": []},
+                "Tags": tags_json(tags_of(&i.instance_id)),
             })
         })
         .collect();
     Ok(paged(items, number, size, "Instances", "Instance"))
 }
 
-/// `*` matches any run of characters, as InstanceName filters do.
-fn wildcard(pattern: &str, name: &str) -> bool {
+/// `*` matches any run of characters, as InstanceName filters (and ListTagResources'
+/// `TagFilter.N`) do.
+pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == name;
@@ -141,7 +146,7 @@ pub fn describe_disks(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErro
                 "Portable": d.kind == "data",
                 "Encrypted": false,
                 "OperationLocks": {"OperationLock": []},
-                "Tags": {"Tag": []},
+                "Tags": tags_json(ecs.tags_of("disk", &d.disk_id).unwrap_or_default()),
             })
         })
         .collect();

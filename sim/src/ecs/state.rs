@@ -4,6 +4,8 @@
 //! and when they will be ready, and their status and progress are computed from the sim's
 //! clock whenever someone looks.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::errors;
@@ -329,6 +331,12 @@ pub struct Ecs {
     pub bad_images: Vec<String>,
     /// Cloud Assistant invocations, oldest first.
     pub invocations: Vec<super::assistant::Invocation>,
+    /// Instance types the admin interface declared an image unsupported on: image id →
+    /// instance type ids (DescribeImageSupportInstanceTypes leaves them out).
+    pub unsupported_types: BTreeMap<String, Vec<String>>,
+    /// The tags of instances and disks, by (`ResourceType`, id), in the order they were
+    /// added (snapshots and images hold their own).
+    pub tag_book: BTreeMap<(String, String), Vec<(String, String)>>,
     next_id: u64,
 }
 
@@ -752,8 +760,17 @@ impl Ecs {
     pub fn release_instance(&mut self, instance_id: &str) -> Result<(), RpcError> {
         self.instance(instance_id)?;
         self.instances.retain(|i| i.instance_id != instance_id);
+        let disks: Vec<String> = self
+            .disks
+            .iter()
+            .filter(|d| d.instance_id.as_deref() == Some(instance_id))
+            .map(|d| d.disk_id.clone())
+            .collect();
         self.disks
             .retain(|d| d.instance_id.as_deref() != Some(instance_id));
+        self.tag_book.retain(|(kind, id), _| {
+            !(kind == "instance" && id == instance_id || kind == "disk" && disks.contains(id))
+        });
         Ok(())
     }
 }
