@@ -8,9 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 mod assistant;
+mod image_types;
 mod power;
+mod tags;
 pub use assistant::*;
+pub use image_types::*;
 pub use power::*;
+pub use tags::*;
 
 use super::error::{Error, RequestError};
 use super::{Client, Params, ResourceTags, RpcMethod, Service, Tag, all_pages, lenient, validate};
@@ -222,6 +226,8 @@ pub struct DescribeInstancesRequest {
     pub instance_ids: Vec<String>,
     /// `Status`.
     pub status: Option<InstanceStatus>,
+    /// `Tag.N.Key` / `Tag.N.Value` (at most 20): instances holding every one of these tags.
+    pub tags: Vec<Tag>,
     /// `PageNumber` (from 1).
     pub page_number: Option<u32>,
     /// `PageSize` (at most 100).
@@ -243,6 +249,8 @@ impl DescribeInstancesRequest {
             }
             p.put("Status", format!("{s:?}"));
         }
+        validate::tags(&self.tags)?;
+        p.tags(&self.tags);
         validate::page_number(self.page_number)?;
         validate::page_size(self.page_size, 100)?;
         p.opt("PageNumber", self.page_number);
@@ -300,6 +308,8 @@ pub struct Instance {
     pub resource_group_id: String,
     /// `OperationLocks`.
     pub operation_locks: OperationLocks,
+    /// `Tags`.
+    pub tags: ResourceTags,
 }
 
 /// `OperationLocks: {LockReason: [...]}`.
@@ -1251,6 +1261,33 @@ mod tests {
                 .expect("parses");
         assert_eq!(r.images.image[0].status, ImageStatus::Unknown);
         assert_eq!(r.images.image[0].description, "");
+    }
+
+    #[test]
+    fn describe_instances_filters_by_tags_and_reads_them() {
+        let p = DescribeInstancesRequest {
+            tags: vec![Tag::new("reimage:group", "web")],
+            ..Default::default()
+        }
+        .to_params("cn-hangzhou")
+        .expect("valid");
+        assert_eq!(
+            (p.get("Tag.1.Key"), p.get("Tag.1.Value")),
+            (Some("reimage:group"), Some("web"))
+        );
+        let e = DescribeInstancesRequest {
+            tags: vec![Tag::new("aliyun-x", "")],
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect_err("reserved prefix");
+        assert_eq!(e.parameter, "Tag.1.Key");
+        let r: DescribeInstancesResponse = serde_json::from_str(
+            r#"{"Instances":{"Instance":[{"InstanceId":"i-1",
+            "Tags":{"Tag":[{"TagKey":"team","TagValue":"web"}]}}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.instances.instance[0].tags.tag[0].tag_key, "team");
     }
 
     #[test]
