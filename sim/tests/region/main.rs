@@ -10,3 +10,4 @@ mod fuzz;
 mod refresh;
 mod security;
 mod sts;
+mod tags;
