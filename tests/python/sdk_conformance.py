@@ -30,12 +30,16 @@ from aliyunsdkecs.request.v20140526 import (
     DescribeInstancesRequest,
     DescribeSnapshotsRequest,
     DescribeInvocationResultsRequest,
+    DescribeImageSupportInstanceTypesRequest,
+    ListTagResourcesRequest,
     ReplaceSystemDiskRequest,
     RunCommandRequest,
     StartInstanceRequest,
     StartInstancesRequest,
     StopInstanceRequest,
     StopInstancesRequest,
+    TagResourcesRequest,
+    UntagResourcesRequest,
 )
 from aliyunsdkess.request.v20140828 import (
     DescribeScalingActivitiesRequest,
@@ -354,6 +358,8 @@ def main():
     req.set_SnapshotIds(json.dumps([snapshot_id]))
     check(call(ecs, req)["TotalCount"] == 0, "DeleteSnapshot deletes the snapshot")
 
+    tags_conformance(running["InstanceId"], stopped["InstanceId"])
+    image_types_conformance()
     slb_conformance()
     fleet_conformance()
 
@@ -407,6 +413,139 @@ def main():
           "an unknown AccessKeyId is InvalidAccessKeyId.NotFound")
 
     print(f"conformance: {CHECKS} checks passed")
+
+
+def tags_conformance(first, second):
+    """TagResources, UntagResources, ListTagResources and DescribeInstances' tags on two
+    instances; every tag is removed at the end."""
+    c = client()
+
+    def tag(ids, tags, resource_type="instance"):
+        req = TagResourcesRequest.TagResourcesRequest()
+        req.set_ResourceType(resource_type)
+        req.set_ResourceIds(ids)
+        req.set_Tags(tags)
+        return req
+
+    def listed(**kw):
+        req = ListTagResourcesRequest.ListTagResourcesRequest()
+        req.set_ResourceType("instance")
+        if "ids" in kw:
+            req.set_ResourceIds(kw["ids"])
+        if "tags" in kw:
+            req.set_Tags(kw["tags"])
+        if "filters" in kw:
+            req.set_TagFilters(kw["filters"])
+        return req
+
+    def rows(out):
+        return [(r["ResourceType"], r["ResourceId"], r["TagKey"], r["TagValue"])
+                for r in out["TagResources"]["TagResource"]]
+
+    out = call(c, tag([first, second], [{"Key": "team", "Value": "web"}, {"Key": "env", "Value": "prod"}]))
+    check(set(out) == {"RequestId"}, "TagResources (ResourceId.N, Tag.N) answers only a RequestId")
+    call(c, tag([second], [{"Key": "env", "Value": "staging"}, {"Key": "spare"}]))
+    out = call(c, listed(ids=[first, second]))
+    check(rows(out) == [("instance", first, "team", "web"), ("instance", first, "env", "prod"),
+                        ("instance", second, "team", "web"), ("instance", second, "env", "staging"),
+                        ("instance", second, "spare", "")]
+          and out["NextToken"] == "",
+          "ListTagResources (ResourceId.N): TagResources.TagResource[] per tag; a known key takes the new value")
+    check([r[1] for r in rows(call(c, listed(tags=[{"Key": "env", "Value": "prod"}])))] == [first, first],
+          "ListTagResources (Tag.N): the resources with that tag")
+    check({r[1] for r in rows(call(c, listed(tags=[{"Key": "spare"}])))} == {second},
+          "ListTagResources (Tag.N.Key alone): any value of the key")
+    check({r[1] for r in rows(call(c, listed(filters=[{"TagKey": "env", "TagValues": ["stag*"]}])))} == {second},
+          "ListTagResources (TagFilter.N): a value prefix")
+
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_InstanceIds(json.dumps([first]))
+    check(call(c, req)["Instances"]["Instance"][0]["Tags"]["Tag"]
+          == [{"TagKey": "team", "TagValue": "web"}, {"TagKey": "env", "TagValue": "prod"}],
+          "DescribeInstances answers Tags.Tag[] (TagKey, TagValue)")
+    req = DescribeInstancesRequest.DescribeInstancesRequest()
+    req.set_Tags([{"Key": "team", "Value": "web"}, {"Key": "env", "Value": "staging"}])
+    check([i["InstanceId"] for i in call(c, req)["Instances"]["Instance"]] == [second],
+          "DescribeInstances filters by Tag.N (every pair)")
+
+    # The documented refusals
+    for req, want, what in [
+        (tag([first, "i-doesnotexist"], [{"Key": "k", "Value": "v"}]), (404, "InvalidResourceId.NotFound"),
+         "an unknown resource"),
+        (tag([first], [{"Key": "k"}], resource_type="server"), (404, "InvalidResourceType.NotFound"),
+         "an unknown ResourceType"),
+        (tag([first], [{"Key": "acs:k", "Value": "v"}]), (400, "InvalidTagKey.Malformed"), "a key starting acs:"),
+        (tag([first], [{"Key": "k", "Value": "http://x"}]), (400, "InvalidTagValue.Malformed"),
+         "a value holding http://"),
+        (tag([first], [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]), (400, "Duplicate.TagKey"),
+         "a key given twice"),
+        (tag([first], [{"Key": f"k{n}"} for n in range(21)]), (400, "NumberExceed.Tags"), "21 tags"),
+        (tag([first] * 51, [{"Key": "k"}]), (400, "NumberExceed.ResourceIds"), "51 resource ids"),
+        (tag([first], [{"Key": f"k{n}"} for n in range(19)]), (400, "OperationDenied.QuotaExceed"),
+         "a resource with more than 20 tags"),
+        (listed(tags=[{"Value": "web"}]), (400, "InvalidParameter.TagValue"), "ListTagResources: a value without its key"),
+    ]:
+        err = error_of(c, req)
+        check(err is not None and err[:2] == want, f"{req.get_action_name()}: {what} is {want[1]} ({want[0]})")
+    req = UntagResourcesRequest.UntagResourcesRequest()
+    req.set_ResourceType("instance")
+    req.set_ResourceIds([first])
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "MissingParameter.Tags"),
+          "UntagResources without TagKey.N or All is MissingParameter.Tags (404)")
+    check(len(rows(call(c, listed(ids=[first])))) == 2, "the refused calls changed nothing")
+
+    req.set_TagKeys(["env", "never-set"])
+    req.set_ResourceIds([first, second])
+    call(c, req)
+    check(rows(call(c, listed(ids=[first, second])))
+          == [("instance", first, "team", "web"), ("instance", second, "team", "web"),
+              ("instance", second, "spare", "")],
+          "UntagResources (TagKey.N) removes those keys, a key not there is no error")
+    req = UntagResourcesRequest.UntagResourcesRequest()
+    req.set_ResourceType("instance")
+    req.set_ResourceIds([first, second])
+    req.set_All(True)
+    call(c, req)
+    check(rows(call(c, listed(ids=[first, second]))) == [], "UntagResources (All) removes every tag")
+
+
+def image_types_conformance():
+    """DescribeImageSupportInstanceTypes of a public x86_64 image, and an instance type the
+    admin interface takes away from it."""
+    c = client()
+    image = "ubuntu_22_04_x64_20G_alibase_20240101.vhd"
+
+    def support(image_id=image, action_type=None):
+        req = DescribeImageSupportInstanceTypesRequest.DescribeImageSupportInstanceTypesRequest()
+        req.set_ImageId(image_id)
+        if action_type:
+            req.set_ActionType(action_type)
+        return req
+
+    out = call(c, support())
+    types = {t["InstanceTypeId"]: t for t in out["InstanceTypes"]["InstanceType"]}
+    g7 = types.get("ecs.g7.large")
+    check(out["ImageId"] == image and out["RegionId"] == REGION and g7 is not None
+          and (g7["CpuCoreCount"], g7["MemorySize"], g7["InstanceTypeFamily"]) == (2, 8, "ecs.g7")
+          and isinstance(g7["MemorySize"], float),
+          "DescribeImageSupportInstanceTypes: InstanceTypes.InstanceType[] (InstanceTypeId, CpuCoreCount, "
+          "MemorySize in GiB, InstanceTypeFamily)")
+    check(not any(t.startswith("ecs.g8y.") for t in types), "an x86_64 image is not offered ARM types")
+    check(set(t["InstanceTypeId"] for t in call(c, support(action_type="ChangeOS"))["InstanceTypes"]["InstanceType"])
+          == set(types), "ActionType ChangeOS answers the same types")
+    admin_post(f"images/{image}/unsupported-types", {"instance_types": ["ecs.g7.large"]})
+    try:
+        left = {t["InstanceTypeId"] for t in call(c, support())["InstanceTypes"]["InstanceType"]}
+    finally:
+        admin_post(f"images/{image}/unsupported-types", method="DELETE")
+    check(left == set(types) - {"ecs.g7.large"}, "a type the admin interface declared unsupported is left out")
+    err = error_of(c, support(image_id="m-doesnotexist"))
+    check(err is not None and err[:2] == (404, "InvalidImageId.NotFound"),
+          "DescribeImageSupportInstanceTypes: an unknown image is InvalidImageId.NotFound (404)")
+    err = error_of(c, support(action_type="Reinstall"))
+    check(err is not None and err[:2] == (404, "InvalidUsage"),
+          "DescribeImageSupportInstanceTypes: an unknown ActionType is InvalidUsage (404)")
 
 
 def fleet_conformance():

@@ -1,5 +1,6 @@
 //! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts, -slb), unmodified, against
-//! the sim started in-process: every operation the sim implements, STS credentials, and a
+//! the sim started in-process: every operation the sim implements (ECS tags and the instance
+//! types an image supports among them), STS credentials, and a
 //! wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
 
@@ -27,6 +28,11 @@ async fn official_sdks_conform_to_the_sim() {
     assert!(
         out.contains("ok: DescribeInvocationResults"),
         "the fleet's checks ran to the end: {out}"
+    );
+    assert!(
+        out.contains("ok: UntagResources (All) removes every tag")
+            && out.contains("ok: DescribeImageSupportInstanceTypes: an unknown ActionType"),
+        "the tag and instance-type checks ran to the end: {out}"
     );
 
     // What the SDK did is what the sim holds.
@@ -73,6 +79,10 @@ async fn official_sdks_conform_to_the_sim() {
         "DescribeVServerGroupAttribute",
         "SetBackendServers",
         "SetVServerGroupAttribute",
+        "TagResources",
+        "UntagResources",
+        "ListTagResources",
+        "DescribeImageSupportInstanceTypes",
     ] {
         assert!(
             calls.get(action).copied().unwrap_or(0) > 0,
