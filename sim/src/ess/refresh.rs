@@ -602,8 +602,11 @@ fn step(region: &mut Region, index: usize, now: DateTime<Utc>) -> bool {
                 let task = &mut region.ess.refreshes[index];
                 task.in_flight.retain(|r| r.ready_at > now);
                 task.cursor = done.iter().map(|r| r.ready_at).max().unwrap_or(now);
-                if task.status == S::InProgress {
+                // A batch finished while suspended or being cancelled was refreshed too.
+                if !task.status.rolling_back() {
                     task.finished = task.finished.saturating_add(done.len() as u32);
+                }
+                if task.status == S::InProgress {
                     if let Some(&mark) = task.checkpoints.get(task.checkpoints_passed) {
                         if task.in_flight.is_empty()
                             && task.finished * 100 >= mark * task.total
