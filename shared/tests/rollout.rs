@@ -12,7 +12,8 @@ use reimage::ids::RandomIds;
 use reimage::rollout::{
     Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetConfiguration, FleetDisk,
     FleetGroup, FleetImage, FleetInstance, GroupMember, InstanceState, Outcome, Phase, Progress,
-    RolloutId, RolloutSpec, RolloutTiming, Rollouts, Stage,
+    RefreshAction, RefreshRequest, RefreshTask, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
+    Stage, Strategy,
 };
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
@@ -756,6 +757,23 @@ impl Fleet for Crashing {
     }
     fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()> {
         self.guard(self.inner.set_weights(weights))
+    }
+    fn refreshes_at_work<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Vec<RefreshTask>> {
+        self.guard(self.inner.refreshes_at_work(g))
+    }
+    fn refresh<'a>(&'a self, g: &'a str, t: &'a str) -> CloudFuture<'a, Option<RefreshTask>> {
+        self.guard(self.inner.refresh(g, t))
+    }
+    fn start_refresh<'a>(&'a self, r: &'a RefreshRequest) -> CloudFuture<'a, String> {
+        self.guard(self.inner.start_refresh(r))
+    }
+    fn refresh_action<'a>(
+        &'a self,
+        g: &'a str,
+        t: &'a str,
+        a: RefreshAction,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.refresh_action(g, t, a))
     }
 }
 
@@ -1503,4 +1521,246 @@ async fn a_role_this_process_cannot_assume_is_an_error_and_records_nothing() {
         1,
         "nothing recorded"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The refresh strategy: ESS's instance refresh replaces the instances, reimage gates them.
+
+fn refresh_spec() -> RolloutSpec {
+    RolloutSpec {
+        strategy: Strategy::Refresh,
+        ..spec()
+    }
+}
+
+/// The group's instances now, and the image each runs.
+fn group_images(rig: &Rig) -> Vec<(String, String)> {
+    let state = rig.sim.admin().state();
+    state
+        .scaling_instances
+        .iter()
+        .filter(|m| m.scaling_group_id == GROUP)
+        .map(|m| (m.instance_id.clone(), rig.image_of(&m.instance_id)))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_refresh_strategy_replaces_the_fleet_batch_by_batch_behind_the_gates() {
+    let rig = rig(seed(6, 6)).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(refresh_spec()).await.unwrap();
+    let most_out = AtomicUsize::new(0);
+    let outcome = rig
+        .drive(&rollouts, &id, |rig| {
+            most_out.fetch_max(rig.out_of_service(), Ordering::SeqCst);
+        })
+        .await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    let now = group_images(&rig);
+    assert_eq!(now.len(), 6, "{now:?}");
+    for (instance, image) in &now {
+        assert_eq!(image, TARGET, "{instance}");
+        assert!(
+            !fleet_ids().contains(instance),
+            "{instance} is a new instance"
+        );
+    }
+    for old in fleet_ids() {
+        assert!(rig.sim.admin().instance(&old).is_none(), "{old} released");
+    }
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        TARGET,
+        "ESS put the image into the configuration at the end"
+    );
+    rig.assert_group_at_rest();
+    assert!(
+        most_out.load(Ordering::SeqCst) <= 2,
+        "never more than max-unavailable out of service"
+    );
+    // Every batch of new instances passed its gates before ESS went on: three batches of
+    // two, each seen healthy three looks in a row, the first twice (after its bake).
+    let history = rollouts.history(&id).await.unwrap();
+    let gated: Vec<Vec<String>> = history
+        .iter()
+        .filter_map(|r| match &r.phase {
+            Some(Phase::Refresh(w)) => w.gate.as_ref().map(|b| b.instance_ids.clone()),
+            _ => None,
+        })
+        .fold(Vec::new(), |mut all, ids| {
+            if all.last() != Some(&ids) {
+                all.push(ids);
+            }
+            all
+        });
+    assert!(gated.len() >= 3, "{gated:?}");
+    assert!(gated.iter().all(|b| b.len() == 2), "{gated:?}");
+    let last = rollouts.latest(&id).await.unwrap();
+    assert_eq!(last.moved.len(), 6, "{:?}", last.moved);
+    assert_eq!(last.replaced.len(), 6, "{:?}", last.replaced);
+    let calls = rig.sim.admin().calls();
+    assert_eq!(calls.total.get("StartInstanceRefresh"), Some(&1));
+    assert_eq!(
+        calls.total.get("ReplaceSystemDisk"),
+        None,
+        "nothing reimaged in place"
+    );
+    let progress = Progress::of(&last).unwrap();
+    assert!(
+        progress
+            .instances
+            .iter()
+            .filter(|r| r.batch.is_some())
+            .all(|r| r.state == InstanceState::Replaced),
+        "{progress}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_image_stops_the_refresh_at_its_first_batch_and_rolls_it_back() {
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(refresh_spec()).await.unwrap();
+    let most_on_target = AtomicUsize::new(0);
+    let outcome = rig
+        .drive(&rollouts, &id, |rig| {
+            let on = group_images(rig)
+                .iter()
+                .filter(|(_, m)| m == TARGET)
+                .count();
+            most_on_target.fetch_max(on, Ordering::SeqCst);
+        })
+        .await;
+    let Outcome::RolledBack { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("readiness command"), "{reason}");
+    assert_eq!(
+        most_on_target.load(Ordering::SeqCst),
+        2,
+        "only the first batch ever ran the image"
+    );
+    let now = group_images(&rig);
+    assert_eq!(now.len(), 6);
+    assert!(now.iter().all(|(_, m)| m == UBUNTU), "{now:?}");
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        UBUNTU,
+        "the configuration never took the image"
+    );
+    rig.assert_group_at_rest();
+    let calls = rig.sim.admin().calls();
+    assert_eq!(calls.total.get("SuspendInstanceRefresh"), Some(&1));
+    assert_eq!(calls.total.get("RollbackInstanceRefresh"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_refresh_at_work_refuses_a_rollout_and_the_refresh_strategy_refuses_what_it_cannot_do() {
+    let rig = rig(seed(6, 6)).await;
+    let started = rig
+        .cloud
+        .start_refresh(&RefreshRequest {
+            group_id: GROUP.into(),
+            image_id: TARGET.into(),
+            min_healthy_percentage: 100,
+            checkpoints: vec![100],
+            checkpoint_pause_minutes: 60,
+            token: "someone-else".into(),
+        })
+        .await
+        .unwrap();
+    for strategy in [Strategy::InPlace, Strategy::Refresh] {
+        let rollouts = rig.rollouts();
+        let id = rollouts
+            .start(RolloutSpec { strategy, ..spec() })
+            .await
+            .unwrap();
+        let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+        let Outcome::Refused { reason } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(reason.contains(&started), "{reason}");
+    }
+    assert_eq!(rig.sim.admin().calls().total.get("StopInstances"), None);
+    let rollouts = rig.rollouts();
+    for (spec, says) in [
+        (
+            RolloutSpec {
+                standby: reimage::rollout::Membership::Include,
+                ..refresh_spec()
+            },
+            "--standby include",
+        ),
+        (
+            RolloutSpec {
+                checkpoints: vec![50],
+                ..refresh_spec()
+            },
+            "--checkpoint-pause-seconds",
+        ),
+    ] {
+        let err = rollouts.start(spec).await.unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_call_or_write_of_a_refresh_rollback_resumes_to_the_same_end() {
+    crash_matrix(
+        || seed(2, 2),
+        |rig| rig.sim.admin().mark_image_bad(TARGET).unwrap(),
+        RolloutSpec {
+            max_unavailable: Amount::Count(1),
+            ..refresh_spec()
+        },
+        |rig, outcome| {
+            assert!(matches!(outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+            let now = group_images(rig);
+            assert_eq!(now.len(), 2, "{now:?}");
+            assert!(now.iter().all(|(_, m)| m == UBUNTU), "{now:?}");
+            assert_eq!(rig.configuration_image(ACTIVE), UBUNTU);
+            rig.assert_group_at_rest();
+            let refreshes: Vec<String> = rig
+                .sim
+                .admin()
+                .sim_state()
+                .region()
+                .ess
+                .refreshes
+                .iter()
+                .map(|r| r.status.as_str().to_owned())
+                .collect();
+            assert_eq!(
+                refreshes,
+                ["RollbackSuccessful"],
+                "one refresh, whatever the replays"
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_call_or_write_of_a_refresh_resumes_to_the_same_end() {
+    crash_matrix(
+        || seed(2, 2),
+        |_| {},
+        RolloutSpec {
+            max_unavailable: Amount::Count(1),
+            bake_seconds: 0,
+            ..refresh_spec()
+        },
+        |rig, outcome| {
+            assert_eq!(outcome, &Outcome::Succeeded);
+            let now = group_images(rig);
+            assert_eq!(now.len(), 2, "{now:?}");
+            assert!(now.iter().all(|(_, m)| m == TARGET), "{now:?}");
+            assert_eq!(rig.configuration_image(ACTIVE), TARGET);
+            rig.assert_group_at_rest();
+            let refreshes = rig.sim.admin().sim_state().region().ess.refreshes.len();
+            assert_eq!(refreshes, 1, "one refresh, whatever the replays");
+        },
+    )
+    .await;
 }

@@ -11,7 +11,7 @@ use reimage::clock::{SharedClock, SystemClock};
 use reimage::ids::RandomIds;
 use reimage::rollout::{
     Advanced, Amount, DryRun, InstanceState, Membership, OnFailure, Outcome, RolloutId,
-    RolloutRecord, RolloutSpec, RolloutTiming, Rollouts,
+    RolloutRecord, RolloutSpec, RolloutTiming, Rollouts, Strategy,
 };
 use reimage::settings::Env;
 use reimage::steps::AliyunCloud;
@@ -138,6 +138,11 @@ struct StartArgs {
     /// What a failure leads to: put everything back, or hold for `continue` or `rollback`.
     #[arg(long, default_value = "rollback", value_name = "rollback|pause")]
     on_failure: OnFailure,
+    /// How instances get the image: `in-place` replaces their system disks
+    /// (ReplaceSystemDisk); `refresh` has ESS's instance refresh replace them with new
+    /// instances, gated batch by batch and rolled back on a breach.
+    #[arg(long, default_value = "in-place", value_name = "in-place|refresh")]
+    strategy: Strategy,
 }
 
 /// A checkpoint: "50%" or "50", from 1 to 99.
@@ -164,6 +169,7 @@ impl StartArgs {
             checkpoints: self.checkpoints.clone(),
             checkpoint_pause_seconds: self.checkpoint_pause_seconds,
             on_failure: self.on_failure,
+            strategy: self.strategy,
             ..RolloutSpec::new(&self.group, &self.image)
         }
     }

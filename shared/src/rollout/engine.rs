@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::driver::{LIVE_PREFIX, RolloutEvent, SharedKicker};
 use super::fleet::{Fleet, FleetInstance, GroupMember};
 use super::model::{
-    BackendWeight, Batch, Direction, Member, OnFailure, Outcome, Paces, Phase, Plan, RolloutId,
-    RolloutRecord, RolloutSpec, Stage,
+    BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Paces, Phase, Plan,
+    RefreshStage, RefreshWatch, RolloutId, RolloutRecord, RolloutSpec, Stage, Strategy,
 };
 use super::plan::{Facts, gate_problem, plan};
 use crate::clock::SharedClock;
@@ -102,7 +102,7 @@ pub enum Advanced {
 }
 
 /// Why a phase stopped.
-enum Interrupt {
+pub(super) enum Interrupt {
     Cloud(CloudError),
     Failed(String),
     Store(RolloutError),
@@ -120,13 +120,13 @@ impl From<RolloutError> for Interrupt {
     }
 }
 
-type Step<T> = Result<T, Interrupt>;
+pub(super) type Step<T> = Result<T, Interrupt>;
 
 /// Rollouts over one store and one cloud.
 #[derive(Debug, Clone)]
 pub struct Rollouts {
     store: SharedStore,
-    fleet: Arc<dyn Fleet>,
+    pub(super) fleet: Arc<dyn Fleet>,
     /// The clouds of other permissions (a task's RAM role); without it every rollout uses
     /// `fleet`.
     provider: Option<Arc<dyn CloudProvider>>,
@@ -136,7 +136,7 @@ pub struct Rollouts {
     marked: Arc<Mutex<HashSet<String>>>,
     clock: SharedClock,
     ids: SharedIds,
-    timing: RolloutTiming,
+    pub(super) timing: RolloutTiming,
 }
 
 fn record_key(id: &RolloutId, seq: u64) -> String {
@@ -160,7 +160,7 @@ fn seq_of(key: &str) -> Option<u64> {
     key.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
 }
 
-fn std_to_chrono(d: Duration) -> chrono::Duration {
+pub(super) fn std_to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -172,7 +172,7 @@ fn seconds_i(s: Option<i64>) -> chrono::Duration {
 /// Longest wait a rollout takes (what `validate_spec` allows is far below it).
 const LONGEST: i64 = 366 * 24 * 3600;
 
-fn seconds(s: u64) -> chrono::Duration {
+pub(super) fn seconds(s: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(s).unwrap_or(LONGEST).min(LONGEST))
 }
 
@@ -248,6 +248,24 @@ pub fn validate_spec(spec: &RolloutSpec) -> Result<(), String> {
         return Err(format!(
             "checkpoint {bad}% is not a share from 1% to 99% of the instances"
         ));
+    }
+    if spec.strategy == Strategy::Refresh {
+        // ESS's instance refresh leaves Standby and Protected instances alone, and pauses
+        // at a checkpoint for a time.
+        if spec.standby == Membership::Include || spec.protected == Membership::Include {
+            return Err(
+                "the refresh strategy leaves Standby and Protected instances alone: \
+                 --standby include and --protected include need the in-place strategy"
+                    .to_owned(),
+            );
+        }
+        if !spec.checkpoints.is_empty() && spec.checkpoint_pause_seconds.is_none() {
+            return Err(
+                "the refresh strategy pauses at a checkpoint for a time: give \
+                 --checkpoint-pause-seconds, or use the in-place strategy to wait for continue"
+                    .to_owned(),
+            );
+        }
     }
     if spec.checkpoint_pause_seconds.is_some_and(|s| s > 604_800) {
         return Err("a checkpoint pauses at most 604800 s (7 days)".to_owned());
@@ -420,6 +438,7 @@ impl Rollouts {
             paces: Paces::default(),
             checkpoints_passed: Vec::new(),
             cancelled: false,
+            replaced: Vec::new(),
             weights: Vec::new(),
             retries: 0,
             note: "started".to_owned(),
@@ -641,6 +660,17 @@ impl Rollouts {
                     now,
                     record.due_at,
                     format!("cancel taken: batch {} finishes first", batch.index),
+                ),
+                Phase::Refresh(watch) => self.to(
+                    &cancelled,
+                    now,
+                    Phase::Refresh(RefreshWatch {
+                        stage: RefreshStage::Cancel,
+                        since: now,
+                        gate: None,
+                        ..watch.clone()
+                    }),
+                    "cancel taken: the instance refresh is cancelled",
                 ),
                 _ => self.to(&cancelled, now, Phase::Resume, "cancel taken"),
             }));
@@ -892,7 +922,7 @@ impl Rollouts {
         }
     }
 
-    fn to(
+    pub(super) fn to(
         &self,
         record: &RolloutRecord,
         now: DateTime<Utc>,
@@ -906,7 +936,7 @@ impl Rollouts {
         }
     }
 
-    fn waiting(
+    pub(super) fn waiting(
         &self,
         record: &RolloutRecord,
         now: DateTime<Utc>,
@@ -920,7 +950,12 @@ impl Rollouts {
         }
     }
 
-    fn ended(&self, record: &RolloutRecord, now: DateTime<Utc>, outcome: Outcome) -> RolloutRecord {
+    pub(super) fn ended(
+        &self,
+        record: &RolloutRecord,
+        now: DateTime<Utc>,
+        outcome: Outcome,
+    ) -> RolloutRecord {
         RolloutRecord {
             phase: None,
             note: outcome.to_string(),
@@ -971,6 +1006,10 @@ impl Rollouts {
         let Some(plan) = &record.plan else {
             return self.ended(record, now, Outcome::Refused { reason });
         };
+        if record.spec.strategy == Strategy::Refresh && !matches!(record.phase, Some(Phase::Resume))
+        {
+            return self.refresh_roll_back(record, now, reason);
+        }
         if matches!(record.phase, Some(Phase::Resume)) {
             let reason = format!(
                 "could not resume {} on {}: {reason}",
@@ -1093,6 +1132,7 @@ impl Rollouts {
             Phase::Suspend => self.suspend(record, now).await,
             Phase::Suspending => self.suspending(record, now).await,
             Phase::Batch(batch) => self.batch(record, batch, now).await,
+            Phase::Refresh(watch) => self.refresh_phase(record, watch, now).await,
             Phase::Bake { until } => {
                 if now < until {
                     return Ok(self.waiting(record, now, until, "baking"));
@@ -1235,7 +1275,7 @@ impl Rollouts {
         }
     }
 
-    fn token(&self, record: &RolloutRecord, what: &str) -> String {
+    pub(super) fn token(&self, record: &RolloutRecord, what: &str) -> String {
         let hex = record.rollout_id.as_str().trim_start_matches("ro-");
         format!("ro{}-{what}", &hex[..20])
     }
@@ -1271,6 +1311,13 @@ impl Rollouts {
             return Err(Interrupt::Failed(format!(
                 "scaling activity {activity} is in progress on {}: start again when it has ended",
                 spec.group_id
+            )));
+        }
+        let at_work = self.fleet.refreshes_at_work(&spec.group_id).await?;
+        if let Some(task) = at_work.first() {
+            return Err(Interrupt::Failed(format!(
+                "instance refresh {} is {} on {}: start again when it has ended",
+                task.task_id, task.status, spec.group_id
             )));
         }
         let target = self
@@ -1342,6 +1389,25 @@ impl Rollouts {
             }
         }
         self.take_lease(record).await?;
+        if spec.strategy == Strategy::Refresh {
+            let note = format!(
+                "{} instance(s) to replace through an instance refresh, {} at a time; {} stay in service",
+                plan.members.len(),
+                plan.batch_size,
+                plan.floor
+            );
+            let watch = RefreshWatch {
+                stage: RefreshStage::Start,
+                task_id: None,
+                since: now,
+                gate: None,
+                baked: false,
+            };
+            return Ok(RolloutRecord {
+                plan: Some(plan),
+                ..self.to(record, now, Phase::Refresh(watch), note)
+            });
+        }
         // A task's run put the image into the configuration already: a rollback must put
         // back the image the run replaced.
         let held_already = facts
@@ -1849,176 +1915,196 @@ impl Rollouts {
                     format!("batch {}: back in service", batch.index),
                 ))
             }
-            Stage::Gate => {
-                let gate_timeout = seconds(record.spec.gate_timeout_seconds);
-                let late = now - batch.since > gate_timeout;
-                // With a readiness command, the first look runs it; the gates of ESS and ECS
-                // are checked with its results, so that all of them hold at the same time.
-                let readiness_first =
-                    record.spec.readiness_command.is_some() && batch.invocation.is_none();
-                // Once every gate held at one look, the load balancers' further looks are
-                // what is left: a service that fell over shows there as abnormal.
-                let first_look = batch.healthy_looks == 0;
-                if !readiness_first && first_look {
-                    if let Some(problem) = self
-                        .gate_problems(record, &batch, &batch.instance_ids)
-                        .await?
-                    {
-                        if late {
-                            return Err(Interrupt::Failed(format!(
-                                "batch {} did not pass its gates within {} s: {problem}",
-                                batch.index, record.spec.gate_timeout_seconds
-                            )));
-                        }
-                        return Ok(RolloutRecord {
-                            due_at: poll,
-                            ..self.to(
-                                record,
-                                now,
-                                Phase::Batch(Batch {
-                                    healthy_looks: 0,
-                                    ..batch.clone()
-                                }),
-                                format!("batch {}: gates not yet: {problem}", batch.index),
-                            )
-                        });
-                    }
+            Stage::Gate => match self.gate(record, &batch, now, &Phase::Batch).await? {
+                Some(wait) => Ok(wait),
+                None => self.batch_done(record, &batch, now),
+            },
+        }
+    }
+
+    /// The gates of a batch's instances, every one of which must hold: ESS InService and
+    /// Healthy, ECS Running without an operation lock, the image in place, the readiness
+    /// command (run again until the gate timeout), and every load balancer reporting each
+    /// instance `normal` LB_LOOKS looks in a row. `None` once they held; else the record to
+    /// write (the batch, through `wrap`, looked at again after a poll).
+    pub(super) async fn gate(
+        &self,
+        record: &RolloutRecord,
+        batch: &Batch,
+        now: DateTime<Utc>,
+        wrap: &(dyn Fn(Batch) -> Phase + Sync),
+    ) -> Step<Option<RolloutRecord>> {
+        let dir = match batch.direction {
+            Direction::Forward => "f",
+            Direction::Back => "b",
+        };
+        let poll = now + std_to_chrono(self.timing.poll);
+        let gate_timeout = seconds(record.spec.gate_timeout_seconds);
+        let late = now - batch.since > gate_timeout;
+        // With a readiness command, the first look runs it; the gates of ESS and ECS
+        // are checked with its results, so that all of them hold at the same time.
+        let readiness_first = record.spec.readiness_command.is_some() && batch.invocation.is_none();
+        // Once every gate held at one look, the load balancers' further looks are
+        // what is left: a service that fell over shows there as abnormal.
+        let first_look = batch.healthy_looks == 0;
+        if !readiness_first && first_look {
+            if let Some(problem) = self
+                .gate_problems(record, batch, &batch.instance_ids)
+                .await?
+            {
+                if late {
+                    return Err(Interrupt::Failed(format!(
+                        "batch {} did not pass its gates within {} s: {problem}",
+                        batch.index, record.spec.gate_timeout_seconds
+                    )));
                 }
-                if let (Some(script), true) = (&record.spec.readiness_command, first_look) {
-                    let Some(invoke) = &batch.invocation else {
-                        let token = self.token(
-                            record,
-                            &format!("{dir}{}-ready-{}", batch.index, batch.attempts),
-                        );
-                        let timeout =
-                            u32::try_from(record.spec.gate_timeout_seconds).unwrap_or(u32::MAX);
-                        let invoke = self
-                            .fleet
-                            .run_command(&batch.instance_ids, script, timeout, &token)
-                            .await?;
-                        let next = Batch {
-                            invocation: Some(invoke.clone()),
+                return Ok(Some(RolloutRecord {
+                    due_at: poll,
+                    ..self.to(
+                        record,
+                        now,
+                        wrap(Batch {
+                            healthy_looks: 0,
                             ..batch.clone()
-                        };
-                        return Ok(self.to(
-                            record,
-                            now,
-                            Phase::Batch(next),
-                            format!("batch {}: readiness command {invoke} running", batch.index),
-                        ));
-                    };
-                    let results = self.fleet.command_results(invoke).await?;
-                    let mut pending = Vec::new();
-                    for id in &batch.instance_ids {
-                        match results.iter().find(|r| &r.instance_id == id) {
-                            Some(r) if r.status == "Success" => {}
-                            Some(r)
-                                if matches!(
-                                    r.status.as_str(),
-                                    "Pending" | "Running" | "Scheduled" | "Stopping"
-                                ) =>
-                            {
-                                pending.push(id.clone());
-                            }
-                            Some(r) => {
-                                let said = r.output.lines().next().unwrap_or_default().trim();
-                                let problem = format!(
-                                    "the readiness command {} on {id} (exit {}){}",
-                                    r.status.to_lowercase(),
-                                    r.exit_code,
-                                    if said.is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!(": {said}")
-                                    }
-                                );
-                                if late {
-                                    return Err(Interrupt::Failed(problem));
-                                }
-                                // It runs again until the gate timeout: a service may take a
-                                // while to come up.
-                                let next = Batch {
-                                    invocation: None,
-                                    attempts: batch.attempts + 1,
-                                    healthy_looks: 0,
-                                    ..batch.clone()
-                                };
-                                return Ok(RolloutRecord {
-                                    due_at: poll,
-                                    ..self.to(
-                                        record,
-                                        now,
-                                        Phase::Batch(next),
-                                        format!("batch {}: {problem}; again", batch.index),
-                                    )
-                                });
-                            }
-                            None => pending.push(id.clone()),
-                        }
-                    }
-                    if !pending.is_empty() {
-                        if late {
-                            return Err(Interrupt::Failed(format!(
-                                "the readiness command did not finish within {} s on {}",
-                                record.spec.gate_timeout_seconds,
-                                pending.join(", ")
-                            )));
-                        }
-                        return Ok(self.waiting(
-                            record,
-                            now,
-                            poll,
-                            format!("batch {}: readiness command running", batch.index),
-                        ));
-                    }
-                }
-                // Every load balancer reports every instance `normal`, LB_LOOKS looks in a
-                // row, a poll apart.
-                let plan = plan_of(record)?;
-                let gated = plan.gated_load_balancers();
-                if !gated.is_empty() {
-                    let mut problem = None;
-                    for lb in &gated {
-                        let health = self.fleet.backend_health(lb).await?;
-                        // `unavailable`: a listener without a health check, no signal.
-                        if let Some((server, status)) = health.iter().find(|(s, status)| {
-                            batch.instance_ids.contains(s) && status == "abnormal"
-                        }) {
-                            problem = Some(format!("{server} is {status} behind {lb}"));
-                            break;
-                        }
-                    }
-                    let looks = match problem {
-                        Some(problem) if late => {
-                            return Err(Interrupt::Failed(format!(
-                                "batch {} did not pass its load balancer gate within {} s: {problem}",
-                                batch.index, record.spec.gate_timeout_seconds
-                            )));
-                        }
-                        Some(_) => 0,
-                        None => batch.healthy_looks + 1,
-                    };
-                    if looks < LB_LOOKS {
-                        return Ok(RolloutRecord {
-                            due_at: poll,
-                            ..self.to(
-                                record,
-                                now,
-                                Phase::Batch(Batch {
-                                    healthy_looks: looks,
-                                    ..batch.clone()
-                                }),
-                                format!(
-                                    "batch {}: load balancers healthy {looks} of {LB_LOOKS} looks",
-                                    batch.index
-                                ),
-                            )
-                        });
-                    }
-                }
-                self.batch_done(record, &batch, now)
+                        }),
+                        format!("batch {}: gates not yet: {problem}", batch.index),
+                    )
+                }));
             }
         }
+        if let (Some(script), true) = (&record.spec.readiness_command, first_look) {
+            let Some(invoke) = &batch.invocation else {
+                let token = self.token(
+                    record,
+                    &format!("{dir}{}-ready-{}", batch.index, batch.attempts),
+                );
+                let timeout = u32::try_from(record.spec.gate_timeout_seconds).unwrap_or(u32::MAX);
+                let invoke = self
+                    .fleet
+                    .run_command(&batch.instance_ids, script, timeout, &token)
+                    .await?;
+                let next = Batch {
+                    invocation: Some(invoke.clone()),
+                    ..batch.clone()
+                };
+                return Ok(Some(self.to(
+                    record,
+                    now,
+                    wrap(next),
+                    format!("batch {}: readiness command {invoke} running", batch.index),
+                )));
+            };
+            let results = self.fleet.command_results(invoke).await?;
+            let mut pending = Vec::new();
+            for id in &batch.instance_ids {
+                match results.iter().find(|r| &r.instance_id == id) {
+                    Some(r) if r.status == "Success" => {}
+                    Some(r)
+                        if matches!(
+                            r.status.as_str(),
+                            "Pending" | "Running" | "Scheduled" | "Stopping"
+                        ) =>
+                    {
+                        pending.push(id.clone());
+                    }
+                    Some(r) => {
+                        let said = r.output.lines().next().unwrap_or_default().trim();
+                        let problem = format!(
+                            "the readiness command {} on {id} (exit {}){}",
+                            r.status.to_lowercase(),
+                            r.exit_code,
+                            if said.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {said}")
+                            }
+                        );
+                        if late {
+                            return Err(Interrupt::Failed(problem));
+                        }
+                        // It runs again until the gate timeout: a service may take a
+                        // while to come up.
+                        let next = Batch {
+                            invocation: None,
+                            attempts: batch.attempts + 1,
+                            healthy_looks: 0,
+                            ..batch.clone()
+                        };
+                        return Ok(Some(RolloutRecord {
+                            due_at: poll,
+                            ..self.to(
+                                record,
+                                now,
+                                wrap(next),
+                                format!("batch {}: {problem}; again", batch.index),
+                            )
+                        }));
+                    }
+                    None => pending.push(id.clone()),
+                }
+            }
+            if !pending.is_empty() {
+                if late {
+                    return Err(Interrupt::Failed(format!(
+                        "the readiness command did not finish within {} s on {}",
+                        record.spec.gate_timeout_seconds,
+                        pending.join(", ")
+                    )));
+                }
+                return Ok(Some(self.waiting(
+                    record,
+                    now,
+                    poll,
+                    format!("batch {}: readiness command running", batch.index),
+                )));
+            }
+        }
+        // Every load balancer reports every instance `normal`, LB_LOOKS looks in a
+        // row, a poll apart.
+        let plan = plan_of(record)?;
+        let gated = plan.gated_load_balancers();
+        if !gated.is_empty() {
+            let mut problem = None;
+            for lb in &gated {
+                let health = self.fleet.backend_health(lb).await?;
+                // `unavailable`: a listener without a health check, no signal.
+                if let Some((server, status)) = health
+                    .iter()
+                    .find(|(s, status)| batch.instance_ids.contains(s) && status == "abnormal")
+                {
+                    problem = Some(format!("{server} is {status} behind {lb}"));
+                    break;
+                }
+            }
+            let looks = match problem {
+                Some(problem) if late => {
+                    return Err(Interrupt::Failed(format!(
+                        "batch {} did not pass its load balancer gate within {} s: {problem}",
+                        batch.index, record.spec.gate_timeout_seconds
+                    )));
+                }
+                Some(_) => 0,
+                None => batch.healthy_looks + 1,
+            };
+            if looks < LB_LOOKS {
+                return Ok(Some(RolloutRecord {
+                    due_at: poll,
+                    ..self.to(
+                        record,
+                        now,
+                        wrap(Batch {
+                            healthy_looks: looks,
+                            ..batch.clone()
+                        }),
+                        format!(
+                            "batch {}: load balancers healthy {looks} of {LB_LOOKS} looks",
+                            batch.index
+                        ),
+                    )
+                }));
+            }
+        }
+        Ok(None)
     }
 
     fn batch_done(
@@ -2134,7 +2220,7 @@ fn settled(record: &RolloutRecord, restored: &[String]) -> Vec<String> {
     restored.iter().chain(&record.lost).cloned().collect()
 }
 
-fn plan_of(record: &RolloutRecord) -> Step<&Plan> {
+pub(super) fn plan_of(record: &RolloutRecord) -> Step<&Plan> {
     record
         .plan
         .as_ref()

@@ -10,6 +10,10 @@ use crate::aliyun::ecs::{
     RunCommandRequest,
 };
 use crate::aliyun::ess::{
+    DescribeInstanceRefreshesRequest, InstanceRefreshTask, InstanceRefreshTaskRequest,
+    StartInstanceRefreshRequest,
+};
+use crate::aliyun::ess::{
     DescribeScalingActivitiesRequest, DescribeScalingGroupsRequest,
     DescribeScalingInstancesRequest, ProcessesRequest, SetInstancesProtectionRequest,
     StandbyRequest,
@@ -214,6 +218,79 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<(String, String)>>;
     /// Sets weights in their targets (SetBackendServers, SetVServerGroupAttribute), 20 a call.
     fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()>;
+    /// DescribeInstanceRefreshes of the group: its tasks that have not ended.
+    fn refreshes_at_work<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<RefreshTask>>;
+    /// DescribeInstanceRefreshes of one task.
+    fn refresh<'a>(
+        &'a self,
+        group_id: &'a str,
+        task_id: &'a str,
+    ) -> CloudFuture<'a, Option<RefreshTask>>;
+    /// StartInstanceRefresh: the task's id.
+    fn start_refresh<'a>(&'a self, request: &'a RefreshRequest) -> CloudFuture<'a, String>;
+    /// SuspendInstanceRefresh, ResumeInstanceRefresh, RollbackInstanceRefresh or
+    /// CancelInstanceRefresh.
+    fn refresh_action<'a>(
+        &'a self,
+        group_id: &'a str,
+        task_id: &'a str,
+        action: RefreshAction,
+    ) -> CloudFuture<'a, ()>;
+}
+
+fn refresh_task(t: InstanceRefreshTask) -> RefreshTask {
+    RefreshTask {
+        task_id: t.instance_refresh_task_id,
+        status: t.status,
+        finished: t.finished_update_capacity,
+        total: t.total_need_update_capacity,
+        detail: t.detail,
+    }
+}
+
+/// An instance refresh task, as a rollout watches it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshTask {
+    /// `ir-…`.
+    pub task_id: String,
+    /// `InProgress`, `CheckpointPause`, `Successful`, `RollbackInProgress`, …
+    pub status: String,
+    /// Instances replaced.
+    pub finished: i64,
+    /// Instances to replace.
+    pub total: i64,
+    /// Why it failed.
+    pub detail: String,
+}
+
+/// What a rollout asks of StartInstanceRefresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshRequest {
+    /// The group.
+    pub group_id: String,
+    /// `DesiredConfiguration.ImageId`.
+    pub image_id: String,
+    /// `MinHealthyPercentage` (`MaxHealthyPercentage` is 100: no instance above capacity).
+    pub min_healthy_percentage: u32,
+    /// `Checkpoints.N.Percentage`, ascending, the last 100.
+    pub checkpoints: Vec<u32>,
+    /// `CheckpointPauseTime`, minutes.
+    pub checkpoint_pause_minutes: u32,
+    /// `ClientToken`.
+    pub token: String,
+}
+
+/// A change to an instance refresh task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshAction {
+    /// SuspendInstanceRefresh.
+    Suspend,
+    /// ResumeInstanceRefresh.
+    Resume,
+    /// RollbackInstanceRefresh.
+    Rollback,
+    /// CancelInstanceRefresh.
+    Cancel,
 }
 
 /// The ClientToken of one call of a batch cut into calls: the batch's token and a digest of
@@ -745,6 +822,93 @@ impl Fleet for AliyunCloud {
 
     fn weights<'a>(&'a self, target: &'a str) -> CloudFuture<'a, Vec<BackendWeight>> {
         Box::pin(self.weights_of(target))
+    }
+
+    fn refreshes_at_work<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<RefreshTask>> {
+        Box::pin(async move {
+            let tasks = self
+                .client()
+                .ess()
+                .describe_instance_refreshes_all(&DescribeInstanceRefreshesRequest {
+                    scaling_group_id: Some(group_id.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(tasks
+                .into_iter()
+                .filter(|t| !t.ended())
+                .map(refresh_task)
+                .collect())
+        })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        group_id: &'a str,
+        task_id: &'a str,
+    ) -> CloudFuture<'a, Option<RefreshTask>> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ess()
+                .describe_instance_refreshes(&DescribeInstanceRefreshesRequest {
+                    scaling_group_id: Some(group_id.to_owned()),
+                    task_ids: vec![task_id.to_owned()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .instance_refresh_tasks
+                .into_iter()
+                .find(|t| t.instance_refresh_task_id == task_id)
+                .map(refresh_task))
+        })
+    }
+
+    fn start_refresh<'a>(&'a self, request: &'a RefreshRequest) -> CloudFuture<'a, String> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ess()
+                .start_instance_refresh(&StartInstanceRefreshRequest {
+                    scaling_group_id: request.group_id.clone(),
+                    image_id: Some(request.image_id.clone()),
+                    min_healthy_percentage: Some(request.min_healthy_percentage),
+                    max_healthy_percentage: Some(100),
+                    checkpoints: request.checkpoints.clone(),
+                    checkpoint_pause_minutes: Some(request.checkpoint_pause_minutes),
+                    skip_matching: Some(true),
+                    client_token: Some(request.token.clone()),
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer.instance_refresh_task_id)
+        })
+    }
+
+    fn refresh_action<'a>(
+        &'a self,
+        group_id: &'a str,
+        task_id: &'a str,
+        action: RefreshAction,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            let ess = self.client().ess();
+            let req = InstanceRefreshTaskRequest {
+                scaling_group_id: group_id.to_owned(),
+                task_id: task_id.to_owned(),
+            };
+            match action {
+                RefreshAction::Suspend => ess.suspend_instance_refresh(&req).await,
+                RefreshAction::Resume => ess.resume_instance_refresh(&req).await,
+                RefreshAction::Rollback => ess.rollback_instance_refresh(&req).await,
+                RefreshAction::Cancel => ess.cancel_instance_refresh(&req).await,
+            }
+            .map_err(|e| cloud_error(&e))?;
+            Ok(())
+        })
     }
 
     fn backend_health<'a>(

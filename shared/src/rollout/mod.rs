@@ -21,6 +21,7 @@ pub mod model;
 pub mod options;
 pub mod plan;
 pub mod progress;
+mod refresh;
 
 pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
 pub use engine::{
@@ -29,11 +30,11 @@ pub use engine::{
 };
 pub use fleet::{
     CommandResult, Fleet, FleetConfiguration, FleetDisk, FleetGroup, FleetImage, FleetInstance,
-    GroupMember,
+    GroupMember, RefreshAction, RefreshRequest, RefreshTask,
 };
 pub use model::{
     Amount, BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan,
-    RolloutId, RolloutRecord, RolloutSpec, Stage,
+    RefreshStage, RefreshWatch, RolloutId, RolloutRecord, RolloutSpec, Stage, Strategy,
 };
 pub use options::RolloutOptions;
 pub use progress::{InstanceProgress, InstanceState, Progress};

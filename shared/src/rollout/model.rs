@@ -194,6 +194,45 @@ pub struct RolloutSpec {
     /// swapped them already): a rollback puts these back instead of what the pre-flight read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configuration_restore: Vec<crate::model::PreviousImage>,
+    /// How instances get the image: their system disks replaced in place, or replaced by new
+    /// instances through ESS's instance refresh.
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+/// How a rollout puts the image on the running instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Each instance keeps its id, its data disks and its addresses; its system disk is
+    /// replaced (ReplaceSystemDisk), as the console's rolling update does.
+    #[default]
+    InPlace,
+    /// ESS's instance refresh replaces the instances with new ones launched from the image
+    /// (StartInstanceRefresh); reimage gates each batch and rolls the refresh back on a
+    /// breach.
+    Refresh,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::InPlace => "in-place",
+            Self::Refresh => "refresh",
+        })
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "in-place" | "in_place" => Ok(Self::InPlace),
+            "refresh" => Ok(Self::Refresh),
+            other => Err(format!("{other:?} is neither \"in-place\" nor \"refresh\"")),
+        }
+    }
 }
 
 fn own_permissions() -> PermissionSource {
@@ -254,6 +293,7 @@ impl RolloutSpec {
             on_failure: OnFailure::Rollback,
             permission: PermissionSource::Account,
             configuration_restore: Vec::new(),
+            strategy: Strategy::InPlace,
         }
     }
 }
@@ -468,8 +508,50 @@ pub enum Phase {
         /// The phase that failed, to run again.
         failed: Box<Phase>,
     },
+    /// The `refresh` strategy at work: ESS's instance refresh replaces the instances, and
+    /// pauses at every batch for reimage's gates.
+    Refresh(RefreshWatch),
     /// Resume what the rollout suspended; then it ends.
     Resume,
+}
+
+/// Where a rollout of the `refresh` strategy is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshWatch {
+    /// What it does next.
+    pub stage: RefreshStage,
+    /// The instance refresh task, once StartInstanceRefresh answered.
+    pub task_id: Option<String>,
+    /// When the stage began.
+    pub since: DateTime<Utc>,
+    /// The new instances at their gates (a forward batch of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Batch>,
+    /// Whether the canary's bake is over.
+    #[serde(default)]
+    pub baked: bool,
+}
+
+/// A stage of a `refresh` rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshStage {
+    /// StartInstanceRefresh (with a ClientToken).
+    Start,
+    /// DescribeInstanceRefreshes until it pauses at a checkpoint or ends.
+    Watch,
+    /// The new instances at their gates; then ResumeInstanceRefresh.
+    Gate,
+    /// The canary's bake, then its gates again.
+    Bake,
+    /// A timed checkpoint of the operator's, then ResumeInstanceRefresh.
+    Checkpoint,
+    /// Suspend the refresh (if it runs), then RollbackInstanceRefresh.
+    RollBack,
+    /// DescribeInstanceRefreshes until the rollback ends.
+    WatchRollback,
+    /// CancelInstanceRefresh, then until it is cancelled.
+    Cancel,
 }
 
 impl Phase {
@@ -590,6 +672,9 @@ pub struct RolloutRecord {
     /// Set once an operator's cancel was taken: the rollout ends after the batch at work.
     #[serde(default)]
     pub cancelled: bool,
+    /// With the `refresh` strategy: the planned instances ESS replaced (and released).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<String>,
     /// Every member's weights in the attached load balancers and vServer groups as they were
     /// before the rollout changed anything (read when it suspends): what is put back after
     /// each instance returns to service, since ExitStandby sets its own.

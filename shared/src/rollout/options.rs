@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::model::{Amount, Membership, OnFailure, RolloutSpec};
+use super::model::{Amount, Membership, OnFailure, RolloutSpec, Strategy};
 use crate::model::PermissionSource;
 
 /// The options of a rollout. In a task, `group_id` defaults to the groups of the task's
@@ -63,6 +63,9 @@ pub struct RolloutOptions {
     /// `rollback` (default) or `pause`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// `in_place` (default) or `refresh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
     /// The API's `--plan-hash`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,
@@ -131,6 +134,7 @@ impl RolloutOptions {
             checkpoints: self.checkpoints.clone(),
             checkpoint_pause_seconds: self.checkpoint_pause_seconds,
             on_failure: self.on_failure.unwrap_or_default(),
+            strategy: self.strategy.unwrap_or_default(),
             permission: self.permission.clone().unwrap_or(PermissionSource::Account),
             ..base
         };

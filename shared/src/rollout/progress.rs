@@ -33,6 +33,8 @@ pub enum InstanceState {
     NotPutBack,
     /// Gone from the group while the rollout ran.
     Gone,
+    /// Replaced by a new instance (the `refresh` strategy) and released.
+    Replaced,
     /// On the image before the rollout began; left alone.
     AlreadyThere,
     /// The rollout ended without touching it.
@@ -50,6 +52,7 @@ impl fmt::Display for InstanceState {
             Self::PutBack => f.write_str("put back"),
             Self::NotPutBack => f.write_str("not put back (the rollback failed)"),
             Self::Gone => f.write_str("gone from the group"),
+            Self::Replaced => f.write_str("replaced"),
             Self::AlreadyThere => f.write_str("already on the image"),
             Self::Untouched => f.write_str("untouched"),
         }
@@ -100,8 +103,10 @@ impl Progress {
         let plan = record.plan.as_ref()?;
         let batch = match &record.phase {
             Some(Phase::Batch(batch)) => Some(batch),
+            Some(Phase::Refresh(watch)) => watch.gate.as_ref(),
             Some(Phase::Held { failed, .. }) => match failed.as_ref() {
                 Phase::Batch(batch) => Some(batch),
+                Phase::Refresh(watch) => watch.gate.as_ref(),
                 _ => None,
             },
             _ => None,
@@ -112,6 +117,9 @@ impl Progress {
             }
             if record.restored.iter().any(|i| i == id) {
                 return InstanceState::PutBack;
+            }
+            if record.replaced.iter().any(|i| i == id) {
+                return InstanceState::Replaced;
             }
             if let Some(b) = batch.filter(|b| b.instance_ids.iter().any(|i| i == id)) {
                 let stage = stage_name(b.stage).to_owned();

@@ -245,15 +245,16 @@ impl Client {
         params: &[(String, String)],
     ) -> Result<serde_json::Value, Error> {
         let usual = service.rpc_version();
-        let (version, endpoint) = match (usual.and(version.or(usual)), self.endpoints().get(service)) {
-            (Some(v), Some(e)) => (v, e),
-            _ => {
-                return Err(Error::Setup(format!(
-                    "{} is not an RPC service",
-                    service.name()
-                )));
-            }
-        };
+        let (version, endpoint) =
+            match (usual.and(version.or(usual)), self.endpoints().get(service)) {
+                (Some(v), Some(e)) => (v, e),
+                _ => {
+                    return Err(Error::Setup(format!(
+                        "{} is not an RPC service",
+                        service.name()
+                    )));
+                }
+            };
         let c = &self.inner.config;
         http::call_rpc(
             &self.inner.http,

@@ -73,10 +73,7 @@ impl StartInstanceRefreshRequest {
         let mut p = Params::new();
         p.put("RegionId", region_id)
             .put("ScalingGroupId", &self.scaling_group_id)
-            .opt_str(
-                "DesiredConfiguration.ImageId",
-                self.image_id.as_deref(),
-            )
+            .opt_str("DesiredConfiguration.ImageId", self.image_id.as_deref())
             .opt("MinHealthyPercentage", self.min_healthy_percentage)
             .opt("MaxHealthyPercentage", self.max_healthy_percentage)
             .opt("CheckpointPauseTime", self.checkpoint_pause_minutes)
@@ -115,8 +112,7 @@ pub struct DescribeInstanceRefreshesRequest {
 impl DescribeInstanceRefreshesRequest {
     /// The request's parameters, after checking them.
     pub fn to_params(&self, region_id: &str) -> Result<Params, RequestError> {
-        if self.scaling_group_id.as_deref().is_none_or(str::is_empty) && self.task_ids.is_empty()
-        {
+        if self.scaling_group_id.as_deref().is_none_or(str::is_empty) && self.task_ids.is_empty() {
             return Err(RequestError::new(
                 "ScalingGroupId",
                 "a group or task ids are required",

@@ -86,10 +86,7 @@ pub fn canonical_request(
 
 /// The string to sign for `canonical_request`.
 pub fn string_to_sign(canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{}",
-        hex_sha256(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{}", hex_sha256(canonical_request.as_bytes()))
 }
 
 /// The signature of `string_to_sign` under `access_key_secret`, lower-case hex.
@@ -137,7 +134,9 @@ pub fn parse_authorization(value: &str) -> Option<Authorization<'_>> {
 
 /// The `Authorization` header's value.
 pub fn authorization(access_key_id: &str, signed_headers: &str, signature: &str) -> String {
-    format!("{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}")
+    format!(
+        "{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
+    )
 }
 
 #[cfg(test)]
