@@ -758,6 +758,9 @@ impl Fleet for Crashing {
     fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()> {
         self.guard(self.inner.set_weights(weights))
     }
+    fn image_instance_types<'a>(&'a self, m: &'a str) -> CloudFuture<'a, Vec<String>> {
+        self.guard(self.inner.image_instance_types(m))
+    }
     fn refreshes_at_work<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Vec<RefreshTask>> {
         self.guard(self.inner.refreshes_at_work(g))
     }
@@ -1763,4 +1766,28 @@ async fn a_crash_at_any_call_or_write_of_a_refresh_resumes_to_the_same_end() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_image_that_does_not_run_on_the_groups_instance_types_is_refused() {
+    let rig = rig(seed(2, 2)).await;
+    rig.sim
+        .admin()
+        .restrict_image_types(TARGET, &["ecs.g7.large"])
+        .unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    let Outcome::Refused { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    for needle in [
+        "does not run on the instance types of i-bp1demofleet0000001 (ecs.g7.large)",
+        "the instance type the group's configuration launches",
+    ] {
+        assert!(reason.contains(needle), "{needle}: {reason}");
+    }
+    let calls = rig.sim.admin().calls();
+    assert_eq!(calls.total.get("DescribeImageSupportInstanceTypes"), Some(&1));
+    assert_eq!(calls.total.get("EnterStandby"), None, "nothing changed");
 }

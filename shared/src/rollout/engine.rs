@@ -1354,13 +1354,19 @@ impl Rollouts {
             .into_iter()
             .filter(|m| !existing.iter().any(|e| &e.image_id == m))
             .collect();
-        let (configuration, key_pair_name) = match &group.active_configuration_id {
-            Some(config) => match self.fleet.configuration(config).await? {
-                Some(c) => (Some((config.clone(), c.image_id)), c.key_pair_name),
-                None => (None, None),
-            },
-            None => (None, None),
-        };
+        let (configuration, key_pair_name, configuration_launch) =
+            match &group.active_configuration_id {
+                Some(config) => match self.fleet.configuration(config).await? {
+                    Some(c) => (
+                        Some((config.clone(), c.image_id)),
+                        c.key_pair_name,
+                        Some((c.instance_type, c.system_disk_size)),
+                    ),
+                    None => (None, None, None),
+                },
+                None => (None, None, None),
+            };
+        let supported_types = self.fleet.image_instance_types(&spec.image_id).await?;
         Ok(Facts {
             members,
             instances,
@@ -1372,6 +1378,8 @@ impl Rollouts {
             images: existing,
             key_pair_name,
             vserver_load_balancers: group.vserver_load_balancer_ids,
+            supported_types,
+            configuration_launch,
         })
     }
 

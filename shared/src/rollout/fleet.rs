@@ -67,6 +67,8 @@ pub struct FleetInstance {
     pub image_id: String,
     /// `OperationLocks` reasons.
     pub locks: Vec<String>,
+    /// Its instance type (`ecs.g7.large`).
+    pub instance_type: String,
 }
 
 /// A disk and its status.
@@ -85,6 +87,10 @@ pub struct FleetConfiguration {
     pub image_id: String,
     /// The key pair its instances log in with, if any: a replaced system disk gets it too.
     pub key_pair_name: Option<String>,
+    /// The instance type it launches.
+    pub instance_type: Option<String>,
+    /// The system disk size it launches with, GiB, if it sets one.
+    pub system_disk_size: Option<u32>,
 }
 
 /// An image as a rollout checks it.
@@ -96,6 +102,8 @@ pub struct FleetImage {
     pub status: String,
     /// `x86_64`, `arm64`, `i386`.
     pub architecture: String,
+    /// GiB: the smallest system disk it fits on.
+    pub size: u32,
 }
 
 /// One instance's run of a command.
@@ -137,6 +145,8 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<(String, FleetDisk)>>;
     /// Which of `image_ids` exist, with their status and architecture.
     fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>>;
+    /// DescribeImageSupportInstanceTypes: the instance types `image_id` runs on.
+    fn image_instance_types<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, Vec<String>>;
     /// The image a scaling configuration holds, and the key pair it logs instances in with.
     fn configuration<'a>(
         &'a self,
@@ -535,6 +545,7 @@ impl Fleet for AliyunCloud {
                             .into_iter()
                             .map(|l| l.lock_reason)
                             .collect(),
+                        instance_type: i.instance_type,
                     }
                 }));
             }
@@ -618,6 +629,7 @@ impl Fleet for AliyunCloud {
                     image_id: m.image_id,
                     status: m.status.as_str().to_owned(),
                     architecture: m.architecture,
+                    size: u32::try_from(m.size).unwrap_or(0),
                 }));
             }
             Ok(out)
@@ -648,7 +660,31 @@ impl Fleet for AliyunCloud {
                 .map(|c| FleetConfiguration {
                     image_id: c.image_id,
                     key_pair_name: Some(c.key_pair_name).filter(|k| !k.is_empty()),
+                    instance_type: Some(c.instance_type).filter(|t| !t.is_empty()),
+                    system_disk_size: u32::try_from(c.system_disk_size).ok().filter(|s| *s > 0),
                 }))
+        })
+    }
+
+    fn image_instance_types<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let answer = self
+                .client()
+                .ecs()
+                .describe_image_support_instance_types(
+                    &crate::aliyun::ecs::DescribeImageSupportInstanceTypesRequest {
+                        image_id: image_id.to_owned(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(answer
+                .instance_types
+                .instance_type
+                .into_iter()
+                .map(|t| t.instance_type_id)
+                .collect())
         })
     }
 

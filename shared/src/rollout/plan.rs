@@ -27,6 +27,10 @@ pub struct Facts {
     pub key_pair_name: Option<String>,
     /// The load balancers of the attached vServer groups.
     pub vserver_load_balancers: Vec<String>,
+    /// The instance types the target image runs on (DescribeImageSupportInstanceTypes).
+    pub supported_types: Vec<String>,
+    /// The active configuration's instance type and system disk size.
+    pub configuration_launch: Option<(Option<String>, Option<u32>)>,
 }
 
 /// The lifecycle states an instance rests in; any other means the group is changing.
@@ -129,6 +133,46 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
             ));
         }
     }
+    // The image must run on each instance's type, and on what the configuration launches
+    // (it gets the image); and fit the configuration's system disk.
+    if let Some(target) = &facts.target {
+        let unsupported: Vec<String> = members
+            .iter()
+            .filter_map(|m| {
+                let ecs = facts
+                    .instances
+                    .iter()
+                    .find(|i| i.instance_id == m.instance_id)?;
+                (!ecs.instance_type.is_empty()
+                    && !facts.supported_types.contains(&ecs.instance_type))
+                .then(|| format!("{} ({})", m.instance_id, ecs.instance_type))
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            refusals.push(format!(
+                "image {} does not run on the instance types of {}",
+                target.image_id,
+                unsupported.join(", ")
+            ));
+        }
+        if let Some((instance_type, disk)) = &facts.configuration_launch {
+            if let Some(t) = instance_type
+                .as_ref()
+                .filter(|t| !facts.supported_types.contains(t))
+            {
+                refusals.push(format!(
+                    "image {} does not run on {t}, the instance type the group's configuration launches",
+                    target.image_id
+                ));
+            }
+            if let Some(disk) = disk.filter(|d| *d < target.size) {
+                refusals.push(format!(
+                    "image {} needs a system disk of {} GiB; the group's configuration launches {disk} GiB",
+                    target.image_id, target.size
+                ));
+            }
+        }
+    }
     // Protected instances serve as InService ones do; Standby ones serve nothing.
     let in_service = facts
         .members
@@ -223,6 +267,7 @@ mod tests {
                     status: "Running".into(),
                     image_id: "m-old".into(),
                     locks: vec![],
+                    instance_type: "ecs.g7.large".into(),
                 })
                 .collect(),
             configuration: Some(("asc-1".into(), "m-old".into())),
@@ -233,6 +278,8 @@ mod tests {
             images: vec![],
             key_pair_name: None,
             vserver_load_balancers: vec![],
+            supported_types: vec!["ecs.g7.large".into()],
+            configuration_launch: Some((Some("ecs.g7.large".into()), Some(40))),
         }
     }
 
@@ -315,6 +362,7 @@ mod tests {
             image_id: id.into(),
             status: "Available".into(),
             architecture: arch.into(),
+            size: 20,
         };
         let mut facts = fleet(2);
         facts.target = Some(image("m-new", "arm64"));
@@ -328,6 +376,30 @@ mod tests {
             ]
         );
         facts.target = Some(image("m-new", "x86_64"));
+        assert!(plan(&RolloutSpec::new("asg-1", "m-new"), &facts).is_ok());
+    }
+
+    #[test]
+    fn an_image_that_does_not_run_on_the_types_or_fit_the_disk_is_refused() {
+        let mut facts = fleet(2);
+        facts.target = Some(FleetImage {
+            image_id: "m-new".into(),
+            status: "Available".into(),
+            architecture: "x86_64".into(),
+            size: 60,
+        });
+        facts.supported_types = vec!["ecs.c7.large".into()];
+        let refused = plan(&RolloutSpec::new("asg-1", "m-new"), &facts).unwrap_err();
+        assert_eq!(
+            refused,
+            [
+                "image m-new does not run on the instance types of i-0 (ecs.g7.large), i-1 (ecs.g7.large)",
+                "image m-new does not run on ecs.g7.large, the instance type the group's configuration launches",
+                "image m-new needs a system disk of 60 GiB; the group's configuration launches 40 GiB",
+            ]
+        );
+        facts.supported_types = vec!["ecs.g7.large".into()];
+        facts.configuration_launch = Some((Some("ecs.g7.large".into()), Some(60)));
         assert!(plan(&RolloutSpec::new("asg-1", "m-new"), &facts).is_ok());
     }
 }

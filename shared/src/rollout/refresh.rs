@@ -5,8 +5,9 @@
 //!
 //! The refresh is started with a checkpoint at every batch (`Checkpoints.N.Percentage`, each
 //! pausing for the longest `CheckpointPauseTime`, 48 hours), so ESS waits at each batch until
-//! reimage has gated the new instances and resumes it. `MinHealthyPercentage` keeps the
-//! plan's floor in service and `MaxHealthyPercentage` is 100: ESS's batch is the plan's.
+//! reimage has gated the new instances and resumes it (checkpoints are whole percentages: past
+//! a hundred batches a pause comes after a few, which are gated together).
+//! `MinHealthyPercentage` keeps the plan's floor in service and `MaxHealthyPercentage` is 100: ESS's batch is the plan's.
 //! ESS puts the image into the active configuration only once the refresh succeeded, so the
 //! configuration never holds an untested image. On a breach reimage suspends the refresh and
 //! rolls it back (RollbackInstanceRefresh: ESS replaces the new instances with instances of
@@ -562,7 +563,7 @@ mod tests {
         assert_eq!(checkpoints(&plan(6, 2), &[]), [33, 66, 100]);
         assert_eq!(checkpoints(&plan(6, 2), &[50]), [33, 50, 66, 100]);
         // Each mark is reached by the batch that ends there, not one before.
-        for (n, b) in [(6u32, 2u32), (7, 2), (3, 1), (100, 10), (250, 1)] {
+        for (n, b) in [(6u32, 2u32), (7, 2), (3, 1), (100, 10), (100, 1)] {
             let marks = checkpoints(&plan(n as usize, b), &[]);
             for (k, mark) in marks.iter().enumerate().filter(|(_, m)| **m < 100) {
                 let k = k as u32 + 1;
@@ -578,6 +579,11 @@ mod tests {
         let hundred = checkpoints(&plan(100, 10), &[]);
         assert_eq!(hundred.len(), 10);
         assert_eq!(hundred[0], 10);
+        // Past a hundred batches whole percentages cannot mark each one: a pause then
+        // gates the few batches since the last.
+        let coarse = checkpoints(&plan(250, 1), &[]);
+        assert_eq!(coarse.len(), 100);
+        assert!(coarse.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
