@@ -761,6 +761,14 @@ impl Fleet for Crashing {
     fn image_instance_types<'a>(&'a self, m: &'a str) -> CloudFuture<'a, Vec<String>> {
         self.guard(self.inner.image_instance_types(m))
     }
+    fn tag_instances<'a>(
+        &'a self,
+        ids: &'a [String],
+        k: &'a str,
+        v: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(self.inner.tag_instances(ids, k, v))
+    }
     fn refreshes_at_work<'a>(&'a self, g: &'a str) -> CloudFuture<'a, Vec<RefreshTask>> {
         self.guard(self.inner.refreshes_at_work(g))
     }
@@ -1788,6 +1796,79 @@ async fn an_image_that_does_not_run_on_the_groups_instance_types_is_refused() {
         assert!(reason.contains(needle), "{needle}: {reason}");
     }
     let calls = rig.sim.admin().calls();
-    assert_eq!(calls.total.get("DescribeImageSupportInstanceTypes"), Some(&1));
+    assert_eq!(
+        calls.total.get("DescribeImageSupportInstanceTypes"),
+        Some(&1)
+    );
     assert_eq!(calls.total.get("EnterStandby"), None, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_rollback_that_fails_quarantines_what_it_left_in_standby_and_resumes_the_rest() {
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    // The canary's new disk is the first replacement; putting its old one back, the
+    // second, is refused: the rollback cannot finish.
+    let fleet = Arc::new(Crashing {
+        refuse_replace: 2,
+        ..Arc::into_inner(Crashing::new(rig.cloud.clone(), 0, false)).unwrap()
+    });
+    let rollouts = rig.rollouts_over(fleet, rig.store.clone());
+    let id = rollouts.start(spec()).await.unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    let Outcome::Paused { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    let canary = &fleet_ids()[0];
+    assert!(reason.contains("the rollback after"), "{reason}");
+    assert!(
+        reason.contains(&format!("tagged reimage:quarantined={id}: {canary}")),
+        "{reason}"
+    );
+    let state = rig.sim.admin().state();
+    let member = |i: &str| {
+        state
+            .scaling_instances
+            .iter()
+            .find(|m| m.instance_id == i)
+            .expect("member")
+            .lifecycle_state
+            .clone()
+    };
+    assert_eq!(member(canary), "Standby", "the canary stays out of service");
+    for other in &fleet_ids()[1..] {
+        assert_eq!(member(other), "InService", "{other}");
+    }
+    let group = state
+        .scaling_groups
+        .iter()
+        .find(|g| g.scaling_group_id == GROUP)
+        .unwrap();
+    assert!(
+        group.suspended_processes.is_empty(),
+        "the processes resumed: {:?}",
+        group.suspended_processes
+    );
+    // The tag is on the instance, as ECS reports it.
+    let tagged = rig
+        .cloud
+        .client()
+        .ecs()
+        .list_tag_resources_all(&reimage::aliyun::ecs::ListTagResourcesRequest {
+            resource_type: reimage::aliyun::ecs::TagResourceType::Instance,
+            resource_ids: vec![canary.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        tagged
+            .iter()
+            .any(|t| t.tag_key == "reimage:quarantined" && t.tag_value == id.as_str()),
+        "{tagged:?}"
+    );
+    let last = rollouts.latest(&id).await.unwrap();
+    assert_eq!(last.quarantined, [canary.clone()]);
+    let progress = Progress::of(&last).unwrap();
+    assert_eq!(progress.instances[0].state, InstanceState::Quarantined);
 }

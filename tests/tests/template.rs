@@ -16,7 +16,15 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 35] = [
+const ACTIONS: [&str; 43] = [
+    "ess:StartInstanceRefresh",
+    "ess:DescribeInstanceRefreshes",
+    "ess:SuspendInstanceRefresh",
+    "ess:ResumeInstanceRefresh",
+    "ess:RollbackInstanceRefresh",
+    "ess:CancelInstanceRefresh",
+    "ecs:DescribeImageSupportInstanceTypes",
+    "ecs:TagResources",
     "slb:DescribeLoadBalancerAttribute",
     "slb:DescribeHealthStatus",
     "slb:DescribeVServerGroupAttribute",

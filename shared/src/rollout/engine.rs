@@ -36,6 +36,10 @@ pub const LB_LOOKS: u32 = 3;
 /// action add, an instance while the fleet is half moved. The health check stays on.
 pub const SUSPENDED: [&str; 3] = ["ScaleIn", "ScaleOut", "ScheduledAction"];
 
+/// The tag a failed rollback puts on the instances it leaves in Standby; its value is the
+/// rollout's id.
+pub const QUARANTINE_TAG: &str = "reimage:quarantined";
+
 /// How often a rollout looks while it waits, and how it retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RolloutTiming {
@@ -438,6 +442,7 @@ impl Rollouts {
             paces: Paces::default(),
             checkpoints_passed: Vec::new(),
             cancelled: false,
+            quarantined: Vec::new(),
             replaced: Vec::new(),
             weights: Vec::new(),
             retries: 0,
@@ -1010,6 +1015,16 @@ impl Rollouts {
         {
             return self.refresh_roll_back(record, now, reason);
         }
+        if matches!(record.phase, Some(Phase::Quarantine { .. })) {
+            let reason = format!(
+                "{}; the instances left could not be tagged {QUARANTINE_TAG}: {reason}",
+                record.rollback_failure.as_deref().unwrap_or_default()
+            );
+            return RolloutRecord {
+                rollback_failure: Some(reason.clone()),
+                ..self.to(record, now, Phase::Resume, format!("pausing: {reason}"))
+            };
+        }
         if matches!(record.phase, Some(Phase::Resume)) {
             let reason = format!(
                 "could not resume {} on {}: {reason}",
@@ -1043,9 +1058,16 @@ impl Rollouts {
                     record.spec.image_id
                 ));
             }
+            let next = if left.is_empty() {
+                Phase::Resume
+            } else {
+                Phase::Quarantine {
+                    instance_ids: left.iter().map(|i| (*i).to_owned()).collect(),
+                }
+            };
             return RolloutRecord {
                 rollback_failure: Some(reason.clone()),
-                ..self.to(record, now, Phase::Resume, format!("pausing: {reason}"))
+                ..self.to(record, now, next, format!("pausing: {reason}"))
             };
         }
         let mut to_restore: Vec<String> = Vec::new();
@@ -1133,6 +1155,7 @@ impl Rollouts {
             Phase::Suspending => self.suspending(record, now).await,
             Phase::Batch(batch) => self.batch(record, batch, now).await,
             Phase::Refresh(watch) => self.refresh_phase(record, watch, now).await,
+            Phase::Quarantine { instance_ids } => self.quarantine(record, &instance_ids, now).await,
             Phase::Bake { until } => {
                 if now < until {
                     return Ok(self.waiting(record, now, until, "baking"));
@@ -1273,6 +1296,47 @@ impl Rollouts {
                 Ok(self.ended(record, now, outcome))
             }
         }
+    }
+
+    /// The instances a failed rollback left in Standby (that were not there before) stay
+    /// there, tagged [`QUARANTINE_TAG`] with the rollout's id, and named in its outcome.
+    async fn quarantine(
+        &self,
+        record: &RolloutRecord,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Step<RolloutRecord> {
+        let members = self.fleet.members_of(&record.spec.group_id, ids).await?;
+        let stuck: Vec<String> = members
+            .iter()
+            .filter(|m| m.lifecycle_state == "Standby")
+            .filter(|m| {
+                self.member_of(record, &m.instance_id)
+                    .is_none_or(|p| p.lifecycle_state != "Standby")
+            })
+            .map(|m| m.instance_id.clone())
+            .collect();
+        let mut reason = record.rollback_failure.clone().unwrap_or_default();
+        if !stuck.is_empty() {
+            self.fleet
+                .tag_instances(&stuck, QUARANTINE_TAG, record.rollout_id.as_str())
+                .await?;
+            reason.push_str(&format!(
+                "; left in Standby, out of service, tagged {QUARANTINE_TAG}={}: {}",
+                record.rollout_id,
+                stuck.join(", ")
+            ));
+        }
+        let note = if stuck.is_empty() {
+            "no instance is left in Standby".to_owned()
+        } else {
+            format!("quarantined {}", stuck.join(", "))
+        };
+        Ok(RolloutRecord {
+            quarantined: stuck,
+            rollback_failure: Some(reason),
+            ..self.to(record, now, Phase::Resume, note)
+        })
     }
 
     pub(super) fn token(&self, record: &RolloutRecord, what: &str) -> String {

@@ -228,6 +228,13 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<(String, String)>>;
     /// Sets weights in their targets (SetBackendServers, SetVServerGroupAttribute), 20 a call.
     fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()>;
+    /// TagResources: `key=value` on each of the instances `ids` (50 a call).
+    fn tag_instances<'a>(
+        &'a self,
+        ids: &'a [String],
+        key: &'a str,
+        value: &'a str,
+    ) -> CloudFuture<'a, ()>;
     /// DescribeInstanceRefreshes of the group: its tasks that have not ended.
     fn refreshes_at_work<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<RefreshTask>>;
     /// DescribeInstanceRefreshes of one task.
@@ -858,6 +865,31 @@ impl Fleet for AliyunCloud {
 
     fn weights<'a>(&'a self, target: &'a str) -> CloudFuture<'a, Vec<BackendWeight>> {
         Box::pin(self.weights_of(target))
+    }
+
+    fn tag_instances<'a>(
+        &'a self,
+        ids: &'a [String],
+        key: &'a str,
+        value: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            for chunk in ids.chunks(50) {
+                self.client()
+                    .ecs()
+                    .tag_resources(&crate::aliyun::ecs::TagResourcesRequest {
+                        resource_type: crate::aliyun::ecs::TagResourceType::Instance,
+                        resource_ids: chunk.to_vec(),
+                        tags: vec![crate::aliyun::Tag {
+                            key: key.to_owned(),
+                            value: value.to_owned(),
+                        }],
+                    })
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+            }
+            Ok(())
+        })
     }
 
     fn refreshes_at_work<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<RefreshTask>> {

@@ -25,8 +25,8 @@ mod refresh;
 
 pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
 pub use engine::{
-    Advanced, DryRun, LEASES_PREFIX, REQUESTS_PREFIX, ROLLOUTS_PREFIX, RolloutError, RolloutTiming,
-    Rollouts, SUSPENDED, plan_hash, validate_spec,
+    Advanced, DryRun, LEASES_PREFIX, QUARANTINE_TAG, REQUESTS_PREFIX, ROLLOUTS_PREFIX,
+    RolloutError, RolloutTiming, Rollouts, SUSPENDED, plan_hash, validate_spec,
 };
 pub use fleet::{
     CommandResult, Fleet, FleetConfiguration, FleetDisk, FleetGroup, FleetImage, FleetInstance,

@@ -508,6 +508,12 @@ pub enum Phase {
         /// The phase that failed, to run again.
         failed: Box<Phase>,
     },
+    /// A rollback failed: the instances it left in Standby stay there, out of service, and
+    /// are tagged `reimage:quarantined` with the rollout's id; then the processes resume.
+    Quarantine {
+        /// The instances the rollback did not put back.
+        instance_ids: Vec<String>,
+    },
     /// The `refresh` strategy at work: ESS's instance refresh replaces the instances, and
     /// pauses at every batch for reimage's gates.
     Refresh(RefreshWatch),
@@ -672,6 +678,9 @@ pub struct RolloutRecord {
     /// Set once an operator's cancel was taken: the rollout ends after the batch at work.
     #[serde(default)]
     pub cancelled: bool,
+    /// Instances a failed rollback left in Standby, tagged `reimage:quarantined`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<String>,
     /// With the `refresh` strategy: the planned instances ESS replaced (and released).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced: Vec<String>,

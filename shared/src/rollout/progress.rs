@@ -35,6 +35,8 @@ pub enum InstanceState {
     Gone,
     /// Replaced by a new instance (the `refresh` strategy) and released.
     Replaced,
+    /// Left in Standby by a failed rollback, tagged `reimage:quarantined`.
+    Quarantined,
     /// On the image before the rollout began; left alone.
     AlreadyThere,
     /// The rollout ended without touching it.
@@ -53,6 +55,7 @@ impl fmt::Display for InstanceState {
             Self::NotPutBack => f.write_str("not put back (the rollback failed)"),
             Self::Gone => f.write_str("gone from the group"),
             Self::Replaced => f.write_str("replaced"),
+            Self::Quarantined => f.write_str("quarantined in Standby"),
             Self::AlreadyThere => f.write_str("already on the image"),
             Self::Untouched => f.write_str("untouched"),
         }
@@ -117,6 +120,9 @@ impl Progress {
             }
             if record.restored.iter().any(|i| i == id) {
                 return InstanceState::PutBack;
+            }
+            if record.quarantined.iter().any(|i| i == id) {
+                return InstanceState::Quarantined;
             }
             if record.replaced.iter().any(|i| i == id) {
                 return InstanceState::Replaced;
