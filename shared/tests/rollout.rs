@@ -1868,7 +1868,7 @@ async fn a_rollback_that_fails_quarantines_what_it_left_in_standby_and_resumes_t
         "{tagged:?}"
     );
     let last = rollouts.latest(&id).await.unwrap();
-    assert_eq!(last.quarantined, [canary.clone()]);
+    assert_eq!(last.quarantined, std::slice::from_ref(canary));
     let progress = Progress::of(&last).unwrap();
     assert_eq!(progress.instances[0].state, InstanceState::Quarantined);
 }
