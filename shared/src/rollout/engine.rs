@@ -36,6 +36,11 @@ pub const LB_LOOKS: u32 = 3;
 /// action add, an instance while the fleet is half moved. The health check stays on.
 pub const SUSPENDED: [&str; 3] = ["ScaleIn", "ScaleOut", "ScheduledAction"];
 
+/// The weight ExitStandby gives an instance in the group's load balancers: "the weight of
+/// the instance is reset to 50"
+/// (<https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-exitstandby>).
+pub const EXIT_STANDBY_WEIGHT: u32 = 50;
+
 /// The tag a failed rollback puts on the instances it leaves in Standby; its value is the
 /// rollout's id.
 pub const QUARANTINE_TAG: &str = "reimage:quarantined";
@@ -1972,11 +1977,15 @@ impl Rollouts {
                 if !protected.is_empty() {
                     self.fleet.set_protection(&group, &protected, true).await?;
                 }
-                // ExitStandby set weights of its own: each returns to what it was.
+                // ExitStandby set weights of its own: each returns to what it was (a weight
+                // that was what ExitStandby sets needs no call).
                 let restore: Vec<BackendWeight> = record
                     .weights
                     .iter()
                     .filter(|w| batch.instance_ids.contains(&w.server_id))
+                    .filter(|w| {
+                        !(returning.contains(&w.server_id) && w.weight == EXIT_STANDBY_WEIGHT)
+                    })
                     .cloned()
                     .collect();
                 if !restore.is_empty() {
