@@ -765,6 +765,94 @@ async fn rollout_start_moves_the_fleet_and_status_and_list_tell_the_same() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_start_with_the_refresh_strategy_replaces_the_fleet() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let target = "aliyun_3_x64_20G_alibase_20240101.vhd";
+    let before: Vec<String> = sim
+        .admin()
+        .state()
+        .scaling_instances
+        .iter()
+        .map(|m| m.instance_id.clone())
+        .collect();
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "rollout",
+            "start",
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--image",
+            target,
+            "--strategy",
+            "refresh",
+            "--max-unavailable",
+            "50%",
+            "--bake-seconds",
+            "0",
+            "--warmup-seconds",
+            "0",
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let done = json(&out);
+    assert_eq!(done["outcome"]["outcome"], "succeeded", "{done}");
+    assert_eq!(done["spec"]["strategy"], "refresh");
+    assert_eq!(done["replaced"].as_array().map(Vec::len), Some(6), "{done}");
+    let now = sim.admin().state();
+    assert_eq!(now.scaling_instances.len(), 6);
+    for m in &now.scaling_instances {
+        assert!(!before.contains(&m.instance_id), "{} is new", m.instance_id);
+        assert_eq!(
+            sim.admin().instance(&m.instance_id).unwrap().image_id,
+            target
+        );
+    }
+    assert_eq!(
+        sim.admin().scaling_configuration(ACTIVE).unwrap().image_id,
+        target,
+        "ESS updated the configuration when the refresh succeeded"
+    );
+    let id = done["rollout_id"].as_str().unwrap();
+    let status = output(reimage_at(&sim, state.path(), &["rollout", "status", id])).await;
+    let said = text(&status.stdout);
+    assert_eq!(
+        said.lines().filter(|l| l.ends_with("  replaced")).count(),
+        6,
+        "{said}"
+    );
+    assert!(
+        !said.contains("canary "),
+        "a refresh has no canary batch: {said}"
+    );
+    let refused = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "rollout",
+            "start",
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--image",
+            target,
+            "--strategy",
+            "refresh",
+            "--standby",
+            "include",
+        ],
+    ))
+    .await;
+    assert_ne!(refused.status.code(), Some(0));
+    let all = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+    assert!(all.contains("need the in-place strategy"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "about 20 s of real time: run with -- --ignored"]
 async fn demo_rollout_moves_the_fleet_then_catches_a_bad_image_on_the_canary() {
     let out = output(reimage(&["demo", "--image-seconds", "1", "--rollout"], &[])).await;

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::model::{Direction, Phase, RolloutRecord, Stage};
+use super::model::{Direction, Phase, RolloutRecord, Stage, Strategy};
 
 /// Where one instance is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,7 +151,17 @@ impl Progress {
             }
         };
         let mut instances: Vec<InstanceProgress> = Vec::new();
-        for (index, ids) in plan.batches().iter().enumerate() {
+        // An instance refresh has no canary of its own: its batches are the plan's size.
+        let refresh = record.spec.strategy == Strategy::Refresh;
+        let batches = if refresh {
+            plan.members
+                .chunks(plan.batch_size.max(1) as usize)
+                .map(|c| c.iter().map(|m| m.instance_id.clone()).collect())
+                .collect()
+        } else {
+            plan.batches()
+        };
+        for (index, ids) in batches.iter().enumerate() {
             for id in ids {
                 instances.push(InstanceProgress {
                     batch: Some(index),
@@ -188,7 +198,7 @@ impl Progress {
         }
         Some(Self {
             image_id: record.spec.image_id.clone(),
-            canary: plan.canary > 0,
+            canary: plan.canary > 0 && !refresh,
             instances,
         })
     }
