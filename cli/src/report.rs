@@ -430,6 +430,7 @@ mod tests {
                 permission: PermissionSource::Account,
                 task_id: None,
                 rollout: None,
+                allow_platform_change: false,
             },
             "UpdateImage_from_i-1".into(),
             t,

@@ -45,6 +45,7 @@ fn request(permission: PermissionSource) -> UpdateRequest {
         permission,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

@@ -171,6 +171,7 @@ async fn the_kms_sealer_keeps_webhook_secrets_out_of_task_records() {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     };
     let now = chrono::DateTime::UNIX_EPOCH;
     let record = tasks.create("task-k", spec, now).await.unwrap();

@@ -774,6 +774,7 @@ mod pipeline_on_oss {
             webhook_runs_per_hour: None,
             disable_after_failures: None,
             rollout: None,
+            allow_platform_change: false,
         };
         spec.validate(clock.now()).expect("valid task");
         TaskStore::new(store.clone())

@@ -122,6 +122,7 @@ fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
         permission: PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 
@@ -883,4 +884,77 @@ async fn an_image_no_configuration_could_launch_changes_nothing_and_is_kept() {
     let kept = rig.sim.admin().image(&image_id).expect("the image is kept");
     assert_eq!(kept.status, "Available");
     assert_eq!(rig.sim.admin().state().snapshots.len(), 1);
+}
+
+/// Pre-flight: a configuration whose image is of another platform refuses the new image
+/// unless the run allows the change; one that launches an instance type the image does not
+/// run on (DescribeImageSupportInstanceTypes) refuses it always.
+#[tokio::test]
+async fn another_platform_needs_leave_and_an_unsupported_instance_type_is_refused() {
+    const CENTOS: &str = "m-bp1democentos00001";
+    let setup = |arm_type: bool| {
+        let mut seed = reimage_sim::Seed::demo();
+        let mut centos = seed.images[0].clone();
+        centos.image_id = CENTOS.into();
+        centos.image_name = "web-centos".into();
+        centos.platform = "CentOS".into();
+        seed.images.push(centos);
+        for c in &mut seed.scaling_configurations {
+            if c.scaling_configuration_id == WEB_ACTIVE {
+                c.image_id = CENTOS.into();
+            }
+            if arm_type && c.scaling_configuration_id == WEB_INACTIVE {
+                c.instance_type = "ecs.g8y.large".into();
+            }
+        }
+        seed
+    };
+    for (arm_type, allow) in [(false, false), (false, true), (true, true)] {
+        let clock = clock();
+        let sim = Sim::builder()
+            .clock(Arc::new(clock.clone()))
+            .image_seconds(IMAGE_SECONDS)
+            .seed(setup(arm_type))
+            .start()
+            .await
+            .expect("sim starts");
+        let client = client(&sim, &clock);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: SharedStore =
+            Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+        let cloud: SharedCloud = Arc::new(AliyunCloud::new(client));
+        let rig = rig_on(sim, clock, store, Arc::new(SameCloud(cloud)), dir);
+        let last = run(
+            &rig,
+            UpdateRequest {
+                allow_platform_change: allow,
+                ..request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])
+            },
+        )
+        .await;
+        match (arm_type, allow) {
+            (false, true) => {
+                assert_eq!(last.state, State::Succeeded, "{last:#?}");
+                assert_ne!(config_image(&rig.sim, WEB_ACTIVE), CENTOS);
+            }
+            _ => {
+                let reason = &failure(&last).reason;
+                assert!(reason.starts_with("pre-flight: "), "{reason}");
+                let expected = if arm_type {
+                    format!("scaling configuration {WEB_INACTIVE}: image")
+                } else {
+                    format!("scaling configuration {WEB_ACTIVE}: image")
+                };
+                assert!(reason.contains(&expected), "{reason}");
+                let why = if arm_type {
+                    "does not run on ecs.g8y.large, the instance type it launches"
+                } else {
+                    "is Ubuntu, the configuration's image m-bp1democentos00001 is CentOS"
+                };
+                assert!(reason.contains(why), "{reason}");
+                assert_eq!(calls(&rig.sim, "ModifyScalingConfiguration"), 0);
+                assert_eq!(config_image(&rig.sim, WEB_ACTIVE), CENTOS);
+            }
+        }
+    }
 }

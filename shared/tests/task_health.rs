@@ -79,6 +79,7 @@ async fn rig() -> Rig {
         webhook_runs_per_hour: None,
         disable_after_failures: Some(2),
         rollout: None,
+        allow_platform_change: false,
     };
     spec.validate(clock.now()).expect("valid task");
     tasks.create(TASK, spec, clock.now()).await.expect("task");

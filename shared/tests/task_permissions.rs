@@ -87,6 +87,7 @@ fn scheduled_task(role_arn: &str) -> TaskSpec {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

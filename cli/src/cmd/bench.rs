@@ -257,6 +257,7 @@ async fn measure(
         permission: PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     };
     let started = Instant::now();
     let last = drive(&engine, &dispatcher, request, &mut Progress::hidden()).await?;

@@ -37,6 +37,10 @@ pub struct Args {
     /// (`acs:ram::<account-id>:role/<name>`); default: the credentials reimage finds.
     #[arg(long, value_name = "ARN")]
     role_arn: Option<String>,
+    /// Let the image have another platform (Ubuntu, CentOS, Windows Server …) than the
+    /// images the configurations hold; the pre-flight refuses a change otherwise.
+    #[arg(long)]
+    allow_platform_change: bool,
     /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`).
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -59,6 +63,7 @@ impl Args {
             },
             task_id: None,
             rollout: None,
+            allow_platform_change: self.allow_platform_change,
         }
     }
 }

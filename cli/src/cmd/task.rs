@@ -144,6 +144,10 @@ struct CreateArgs {
     /// '{"max_unavailable": "25%", "readiness_command": "curl -fsS localhost/healthz"}'.
     #[arg(long, value_name = "JSON")]
     rollout: Option<String>,
+    /// Let the image have another platform (Ubuntu, CentOS, Windows Server …) than the
+    /// images the configurations hold; the pre-flight refuses a change otherwise.
+    #[arg(long)]
+    allow_platform_change: bool,
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -232,6 +236,7 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
             .map(serde_json::from_str)
             .transpose()
             .context("--rollout is not the JSON of a rollout's options")?,
+        allow_platform_change: args.allow_platform_change,
     })
 }
 

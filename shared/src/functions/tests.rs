@@ -93,6 +93,7 @@ fn request() -> UpdateRequest {
         permission: PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

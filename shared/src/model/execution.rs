@@ -251,6 +251,10 @@ pub struct UpdateRequest {
     /// The task's rollout, started once the image is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::rollout::RolloutOptions>,
+    /// Whether the image may have another platform than the images the configurations
+    /// hold (the pre-flight refuses a change otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_platform_change: bool,
 }
 
 /// A cloud error as the cloud reported it.
@@ -550,6 +554,7 @@ mod tests {
             },
             task_id: None,
             rollout: None,
+            allow_platform_change: false,
         }
     }
 

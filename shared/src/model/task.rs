@@ -248,6 +248,10 @@ pub struct TaskSpec {
     /// permissions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::rollout::RolloutOptions>,
+    /// Whether the new image may have another platform (Ubuntu, CentOS, Windows Server …)
+    /// than the image each configuration holds: refused by the pre-flight otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_platform_change: bool,
 }
 
 mod validation;

@@ -14,6 +14,7 @@ pub fn update_request(task: &TaskRecord) -> UpdateRequest {
         permission: task.spec.permission.clone(),
         task_id: Some(task.task_id.clone()),
         rollout: task.spec.rollout.clone(),
+        allow_platform_change: task.spec.allow_platform_change,
     }
 }
 

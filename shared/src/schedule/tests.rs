@@ -78,6 +78,7 @@ fn spec(executed_at: ExecutedAt) -> TaskSpec {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

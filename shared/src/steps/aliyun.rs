@@ -270,7 +270,35 @@ impl Cloud for AliyunCloud {
                     architecture: i.architecture,
                     os_type: i.os_type,
                     size_gib: u32::try_from(i.size).unwrap_or(0),
+                    platform: i.platform,
                 }))
+        })
+    }
+
+    fn image_instance_types<'a>(
+        &'a self,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .ecs()
+                .describe_image_support_instance_types(
+                    &crate::aliyun::ecs::DescribeImageSupportInstanceTypesRequest {
+                        image_id: image_id.to_owned(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(Some(
+                answer
+                    .instance_types
+                    .instance_type
+                    .into_iter()
+                    .map(|t| t.instance_type_id)
+                    .collect(),
+            ))
         })
     }
 
@@ -327,6 +355,7 @@ impl Cloud for AliyunCloud {
                     lifecycle_state: c.lifecycle_state,
                     image_id: c.image_id,
                     system_disk_size: u32::try_from(c.system_disk_size).unwrap_or(0),
+                    instance_type: c.instance_type,
                 })
                 .collect())
         })
@@ -356,6 +385,7 @@ impl Cloud for AliyunCloud {
                     lifecycle_state: c.lifecycle_state,
                     image_id: String::new(),
                     system_disk_size: 0,
+                    instance_type: String::new(),
                 })
                 .collect())
         })

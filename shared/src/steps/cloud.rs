@@ -139,6 +139,9 @@ pub struct Image {
     pub os_type: String,
     /// Its size, GiB: the smallest system disk it fits (0 when the cloud did not say).
     pub size_gib: u32,
+    /// Its platform: `Ubuntu`, `CentOS`, `Aliyun`, `Windows Server 2022`, … (empty when the
+    /// cloud did not say).
+    pub platform: String,
 }
 
 /// A scaling configuration.
@@ -154,6 +157,8 @@ pub struct ScalingConfiguration {
     pub image_id: String,
     /// The system disk size of the instances it launches, GiB (0 when the cloud did not say).
     pub system_disk_size: u32,
+    /// The instance type it launches (empty when the cloud did not say).
+    pub instance_type: String,
 }
 
 /// A scaling group.
@@ -236,6 +241,16 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
 
     /// DeleteImage.
     fn delete_image<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, ()>;
+
+    /// DescribeImageSupportInstanceTypes: the instance types `image_id` runs on; `None`
+    /// when this cloud cannot tell (the check is then skipped).
+    fn image_instance_types<'a>(
+        &'a self,
+        image_id: &'a str,
+    ) -> CloudFuture<'a, Option<Vec<String>>> {
+        let _ = image_id;
+        Box::pin(async { Ok(None) })
+    }
 
     /// DeleteSnapshot.
     fn delete_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, ()>;

@@ -6,7 +6,11 @@
 //! - it has the architecture of the image the configuration holds now (its instance types
 //!   launch that one: an `arm64` image in an `x86_64` configuration would break the next
 //!   scale-out);
-//! - it has that image's OS type (`linux` / `windows`).
+//! - it has that image's OS type (`linux` / `windows`), and its platform (`Ubuntu`,
+//!   `CentOS`, …) unless the run allows a change;
+//! - it runs on the instance type the configuration launches
+//!   (DescribeImageSupportInstanceTypes,
+//!   <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimagesupportinstancetypes>).
 //!
 //! A value the cloud did not give (a configuration whose image was deleted since) skips that
 //! check rather than refusing. A refusal fails the execution before any configuration changes
@@ -16,16 +20,35 @@ use std::collections::BTreeMap;
 
 use super::cloud::{ALL_IMAGE_STATUSES, Cloud, CloudError, Image, ScalingConfiguration};
 
+/// What the pre-flight knows besides the images, and what the run allows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks<'a> {
+    /// The instance types the new image runs on, if the cloud said.
+    pub supported_types: Option<&'a [String]>,
+    /// Whether the image may have another platform than the configurations' images.
+    pub allow_platform_change: bool,
+}
+
 /// Why `new` cannot go into each of `configurations`, given the images they hold now (by
 /// id; an image missing from `current` is one the cloud no longer has). Empty: it can.
 pub fn problems(
     new: &Image,
     configurations: &[ScalingConfiguration],
     current: &BTreeMap<String, Image>,
+    checks: Checks<'_>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for c in configurations {
         let id = &c.scaling_configuration_id;
+        if let Some(types) = checks.supported_types {
+            if !c.instance_type.is_empty() && !types.contains(&c.instance_type) {
+                out.push(format!(
+                    "scaling configuration {id}: image {} does not run on {}, the instance type \
+                     it launches",
+                    new.image_id, c.instance_type
+                ));
+            }
+        }
         if new.size_gib > 0 && c.system_disk_size > 0 && new.size_gib > c.system_disk_size {
             out.push(format!(
                 "scaling configuration {id}: image {} needs a system disk of at least {} GiB, \
@@ -53,6 +76,12 @@ pub fn problems(
                  {} is {}",
                 new.image_id, new.os_type, old.image_id, old.os_type
             ));
+        } else if !checks.allow_platform_change && differs(&new.platform, &old.platform) {
+            out.push(format!(
+                "scaling configuration {id}: image {} is {}, the configuration's image {} is {} \
+                 (a run may allow a change of platform: --allow-platform-change)",
+                new.image_id, new.platform, old.image_id, old.platform
+            ));
         }
     }
     out
@@ -64,6 +93,7 @@ pub async fn check(
     cloud: &dyn Cloud,
     image_id: &str,
     configurations: &[ScalingConfiguration],
+    allow_platform_change: bool,
 ) -> Result<Vec<String>, CloudError> {
     let Some(new) = cloud.describe_image(image_id, ALL_IMAGE_STATUSES).await? else {
         return Ok(vec![format!("image {image_id} no longer exists")]);
@@ -80,7 +110,17 @@ pub async fn check(
             current.insert(c.image_id.clone(), image);
         }
     }
-    Ok(problems(&new, configurations, &current))
+    let launches_a_type = configurations.iter().any(|c| !c.instance_type.is_empty());
+    let supported = if launches_a_type {
+        cloud.image_instance_types(image_id).await?
+    } else {
+        None
+    };
+    let checks = Checks {
+        supported_types: supported.as_deref(),
+        allow_platform_change,
+    };
+    Ok(problems(&new, configurations, &current, checks))
 }
 
 #[cfg(test)]
@@ -111,7 +151,7 @@ mod tests {
         let new = image("m-new", "x86_64", "linux", 40);
         let current = BTreeMap::from([("m-old".to_owned(), image("m-old", "x86_64", "linux", 20))]);
         let configs = [config("asc-a", "m-old", 40), config("asc-b", "m-new", 100)];
-        assert!(problems(&new, &configs, &current).is_empty());
+        assert!(problems(&new, &configs, &current, Checks::default()).is_empty());
     }
 
     #[test]
@@ -126,7 +166,7 @@ mod tests {
             config("asc-x86", "m-x86", 40),
             config("asc-win", "m-win", 0),
         ];
-        let found = problems(&new, &configs, &current);
+        let found = problems(&new, &configs, &current, Checks::default());
         assert_eq!(found.len(), 3, "{found:#?}");
         assert!(found[0].starts_with("scaling configuration asc-small:"));
         assert!(found[0].contains("at least 40 GiB, the configuration's is 20 GiB"));
@@ -140,6 +180,41 @@ mod tests {
     fn what_the_cloud_did_not_say_is_not_held_against_the_image() {
         let new = image("m-new", "", "", 0);
         let current = BTreeMap::from([("m-old".to_owned(), image("m-old", "arm64", "windows", 9))]);
-        assert!(problems(&new, &[config("asc-a", "m-old", 1)], &current).is_empty());
+        let configs = [config("asc-a", "m-old", 1)];
+        assert!(problems(&new, &configs, &current, Checks::default()).is_empty());
+    }
+
+    #[test]
+    fn an_image_of_another_platform_or_not_for_the_instance_type_is_refused() {
+        let mut new = image("m-new", "x86_64", "linux", 20);
+        new.platform = "CentOS".into();
+        let mut old = image("m-old", "x86_64", "linux", 20);
+        old.platform = "Ubuntu".into();
+        let current = BTreeMap::from([("m-old".to_owned(), old)]);
+        let mut configs = [config("asc-a", "m-old", 40)];
+        configs[0].instance_type = "ecs.g8y.large".into();
+        let supported = vec!["ecs.g7.large".to_owned()];
+        let checks = Checks {
+            supported_types: Some(&supported),
+            allow_platform_change: false,
+        };
+        let found = problems(&new, &configs, &current, checks);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("does not run on ecs.g8y.large"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].contains("is CentOS") && found[1].contains("is Ubuntu"),
+            "{}",
+            found[1]
+        );
+        let allowed = Checks {
+            allow_platform_change: true,
+            supported_types: None,
+            ..checks
+        };
+        assert!(problems(&new, &configs, &current, allowed).is_empty());
     }
 }

@@ -112,7 +112,8 @@ pub(crate) async fn run(
                 }
             };
             // Pre-flight: every configuration can launch the new image, before any changes.
-            match classify(preflight::check(cx.cloud, &image_id, &current).await)? {
+            let allow = record.request.allow_platform_change;
+            match classify(preflight::check(cx.cloud, &image_id, &current, allow).await)? {
                 Ok(problems) if problems.is_empty() => {}
                 Ok(problems) => {
                     let reason = format!(

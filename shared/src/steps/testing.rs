@@ -188,6 +188,7 @@ impl FakeCloud {
                         c.image_id.clone()
                     },
                     system_disk_size: 0,
+                    instance_type: String::new(),
                 })
             })
             .collect())
@@ -757,6 +758,7 @@ pub fn request_onto(configuration: &str) -> crate::model::UpdateRequest {
         permission: crate::model::PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

@@ -71,6 +71,7 @@ fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
         permission: PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

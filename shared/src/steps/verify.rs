@@ -165,6 +165,7 @@ mod tests {
                 permission: PermissionSource::Account,
                 task_id: None,
                 rollout: None,
+                allow_platform_change: false,
             },
             name,
             at,

@@ -49,6 +49,7 @@ fn request(i: usize) -> UpdateRequest {
         permission: PermissionSource::Account,
         task_id: Some(task_id(i % TASKS)),
         rollout: None,
+        allow_platform_change: false,
     }
 }
 
@@ -121,6 +122,7 @@ fn task(i: usize) -> TaskSpec {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 

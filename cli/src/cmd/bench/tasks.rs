@@ -142,6 +142,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
 
@@ -206,6 +207,7 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
                 permission: PermissionSource::Account,
                 task_id: Some(format!("task-bench-{:05}", i % config.tasks.max(1))),
                 rollout: None,
+                allow_platform_change: false,
             },
             format!("UpdateImage_from_i-bench_on_{id}"),
             start(),

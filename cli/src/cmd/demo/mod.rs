@@ -155,6 +155,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         permission: PermissionSource::Account,
         task_id: None,
         rollout: None,
+        allow_platform_change: false,
     };
     let mut progress = if text {
         Progress::stdout()

@@ -40,5 +40,6 @@ pub(crate) fn valid() -> TaskSpec {
         webhook_runs_per_hour: None,
         disable_after_failures: None,
         rollout: None,
+        allow_platform_change: false,
     }
 }
