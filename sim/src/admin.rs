@@ -19,6 +19,8 @@
 //! | `DELETE /__sim/images/{id}/bad` | the image is good again |
 //! | `POST /__sim/images/{id}/unsupported-types` `{"instance_types"}` | DescribeImageSupportInstanceTypes leaves these types out for the image (replacing any earlier list) |
 //! | `DELETE /__sim/images/{id}/unsupported-types` | the image runs on every type of its architecture again |
+//! | `POST /__sim/images/{id}/boot-mode` `{"boot_mode"}` | the image boots `BIOS`, `UEFI` or `UEFI-Preferred` (DescribeImages' `BootMode`; RunInstances compares it with the type's) |
+//! | `POST /__sim/instance-types/{id}/out-of-stock`, `DELETE …/out-of-stock` | RunInstances refuses the type with `OperationDenied.NoStock`, or takes it again |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
@@ -92,6 +94,8 @@ pub struct ImageView {
     pub snapshot_ids: Vec<String>,
     /// Its tags.
     pub tags: Vec<(String, String)>,
+    /// `BIOS`, `UEFI` or `UEFI-Preferred`.
+    pub boot_mode: String,
 }
 
 /// An instance of a scaling group as the admin interface shows it.
@@ -241,6 +245,7 @@ impl Admin {
                             .filter_map(|d| d.snapshot_id.clone())
                             .collect(),
                         tags: m.tags.clone(),
+                        boot_mode: ecs.boot_mode(m).to_owned(),
                     }
                 })
                 .collect(),
@@ -518,6 +523,28 @@ impl Admin {
             .restrict_image_types(id, instance_types)
     }
 
+    /// Sets the boot mode of the image `id`: `BIOS`, `UEFI` or `UEFI-Preferred` (an `arm64`
+    /// image `UEFI` only). Images boot `BIOS` by default (`arm64` ones `UEFI`); an image made
+    /// from one keeps its mode. `InvalidImageId.NotFound` for an unknown image, 400
+    /// `InvalidParameter` for another mode.
+    pub fn set_image_boot_mode(&self, id: &str, boot_mode: &str) -> Result<(), RpcError> {
+        self.state.region().ecs.set_image_boot_mode(id, boot_mode)
+    }
+
+    /// Marks the instance type `instance_type` (of the sim's catalogue) out of stock in every
+    /// zone, or in stock again: RunInstances refuses it with 403 `OperationDenied.NoStock`.
+    /// 400 `InvalidInstanceType.ValueNotSupported` for a type outside the catalogue.
+    pub fn set_out_of_stock(
+        &self,
+        instance_type: &str,
+        out_of_stock: bool,
+    ) -> Result<(), RpcError> {
+        self.state
+            .region()
+            .ecs
+            .set_out_of_stock(instance_type, out_of_stock)
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -590,6 +617,12 @@ struct Activity {
 #[serde(deny_unknown_fields)]
 struct UnsupportedTypes {
     instance_types: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BootMode {
+    boot_mode: String,
 }
 
 #[derive(Deserialize)]
@@ -723,6 +756,16 @@ pub async fn handle(
             }
             (&Method::DELETE, ["images", id, "unsupported-types"]) => {
                 done(admin.restrict_image_types(id, &[]))
+            }
+            (&Method::POST, ["images", id, "boot-mode"]) => {
+                let b: BootMode = parse(&body)?;
+                done(admin.set_image_boot_mode(id, &b.boot_mode))
+            }
+            (&Method::POST, ["instance-types", id, "out-of-stock"]) => {
+                done(admin.set_out_of_stock(id, true))
+            }
+            (&Method::DELETE, ["instance-types", id, "out-of-stock"]) => {
+                done(admin.set_out_of_stock(id, false))
             }
             (&Method::POST, ["images", "progress"]) => {
                 let p: ImageProgress = parse(&body)?;

@@ -236,3 +236,202 @@ pub fn instance_type_not_supported(instance_type: &str) -> RpcError {
         ),
     )
 }
+
+// DescribeInstanceTypes and RunInstances
+// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeinstancetypes>,
+// <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-runinstances>).
+
+/// 400 `InvalidParameter.MaxResults` (ECS's common error codes): `MaxResults` outside its range.
+pub fn max_results_invalid(value: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidParameter.MaxResults",
+        format!(
+            "The specified parameter MaxResults is not valid. \"{}\" is not an integer from 1 to 1600.",
+            crate::params::truncate(value, 40)
+        ),
+    )
+}
+
+/// 400 `DryRunOperation`: every check of a dry run of a single-instance operation
+/// (StopInstance, StartInstance) or of RunInstances passed.
+pub fn dry_run_operation() -> RpcError {
+    RpcError::bad_request(
+        "DryRunOperation",
+        "Request validation has been passed with DryRun flag set.",
+    )
+}
+
+/// 400 `OperationDenied` ("The current user does not support this operation."): RunInstances
+/// without `DryRun`, which the sim answers only as a dry run.
+pub fn launch_not_supported() -> RpcError {
+    RpcError::bad_request(
+        "OperationDenied",
+        "The current user does not support this operation: the sim launches no instances; \
+         RunInstances is answered with DryRun=true only.",
+    )
+}
+
+/// 404 `InvalidLaunchTemplate.NotFound`: the sim holds no launch templates.
+pub fn launch_template_not_found() -> RpcError {
+    RpcError::not_found(
+        "InvalidLaunchTemplate.NotFound",
+        "The specified launch template does not exist: the sim holds no launch templates.",
+    )
+}
+
+/// 403 `OperationDenied.ImageNotValid`: an image that is not Available.
+pub fn image_not_valid(id: &str, status: &str) -> RpcError {
+    RpcError::forbidden(
+        "OperationDenied.ImageNotValid",
+        format!(
+            "The specified image \"{id}\" is {status}: only an Available image launches instances."
+        ),
+    )
+}
+
+/// 403 `ImageNotSupportInstanceType`: the image does not run on the type (its architecture,
+/// or the admin interface's restriction).
+pub fn image_not_support_instance_type(image_id: &str, instance_type: &str) -> RpcError {
+    RpcError::forbidden(
+        "ImageNotSupportInstanceType",
+        format!(
+            "The specified image does not support the specified InstanceType: {image_id} on {instance_type}."
+        ),
+    )
+}
+
+/// 400 `InvalidParameter.Conflict` ("The specified image does not support the specified
+/// instance type."): the type cannot boot the image's boot mode.
+pub fn boot_mode_not_supported(
+    image_id: &str,
+    boot_mode: &str,
+    instance_type: &str,
+    type_modes: &[&str],
+) -> RpcError {
+    RpcError::bad_request(
+        "InvalidParameter.Conflict",
+        format!(
+            "The specified image does not support the specified instance type: {image_id} boots {boot_mode}, \
+             {instance_type} supports {}.",
+            type_modes.join(" and ")
+        ),
+    )
+}
+
+/// 403 `OperationDenied.NoStock`: the admin interface marked the type out of stock.
+pub fn no_stock() -> RpcError {
+    RpcError::forbidden(
+        "OperationDenied.NoStock",
+        "The resource is out of stock in the specified zone. Please try other types, or choose other regions and zones.",
+    )
+}
+
+/// 404 `InvalidSystemDiskSize.LessThanImageSize`.
+pub fn system_disk_less_than_image(size: u32, image_size: u32) -> RpcError {
+    RpcError::not_found(
+        "InvalidSystemDiskSize.LessThanImageSize",
+        format!(
+            "The specified parameter SystemDisk.Size is less than the image size: {size} GiB < {image_size} GiB."
+        ),
+    )
+}
+
+/// 404 `InvalidSystemDiskSize.LessThanMinSize`.
+pub fn system_disk_less_than_min(size: i64, min: u32) -> RpcError {
+    RpcError::not_found(
+        "InvalidSystemDiskSize.LessThanMinSize",
+        format!(
+            "The specified parameter SystemDisk.Size is less than the min size: {size} GiB < {min} GiB."
+        ),
+    )
+}
+
+/// 403 `InvalidDisk.SystemDiskSize`: above the category's largest system disk.
+pub fn system_disk_too_large(size: i64, max: u32) -> RpcError {
+    RpcError::forbidden(
+        "InvalidDisk.SystemDiskSize",
+        format!("The specified SystemDiskSize beyond the permitted range: {size} GiB > {max} GiB."),
+    )
+}
+
+/// 400 `InvalidSystemDiskSize.ValueNotSupported`: not a whole number of GiB.
+pub fn system_disk_size_malformed(value: &str) -> RpcError {
+    RpcError::bad_request(
+        "InvalidSystemDiskSize.ValueNotSupported",
+        format!(
+            "The specified SystemDisk.Size \"{}\" is not valid.",
+            crate::params::truncate(value, 40)
+        ),
+    )
+}
+
+/// 400 `InvalidSystemDiskCategory.ValueNotSupported`.
+pub fn system_disk_category_invalid() -> RpcError {
+    RpcError::bad_request(
+        "InvalidSystemDiskCategory.ValueNotSupported",
+        "The specified parameter \"SystemDisk.Category\" is not valid.",
+    )
+}
+
+/// 403 `InvalidDiskCategory.NotSupported`: `cloud_essd_entry` on a type outside `ecs.u1` and
+/// `ecs.e`.
+pub fn disk_category_not_supported(category: &str, instance_type: &str) -> RpcError {
+    RpcError::forbidden(
+        "InvalidDiskCategory.NotSupported",
+        format!(
+            "The specified disk category is not support the specified instance type: {category} on {instance_type}."
+        ),
+    )
+}
+
+/// 403 `InvalidParam.Amount`: `Amount` outside 1 to 100.
+pub fn amount_invalid(value: &str) -> RpcError {
+    RpcError::forbidden(
+        "InvalidParam.Amount",
+        format!(
+            "The specified Amount \"{}\" is not valid: 1 to 100.",
+            crate::params::truncate(value, 40)
+        ),
+    )
+}
+
+/// 400 `InvalidMinAmount.Malformed`.
+pub fn min_amount_invalid() -> RpcError {
+    RpcError::bad_request(
+        "InvalidMinAmount.Malformed",
+        "The specified parameter MinAmount is not valid.",
+    )
+}
+
+/// 404 `InvalidSecurityGroupId.NotFound`: not a security group id.
+pub fn security_group_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidSecurityGroupId.NotFound",
+        format!(
+            "The SecurityGroupId provided does not exist in our records: \"{}\".",
+            crate::params::truncate(id, 64)
+        ),
+    )
+}
+
+/// 404 `InvalidVSwitchId.NotFound`: not a vSwitch id.
+pub fn vswitch_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidVSwitchId.NotFound",
+        format!(
+            "Specified virtual switch does not exist: \"{}\".",
+            crate::params::truncate(id, 64)
+        ),
+    )
+}
+
+/// 404 `InvalidZoneId.NotFound`: not a zone of the sim's region.
+pub fn zone_not_found(id: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidZoneId.NotFound",
+        format!(
+            "The specified zoneId does not exist: \"{}\".",
+            crate::params::truncate(id, 64)
+        ),
+    )
+}

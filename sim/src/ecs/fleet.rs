@@ -294,14 +294,6 @@ fn dry_run_success() -> RpcError {
     )
 }
 
-/// A passed dry run of a single-instance operation.
-fn dry_run_operation() -> RpcError {
-    RpcError::bad_request(
-        "DryRunOperation",
-        "Request validation has been passed with DryRun flag set.",
-    )
-}
-
 /// StopInstances and StartInstances: the batch, checked all together or each on its own.
 fn batch(
     ecs: &mut Ecs,
@@ -381,7 +373,7 @@ pub fn stop_instance(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcE
     p.bool("ForceStop", false)?;
     ecs.check_stop(id)?;
     if p.bool("DryRun", false)? {
-        return Err(dry_run_operation());
+        return Err(errors::dry_run_operation());
     }
     ecs.stop(id, &mode, ctx.now);
     Ok(json!({}))
@@ -392,7 +384,7 @@ pub fn start_instance(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
     let id = p.required("InstanceId")?;
     ecs.check_start(id, ctx.now)?;
     if p.bool("DryRun", false)? {
-        return Err(dry_run_operation());
+        return Err(errors::dry_run_operation());
     }
     ecs.start(id, ctx.now);
     Ok(json!({}))
@@ -400,7 +392,7 @@ pub fn start_instance(ecs: &mut Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
 
 /// The password rule: 8 to 30 characters, with at least three of upper-case letters,
 /// lower-case letters, digits and the documented special characters.
-fn password_ok(password: &str) -> bool {
+pub(super) fn password_ok(password: &str) -> bool {
     const SPECIAL: &str = "()`~!@#$%^&*-_+=|{}[]:;'<>,.?/";
     let len = password.chars().count();
     if !(8..=30).contains(&len) || !password.chars().all(|c| c.is_ascii_graphic()) {

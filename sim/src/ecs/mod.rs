@@ -1,5 +1,5 @@
-//! ECS (API version 2014-05-26): instances, disks, snapshots, images, their tags, and the
-//! instance types an image runs on.
+//! ECS (API version 2014-05-26): instances, disks, snapshots, images, their tags, the
+//! instance types an image runs on, and RunInstances' dry run.
 //!
 //! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources
 //! and enforces the rules, [`errors`] names the cloud's error codes.
@@ -7,6 +7,7 @@
 pub mod assistant;
 pub mod errors;
 pub mod fleet;
+pub mod launch;
 pub mod protocol;
 pub mod state;
 pub mod tags;
@@ -43,6 +44,8 @@ pub const ACTIONS: &[&str] = &[
     "UntagResources",
     "ListTagResources",
     "DescribeImageSupportInstanceTypes",
+    "DescribeInstanceTypes",
+    "RunInstances",
 ];
 
 /// Runs `action`; `None` if ECS has no such action.
@@ -74,6 +77,8 @@ pub fn handle(
         "DescribeImageSupportInstanceTypes" => {
             types::describe_image_support_instance_types(ecs, p, ctx)
         }
+        "DescribeInstanceTypes" => types::describe_instance_types(p, ctx),
+        "RunInstances" => launch::run_instances(ecs, p, ctx),
         _ => return None,
     })
 }

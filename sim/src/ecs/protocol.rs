@@ -421,6 +421,7 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
                 "OSName": m.platform,
                 "Platform": m.platform,
                 "Architecture": m.architecture,
+                "BootMode": ecs.boot_mode(m),
                 "IsCopied": false,
                 "IsSelfShared": "False",
                 "IsSubscribed": false,

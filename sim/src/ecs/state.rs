@@ -4,7 +4,7 @@
 //! and when they will be ready, and their status and progress are computed from the sim's
 //! clock whenever someone looks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -337,6 +337,13 @@ pub struct Ecs {
     /// The tags of instances and disks, by (`ResourceType`, id), in the order they were
     /// added (snapshots and images hold their own).
     pub tag_book: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// Boot modes set by the admin interface (or inherited by an image made from such an
+    /// image): image id → `BIOS`, `UEFI` or `UEFI-Preferred`. Other images boot in their
+    /// architecture's default ([`Ecs::boot_mode`]).
+    pub boot_modes: BTreeMap<String, String>,
+    /// Instance types the admin interface marked out of stock: RunInstances refuses them
+    /// with `OperationDenied.NoStock`.
+    pub out_of_stock: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -545,6 +552,8 @@ impl Ecs {
             "Others Linux".to_owned(),
             "x86_64".to_owned(),
         );
+        // The boot mode set on the image the new one comes from, which it keeps.
+        let mut boot_mode: Option<String> = None;
         if let Some(instance_id) = &req.instance_id {
             let instance = self.instance(instance_id)?.clone();
             if !matches!(
@@ -562,6 +571,7 @@ impl Ecs {
                     source.platform.clone(),
                     source.architecture.clone(),
                 );
+                boot_mode = self.boot_modes.get(&source.image_id).cloned();
             }
             let mut disks: Vec<Disk> = self
                 .disks
@@ -666,6 +676,7 @@ impl Ecs {
                             origin.platform.clone(),
                             origin.architecture.clone(),
                         );
+                        boot_mode = self.boot_modes.get(&origin.image_id).cloned();
                     }
                 }
                 mappings.push(DiskMapping {
@@ -705,6 +716,9 @@ impl Ecs {
             tags: req.tags.clone(),
             profile: self.image_profile,
         });
+        if let Some(mode) = boot_mode {
+            self.boot_modes.insert(id.clone(), mode);
+        }
         self.token_remember("CreateImage", req.client_token.as_deref(), fingerprint, &id);
         Ok(id)
     }
@@ -727,6 +741,7 @@ impl Ecs {
             ));
         }
         self.images.remove(pos);
+        self.boot_modes.remove(image_id);
         Ok(())
     }
 

@@ -394,7 +394,7 @@ fn tag_matches(p: &Params) -> Result<Vec<(&str, Option<&str>)>, RpcError> {
 }
 
 /// The offset a `NextToken` stands for (the sim's tokens are 32 hexadecimal digits).
-fn offset_of(token: &str) -> Result<usize, RpcError> {
+pub(super) fn offset_of(token: &str) -> Result<usize, RpcError> {
     (token.len() == 32)
         .then(|| u128::from_str_radix(token, 16).ok())
         .flatten()
