@@ -9,10 +9,14 @@ use serde::{Deserialize, Serialize};
 
 mod assistant;
 mod image_types;
+mod instance_types;
+mod launch;
 mod power;
 mod tags;
 pub use assistant::*;
 pub use image_types::*;
+pub use instance_types::*;
+pub use launch::*;
 pub use power::*;
 pub use tags::*;
 
@@ -830,8 +834,11 @@ pub struct Image {
     pub os_type: String,
     /// `Architecture`.
     pub architecture: String,
-    /// `Platform`.
+    /// `Platform`, e.g. `Ubuntu`, `CentOS`, `Windows Server 2022`.
     pub platform: String,
+    /// `BootMode`: `BIOS`, `UEFI` or `UEFI-Preferred` (dual boot); empty when the answer
+    /// has none (the cloud's default for an imported image is `BIOS`, `UEFI` for `arm64`).
+    pub boot_mode: String,
     /// `Usage`.
     pub usage: String,
     /// `DiskDeviceMappings`.
@@ -1232,7 +1239,7 @@ mod tests {
         let body = r#"{"RequestId":"R1","RegionId":"cn-hangzhou","TotalCount":1,"PageNumber":1,"PageSize":10,
           "Images":{"Image":[{"ImageId":"m-1","ImageName":"web","Status":"Creating","Progress":"45%",
             "CreationTime":"2019-11-15T06:07:05Z","Size":60,"ImageOwnerAlias":"self","OSType":"linux",
-            "SomethingNew":{"x":1},
+            "Platform":"Ubuntu","BootMode":"UEFI-Preferred","SomethingNew":{"x":1},
             "DiskDeviceMappings":{"DiskDeviceMapping":[{"Device":"/dev/xvda","Type":"system","SnapshotId":"s-1","Size":"60"}]},
             "Tags":{"Tag":[{"TagKey":"team","TagValue":"web"}]}}]}}"#;
         let r: DescribeImagesResponse = serde_json::from_str(body).expect("parses");
@@ -1241,6 +1248,10 @@ mod tests {
         assert_eq!(img.status, ImageStatus::Creating);
         assert_eq!(img.progress_percent(), Some(45));
         assert_eq!(img.os_type, "linux");
+        assert_eq!(
+            (img.platform.as_str(), img.boot_mode.as_str()),
+            ("Ubuntu", "UEFI-Preferred")
+        );
         assert_eq!(img.size, 60);
         let m = &img.disk_device_mappings.disk_device_mapping[0];
         assert_eq!((m.disk_type, m.size.as_str()), (DiskType::System, "60"));
@@ -1261,6 +1272,7 @@ mod tests {
                 .expect("parses");
         assert_eq!(r.images.image[0].status, ImageStatus::Unknown);
         assert_eq!(r.images.image[0].description, "");
+        assert_eq!(r.images.image[0].boot_mode, "");
     }
 
     #[test]
