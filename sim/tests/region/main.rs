@@ -7,6 +7,7 @@ mod ecs;
 mod ess;
 mod fleet;
 mod fuzz;
+mod launch;
 mod refresh;
 mod security;
 mod sts;
