@@ -31,9 +31,11 @@ from aliyunsdkecs.request.v20140526 import (
     DescribeSnapshotsRequest,
     DescribeInvocationResultsRequest,
     DescribeImageSupportInstanceTypesRequest,
+    DescribeInstanceTypesRequest,
     ListTagResourcesRequest,
     ReplaceSystemDiskRequest,
     RunCommandRequest,
+    RunInstancesRequest,
     StartInstanceRequest,
     StartInstancesRequest,
     StopInstanceRequest,
@@ -360,6 +362,7 @@ def main():
 
     tags_conformance(running["InstanceId"], stopped["InstanceId"])
     image_types_conformance()
+    launch_conformance()
     slb_conformance()
     fleet_conformance()
 
@@ -546,6 +549,111 @@ def image_types_conformance():
     err = error_of(c, support(action_type="Reinstall"))
     check(err is not None and err[:2] == (404, "InvalidUsage"),
           "DescribeImageSupportInstanceTypes: an unknown ActionType is InvalidUsage (404)")
+
+
+def launch_conformance():
+    """DescribeInstanceTypes (architecture, boot modes, NVMe, paging) and RunInstances as a
+    dry run: DryRunOperation when a launch would pass, the documented error when not."""
+    c = client()
+    image = "ubuntu_22_04_x64_20G_alibase_20240101.vhd"
+
+    def types(ids=None, max_results=None, next_token=None):
+        req = DescribeInstanceTypesRequest.DescribeInstanceTypesRequest()
+        if ids:
+            req.set_InstanceTypess(ids)
+        if max_results is not None:
+            req.set_MaxResults(max_results)
+        if next_token:
+            req.set_NextToken(next_token)
+        return req
+
+    out = call(c, types(["ecs.g7.large", "ecs.g8y.large", "ecs.g8i.large"]))
+    found = {t["InstanceTypeId"]: t for t in out["InstanceTypes"]["InstanceType"]}
+    g7, g8y, g8i = found.get("ecs.g7.large"), found.get("ecs.g8y.large"), found.get("ecs.g8i.large")
+    check(set(found) == {"ecs.g7.large", "ecs.g8y.large", "ecs.g8i.large"} and out["NextToken"] == ""
+          and (g7["InstanceTypeFamily"], g7["CpuCoreCount"], g7["MemorySize"]) == ("ecs.g7", 2, 8)
+          and isinstance(g7["MemorySize"], float),
+          "DescribeInstanceTypes (InstanceTypes.N): InstanceTypes.InstanceType[] with InstanceTypeId, "
+          "InstanceTypeFamily, CpuCoreCount, MemorySize in GiB")
+    check((g7["CpuArchitecture"], g7["SupportedBootModes"]["SupportedBootMode"], g7["NvmeSupport"])
+          == ("X86", ["BIOS", "UEFI"], "unsupported")
+          and (g8y["CpuArchitecture"], g8y["SupportedBootModes"]["SupportedBootMode"], g8y["NvmeSupport"])
+          == ("ARM", ["UEFI"], "required")
+          and (g8i["CpuArchitecture"], g8i["SupportedBootModes"]["SupportedBootMode"]) == ("X86", ["UEFI"]),
+          "DescribeInstanceTypes: CpuArchitecture, SupportedBootModes.SupportedBootMode[], NvmeSupport")
+    every = call(c, types())["InstanceTypes"]["InstanceType"]
+    paged, token = [], None
+    for _ in range(20):
+        page = call(c, types(max_results=4, next_token=token))
+        paged += page["InstanceTypes"]["InstanceType"]
+        token = page["NextToken"]
+        if not token:
+            break
+    check(len(every) > 4 and [t["InstanceTypeId"] for t in paged] == [t["InstanceTypeId"] for t in every],
+          "DescribeInstanceTypes pages with MaxResults and NextToken, NextToken empty on the last page")
+    err = error_of(c, types(max_results=0))
+    check(err is not None and err[:2] == (400, "InvalidParameter.MaxResults"),
+          "DescribeInstanceTypes: MaxResults 0 is InvalidParameter.MaxResults (400)")
+
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image)
+    check(call(c, req)["Images"]["Image"][0]["BootMode"] == "BIOS", "DescribeImages: BootMode")
+
+    def run(image_id=image, instance_type="ecs.g7.large", size=40, dry_run=True):
+        req = RunInstancesRequest.RunInstancesRequest()
+        req.set_ImageId(image_id)
+        req.set_InstanceType(instance_type)
+        req.set_SecurityGroupId("sg-bp1simdemo0000001")
+        req.set_VSwitchId("vsw-bp1simdemo0000001")
+        req.set_ZoneId(f"{REGION}-h")
+        req.set_SystemDiskCategory("cloud_essd")
+        if size is not None:
+            req.set_SystemDiskSize(size)
+        req.set_Amount(2)
+        if dry_run:
+            req.set_DryRun(True)
+        return req
+
+    err = error_of(c, run())
+    check(err is not None and err[:2] == (400, "DryRunOperation")
+          and err[2] == "Request validation has been passed with DryRun flag set.",
+          "RunInstances (DryRun): a launch that would pass is DryRunOperation (400)")
+    err = error_of(c, run(image_id="m-doesnotexist"))
+    check(err is not None and err[:2] == (404, "InvalidImageId.NotFound"),
+          "RunInstances (DryRun): an unknown image is InvalidImageId.NotFound (404)")
+    err = error_of(c, run(instance_type="ecs.g8y.large"))
+    check(err is not None and err[:2] == (403, "ImageNotSupportInstanceType"),
+          "RunInstances (DryRun): an x86_64 image on an ARM type is ImageNotSupportInstanceType (403)")
+    err = error_of(c, run(instance_type="ecs.g8i.large"))
+    check(err is not None and err[:2] == (400, "InvalidParameter.Conflict"),
+          "RunInstances (DryRun): a BIOS image on a UEFI-only type is InvalidParameter.Conflict (400)")
+    admin_post(f"images/{image}/boot-mode", {"boot_mode": "UEFI-Preferred"})
+    try:
+        err = error_of(c, run(instance_type="ecs.g8i.large"))
+    finally:
+        admin_post(f"images/{image}/boot-mode", {"boot_mode": "BIOS"})
+    check(err is not None and err[:2] == (400, "DryRunOperation"),
+          "RunInstances (DryRun): a dual-boot (UEFI-Preferred) image boots on it")
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageName("conformance-image-1")
+    made = call(c, req)["Images"]["Image"][0]
+    err = error_of(c, run(image_id=made["ImageId"], size=made["Size"] - 10))
+    check(err is not None and err[:2] == (404, "InvalidSystemDiskSize.LessThanImageSize"),
+          "RunInstances (DryRun): a system disk smaller than the image is "
+          "InvalidSystemDiskSize.LessThanImageSize (404)")
+    err = error_of(c, run(size=19))
+    check(err is not None and err[:2] == (404, "InvalidSystemDiskSize.LessThanMinSize"),
+          "RunInstances (DryRun): SystemDisk.Size below 20 GiB is InvalidSystemDiskSize.LessThanMinSize (404)")
+    admin_post("instance-types/ecs.g7.large/out-of-stock")
+    try:
+        err = error_of(c, run())
+    finally:
+        admin_post("instance-types/ecs.g7.large/out-of-stock", method="DELETE")
+    check(err is not None and err[:2] == (403, "OperationDenied.NoStock"),
+          "RunInstances (DryRun): a type out of stock is OperationDenied.NoStock (403)")
+    err = error_of(c, run(dry_run=False))
+    check(err is not None and err[:2] == (400, "OperationDenied"),
+          "RunInstances without DryRun: the sim launches nothing (OperationDenied, 400)")
 
 
 def fleet_conformance():

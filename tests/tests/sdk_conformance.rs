@@ -1,7 +1,7 @@
 //! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts, -slb), unmodified, against
-//! the sim started in-process: every operation the sim implements (ECS tags and the instance
-//! types an image supports among them), STS credentials, and a
-//! wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
+//! the sim started in-process: every operation the sim implements (ECS tags, the instance
+//! types an image supports, DescribeInstanceTypes and RunInstances' dry run among them), STS
+//! credentials, and a wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
 
 use reimage_e2e::run_python_against;
@@ -33,6 +33,11 @@ async fn official_sdks_conform_to_the_sim() {
         out.contains("ok: UntagResources (All) removes every tag")
             && out.contains("ok: DescribeImageSupportInstanceTypes: an unknown ActionType"),
         "the tag and instance-type checks ran to the end: {out}"
+    );
+    assert!(
+        out.contains("ok: DescribeInstanceTypes: MaxResults 0")
+            && out.contains("ok: RunInstances without DryRun: the sim launches nothing"),
+        "the launch checks ran to the end: {out}"
     );
 
     // What the SDK did is what the sim holds.
@@ -83,6 +88,8 @@ async fn official_sdks_conform_to_the_sim() {
         "UntagResources",
         "ListTagResources",
         "DescribeImageSupportInstanceTypes",
+        "DescribeInstanceTypes",
+        "RunInstances",
     ] {
         assert!(
             calls.get(action).copied().unwrap_or(0) > 0,
