@@ -758,8 +758,8 @@ impl Fleet for Crashing {
     fn set_weights<'a>(&'a self, weights: &'a [BackendWeight]) -> CloudFuture<'a, ()> {
         self.guard(self.inner.set_weights(weights))
     }
-    fn image_instance_types<'a>(&'a self, m: &'a str) -> CloudFuture<'a, Vec<String>> {
-        self.guard(self.inner.image_instance_types(m))
+    fn image_instance_types<'a>(&'a self, m: &'a str, r: bool) -> CloudFuture<'a, Vec<String>> {
+        self.guard(self.inner.image_instance_types(m, r))
     }
     fn tag_instances<'a>(
         &'a self,
@@ -1871,4 +1871,124 @@ async fn a_rollback_that_fails_quarantines_what_it_left_in_standby_and_resumes_t
     assert_eq!(last.quarantined, std::slice::from_ref(canary));
     let progress = Progress::of(&last).unwrap();
     assert_eq!(progress.instances[0].state, InstanceState::Quarantined);
+}
+
+#[tokio::test]
+async fn a_breach_after_ess_finished_is_put_back_by_a_second_refresh() {
+    // One batch: ESS replaces both instances and puts the image into the configuration
+    // before the new instances can be gated.
+    let rig = rig(seed(2, 2)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            max_unavailable: Amount::Count(2),
+            min_in_service: Some(0),
+            ..refresh_spec()
+        })
+        .await
+        .unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    assert!(matches!(outcome, Outcome::RolledBack { .. }), "{outcome:?}");
+    let now = group_images(&rig);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.iter().all(|(_, m)| m == UBUNTU), "{now:?}");
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        UBUNTU,
+        "the second refresh put the previous image back into the configuration"
+    );
+    rig.assert_group_at_rest();
+    let statuses: Vec<String> = rig
+        .sim
+        .admin()
+        .sim_state()
+        .region()
+        .ess
+        .refreshes
+        .iter()
+        .map(|r| r.status.as_str().to_owned())
+        .collect();
+    assert_eq!(statuses, ["Successful", "Successful"]);
+}
+
+#[tokio::test]
+async fn a_refresh_leaves_standby_and_protected_instances_alone_and_gates_only_new_ones() {
+    let mut seed = seed(6, 6);
+    for (m, state) in seed
+        .scaling_instances
+        .iter_mut()
+        .filter(|m| m.instance_id == fleet_ids()[4] || m.instance_id == fleet_ids()[5])
+        .zip(["Standby", "Protected"])
+    {
+        m.lifecycle_state = state.to_owned();
+    }
+    let rig = rig(seed).await;
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(refresh_spec()).await.unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    for left in &fleet_ids()[4..] {
+        assert_eq!(rig.image_of(left), UBUNTU, "{left} left alone");
+    }
+    let last = rollouts.latest(&id).await.unwrap();
+    assert_eq!(last.moved.len(), 4, "{:?}", last.moved);
+    assert_eq!(last.replaced.len(), 4, "{:?}", last.replaced);
+}
+
+#[tokio::test]
+async fn a_cancel_after_a_lost_start_answer_finds_the_refresh_and_cancels_it() {
+    let rig = rig(seed(4, 4)).await;
+    // Crash right after StartInstanceRefresh answered: the record still says Start.
+    let calls_before_start = {
+        let counting = Crashing::new(rig.cloud.clone(), 0, false);
+        let probe = rig.rollouts_over(counting.clone(), rig.store.clone());
+        let id = probe.start(refresh_spec()).await.unwrap();
+        loop {
+            probe.advance(&id).await.unwrap();
+            let latest = probe.latest(&id).await.unwrap();
+            if matches!(&latest.phase, Some(Phase::Refresh(w)) if w.task_id.is_some()) {
+                break;
+            }
+        }
+        counting.seen.load(Ordering::SeqCst)
+    };
+    let rig = rig_again_with(seed(4, 4)).await;
+    let doomed = rig.rollouts_over(
+        Crashing::new(rig.cloud.clone(), calls_before_start, true),
+        rig.store.clone(),
+    );
+    let id = doomed.start(refresh_spec()).await.unwrap();
+    let run = {
+        let id = id.clone();
+        tokio::spawn(async move {
+            loop {
+                doomed.advance(&id).await.expect("advance");
+            }
+        })
+    };
+    assert!(run.await.is_err(), "crashed after the start");
+    let rollouts = rig.rollouts();
+    rollouts.request_cancel(&id).await.unwrap();
+    let outcome = rig.drive(&rollouts, &id, |_| {}).await;
+    assert!(matches!(outcome, Outcome::Cancelled { .. }), "{outcome:?}");
+    let statuses: Vec<String> = rig
+        .sim
+        .admin()
+        .sim_state()
+        .region()
+        .ess
+        .refreshes
+        .iter()
+        .map(|r| r.status.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["Cancelled"],
+        "the refresh was found and cancelled"
+    );
+}
+
+async fn rig_again_with(seed: Seed) -> Rig {
+    rig(seed).await
 }

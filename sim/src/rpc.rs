@@ -406,6 +406,13 @@ pub fn authenticate_v3(
             return Err(incomplete(format!("the header {name} is not signed.")));
         }
     }
+    // The content type decides whether the body's parameters count: a body must come with a
+    // signed one.
+    if request.body_sha256 != acs3::hex_sha256(b"") && !signed.contains(&"content-type") {
+        return Err(incomplete(
+            "a request with a body must sign its content-type header.".to_owned(),
+        ));
+    }
     for name in [
         "host",
         "x-acs-action",

@@ -36,11 +36,6 @@ pub const LB_LOOKS: u32 = 3;
 /// action add, an instance while the fleet is half moved. The health check stays on.
 pub const SUSPENDED: [&str; 3] = ["ScaleIn", "ScaleOut", "ScheduledAction"];
 
-/// The weight ExitStandby gives an instance in the group's load balancers: "the weight of
-/// the instance is reset to 50"
-/// (<https://www.alibabacloud.com/help/en/auto-scaling/developer-reference/api-ess-2014-08-28-exitstandby>).
-pub const EXIT_STANDBY_WEIGHT: u32 = 50;
-
 /// The tag a failed rollback puts on the instances it leaves in Standby; its value is the
 /// rollout's id.
 pub const QUARANTINE_TAG: &str = "reimage:quarantined";
@@ -265,6 +260,24 @@ pub fn validate_spec(spec: &RolloutSpec) -> Result<(), String> {
             return Err(
                 "the refresh strategy leaves Standby and Protected instances alone: \
                  --standby include and --protected include need the in-place strategy"
+                    .to_owned(),
+            );
+        }
+        // ESS ends a checkpoint's pause on its own after CheckpointPauseTime (48 hours at
+        // most): every wait of reimage's at one must end well before.
+        if spec.on_failure == OnFailure::Pause {
+            return Err(
+                "the refresh strategy cannot hold a failure (ESS would go on after 48 hours): \
+                 --on-failure pause needs the in-place strategy"
+                    .to_owned(),
+            );
+        }
+        if spec.checkpoint_pause_seconds.unwrap_or(0) > 86_400
+            || spec.gate_timeout_seconds + spec.bake_seconds > 86_400
+        {
+            return Err(
+                "the refresh strategy waits at most 86400 s (a day) at a checkpoint: \
+                 --checkpoint-pause-seconds, and --gate-timeout-seconds with --bake-seconds"
                     .to_owned(),
             );
         }
@@ -1435,7 +1448,17 @@ impl Rollouts {
                 },
                 None => (None, None, None),
             };
-        let supported_types = self.fleet.image_instance_types(&spec.image_id).await?;
+        let launch_types = self
+            .fleet
+            .image_instance_types(&spec.image_id, false)
+            .await?;
+        let supported_types = if spec.strategy == Strategy::InPlace {
+            self.fleet
+                .image_instance_types(&spec.image_id, true)
+                .await?
+        } else {
+            Vec::new()
+        };
         Ok(Facts {
             members,
             instances,
@@ -1448,6 +1471,7 @@ impl Rollouts {
             key_pair_name,
             vserver_load_balancers: group.vserver_load_balancer_ids,
             supported_types,
+            launch_types,
             configuration_launch,
         })
     }
@@ -1479,6 +1503,7 @@ impl Rollouts {
                 since: now,
                 gate: None,
                 baked: false,
+                reverse: false,
             };
             return Ok(RolloutRecord {
                 plan: Some(plan),
@@ -1977,15 +2002,13 @@ impl Rollouts {
                 if !protected.is_empty() {
                     self.fleet.set_protection(&group, &protected, true).await?;
                 }
-                // ExitStandby set weights of its own: each returns to what it was (a weight
-                // that was what ExitStandby sets needs no call).
+                // ExitStandby set weights of its own (50, or the configuration's
+                // LoadBalancerWeight, or a vServer group's attach weight): each returns to
+                // what it was.
                 let restore: Vec<BackendWeight> = record
                     .weights
                     .iter()
                     .filter(|w| batch.instance_ids.contains(&w.server_id))
-                    .filter(|w| {
-                        !(returning.contains(&w.server_id) && w.weight == EXIT_STANDBY_WEIGHT)
-                    })
                     .cloned()
                     .collect();
                 if !restore.is_empty() {

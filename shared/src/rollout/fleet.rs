@@ -54,6 +54,8 @@ pub struct GroupMember {
     pub lifecycle_state: String,
     /// `Healthy` or `Unhealthy`.
     pub health_status: String,
+    /// `AutoCreated` or `Attached` (added by hand).
+    pub creation_type: String,
 }
 
 /// An instance, as ECS reports it.
@@ -145,8 +147,14 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     ) -> CloudFuture<'a, Vec<(String, FleetDisk)>>;
     /// Which of `image_ids` exist, with their status and architecture.
     fn images<'a>(&'a self, image_ids: &'a [String]) -> CloudFuture<'a, Vec<FleetImage>>;
-    /// DescribeImageSupportInstanceTypes: the instance types `image_id` runs on.
-    fn image_instance_types<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, Vec<String>>;
+    /// DescribeImageSupportInstanceTypes: the instance types `image_id` runs on, to launch
+    /// instances (`replace: false`, `ActionType=CreateEcs`) or to replace a system disk
+    /// (`replace: true`, `ActionType=ChangeOS`).
+    fn image_instance_types<'a>(
+        &'a self,
+        image_id: &'a str,
+        replace: bool,
+    ) -> CloudFuture<'a, Vec<String>>;
     /// The image a scaling configuration holds, and the key pair it logs instances in with.
     fn configuration<'a>(
         &'a self,
@@ -262,6 +270,7 @@ fn refresh_task(t: InstanceRefreshTask) -> RefreshTask {
         finished: t.finished_update_capacity,
         total: t.total_need_update_capacity,
         detail: t.detail,
+        image_id: t.desired_configuration.image_id,
     }
 }
 
@@ -278,6 +287,8 @@ pub struct RefreshTask {
     pub total: i64,
     /// Why it failed.
     pub detail: String,
+    /// `DesiredConfiguration.ImageId`.
+    pub image_id: String,
 }
 
 /// What a rollout asks of StartInstanceRefresh.
@@ -465,6 +476,7 @@ impl Fleet for AliyunCloud {
                     instance_id: m.instance_id,
                     lifecycle_state: m.lifecycle_state,
                     health_status: m.health_status,
+                    creation_type: m.creation_type,
                 })
                 .collect())
         })
@@ -498,6 +510,7 @@ impl Fleet for AliyunCloud {
                             instance_id: m.instance_id,
                             lifecycle_state: m.lifecycle_state,
                             health_status: m.health_status,
+                            creation_type: m.creation_type,
                         }),
                 );
             }
@@ -673,7 +686,11 @@ impl Fleet for AliyunCloud {
         })
     }
 
-    fn image_instance_types<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, Vec<String>> {
+    fn image_instance_types<'a>(
+        &'a self,
+        image_id: &'a str,
+        replace: bool,
+    ) -> CloudFuture<'a, Vec<String>> {
         Box::pin(async move {
             let answer = self
                 .client()
@@ -681,7 +698,11 @@ impl Fleet for AliyunCloud {
                 .describe_image_support_instance_types(
                     &crate::aliyun::ecs::DescribeImageSupportInstanceTypesRequest {
                         image_id: image_id.to_owned(),
-                        ..Default::default()
+                        action_type: Some(if replace {
+                            crate::aliyun::ecs::ImageActionType::ChangeOs
+                        } else {
+                            crate::aliyun::ecs::ImageActionType::CreateEcs
+                        }),
                     },
                 )
                 .await
@@ -947,7 +968,9 @@ impl Fleet for AliyunCloud {
                     max_healthy_percentage: Some(100),
                     checkpoints: request.checkpoints.clone(),
                     checkpoint_pause_minutes: Some(request.checkpoint_pause_minutes),
-                    skip_matching: Some(true),
+                    // ESS matches instances by configuration id, and every instance of the
+                    // active configuration matches it: all are replaced.
+                    skip_matching: Some(false),
                     client_token: Some(request.token.clone()),
                 })
                 .await

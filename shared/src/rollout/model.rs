@@ -536,6 +536,10 @@ pub struct RefreshWatch {
     /// Whether the canary's bake is over.
     #[serde(default)]
     pub baked: bool,
+    /// Whether `task_id` is the refresh that puts the previous image back (after ESS had
+    /// finished the forward one).
+    #[serde(default)]
+    pub reverse: bool,
 }
 
 /// A stage of a `refresh` rollout.

@@ -2,7 +2,7 @@
 //! which batches, and how many must stay in service; or why nothing may start.
 
 use super::fleet::{FleetImage, FleetInstance, GroupMember};
-use super::model::{Member, Membership, Plan, RolloutSpec};
+use super::model::{Member, Membership, Plan, RolloutSpec, Strategy};
 
 /// What the pre-flight read, for [`plan`].
 #[derive(Debug, Clone, Default)]
@@ -27,8 +27,11 @@ pub struct Facts {
     pub key_pair_name: Option<String>,
     /// The load balancers of the attached vServer groups.
     pub vserver_load_balancers: Vec<String>,
-    /// The instance types the target image runs on (DescribeImageSupportInstanceTypes).
+    /// The instance types the target image can replace a system disk on
+    /// (DescribeImageSupportInstanceTypes, `ChangeOS`); empty when unknown or not asked.
     pub supported_types: Vec<String>,
+    /// The instance types the target image launches on (`CreateEcs`); empty when unknown.
+    pub launch_types: Vec<String>,
     /// The active configuration's instance type and system disk size.
     pub configuration_launch: Option<(Option<String>, Option<u32>)>,
 }
@@ -103,9 +106,29 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
             gone.join(", ")
         ));
     }
-    // The image must run where each instance runs now: the same architecture as the image
-    // it has (an instance type runs one architecture).
-    if let Some(target) = &facts.target {
+    let in_place = spec.strategy == Strategy::InPlace;
+    // ESS's instance refresh leaves instances added by hand alone: they would stay on their
+    // image while the rollout says it moved the group.
+    let attached: Vec<&str> = members
+        .iter()
+        .filter(|m| {
+            facts
+                .members
+                .iter()
+                .any(|g| g.instance_id == m.instance_id && g.creation_type == "Attached")
+        })
+        .map(|m| m.instance_id.as_str())
+        .collect();
+    if !in_place && !attached.is_empty() {
+        refusals.push(format!(
+            "the refresh strategy leaves instances added by hand alone: {}; use the in-place strategy",
+            attached.join(", ")
+        ));
+    }
+    // In place, the image must run where each instance runs now: the same architecture as
+    // the image it has (an instance type runs one architecture). A refresh launches new
+    // instances of the configuration's type instead.
+    if let Some(target) = facts.target.as_ref().filter(|_| in_place) {
         let misfits: Vec<String> = members
             .iter()
             .filter_map(|m| {
@@ -133,8 +156,9 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
             ));
         }
     }
-    // The image must run on each instance's type, and on what the configuration launches
-    // (it gets the image); and fit the configuration's system disk.
+    // The image must run on each instance's type (in place), and on what the configuration
+    // launches (it gets the image); and fit the configuration's system disk. A list the cloud
+    // left empty says nothing.
     if let Some(target) = &facts.target {
         let unsupported: Vec<String> = members
             .iter()
@@ -143,7 +167,9 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
                     .instances
                     .iter()
                     .find(|i| i.instance_id == m.instance_id)?;
-                (!ecs.instance_type.is_empty()
+                (in_place
+                    && !ecs.instance_type.is_empty()
+                    && !facts.supported_types.is_empty()
                     && !facts.supported_types.contains(&ecs.instance_type))
                 .then(|| format!("{} ({})", m.instance_id, ecs.instance_type))
             })
@@ -158,7 +184,7 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         if let Some((instance_type, disk)) = &facts.configuration_launch {
             if let Some(t) = instance_type
                 .as_ref()
-                .filter(|t| !facts.supported_types.contains(t))
+                .filter(|t| !facts.launch_types.is_empty() && !facts.launch_types.contains(t))
             {
                 refusals.push(format!(
                     "image {} does not run on {t}, the instance type the group's configuration launches",
@@ -259,6 +285,7 @@ mod tests {
                     instance_id: format!("i-{i}"),
                     lifecycle_state: "InService".into(),
                     health_status: "Healthy".into(),
+                    creation_type: "AutoCreated".into(),
                 })
                 .collect(),
             instances: (0..n)
@@ -279,6 +306,7 @@ mod tests {
             key_pair_name: None,
             vserver_load_balancers: vec![],
             supported_types: vec!["ecs.g7.large".into()],
+            launch_types: vec!["ecs.g7.large".into()],
             configuration_launch: Some((Some("ecs.g7.large".into()), Some(40))),
         }
     }
@@ -389,6 +417,7 @@ mod tests {
             size: 60,
         });
         facts.supported_types = vec!["ecs.c7.large".into()];
+        facts.launch_types = vec!["ecs.c7.large".into()];
         let refused = plan(&RolloutSpec::new("asg-1", "m-new"), &facts).unwrap_err();
         assert_eq!(
             refused,
@@ -399,6 +428,7 @@ mod tests {
             ]
         );
         facts.supported_types = vec!["ecs.g7.large".into()];
+        facts.launch_types = vec!["ecs.g7.large".into()];
         facts.configuration_launch = Some((Some("ecs.g7.large".into()), Some(60)));
         assert!(plan(&RolloutSpec::new("asg-1", "m-new"), &facts).is_ok());
     }

@@ -30,7 +30,7 @@ const PAUSE_MINUTES: u32 = 2880;
 /// new instances, rounded down, so that the batch that reaches it is the one that ends
 /// there), and the operator's own.
 pub(super) fn checkpoints(plan: &Plan, operator: &[u8]) -> Vec<u32> {
-    let n = plan.members.len().max(1) as u32;
+    let n = replaced(plan);
     let b = plan.batch_size.max(1);
     let mut out: Vec<u32> = (1..)
         .map(|k: u32| (k * b * 100 / n).clamp(1, 100))
@@ -43,10 +43,17 @@ pub(super) fn checkpoints(plan: &Plan, operator: &[u8]) -> Vec<u32> {
     out
 }
 
-/// `MinHealthyPercentage` for `plan`: ESS takes down at most the plan's batch at a time.
+/// How many instances the refresh replaces: every one in service (`SkipMatching=false`),
+/// those on the image already included.
+fn replaced(plan: &Plan) -> u32 {
+    (plan.members.len() + plan.already_there.len()).max(1) as u32
+}
+
+/// `MinHealthyPercentage` for `plan`: ESS keeps at least all but the plan's batch in service,
+/// rounded up (a smaller batch, never a larger one).
 pub(super) fn min_healthy(plan: &Plan) -> u32 {
-    let n = plan.members.len().max(1) as u32;
-    100 * n.saturating_sub(plan.batch_size.max(1)) / n
+    let n = replaced(plan);
+    (100 * n.saturating_sub(plan.batch_size.max(1))).div_ceil(n)
 }
 
 impl Rollouts {
@@ -69,6 +76,27 @@ impl Rollouts {
             }),
             note,
         )
+    }
+
+    /// `watch` with its task: the recorded one, or, when StartInstanceRefresh's answer was
+    /// lost, the refresh at work on the group towards the rollout's image (the pre-flight
+    /// saw none, and the lease keeps other rollouts away). `None`: none was started.
+    async fn adopt(
+        &self,
+        record: &RolloutRecord,
+        watch: &RefreshWatch,
+    ) -> Step<Option<RefreshWatch>> {
+        if watch.task_id.is_some() {
+            return Ok(Some(watch.clone()));
+        }
+        let at_work = self.fleet.refreshes_at_work(&record.spec.group_id).await?;
+        Ok(at_work
+            .into_iter()
+            .find(|t| t.image_id == record.spec.image_id)
+            .map(|t| RefreshWatch {
+                task_id: Some(t.task_id),
+                ..watch.clone()
+            }))
     }
 
     /// The refresh's task, which must exist once started.
@@ -152,7 +180,8 @@ impl Rollouts {
                         let fresh: Vec<String> = members
                             .iter()
                             .filter(|m| {
-                                plan.member(&m.instance_id).is_none()
+                                m.lifecycle_state == "InService"
+                                    && plan.member(&m.instance_id).is_none()
                                     && !plan.already_there.contains(&m.instance_id)
                                     && !record.moved.contains(&m.instance_id)
                             })
@@ -188,6 +217,9 @@ impl Rollouts {
                         );
                         Ok(RolloutRecord {
                             replaced,
+                            // ESS put the image into the configuration when it succeeded.
+                            configuration_swapped: record.configuration_swapped
+                                || task.status == "Successful",
                             ..self.to(
                                 record,
                                 now,
@@ -298,19 +330,30 @@ impl Rollouts {
                 self.resume_refresh(record, &watch, now).await
             }
             RefreshStage::RollBack => {
+                let Some(watch) = self.adopt(record, &watch).await? else {
+                    return Ok(self.to(
+                        record,
+                        now,
+                        Phase::Resume,
+                        "no instance refresh to put back",
+                    ));
+                };
                 let (task_id, task) = self.task(record, &watch).await?;
                 match task.status.as_str() {
                     "Pending" | "InProgress" | "CheckpointPause" => {
                         self.fleet
                             .refresh_action(group, &task_id, RefreshAction::Suspend)
                             .await?;
-                        Ok(self.watch_to(
-                            record,
-                            &watch,
-                            RefreshStage::RollBack,
-                            now,
-                            format!("instance refresh {task_id} suspended"),
-                        ))
+                        Ok(RolloutRecord {
+                            due_at: poll,
+                            ..self.watch_to(
+                                record,
+                                &watch,
+                                RefreshStage::RollBack,
+                                now,
+                                format!("instance refresh {task_id} suspended"),
+                            )
+                        })
                     }
                     "Paused" | "Failed" | "Cancelled" => {
                         self.fleet
@@ -324,6 +367,42 @@ impl Rollouts {
                                 RefreshStage::WatchRollback,
                                 now,
                                 format!("instance refresh {task_id} rolling back"),
+                            )
+                        })
+                    }
+                    // ESS had finished: the refresh cannot be rolled back, and the
+                    // configuration holds the image. A second refresh puts the previous image
+                    // back, into the instances and the configuration alike.
+                    "Successful" if !watch.reverse => {
+                        let Some(previous) = plan.configuration_image.clone() else {
+                            return Err(Interrupt::Failed(format!(
+                                "instance refresh {task_id} had ended, and the configuration's previous image is unknown"
+                            )));
+                        };
+                        let request = RefreshRequest {
+                            group_id: group.clone(),
+                            image_id: previous.clone(),
+                            min_healthy_percentage: min_healthy(plan),
+                            checkpoints: vec![100],
+                            checkpoint_pause_minutes: PAUSE_MINUTES,
+                            token: self.token(record, "refresh-back"),
+                        };
+                        let back = self.fleet.start_refresh(&request).await?;
+                        Ok(RolloutRecord {
+                            due_at: poll,
+                            configuration_swapped: true,
+                            ..self.watch_to(
+                                record,
+                                &RefreshWatch {
+                                    task_id: Some(back.clone()),
+                                    reverse: true,
+                                    ..watch.clone()
+                                },
+                                RefreshStage::WatchRollback,
+                                now,
+                                format!(
+                                    "instance refresh {task_id} had ended: refresh {back} puts {previous} back"
+                                ),
                             )
                         })
                     }
@@ -341,19 +420,29 @@ impl Rollouts {
             }
             RefreshStage::WatchRollback => {
                 let (task_id, task) = self.task(record, &watch).await?;
+                let done = if watch.reverse {
+                    "Successful"
+                } else {
+                    "RollbackSuccessful"
+                };
                 match task.status.as_str() {
-                    "RollbackInProgress" => Ok(self.waiting(
-                        record,
-                        now,
-                        poll,
-                        format!("instance refresh {task_id} rolling back"),
-                    )),
-                    "RollbackSuccessful" => Ok(self.to(
-                        record,
-                        now,
-                        Phase::Resume,
-                        format!("instance refresh {task_id} rolled back"),
-                    )),
+                    "RollbackInProgress" | "Pending" | "InProgress" | "CheckpointPause" => Ok(self
+                        .waiting(
+                            record,
+                            now,
+                            poll,
+                            format!("instance refresh {task_id} rolling back"),
+                        )),
+                    status if status == done => Ok(RolloutRecord {
+                        // A reverse refresh put the previous image into the configuration.
+                        configuration_swapped: false,
+                        ..self.to(
+                            record,
+                            now,
+                            Phase::Resume,
+                            format!("instance refresh {task_id} rolled back"),
+                        )
+                    }),
                     other => {
                         let reason = format!(
                             "the rollback after \"{}\" failed: instance refresh {task_id} is {other}{}; \
@@ -374,9 +463,9 @@ impl Rollouts {
                 }
             }
             RefreshStage::Cancel => {
-                if watch.task_id.is_none() {
+                let Some(watch) = self.adopt(record, &watch).await? else {
                     return Ok(self.ended(record, now, Outcome::Cancelled { moved: Vec::new() }));
-                }
+                };
                 let (task_id, task) = self.task(record, &watch).await?;
                 match task.status.as_str() {
                     "Pending" | "InProgress" | "Paused" | "CheckpointPause" => {
@@ -513,15 +602,16 @@ impl Rollouts {
                 ..self.to(record, now, Phase::Resume, format!("pausing: {reason}"))
             };
         }
+        // Without a task id the start's answer may have been lost: the RollBack stage looks
+        // for the refresh before it concludes there is nothing to put back.
         let next = match watch {
-            Some(watch) if watch.task_id.is_some() => Phase::Refresh(RefreshWatch {
+            Some(watch) => Phase::Refresh(RefreshWatch {
                 stage: RefreshStage::RollBack,
                 since: now,
                 gate: None,
                 ..watch
             }),
-            // Nothing was started: nothing to put back.
-            _ => Phase::Resume,
+            None => Phase::Resume,
         };
         RolloutRecord {
             failure: Some(reason.clone()),
@@ -587,13 +677,24 @@ mod tests {
     }
 
     #[test]
-    fn the_healthy_floor_lets_one_batch_down() {
-        for (n, b) in [(6, 2), (100, 10), (7, 2), (3, 1), (1, 1)] {
-            let min = min_healthy(&plan(n, b));
-            // ESS keeps ceil(n × min / 100) in service: n − b at least.
-            let kept = (n as u32 * min).div_ceil(100);
-            assert!(kept <= n as u32 - b, "{n}/{b}: {min}% keeps {kept}");
-            assert!(kept + b >= n as u32 - 1, "{n}/{b}: {min}% keeps {kept}");
+    fn the_healthy_floor_never_lets_more_than_one_batch_down() {
+        for n in 1..400u32 {
+            for b in [1, 2, 3, 10, 25, 100].into_iter().filter(|b| *b <= n) {
+                let min = min_healthy(&plan(n as usize, b));
+                // Whether ESS rounds the instances it keeps up or down, at most the batch
+                // goes at once; at 100 % (with MaxHealthyPercentage 100) ESS documents one
+                // at a time.
+                let (down_ceil, down_floor) = (n - (n * min).div_ceil(100), n - n * min / 100);
+                assert!(
+                    down_floor.max(1) <= b,
+                    "{n}/{b}: {min}% lets {down_floor} down"
+                );
+                assert!(down_ceil <= down_floor);
+                assert!(
+                    down_floor >= 1 || min == 100,
+                    "{n}/{b}: {min}% lets none down"
+                );
+            }
         }
     }
 }

@@ -213,7 +213,6 @@ mod tests {
         let allowed = Checks {
             allow_platform_change: true,
             supported_types: None,
-            ..checks
         };
         assert!(problems(&new, &configs, &current, allowed).is_empty());
     }

@@ -468,6 +468,12 @@ fn describe(region: &mut Region, p: &Params, ctx: &Ctx) -> Result<Value, RpcErro
             v
         })
         .collect();
+    if start > total {
+        return Err(RpcError::invalid(
+            "NextToken",
+            "is not a token this API gave",
+        ));
+    }
     let next = if start + max_results < total {
         (start + max_results).to_string()
     } else {

@@ -131,7 +131,7 @@ async fn unknown_actions_versions_and_missing_common_parameters() {
     let (sim, clock) = sim().await;
     let call = Call::new(&sim, &clock);
     let (status, code, _) = call
-        .err("RunInstances", &[("RegionId", "cn-hangzhou")])
+        .err("DeleteInstance", &[("RegionId", "cn-hangzhou")])
         .await;
     assert_eq!((status, code.as_str()), (404, "InvalidAction.NotFound"));
     // An ESS action under the ECS version is unknown too.
