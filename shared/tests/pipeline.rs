@@ -888,11 +888,12 @@ async fn an_image_no_configuration_could_launch_changes_nothing_and_is_kept() {
 
 /// Pre-flight: a configuration whose image is of another platform refuses the new image
 /// unless the run allows the change; one that launches an instance type the image does not
-/// run on (DescribeImageSupportInstanceTypes) refuses it always.
+/// run on (DescribeImageSupportInstanceTypes), or cannot boot (a UEFI-only type for a BIOS
+/// image, DescribeInstanceTypes), refuses it always.
 #[tokio::test]
 async fn another_platform_needs_leave_and_an_unsupported_instance_type_is_refused() {
     const CENTOS: &str = "m-bp1democentos00001";
-    let setup = |arm_type: bool| {
+    let setup = |inactive_type: Option<&str>| {
         let mut seed = reimage_sim::Seed::demo();
         let mut centos = seed.images[0].clone();
         centos.image_id = CENTOS.into();
@@ -903,18 +904,23 @@ async fn another_platform_needs_leave_and_an_unsupported_instance_type_is_refuse
             if c.scaling_configuration_id == WEB_ACTIVE {
                 c.image_id = CENTOS.into();
             }
-            if arm_type && c.scaling_configuration_id == WEB_INACTIVE {
-                c.instance_type = "ecs.g8y.large".into();
+            if let Some(t) = inactive_type.filter(|_| c.scaling_configuration_id == WEB_INACTIVE) {
+                c.instance_type = t.into();
             }
         }
         seed
     };
-    for (arm_type, allow) in [(false, false), (false, true), (true, true)] {
+    for (inactive_type, allow) in [
+        (None, false),
+        (None, true),
+        (Some("ecs.g8y.large"), true),
+        (Some("ecs.g8i.large"), true),
+    ] {
         let clock = clock();
         let sim = Sim::builder()
             .clock(Arc::new(clock.clone()))
             .image_seconds(IMAGE_SECONDS)
-            .seed(setup(arm_type))
+            .seed(setup(inactive_type))
             .start()
             .await
             .expect("sim starts");
@@ -932,24 +938,26 @@ async fn another_platform_needs_leave_and_an_unsupported_instance_type_is_refuse
             },
         )
         .await;
-        match (arm_type, allow) {
-            (false, true) => {
+        match (inactive_type, allow) {
+            (None, true) => {
                 assert_eq!(last.state, State::Succeeded, "{last:#?}");
                 assert_ne!(config_image(&rig.sim, WEB_ACTIVE), CENTOS);
             }
             _ => {
                 let reason = &failure(&last).reason;
                 assert!(reason.starts_with("pre-flight: "), "{reason}");
-                let expected = if arm_type {
+                let expected = if inactive_type.is_some() {
                     format!("scaling configuration {WEB_INACTIVE}: image")
                 } else {
                     format!("scaling configuration {WEB_ACTIVE}: image")
                 };
                 assert!(reason.contains(&expected), "{reason}");
-                let why = if arm_type {
-                    "does not run on ecs.g8y.large, the instance type it launches"
-                } else {
-                    "is Ubuntu, the configuration's image m-bp1democentos00001 is CentOS"
+                let why = match inactive_type {
+                    Some("ecs.g8y.large") => {
+                        "does not run on ecs.g8y.large, the instance type it launches"
+                    }
+                    Some(_) => "boots in BIOS mode, ecs.g8i.large boots in UEFI",
+                    None => "is Ubuntu, the configuration's image m-bp1democentos00001 is CentOS",
                 };
                 assert!(reason.contains(why), "{reason}");
                 assert_eq!(calls(&rig.sim, "ModifyScalingConfiguration"), 0);

@@ -294,7 +294,7 @@ async fn a_clean_rollout_moves_the_canary_then_the_configuration_then_the_rest()
     assert_eq!(rig.configuration_image(ACTIVE), TARGET);
     assert_eq!(
         rig.configuration_image(INACTIVE),
-        ALINUX,
+        "ubuntu_22_04_x64_20G_alibase_20231120.vhd",
         "only the active configuration changes"
     );
     rig.assert_group_at_rest();

@@ -557,6 +557,9 @@ impl Seed {
     pub fn demo_with_fleet(size: usize) -> Self {
         let ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
         let alinux = "aliyun_3_x64_20G_alibase_20240101.vhd";
+        // The image the group's previous configuration still holds: an older build of the
+        // same platform.
+        let ubuntu_before = "ubuntu_22_04_x64_20G_alibase_20231120.vhd";
         let disk = |id: &str, kind: &str, size: u32, device: &str| SeedDisk {
             disk_id: id.to_owned(),
             kind: kind.to_owned(),
@@ -671,6 +674,15 @@ impl Seed {
                     architecture: default_architecture(),
                 },
                 SeedImage {
+                    image_id: ubuntu_before.to_owned(),
+                    image_name: "Ubuntu 22.04 64 bit (2023-11-20)".to_owned(),
+                    image_owner_alias: "system".to_owned(),
+                    os_type: "linux".to_owned(),
+                    platform: "Ubuntu".to_owned(),
+                    size: 20,
+                    architecture: default_architecture(),
+                },
+                SeedImage {
                     image_id: alinux.to_owned(),
                     image_name: "Alibaba Cloud Linux 3".to_owned(),
                     image_owner_alias: "system".to_owned(),
@@ -755,7 +767,7 @@ impl Seed {
                     "asc-bp1demoweb0000002",
                     "web-previous",
                     "asg-bp1demoweb0000001",
-                    alinux,
+                    ubuntu_before,
                 ),
                 config(
                     "asc-bp1demoapi0000001",

@@ -16,7 +16,8 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 43] = [
+const ACTIONS: [&str; 44] = [
+    "ecs:DescribeInstanceTypes",
     "ess:StartInstanceRefresh",
     "ess:DescribeInstanceRefreshes",
     "ess:SuspendInstanceRefresh",

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::cloud::{
-    Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind, Image, Instance,
+    BootModes, Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind, Image, Instance,
     ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
 };
 use crate::aliyun::credentials::RoleSpec;
@@ -271,7 +271,37 @@ impl Cloud for AliyunCloud {
                     os_type: i.os_type,
                     size_gib: u32::try_from(i.size).unwrap_or(0),
                     platform: i.platform,
+                    boot_mode: i.boot_mode,
                 }))
+        })
+    }
+
+    fn boot_modes<'a>(
+        &'a self,
+        instance_types: &'a [String],
+    ) -> CloudFuture<'a, Option<Vec<BootModes>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for chunk in instance_types.chunks(10) {
+                let found = self
+                    .client
+                    .ecs()
+                    .describe_instance_types_all(
+                        &crate::aliyun::ecs::DescribeInstanceTypesRequest {
+                            instance_types: chunk.to_vec(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| cloud_error(&e))?;
+                out.extend(found.into_iter().map(|t| {
+                    (
+                        t.instance_type_id,
+                        t.supported_boot_modes.supported_boot_mode,
+                    )
+                }));
+            }
+            Ok(Some(out))
         })
     }
 

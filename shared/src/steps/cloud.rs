@@ -142,7 +142,12 @@ pub struct Image {
     /// Its platform: `Ubuntu`, `CentOS`, `Aliyun`, `Windows Server 2022`, … (empty when the
     /// cloud did not say).
     pub platform: String,
+    /// `BIOS`, `UEFI` or `UEFI-Preferred` (empty when the cloud did not say).
+    pub boot_mode: String,
 }
+
+/// An instance type and the boot modes it supports (`BIOS`, `UEFI`).
+pub type BootModes = (String, Vec<String>);
 
 /// A scaling configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -241,6 +246,16 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
 
     /// DeleteImage.
     fn delete_image<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, ()>;
+
+    /// DescribeInstanceTypes: the boot modes each of `instance_types` supports (`BIOS`,
+    /// `UEFI`); `None` when this cloud cannot tell (the check is then skipped).
+    fn boot_modes<'a>(
+        &'a self,
+        instance_types: &'a [String],
+    ) -> CloudFuture<'a, Option<Vec<BootModes>>> {
+        let _ = instance_types;
+        Box::pin(async { Ok(None) })
+    }
 
     /// DescribeImageSupportInstanceTypes: the instance types `image_id` runs on; `None`
     /// when this cloud cannot tell (the check is then skipped).

@@ -8,6 +8,8 @@
 //!   scale-out);
 //! - it has that image's OS type (`linux` / `windows`), and its platform (`Ubuntu`,
 //!   `CentOS`, …) unless the run allows a change;
+//! - it boots in a mode the configuration's instance type supports (DescribeInstanceTypes'
+//!   `SupportedBootModes`; an image without a mode, or `UEFI-Preferred`, boots anywhere);
 //! - it runs on the instance type the configuration launches
 //!   (DescribeImageSupportInstanceTypes,
 //!   <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimagesupportinstancetypes>).
@@ -27,6 +29,8 @@ pub struct Checks<'a> {
     pub supported_types: Option<&'a [String]>,
     /// Whether the image may have another platform than the configurations' images.
     pub allow_platform_change: bool,
+    /// The boot modes of the configurations' instance types, if the cloud said.
+    pub boot_modes: Option<&'a [(String, Vec<String>)]>,
 }
 
 /// Why `new` cannot go into each of `configurations`, given the images they hold now (by
@@ -40,6 +44,25 @@ pub fn problems(
     let mut out = Vec::new();
     for c in configurations {
         let id = &c.scaling_configuration_id;
+        let modes = checks
+            .boot_modes
+            .and_then(|all| all.iter().find(|(t, _)| *t == c.instance_type))
+            .map(|(_, modes)| modes);
+        if let Some(modes) = modes.filter(|m| !m.is_empty()) {
+            let boots = match new.boot_mode.as_str() {
+                "" | "UEFI-Preferred" => true,
+                mode => modes.iter().any(|m| m == mode),
+            };
+            if !boots {
+                out.push(format!(
+                    "scaling configuration {id}: image {} boots in {} mode, {} boots in {}",
+                    new.image_id,
+                    new.boot_mode,
+                    c.instance_type,
+                    modes.join(" or ")
+                ));
+            }
+        }
         if let Some(types) = checks.supported_types {
             if !c.instance_type.is_empty() && !types.contains(&c.instance_type) {
                 out.push(format!(
@@ -116,9 +139,22 @@ pub async fn check(
     } else {
         None
     };
+    let mut types: Vec<String> = configurations
+        .iter()
+        .map(|c| c.instance_type.clone())
+        .filter(|t| !t.is_empty())
+        .collect();
+    types.sort();
+    types.dedup();
+    let boot_modes = if types.is_empty() {
+        None
+    } else {
+        cloud.boot_modes(&types).await?
+    };
     let checks = Checks {
         supported_types: supported.as_deref(),
         allow_platform_change,
+        boot_modes: boot_modes.as_deref(),
     };
     Ok(problems(&new, configurations, &current, checks))
 }
@@ -197,6 +233,7 @@ mod tests {
         let checks = Checks {
             supported_types: Some(&supported),
             allow_platform_change: false,
+            boot_modes: None,
         };
         let found = problems(&new, &configs, &current, checks);
         assert_eq!(found.len(), 2, "{found:#?}");
@@ -213,6 +250,7 @@ mod tests {
         let allowed = Checks {
             allow_platform_change: true,
             supported_types: None,
+            boot_modes: None,
         };
         assert!(problems(&new, &configs, &current, allowed).is_empty());
     }

@@ -463,7 +463,7 @@ async fn describe_images_filters_by_owner_and_pages() {
             &[("RegionId", "cn-hangzhou"), ("ImageOwnerAlias", "system")],
         )
         .await;
-    assert_eq!(public["TotalCount"], 2);
+    assert_eq!(public["TotalCount"], 3);
     let page = call
         .ok(
             "DescribeImages",
@@ -474,7 +474,7 @@ async fn describe_images_filters_by_owner_and_pages() {
             ],
         )
         .await;
-    assert_eq!(page["TotalCount"], 2);
+    assert_eq!(page["TotalCount"], 3);
     assert_eq!(page["PageNumber"], 2);
     assert_eq!(page["Images"]["Image"].as_array().unwrap().len(), 1);
     let (_, code, _) = call
