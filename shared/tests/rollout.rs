@@ -1798,7 +1798,8 @@ async fn an_image_that_does_not_run_on_the_groups_instance_types_is_refused() {
     let calls = rig.sim.admin().calls();
     assert_eq!(
         calls.total.get("DescribeImageSupportInstanceTypes"),
-        Some(&1)
+        Some(&2),
+        "ChangeOS for the instances, CreateEcs for the configuration"
     );
     assert_eq!(calls.total.get("EnterStandby"), None, "nothing changed");
 }
