@@ -1004,7 +1004,7 @@ async fn checkpoints_pause_until_continued_or_their_timer_ends() {
     rig.assert_group_at_rest();
 
     // A timed checkpoint goes on by itself.
-    let rig = rig_again().await;
+    let rig = rig_again_of(6).await;
     let rollouts = rig.rollouts();
     let id = rollouts
         .start(RolloutSpec {
@@ -1021,10 +1021,6 @@ async fn checkpoints_pause_until_continued_or_their_timer_ends() {
         .position(|r| matches!(r.phase, Some(Phase::Checkpoint { .. })))
         .expect("a checkpoint");
     assert!(history[paused + 1].at - history[paused].at >= chrono::Duration::seconds(600));
-}
-
-async fn rig_again() -> Rig {
-    rig(seed(6, 6)).await
 }
 
 #[tokio::test]
@@ -1102,7 +1098,7 @@ async fn a_held_failure_waits_then_runs_again_or_rolls_back() {
     rig.assert_group_at_rest();
 
     // Held, the image fixed, continued: the rollout finishes.
-    let rig = rig_again().await;
+    let rig = rig_again_of(6).await;
     rig.sim.admin().mark_image_bad(TARGET).unwrap();
     let rollouts = rig.rollouts();
     let id = rollouts
@@ -1732,16 +1728,7 @@ async fn a_crash_at_any_call_or_write_of_a_refresh_rollback_resumes_to_the_same_
             assert!(now.iter().all(|(_, m)| m == UBUNTU), "{now:?}");
             assert_eq!(rig.configuration_image(ACTIVE), UBUNTU);
             rig.assert_group_at_rest();
-            let refreshes: Vec<String> = rig
-                .sim
-                .admin()
-                .sim_state()
-                .region()
-                .ess
-                .refreshes
-                .iter()
-                .map(|r| r.status.as_str().to_owned())
-                .collect();
+            let refreshes = refresh_statuses(rig);
             assert_eq!(
                 refreshes,
                 ["RollbackSuccessful"],
@@ -1900,16 +1887,7 @@ async fn a_breach_after_ess_finished_is_put_back_by_a_second_refresh() {
         "the second refresh put the previous image back into the configuration"
     );
     rig.assert_group_at_rest();
-    let statuses: Vec<String> = rig
-        .sim
-        .admin()
-        .sim_state()
-        .region()
-        .ess
-        .refreshes
-        .iter()
-        .map(|r| r.status.as_str().to_owned())
-        .collect();
+    let statuses = refresh_statuses(&rig);
     assert_eq!(statuses, ["Successful", "Successful"]);
 }
 
@@ -1954,7 +1932,7 @@ async fn a_cancel_after_a_lost_start_answer_finds_the_refresh_and_cancels_it() {
         }
         counting.seen.load(Ordering::SeqCst)
     };
-    let rig = rig_again_with(seed(4, 4)).await;
+    let rig = rig_again_of(4).await;
     let doomed = rig.rollouts_over(
         Crashing::new(rig.cloud.clone(), calls_before_start, true),
         rig.store.clone(),
@@ -1973,16 +1951,7 @@ async fn a_cancel_after_a_lost_start_answer_finds_the_refresh_and_cancels_it() {
     rollouts.request_cancel(&id).await.unwrap();
     let outcome = rig.drive(&rollouts, &id, |_| {}).await;
     assert!(matches!(outcome, Outcome::Cancelled { .. }), "{outcome:?}");
-    let statuses: Vec<String> = rig
-        .sim
-        .admin()
-        .sim_state()
-        .region()
-        .ess
-        .refreshes
-        .iter()
-        .map(|r| r.status.as_str().to_owned())
-        .collect();
+    let statuses = refresh_statuses(&rig);
     assert_eq!(
         statuses,
         ["Cancelled"],
@@ -1990,6 +1959,20 @@ async fn a_cancel_after_a_lost_start_answer_finds_the_refresh_and_cancels_it() {
     );
 }
 
-async fn rig_again_with(seed: Seed) -> Rig {
-    rig(seed).await
+/// A second rig in a test whose first one is named `rig` (which hides the function).
+async fn rig_again_of(size: usize) -> Rig {
+    rig(seed(size, size)).await
+}
+
+/// The status of every instance refresh the sim has seen, oldest first.
+fn refresh_statuses(rig: &Rig) -> Vec<String> {
+    rig.sim
+        .admin()
+        .sim_state()
+        .region()
+        .ess
+        .refreshes
+        .iter()
+        .map(|r| r.status.as_str().to_owned())
+        .collect()
 }

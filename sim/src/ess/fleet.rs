@@ -199,7 +199,8 @@ fn check_states(ess: &Ess, ids: &[&str], from: &str, to: &str) -> Result<(), Rpc
     Ok(())
 }
 
-fn client_token(p: &Params) -> Result<Option<&str>, RpcError> {
+/// `ClientToken`, checked: at most 64 ASCII characters.
+pub(super) fn client_token(p: &Params) -> Result<Option<&str>, RpcError> {
     let token = p.get("ClientToken");
     if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
         return Err(RpcError::invalid(

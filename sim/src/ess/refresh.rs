@@ -249,13 +249,7 @@ fn incorrect_status(task: &InstanceRefresh, action: &str) -> RpcError {
 fn start(region: &mut Region, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> {
     ctx.region(p)?;
     let group_id = p.required("ScalingGroupId")?.to_owned();
-    let token = p.get("ClientToken");
-    if token.is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
-        return Err(RpcError::invalid(
-            "ClientToken",
-            "at most 64 ASCII characters",
-        ));
-    }
+    let token = super::fleet::client_token(p)?;
     let min_healthy = p.int("MinHealthyPercentage", 0, 100, 80)? as u32;
     let max_healthy = p.int("MaxHealthyPercentage", 100, 200, 120)? as u32;
     let skip_matching = p.bool("SkipMatching", true)?;
