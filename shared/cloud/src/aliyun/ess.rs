@@ -119,6 +119,35 @@ pub struct ScalingGroup {
     /// `VServerGroups`: the attached vServer groups, per load balancer.
     #[serde(rename = "VServerGroups")]
     pub vserver_groups: VServerGroups,
+    /// `VSwitchId`: the group's vSwitch (empty when it has none, or lists several in
+    /// `VSwitchIds` instead: then ESS ignores this one).
+    #[serde(rename = "VSwitchId")]
+    pub vswitch_id: String,
+    /// `VSwitchIds`: the group's vSwitches, in priority order.
+    #[serde(rename = "VSwitchIds")]
+    pub vswitch_ids: VSwitchIds,
+}
+
+impl ScalingGroup {
+    /// The vSwitch a new instance would go into first: the first of `VSwitchIds`, else
+    /// `VSwitchId`; `None` when the group names none.
+    pub fn first_vswitch(&self) -> Option<&str> {
+        self.vswitch_ids
+            .vswitch_id
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.vswitch_id.as_str()))
+            .find(|v| !v.is_empty())
+    }
+}
+
+/// `{"VSwitchId": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct VSwitchIds {
+    /// `VSwitchId`.
+    #[serde(rename = "VSwitchId")]
+    pub vswitch_id: Vec<String>,
 }
 
 /// `{"LoadBalancerId": [...]}`.
@@ -262,13 +291,87 @@ pub struct ScalingConfiguration {
     pub image_family: String,
     /// `InstanceType`.
     pub instance_type: String,
+    /// `InstanceTypes`: every instance type it launches, in priority order (ESS tries the
+    /// next when it cannot create an instance of one).
+    pub instance_types: InstanceTypes,
+    /// `SecurityGroupId`: its instances' security group (empty when it names several in
+    /// `SecurityGroupIds` instead).
+    pub security_group_id: String,
+    /// `SecurityGroupIds`: its instances' security groups.
+    pub security_group_ids: SecurityGroupIds,
+    /// `SystemDiskCategory`: `cloud_essd`, `cloud_auto`, `cloud_efficiency`, …
+    pub system_disk_category: String,
+    /// `SystemDiskPerformanceLevel`: `PL0` to `PL3`, for an enterprise SSD (empty: none
+    /// given).
+    pub system_disk_performance_level: String,
     /// `SystemDiskSize`, GiB (0 when absent).
     #[serde(deserialize_with = "lenient::number")]
     pub system_disk_size: i64,
     /// `KeyPairName`: the key pair its instances log in with (empty: none).
     pub key_pair_name: String,
+    /// `ZoneId`: the zone it launches its instances in (empty: the vSwitch's).
+    pub zone_id: String,
+    /// `PasswordInherit`: whether its instances keep the password of their image.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub password_inherit: bool,
     /// `CreationTime`.
     pub creation_time: String,
+}
+
+impl ScalingConfiguration {
+    /// Every instance type it launches, in priority order: `InstanceTypes`, else
+    /// `InstanceType` alone (empty when the answer has neither).
+    pub fn all_instance_types(&self) -> Vec<String> {
+        let listed: Vec<String> = self
+            .instance_types
+            .instance_type
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect();
+        if !listed.is_empty() {
+            listed
+        } else if self.instance_type.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.instance_type.clone()]
+        }
+    }
+
+    /// Its instances' security groups: `SecurityGroupIds`, else `SecurityGroupId` alone
+    /// (empty when the answer has neither).
+    pub fn all_security_group_ids(&self) -> Vec<String> {
+        let listed: Vec<String> = self
+            .security_group_ids
+            .security_group_id
+            .iter()
+            .filter(|g| !g.is_empty())
+            .cloned()
+            .collect();
+        if !listed.is_empty() {
+            listed
+        } else if self.security_group_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.security_group_id.clone()]
+        }
+    }
+}
+
+/// `{"InstanceType": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InstanceTypes {
+    /// `InstanceType`.
+    pub instance_type: Vec<String>,
+}
+
+/// `{"SecurityGroupId": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SecurityGroupIds {
+    /// `SecurityGroupId`.
+    pub security_group_id: Vec<String>,
 }
 
 /// `DescribeEciScalingConfigurations`: the configurations of ECI-type groups, which
@@ -562,5 +665,48 @@ mod tests {
             (c[0].image_id.as_str(), c[1].lifecycle_state.as_str()),
             ("m-1", "Inactive")
         );
+        assert!(c[1].all_instance_types().is_empty() && c[1].all_security_group_ids().is_empty());
+        assert_eq!(g.first_vswitch(), None);
+    }
+
+    #[test]
+    fn a_configurations_launch_settings_and_a_groups_vswitches_are_read() {
+        let r: DescribeScalingConfigurationsResponse = serde_json::from_str(
+            r#"{"ScalingConfigurations":{"ScalingConfiguration":[
+            {"ScalingConfigurationId":"asc-1","InstanceType":"ecs.g7.large",
+             "InstanceTypes":{"InstanceType":["ecs.g7.large","ecs.c7.large"]},
+             "SecurityGroupId":"","SecurityGroupIds":{"SecurityGroupId":["sg-1","sg-2"]},
+             "SystemDiskCategory":"cloud_essd","SystemDiskPerformanceLevel":"PL0",
+             "SystemDiskSize":40,"KeyPairName":"kp","ZoneId":"cn-hangzhou-h","PasswordInherit":true},
+            {"ScalingConfigurationId":"asc-2","InstanceType":"ecs.g7.large","SecurityGroupId":"sg-3",
+             "PasswordInherit":"false"}]}}"#,
+        )
+        .expect("parses");
+        let c = &r.scaling_configurations.scaling_configuration;
+        assert_eq!(c[0].all_instance_types(), ["ecs.g7.large", "ecs.c7.large"]);
+        assert_eq!(c[0].all_security_group_ids(), ["sg-1", "sg-2"]);
+        assert_eq!(
+            (
+                c[0].system_disk_category.as_str(),
+                c[0].system_disk_performance_level.as_str(),
+                c[0].zone_id.as_str(),
+                c[0].password_inherit
+            ),
+            ("cloud_essd", "PL0", "cn-hangzhou-h", true)
+        );
+        assert_eq!(c[1].all_instance_types(), ["ecs.g7.large"]);
+        assert_eq!(c[1].all_security_group_ids(), ["sg-3"]);
+        assert!(!c[1].password_inherit);
+
+        let r: DescribeScalingGroupsResponse = serde_json::from_str(
+            r#"{"ScalingGroups":{"ScalingGroup":[
+            {"ScalingGroupId":"asg-1","VSwitchId":"vsw-a","VSwitchIds":{"VSwitchId":["vsw-b","vsw-c"]}},
+            {"ScalingGroupId":"asg-2","VSwitchId":"vsw-d","VSwitchIds":{"VSwitchId":[]}}]}}"#,
+        )
+        .expect("parses");
+        let g = &r.scaling_groups.scaling_group;
+        assert_eq!(g[0].vswitch_ids.vswitch_id, ["vsw-b", "vsw-c"]);
+        assert_eq!(g[0].first_vswitch(), Some("vsw-b"));
+        assert_eq!(g[1].first_vswitch(), Some("vsw-d"));
     }
 }

@@ -26,6 +26,9 @@ pub const SYSTEM_DISK_CATEGORIES: &[&str] = &[
     "cloud_essd_entry",
 ];
 
+/// The performance levels of an enterprise SSD (`SystemDisk.PerformanceLevel`).
+pub const PERFORMANCE_LEVELS: &[&str] = &["PL0", "PL1", "PL2", "PL3"];
+
 /// Most instances one RunInstances launches (`Amount`, `MinAmount`).
 pub const MAX_RUN_AMOUNT: u32 = 100;
 
@@ -51,6 +54,9 @@ pub struct RunInstancesRequest {
     pub system_disk_size: Option<u32>,
     /// `SystemDisk.Category` (the cloud's default: `cloud_efficiency`).
     pub system_disk_category: Option<String>,
+    /// `SystemDisk.PerformanceLevel`: `PL0` to `PL3`, for a `cloud_essd` disk (the cloud's
+    /// default: `PL1`); ECS takes it with that category only.
+    pub system_disk_performance_level: Option<String>,
     /// `KeyPairName`.
     pub key_pair_name: Option<String>,
     /// `PasswordInherit`: keep the password the image holds.
@@ -103,6 +109,23 @@ impl RunInstancesRequest {
                 ));
             }
         }
+        if let Some(level) = &self.system_disk_performance_level {
+            if !PERFORMANCE_LEVELS.contains(&level.as_str()) {
+                return Err(RequestError::new(
+                    "SystemDisk.PerformanceLevel",
+                    format!(
+                        "is {level:?}; must be one of {}",
+                        PERFORMANCE_LEVELS.join(", ")
+                    ),
+                ));
+            }
+            if self.system_disk_category.as_deref() != Some("cloud_essd") {
+                return Err(RequestError::new(
+                    "SystemDisk.PerformanceLevel",
+                    "is for a cloud_essd system disk only (SystemDisk.Category)",
+                ));
+            }
+        }
         for (name, value) in [("Amount", self.amount), ("MinAmount", self.min_amount)] {
             if let Some(n) = value {
                 if n == 0 || n > MAX_RUN_AMOUNT {
@@ -135,6 +158,10 @@ impl RunInstancesRequest {
             .opt_str("ZoneId", self.zone_id.as_deref())
             .opt("SystemDisk.Size", self.system_disk_size)
             .opt_str("SystemDisk.Category", self.system_disk_category.as_deref())
+            .opt_str(
+                "SystemDisk.PerformanceLevel",
+                self.system_disk_performance_level.as_deref(),
+            )
             .opt_str("KeyPairName", self.key_pair_name.as_deref())
             .opt("PasswordInherit", self.password_inherit.then_some(true))
             .opt("Amount", self.amount)
@@ -205,6 +232,7 @@ mod tests {
             zone_id: Some("cn-hangzhou-h".into()),
             system_disk_size: Some(40),
             system_disk_category: Some("cloud_essd".into()),
+            system_disk_performance_level: Some("PL0".into()),
             key_pair_name: Some("kp".into()),
             password_inherit: true,
             amount: Some(3),
@@ -222,6 +250,7 @@ mod tests {
             ("ZoneId", "cn-hangzhou-h"),
             ("SystemDisk.Size", "40"),
             ("SystemDisk.Category", "cloud_essd"),
+            ("SystemDisk.PerformanceLevel", "PL0"),
             ("KeyPairName", "kp"),
             ("PasswordInherit", "true"),
             ("Amount", "3"),
@@ -303,6 +332,17 @@ mod tests {
             }),
             "SystemDisk.Category"
         );
+        for (category, level) in [("cloud_essd", "PL4"), ("cloud_auto", "PL1")] {
+            assert_eq!(
+                refused(RunInstancesRequest {
+                    system_disk_category: Some(category.into()),
+                    system_disk_performance_level: Some(level.into()),
+                    ..request()
+                }),
+                "SystemDisk.PerformanceLevel",
+                "{category} {level}"
+            );
+        }
         assert_eq!(
             refused(RunInstancesRequest {
                 amount: Some(101),
