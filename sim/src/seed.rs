@@ -253,6 +253,11 @@ pub struct SeedScalingGroup {
     /// The vServer groups attached to the group.
     #[serde(default)]
     pub vserver_groups: Vec<SeedVServerGroupAttachment>,
+    /// The vSwitches its instances are launched into, in priority order (`vsw-…`;
+    /// DescribeScalingGroups' `VSwitchIds.VSwitchId[]`, and the first as `VSwitchId`). Empty:
+    /// none (a group of the classic network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vswitch_ids: Vec<String>,
 }
 
 /// A vServer group attached to a scaling group (DescribeScalingGroups'
@@ -296,10 +301,60 @@ pub struct SeedScalingConfiguration {
     /// The key pair its instances log in with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pair_name: Option<String>,
+    /// The instance types it launches, in priority order, when it lists several (the first
+    /// must be `instance_type`); empty: `instance_type` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_types: Vec<String>,
+    /// The security groups of its instances (`sg-…`; default the one the sim answered for
+    /// every configuration before it kept them, `sg-bp1simdemo0000001`).
+    #[serde(default = "default_security_group_ids")]
+    pub security_group_ids: Vec<String>,
+    /// The category of its instances' system disks (default `cloud_essd`): one of
+    /// RunInstances' `SystemDisk.Category` values.
+    #[serde(default = "default_category")]
+    pub system_disk_category: String,
+    /// The performance level of an enterprise SSD system disk, `PL0` to `PL3` (only with
+    /// `cloud_essd`; none: ECS's default, PL1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_disk_performance_level: Option<String>,
+    /// The zone its instances are launched in, if it names one (`<region>-<letter>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    /// Whether its instances keep the password their image holds.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub password_inherit: bool,
 }
 
 fn default_system_disk_size() -> u32 {
     40
+}
+
+/// The security group every configuration answered before the sim kept them.
+pub const DEFAULT_SECURITY_GROUP_ID: &str = "sg-bp1simdemo0000001";
+
+fn default_security_group_ids() -> Vec<String> {
+    vec![DEFAULT_SECURITY_GROUP_ID.to_owned()]
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The system disk categories a seed's configuration may name (RunInstances'
+/// `SystemDisk.Category` values).
+const SYSTEM_DISK_CATEGORIES: &[&str] = &[
+    "cloud",
+    "cloud_efficiency",
+    "cloud_ssd",
+    "cloud_essd",
+    "cloud_auto",
+    "cloud_essd_entry",
+];
+
+/// An id of the given prefix (`sg-…`, `vsw-…`) with letters and digits after it.
+fn id_of(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// An instance of a scaling group.
@@ -529,6 +584,12 @@ impl Seed {
                     "scaling instance {who}: creation_type must be AutoCreated or Attached"
                 ));
             }
+            if let Some(v) = group.vswitch_ids.iter().find(|v| !id_of(v, "vsw-")) {
+                return bad(format!(
+                    "scaling group {}: vSwitch {v:?} is not vsw- and letters or digits",
+                    group.scaling_group_id
+                ));
+            }
         }
         for group in &self.scaling_groups {
             if let Some(active) = &group.active_scaling_configuration_id {
@@ -542,6 +603,66 @@ impl Seed {
                         group.scaling_group_id
                     ));
                 }
+            }
+            self.validate_launch_settings(config)?;
+        }
+        Ok(())
+    }
+
+    /// Checks what a configuration launches its instances with: its instance types, security
+    /// groups, system disk and zone.
+    fn validate_launch_settings(&self, config: &SeedScalingConfiguration) -> Result<(), SeedError> {
+        let id = &config.scaling_configuration_id;
+        let bad = |s: String| {
+            Err(SeedError::Invalid(format!(
+                "scaling configuration {id}: {s}"
+            )))
+        };
+        if let Some(first) = config.instance_types.first() {
+            if *first != config.instance_type {
+                return bad(format!(
+                    "instance_types must start with instance_type ({:?}), not {first:?}",
+                    config.instance_type
+                ));
+            }
+            let mut seen = HashSet::new();
+            if let Some(twice) = config.instance_types.iter().find(|t| !seen.insert(*t)) {
+                return bad(format!("instance type {twice} is listed twice"));
+            }
+        }
+        if let Some(sg) = config.security_group_ids.iter().find(|g| !id_of(g, "sg-")) {
+            return bad(format!(
+                "security group {sg:?} is not sg- and letters or digits"
+            ));
+        }
+        let category = config.system_disk_category.as_str();
+        if !SYSTEM_DISK_CATEGORIES.contains(&category) {
+            return bad(format!(
+                "system_disk_category {category:?} must be one of {}",
+                SYSTEM_DISK_CATEGORIES.join(", ")
+            ));
+        }
+        if let Some(level) = &config.system_disk_performance_level {
+            if !matches!(level.as_str(), "PL0" | "PL1" | "PL2" | "PL3") {
+                return bad(format!(
+                    "system_disk_performance_level {level:?} must be PL0, PL1, PL2 or PL3"
+                ));
+            }
+            if category != "cloud_essd" {
+                return bad(format!(
+                    "a system_disk_performance_level is only for a cloud_essd disk, not {category}"
+                ));
+            }
+        }
+        if let Some(zone) = &config.zone_id {
+            let letter = zone
+                .strip_prefix(self.region_id.as_str())
+                .and_then(|rest| rest.strip_prefix('-'));
+            if !letter.is_some_and(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_lowercase())) {
+                return bad(format!(
+                    "zone_id {zone:?} is not a zone of {} ({}-<letter>)",
+                    self.region_id, self.region_id
+                ));
             }
         }
         Ok(())
@@ -586,6 +707,7 @@ impl Seed {
             max_size: 10,
             load_balancer_ids: Vec::new(),
             vserver_groups: Vec::new(),
+            vswitch_ids: Vec::new(),
         };
         let config = |id: &str, name: &str, group: &str, image: &str| SeedScalingConfiguration {
             scaling_configuration_id: id.to_owned(),
@@ -595,6 +717,12 @@ impl Seed {
             instance_type: "ecs.g7.large".to_owned(),
             system_disk_size: default_system_disk_size(),
             key_pair_name: None,
+            instance_types: Vec::new(),
+            security_group_ids: vec![DEMO_WEB_SECURITY_GROUP.to_owned()],
+            system_disk_category: "cloud_essd".to_owned(),
+            system_disk_performance_level: Some("PL1".to_owned()),
+            zone_id: None,
+            password_inherit: false,
         };
         // The web group's fleet: six instances serving from the image of its active
         // configuration.
@@ -733,6 +861,7 @@ impl Seed {
                         port: 8080,
                         weight: 50,
                     }],
+                    vswitch_ids: DEMO_WEB_VSWITCHES.iter().map(|v| (*v).to_owned()).collect(),
                     ..group(
                         "asg-bp1demoweb0000001",
                         "web",
@@ -740,22 +869,30 @@ impl Seed {
                         "asc-bp1demoweb0000001",
                     )
                 },
-                group(
-                    "asg-bp1demoapi0000001",
-                    "api",
-                    "ECS",
-                    "asc-bp1demoapi0000001",
-                ),
-                group(
-                    "asg-bp1demoeci0000001",
-                    "jobs-eci",
-                    "ECI",
-                    "asc-bp1demoeci0000001",
-                ),
+                SeedScalingGroup {
+                    vswitch_ids: vec!["vsw-bp1demoapih000001".to_owned()],
+                    ..group(
+                        "asg-bp1demoapi0000001",
+                        "api",
+                        "ECS",
+                        "asc-bp1demoapi0000001",
+                    )
+                },
+                SeedScalingGroup {
+                    vswitch_ids: vec!["vsw-bp1demoecih000001".to_owned()],
+                    ..group(
+                        "asg-bp1demoeci0000001",
+                        "jobs-eci",
+                        "ECI",
+                        "asc-bp1demoeci0000001",
+                    )
+                },
             ],
             scaling_configurations: vec![
+                // The web group launches ecs.g7.large, or ecs.c7.large when ECS cannot.
                 SeedScalingConfiguration {
                     key_pair_name: Some(DEMO_KEY_PAIR.to_owned()),
+                    instance_types: vec!["ecs.g7.large".to_owned(), "ecs.c7.large".to_owned()],
                     ..config(
                         "asc-bp1demoweb0000001",
                         "web-current",
@@ -769,12 +906,23 @@ impl Seed {
                     "asg-bp1demoweb0000001",
                     ubuntu_before,
                 ),
-                config(
-                    "asc-bp1demoapi0000001",
-                    "api-current",
-                    "asg-bp1demoapi0000001",
-                    ubuntu,
-                ),
+                // The api group: two security groups, an ESSD AutoPL disk, no key pair (the
+                // image's password).
+                SeedScalingConfiguration {
+                    security_group_ids: vec![
+                        "sg-bp1demoapi0000001".to_owned(),
+                        "sg-bp1demoshared00001".to_owned(),
+                    ],
+                    system_disk_category: "cloud_auto".to_owned(),
+                    system_disk_performance_level: None,
+                    password_inherit: true,
+                    ..config(
+                        "asc-bp1demoapi0000001",
+                        "api-current",
+                        "asg-bp1demoapi0000001",
+                        ubuntu,
+                    )
+                },
                 config(
                     "asc-bp1demoeci0000001",
                     "jobs-eci",
@@ -798,6 +946,12 @@ impl Seed {
 
 /// The key pair the web group's active configuration logs its instances in with.
 pub const DEMO_KEY_PAIR: &str = "web-deploy";
+
+/// The security group of the web group's instances.
+pub const DEMO_WEB_SECURITY_GROUP: &str = "sg-bp1demoweb0000001";
+
+/// The web group's vSwitches, in zones h and i of the demo region.
+pub const DEMO_WEB_VSWITCHES: [&str; 2] = ["vsw-bp1demowebh000001", "vsw-bp1demowebi000001"];
 
 /// The CLB instance in front of the demo's web group.
 pub const DEMO_LOAD_BALANCER_ID: &str = "lb-bp1demoweb00000001";
@@ -952,6 +1106,11 @@ mod tests {
             .iter()
             .map(|i| &i.instance_type)
             .chain(demo.scaling_configurations.iter().map(|c| &c.instance_type))
+            .chain(
+                demo.scaling_configurations
+                    .iter()
+                    .flat_map(|c| &c.instance_types),
+            )
             .filter(|t| !t.is_empty());
         for t in types {
             assert!(
@@ -959,6 +1118,50 @@ mod tests {
                 "{t} is not in the instance type catalogue"
             );
         }
+    }
+
+    #[test]
+    fn a_configurations_launch_settings_are_checked() {
+        let refused = |change: &dyn Fn(&mut Seed)| {
+            let mut seed = Seed::demo();
+            change(&mut seed);
+            seed.validate().unwrap_err().to_string()
+        };
+        let err =
+            refused(&|s| s.scaling_configurations[0].instance_types[0] = "ecs.c7.large".into());
+        assert!(err.contains("must start with instance_type"), "{err}");
+        let err = refused(&|s| s.scaling_configurations[0].security_group_ids = vec!["g-1".into()]);
+        assert!(err.contains("\"g-1\""), "{err}");
+        let err = refused(&|s| s.scaling_configurations[0].system_disk_category = "ssd".into());
+        assert!(err.contains("system_disk_category \"ssd\""), "{err}");
+        let err = refused(&|s| {
+            s.scaling_configurations[2].system_disk_performance_level = Some("PL1".into())
+        });
+        assert!(
+            err.contains("only for a cloud_essd disk, not cloud_auto"),
+            "{err}"
+        );
+        let err = refused(&|s| {
+            s.scaling_configurations[0].system_disk_performance_level = Some("PL4".into())
+        });
+        assert!(err.contains("PL4"), "{err}");
+        let err = refused(&|s| s.scaling_configurations[0].zone_id = Some("cn-beijing-h".into()));
+        assert!(err.contains("not a zone of cn-hangzhou"), "{err}");
+        let err = refused(&|s| s.scaling_groups[0].vswitch_ids.push("vswitch-1".into()));
+        assert!(err.contains("vSwitch \"vswitch-1\""), "{err}");
+
+        // A seed that says nothing of them gets the defaults.
+        let mut v: serde_json::Value =
+            serde_json::from_str(&Seed::demo().to_json_pretty()).unwrap();
+        let config = &mut v["scaling_configurations"][1];
+        for field in ["security_group_ids", "system_disk_category"] {
+            config.as_object_mut().unwrap().remove(field);
+        }
+        let seed = Seed::from_json(&v.to_string()).unwrap();
+        let config = &seed.scaling_configurations[1];
+        assert_eq!(config.security_group_ids, [DEFAULT_SECURITY_GROUP_ID]);
+        assert_eq!(config.system_disk_category, "cloud_essd");
+        assert!(config.instance_types.is_empty() && !config.password_inherit);
     }
 
     #[test]

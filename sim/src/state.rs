@@ -107,6 +107,7 @@ impl Region {
                 suspended_processes: Vec::new(),
                 load_balancer_ids: g.load_balancer_ids.clone(),
                 vserver_groups: g.vserver_groups.clone(),
+                vswitch_ids: g.vswitch_ids.clone(),
                 creation_time: created,
             });
         }
@@ -122,8 +123,18 @@ impl Region {
                 image_id: c.image_id.clone(),
                 image_name,
                 instance_type: c.instance_type.clone(),
+                instance_types: if c.instance_types.is_empty() && !c.instance_type.is_empty() {
+                    vec![c.instance_type.clone()]
+                } else {
+                    c.instance_types.clone()
+                },
                 system_disk_size: c.system_disk_size,
+                system_disk_category: c.system_disk_category.clone(),
+                system_disk_performance_level: c.system_disk_performance_level.clone(),
                 key_pair_name: c.key_pair_name.clone(),
+                security_group_ids: c.security_group_ids.clone(),
+                zone_id: c.zone_id.clone(),
+                password_inherit: c.password_inherit,
                 creation_time: created,
             });
         }

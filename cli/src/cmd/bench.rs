@@ -457,6 +457,7 @@ pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
             max_size: 10,
             load_balancer_ids: Vec::new(),
             vserver_groups: Vec::new(),
+            vswitch_ids: vec![format!("vsw-bench{g:04}")],
         });
         for (c, id) in configs.iter().enumerate() {
             seed.scaling_configurations.push(SeedScalingConfiguration {
@@ -467,6 +468,12 @@ pub fn fan_out_seed(groups: usize, per_group: usize) -> (Seed, Vec<String>) {
                 instance_type: "ecs.g7.large".to_owned(),
                 system_disk_size: 40,
                 key_pair_name: None,
+                instance_types: Vec::new(),
+                security_group_ids: vec![format!("sg-bench{g:04}")],
+                system_disk_category: "cloud_essd".to_owned(),
+                system_disk_performance_level: None,
+                zone_id: None,
+                password_inherit: false,
             });
         }
         ids.extend(configs);

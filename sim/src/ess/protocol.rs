@@ -82,7 +82,8 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
                 "LoadBalancerIds": {"LoadBalancerId": g.load_balancer_ids},
                 "VServerGroups": {"VServerGroup": vserver_groups(&g.vserver_groups)},
                 "DBInstanceIds": {"DBInstanceId": []},
-                "VSwitchIds": {"VSwitchId": []},
+                "VSwitchId": g.vswitch_ids.first().cloned().unwrap_or_default(),
+                "VSwitchIds": {"VSwitchId": g.vswitch_ids},
                 "CreationTime": minute(g.creation_time),
                 "ModificationTime": minute(g.creation_time),
             })
@@ -144,6 +145,13 @@ pub fn describe_scaling_configurations(
             let image_name = ecs
                 .image(&c.image_id)
                 .map_or(c.image_name.as_str(), |m| m.image_name.as_str());
+            // One security group is answered as both fields, as a configuration made with
+            // SecurityGroupId; several only as the list (SecurityGroupIds.N), as ESS takes
+            // one form or the other.
+            let security_group_id = match c.security_group_ids.as_slice() {
+                [one] => one.as_str(),
+                _ => "",
+            };
             json!({
                 "ScalingConfigurationId": c.scaling_configuration_id,
                 "ScalingConfigurationName": c.scaling_configuration_name,
@@ -153,11 +161,14 @@ pub fn describe_scaling_configurations(
                 "ImageName": image_name,
                 "ImageFamily": "",
                 "InstanceType": c.instance_type,
-                "InstanceTypes": {"InstanceType": [c.instance_type]},
-                "SecurityGroupId": "sg-bp1simdemo0000001",
-                "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1simdemo0000001"]},
-                "SystemDiskCategory": "cloud_essd",
+                "InstanceTypes": {"InstanceType": c.instance_types},
+                "SecurityGroupId": security_group_id,
+                "SecurityGroupIds": {"SecurityGroupId": c.security_group_ids},
+                "SystemDiskCategory": c.system_disk_category,
+                "SystemDiskPerformanceLevel": c.system_disk_performance_level.clone().unwrap_or_default(),
                 "SystemDiskSize": c.system_disk_size,
+                "ZoneId": c.zone_id.clone().unwrap_or_default(),
+                "PasswordInherit": c.password_inherit,
                 "DataDisks": {"DataDisk": []},
                 "Tags": {"Tag": []},
                 "KeyPairName": c.key_pair_name.clone().unwrap_or_default(),

@@ -28,6 +28,8 @@ pub struct ScalingGroup {
     pub load_balancer_ids: Vec<String>,
     /// Attached vServer groups.
     pub vserver_groups: Vec<crate::seed::SeedVServerGroupAttachment>,
+    /// The vSwitches its instances are launched into, in priority order (empty: none).
+    pub vswitch_ids: Vec<String>,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }
@@ -45,12 +47,25 @@ pub struct ScalingConfiguration {
     pub image_id: String,
     /// That image's name when it was set.
     pub image_name: String,
-    /// e.g. `ecs.g7.large`.
+    /// e.g. `ecs.g7.large`: the first of `instance_types`.
     pub instance_type: String,
+    /// Every instance type it launches, in priority order (empty only when `instance_type`
+    /// is).
+    pub instance_types: Vec<String>,
     /// The system disk size of the instances it launches, GiB.
     pub system_disk_size: u32,
+    /// The category of that system disk (`cloud_essd`, `cloud_auto`, …).
+    pub system_disk_category: String,
+    /// Its performance level (`PL0` … `PL3`), for an enterprise SSD that names one.
+    pub system_disk_performance_level: Option<String>,
     /// The key pair its instances log in with.
     pub key_pair_name: Option<String>,
+    /// The security groups of its instances.
+    pub security_group_ids: Vec<String>,
+    /// The zone it launches its instances in, if it names one.
+    pub zone_id: Option<String>,
+    /// Whether its instances keep the password of their image.
+    pub password_inherit: bool,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
 }

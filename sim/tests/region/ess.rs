@@ -64,6 +64,67 @@ async fn groups_and_configurations_of_the_demo_region() {
     );
     assert_eq!(list[0]["ImageName"], "Ubuntu 22.04 64 bit");
 
+    // What each configuration launches with, and where: the group's vSwitches.
+    let group = &web["ScalingGroups"]["ScalingGroup"][0];
+    assert_eq!(group["VSwitchId"], "vsw-bp1demowebh000001");
+    assert_eq!(
+        group["VSwitchIds"]["VSwitchId"],
+        serde_json::json!(["vsw-bp1demowebh000001", "vsw-bp1demowebi000001"])
+    );
+    let web_active = &list[0];
+    assert_eq!(
+        web_active["InstanceTypes"]["InstanceType"],
+        serde_json::json!(["ecs.g7.large", "ecs.c7.large"])
+    );
+    assert_eq!(web_active["InstanceType"], "ecs.g7.large");
+    assert_eq!(web_active["SecurityGroupId"], "sg-bp1demoweb0000001");
+    assert_eq!(
+        web_active["SecurityGroupIds"]["SecurityGroupId"],
+        serde_json::json!(["sg-bp1demoweb0000001"])
+    );
+    for (field, want) in [
+        ("SystemDiskCategory", serde_json::json!("cloud_essd")),
+        ("SystemDiskPerformanceLevel", serde_json::json!("PL1")),
+        ("SystemDiskSize", serde_json::json!(40)),
+        ("KeyPairName", serde_json::json!("web-deploy")),
+        ("ZoneId", serde_json::json!("")),
+        ("PasswordInherit", serde_json::json!(false)),
+    ] {
+        assert_eq!(web_active[field], want, "{field}");
+    }
+    let api = call
+        .ok(
+            "DescribeScalingConfigurations",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("ScalingConfigurationId.1", "asc-bp1demoapi0000001"),
+            ],
+        )
+        .await;
+    let api = &api["ScalingConfigurations"]["ScalingConfiguration"][0];
+    assert_eq!(
+        api["InstanceTypes"]["InstanceType"],
+        serde_json::json!(["ecs.g7.large"])
+    );
+    // Two security groups are answered as the list only.
+    assert_eq!(api["SecurityGroupId"], "");
+    assert_eq!(
+        api["SecurityGroupIds"]["SecurityGroupId"],
+        serde_json::json!(["sg-bp1demoapi0000001", "sg-bp1demoshared00001"])
+    );
+    assert_eq!(
+        (
+            &api["SystemDiskCategory"],
+            &api["SystemDiskPerformanceLevel"],
+            &api["PasswordInherit"]
+        ),
+        (
+            &serde_json::json!("cloud_auto"),
+            &serde_json::json!(""),
+            &serde_json::json!(true)
+        )
+    );
+
     let (status, code, _) = call
         .err(
             "DescribeScalingConfigurations",

@@ -436,6 +436,21 @@ async fn a_dry_run_passes_only_what_a_launch_would() {
     })
     .await
     .expect("without a size the disk is the image's");
+    // An enterprise SSD's size range follows its performance level (PL3: 1261 GiB at least).
+    assert_eq!(
+        refused(RunInstancesRequest {
+            system_disk_performance_level: Some("PL3".into()),
+            ..launch(UBUNTU, "ecs.g7.large")
+        })
+        .await,
+        (404, "InvalidSystemDiskSize.LessThanMinSize".into())
+    );
+    ecs.run_instances_dry_run(&RunInstancesRequest {
+        system_disk_performance_level: Some("PL0".into()),
+        ..launch(UBUNTU, "ecs.g7.large")
+    })
+    .await
+    .expect("PL0 takes 40 GiB");
     assert_eq!(
         refused(RunInstancesRequest {
             system_disk_category: Some("cloud_essd_entry".into()),
