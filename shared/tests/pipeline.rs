@@ -15,8 +15,8 @@ use reimage::model::{
     ExecutionId, Failure, PermissionSource, State, Step, StepRecord, UpdateRequest,
 };
 use reimage::steps::cloud::{
-    Cloud, CloudFuture, Creation, Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud,
-    Snapshot, TAG_EXECUTION, TAG_MANAGED,
+    Cloud, CloudFuture, Creation, DryRun, Image, Instance, RunInstancesRequest,
+    ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot, TAG_EXECUTION, TAG_MANAGED,
 };
 use reimage::steps::testing::{CrashPoint, CrashingCloud, CrashingStore};
 use reimage::steps::{AliyunCloud, AliyunClouds, CloudProvider, Engine, Handled, SameCloud};
@@ -235,6 +235,8 @@ async fn success_onto_an_active_and_an_inactive_configuration() {
         "{built}"
     );
     assert!(calls(&rig.sim, "DescribeImages") >= 2);
+    // The pre-flight's dry runs: one launch per configuration, each passing on its first type.
+    assert_eq!(calls(&rig.sim, "RunInstances"), 2);
     // The records are files in the state directory, one per transition.
     let keys = rig.store.list(&last.execution_id.prefix()).await.unwrap();
     assert_eq!(keys.len() as u64, last.seq + 1);
@@ -408,6 +410,12 @@ impl Cloud for BeforeModify {
     }
     fn describe_groups<'a>(&'a self, ids: &'a [String]) -> CloudFuture<'a, Vec<ScalingGroup>> {
         self.inner.describe_groups(ids)
+    }
+    fn run_instances_dry_run<'a>(
+        &'a self,
+        request: &'a RunInstancesRequest,
+    ) -> CloudFuture<'a, Option<DryRun>> {
+        self.inner.run_instances_dry_run(request)
     }
     fn modify_configuration_image<'a>(
         &'a self,
@@ -964,5 +972,163 @@ async fn another_platform_needs_leave_and_an_unsupported_instance_type_is_refuse
                 assert_eq!(config_image(&rig.sim, WEB_ACTIVE), CENTOS);
             }
         }
+    }
+}
+
+/// Pre-flight: ECS's own dry run of a launch as each configuration makes it. A type out of
+/// stock, or a system disk category the type does not take, fails the execution before any
+/// swap, naming the configuration and ECS's code; a configuration whose first type is refused
+/// launches its next (web-current lists ecs.g7.large then ecs.c7.large; web-previous only
+/// ecs.g7.large); a configuration another check already refused is not asked about. Nothing
+/// changes, and the image is kept.
+#[tokio::test]
+async fn a_launch_ecs_refuses_fails_the_update_before_any_swap_naming_the_configuration() {
+    struct Case {
+        name: &'static str,
+        out_of_stock: &'static [&'static str],
+        seed: fn(&mut reimage_sim::seed::SeedScalingConfiguration),
+        /// What the failure says of each configuration (`None`: succeeds).
+        expected: Option<[Option<&'static str>; 2]>,
+        dry_runs: u64,
+    }
+    fn as_seeded(_: &mut reimage_sim::seed::SeedScalingConfiguration) {}
+    let cases = [
+        Case {
+            name: "in stock",
+            out_of_stock: &[],
+            seed: as_seeded,
+            expected: None,
+            dry_runs: 2,
+        },
+        Case {
+            name: "the first type out of stock",
+            out_of_stock: &["ecs.g7.large"],
+            seed: as_seeded,
+            expected: Some([
+                None,
+                Some("on ecs.g7.large (OperationDenied.NoStock: The resource is out of stock"),
+            ]),
+            dry_runs: 3,
+        },
+        Case {
+            name: "every type out of stock",
+            out_of_stock: &["ecs.g7.large", "ecs.c7.large"],
+            seed: as_seeded,
+            expected: Some([
+                Some("on each of its instance types (ecs.g7.large: OperationDenied.NoStock: "),
+                Some("on ecs.g7.large (OperationDenied.NoStock:"),
+            ]),
+            dry_runs: 3,
+        },
+        Case {
+            name: "an entry-level ESSD outside ecs.u1 and ecs.e",
+            out_of_stock: &[],
+            seed: |c| {
+                if c.scaling_configuration_id == WEB_INACTIVE {
+                    c.system_disk_category = "cloud_essd_entry".into();
+                    c.system_disk_performance_level = None;
+                }
+            },
+            expected: Some([
+                None,
+                Some("on ecs.g7.large (InvalidDiskCategory.NotSupported:"),
+            ]),
+            dry_runs: 2,
+        },
+        Case {
+            name: "a disk too small, and out of stock",
+            out_of_stock: &["ecs.g7.large"],
+            seed: |c| {
+                if c.scaling_configuration_id == WEB_INACTIVE {
+                    c.system_disk_size = 20;
+                }
+            },
+            // Only the disk is named: that configuration is not asked about.
+            expected: Some([None, None]),
+            dry_runs: 2,
+        },
+    ];
+    for case in cases {
+        let clock = clock();
+        let mut seed = reimage_sim::Seed::demo();
+        seed.scaling_configurations.iter_mut().for_each(case.seed);
+        let sim = Sim::builder()
+            .clock(Arc::new(clock.clone()))
+            .image_seconds(IMAGE_SECONDS)
+            .seed(seed)
+            .start()
+            .await
+            .expect("sim starts");
+        for t in case.out_of_stock {
+            sim.admin().set_out_of_stock(t, true).expect("out of stock");
+        }
+        let client = client(&sim, &clock);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: SharedStore =
+            Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+        let cloud: SharedCloud = Arc::new(AliyunCloud::new(client));
+        let rig = rig_on(sim, clock, store, Arc::new(SameCloud(cloud)), dir);
+        let before = [WEB_ACTIVE, WEB_INACTIVE].map(|c| config_image(&rig.sim, c));
+
+        let last = run(&rig, request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE])).await;
+        let context = case.name;
+        assert_eq!(
+            calls(&rig.sim, "RunInstances"),
+            case.dry_runs,
+            "{context}: dry runs"
+        );
+        let Some(expected) = case.expected else {
+            assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], context);
+            continue;
+        };
+        let failure = failure(&last);
+        assert_eq!(failure.step, Step::SwapConfig, "{context}: {failure:?}");
+        let reason = &failure.reason;
+        assert!(reason.starts_with("pre-flight: "), "{context}: {reason}");
+        let image_id = last.learned.image_id.clone().expect("an image was made");
+        for (config, why) in [WEB_ACTIVE, WEB_INACTIVE].into_iter().zip(expected) {
+            let named = format!(
+                "scaling configuration {config}: ECS refuses a launch from image {image_id} "
+            );
+            match why {
+                Some(why) => assert!(
+                    reason.contains(&format!("{named}{why}")),
+                    "{context}: {config}: {reason}"
+                ),
+                None => assert!(!reason.contains(&named), "{context}: {config}: {reason}"),
+            }
+        }
+        if case.name.starts_with("every type") {
+            assert!(
+                reason.contains("; ecs.c7.large: OperationDenied.NoStock: "),
+                "{context}: {reason}"
+            );
+        }
+        if case.name.starts_with("a disk too small") {
+            assert!(
+                reason.contains(&format!(
+                    "scaling configuration {WEB_INACTIVE}: image {image_id} needs a system disk"
+                )),
+                "{context}: {reason}"
+            );
+        }
+        // Nothing changed; the image and its snapshot are kept, for a look.
+        assert_eq!(
+            calls(&rig.sim, "ModifyScalingConfiguration"),
+            0,
+            "{context}"
+        );
+        assert_eq!(
+            [WEB_ACTIVE, WEB_INACTIVE].map(|c| config_image(&rig.sim, c)),
+            before,
+            "{context}"
+        );
+        assert!(
+            reason.contains(&format!("image {image_id} is kept")),
+            "{context}: {reason}"
+        );
+        let kept = rig.sim.admin().image(&image_id).expect("the image is kept");
+        assert_eq!(kept.status, "Available", "{context}");
+        assert_eq!(rig.sim.admin().state().snapshots.len(), 1, "{context}");
     }
 }

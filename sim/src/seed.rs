@@ -530,6 +530,12 @@ impl Seed {
                     group.scaling_group_id
                 ));
             }
+            if let Some(v) = group.vswitch_ids.iter().find(|v| !id_of(v, "vsw-")) {
+                return bad(format!(
+                    "scaling group {}: vSwitch {v:?} is not vsw- and letters or digits",
+                    group.scaling_group_id
+                ));
+            }
         }
         for config in &self.scaling_configurations {
             unique("scaling configuration", &config.scaling_configuration_id)?;
@@ -543,6 +549,7 @@ impl Seed {
                     config.scaling_configuration_id, config.scaling_group_id
                 ));
             }
+            self.validate_launch_settings(config)?;
         }
         let mut members = HashSet::new();
         for member in &self.scaling_instances {
@@ -584,12 +591,6 @@ impl Seed {
                     "scaling instance {who}: creation_type must be AutoCreated or Attached"
                 ));
             }
-            if let Some(v) = group.vswitch_ids.iter().find(|v| !id_of(v, "vsw-")) {
-                return bad(format!(
-                    "scaling group {}: vSwitch {v:?} is not vsw- and letters or digits",
-                    group.scaling_group_id
-                ));
-            }
         }
         for group in &self.scaling_groups {
             if let Some(active) = &group.active_scaling_configuration_id {
@@ -604,7 +605,6 @@ impl Seed {
                     ));
                 }
             }
-            self.validate_launch_settings(config)?;
         }
         Ok(())
     }
@@ -1091,36 +1091,6 @@ mod tests {
     }
 
     #[test]
-    fn instance_needs_one_system_disk() {
-        let mut seed = Seed::demo();
-        seed.instances[0].disks.retain(|d| d.kind == "data");
-        let err = seed.validate().unwrap_err();
-        assert!(err.to_string().contains("0 system disks"), "{err}");
-    }
-
-    #[test]
-    fn every_demo_instance_type_is_in_the_catalogue() {
-        let demo = Seed::demo();
-        let types = demo
-            .instances
-            .iter()
-            .map(|i| &i.instance_type)
-            .chain(demo.scaling_configurations.iter().map(|c| &c.instance_type))
-            .chain(
-                demo.scaling_configurations
-                    .iter()
-                    .flat_map(|c| &c.instance_types),
-            )
-            .filter(|t| !t.is_empty());
-        for t in types {
-            assert!(
-                crate::ecs::types::instance_type(t).is_some(),
-                "{t} is not in the instance type catalogue"
-            );
-        }
-    }
-
-    #[test]
     fn a_configurations_launch_settings_are_checked() {
         let refused = |change: &dyn Fn(&mut Seed)| {
             let mut seed = Seed::demo();
@@ -1162,6 +1132,36 @@ mod tests {
         assert_eq!(config.security_group_ids, [DEFAULT_SECURITY_GROUP_ID]);
         assert_eq!(config.system_disk_category, "cloud_essd");
         assert!(config.instance_types.is_empty() && !config.password_inherit);
+    }
+
+    #[test]
+    fn instance_needs_one_system_disk() {
+        let mut seed = Seed::demo();
+        seed.instances[0].disks.retain(|d| d.kind == "data");
+        let err = seed.validate().unwrap_err();
+        assert!(err.to_string().contains("0 system disks"), "{err}");
+    }
+
+    #[test]
+    fn every_demo_instance_type_is_in_the_catalogue() {
+        let demo = Seed::demo();
+        let types = demo
+            .instances
+            .iter()
+            .map(|i| &i.instance_type)
+            .chain(demo.scaling_configurations.iter().map(|c| &c.instance_type))
+            .chain(
+                demo.scaling_configurations
+                    .iter()
+                    .flat_map(|c| &c.instance_types),
+            )
+            .filter(|t| !t.is_empty());
+        for t in types {
+            assert!(
+                crate::ecs::types::instance_type(t).is_some(),
+                "{t} is not in the instance type catalogue"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::cloud::{
     BootModes, Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind, Image, Instance,
     ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
 };
+use super::cloud::{DryRun, RunInstancesRequest};
 use crate::aliyun::credentials::RoleSpec;
 use crate::aliyun::ecs::{
     CreateImageRequest, CreateSnapshotRequest, DeleteImageRequest, DeleteSnapshotRequest,
@@ -332,6 +333,26 @@ impl Cloud for AliyunCloud {
         })
     }
 
+    fn run_instances_dry_run<'a>(
+        &'a self,
+        request: &'a RunInstancesRequest,
+    ) -> CloudFuture<'a, Option<DryRun>> {
+        Box::pin(async move {
+            match self.client.ecs().run_instances_dry_run(request).await {
+                Ok(()) => Ok(Some(DryRun::Passes)),
+                // ECS answered, and its answer is a refusal: the verdict.
+                Err(e @ aliyun::Error::Api { .. }) if e.kind() == aliyun::ErrorKind::Client => {
+                    let e = cloud_error(&e);
+                    Ok(Some(DryRun::Refused {
+                        code: e.code,
+                        message: e.message,
+                    }))
+                }
+                Err(e) => Err(cloud_error(&e)),
+            }
+        })
+    }
+
     fn delete_image<'a>(&'a self, image_id: &'a str) -> CloudFuture<'a, ()> {
         Box::pin(async move {
             self.client
@@ -380,12 +401,19 @@ impl Cloud for AliyunCloud {
                 .scaling_configuration
                 .into_iter()
                 .map(|c| ScalingConfiguration {
+                    instance_types: c.all_instance_types(),
+                    security_group_ids: c.all_security_group_ids(),
                     scaling_configuration_id: c.scaling_configuration_id,
                     scaling_group_id: c.scaling_group_id,
                     lifecycle_state: c.lifecycle_state,
                     image_id: c.image_id,
                     system_disk_size: u32::try_from(c.system_disk_size).unwrap_or(0),
                     instance_type: c.instance_type,
+                    system_disk_category: c.system_disk_category,
+                    system_disk_performance_level: c.system_disk_performance_level,
+                    key_pair_name: c.key_pair_name,
+                    zone_id: c.zone_id,
+                    password_inherit: c.password_inherit,
                 })
                 .collect())
         })
@@ -413,9 +441,7 @@ impl Cloud for AliyunCloud {
                     scaling_configuration_id: c.scaling_configuration_id,
                     scaling_group_id: c.scaling_group_id,
                     lifecycle_state: c.lifecycle_state,
-                    image_id: String::new(),
-                    system_disk_size: 0,
-                    instance_type: String::new(),
+                    ..ScalingConfiguration::default()
                 })
                 .collect())
         })
@@ -441,6 +467,11 @@ impl Cloud for AliyunCloud {
                 .scaling_group
                 .into_iter()
                 .map(|g| ScalingGroup {
+                    vswitch_ids: if g.vswitch_ids.vswitch_id.is_empty() {
+                        g.first_vswitch().map(str::to_owned).into_iter().collect()
+                    } else {
+                        g.vswitch_ids.vswitch_id
+                    },
                     scaling_group_id: g.scaling_group_id,
                     group_type: g.group_type,
                 })

@@ -149,6 +149,23 @@ pub struct Image {
 /// An instance type and the boot modes it supports (`BIOS`, `UEFI`).
 pub type BootModes = (String, Vec<String>);
 
+/// The request of a RunInstances dry run: the ECS client's own.
+pub use crate::aliyun::ecs::RunInstancesRequest;
+
+/// What ECS answered a RunInstances dry run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DryRun {
+    /// `DryRunOperation`: every check passed, the launch would succeed.
+    Passes,
+    /// The launch would be refused with this Code and Message.
+    Refused {
+        /// The cloud's error Code, e.g. `OperationDenied.NoStock`.
+        code: String,
+        /// The cloud's Message.
+        message: String,
+    },
+}
+
 /// A scaling configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScalingConfiguration {
@@ -162,17 +179,40 @@ pub struct ScalingConfiguration {
     pub image_id: String,
     /// The system disk size of the instances it launches, GiB (0 when the cloud did not say).
     pub system_disk_size: u32,
-    /// The instance type it launches (empty when the cloud did not say).
+    /// The instance type it launches (empty when the cloud did not say): the first of
+    /// `instance_types`.
     pub instance_type: String,
+    /// Every instance type it launches, in priority order (`InstanceTypes`, else
+    /// `InstanceType` alone; empty when the cloud did not say). ESS tries the next type when
+    /// it cannot create an instance of one.
+    pub instance_types: Vec<String>,
+    /// Its instances' security groups (`SecurityGroupIds`, else `SecurityGroupId` alone;
+    /// empty when the cloud did not say).
+    pub security_group_ids: Vec<String>,
+    /// The category of its instances' system disks: `cloud_essd`, `cloud_auto`, … (empty
+    /// when the cloud did not say).
+    pub system_disk_category: String,
+    /// The performance level of an enterprise SSD system disk, `PL0` to `PL3` (empty: none
+    /// given).
+    pub system_disk_performance_level: String,
+    /// The key pair its instances log in with (empty: none).
+    pub key_pair_name: String,
+    /// The zone it launches its instances in (empty: the vSwitch's).
+    pub zone_id: String,
+    /// Whether its instances keep the password of their image.
+    pub password_inherit: bool,
 }
 
 /// A scaling group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScalingGroup {
     /// `asg-…`
     pub scaling_group_id: String,
     /// `ECS` or `ECI` (absent means ECS).
     pub group_type: String,
+    /// The vSwitches its instances are launched into, in priority order (`VSwitchIds`, else
+    /// `VSwitchId` alone; empty when it has none or the cloud did not say).
+    pub vswitch_ids: Vec<String>,
 }
 
 impl ScalingGroup {
@@ -267,6 +307,18 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// RunInstances with `DryRun=true`: whether ECS would launch `request`, creating
+    /// nothing. A refusal is an answer ([`DryRun::Refused`]), not an error; an error is a
+    /// call that got no verdict (throttling, a transport failure, a malformed request).
+    /// `None` when this cloud cannot tell (the check is then skipped).
+    fn run_instances_dry_run<'a>(
+        &'a self,
+        request: &'a RunInstancesRequest,
+    ) -> CloudFuture<'a, Option<DryRun>> {
+        let _ = request;
+        Box::pin(async { Ok(None) })
+    }
+
     /// DeleteSnapshot.
     fn delete_snapshot<'a>(&'a self, snapshot_id: &'a str) -> CloudFuture<'a, ()>;
 
@@ -355,6 +407,7 @@ mod tests {
         let group = |kind: &str| ScalingGroup {
             scaling_group_id: "asg-1".into(),
             group_type: kind.into(),
+            ..ScalingGroup::default()
         };
         assert!(group("ECS").is_ecs());
         assert!(group("ecs").is_ecs());

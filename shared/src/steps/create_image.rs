@@ -355,6 +355,7 @@ mod tests {
         ScalingGroup {
             scaling_group_id: id.into(),
             group_type: kind.into(),
+            ..ScalingGroup::default()
         }
     }
 

@@ -14,13 +14,38 @@
 //!   (DescribeImageSupportInstanceTypes,
 //!   <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeimagesupportinstancetypes>).
 //!
+//! - and last, for each configuration that passed every check above, ECS itself launches an
+//!   instance from the new image as the configuration would: a RunInstances dry run
+//!   ([`launch_request`]: the new image, the configuration's instance type, security groups,
+//!   system disk category, size and performance level, key pair and `PasswordInherit`, in
+//!   the group's first vSwitch; DescribeScalingGroups gives the vSwitches). ECS answers
+//!   `DryRunOperation` for a launch that would pass, else the error it would get (no stock,
+//!   a disk category the type does not take, a security group gone, …), which names the
+//!   configuration: `scaling configuration asc-…: ECS refuses a launch from image m-… on
+//!   ecs.g7.large (OperationDenied.NoStock: …)`.
+//!
 //! A value the cloud did not give (a configuration whose image was deleted since) skips that
 //! check rather than refusing. A refusal fails the execution before any configuration changes
 //! and keeps the new image, for a look.
+//!
+//! The dry run asks about the first instance type: one call per configuration. ESS launches
+//! the next of a configuration's types when it cannot launch one, so when the first is
+//! refused the next is asked, and so on: the configuration is refused only when every type
+//! is (naming each). A configuration that already has a problem is not asked about (its
+//! problem is the explanation), nor one whose launch cannot be asked faithfully: no instance
+//! type or security group, a system disk category or performance level the client does not
+//! know, or a group DescribeScalingGroups does not answer (a disabled one). A cloud that
+//! cannot do a dry run (`Ok(None)`) is not asked again in the same check. The calls the
+//! check adds: one DescribeScalingGroups for every 20 groups and one RunInstances per
+//! configuration, made only when a configuration is to be asked about.
 
 use std::collections::BTreeMap;
 
-use super::cloud::{ALL_IMAGE_STATUSES, Cloud, CloudError, Image, ScalingConfiguration};
+use super::cloud::{
+    ALL_IMAGE_STATUSES, Cloud, CloudError, DryRun, GROUPS_PER_CALL, Image, RunInstancesRequest,
+    ScalingConfiguration, ScalingGroup,
+};
+use crate::aliyun::ecs::{MAX_SYSTEM_DISK_GIB, PERFORMANCE_LEVELS, SYSTEM_DISK_CATEGORIES};
 
 /// What the pre-flight knows besides the images, and what the run allows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,71 +66,82 @@ pub fn problems(
     current: &BTreeMap<String, Image>,
     checks: Checks<'_>,
 ) -> Vec<String> {
+    configurations
+        .iter()
+        .flat_map(|c| problems_of(new, c, current, checks))
+        .collect()
+}
+
+/// Why `new` cannot go into `c`.
+fn problems_of(
+    new: &Image,
+    c: &ScalingConfiguration,
+    current: &BTreeMap<String, Image>,
+    checks: Checks<'_>,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for c in configurations {
-        let id = &c.scaling_configuration_id;
-        let modes = checks
-            .boot_modes
-            .and_then(|all| all.iter().find(|(t, _)| *t == c.instance_type))
-            .map(|(_, modes)| modes);
-        if let Some(modes) = modes.filter(|m| !m.is_empty()) {
-            let boots = match new.boot_mode.as_str() {
-                "" | "UEFI-Preferred" => true,
-                mode => modes.iter().any(|m| m == mode),
-            };
-            if !boots {
-                out.push(format!(
-                    "scaling configuration {id}: image {} boots in {} mode, {} boots in {}",
-                    new.image_id,
-                    new.boot_mode,
-                    c.instance_type,
-                    modes.join(" or ")
-                ));
-            }
-        }
-        if let Some(types) = checks.supported_types {
-            if !c.instance_type.is_empty() && !types.contains(&c.instance_type) {
-                out.push(format!(
-                    "scaling configuration {id}: image {} does not run on {}, the instance type \
-                     it launches",
-                    new.image_id, c.instance_type
-                ));
-            }
-        }
-        if new.size_gib > 0 && c.system_disk_size > 0 && new.size_gib > c.system_disk_size {
-            out.push(format!(
-                "scaling configuration {id}: image {} needs a system disk of at least {} GiB, \
-                 the configuration's is {} GiB",
-                new.image_id, new.size_gib, c.system_disk_size
-            ));
-        }
-        let Some(old) = current
-            .get(&c.image_id)
-            .filter(|old| old.image_id != new.image_id)
-        else {
-            continue;
+    let id = &c.scaling_configuration_id;
+    let modes = checks
+        .boot_modes
+        .and_then(|all| all.iter().find(|(t, _)| *t == c.instance_type))
+        .map(|(_, modes)| modes);
+    if let Some(modes) = modes.filter(|m| !m.is_empty()) {
+        let boots = match new.boot_mode.as_str() {
+            "" | "UEFI-Preferred" => true,
+            mode => modes.iter().any(|m| m == mode),
         };
-        let differs = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
-        if differs(&new.architecture, &old.architecture) {
+        if !boots {
             out.push(format!(
-                "scaling configuration {id}: image {} is {}, the configuration's instance types \
-                 run {} (image {})",
-                new.image_id, new.architecture, old.architecture, old.image_id
+                "scaling configuration {id}: image {} boots in {} mode, {} boots in {}",
+                new.image_id,
+                new.boot_mode,
+                c.instance_type,
+                modes.join(" or ")
             ));
         }
-        if differs(&new.os_type, &old.os_type) {
+    }
+    if let Some(types) = checks.supported_types {
+        if !c.instance_type.is_empty() && !types.contains(&c.instance_type) {
             out.push(format!(
-                "scaling configuration {id}: image {} is a {} image, the configuration's image \
-                 {} is {}",
-                new.image_id, new.os_type, old.image_id, old.os_type
-            ));
-        } else if !checks.allow_platform_change && differs(&new.platform, &old.platform) {
-            out.push(format!(
-                "scaling configuration {id}: image {} is {}, the configuration's image {} is {} \
-                 (a run may allow a change of platform: --allow-platform-change)",
-                new.image_id, new.platform, old.image_id, old.platform
+                "scaling configuration {id}: image {} does not run on {}, the instance type \
+                 it launches",
+                new.image_id, c.instance_type
             ));
         }
+    }
+    if new.size_gib > 0 && c.system_disk_size > 0 && new.size_gib > c.system_disk_size {
+        out.push(format!(
+            "scaling configuration {id}: image {} needs a system disk of at least {} GiB, \
+             the configuration's is {} GiB",
+            new.image_id, new.size_gib, c.system_disk_size
+        ));
+    }
+    let Some(old) = current
+        .get(&c.image_id)
+        .filter(|old| old.image_id != new.image_id)
+    else {
+        return out;
+    };
+    let differs = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
+    if differs(&new.architecture, &old.architecture) {
+        out.push(format!(
+            "scaling configuration {id}: image {} is {}, the configuration's instance types \
+             run {} (image {})",
+            new.image_id, new.architecture, old.architecture, old.image_id
+        ));
+    }
+    if differs(&new.os_type, &old.os_type) {
+        out.push(format!(
+            "scaling configuration {id}: image {} is a {} image, the configuration's image \
+             {} is {}",
+            new.image_id, new.os_type, old.image_id, old.os_type
+        ));
+    } else if !checks.allow_platform_change && differs(&new.platform, &old.platform) {
+        out.push(format!(
+            "scaling configuration {id}: image {} is {}, the configuration's image {} is {} \
+             (a run may allow a change of platform: --allow-platform-change)",
+            new.image_id, new.platform, old.image_id, old.platform
+        ));
     }
     out
 }
@@ -156,7 +192,157 @@ pub async fn check(
         allow_platform_change,
         boot_modes: boot_modes.as_deref(),
     };
-    Ok(problems(&new, configurations, &current, checks))
+    let mut found: Vec<Vec<String>> = configurations
+        .iter()
+        .map(|c| problems_of(&new, c, &current, checks))
+        .collect();
+    // The dry runs, for the configurations with no problem that can be asked about.
+    let asked: Vec<usize> = (0..configurations.len())
+        .filter(|&n| found[n].is_empty() && askable(&configurations[n]))
+        .collect();
+    let mut group_ids: Vec<String> = asked
+        .iter()
+        .map(|&n| configurations[n].scaling_group_id.clone())
+        .collect();
+    group_ids.sort();
+    group_ids.dedup();
+    let mut groups: Vec<ScalingGroup> = Vec::new();
+    for chunk in group_ids.chunks(GROUPS_PER_CALL) {
+        groups.extend(cloud.describe_groups(chunk).await?);
+    }
+    'configurations: for n in asked {
+        let c = &configurations[n];
+        let Some(group) = groups
+            .iter()
+            .find(|g| g.scaling_group_id == c.scaling_group_id)
+        else {
+            continue; // a group ESS does not answer (disabled): cannot tell
+        };
+        let vswitch = group.vswitch_ids.first().map(String::as_str);
+        let mut refusals = Vec::new();
+        for instance_type in launched_types(c) {
+            let Some(request) = launch_request(image_id, c, instance_type, vswitch) else {
+                continue 'configurations;
+            };
+            match cloud.run_instances_dry_run(&request).await? {
+                None => break 'configurations, // this cloud cannot tell
+                Some(DryRun::Passes) => continue 'configurations,
+                Some(DryRun::Refused { code, message }) => {
+                    refusals.push((instance_type.to_owned(), code, message));
+                }
+            }
+        }
+        found[n].extend(refused(c, image_id, &refusals));
+    }
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The instance types `c` launches, in the order ESS tries them.
+fn launched_types(c: &ScalingConfiguration) -> Vec<&str> {
+    let listed: Vec<&str> = c
+        .instance_types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if listed.is_empty() && !c.instance_type.is_empty() {
+        vec![c.instance_type.as_str()]
+    } else {
+        listed
+    }
+}
+
+/// Whether a dry run of `c` can be asked for at all: it launches an instance type into a
+/// security group.
+fn askable(c: &ScalingConfiguration) -> bool {
+    !launched_types(c).is_empty() && c.security_group_ids.iter().any(|g| !g.is_empty())
+}
+
+/// The RunInstances dry run of a launch from `image_id` as `c` launches its instances, as
+/// `instance_type`, into `vswitch` (its group's first vSwitch, if it has one): its security
+/// groups (`SecurityGroupId` for one, `SecurityGroupIds.N` for several), its system disk's
+/// category, size and performance level (the level only for `cloud_essd`, the one category
+/// that takes it), its key pair and `PasswordInherit`; its `ZoneId` only without a vSwitch
+/// (the vSwitch is in one zone, which ESS launches in). `None` when the request would not be
+/// the configuration's own: no instance type or security group, a disk category,
+/// performance level or size outside what RunInstances takes.
+pub fn launch_request(
+    image_id: &str,
+    c: &ScalingConfiguration,
+    instance_type: &str,
+    vswitch: Option<&str>,
+) -> Option<RunInstancesRequest> {
+    let security_group_ids: Vec<String> = c
+        .security_group_ids
+        .iter()
+        .filter(|g| !g.is_empty())
+        .cloned()
+        .collect();
+    if instance_type.is_empty() || security_group_ids.is_empty() {
+        return None;
+    }
+    let category = c.system_disk_category.as_str();
+    if !category.is_empty() && !SYSTEM_DISK_CATEGORIES.contains(&category) {
+        return None;
+    }
+    let level = c.system_disk_performance_level.as_str();
+    let level = if category == "cloud_essd" && !level.is_empty() {
+        if !PERFORMANCE_LEVELS.contains(&level) {
+            return None;
+        }
+        Some(level.to_owned())
+    } else {
+        None
+    };
+    if c.system_disk_size > MAX_SYSTEM_DISK_GIB {
+        return None;
+    }
+    let vswitch = vswitch.filter(|v| !v.is_empty());
+    let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+    Some(RunInstancesRequest {
+        image_id: image_id.to_owned(),
+        instance_type: instance_type.to_owned(),
+        security_group_ids,
+        vswitch_id: vswitch.map(str::to_owned),
+        zone_id: if vswitch.is_none() {
+            some(&c.zone_id)
+        } else {
+            None
+        },
+        system_disk_size: Some(c.system_disk_size).filter(|&size| size > 0),
+        system_disk_category: some(category),
+        system_disk_performance_level: level,
+        key_pair_name: some(&c.key_pair_name),
+        password_inherit: c.password_inherit,
+        amount: None,
+        min_amount: None,
+    })
+}
+
+/// The problem of `c` whose dry runs ECS refused, one `(instance type, code, message)` for
+/// each type asked about; none when nothing was refused.
+fn refused(
+    c: &ScalingConfiguration,
+    image_id: &str,
+    refusals: &[(String, String, String)],
+) -> Option<String> {
+    let id = &c.scaling_configuration_id;
+    match refusals {
+        [] => None,
+        [(instance_type, code, message)] => Some(format!(
+            "scaling configuration {id}: ECS refuses a launch from image {image_id} on \
+             {instance_type} ({code}: {message})"
+        )),
+        several => Some(format!(
+            "scaling configuration {id}: ECS refuses a launch from image {image_id} on each \
+             of its instance types ({})",
+            several
+                .iter()
+                .map(|(t, code, message)| format!("{t}: {code}: {message}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +439,185 @@ mod tests {
             boot_modes: None,
         };
         assert!(problems(&new, &configs, &current, allowed).is_empty());
+    }
+
+    /// A configuration as DescribeScalingConfigurations reads one with every launch setting.
+    fn launching() -> ScalingConfiguration {
+        ScalingConfiguration {
+            instance_type: "ecs.g7.large".into(),
+            instance_types: vec!["ecs.g7.large".into(), "ecs.c7.large".into()],
+            security_group_ids: vec!["sg-1".into()],
+            system_disk_category: "cloud_essd".into(),
+            system_disk_performance_level: "PL0".into(),
+            key_pair_name: "deploy".into(),
+            zone_id: "cn-hangzhou-h".into(),
+            password_inherit: true,
+            ..config("asc-a", "m-old", 40)
+        }
+    }
+
+    #[test]
+    fn the_dry_run_launches_the_new_image_with_the_configurations_settings() {
+        let c = launching();
+        let request =
+            launch_request("m-new", &c, "ecs.c7.large", Some("vsw-1")).expect("a request");
+        assert_eq!(
+            request,
+            RunInstancesRequest {
+                image_id: "m-new".into(),
+                instance_type: "ecs.c7.large".into(),
+                security_group_ids: vec!["sg-1".into()],
+                vswitch_id: Some("vsw-1".into()),
+                // The vSwitch is in one zone: ESS launches there.
+                zone_id: None,
+                system_disk_size: Some(40),
+                system_disk_category: Some("cloud_essd".into()),
+                system_disk_performance_level: Some("PL0".into()),
+                key_pair_name: Some("deploy".into()),
+                password_inherit: true,
+                amount: None,
+                min_amount: None,
+            }
+        );
+        let p = request
+            .to_params("cn-hangzhou")
+            .expect("the client takes it");
+        assert_eq!(p.get("SecurityGroupId"), Some("sg-1"));
+        assert_eq!(p.get("SystemDisk.PerformanceLevel"), Some("PL0"));
+        assert_eq!(p.get("DryRun"), Some("true"));
+        assert_eq!(launched_types(&c), ["ecs.g7.large", "ecs.c7.large"]);
+
+        // Without a vSwitch the configuration's zone is the launch's; several security
+        // groups go as SecurityGroupIds.N; what the configuration does not say is left to
+        // ECS's defaults.
+        let bare = ScalingConfiguration {
+            security_group_ids: vec!["sg-1".into(), "sg-2".into()],
+            system_disk_category: String::new(),
+            system_disk_performance_level: String::new(),
+            system_disk_size: 0,
+            key_pair_name: String::new(),
+            password_inherit: false,
+            instance_types: Vec::new(),
+            ..launching()
+        };
+        let request = launch_request("m-new", &bare, "ecs.g7.large", None).expect("a request");
+        assert_eq!(request.zone_id.as_deref(), Some("cn-hangzhou-h"));
+        assert_eq!(request.vswitch_id, None);
+        assert_eq!(
+            (
+                request.system_disk_size,
+                request.system_disk_category.as_deref(),
+                request.system_disk_performance_level.as_deref(),
+                request.key_pair_name.as_deref(),
+                request.password_inherit
+            ),
+            (None, None, None, None, false)
+        );
+        let p = request
+            .to_params("cn-hangzhou")
+            .expect("the client takes it");
+        assert_eq!(
+            (
+                p.get("SecurityGroupId"),
+                p.get("SecurityGroupIds.1"),
+                p.get("SecurityGroupIds.2")
+            ),
+            (None, Some("sg-1"), Some("sg-2"))
+        );
+        assert_eq!(launched_types(&bare), ["ecs.g7.large"]);
+    }
+
+    #[test]
+    fn a_performance_level_goes_only_with_an_enterprise_ssd() {
+        let auto = ScalingConfiguration {
+            system_disk_category: "cloud_auto".into(),
+            system_disk_performance_level: "PL1".into(),
+            ..launching()
+        };
+        let request = launch_request("m-new", &auto, "ecs.g7.large", None).expect("a request");
+        assert_eq!(request.system_disk_category.as_deref(), Some("cloud_auto"));
+        assert_eq!(request.system_disk_performance_level, None);
+        request.to_params("r").expect("the client takes it");
+    }
+
+    #[test]
+    fn a_launch_that_cannot_be_the_configurations_own_is_not_asked() {
+        let none = |c: ScalingConfiguration| launch_request("m-new", &c, "ecs.g7.large", None);
+        assert_eq!(
+            none(ScalingConfiguration {
+                security_group_ids: vec![String::new()],
+                ..launching()
+            }),
+            None,
+            "no security group"
+        );
+        assert_eq!(
+            none(ScalingConfiguration {
+                system_disk_category: "cloud_future".into(),
+                ..launching()
+            }),
+            None,
+            "a category the client does not know"
+        );
+        assert_eq!(
+            none(ScalingConfiguration {
+                system_disk_performance_level: "PL9".into(),
+                ..launching()
+            }),
+            None,
+            "a performance level the client does not know"
+        );
+        assert_eq!(
+            none(ScalingConfiguration {
+                system_disk_size: 4096,
+                ..launching()
+            }),
+            None,
+            "a size RunInstances does not take"
+        );
+        assert_eq!(launch_request("m-new", &launching(), "", None), None);
+        // Nor asked at all: a configuration of no type (an ECI one) or no security group.
+        assert!(askable(&launching()));
+        assert!(!askable(&config("asc-eci", "", 0)));
+        assert!(!askable(&ScalingConfiguration {
+            security_group_ids: Vec::new(),
+            ..launching()
+        }));
+    }
+
+    #[test]
+    fn a_refusal_names_the_configuration_the_image_the_types_and_the_clouds_answer() {
+        let c = launching();
+        assert_eq!(refused(&c, "m-new", &[]), None);
+        let one = [(
+            "ecs.g7.large".to_owned(),
+            "OperationDenied.NoStock".to_owned(),
+            "The resource is out of stock in the specified zone.".to_owned(),
+        )];
+        assert_eq!(
+            refused(&c, "m-new", &one).as_deref(),
+            Some(
+                "scaling configuration asc-a: ECS refuses a launch from image m-new on \
+                 ecs.g7.large (OperationDenied.NoStock: The resource is out of stock in the \
+                 specified zone.)"
+            )
+        );
+        let two = [
+            one[0].clone(),
+            (
+                "ecs.c7.large".to_owned(),
+                "InvalidDiskCategory.NotSupported".to_owned(),
+                "no".to_owned(),
+            ),
+        ];
+        assert_eq!(
+            refused(&c, "m-new", &two).as_deref(),
+            Some(
+                "scaling configuration asc-a: ECS refuses a launch from image m-new on each of \
+                 its instance types (ecs.g7.large: OperationDenied.NoStock: The resource is out \
+                 of stock in the specified zone.; ecs.c7.large: \
+                 InvalidDiskCategory.NotSupported: no)"
+            )
+        );
     }
 }

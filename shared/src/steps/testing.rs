@@ -187,8 +187,7 @@ impl FakeCloud {
                     } else {
                         c.image_id.clone()
                     },
-                    system_disk_size: 0,
-                    instance_type: String::new(),
+                    ..ScalingConfiguration::default()
                 })
             })
             .collect())
@@ -521,6 +520,7 @@ impl Cloud for FakeCloud {
                     state.groups.get(id).map(|kind| ScalingGroup {
                         scaling_group_id: id.clone(),
                         group_type: kind.clone(),
+                        ..ScalingGroup::default()
                     })
                 })
                 .collect()
@@ -694,6 +694,12 @@ impl Cloud for CrashingCloud {
         group_ids: &'a [String],
     ) -> CloudFuture<'a, Vec<ScalingGroup>> {
         self.guard(self.inner.describe_groups(group_ids))
+    }
+    fn run_instances_dry_run<'a>(
+        &'a self,
+        request: &'a super::cloud::RunInstancesRequest,
+    ) -> CloudFuture<'a, Option<super::cloud::DryRun>> {
+        self.guard(self.inner.run_instances_dry_run(request))
     }
     fn modify_configuration_image<'a>(
         &'a self,
