@@ -22,6 +22,10 @@
 //! | `POST /__sim/images/{id}/boot-mode` `{"boot_mode"}` | the image boots `BIOS`, `UEFI` or `UEFI-Preferred` (DescribeImages' `BootMode`; RunInstances compares it with the type's) |
 //! | `POST /__sim/instance-types/{id}/out-of-stock`, `DELETE …/out-of-stock` | RunInstances refuses the type with `OperationDenied.NoStock`, or takes it again |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
+//! | `POST /__sim/images/custom` `{"images": [SeedCustomImage…]}` | add the account's images, each with a system-disk snapshot, tags and an age; answers their ids |
+//! | `POST /__sim/images/custom-batch` `CustomImageBatch` | add `count` such images named `{name_prefix}-{n}` |
+//! | `POST /__sim/images/{id}/shares` `{"accounts", "public"?}` | share the image with accounts (and publish it) |
+//! | `POST /__sim/launch-templates` `SeedLaunchTemplate` | add a launch template with its versions; answers its `LaunchTemplateId` |
 //! | `POST /__sim/images/fail-next` | the next CreateImage ends in CreateFailed |
 //! | `POST /__sim/images/{id}/fail` | this Creating image ends in CreateFailed |
 //! | `GET /__sim/clock`, `POST /__sim/clock/advance` `{"seconds"}` | read or move the sim's time |
@@ -96,6 +100,23 @@ pub struct ImageView {
     pub tags: Vec<(String, String)>,
     /// `BIOS`, `UEFI` or `UEFI-Preferred`.
     pub boot_mode: String,
+    /// The accounts it is shared with.
+    pub shared_with: Vec<String>,
+    /// Whether it is publicly available (a public image, or a published community image).
+    pub is_public: bool,
+}
+
+/// A launch template as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LaunchTemplateView {
+    /// `lt-…`.
+    pub launch_template_id: String,
+    /// Its name.
+    pub launch_template_name: String,
+    /// The default version.
+    pub default_version_number: i64,
+    /// Each version's number and the image it names.
+    pub versions: Vec<(i64, Option<String>)>,
 }
 
 /// An instance of a scaling group as the admin interface shows it.
@@ -164,6 +185,8 @@ pub struct StateView {
     pub scaling_configurations: Vec<ScalingConfigurationView>,
     /// The instances of scaling groups.
     pub scaling_instances: Vec<ScalingInstanceView>,
+    /// Launch templates.
+    pub launch_templates: Vec<LaunchTemplateView>,
 }
 
 /// In-process handle on the admin interface.
@@ -246,7 +269,27 @@ impl Admin {
                             .collect(),
                         tags: m.tags.clone(),
                         boot_mode: ecs.boot_mode(m).to_owned(),
+                        shared_with: ecs
+                            .shares
+                            .get(&m.image_id)
+                            .map(|s| s.accounts.iter().map(|(a, _)| a.clone()).collect())
+                            .unwrap_or_default(),
+                        is_public: ecs.is_public(m),
                     }
+                })
+                .collect(),
+            launch_templates: ecs
+                .launch_templates
+                .iter()
+                .map(|t| LaunchTemplateView {
+                    launch_template_id: t.launch_template_id.clone(),
+                    launch_template_name: t.launch_template_name.clone(),
+                    default_version_number: t.default_version_number,
+                    versions: t
+                        .versions
+                        .iter()
+                        .map(|v| (v.version_number, v.data.image_id.clone()))
+                        .collect(),
                 })
                 .collect(),
             scaling_groups: ess
@@ -545,6 +588,50 @@ impl Admin {
             .set_out_of_stock(instance_type, out_of_stock)
     }
 
+    /// Adds the account's images, each with a system-disk snapshot, tags and a creation time
+    /// `age_seconds` before now (all or nothing: a name taken or malformed is
+    /// `InvalidImageName.*`); answers their ids and their snapshots'.
+    pub fn add_custom_images(
+        &self,
+        images: &[crate::seed::SeedCustomImage],
+    ) -> Result<Vec<crate::ecs::seeding::SeededImage>, RpcError> {
+        let now = self.state.now();
+        self.state.region().ecs.add_custom_images(images, now)
+    }
+
+    /// Adds the images of `batch` ([`Admin::add_custom_images`]).
+    pub fn add_custom_image_batch(
+        &self,
+        batch: &crate::seed::CustomImageBatch,
+    ) -> Result<Vec<crate::ecs::seeding::SeededImage>, RpcError> {
+        self.add_custom_images(&batch.images())
+    }
+
+    /// Adds a launch template with its versions (CreateLaunchTemplate's rules, without the
+    /// region's quota of templates); answers its id.
+    pub fn create_launch_template(
+        &self,
+        template: &crate::seed::SeedLaunchTemplate,
+    ) -> Result<String, RpcError> {
+        let now = self.state.now();
+        self.state
+            .region()
+            .ecs
+            .add_launch_template(template.to_new(), now, false)
+    }
+
+    /// Shares the account's image `id` with `accounts` (ModifyImageSharePermission's rules,
+    /// without its ten accounts a call), and publishes it as a community image if `public`.
+    pub fn share_image(&self, id: &str, accounts: &[&str], public: bool) -> Result<(), RpcError> {
+        let now = self.state.now();
+        let mut region = self.state.region();
+        region.ecs.share_image(id, accounts, &[], now)?;
+        if public {
+            region.ecs.publish_image(id, true)?;
+        }
+        Ok(())
+    }
+
     /// The next image CreateImage makes ends in CreateFailed.
     pub fn fail_next_image(&self) {
         self.state.region().ecs.fail_next_image = true;
@@ -626,6 +713,20 @@ struct BootMode {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomImages {
+    images: Vec<crate::seed::SeedCustomImage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shares {
+    accounts: Vec<String>,
+    #[serde(default)]
+    public: bool,
+}
+
+#[derive(Deserialize)]
 struct Advance {
     seconds: u64,
 }
@@ -656,6 +757,9 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RpcError> {
     })
 }
 
+/// Largest admin request body: a list of seeded images may run to megabytes.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
 /// Serves `/__sim/…`.
 pub async fn handle(
     state: Arc<SimState>,
@@ -674,7 +778,7 @@ pub async fn handle(
     let admin = Admin::new(state);
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_owned();
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
             return crate::error::json_error(
@@ -745,6 +849,23 @@ pub async fn handle(
             (&Method::POST, ["images", "fail-next"]) => {
                 admin.fail_next_image();
                 ok(json!({"ok": true}))
+            }
+            (&Method::POST, ["images", "custom"]) => {
+                let c: CustomImages = parse(&body)?;
+                ok(json!({"images": admin.add_custom_images(&c.images)?}))
+            }
+            (&Method::POST, ["images", "custom-batch"]) => {
+                let b: crate::seed::CustomImageBatch = parse(&body)?;
+                ok(json!({"images": admin.add_custom_image_batch(&b)?}))
+            }
+            (&Method::POST, ["images", id, "shares"]) => {
+                let s: Shares = parse(&body)?;
+                let accounts: Vec<&str> = s.accounts.iter().map(String::as_str).collect();
+                done(admin.share_image(id, &accounts, s.public))
+            }
+            (&Method::POST, ["launch-templates"]) => {
+                let t: crate::seed::SeedLaunchTemplate = parse(&body)?;
+                ok(json!({"LaunchTemplateId": admin.create_launch_template(&t)?}))
             }
             (&Method::POST, ["images", id, "fail"]) => done(admin.fail_image(id)),
             (&Method::POST, ["images", id, "bad"]) => done(admin.mark_image_bad(id)),

@@ -64,7 +64,22 @@ pub struct Seed {
     /// `fast_then_slow` or `steps`.
     #[serde(default, skip_serializing_if = "is_linear")]
     pub image_progress: ProgressProfile,
+    /// The account's images as CreateImage leaves them, each with a system-disk snapshot,
+    /// tags and an age (`crate::ecs::seeding`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_images: Vec<SeedCustomImage>,
+    /// Launch templates and their versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launch_templates: Vec<SeedLaunchTemplate>,
+    /// The account's images shared with other accounts (or published).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_shares: Vec<SeedImageShare>,
 }
+
+pub use crate::ecs::seeding::{
+    CustomImageBatch, SeedCustomImage, SeedImageShare, SeedLaunchTemplate, SeedTag,
+    SeedTemplateVersion,
+};
 
 fn is_linear(profile: &ProgressProfile) -> bool {
     *profile == ProgressProfile::Linear
@@ -85,6 +100,9 @@ impl fmt::Debug for Seed {
             .field("buckets", &self.buckets)
             .field("kms_keys", &self.kms_keys)
             .field("image_progress", &self.image_progress)
+            .field("custom_images", &self.custom_images.len())
+            .field("launch_templates", &self.launch_templates.len())
+            .field("image_shares", &self.image_shares.len())
             .finish()
     }
 }
@@ -488,6 +506,25 @@ impl Seed {
                 return bad(format!("image name {} is used twice", image.image_name));
             }
         }
+        let seed_images: Vec<(String, String, bool)> = self
+            .images
+            .iter()
+            .map(|m| {
+                (
+                    m.image_id.clone(),
+                    m.image_name.clone(),
+                    m.image_owner_alias == "self",
+                )
+            })
+            .collect();
+        crate::ecs::seeding::validate(
+            &self.custom_images,
+            &self.launch_templates,
+            &self.image_shares,
+            &seed_images,
+            &self.account_id,
+        )
+        .map_err(SeedError::Invalid)?;
         for instance in &self.instances {
             unique("instance", &instance.instance_id)?;
             if !STATUSES.contains(&instance.status.as_str()) {
@@ -940,6 +977,9 @@ impl Seed {
             image_progress: ProgressProfile::Linear,
             load_balancers: vec![load_balancer],
             vserver_groups: vec![vserver_group],
+            custom_images: Vec::new(),
+            launch_templates: Vec::new(),
+            image_shares: Vec::new(),
         }
     }
 }

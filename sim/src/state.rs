@@ -60,6 +60,7 @@ impl Region {
             });
         }
         ecs.image_profile = seed.image_progress;
+        ecs.account_id = seed.account_id.clone();
         for i in &seed.instances {
             ecs.instances.push(Instance {
                 instance_id: i.instance_id.clone(),
@@ -93,6 +94,15 @@ impl Region {
                     reiniting_until: None,
                 });
             }
+        }
+        // A validated seed's custom images, templates and shares are all accepted.
+        if let Err(e) = ecs.add_seeded(
+            &seed.custom_images,
+            &seed.launch_templates,
+            &seed.image_shares,
+            now,
+        ) {
+            tracing::warn!(error = %e, "the seed's custom images, launch templates or shares were not all added");
         }
         let mut ess = Ess::default();
         for g in &seed.scaling_groups {

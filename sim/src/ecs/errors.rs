@@ -271,14 +271,6 @@ pub fn launch_not_supported() -> RpcError {
     )
 }
 
-/// 404 `InvalidLaunchTemplate.NotFound`: the sim holds no launch templates.
-pub fn launch_template_not_found() -> RpcError {
-    RpcError::not_found(
-        "InvalidLaunchTemplate.NotFound",
-        "The specified launch template does not exist: the sim holds no launch templates.",
-    )
-}
-
 /// 403 `OperationDenied.ImageNotValid`: an image that is not Available.
 pub fn image_not_valid(id: &str, status: &str) -> RpcError {
     RpcError::forbidden(
@@ -433,5 +425,210 @@ pub fn zone_not_found(id: &str) -> RpcError {
             "The specified zoneId does not exist: \"{}\".",
             crate::params::truncate(id, 64)
         ),
+    )
+}
+
+// Image and snapshot deletion
+// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deleteimage>,
+// <https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deletesnapshot>).
+
+/// 403 `ImageUsingByInstance`: instances run from the image (DeleteImage without `Force`).
+pub fn image_used_by_instance() -> RpcError {
+    RpcError::forbidden(
+        "ImageUsingByInstance",
+        "The specified image has been used to create instances. You can use the DescribeInstances API to query these \
+         instances, or you can use the force parameter to proceed.",
+    )
+}
+
+/// 403 `ImageUseShared`: the image is shared with other accounts (`Force` or not).
+pub fn image_shared() -> RpcError {
+    RpcError::forbidden(
+        "ImageUseShared",
+        "The specified image has been shared to others. You can use the DescribeImageSharePermission API to query the \
+         users who have been shared.",
+    )
+}
+
+/// 403 `ImageIsPublic`: a community image, which must be unpublished first.
+pub fn image_is_public() -> RpcError {
+    RpcError::forbidden(
+        "ImageIsPublic",
+        "You can not delete public image, please modify it to private.",
+    )
+}
+
+/// 403 `SnapshotCreatedImage`: images hold the snapshot (`Force` or not).
+pub fn snapshot_created_image(snapshot_id: &str, images: &[&str]) -> RpcError {
+    RpcError::forbidden(
+        "SnapshotCreatedImage",
+        format!(
+            "The snapshot has been used to create user defined image(s): {snapshot_id} is held by {}.",
+            images.join(", ")
+        ),
+    )
+}
+
+/// 403 `SnapshotCreatedDisk`: disks were created from the snapshot (without `Force`).
+pub fn snapshot_created_disk(snapshot_id: &str) -> RpcError {
+    RpcError::forbidden(
+        "SnapshotCreatedDisk",
+        format!("The snapshot has been used to create disk(s): {snapshot_id}."),
+    )
+}
+
+// Launch templates
+// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-createlaunchtemplate>
+// and the pages of the other template operations).
+
+/// 404 `InvalidLaunchTemplate.NotFound`, with the message of the older error tables.
+pub fn launch_template_not_found(id: Option<&str>, name: Option<&str>) -> RpcError {
+    RpcError::not_found(
+        "InvalidLaunchTemplate.NotFound",
+        format!(
+            "The specified LaunchTemplateId \"{}\" LaunchTemplateName \"{}\" is not found.",
+            crate::params::truncate(id.unwrap_or_default(), 64),
+            crate::params::truncate(name.unwrap_or_default(), 140)
+        ),
+    )
+}
+
+/// 404 `InvalidLaunchTemplateVersion.NotFound`.
+pub fn launch_template_version_not_found(id: &str, version: i64) -> RpcError {
+    RpcError::not_found(
+        "InvalidLaunchTemplateVersion.NotFound",
+        format!("The specified version {version} of launch template {id} does not exist."),
+    )
+}
+
+/// 400 `InvalidLaunchTemplateName.Malformed`.
+pub fn launch_template_name_malformed() -> RpcError {
+    RpcError::bad_request(
+        "InvalidLaunchTemplateName.Malformed",
+        "The specified parameter LaunchTemplateName is not valid.",
+    )
+}
+
+/// 403 `LaunchTemplateName.Duplicated`.
+pub fn launch_template_name_duplicated(name: &str) -> RpcError {
+    RpcError::forbidden(
+        "LaunchTemplateName.Duplicated",
+        format!(
+            "The specified launch template name already exists: \"{}\".",
+            crate::params::truncate(name, 140)
+        ),
+    )
+}
+
+/// 403 `LaunchTemplateLimitExceed`: the region holds the most templates it may.
+pub fn launch_template_limit(max: usize) -> RpcError {
+    RpcError::forbidden(
+        "LaunchTemplateLimitExceed",
+        format!("The maximum number of launch templates has been reached: {max} in a region."),
+    )
+}
+
+/// 403 `LaunchTemplateVersionLimitExceed`: the template holds the most versions it may.
+pub fn launch_template_version_limit(max: usize) -> RpcError {
+    RpcError::forbidden(
+        "LaunchTemplateVersionLimitExceed",
+        format!(
+            "The maximum number of launch template versions has been reached: {max} in a template."
+        ),
+    )
+}
+
+/// 403 `InvalidOperation.DeleteDefaultVersion`.
+pub fn delete_default_version(id: &str, version: i64) -> RpcError {
+    RpcError::forbidden(
+        "InvalidOperation.DeleteDefaultVersion",
+        format!(
+            "The operation is invalid: version {version} is the default version of launch template {id} and cannot be deleted."
+        ),
+    )
+}
+
+/// 400 `InvalidDescription.Malformed` for `VersionDescription`.
+pub fn version_description_malformed() -> RpcError {
+    RpcError::bad_request(
+        "InvalidDescription.Malformed",
+        "The specified parameter \"VersionDescription\" is not valid.",
+    )
+}
+
+/// 403 `QuotaExceed.Tags`: more than 20 `TemplateTag.N`.
+pub fn template_tags_quota() -> RpcError {
+    RpcError::forbidden(
+        "QuotaExceed.Tags",
+        "The number of specified tags exceeds the upper limit: at most 20 TemplateTag.N.",
+    )
+}
+
+// Image sharing
+// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifyimagesharepermission>).
+
+/// 404 `InvalidAccount.NotFound`: not an account id.
+pub fn account_not_found(account: &str) -> RpcError {
+    RpcError::not_found(
+        "InvalidAccount.NotFound",
+        format!(
+            "The specified account {} in parameter \"AddAccount.n\" or \"RemoveAccount.n\" does not exist.",
+            crate::params::truncate(account, 64)
+        ),
+    )
+}
+
+/// 404 `InvalidAccount.Forbbiden` (sic): the account's own id.
+pub fn account_is_self() -> RpcError {
+    RpcError::not_found(
+        "InvalidAccount.Forbbiden",
+        "The specified Account does not yourself.",
+    )
+}
+
+/// 403 `QuotaExceed.ShareImageUser`: more than 50 accounts.
+pub fn share_quota(max: usize) -> RpcError {
+    RpcError::forbidden(
+        "QuotaExceed.ShareImageUser",
+        format!(
+            "The shared Image user Quota exceeds: an image is shared with at most {max} accounts."
+        ),
+    )
+}
+
+/// 403 `Image.NotPublic`: unpublishing an image that is not a community image.
+pub fn image_not_public() -> RpcError {
+    RpcError::forbidden(
+        "Image.NotPublic",
+        "The specified image is not public image.",
+    )
+}
+
+/// 403 `Image.Public`: sharing a community image with accounts.
+pub fn image_public() -> RpcError {
+    RpcError::forbidden("Image.Public", "The specified image is public image.")
+}
+
+/// 403 `InvalidParameter.IsPublic`: `IsPublic` with `AddAccount.N` or `RemoveAccount.N`.
+pub fn is_public_conflict() -> RpcError {
+    RpcError::forbidden(
+        "InvalidParameter.IsPublic",
+        "The specified parameter IsPublic is conflicted with other parameters.",
+    )
+}
+
+/// 400 `UnnecessaryParameter.LaunchPermission`: with `AddAccount.N` or `RemoveAccount.N`.
+pub fn launch_permission_unnecessary() -> RpcError {
+    RpcError::bad_request(
+        "UnnecessaryParameter.LaunchPermission",
+        "The specified parameter \"LaunchPermission\" is unnecessary if paramter \"AddAccounts\" or \"RemoveAccounts\" exist.",
+    )
+}
+
+/// 400 `ForbiddenParameter.LaunchPermission`: the parameter is in invitational preview.
+pub fn launch_permission_forbidden() -> RpcError {
+    RpcError::bad_request(
+        "ForbiddenParameter.LaunchPermission",
+        "The specified parameter \"LaunchPermission\" is forbidden for current account.",
     )
 }

@@ -5,6 +5,10 @@
 //! nothing: without `DryRun=true` a launch that passes every check is refused with 400
 //! `OperationDenied` (sim/README.md).
 //!
+//! A request naming a launch template (`LaunchTemplateId` or `LaunchTemplateName`, and
+//! `LaunchTemplateVersion`, else the default version) is checked with the version's
+//! parameters where the request gives none (`super::templates::launch_parameters`).
+//!
 //! The checks, in order: the request's own parameters (`RegionId`, `ImageId`,
 //! `InstanceType`, `Amount`/`MinAmount`, `SystemDisk.Category`/`SystemDisk.Size`, the
 //! security groups, `VSwitchId`, `ZoneId`, the password), then the image (it exists and is
@@ -91,9 +95,9 @@ fn id_ok(id: &str, prefix: &str) -> bool {
 /// RunInstances.
 pub fn run_instances(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> {
     ctx.region(p)?;
-    if p.get("LaunchTemplateId").is_some() || p.get("LaunchTemplateName").is_some() {
-        return Err(errors::launch_template_not_found());
-    }
+    // A launch from a template: the version's parameters, overridden by the request's.
+    let merged = super::templates::launch_parameters(ecs, p)?;
+    let p = merged.as_ref().unwrap_or(p);
     if p.get("ImageId").is_some() && p.get("ImageFamily").is_some() {
         return Err(RpcError::invalid(
             "ImageFamily",

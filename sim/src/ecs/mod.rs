@@ -1,5 +1,6 @@
-//! ECS (API version 2014-05-26): instances, disks, snapshots, images, their tags, the
-//! instance types an image runs on, and RunInstances' dry run.
+//! ECS (API version 2014-05-26): instances, disks, snapshots, images and who they are shared
+//! with, their tags, launch templates, the instance types an image runs on, and RunInstances'
+//! dry run.
 //!
 //! [`protocol`] reads parameters and writes the cloud's JSON, [`state`] holds the resources
 //! and enforces the rules, [`errors`] names the cloud's error codes.
@@ -9,8 +10,11 @@ pub mod errors;
 pub mod fleet;
 pub mod launch;
 pub mod protocol;
+pub mod seeding;
+pub mod shares;
 pub mod state;
 pub mod tags;
+pub mod templates;
 pub mod types;
 
 use serde_json::Value;
@@ -46,6 +50,15 @@ pub const ACTIONS: &[&str] = &[
     "DescribeImageSupportInstanceTypes",
     "DescribeInstanceTypes",
     "RunInstances",
+    "CreateLaunchTemplate",
+    "CreateLaunchTemplateVersion",
+    "DescribeLaunchTemplates",
+    "DescribeLaunchTemplateVersions",
+    "DeleteLaunchTemplate",
+    "DeleteLaunchTemplateVersion",
+    "ModifyLaunchTemplateDefaultVersion",
+    "ModifyImageSharePermission",
+    "DescribeImageSharePermission",
 ];
 
 /// Runs `action`; `None` if ECS has no such action.
@@ -79,6 +92,19 @@ pub fn handle(
         }
         "DescribeInstanceTypes" => types::describe_instance_types(p, ctx),
         "RunInstances" => launch::run_instances(ecs, p, ctx),
+        "CreateLaunchTemplate" => templates::create_launch_template(ecs, p, ctx),
+        "CreateLaunchTemplateVersion" => templates::create_launch_template_version(ecs, p, ctx),
+        "DescribeLaunchTemplates" => templates::describe_launch_templates(ecs, p, ctx),
+        "DescribeLaunchTemplateVersions" => {
+            templates::describe_launch_template_versions(ecs, p, ctx)
+        }
+        "DeleteLaunchTemplate" => templates::delete_launch_template(ecs, p, ctx),
+        "DeleteLaunchTemplateVersion" => templates::delete_launch_template_version(ecs, p, ctx),
+        "ModifyLaunchTemplateDefaultVersion" => {
+            templates::modify_launch_template_default_version(ecs, p, ctx)
+        }
+        "ModifyImageSharePermission" => shares::modify_image_share_permission(ecs, p, ctx),
+        "DescribeImageSharePermission" => shares::describe_image_share_permission(ecs, p, ctx),
         _ => return None,
     })
 }

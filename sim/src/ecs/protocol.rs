@@ -138,7 +138,7 @@ pub fn describe_disks(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErro
                 "InstanceId": d.instance_id.clone().unwrap_or_default(),
                 "Device": if d.instance_id.is_some() { d.device.as_str() } else { "" },
                 "ImageId": d.image_id,
-                "SourceSnapshotId": "",
+                "SourceSnapshotId": ecs.disk_source_snapshot(d).unwrap_or_default(),
                 "ZoneId": d.zone_id,
                 "RegionId": ctx.region_id,
                 "CreationTime": iso(d.creation_time),
@@ -223,6 +223,16 @@ fn client_token(p: &Params) -> Result<Option<&str>, RpcError> {
     Ok(token)
 }
 
+/// `Usage` of a snapshot: what was made from it.
+fn snapshot_usage(by_image: bool, by_disk: bool) -> &'static str {
+    match (by_image, by_disk) {
+        (true, true) => "image_disk",
+        (true, false) => "image",
+        (false, true) => "disk",
+        (false, false) => "none",
+    }
+}
+
 /// DescribeSnapshots.
 pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> {
     ctx.region(p)?;
@@ -240,10 +250,22 @@ pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
             ));
         }
     };
+    let usage = match p.get("Usage") {
+        None => None,
+        Some(u @ ("image" | "disk" | "image_disk" | "none")) => Some(u),
+        Some(_) => {
+            return Err(RpcError::invalid(
+                "Usage",
+                "must be image, disk, image_disk or none",
+            ));
+        }
+    };
     let disk_type = p.get("SourceDiskType").map(str::to_ascii_lowercase);
     let tags = p.tags()?;
     let (number, size) = p.paging(100)?;
-    let items: Vec<Value> = ecs
+    let (by_images, by_disks) = ecs.snapshot_uses();
+    let usage_of = |id: &str| snapshot_usage(by_images.contains(id), by_disks.contains(id));
+    let matching: Vec<&super::state::Snapshot> = ecs
         .snapshots
         .iter()
         .rev()
@@ -253,14 +275,14 @@ pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
         .filter(|s| name.is_none_or(|n| n == s.snapshot_name))
         .filter(|s| disk_type.as_deref().is_none_or(|t| t == s.source_disk_type))
         .filter(|s| status.is_none_or(|st| st == s.status(ctx.now).0))
+        .filter(|s| usage.is_none_or(|u| u == usage_of(&s.snapshot_id)))
         .filter(|s| has_tags(&s.tags, &tags))
+        .collect();
+    let total = matching.len();
+    let items: Vec<Value> = page(matching, number, size)
+        .into_iter()
         .map(|s| {
             let (st, progress) = s.status(ctx.now);
-            let used = ecs.images.iter().any(|m| {
-                m.disk_mappings
-                    .iter()
-                    .any(|d| d.snapshot_id.as_deref() == Some(s.snapshot_id.as_str()))
-            });
             json!({
                 "SnapshotId": s.snapshot_id,
                 "SnapshotName": s.snapshot_name,
@@ -273,7 +295,7 @@ pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
                 "SourceDiskId": s.source_disk_id,
                 "SourceDiskSize": s.source_disk_size.to_string(),
                 "SourceDiskType": s.source_disk_type,
-                "Usage": if used { "image" } else { "none" },
+                "Usage": usage_of(&s.snapshot_id),
                 "RetentionDays": s.retention_days.unwrap_or(0),
                 "SnapshotType": "user",
                 "Category": "standard",
@@ -282,14 +304,21 @@ pub fn describe_snapshots(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, Rpc
             })
         })
         .collect();
-    let mut out = paged(items, number, size, "Snapshots", "Snapshot");
+    let mut out = json!({
+        "TotalCount": total,
+        "PageNumber": number,
+        "PageSize": size,
+        "Snapshots": {"Snapshot": items},
+    });
     out["NextToken"] = json!("");
     Ok(out)
 }
 
-/// DeleteSnapshot.
+/// DeleteSnapshot: `SnapshotId`, `Force` (also a snapshot disks were created from).
 pub fn delete_snapshot(ecs: &mut Ecs, p: &Params) -> Result<Value, RpcError> {
-    ecs.delete_snapshot(p.required("SnapshotId")?)?;
+    let id = p.required("SnapshotId")?;
+    let force = p.bool("Force", false)?;
+    ecs.delete_snapshot(id, force)?;
     Ok(json!({}))
 }
 
@@ -390,21 +419,51 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
             ));
         }
     };
+    let usage = match p.get("Usage") {
+        None => None,
+        Some(u @ ("instance" | "none")) => Some(u),
+        Some(_) => return Err(RpcError::invalid("Usage", "must be instance or none")),
+    };
     let snapshot = p.get("SnapshotId");
     let tags = p.tags()?;
     let (number, size) = p.paging(100)?;
-    let items: Vec<Value> = ecs
+    let in_use: std::collections::HashSet<&str> =
+        ecs.instances.iter().map(|i| i.image_id.as_str()).collect();
+    let usage_of = |id: &str| {
+        if in_use.contains(id) {
+            "instance"
+        } else {
+            "none"
+        }
+    };
+    let matching: Vec<&super::state::Image> = ecs
         .images
         .iter()
         .rev()
-        .filter(|m| ids.as_ref().is_none_or(|ids| ids.contains(&m.image_id.as_str())))
+        .filter(|m| {
+            ids.as_ref()
+                .is_none_or(|ids| ids.contains(&m.image_id.as_str()))
+        })
         .filter(|m| name.is_none_or(|n| m.image_name.contains(n)))
         .filter(|m| owner.is_none_or(|o| o == m.owner_alias))
-        .filter(|m| snapshot.is_none_or(|s| m.disk_mappings.iter().any(|d| d.snapshot_id.as_deref() == Some(s))))
+        .filter(|m| {
+            snapshot.is_none_or(|s| {
+                m.disk_mappings
+                    .iter()
+                    .any(|d| d.snapshot_id.as_deref() == Some(s))
+            })
+        })
         .filter(|m| statuses.contains(&m.status(ctx.now).0.as_str()))
+        .filter(|m| usage.is_none_or(|u| u == usage_of(&m.image_id)))
         .filter(|m| has_tags(&m.tags, &tags))
+        .collect();
+    let total = matching.len();
+    let items: Vec<Value> = page(matching, number, size)
+        .into_iter()
         .map(|m| {
             let (status, progress) = m.status(ctx.now);
+            let own = m.owner_alias == "self";
+            let shared = if ecs.is_shared(&m.image_id) { "True" } else { "False" };
             json!({
                 "ImageId": m.image_id,
                 "ImageName": m.image_name,
@@ -416,14 +475,15 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
                 "CreationTime": iso(m.creation_time),
                 "Size": m.size,
                 "ImageOwnerAlias": m.owner_alias,
-                "Usage": if ecs.instances.iter().any(|i| i.image_id == m.image_id) { "instance" } else { "none" },
+                "Usage": usage_of(&m.image_id),
                 "OSType": m.os_type,
                 "OSName": m.platform,
                 "Platform": m.platform,
                 "Architecture": m.architecture,
                 "BootMode": ecs.boot_mode(m),
                 "IsCopied": false,
-                "IsSelfShared": "False",
+                "IsPublic": ecs.is_public(m),
+                "IsSelfShared": if own { shared } else { "" },
                 "IsSubscribed": false,
                 "IsSupportCloudinit": true,
                 "IsSupportIoOptimized": true,
@@ -443,7 +503,12 @@ pub fn describe_images(ecs: &Ecs, p: &Params, ctx: &Ctx) -> Result<Value, RpcErr
             })
         })
         .collect();
-    let mut out = paged(items, number, size, "Images", "Image");
+    let mut out = json!({
+        "TotalCount": total,
+        "PageNumber": number,
+        "PageSize": size,
+        "Images": {"Image": items},
+    });
     out["RegionId"] = json!(ctx.region_id);
     Ok(out)
 }

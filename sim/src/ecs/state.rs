@@ -344,6 +344,15 @@ pub struct Ecs {
     /// Instance types the admin interface marked out of stock: RunInstances refuses them
     /// with `OperationDenied.NoStock`.
     pub out_of_stock: BTreeSet<String>,
+    /// The account that owns the region's resources (an image cannot be shared with it).
+    pub account_id: String,
+    /// Launch templates, in creation order ([`super::templates`]).
+    pub launch_templates: Vec<super::templates::LaunchTemplate>,
+    /// Who the account's images are shared with, by image id ([`super::shares`]).
+    pub shares: BTreeMap<String, super::shares::ImageShares>,
+    /// The snapshot a disk was created from, recorded when the image that gave it the
+    /// snapshot is deleted (until then it is read from the image: [`Ecs::disk_source_snapshot`]).
+    pub disk_snapshots: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -723,7 +732,14 @@ impl Ecs {
         Ok(id)
     }
 
-    /// DeleteImage.
+    /// DeleteImage
+    /// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deleteimage>):
+    /// the account's own images only (others are 404 `InvalidImageId.NotFound`). Refused, in
+    /// the order of the page's error table: an image instances run from, unless `force`
+    /// (403 `ImageUsingByInstance`); an image shared with other accounts, `force` or not
+    /// (403 `ImageUseShared`: "Before you delete a shared image, you must unshare the
+    /// image"); a community image (403 `ImageIsPublic`). The image's snapshots stay; the
+    /// system disks made from it keep its system-disk snapshot as their source.
     pub fn delete_image(&mut self, image_id: &str, force: bool) -> Result<(), RpcError> {
         let Some(pos) = self
             .images
@@ -733,20 +749,77 @@ impl Ecs {
             return Err(errors::image_not_found(image_id));
         };
         if !force && self.instances.iter().any(|i| i.image_id == image_id) {
-            return Err(RpcError::forbidden(
-                "ImageUsingByInstance",
-                format!(
-                    "The image {image_id} is used by an instance; pass Force=true to delete it anyway."
-                ),
-            ));
+            return Err(errors::image_used_by_instance());
         }
-        self.images.remove(pos);
+        let shares = self.shares.get(image_id);
+        if shares.is_some_and(|s| !s.accounts.is_empty()) {
+            return Err(errors::image_shared());
+        }
+        if shares.is_some_and(|s| s.public) {
+            return Err(errors::image_is_public());
+        }
+        let image = self.images.remove(pos);
+        if let Some(snapshot) = image
+            .disk_mappings
+            .iter()
+            .find(|m| m.kind == "system")
+            .and_then(|m| m.snapshot_id.clone())
+        {
+            for disk in self
+                .disks
+                .iter()
+                .filter(|d| d.kind == "system" && d.image_id == image_id)
+            {
+                self.disk_snapshots
+                    .entry(disk.disk_id.clone())
+                    .or_insert_with(|| snapshot.clone());
+            }
+        }
         self.boot_modes.remove(image_id);
+        self.shares.remove(image_id);
+        self.unsupported_types.remove(image_id);
         Ok(())
     }
 
-    /// DeleteSnapshot.
-    pub fn delete_snapshot(&mut self, snapshot_id: &str) -> Result<(), RpcError> {
+    /// The snapshot `disk` was created from: the one recorded for it, or, for a system disk
+    /// made from one of the account's images, that image's system-disk snapshot.
+    pub fn disk_source_snapshot<'a>(&'a self, disk: &'a Disk) -> Option<&'a str> {
+        if let Some(snapshot) = self.disk_snapshots.get(&disk.disk_id) {
+            return Some(snapshot);
+        }
+        if disk.kind != "system" {
+            return None;
+        }
+        self.image(&disk.image_id)?
+            .disk_mappings
+            .iter()
+            .find(|m| m.kind == "system")?
+            .snapshot_id
+            .as_deref()
+    }
+
+    /// The ids of the snapshots images hold and of those disks were created from.
+    pub fn snapshot_uses(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
+        let by_images = self
+            .images
+            .iter()
+            .flat_map(|m| m.disk_mappings.iter())
+            .filter_map(|d| d.snapshot_id.as_deref())
+            .collect();
+        let by_disks = self
+            .disks
+            .iter()
+            .filter_map(|d| self.disk_source_snapshot(d))
+            .collect();
+        (by_images, by_disks)
+    }
+
+    /// DeleteSnapshot
+    /// (<https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-deletesnapshot>):
+    /// a snapshot an image holds is 403 `SnapshotCreatedImage`, `force` or not (delete the
+    /// image first); one a disk was created from is 403 `SnapshotCreatedDisk` unless
+    /// `force`. A snapshot still being created is deleted (its creation is cancelled).
+    pub fn delete_snapshot(&mut self, snapshot_id: &str, force: bool) -> Result<(), RpcError> {
         let Some(pos) = self
             .snapshots
             .iter()
@@ -754,18 +827,22 @@ impl Ecs {
         else {
             return Err(errors::snapshot_not_found(snapshot_id));
         };
-        if let Some(image) = self.images.iter().find(|i| {
-            i.disk_mappings
+        let (by_images, by_disks) = self.snapshot_uses();
+        if by_images.contains(snapshot_id) {
+            let images: Vec<&str> = self
+                .images
                 .iter()
-                .any(|m| m.snapshot_id.as_deref() == Some(snapshot_id))
-        }) {
-            return Err(RpcError::forbidden(
-                "SnapshotCreatedImage",
-                format!(
-                    "The snapshot {snapshot_id} has been used to create image {}; delete the image first.",
-                    image.image_id
-                ),
-            ));
+                .filter(|m| {
+                    m.disk_mappings
+                        .iter()
+                        .any(|d| d.snapshot_id.as_deref() == Some(snapshot_id))
+                })
+                .map(|m| m.image_id.as_str())
+                .collect();
+            return Err(errors::snapshot_created_image(snapshot_id, &images));
+        }
+        if !force && by_disks.contains(snapshot_id) {
+            return Err(errors::snapshot_created_disk(snapshot_id));
         }
         self.snapshots.remove(pos);
         Ok(())
