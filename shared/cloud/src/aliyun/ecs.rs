@@ -12,13 +12,17 @@ mod image_types;
 mod instance_types;
 mod launch;
 mod power;
+mod shares;
 mod tags;
+mod templates;
 pub use assistant::*;
 pub use image_types::*;
 pub use instance_types::*;
 pub use launch::*;
 pub use power::*;
+pub use shares::*;
 pub use tags::*;
+pub use templates::*;
 
 use super::error::{Error, RequestError};
 use super::{Client, Params, ResourceTags, RpcMethod, Service, Tag, all_pages, lenient, validate};
@@ -424,6 +428,8 @@ pub struct Disk {
     pub device: String,
     /// `ImageId`.
     pub image_id: String,
+    /// `SourceSnapshotId`: the snapshot the disk was created from (empty: none).
+    pub source_snapshot_id: String,
     /// `ZoneId`.
     pub zone_id: String,
     /// `CreationTime`.
@@ -482,6 +488,32 @@ pub struct CreateSnapshotResponse {
     pub snapshot_id: String,
 }
 
+/// What was made from a snapshot (`Usage` of DescribeSnapshots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotUsage {
+    /// `image`: custom images hold it (DeleteSnapshot refuses: `SnapshotCreatedImage`).
+    Image,
+    /// `disk`: disks were created from it (DeleteSnapshot refuses without `Force`:
+    /// `SnapshotCreatedDisk`).
+    Disk,
+    /// `image_disk`: both.
+    ImageDisk,
+    /// `none`: nothing.
+    None,
+}
+
+impl SnapshotUsage {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Disk => "disk",
+            Self::ImageDisk => "image_disk",
+            Self::None => "none",
+        }
+    }
+}
+
 /// `DescribeSnapshots`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeSnapshotsRequest {
@@ -495,6 +527,8 @@ pub struct DescribeSnapshotsRequest {
     pub snapshot_name: Option<String>,
     /// `Status`.
     pub status: Option<SnapshotStatus>,
+    /// `Usage`: only snapshots with this use.
+    pub usage: Option<SnapshotUsage>,
     /// `Tag.N.Key` / `Tag.N.Value` filters.
     pub tags: Vec<Tag>,
     /// `PageNumber`.
@@ -521,6 +555,7 @@ impl DescribeSnapshotsRequest {
             }
             p.put("Status", s.as_str());
         }
+        p.opt("Usage", self.usage.map(SnapshotUsage::as_str));
         validate::tags(&self.tags)?;
         p.tags(&self.tags);
         validate::page_number(self.page_number)?;
@@ -580,6 +615,8 @@ pub struct Snapshot {
     pub source_disk_size: String,
     /// `CreationTime`.
     pub creation_time: String,
+    /// `Usage`: `image`, `disk`, `image_disk` or `none` (what was made from it).
+    pub usage: String,
     /// `Tags`.
     pub tags: ResourceTags,
 }
@@ -591,12 +628,14 @@ impl Snapshot {
     }
 }
 
-/// `DeleteSnapshot`.
+/// `DeleteSnapshot`. A snapshot images hold is refused (`SnapshotCreatedImage`, 403), `Force`
+/// or not; one disks were created from is refused without `Force` (`SnapshotCreatedDisk`,
+/// 403).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteSnapshotRequest {
     /// `SnapshotId` (required).
     pub snapshot_id: String,
-    /// `Force`: also when disks were created from it.
+    /// `Force`: also when disks were created from it (they can no longer be re-initialised).
     pub force: Option<bool>,
 }
 
@@ -726,6 +765,25 @@ pub struct CreateImageResponse {
     pub image_id: String,
 }
 
+/// Whether instances run from an image (`Usage` of DescribeImages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageUsage {
+    /// `instance`: one or more instances run from it.
+    Instance,
+    /// `none`: no instance does.
+    None,
+}
+
+impl ImageUsage {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Instance => "instance",
+            Self::None => "none",
+        }
+    }
+}
+
 /// `DescribeImages`. Without `status` the cloud shows only Available images.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeImagesRequest {
@@ -737,6 +795,8 @@ pub struct DescribeImagesRequest {
     pub status: Vec<ImageStatus>,
     /// `ImageOwnerAlias`: `system`, `self`, `others` or `marketplace`.
     pub image_owner_alias: Option<String>,
+    /// `Usage`: only images instances run from (`instance`), or none does (`none`).
+    pub usage: Option<ImageUsage>,
     /// `Tag.N.Key` / `Tag.N.Value` filters.
     pub tags: Vec<Tag>,
     /// `PageNumber`.
@@ -768,6 +828,7 @@ impl DescribeImagesRequest {
             }
             p.put("ImageOwnerAlias", alias);
         }
+        p.opt("Usage", self.usage.map(ImageUsage::as_str));
         validate::tags(&self.tags)?;
         p.tags(&self.tags);
         validate::page_number(self.page_number)?;
@@ -839,8 +900,17 @@ pub struct Image {
     /// `BootMode`: `BIOS`, `UEFI` or `UEFI-Preferred` (dual boot); empty when the answer
     /// has none (the cloud's default for an imported image is `BIOS`, `UEFI` for `arm64`).
     pub boot_mode: String,
-    /// `Usage`.
+    /// `Usage`: `instance` when instances run from it, else `none` (DeleteImage refuses an
+    /// image in use without `Force`: `ImageUsingByInstance`).
     pub usage: String,
+    /// `IsPublic`: publicly available (a public image, or one published as a community
+    /// image; DeleteImage refuses the latter: `ImageIsPublic`).
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub is_public: bool,
+    /// `IsSelfShared`: one of the account's images shared with other accounts (`"True"` on
+    /// the wire; DeleteImage refuses it: `ImageUseShared`).
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub is_self_shared: bool,
     /// `DiskDeviceMappings`.
     pub disk_device_mappings: DiskDeviceMappings,
     /// `Tags`.
@@ -880,7 +950,9 @@ pub struct DiskDeviceMapping {
     pub size: String,
 }
 
-/// `DeleteImage`.
+/// `DeleteImage`. Refused (403) for an image instances run from without `Force`
+/// (`ImageUsingByInstance`), one shared with other accounts (`ImageUseShared`, `Force` or
+/// not: unshare it first) and a community image (`ImageIsPublic`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteImageRequest {
     /// `ImageId` (required).
@@ -1175,6 +1247,72 @@ mod tests {
         .to_params("r")
         .expect_err("page too big");
         assert_eq!(e.parameter, "PageSize");
+    }
+
+    #[test]
+    fn usage_filters_and_the_answers_sharing_and_usage_fields() {
+        let p = DescribeImagesRequest {
+            image_owner_alias: Some("self".into()),
+            usage: Some(ImageUsage::None),
+            status: ImageStatus::ALL.to_vec(),
+            page_size: Some(100),
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect("valid");
+        assert_eq!(p.get("Usage"), Some("none"));
+        assert_eq!(
+            p.get("Status"),
+            Some("Creating,Waiting,Available,UnAvailable,CreateFailed,Deprecated")
+        );
+        let p = DescribeSnapshotsRequest {
+            usage: Some(SnapshotUsage::ImageDisk),
+            ..Default::default()
+        }
+        .to_params("r")
+        .expect("valid");
+        assert_eq!(p.get("Usage"), Some("image_disk"));
+        assert_eq!(
+            DeleteSnapshotRequest {
+                snapshot_id: "s-1".into(),
+                force: Some(true),
+            }
+            .to_params()
+            .expect("valid")
+            .get("Force"),
+            Some("true")
+        );
+        let r: DescribeImagesResponse = serde_json::from_str(
+            r#"{"Images":{"Image":[
+              {"ImageId":"m-1","Usage":"instance","IsPublic":false,"IsSelfShared":"True","CreationTime":"2026-01-01T00:00:00Z"},
+              {"ImageId":"ubuntu","Usage":"none","IsPublic":true,"IsSelfShared":""},
+              {"ImageId":"m-2"}]}}"#,
+        )
+        .expect("parses");
+        let shown: Vec<(&str, bool, bool)> = r
+            .images
+            .image
+            .iter()
+            .map(|m| (m.usage.as_str(), m.is_public, m.is_self_shared))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("instance", false, true),
+                ("none", true, false),
+                ("", false, false)
+            ]
+        );
+        let r: DescribeSnapshotsResponse = serde_json::from_str(
+            r#"{"Snapshots":{"Snapshot":[{"SnapshotId":"s-1","Usage":"image_disk","CreationTime":"2026-01-01T00:00:00Z"}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.snapshots.snapshot[0].usage, "image_disk");
+        let r: DescribeDisksResponse = serde_json::from_str(
+            r#"{"Disks":{"Disk":[{"DiskId":"d-1","SourceSnapshotId":"s-1"}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.disks.disk[0].source_snapshot_id, "s-1");
     }
 
     #[test]
