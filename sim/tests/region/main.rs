@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod deletion;
 mod ecs;
 mod ess;
 mod fleet;
@@ -12,3 +13,4 @@ mod refresh;
 mod security;
 mod sts;
 mod tags;
+mod templates;
