@@ -654,6 +654,87 @@ def launch_conformance():
     err = error_of(c, run(dry_run=False))
     check(err is not None and err[:2] == (400, "OperationDenied"),
           "RunInstances without DryRun: the sim launches nothing (OperationDenied, 400)")
+    launch_settings_conformance()
+
+
+def launch_settings_conformance():
+    """What each scaling configuration launches its instances with, and the vSwitches of its
+    group, as the ESS SDK reads them; then the RunInstances dry run made of them (reimage's
+    pre-flight), with the ECS SDK."""
+    c = client()
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_GroupType("ECS")
+    groups = {g["ScalingGroupName"]: g for g in call(c, req)["ScalingGroups"]["ScalingGroup"]}
+    web, api = groups["web"], groups["api"]
+    check(web["VSwitchIds"]["VSwitchId"] == ["vsw-bp1demowebh000001", "vsw-bp1demowebi000001"]
+          and web["VSwitchId"] == "vsw-bp1demowebh000001"
+          and api["VSwitchIds"]["VSwitchId"] == [api["VSwitchId"]],
+          "DescribeScalingGroups: VSwitchIds.VSwitchId[] in priority order, VSwitchId the first")
+    configs = {}
+    for group in (web, api):
+        req = DescribeScalingConfigurationsRequest.DescribeScalingConfigurationsRequest()
+        req.set_ScalingGroupId(group["ScalingGroupId"])
+        for config in call(c, req)["ScalingConfigurations"]["ScalingConfiguration"]:
+            configs[config["ScalingConfigurationName"]] = config
+    current = configs["web-current"]
+    check(current["InstanceType"] == "ecs.g7.large"
+          and current["InstanceTypes"]["InstanceType"] == ["ecs.g7.large", "ecs.c7.large"],
+          "DescribeScalingConfigurations: InstanceTypes.InstanceType[] in priority order, "
+          "InstanceType the first")
+    check(current["SecurityGroupId"] == "sg-bp1demoweb0000001"
+          and current["SecurityGroupIds"]["SecurityGroupId"] == ["sg-bp1demoweb0000001"],
+          "DescribeScalingConfigurations: one security group as SecurityGroupId and SecurityGroupIds")
+    check((current["SystemDiskCategory"], current["SystemDiskPerformanceLevel"],
+           current["SystemDiskSize"], current["KeyPairName"], current["ZoneId"],
+           current["PasswordInherit"])
+          == ("cloud_essd", "PL1", 40, "web-deploy", "", False),
+          "DescribeScalingConfigurations: SystemDiskCategory, SystemDiskPerformanceLevel, "
+          "SystemDiskSize, KeyPairName, ZoneId, PasswordInherit (a boolean)")
+    api_current = configs["api-current"]
+    check(api_current["SecurityGroupId"] == ""
+          and api_current["SecurityGroupIds"]["SecurityGroupId"]
+          == ["sg-bp1demoapi0000001", "sg-bp1demoshared00001"]
+          and (api_current["SystemDiskCategory"], api_current["SystemDiskPerformanceLevel"],
+               api_current["KeyPairName"], api_current["PasswordInherit"])
+          == ("cloud_auto", "", "", True),
+          "DescribeScalingConfigurations: several security groups as SecurityGroupIds only, "
+          "an AutoPL disk without a performance level, the image's password")
+
+    def launch_as(config, group, **changed):
+        config = dict(config, **changed)
+        req = RunInstancesRequest.RunInstancesRequest()
+        req.set_ImageId(config["ImageId"])
+        req.set_InstanceType(config["InstanceTypes"]["InstanceType"][0])
+        security_groups = config["SecurityGroupIds"]["SecurityGroupId"]
+        if len(security_groups) == 1:
+            req.set_SecurityGroupId(security_groups[0])
+        else:
+            req.set_SecurityGroupIdss(security_groups)
+        req.set_VSwitchId(group["VSwitchIds"]["VSwitchId"][0])
+        req.set_SystemDiskCategory(config["SystemDiskCategory"])
+        req.set_SystemDiskSize(config["SystemDiskSize"])
+        if config["SystemDiskPerformanceLevel"]:
+            req.set_SystemDiskPerformanceLevel(config["SystemDiskPerformanceLevel"])
+        if config["KeyPairName"]:
+            req.set_KeyPairName(config["KeyPairName"])
+        if config["PasswordInherit"]:
+            req.set_PasswordInherit(True)
+        req.set_DryRun(True)
+        return req
+
+    for name, group in [("web-current", web), ("web-previous", web), ("api-current", api)]:
+        err = error_of(c, launch_as(configs[name], group))
+        check(err is not None and err[:2] == (400, "DryRunOperation"),
+              f"RunInstances (DryRun) as configuration {name} launches passes")
+    err = error_of(c, launch_as(current, web, SystemDiskPerformanceLevel="PL3"))
+    check(err is not None and err[:2] == (404, "InvalidSystemDiskSize.LessThanMinSize"),
+          "RunInstances (DryRun): a PL3 ESSD (SystemDisk.PerformanceLevel) of 40 GiB is "
+          "InvalidSystemDiskSize.LessThanMinSize (404)")
+    err = error_of(c, launch_as(current, web, SystemDiskCategory="cloud_essd_entry",
+                                SystemDiskPerformanceLevel=""))
+    check(err is not None and err[:2] == (403, "InvalidDiskCategory.NotSupported"),
+          "RunInstances (DryRun): an entry-level ESSD on ecs.g7.large is "
+          "InvalidDiskCategory.NotSupported (403)")
 
 
 def fleet_conformance():

@@ -54,6 +54,12 @@ async fn official_sdks_conform_to_the_sim() {
         .filter(|c| c.image_id == image.image_id)
         .count();
     assert_eq!(group_web, 1, "exactly one configuration got the new image");
+    assert!(
+        out.contains("ok: DescribeScalingGroups: VSwitchIds.VSwitchId[] in priority order")
+            && out.contains("ok: RunInstances (DryRun) as configuration api-current launches")
+            && out.contains("ok: RunInstances (DryRun): an entry-level ESSD on ecs.g7.large"),
+        "the launch settings of the configurations and groups were read, and launched: {out}"
+    );
     let calls = admin.calls().total;
     for action in [
         "DescribeInstances",
