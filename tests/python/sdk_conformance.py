@@ -22,13 +22,22 @@ from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526 import (
     CreateImageRequest,
+    CreateLaunchTemplateRequest,
+    CreateLaunchTemplateVersionRequest,
     CreateSnapshotRequest,
     DeleteImageRequest,
+    DeleteLaunchTemplateRequest,
+    DeleteLaunchTemplateVersionRequest,
     DeleteSnapshotRequest,
     DescribeDisksRequest,
+    DescribeImageSharePermissionRequest,
     DescribeImagesRequest,
     DescribeInstancesRequest,
+    DescribeLaunchTemplatesRequest,
+    DescribeLaunchTemplateVersionsRequest,
     DescribeSnapshotsRequest,
+    ModifyImageSharePermissionRequest,
+    ModifyLaunchTemplateDefaultVersionRequest,
     DescribeInvocationResultsRequest,
     DescribeImageSupportInstanceTypesRequest,
     DescribeInstanceTypesRequest,
@@ -363,6 +372,8 @@ def main():
     tags_conformance(running["InstanceId"], stopped["InstanceId"])
     image_types_conformance()
     launch_conformance()
+    templates_conformance()
+    sharing_conformance()
     slb_conformance()
     fleet_conformance()
 
@@ -876,6 +887,215 @@ def fleet_conformance():
           and b"readiness check failed" in base64.b64decode(results[ids[0]]["Output"]),
           "DescribeInvocationResults: Success on a good image, Failed (exit 1, Base64 output) on a bad one")
     admin_post("power", {})
+
+
+def templates_conformance():
+    """Launch templates: a template and its versions made, listed with each version's
+    LaunchTemplateData.ImageId, a new default, versions and the template deleted, and the
+    documented refusals."""
+    c = client()
+    ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd"
+    alinux = "aliyun_3_x64_20G_alibase_20240101.vhd"
+
+    req = CreateLaunchTemplateRequest.CreateLaunchTemplateRequest()
+    req.set_LaunchTemplateName("conformance-web")
+    req.set_TemplateTags([{"Key": "team", "Value": "web"}])
+    req.set_VersionDescription("first version")
+    req.set_ImageId(ubuntu)
+    req.set_InstanceType("ecs.g7.large")
+    req.set_SecurityGroupId("sg-bp1simdemo0000001")
+    req.set_VSwitchId("vsw-bp1simdemo0000001")
+    req.set_SystemDiskCategory("cloud_essd")
+    req.set_SystemDiskSize(40)
+    out = call(c, req)
+    template = out["LaunchTemplateId"]
+    check(template.startswith("lt-") and out["LaunchTemplateVersionNumber"] == 1,
+          "CreateLaunchTemplate answers LaunchTemplateId and version 1")
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "LaunchTemplateName.Duplicated"),
+          "CreateLaunchTemplate: a name taken is LaunchTemplateName.Duplicated (403)")
+
+    req = CreateLaunchTemplateVersionRequest.CreateLaunchTemplateVersionRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_ImageId(alinux)
+    req.set_SystemDiskSize(50)
+    out = call(c, req)
+    check(out["LaunchTemplateVersionNumber"] == 2 and out["LaunchTemplateId"] == template,
+          "CreateLaunchTemplateVersion answers version 2")
+
+    req = DescribeLaunchTemplatesRequest.DescribeLaunchTemplatesRequest()
+    req.set_LaunchTemplateIds([template])
+    req.set_PageSize(50)
+    out = call(c, req)
+    t = out["LaunchTemplateSets"]["LaunchTemplateSet"][0]
+    check(out["TotalCount"] == 1 and t["LaunchTemplateName"] == "conformance-web"
+          and t["DefaultVersionNumber"] == 1 and t["LatestVersionNumber"] == 2
+          and t["Tags"]["Tag"] == [{"TagKey": "team", "TagValue": "web"}],
+          "DescribeLaunchTemplates (LaunchTemplateId.N): DefaultVersionNumber, LatestVersionNumber, Tags.Tag[]")
+
+    req = DescribeLaunchTemplateVersionsRequest.DescribeLaunchTemplateVersionsRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_DetailFlag(True)
+    req.set_PageSize(50)
+    out = call(c, req)
+    versions = out["LaunchTemplateVersionSets"]["LaunchTemplateVersionSet"]
+    check([(v["VersionNumber"], v["DefaultVersion"], v["LaunchTemplateData"]["ImageId"],
+            v["LaunchTemplateData"]["SystemDisk.Size"]) for v in versions]
+          == [(1, True, ubuntu, 40), (2, False, alinux, 50)] and out["TotalCount"] == 2,
+          "DescribeLaunchTemplateVersions (DetailFlag): each version's LaunchTemplateData.ImageId and SystemDisk.Size")
+    check(versions[0]["LaunchTemplateData"]["InstanceType"] == "ecs.g7.large"
+          and versions[0]["VersionDescription"] == "first version",
+          "DescribeLaunchTemplateVersions: InstanceType and VersionDescription")
+    req.set_DetailFlag(False)
+    req.set_DefaultVersion(True)
+    out = call(c, req)
+    versions = out["LaunchTemplateVersionSets"]["LaunchTemplateVersionSet"]
+    check(len(versions) == 1 and versions[0]["VersionNumber"] == 1
+          and "LaunchTemplateData" not in versions[0],
+          "DescribeLaunchTemplateVersions (DefaultVersion, DetailFlag=false): the default version alone, no data")
+    req = DescribeLaunchTemplateVersionsRequest.DescribeLaunchTemplateVersionsRequest()
+    req.set_LaunchTemplateId("lt-doesnotexist")
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidLaunchTemplate.NotFound"),
+          "DescribeLaunchTemplateVersions: an unknown template is InvalidLaunchTemplate.NotFound (404)")
+
+    req = DeleteLaunchTemplateVersionRequest.DeleteLaunchTemplateVersionRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_DeleteVersions([1])
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "InvalidOperation.DeleteDefaultVersion"),
+          "DeleteLaunchTemplateVersion: the default version is InvalidOperation.DeleteDefaultVersion (403)")
+    req = ModifyLaunchTemplateDefaultVersionRequest.ModifyLaunchTemplateDefaultVersionRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_DefaultVersionNumber(9)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidLaunchTemplateVersion.NotFound"),
+          "ModifyLaunchTemplateDefaultVersion: an unknown version is InvalidLaunchTemplateVersion.NotFound (404)")
+    req.set_DefaultVersionNumber(2)
+    check(call(c, req)["LaunchTemplateId"] == template, "ModifyLaunchTemplateDefaultVersion answers the template")
+    req = DeleteLaunchTemplateVersionRequest.DeleteLaunchTemplateVersionRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_DeleteVersions([1])
+    out = call(c, req)
+    check(out["LaunchTemplateVersions"]["LaunchTemplateVersion"]
+          == [{"LaunchTemplateId": template, "LaunchTemplateVersionNumber": 1}],
+          "DeleteLaunchTemplateVersion answers LaunchTemplateVersions.LaunchTemplateVersion[]")
+
+    req = DeleteLaunchTemplateRequest.DeleteLaunchTemplateRequest()
+    req.set_LaunchTemplateName("conformance-web")
+    out = call(c, req)
+    check(out["LaunchTemplateId"] == template and out["LaunchTemplateVersionNumbers"]["versionNumbers"] == [2],
+          "DeleteLaunchTemplate answers LaunchTemplateVersionNumbers.versionNumbers")
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidLaunchTemplate.NotFound"),
+          "DeleteLaunchTemplate: again is InvalidLaunchTemplate.NotFound (404)")
+
+
+def sharing_conformance():
+    """Image sharing and what keeps an image or a snapshot from being deleted: accounts added
+    and removed, a community image, DeleteImage refusing a shared or published image,
+    DeleteSnapshot refusing a snapshot an image holds (Force or not), Usage filters."""
+    c = client()
+    made = admin_post("images/custom", {"images": [{
+        "image_name": "conformance-shared",
+        "tags": [{"key": "reimage:managed", "value": "true"}],
+        "snapshot_tags": [{"key": "reimage:managed", "value": "true"}],
+        "age_seconds": 86400,
+    }]})["images"][0]
+    image, snapshot = made["image_id"], made["snapshot_id"]
+    other = "1111222233334444"
+
+    req = ModifyImageSharePermissionRequest.ModifyImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_AddAccounts([other, "5555666677778888"])
+    check(set(call(c, req)) == {"RequestId"}, "ModifyImageSharePermission (AddAccount.N) answers only a RequestId")
+    req = DescribeImageSharePermissionRequest.DescribeImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_PageSize(100)
+    out = call(c, req)
+    check(out["TotalCount"] == 2 and out["ImageId"] == image
+          and [a["AliyunId"] for a in out["Accounts"]["Account"]] == [other, "5555666677778888"]
+          and all(a["SharedTime"].endswith("Z") for a in out["Accounts"]["Account"])
+          and out["ShareGroups"]["ShareGroup"] == [],
+          "DescribeImageSharePermission: Accounts.Account[] (AliyunId, SharedTime), no ShareGroups")
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageId(image)
+    shown = call(c, req)["Images"]["Image"][0]
+    check(shown["IsSelfShared"] == "True" and shown["IsPublic"] is False and shown["ImageOwnerAlias"] == "self",
+          "DescribeImages: a shared image is IsSelfShared True, ImageOwnerAlias self")
+    req = DeleteImageRequest.DeleteImageRequest()
+    req.set_ImageId(image)
+    req.set_Force(True)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "ImageUseShared"),
+          "DeleteImage (Force): a shared image is ImageUseShared (403)")
+    req = ModifyImageSharePermissionRequest.ModifyImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_AddAccounts(["1234567890123456"])
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidAccount.Forbbiden"),
+          "ModifyImageSharePermission: the account itself is InvalidAccount.Forbbiden (404)")
+    req = ModifyImageSharePermissionRequest.ModifyImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_RemoveAccounts([other, "5555666677778888"])
+    call(c, req)
+    req = ModifyImageSharePermissionRequest.ModifyImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_IsPublic(True)
+    call(c, req)
+    req = DescribeImageSharePermissionRequest.DescribeImageSharePermissionRequest()
+    req.set_ImageId(image)
+    out = call(c, req)
+    check(out["TotalCount"] == 0 and out["ShareGroups"]["ShareGroup"] == [{"Group": "all"}],
+          "RemoveAccount.N unshares; IsPublic publishes (ShareGroups.ShareGroup[].Group all)")
+    req = DeleteImageRequest.DeleteImageRequest()
+    req.set_ImageId(image)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "ImageIsPublic"),
+          "DeleteImage: a community image is ImageIsPublic (403)")
+    req = ModifyImageSharePermissionRequest.ModifyImageSharePermissionRequest()
+    req.set_ImageId(image)
+    req.set_IsPublic(False)
+    call(c, req)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "Image.NotPublic"),
+          "ModifyImageSharePermission: unpublishing again is Image.NotPublic (403)")
+
+    req = DescribeImagesRequest.DescribeImagesRequest()
+    req.set_ImageOwnerAlias("self")
+    req.set_Usage("none")
+    req.set_Tags([{"Key": "reimage:managed", "Value": "true"}])
+    req.set_Status("Available,CreateFailed")
+    req.set_PageSize(100)
+    out = call(c, req)
+    check(image in [m["ImageId"] for m in out["Images"]["Image"]] and out["PageSize"] == 100
+          and all(m["Usage"] == "none" for m in out["Images"]["Image"]),
+          "DescribeImages (ImageOwnerAlias self, Usage none, Tag.N, Status list, PageSize 100)")
+    req = DescribeSnapshotsRequest.DescribeSnapshotsRequest()
+    req.set_SnapshotIds(json.dumps([snapshot]))
+    s = call(c, req)["Snapshots"]["Snapshot"][0]
+    check(s["Usage"] == "image" and s["Tags"]["Tag"] == [{"TagKey": "reimage:managed", "TagValue": "true"}]
+          and s["CreationTime"].endswith("Z"),
+          "DescribeSnapshots: Usage image, Tags.Tag[], CreationTime")
+    req = DeleteSnapshotRequest.DeleteSnapshotRequest()
+    req.set_SnapshotId(snapshot)
+    req.set_Force(True)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (403, "SnapshotCreatedImage"),
+          "DeleteSnapshot (Force): a snapshot an image holds is SnapshotCreatedImage (403)")
+    req = DeleteImageRequest.DeleteImageRequest()
+    req.set_ImageId(image)
+    call(c, req)
+    req = DescribeSnapshotsRequest.DescribeSnapshotsRequest()
+    req.set_SnapshotIds(json.dumps([snapshot]))
+    req.set_Usage("none")
+    check(call(c, req)["TotalCount"] == 1, "DescribeSnapshots (Usage none): free once the image is deleted")
+    req = DeleteSnapshotRequest.DeleteSnapshotRequest()
+    req.set_SnapshotId(snapshot)
+    call(c, req)
+    err = error_of(c, req)
+    check(err is not None and err[:2] == (404, "InvalidSnapshotId.NotFound"),
+          "DeleteSnapshot deletes it; again is InvalidSnapshotId.NotFound (404)")
 
 
 def slb_conformance():

@@ -1,6 +1,7 @@
 //! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts, -slb), unmodified, against
 //! the sim started in-process: every operation the sim implements (ECS tags, the instance
-//! types an image supports, DescribeInstanceTypes and RunInstances' dry run among them), STS
+//! types an image supports, DescribeInstanceTypes and RunInstances' dry run, launch templates
+//! and image sharing among them), STS
 //! credentials, and a wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
 
@@ -38,6 +39,11 @@ async fn official_sdks_conform_to_the_sim() {
         out.contains("ok: DescribeInstanceTypes: MaxResults 0")
             && out.contains("ok: RunInstances without DryRun: the sim launches nothing"),
         "the launch checks ran to the end: {out}"
+    );
+    assert!(
+        out.contains("ok: DeleteLaunchTemplate: again is InvalidLaunchTemplate.NotFound")
+            && out.contains("ok: DeleteSnapshot deletes it; again is InvalidSnapshotId.NotFound"),
+        "the launch template and image sharing checks ran to the end: {out}"
     );
 
     // What the SDK did is what the sim holds.
@@ -96,6 +102,15 @@ async fn official_sdks_conform_to_the_sim() {
         "DescribeImageSupportInstanceTypes",
         "DescribeInstanceTypes",
         "RunInstances",
+        "CreateLaunchTemplate",
+        "CreateLaunchTemplateVersion",
+        "DescribeLaunchTemplates",
+        "DescribeLaunchTemplateVersions",
+        "DeleteLaunchTemplate",
+        "DeleteLaunchTemplateVersion",
+        "ModifyLaunchTemplateDefaultVersion",
+        "ModifyImageSharePermission",
+        "DescribeImageSharePermission",
     ] {
         assert!(
             calls.get(action).copied().unwrap_or(0) > 0,
