@@ -16,8 +16,9 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 44] = [
+const ACTIONS: [&str; 45] = [
     "ecs:DescribeInstanceTypes",
+    "ecs:RunInstances",
     "ess:StartInstanceRefresh",
     "ess:DescribeInstanceRefreshes",
     "ess:SuspendInstanceRefresh",
