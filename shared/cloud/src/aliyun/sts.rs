@@ -1,6 +1,8 @@
-//! STS (API version 2015-04-01): AssumeRole, for tasks whose permission source is a RAM role.
+//! STS (API version 2015-04-01): AssumeRole, for tasks whose permission source is a RAM role,
+//! and GetCallerIdentity, which says whose credentials a client's calls are made with (a dry
+//! run's permission check).
 //!
-//! [`AssumeRoleProvider`] is the cached credentials provider built on it.
+//! [`AssumeRoleProvider`] is the cached credentials provider built on AssumeRole.
 
 use std::fmt;
 use std::sync::Arc;
@@ -150,6 +152,28 @@ impl fmt::Debug for StsCredentials {
     }
 }
 
+/// `GetCallerIdentity` answer: who the credentials that signed the request belong to. Any
+/// valid credentials may call it; no RAM policy is needed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetCallerIdentityResponse {
+    /// `RequestId`.
+    pub request_id: String,
+    /// `AccountId`: the Alibaba Cloud account.
+    pub account_id: String,
+    /// `Arn`: `acs:ram::<account>:root`, `acs:ram::<account>:user/<name>`, or for an assumed
+    /// role `acs:ram::<account>:assumed-role/<role>/<session>`.
+    pub arn: String,
+    /// `IdentityType`: `Account`, `RAMUser` or `AssumedRoleUser`.
+    pub identity_type: String,
+    /// `PrincipalId`.
+    pub principal_id: String,
+    /// `UserId` (a RAM user or the account).
+    pub user_id: String,
+    /// `RoleId` (an assumed role).
+    pub role_id: String,
+}
+
 /// STS operations of a [`Client`].
 #[derive(Debug, Clone, Copy)]
 pub struct Sts<'a> {
@@ -169,6 +193,19 @@ impl<'a> Sts<'a> {
         })?;
         self.client
             .call(Service::Sts, RpcMethod::Post, "AssumeRole", params)
+            .await
+    }
+
+    /// `GetCallerIdentity`: whose credentials this client signs with (for a client whose
+    /// credentials come from AssumeRole, the assumed role).
+    pub async fn get_caller_identity(&self) -> Result<GetCallerIdentityResponse, Error> {
+        self.client
+            .call(
+                Service::Sts,
+                RpcMethod::Post,
+                "GetCallerIdentity",
+                Params::new(),
+            )
             .await
     }
 }
@@ -314,6 +351,17 @@ mod tests {
         for (req, param) in cases {
             assert_eq!(req.to_params().expect_err(param).parameter, param);
         }
+    }
+
+    #[test]
+    fn caller_identity_answer_reads_each_field() {
+        let body = r#"{"RequestId":"R","AccountId":"1234567890","Arn":"acs:ram::1234567890:assumed-role/reimage/reimage","IdentityType":"AssumedRoleUser","PrincipalId":"3001:reimage","RoleId":"3001"}"#;
+        let r: GetCallerIdentityResponse = serde_json::from_str(body).expect("parses");
+        assert_eq!(r.account_id, "1234567890");
+        assert_eq!(r.identity_type, "AssumedRoleUser");
+        assert!(r.arn.ends_with(":assumed-role/reimage/reimage"));
+        assert_eq!(r.role_id, "3001");
+        assert_eq!(r.user_id, "");
     }
 
     #[test]
