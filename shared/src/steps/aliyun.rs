@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::cloud::{
-    BootModes, Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind, Image, Instance,
-    ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
+    BootModes, CallerIdentity, Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind,
+    Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
 };
 use super::cloud::{DryRun, RunInstancesRequest};
 use crate::aliyun::credentials::RoleSpec;
@@ -495,6 +495,22 @@ impl Cloud for AliyunCloud {
                 .await
                 .map_err(|e| cloud_error(&e))?;
             Ok(())
+        })
+    }
+
+    fn caller_identity(&self) -> CloudFuture<'_, Option<CallerIdentity>> {
+        Box::pin(async move {
+            match self.client.sts().get_caller_identity().await {
+                Ok(answer) => Ok(Some(CallerIdentity {
+                    account_id: answer.account_id,
+                    arn: answer.arn,
+                    identity_type: answer.identity_type,
+                })),
+                // An STS endpoint without the action (a private endpoint, an emulator) cannot
+                // tell; Alibaba Cloud's own always can.
+                Err(e) if cloud_error(&e).code == "InvalidAction.NotFound" => Ok(None),
+                Err(e) => Err(cloud_error(&e)),
+            }
         })
     }
 }

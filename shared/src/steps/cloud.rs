@@ -347,6 +347,24 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
         configuration_id: &'a str,
         image_id: &'a str,
     ) -> CloudFuture<'a, ()>;
+
+    /// STS GetCallerIdentity: whose credentials this cloud's calls are made with (for a RAM
+    /// role, the assumed role); `None` when this cloud cannot tell (a fake, or an endpoint
+    /// without the action). A dry run's permission check.
+    fn caller_identity(&self) -> CloudFuture<'_, Option<CallerIdentity>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// Who a cloud's calls are made as (STS GetCallerIdentity).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallerIdentity {
+    /// The Alibaba Cloud account.
+    pub account_id: String,
+    /// `acs:ram::<account>:root`, `…:user/<name>` or `…:assumed-role/<role>/<session>`.
+    pub arn: String,
+    /// `Account`, `RAMUser` or `AssumedRoleUser`.
+    pub identity_type: String,
 }
 
 /// Shared handle to a cloud.

@@ -99,6 +99,8 @@ pub struct FakeState {
     pub faults: Vec<Fault>,
     /// Whether the next image created ends in CreateFailed.
     pub next_image_fails: bool,
+    /// Who GetCallerIdentity says the calls are made as (`None`: the fake cannot tell).
+    pub caller: Option<super::cloud::CallerIdentity>,
     tokens: BTreeMap<String, String>,
     next_id: u64,
 }
@@ -196,9 +198,17 @@ impl FakeCloud {
     /// A region with: instances `i-running` (Running), `i-stopped` (Stopped), `i-starting`
     /// (Starting); group `asg-ecs` (ECS) with configurations `asc-active` (Active) and
     /// `asc-inactive` (Inactive); group `asg-eci` (ECI) with `asc-eci`; every configuration
-    /// on public image `m-base`. Snapshots and images take `build` each.
+    /// on public image `m-base`; calls made as RAM user `reimage` of account `1234567890`.
+    /// Snapshots and images take `build` each.
     pub fn demo(clock: SharedClock, build: Duration) -> Arc<Self> {
-        let mut state = FakeState::default();
+        let mut state = FakeState {
+            caller: Some(super::cloud::CallerIdentity {
+                account_id: "1234567890".into(),
+                arn: "acs:ram::1234567890:user/reimage".into(),
+                identity_type: "RAMUser".into(),
+            }),
+            ..FakeState::default()
+        };
         for (id, status) in [
             ("i-running", "Running"),
             ("i-stopped", "Stopped"),
@@ -558,6 +568,13 @@ impl Cloud for FakeCloud {
                 Ok(())
             });
         ready(result)
+    }
+
+    fn caller_identity(&self) -> CloudFuture<'_, Option<super::cloud::CallerIdentity>> {
+        ready(
+            self.enter("GetCallerIdentity", None)
+                .map(|()| self.state().caller.clone()),
+        )
     }
 }
 
