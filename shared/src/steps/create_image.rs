@@ -19,8 +19,8 @@
 use std::collections::BTreeSet;
 
 use super::cloud::{
-    CONFIGURATIONS_PER_CALL, Creation, GROUPS_PER_CALL, Instance, ScalingConfiguration,
-    ScalingGroup, TAG_EXECUTION, TAG_MANAGED, TAG_TASK,
+    CONFIGURATIONS_PER_CALL, Cloud, CloudError, Creation, GROUPS_PER_CALL, Instance,
+    ScalingConfiguration, ScalingGroup, TAG_EXECUTION, TAG_MANAGED, TAG_TASK,
 };
 use super::{
     Interrupt, StepContext, Transition, classify, delay, describe_configurations, fail_cleaning_up,
@@ -59,16 +59,40 @@ pub(crate) fn check_instance(instance_id: &str, instance: Option<&Instance>) -> 
     }
 }
 
-/// Whether every requested configuration exists and belongs to an ECS-type group.
-/// `configurations` are DescribeScalingConfigurations' answer (ECS-type only),
-/// `eci_configurations` DescribeEciScalingConfigurations' for the ids it left out, `groups`
-/// DescribeScalingGroups' (which leaves out disabled groups, without an error).
+/// Whether every requested configuration exists and belongs to an ECS-type group: the first
+/// of [`target_problems`], which the step fails with.
 pub(crate) fn check_targets(
     configuration_ids: &[String],
     configurations: &[ScalingConfiguration],
     eci_configurations: &[ScalingConfiguration],
     groups: &[ScalingGroup],
 ) -> Result<(), String> {
+    match target_problems(
+        configuration_ids,
+        configurations,
+        eci_configurations,
+        groups,
+    )
+    .into_iter()
+    .next()
+    {
+        Some(problem) => Err(problem),
+        None => Ok(()),
+    }
+}
+
+/// Why each requested configuration that cannot take the image cannot, in request order: it
+/// does not exist, or its group is disabled, missing or not of type ECS. `configurations` are
+/// DescribeScalingConfigurations' answer (ECS-type only), `eci_configurations`
+/// DescribeEciScalingConfigurations' for the ids it left out, `groups`
+/// DescribeScalingGroups' (which leaves out disabled groups, without an error).
+pub(crate) fn target_problems(
+    configuration_ids: &[String],
+    configurations: &[ScalingConfiguration],
+    eci_configurations: &[ScalingConfiguration],
+    groups: &[ScalingGroup],
+) -> Vec<String> {
+    let mut problems = Vec::new();
     for id in configuration_ids {
         let Some(configuration) = configurations
             .iter()
@@ -78,36 +102,135 @@ pub(crate) fn check_targets(
                 .iter()
                 .find(|c| &c.scaling_configuration_id == id)
             {
-                return Err(format!(
+                problems.push(format!(
                     "scaling configuration {id} belongs to scaling group {} of type ECI; \
                      only ECS-type groups can take a custom image",
                     eci.scaling_group_id
                 ));
+            } else {
+                problems.push(format!("scaling configuration {id} does not exist"));
             }
-            return Err(format!("scaling configuration {id} does not exist"));
+            continue;
         };
         let group_id = &configuration.scaling_group_id;
         let Some(group) = groups.iter().find(|g| &g.scaling_group_id == group_id) else {
-            return Err(format!(
+            problems.push(format!(
                 "scaling group {group_id} of scaling configuration {id} is disabled or missing \
                  (DescribeScalingGroups does not list it)"
             ));
+            continue;
         };
         if !group.is_ecs() {
-            return Err(format!(
+            problems.push(format!(
                 "scaling configuration {id} belongs to scaling group {group_id} of type {}; \
                  only ECS-type groups can take a custom image",
                 group.group_type
             ));
         }
     }
-    Ok(())
+    problems
+}
+
+/// What create-image reads of the requested configurations before anything is created.
+#[derive(Debug, Default)]
+pub(crate) struct Targets {
+    /// DescribeScalingConfigurations' answer (ECS-type configurations only).
+    pub configurations: Vec<ScalingConfiguration>,
+    /// DescribeEciScalingConfigurations' answer for the ids the first left out.
+    pub eci_configurations: Vec<ScalingConfiguration>,
+    /// DescribeScalingGroups' answer for the groups of `configurations`.
+    pub groups: Vec<ScalingGroup>,
+}
+
+impl Targets {
+    /// [`target_problems`] of what was read.
+    pub(crate) fn problems(&self, configuration_ids: &[String]) -> Vec<String> {
+        target_problems(
+            configuration_ids,
+            &self.configurations,
+            &self.eci_configurations,
+            &self.groups,
+        )
+    }
+
+    /// The configurations of `configuration_ids` that [`target_problems`] has nothing
+    /// against, in the order they were read.
+    pub(crate) fn accepted(&self, configuration_ids: &[String]) -> Vec<&ScalingConfiguration> {
+        self.configurations
+            .iter()
+            .filter(|c| {
+                configuration_ids.contains(&c.scaling_configuration_id)
+                    && self
+                        .problems(std::slice::from_ref(&c.scaling_configuration_id))
+                        .is_empty()
+            })
+            .collect()
+    }
+}
+
+/// A read of the targets that failed: what was being read, and the cloud's error.
+#[derive(Debug)]
+pub(crate) struct TargetsUnread {
+    pub what: &'static str,
+    pub error: CloudError,
+}
+
+/// Reads the requested configurations (10 ids a call), the ECI configurations among the ids
+/// DescribeScalingConfigurations left out (it answers ECS-type configurations only: an id it
+/// left out may be an ECI configuration, refused by name rather than called missing), and
+/// the groups of the ECS-type ones (20 ids a call).
+pub(crate) async fn read_targets(
+    cloud: &dyn Cloud,
+    configuration_ids: &[String],
+) -> Result<Targets, TargetsUnread> {
+    let unread = |what| move |error| TargetsUnread { what, error };
+    let configurations = describe_configurations(cloud, configuration_ids)
+        .await
+        .map_err(unread("could not read the scaling configurations"))?;
+    let missing: Vec<String> = configuration_ids
+        .iter()
+        .filter(|id| {
+            !configurations
+                .iter()
+                .any(|c| &c.scaling_configuration_id == *id)
+        })
+        .cloned()
+        .collect();
+    let mut eci_configurations = Vec::new();
+    for chunk in missing.chunks(CONFIGURATIONS_PER_CALL) {
+        eci_configurations.extend(
+            cloud
+                .describe_eci_configurations(chunk)
+                .await
+                .map_err(unread("could not read the ECI scaling configurations"))?,
+        );
+    }
+    let group_ids: Vec<String> = configurations
+        .iter()
+        .map(|c| c.scaling_group_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut groups = Vec::new();
+    for chunk in group_ids.chunks(GROUPS_PER_CALL) {
+        groups.extend(
+            cloud
+                .describe_groups(chunk)
+                .await
+                .map_err(unread("could not read the scaling groups"))?,
+        );
+    }
+    Ok(Targets {
+        configurations,
+        eci_configurations,
+        groups,
+    })
 }
 
 async fn take_snapshot(cx: &StepContext<'_>, record: &StepRecord) -> Result<Transition, Interrupt> {
     let request = &record.request;
     let mut learned = record.learned.clone();
-    let fail = |reason: String, cause: Option<&super::CloudError>, learned| {
+    let fail = |reason: String, cause: Option<&CloudError>, learned| {
         Ok(Transition::to(failed(STEP, reason, cause), learned))
     };
 
@@ -125,66 +248,16 @@ async fn take_snapshot(cx: &StepContext<'_>, record: &StepRecord) -> Result<Tran
         return fail(reason, None, learned);
     }
 
-    let configurations =
-        match classify(describe_configurations(cx.cloud, &request.configuration_ids).await)? {
-            Ok(c) => c,
-            Err(e) => {
-                return fail(
-                    "could not read the scaling configurations".into(),
-                    Some(&e),
-                    learned,
-                );
-            }
-        };
-    // DescribeScalingConfigurations answers ECS-type configurations only: an id it left out
-    // may be an ECI configuration, refused by name rather than called missing.
-    let missing: Vec<String> = request
-        .configuration_ids
-        .iter()
-        .filter(|id| {
-            !configurations
-                .iter()
-                .any(|c| &c.scaling_configuration_id == *id)
-        })
-        .cloned()
-        .collect();
-    let mut eci_configurations = Vec::new();
-    for chunk in missing.chunks(CONFIGURATIONS_PER_CALL) {
-        match classify(cx.cloud.describe_eci_configurations(chunk).await)? {
-            Ok(c) => eci_configurations.extend(c),
-            Err(e) => {
-                return fail(
-                    "could not read the ECI scaling configurations".into(),
-                    Some(&e),
-                    learned,
-                );
-            }
-        }
-    }
-    let group_ids: Vec<String> = configurations
-        .iter()
-        .map(|c| c.scaling_group_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut groups = Vec::new();
-    for chunk in group_ids.chunks(GROUPS_PER_CALL) {
-        match classify(cx.cloud.describe_groups(chunk).await)? {
-            Ok(g) => groups.extend(g),
-            Err(e) => {
-                return fail(
-                    "could not read the scaling groups".into(),
-                    Some(&e),
-                    learned,
-                );
-            }
-        }
-    }
+    let targets = match read_targets(cx.cloud, &request.configuration_ids).await {
+        Ok(targets) => targets,
+        Err(e) if e.error.is_retryable() => return Err(Interrupt::Retry(e.error)),
+        Err(e) => return fail(e.what.into(), Some(&e.error), learned),
+    };
     if let Err(reason) = check_targets(
         &request.configuration_ids,
-        &configurations,
-        &eci_configurations,
-        &groups,
+        &targets.configurations,
+        &targets.eci_configurations,
+        &targets.groups,
     ) {
         return fail(reason, None, learned);
     }
@@ -409,6 +482,37 @@ mod tests {
             err,
             "scaling group asg-2 of scaling configuration asc-2 is disabled or missing \
              (DescribeScalingGroups does not list it)"
+        );
+    }
+
+    #[test]
+    fn every_target_problem_is_named_in_request_order() {
+        let ids: Vec<String> = ["asc-gone", "asc-1", "asc-eci", "asc-2", "asc-3"]
+            .map(String::from)
+            .to_vec();
+        let configs = vec![
+            config("asc-1", "asg-1"),
+            config("asc-2", "asg-disabled"),
+            config("asc-3", "asg-3"),
+        ];
+        let eci = vec![config("asc-eci", "asg-eci")];
+        let groups = [group("asg-1", "ECS"), group("asg-3", "ECI")];
+        let found = target_problems(&ids, &configs, &eci, &groups);
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert_eq!(found[0], "scaling configuration asc-gone does not exist");
+        assert!(found[1].starts_with(
+            "scaling configuration asc-eci belongs to scaling group asg-eci of type ECI"
+        ));
+        assert!(found[2].starts_with("scaling group asg-disabled of scaling configuration asc-2"));
+        assert!(
+            found[3].starts_with(
+                "scaling configuration asc-3 belongs to scaling group asg-3 of type ECI"
+            )
+        );
+        // The step fails with the first.
+        assert_eq!(
+            check_targets(&ids, &configs, &eci, &groups).unwrap_err(),
+            found[0]
         );
     }
 

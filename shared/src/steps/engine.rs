@@ -280,27 +280,38 @@ impl Engine {
 
     /// Checks a request without touching anything, with the rules every entry point uses
     /// ([`validate`]): an ECS instance id, at least one scaling configuration id and none
-    /// twice, a RAM role ARN when a role is asked for.
+    /// twice, a RAM role ARN when a role is asked for. The first of
+    /// [`Engine::request_problems`].
     pub fn validate(request: &UpdateRequest) -> Result<(), EngineError> {
-        let invalid = |e: validate::Invalid| EngineError::InvalidRequest(e.to_string());
-        validate::instance_id(&request.instance_id).map_err(invalid)?;
+        match Self::request_problems(request).into_iter().next() {
+            Some(problem) => Err(EngineError::InvalidRequest(problem)),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything [`Engine::validate`] would refuse in a request, in order (a dry run names
+    /// them all).
+    pub fn request_problems(request: &UpdateRequest) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = validate::instance_id(&request.instance_id) {
+            problems.push(e.to_string());
+        }
         if request.configuration_ids.is_empty() {
-            return Err(EngineError::InvalidRequest(
-                "no scaling configuration given".into(),
-            ));
+            problems.push("no scaling configuration given".into());
         }
         for (i, id) in request.configuration_ids.iter().enumerate() {
-            validate::configuration_id(id).map_err(invalid)?;
-            if request.configuration_ids[..i].contains(id) {
-                return Err(EngineError::InvalidRequest(format!(
-                    "scaling configuration {id} is given twice"
-                )));
+            if let Err(e) = validate::configuration_id(id) {
+                problems.push(e.to_string());
+            } else if request.configuration_ids[..i].contains(id) {
+                problems.push(format!("scaling configuration {id} is given twice"));
             }
         }
         if let PermissionSource::RamRole { role_arn } = &request.permission {
-            validate::role_arn(role_arn).map_err(invalid)?;
+            if let Err(e) = validate::role_arn(role_arn) {
+                problems.push(e.to_string());
+            }
         }
-        Ok(())
+        problems
     }
 
     /// Starts an execution with a fresh random id. See [`Engine::start`].
