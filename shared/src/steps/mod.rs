@@ -38,6 +38,7 @@ pub mod cloud;
 mod create_image;
 pub mod delay;
 pub mod dispatcher;
+pub mod dry_run;
 mod engine;
 pub mod health;
 pub mod lease;
@@ -55,6 +56,7 @@ mod wait_image;
 
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
+pub use dry_run::DryRunReport;
 pub use engine::{Engine, EngineConfig, ExecutionScan, Handled};
 pub use records::{EngineError, ExecutionPage, PAGE_READS, latest_record, read_page};
 
