@@ -140,7 +140,7 @@ impl Pieces {
 
 impl Wired {
     /// The HTTP API over the same store and runs, checking requests with `auth`, with the
-    /// manual update through the same clouds.
+    /// manual update and the dry runs of tasks through the same clouds.
     pub fn api(&self, auth: Auth) -> Api {
         let p = &self.pieces;
         Api::new(
@@ -151,6 +151,7 @@ impl Wired {
             auth,
         )
         .with_image_setter(Arc::new(CloudImageSetter::new(p.clouds.clone())))
+        .with_dry_runs(p.clouds.clone())
         .with_sealer(p.sealer.clone())
         .with_rollouts(self.rollouts.clone())
     }

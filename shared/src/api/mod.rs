@@ -12,7 +12,7 @@
 //! | `GET /tasks/{id}` | one task |
 //! | `PATCH /tasks/{id}` | `{"enabled": false}` / `{"enabled": true}`; `{"webhook_secret": "…", "previous_secret_valid_for_seconds": 86400}` rotates the secret |
 //! | `DELETE /tasks/{id}` | delete (a tombstone record) |
-//! | `POST /tasks/{id}/runs` | run now; returns the execution id |
+//! | `POST /tasks/{id}/runs` | run now; returns the execution id. `?dry_run=true`: check everything the run would check and say what it would do, creating nothing (200 with `"would_run": true`, or 422 `RunRefused` with `"would_run": false` and every problem; see [`crate::steps::dry_run`]) |
 //! | `GET /executions?task=<id>&limit=<n>&after=<next>` | executions, newest first, a page at a time: `next` is the `after` of the following page |
 //! | `GET /executions/{id}` | one execution's current record |
 //! | `PUT /scaling-configurations/{id}/image` | `{"image_id": "m-…"}`: the manual update |
@@ -41,7 +41,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use axum::Extension;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -64,6 +64,7 @@ use crate::schedule::{
 };
 use crate::steps::health::{self, TaskHealth};
 use crate::steps::started;
+use crate::steps::{CloudProvider, DryRunReport, dry_run};
 use crate::store::tasks::{TaskStore, TaskStoreError, is_valid_task_id, new_task_id};
 use crate::store::{SharedStore, Unreadable};
 
@@ -338,6 +339,8 @@ pub struct Api {
     runs: Arc<dyn Runs>,
     images: Option<Arc<dyn ImageSetter>>,
     rollouts: Option<crate::rollout::Rollouts>,
+    /// The clouds a task's dry run checks through (see [`Api::with_dry_runs`]).
+    clouds: Option<Arc<dyn CloudProvider>>,
     clock: SharedClock,
     ids: SharedIds,
     auth: Auth,
@@ -411,6 +414,7 @@ impl Api {
             runs,
             images: None,
             rollouts: None,
+            clouds: None,
             base_path: String::new(),
             clock,
             ids,
@@ -469,6 +473,13 @@ impl Api {
     /// Enables the `/rollouts` routes through `rollouts`.
     pub fn with_rollouts(mut self, rollouts: Option<crate::rollout::Rollouts>) -> Self {
         self.rollouts = rollouts;
+        self
+    }
+
+    /// Enables `POST /tasks/{id}/runs?dry_run=true` through `clouds`, which give each task
+    /// the cloud its runs' permission source asks for, as the engine's do.
+    pub fn with_dry_runs(mut self, clouds: Arc<dyn CloudProvider>) -> Self {
+        self.clouds = Some(clouds);
         self
     }
 
@@ -1000,8 +1011,13 @@ fn disabled(task_id: &str) -> ApiError {
 async fn run_task(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let dry = dry_run_param(query.as_deref())?;
     let record = api.tasks.get(task_id_from_path(&id)?).await?;
+    if dry {
+        return api.dry_run(&record).await;
+    }
     if !record.enabled {
         return Err(disabled(&record.task_id));
     }
@@ -1009,6 +1025,62 @@ async fn run_task(
     Ok(accepted_response(
         api.start(&record, execution_id, Trigger::Manual).await?,
     ))
+}
+
+/// `dry_run` of a query string: `true` or `false` (absent: false). Anything else, or the
+/// parameter twice, is a 400 naming it.
+fn dry_run_param(query: Option<&str>) -> Result<bool, ApiError> {
+    let bad = |message: String| ApiError {
+        field: Some("dry_run".to_owned()),
+        ..ApiError::new(StatusCode::BAD_REQUEST, "InvalidQuery", message)
+    };
+    let mut given = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "dry_run" {
+            if given.is_some() {
+                return Err(bad("dry_run is given more than once".into()));
+            }
+            given = Some(value.into_owned());
+        }
+    }
+    match given.as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(bad(format!("dry_run: {other:?} is neither true nor false"))),
+    }
+}
+
+impl Api {
+    /// A dry run of a run of `task`: what [`dry_run::check`] says, with a disabled task's
+    /// refusal among the problems. 200 when the run would go ahead; 422 `RunRefused`
+    /// otherwise (as `POST /rollouts` answers a refused dry run), with the whole report.
+    async fn dry_run(&self, task: &TaskRecord) -> Result<Response, ApiError> {
+        let clouds = self.clouds.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DryRunUnavailable",
+                "this server has no cloud client for a dry run",
+            )
+        })?;
+        let request = crate::schedule::update_request(task);
+        let execution_id = ExecutionId::random(self.ids.as_ref());
+        let mut report: DryRunReport =
+            dry_run::check(clouds.as_ref(), &request, execution_id, self.now()).await;
+        if !task.enabled {
+            report.problems.insert(0, disabled(&task.task_id).message);
+            report.would_run = false;
+        }
+        if report.would_run {
+            return Ok(Json(report).into_response());
+        }
+        let mut body = serde_json::to_value(&report)
+            .map_err(|e| ApiError::internal(format!("the dry run does not serialize: {e}")))?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("code".into(), "RunRefused".into());
+            fields.insert("message".into(), report.problems.join("; ").into());
+        }
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+    }
 }
 
 async fn hook(

@@ -125,6 +125,16 @@ fn test_sealer() -> Option<crate::secrets::SharedSealer> {
 }
 
 fn fixture_on(store: SharedStore, auth: Auth, base_path: &str) -> Fixture {
+    fixture_configured(store, auth, base_path, |api| api)
+}
+
+/// [`fixture_on`] with the API changed by `configure` before it serves.
+fn fixture_configured(
+    store: SharedStore,
+    auth: Auth,
+    base_path: &str,
+    configure: impl FnOnce(Api) -> Api,
+) -> Fixture {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap());
     let shared_clock: SharedClock = Arc::new(clock.clone());
     let runs = IndexedRuns::new(
@@ -145,6 +155,7 @@ fn fixture_on(store: SharedStore, auth: Auth, base_path: &str) -> Fixture {
     .with_image_setter(Arc::new(FakeImages))
     .with_sealer(test_sealer())
     .with_base_path(base_path);
+    let api = configure(api);
     Fixture {
         store,
         clock,
@@ -1522,4 +1533,247 @@ async fn a_superseded_run_points_its_ci_job_at_the_run_that_carries_it() {
     assert_eq!(carrier["execution_id"], newer_id.as_str());
     assert_eq!(carrier["status"], "pending");
     assert!(carrier.get("carrier_status_url").is_none());
+}
+
+/// Dry runs of a task's run, against the sim, through the clouds a real run gets.
+mod dry_runs {
+    use reimage_sim::Sim;
+
+    use super::*;
+    use crate::steps::AliyunClouds;
+
+    const WEB_INSTANCE: &str = "i-bp1demoweb000000001";
+    const WEB_ACTIVE: &str = "asc-bp1demoweb0000001";
+    const WEB_INACTIVE: &str = "asc-bp1demoweb0000002";
+    const ECI_CONFIG: &str = "asc-bp1demoeci0000001";
+    const ROLE_ARN: &str = "acs:ram::1234567890123456:role/reimage-updater";
+
+    async fn sim_fixture() -> (Fixture, Sim) {
+        let sim = Sim::builder().start().await.expect("the sim starts");
+        let client = crate::aliyun::Client::new(sim.client_config()).expect("a client");
+        let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client));
+        let f = fixture_configured(
+            Arc::new(MemoryStore::new()),
+            Auth::Bearer(ApiToken::new(TOKEN)),
+            "",
+            |api| api.with_dry_runs(clouds),
+        );
+        (f, sim)
+    }
+
+    /// A task that runs at a minute to come (so that creating it starts nothing), as the
+    /// sim's RAM role.
+    fn task(instance: &str, configs: &[&str]) -> Value {
+        json!({
+            "source_instance_id": instance,
+            "scaling_configuration_ids": configs,
+            "executed_at": {"kind": "scheduled", "at": "2024-06-01T00:10:00Z"},
+            "permission": {"kind": "ram_role", "role_arn": ROLE_ARN},
+        })
+    }
+
+    /// Every call the sim answered that may change something (RunInstances is the
+    /// pre-flight's dry run: the number of instances is held to it apart).
+    fn writes(sim: &Sim) -> Vec<String> {
+        sim.admin()
+            .calls()
+            .total
+            .into_keys()
+            .filter(|a| {
+                !(a.starts_with("Describe")
+                    || ["AssumeRole", "GetCallerIdentity", "RunInstances"].contains(&a.as_str()))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_says_what_the_run_would_do_and_starts_nothing() {
+        let (f, sim) = sim_fixture().await;
+        let id = f
+            .create(task(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]))
+            .await;
+        let instances = sim.admin().state().instances.len();
+        let before: Vec<String> = [WEB_ACTIVE, WEB_INACTIVE]
+            .iter()
+            .map(|c| sim.admin().scaling_configuration(c).unwrap().image_id)
+            .collect();
+        let (status, body) = f
+            .call("POST", &format!("/tasks/{id}/runs?dry_run=true"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        assert_eq!(body["would_run"], true);
+        assert_eq!(body["problems"], json!([]));
+        assert_eq!(body["instance_id"], WEB_INSTANCE);
+        assert_eq!(body["instance_status"], "Running");
+        assert_eq!(body["system_disk_id"], "d-bp1demowebsys000001");
+        let execution_id = body["execution_id"].as_str().unwrap();
+        assert_eq!(
+            body["image_name"],
+            format!("UpdateImage_from_{WEB_INSTANCE}_on_{execution_id}")
+        );
+        assert_eq!(body["permission"]["role_arn"], ROLE_ARN);
+        for (n, config) in [WEB_ACTIVE, WEB_INACTIVE].iter().enumerate() {
+            let c = &body["configurations"][n];
+            assert_eq!(c["configuration_id"], *config);
+            assert_eq!(c["previous_image_id"], before[n].as_str());
+            assert_eq!(c["image_id"], "(new image)");
+        }
+        let actions: Vec<&str> = body["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions.first(), Some(&"DescribeInstances"));
+        assert!(actions.contains(&"CreateSnapshot"), "{actions:?}");
+        assert_eq!(
+            body["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["action"] == "ModifyScalingConfiguration")
+                .map(|c| c["count"].clone()),
+            Some(json!(2))
+        );
+        // Through the task's role, as a run's calls are; and nothing else.
+        assert!(sim.admin().calls_since_reset("AssumeRole") >= 1);
+        assert_eq!(writes(&sim), Vec::<String>::new());
+        assert_eq!(sim.admin().state().instances.len(), instances);
+        assert!(sim.admin().state().snapshots.is_empty());
+        // No execution, and no entry in the task's runs.
+        for prefix in ["executions/", "started/", "task-started/", "task-runs/"] {
+            assert_eq!(
+                f.store.list(prefix).await.unwrap(),
+                Vec::<String>::new(),
+                "{prefix}"
+            );
+        }
+        let (_, runs) = f.call("GET", &format!("/executions?task={id}"), None).await;
+        assert_eq!(runs["executions"], json!([]));
+
+        // dry_run=false is a run.
+        let (status, run) = f
+            .call("POST", &format!("/tasks/{id}/runs?dry_run=false"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        assert!(run["execution_id"].is_string());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_dry_run_is_422_naming_every_problem() {
+        let (f, sim) = sim_fixture().await;
+        // The web group's previous configuration launches a type its image no longer runs on.
+        let previous = sim
+            .admin()
+            .scaling_configuration(WEB_INACTIVE)
+            .unwrap()
+            .image_id;
+        sim.admin()
+            .restrict_image_types(&previous, &["ecs.g7.large"])
+            .unwrap();
+        let id = f
+            .create(task(
+                "i-bp1nosuchinstance01",
+                &[WEB_INACTIVE, "asc-bp1nosuchconfig01", ECI_CONFIG],
+            ))
+            .await;
+        let (status, _) = f
+            .call(
+                "PATCH",
+                &format!("/tasks/{id}"),
+                Some(json!({"enabled": false})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = f
+            .call("POST", &format!("/tasks/{id}/runs?dry_run=true"), None)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
+        assert_eq!(body["code"], "RunRefused");
+        assert_eq!(body["would_run"], false);
+        let problems: Vec<&str> = body["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert_eq!(
+            problems[0],
+            format!("task {id} is disabled; enable it first")
+        );
+        assert_eq!(problems[1], "instance i-bp1nosuchinstance01 does not exist");
+        assert_eq!(
+            problems[2],
+            "scaling configuration asc-bp1nosuchconfig01 does not exist"
+        );
+        assert!(
+            problems[3].starts_with(&format!(
+                "scaling configuration {ECI_CONFIG} belongs to scaling group"
+            )) && problems[3].contains("of type ECI"),
+            "{}",
+            problems[3]
+        );
+        assert!(
+            problems[4].starts_with(&format!(
+                "pre-flight: scaling configuration {WEB_INACTIVE}: "
+            )) && problems[4].contains("does not run on ecs.g7.large"),
+            "{}",
+            problems[4]
+        );
+        assert_eq!(body["message"], problems.join("; "));
+        assert_eq!(writes(&sim), Vec::<String>::new());
+        assert!(f.store.list("executions/").await.unwrap().is_empty());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_malformed_dry_run_is_a_400_naming_it() {
+        let (f, sim) = sim_fixture().await;
+        let id = f.create(task(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+        for query in [
+            "dry_run=yes",
+            "dry_run=",
+            "dry_run=TRUE",
+            "dry_run=true&dry_run=true",
+        ] {
+            let (status, body) = f
+                .call("POST", &format!("/tasks/{id}/runs?{query}"), None)
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+            assert_eq!(body["code"], "InvalidQuery", "{query}");
+            assert_eq!(body["field"], "dry_run", "{query}");
+            assert!(
+                body["message"].as_str().unwrap().starts_with("dry_run"),
+                "{query}: {body}"
+            );
+        }
+        let (_, body) = f
+            .call("POST", &format!("/tasks/{id}/runs?dry_run=maybe"), None)
+            .await;
+        assert_eq!(
+            body["message"],
+            "dry_run: \"maybe\" is neither true nor false"
+        );
+        assert!(f.store.list("executions/").await.unwrap().is_empty());
+        assert!(
+            sim.admin().calls().total.is_empty(),
+            "the cloud was not asked"
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn without_clouds_a_dry_run_is_unavailable() {
+        let f = fixture();
+        let id = f.create(periodic_task()).await;
+        let (status, body) = f
+            .call("POST", &format!("/tasks/{id}/runs?dry_run=true"), None)
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("DryRunUnavailable"))
+        );
+    }
 }
