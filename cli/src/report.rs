@@ -20,6 +20,25 @@ pub enum Output {
     Json,
 }
 
+/// Prints a dry run of an image update (`run --dry-run`, `task run --dry-run`): the report
+/// for people, or its JSON (the body `POST /tasks/{id}/runs?dry_run=true` answers). The exit
+/// code is 0 when the run would go ahead, 1 otherwise, as `rollout start --dry-run`'s.
+pub fn print_dry_run(
+    report: &reimage::steps::DryRunReport,
+    json: bool,
+) -> anyhow::Result<std::process::ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.would_run {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
 /// One configuration of an execution: the image it held and the one it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigurationView {

@@ -1221,3 +1221,256 @@ async fn rollout_checkpoints_stop_the_cli_until_continue_and_cancel_ends_it() {
         text(&again.stdout)
     );
 }
+
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        if path.is_dir() {
+            todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.exists() {
+            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    out
+}
+
+/// The actions the sim answered since its counters were reset that may change something
+/// (RunInstances is the pre-flight's dry run; the instances are counted apart).
+fn sim_writes(sim: &Sim) -> Vec<String> {
+    sim.admin()
+        .calls()
+        .since_reset
+        .into_keys()
+        .filter(|a| {
+            !(a.starts_with("Describe")
+                || ["AssumeRole", "GetCallerIdentity", "RunInstances"].contains(&a.as_str()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_dry_run_prints_the_plan_and_creates_and_records_nothing() {
+    let sim = sim().await;
+    let admin = sim.admin();
+    let old_active = admin.scaling_configuration(ACTIVE).unwrap().image_id;
+    let old_inactive = admin.scaling_configuration(INACTIVE).unwrap().image_id;
+    let instances = admin.state().instances.len();
+    let state = tempfile::tempdir().expect("temp dir");
+    admin.reset_calls();
+    let good = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--dry-run",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--config",
+            INACTIVE,
+            "--name",
+            "web",
+        ];
+        args.extend_from_slice(extra);
+        reimage_at(&sim, state.path(), &args)
+    };
+    let out = output(good(&[])).await;
+    let said = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        said.starts_with("dry run of an image update: would run (nothing was created)"),
+        "{said}"
+    );
+    assert!(said.contains("image name      web_on_exec-"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "source          {INSTANCE} (Running), system disk d-"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "  {ACTIVE} (asg-bp1demoweb0000001, Active)  {old_active} → (new image)"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "  {INACTIVE} (asg-bp1demoweb0000001, Inactive)  {old_inactive} → (new image)"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("CreateSnapshot, DescribeSnapshots…, CreateImage"),
+        "{said}"
+    );
+    assert!(said.contains("ModifyScalingConfiguration × 2"), "{said}");
+    assert!(!said.contains("problems"), "{said}");
+
+    let out = output(good(&["--output", "json"])).await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let plan = json(&out);
+    assert_eq!(plan["would_run"], true);
+    assert_eq!(plan["problems"], serde_json::json!([]));
+    assert_eq!(
+        plan["configurations"][0]["previous_image_id"],
+        old_active.as_str()
+    );
+    assert_eq!(plan["configurations"][1]["image_id"], "(new image)");
+    assert!(
+        plan["image_name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("web_on_exec-")),
+        "{plan}"
+    );
+    assert!(
+        plan["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "CreateImage" && c["step"] == "create-image"),
+        "{plan}"
+    );
+
+    // Nothing in the cloud, nothing in the state directory.
+    assert_eq!(sim_writes(&sim), Vec::<String>::new());
+    assert!(admin.state().snapshots.is_empty());
+    assert_eq!(admin.state().instances.len(), instances);
+    assert_eq!(
+        admin.scaling_configuration(ACTIVE).unwrap().image_id,
+        old_active
+    );
+    assert_eq!(files_under(state.path()), Vec::<String>::new());
+
+    // A bad instance, an unknown configuration and an ECI group's: each named, exit 1.
+    let bad = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--dry-run",
+            "--instance",
+            "i-doesnotexist01",
+            "--config",
+            ACTIVE,
+            "--config",
+            "asc-bp1nosuchconfig01",
+            "--config",
+            ECI_CONFIG,
+        ],
+    ))
+    .await;
+    let said = text(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("would NOT run: 3 problems"), "{said}");
+    for problem in [
+        "  - instance i-doesnotexist01 does not exist".to_owned(),
+        "  - scaling configuration asc-bp1nosuchconfig01 does not exist".to_owned(),
+        format!("  - scaling configuration {ECI_CONFIG} belongs to scaling group"),
+    ] {
+        assert!(said.contains(&problem), "{problem}: {said}");
+    }
+    assert_eq!(sim_writes(&sim), Vec::<String>::new());
+    assert_eq!(files_under(state.path()), Vec::<String>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_run_dry_run_checks_the_task_and_starts_no_run() {
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let create = |instance: &str, config: &str| {
+        reimage_at(
+            &sim,
+            state.path(),
+            &[
+                "task",
+                "create",
+                "--instance",
+                instance,
+                "--config",
+                config,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let created = output(create(INSTANCE, ACTIVE)).await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let task_id = json(&created)["task_id"].as_str().unwrap().to_owned();
+    let before = files_under(state.path());
+    sim.admin().reset_calls();
+
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["task", "run", &task_id, "--dry-run"],
+    ))
+    .await;
+    let said = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        said.starts_with("dry run of an image update: would run"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "image name      UpdateImage_from_{INSTANCE}_on_exec-"
+        )),
+        "{said}"
+    );
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["task", "run", &task_id, "--dry-run", "--output", "json"],
+    ))
+    .await;
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let plan = json(&out);
+    assert_eq!(plan["would_run"], true, "{plan}");
+    assert_eq!(plan["configurations"][0]["configuration_id"], ACTIVE);
+
+    // No run: no execution, no entry in the task's runs, nothing new in the store.
+    assert_eq!(files_under(state.path()), before);
+    let list = output(reimage_at(
+        &sim,
+        state.path(),
+        &["execution", "list", "--output", "json"],
+    ))
+    .await;
+    assert_eq!(json(&list)["executions"], serde_json::json!([]));
+    assert_eq!(sim_writes(&sim), Vec::<String>::new());
+    assert!(sim.admin().state().snapshots.is_empty());
+
+    // A task onto an ECI group's configuration: refused, exit 1, named.
+    let created = output(create(INSTANCE, ECI_CONFIG)).await;
+    let eci_task = json(&created)["task_id"].as_str().unwrap().to_owned();
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["task", "run", &eci_task, "--dry-run", "--output", "json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let refused = json(&out);
+    assert_eq!(refused["would_run"], false);
+    let problems = refused["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{refused}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{ECI_CONFIG} belongs to scaling group")),
+        "{refused}"
+    );
+    sim.shutdown().await;
+}

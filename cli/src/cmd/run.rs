@@ -4,6 +4,10 @@
 //! verify); here the local dispatcher carries each step to the next, honouring the delays
 //! the steps ask for, and the records go to the state store (the file store by default), so
 //! `reimage execution show` finds the execution afterwards.
+//!
+//! `--dry-run` checks everything the run would check, through the same cloud, and prints
+//! what it would do ([`reimage::steps::dry_run`]): nothing is created in the cloud, and
+//! nothing is written to the store.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +17,7 @@ use anyhow::{Context as _, bail};
 use reimage::clock::{SharedClock, SystemClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::RandomIds;
-use reimage::model::{PermissionSource, State, StepRecord, UpdateRequest};
+use reimage::model::{ExecutionId, PermissionSource, State, StepRecord, UpdateRequest};
 use reimage::settings::Env;
 use reimage::steps::Engine;
 
@@ -41,6 +45,11 @@ pub struct Args {
     /// images the configurations hold; the pre-flight refuses a change otherwise.
     #[arg(long)]
     allow_platform_change: bool,
+    /// Check everything the run would check and print what it would do (the image name,
+    /// each configuration's image → the new one, the cloud calls, every problem), creating
+    /// nothing; exits 1 if the run would not go ahead.
+    #[arg(long)]
+    dry_run: bool,
     /// The state directory of the file store (else `REIMAGE_STATE_DIR`, else `./.reimage`).
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -75,6 +84,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let clock: SharedClock = Arc::new(SystemClock);
         let request = args.request();
+        if args.dry_run {
+            let client = settings::client(&env, clock.clone(), Arc::new(RandomIds))?;
+            let report = reimage::steps::dry_run::check(
+                settings::clouds(client).as_ref(),
+                &request,
+                ExecutionId::random(&RandomIds),
+                clock.now(),
+            )
+            .await;
+            return crate::report::print_dry_run(&report, args.output == Output::Json);
+        }
         Engine::validate(&request)?;
         let client = settings::client(&env, clock.clone(), Arc::new(RandomIds))?;
         let store = settings::store(&env, args.state_dir.as_deref(), clock.clone())?;

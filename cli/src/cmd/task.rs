@@ -64,6 +64,10 @@ enum TaskCommand {
     Run {
         /// The task's id.
         id: String,
+        /// Check everything the run would check and print what it would do, creating
+        /// nothing (`POST /tasks/{id}/runs?dry_run=true`); exits 1 if it would not go ahead.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Replace a task's webhook secret; the previous one stays valid for an overlap.
     RotateSecret {
@@ -440,9 +444,19 @@ pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Resul
                 args.output,
             )?;
         }
-        TaskCommand::Run { id } => {
+        TaskCommand::Run { id, dry_run } => {
             let record = tasks.get(id).await?;
             let clouds = super::serve::cloud_provider(&env, clock.clone())?;
+            if *dry_run {
+                let report = reimage::steps::dry_run::check(
+                    clouds.as_ref(),
+                    &reimage::schedule::update_request(&record),
+                    reimage::model::ExecutionId::random(&RandomIds),
+                    now,
+                )
+                .await;
+                return crate::report::print_dry_run(&report, args.output == Output::Json);
+            }
             return runtime.run_task_here(&record, clouds, args.output).await;
         }
     }
