@@ -38,6 +38,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Put an existing image into a scaling configuration (the manual update).
     Image(cmd::image::Args),
+    /// The images reimage made: where each is used, and retention (list, prune).
+    Images(cmd::images::Args),
     /// Move the running instances of a scaling group onto an image (the rolling update):
     /// start, status, list.
     Rollout(cmd::rollout::Args),
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Rollout(args) => cmd::rollout::run(args),
         Command::Image(args) => cmd::image::run(args),
+        Command::Images(args) => cmd::images::run(args),
         Command::Execution(args) => cmd::execution::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Records(args) => cmd::records::run(args),

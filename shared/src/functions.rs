@@ -85,6 +85,8 @@ pub struct FunctionHost {
     engine: Engine,
     /// `None` when the clouds cannot move a fleet (fakes).
     rollouts: Option<Rollouts>,
+    /// The region the day's retention pass prunes; `None` for fakes.
+    images: Option<crate::api::images::ImageRoutes>,
     credentials: RequestCredentials,
     scheduler: Arc<Scheduler>,
     /// `None` when no API token is configured: the HTTP API is then refused.
@@ -113,6 +115,7 @@ impl FunctionHost {
         Self {
             engine: wired.engine,
             rollouts: wired.rollouts,
+            images: wired.images,
             scheduler: wired.scheduler,
             credentials,
             api,
@@ -376,6 +379,7 @@ impl FunctionHost {
             }
         }
         let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
+        let retention = self.daily_retention(now).await;
         tracing::info!(
             trigger_time = %timer.trigger_time, swept = swept.len(),
             started = report.started.len(), failed = report.failed.len(), "tick"
@@ -387,7 +391,47 @@ impl FunctionHost {
             "started": report.started,
             "already_started": report.already_started,
             "failed": report.failed,
+            "retention": retention,
         }))
+    }
+
+    /// The day's retention pass, at the first tick of each day (UTC) that claims it (see
+    /// [`crate::images::daily`]): what it did, or `null` on the other ticks. A failed pass
+    /// costs the minute nothing; the next day's tries again.
+    async fn daily_retention(&self, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+        let Some(images) = &self.images else {
+            return serde_json::Value::Null;
+        };
+        let store = self.engine.store();
+        let policies = match images
+            .policies
+            .clone()
+            .with_tasks(&crate::store::tasks::TaskStore::new(store.clone()))
+            .await
+        {
+            Ok(policies) => policies,
+            Err(e) => {
+                tracing::error!(error = %crate::report::chain(&e), "retention: the tasks do not read");
+                return serde_json::json!({ "error": crate::report::chain(&e) });
+            }
+        };
+        match crate::images::daily(images.region.as_ref(), store, &policies, now).await {
+            Ok(None) => serde_json::Value::Null,
+            Ok(Some(outcome)) => {
+                tracing::info!(
+                    marked = outcome.marked.len(),
+                    deleted_images = outcome.deleted_images.len(),
+                    deleted_snapshots = outcome.deleted_snapshots.len(),
+                    failed = outcome.failed.len(),
+                    "retention pass"
+                );
+                serde_json::to_value(&outcome).unwrap_or_default()
+            }
+            Err(e) => {
+                tracing::error!(error = %crate::report::chain(&e), "retention pass failed");
+                serde_json::json!({ "error": crate::report::chain(&e) })
+            }
+        }
     }
 
     async fn handle_http(

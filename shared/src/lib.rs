@@ -16,6 +16,7 @@
 //! | [`schedule`] | which task slots are due, each started exactly once |
 //! | [`steps`] | create-image, wait-image, swap-config, verify |
 //! | [`rollout`] | the rolling update of a group's running instances |
+//! | [`images`] | image lifecycle: what reimage made, what uses it, retention |
 //! | [`dispatch`] | how "run step X of execution E after N seconds" travels |
 //! | [`functions`] | the four Function Compute functions, wired on the custom runtime |
 //! | [`api`] | the HTTP API: tasks, executions, manual update, CI webhooks |
@@ -27,6 +28,7 @@
 pub mod api;
 pub mod dispatch;
 pub mod functions;
+pub mod images;
 pub mod model;
 pub mod retention;
 pub mod rollout;

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::api::images::ImageRoutes;
 use crate::api::{Api, Auth, CloudImageSetter};
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
@@ -67,6 +68,9 @@ pub struct Wired {
     pub scheduler: Arc<Scheduler>,
     /// The rolling updates, when the clouds can move a fleet.
     pub rollouts: Option<Rollouts>,
+    /// The region retention reads and prunes, with reimage's own permissions, and its
+    /// defaults; `None` when the clouds cannot be one.
+    pub images: Option<ImageRoutes>,
     pieces: Pieces,
 }
 
@@ -103,11 +107,21 @@ impl Pieces {
             TaskStore::new(self.store.clone()),
             runs.clone(),
         ));
+        let images = self
+            .clouds
+            .cloud(&crate::model::PermissionSource::Account)
+            .ok()
+            .and_then(|cloud| cloud.image_region())
+            .map(|region| ImageRoutes {
+                region,
+                policies: self.config.retention.clone(),
+            });
         Wired {
             engine,
             runs,
             scheduler,
             rollouts,
+            images,
             pieces: self,
         }
     }
@@ -154,5 +168,6 @@ impl Wired {
         .with_dry_runs(p.clouds.clone())
         .with_sealer(p.sealer.clone())
         .with_rollouts(self.rollouts.clone())
+        .with_images(self.images.clone())
     }
 }

@@ -455,6 +455,26 @@ impl Admin {
         self.set_instance_status(id, status)
     }
 
+    /// Makes an instance run from `image_id`, as a system disk replaced with that image
+    /// leaves it: the instance and its system disk name the image (DescribeImages then says
+    /// `Usage` `instance` for it, and DeleteImage refuses it without `Force`).
+    pub fn set_instance_image(&self, id: &str, image_id: &str) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        let ecs = &mut region.ecs;
+        if ecs.image(image_id).is_none() {
+            return Err(crate::ecs::errors::image_not_found(image_id));
+        }
+        ecs.instance_mut(id)?.image_id = image_id.to_owned();
+        for disk in ecs
+            .disks
+            .iter_mut()
+            .filter(|d| d.kind == "system" && d.instance_id.as_deref() == Some(id))
+        {
+            disk.image_id = image_id.to_owned();
+        }
+        Ok(())
+    }
+
     /// Releases an instance and its disks.
     pub fn release_instance(&self, id: &str) -> Result<(), RpcError> {
         self.state.region().ecs.release_instance(id)

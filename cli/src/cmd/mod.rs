@@ -5,6 +5,7 @@ pub mod demo;
 pub mod doctor;
 pub mod execution;
 pub mod image;
+pub mod images;
 pub mod package;
 pub mod records;
 pub mod rollout;

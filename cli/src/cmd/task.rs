@@ -152,6 +152,12 @@ struct CreateArgs {
     /// images the configurations hold; the pre-flight refuses a change otherwise.
     #[arg(long)]
     allow_platform_change: bool,
+    /// Retention keeps this many of the task's newest images (default 5).
+    #[arg(long, value_name = "N")]
+    keep: Option<u32>,
+    /// Retention keeps any of the task's images younger than this many days (default 14).
+    #[arg(long, value_name = "DAYS")]
+    keep_days: Option<u32>,
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -224,7 +230,15 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
             ),
             None => None,
         };
+    let retention = (args.keep.is_some() || args.keep_days.is_some()).then(|| {
+        let default = reimage::images::Retention::default();
+        reimage::images::Retention {
+            keep: args.keep.unwrap_or(default.keep),
+            keep_days: args.keep_days.unwrap_or(default.keep_days),
+        }
+    });
     Ok(TaskSpec {
+        retention,
         source_instance_id: args.instance.clone().unwrap_or_default(),
         image_name: args.image_name.clone(),
         configuration_source: Default::default(),

@@ -18,6 +18,7 @@
 //! | `PUT /scaling-configurations/{id}/image` | `{"image_id": "m-…"}`: the manual update |
 //! | `POST /hooks/{task-id}` | CI webhook (see [`webhook`]) |
 //! | `POST /rollouts`, `GET /rollouts`, `GET /rollouts/{id}`, `POST /rollouts/{id}/continue\|cancel\|rollback` | the rolling update (see [`rollouts`]) |
+//! | `GET /images`, `POST /images/prune?apply=true` | the images reimage made, what uses each, and retention (see [`images`]) |
 //!
 //! Everything but the webhook is protected by a bearer token ([`Auth::Bearer`]), in
 //! `reimage serve` and behind create-image's HTTP trigger alike (`REIMAGE_API_TOKEN`). The
@@ -69,6 +70,7 @@ use crate::store::tasks::{TaskStore, TaskStoreError, is_valid_task_id, new_task_
 use crate::store::{SharedStore, Unreadable};
 
 mod error;
+pub mod images;
 mod manual;
 pub mod rollouts;
 pub mod webhook;
@@ -341,6 +343,8 @@ pub struct Api {
     rollouts: Option<crate::rollout::Rollouts>,
     /// The clouds a task's dry run checks through (see [`Api::with_dry_runs`]).
     clouds: Option<Arc<dyn CloudProvider>>,
+    /// The region and retention defaults of the `/images` routes.
+    image_routes: Option<images::ImageRoutes>,
     clock: SharedClock,
     ids: SharedIds,
     auth: Auth,
@@ -415,6 +419,7 @@ impl Api {
             images: None,
             rollouts: None,
             clouds: None,
+            image_routes: None,
             base_path: String::new(),
             clock,
             ids,
@@ -483,6 +488,12 @@ impl Api {
         self
     }
 
+    /// Enables the `/images` routes (the images reimage made, and retention) over `routes`.
+    pub fn with_images(mut self, routes: Option<images::ImageRoutes>) -> Self {
+        self.image_routes = routes;
+        self
+    }
+
     /// Enables `PUT /scaling-configurations/{id}/image` through `images`.
     pub fn with_image_setter(mut self, images: Arc<dyn ImageSetter>) -> Self {
         self.images = Some(images);
@@ -501,6 +512,8 @@ impl Api {
             .route("/executions", get(list_executions))
             .route("/executions/{id}", get(get_execution))
             .route("/scaling-configurations/{id}/image", put(set_image))
+            .route("/images", get(images::list))
+            .route("/images/prune", post(images::prune))
             .route("/rollouts", post(rollouts::create).get(rollouts::list))
             .route("/rollouts/{id}", get(rollouts::get))
             .route("/rollouts/{id}/{action}", post(rollouts::act))

@@ -252,6 +252,10 @@ pub struct TaskSpec {
     /// than the image each configuration holds: refused by the pre-flight otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_platform_change: bool,
+    /// How many of the images the task's runs made retention keeps (the deployment's
+    /// default when absent): see [`crate::images`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::images::Retention>,
 }
 
 mod validation;

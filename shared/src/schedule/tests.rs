@@ -68,6 +68,7 @@ fn role() -> PermissionSource {
 
 fn spec(executed_at: ExecutedAt) -> TaskSpec {
     TaskSpec {
+        retention: None,
         source_instance_id: "i-source1".into(),
         image_name: Some("web".into()),
         configuration_source: Default::default(),

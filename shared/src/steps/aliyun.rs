@@ -128,6 +128,12 @@ impl Cloud for AliyunCloud {
         Some(Arc::new(self.clone()))
     }
 
+    fn image_region(&self) -> Option<Arc<dyn crate::images::ImageRegion>> {
+        Some(Arc::new(crate::images::AliyunRegion::new(
+            self.client.clone(),
+        )))
+    }
+
     fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>> {
         Box::pin(async move {
             let answer = self

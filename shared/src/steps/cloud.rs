@@ -251,6 +251,12 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// The same cloud as the region retention reads and prunes, if it can be one (fakes of
+    /// the image update need not).
+    fn image_region(&self) -> Option<Arc<dyn crate::images::ImageRegion>> {
+        None
+    }
+
     /// DescribeInstances for one instance; `None` if it does not exist.
     fn describe_instance<'a>(&'a self, instance_id: &'a str) -> CloudFuture<'a, Option<Instance>>;
 

@@ -56,6 +56,8 @@ pub struct EngineConfig {
     /// How often a rollout looks at what it waits for: a stop, a disk, a boot, a readiness
     /// command, the load balancers' three looks (default 10 seconds).
     pub rollout_poll: Duration,
+    /// What retention keeps of the images reimage made (see [`crate::images`]).
+    pub retention: crate::images::Policies,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +70,7 @@ impl Default for EngineConfig {
             lease_margin: Duration::from_secs(3600),
             lease_poll: Duration::from_secs(30),
             rollout_poll: Duration::from_secs(10),
+            retention: crate::images::Policies::default(),
         }
     }
 }
@@ -76,7 +79,7 @@ impl EngineConfig {
     /// The defaults with the environment's overrides: `REIMAGE_OVERDUE_AFTER_SECS` (how late
     /// a pending step must be before the sweep dispatches it again) and
     /// `REIMAGE_ROLLOUT_POLL_SECS` (how often a rollout looks while it waits), each a whole
-    /// number of seconds.
+    /// number of seconds; and retention's (see [`crate::images::Policies::from_env`]).
     pub fn from_env(env: &crate::settings::Env) -> Result<Self, (&'static str, String)> {
         let mut config = Self::default();
         let secs = |name: &'static str| -> Result<Option<Duration>, (&'static str, String)> {
@@ -94,6 +97,7 @@ impl EngineConfig {
         if let Some(d) = secs("REIMAGE_ROLLOUT_POLL_SECS")? {
             config.rollout_poll = d;
         }
+        config.retention = crate::images::Policies::from_env(env)?;
         Ok(config)
     }
 }

@@ -489,6 +489,7 @@ impl TaskStore {
                 change: TaskChange::WebhookSecretRotated,
                 recorded_at: now,
                 spec: TaskSpec {
+                    retention: None,
                     webhook_secret: Some(secret.clone().into()),
                     ..current.spec.clone()
                 },

@@ -135,6 +135,9 @@ pub enum InvalidTask {
          the task; leave it out for the default of {DEFAULT_DISABLE_AFTER_FAILURES})"
     )]
     DisableAfterFailures(u32),
+    /// A retention that makes no sense.
+    #[error("{0}")]
+    Retention(String),
     /// A sealed form given where the secret itself is expected.
     #[error("webhook_secret: give the secret itself (a string), not a sealed form")]
     SealedWebhookSecret,
@@ -231,6 +234,9 @@ impl TaskSpec {
         }
         if let Some(rollout) = &self.rollout {
             validate_rollout(rollout)?;
+        }
+        if let Some(problem) = self.retention.as_ref().and_then(|r| r.problem()) {
+            return Err(InvalidTask::Retention(problem));
         }
         let schedule = Schedule::compile(&self.executed_at)?;
         schedule.validate_at(now)?;
