@@ -12,6 +12,7 @@
 //! processes on the real clock instead, so it takes as long as its image does.
 
 mod fc;
+mod retention;
 mod rollout;
 mod scale;
 mod tasks;
@@ -169,6 +170,7 @@ pub const SECTIONS: &[SectionEntry] = &[
     ("rollout", |_| Box::pin(rollout::run_section())),
     ("scale", |_| Box::pin(scale::run())),
     ("tasks", |_| Box::pin(tasks())),
+    ("retention", |_| Box::pin(retention::run())),
     ("fc", |options| Box::pin(fc::run(options))),
 ];
 
