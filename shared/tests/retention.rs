@@ -648,7 +648,8 @@ async fn the_api_lists_the_images_and_prunes_only_when_asked_to_apply() {
 
     let (status, body) = send(&router, "POST", "/images/prune?apply=yes").await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "InvalidParameter");
+    assert_eq!(body["code"], "InvalidQuery");
+    assert_eq!(body["field"], "apply");
     assert!(
         body["message"].as_str().unwrap().contains("\"yes\""),
         "{body}"

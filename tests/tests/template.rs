@@ -16,7 +16,11 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 45] = [
+const ACTIONS: [&str; 49] = [
+    "ecs:UntagResources",
+    "ecs:DescribeLaunchTemplates",
+    "ecs:DescribeLaunchTemplateVersions",
+    "ecs:DescribeImageSharePermission",
     "ecs:DescribeInstanceTypes",
     "ecs:RunInstances",
     "ess:StartInstanceRefresh",

@@ -8,11 +8,10 @@
 //!
 //! See [`crate::images`] for what retention keeps.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use http::StatusCode;
 
 use super::{Api, ApiError};
@@ -70,26 +69,9 @@ pub(super) async fn list(State(api): State<Arc<Api>>) -> Result<Json<serde_json:
 
 pub(super) async fn prune(
     State(api): State<Arc<Api>>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let apply = match query.get("apply").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidParameter",
-                format!("apply is {other:?}: true or false"),
-            ));
-        }
-    };
-    if let Some(unknown) = query.keys().find(|k| *k != "apply") {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameter",
-            format!("unknown parameter {unknown:?}: the only one is apply"),
-        ));
-    }
+    let apply = super::bool_query(query.as_deref(), "apply")?;
     let routes = routes(&api)?;
     let survey = current(&api, routes).await?;
     let outcome = if apply {

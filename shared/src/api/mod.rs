@@ -1026,7 +1026,7 @@ async fn run_task(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let dry = dry_run_param(query.as_deref())?;
+    let dry = bool_query(query.as_deref(), "dry_run")?;
     let record = api.tasks.get(task_id_from_path(&id)?).await?;
     if dry {
         return api.dry_run(&record).await;
@@ -1040,18 +1040,18 @@ async fn run_task(
     ))
 }
 
-/// `dry_run` of a query string: `true` or `false` (absent: false). Anything else, or the
-/// parameter twice, is a 400 naming it.
-fn dry_run_param(query: Option<&str>) -> Result<bool, ApiError> {
+/// The boolean query parameter `name`: absent or `false` is false, `true` true; anything
+/// else, or the parameter given twice, is 400 `InvalidQuery` naming it.
+pub(crate) fn bool_query(query: Option<&str>, name: &'static str) -> Result<bool, ApiError> {
     let bad = |message: String| ApiError {
-        field: Some("dry_run".to_owned()),
+        field: Some(name.to_owned()),
         ..ApiError::new(StatusCode::BAD_REQUEST, "InvalidQuery", message)
     };
     let mut given = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if key == "dry_run" {
+        if key == name {
             if given.is_some() {
-                return Err(bad("dry_run is given more than once".into()));
+                return Err(bad(format!("{name} is given more than once")));
             }
             given = Some(value.into_owned());
         }
@@ -1059,7 +1059,7 @@ fn dry_run_param(query: Option<&str>) -> Result<bool, ApiError> {
     match given.as_deref() {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(bad(format!("dry_run: {other:?} is neither true nor false"))),
+        Some(other) => Err(bad(format!("{name}: {other:?} is neither true nor false"))),
     }
 }
 
