@@ -448,7 +448,7 @@ async fn bench_prints_every_section() {
         "{stdout}\nstderr: {}",
         text(&out.stderr)
     );
-    for section in ["== pipeline:", "== fan-out:"] {
+    for section in ["== pipeline:", "== fan-out:", "== retention:"] {
         assert!(stdout.contains(section), "{stdout}");
     }
     // The slow tasks section runs only when asked for, and says so.
@@ -1473,4 +1473,63 @@ async fn task_run_dry_run_checks_the_task_and_starts_no_run() {
         "{refused}"
     );
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_list_and_prune_tell_what_retention_does_and_only_apply_marks() {
+    let sim = sim().await;
+    let managed = vec![
+        reimage_sim::seed::SeedTag::new("reimage:managed", "true"),
+        reimage_sim::seed::SeedTag::new("reimage:task", "t-web"),
+    ];
+    let seeded = sim
+        .admin()
+        .add_custom_image_batch(&reimage_sim::seed::CustomImageBatch {
+            name_prefix: "web".into(),
+            count: 8,
+            snapshot_tags: managed.clone(),
+            tags: managed,
+            age_seconds: 30 * 86_400,
+            spacing_seconds: 3 * 86_400,
+            size: 40,
+        })
+        .expect("images seeded");
+    let state = tempfile::tempdir().expect("temp dir");
+    let marked = || {
+        sim.admin()
+            .state()
+            .images
+            .iter()
+            .filter(|i| i.tags.iter().any(|(k, _)| k == "reimage:prune-marked"))
+            .count()
+    };
+
+    let list = output(reimage_at(&sim, state.path(), &["images", "list"])).await;
+    let stdout = text(&list.stdout);
+    assert!(list.status.success(), "{stdout}\n{}", text(&list.stderr));
+    // The three oldest (30, 27, 24 days) are past the newest five and 14 days.
+    for (i, image) in seeded.iter().enumerate() {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&image.image_id))
+            .unwrap_or_else(|| panic!("{} listed: {stdout}", image.image_id));
+        let want = if i < 3 { " mark " } else { " keep " };
+        assert!(line.contains(want), "{line}");
+    }
+
+    let dry = output(reimage_at(&sim, state.path(), &["images", "prune"])).await;
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("dry run: nothing changed"));
+    assert_eq!(marked(), 0, "a prune without --apply marks nothing");
+
+    let applied = output(reimage_at(
+        &sim,
+        state.path(),
+        &["images", "prune", "--apply", "--output", "json"],
+    ))
+    .await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let body = json(&applied);
+    assert_eq!(body["outcome"]["marked"].as_array().map(Vec::len), Some(3));
+    assert_eq!(marked(), 3);
 }

@@ -129,7 +129,7 @@ pub fn table(survey: &Survey) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:<16} {:>6} {:>6}  {:<28} WHY",
+        "{:<24} {:<16} {:>6} {:>6}  {:<30} WHY",
         "IMAGE", "TASK", "DAYS", "GIB", "ACTION"
     );
     for v in &survey.images {
@@ -140,7 +140,7 @@ pub fn table(survey: &Survey) -> String {
             .unwrap_or_else(|| "?".into());
         let _ = writeln!(
             out,
-            "{:<24} {:<16} {:>6} {:>6}  {:<28} {}",
+            "{:<24} {:<16} {:>6} {:>6}  {:<30} {}",
             v.image.image_id,
             v.image.task.as_deref().unwrap_or("-"),
             days,
@@ -159,7 +159,7 @@ pub fn table(survey: &Survey) -> String {
         for v in leftovers {
             let _ = writeln!(
                 out,
-                "{:<24} {:<28} {}",
+                "{:<24} {:<30} {}",
                 v.snapshot.snapshot_id,
                 action(&v.action),
                 why(&v.why)
