@@ -41,16 +41,24 @@ impl AuthError {
 }
 
 /// Who is calling, once the credentials check out.
+///
+/// A static key of the seed is the root account's when it says `"root": true`, else its RAM
+/// user's (`user_name`); STS credentials are the role session AssumeRole opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A static key of the root account.
     Root,
     /// A static key of a RAM user.
-    User,
+    User {
+        /// The RAM user's name.
+        user_name: String,
+    },
     /// STS credentials of an assumed role.
     Role {
         /// The ARN of the assumed role.
         role_arn: String,
+        /// The `RoleSessionName` AssumeRole was given.
+        session_name: String,
     },
 }
 
@@ -67,6 +75,8 @@ pub struct IssuedToken {
     pub expiration: DateTime<Utc>,
     /// The role they act as.
     pub role_arn: String,
+    /// The `RoleSessionName` of the AssumeRole that issued them.
+    pub session_name: String,
 }
 
 impl fmt::Debug for IssuedToken {
@@ -77,6 +87,7 @@ impl fmt::Debug for IssuedToken {
             .field("security_token", &"<redacted>")
             .field("expiration", &self.expiration)
             .field("role_arn", &self.role_arn)
+            .field("session_name", &self.session_name)
             .finish()
     }
 }
@@ -141,7 +152,9 @@ impl Keys {
             let who = if key.root {
                 Principal::Root
             } else {
-                Principal::User
+                Principal::User {
+                    user_name: key.user_name.clone(),
+                }
             };
             return Ok((key.access_key_secret.clone(), who));
         }
@@ -163,6 +176,7 @@ impl Keys {
             token.access_key_secret.clone(),
             Principal::Role {
                 role_arn: token.role_arn.clone(),
+                session_name: token.session_name.clone(),
             },
         ))
     }
@@ -183,6 +197,7 @@ mod tests {
             access_key_id: "AK".into(),
             access_key_secret: "SECRET".into(),
             root: false,
+            user_name: "ops".into(),
         }])
     }
 
@@ -198,8 +213,22 @@ mod tests {
             security_token: "tok".into(),
             expiration: t0 + chrono::Duration::seconds(900),
             role_arn: "acs:ram::1:role/r".into(),
+            session_name: "s".into(),
         });
         assert_eq!(keys.secret_for("STS.x", Some("tok"), t0).unwrap(), "s2");
+        assert_eq!(
+            keys.authenticate("AK", None, t0).unwrap().1,
+            Principal::User {
+                user_name: "ops".into()
+            }
+        );
+        assert_eq!(
+            keys.authenticate("STS.x", Some("tok"), t0).unwrap().1,
+            Principal::Role {
+                role_arn: "acs:ram::1:role/r".into(),
+                session_name: "s".into()
+            }
+        );
         assert_eq!(
             keys.secret_for("STS.x", None, t0),
             Err(AuthError::MissingSecurityToken)
@@ -223,6 +252,7 @@ mod tests {
             security_token: "issued-token".into(),
             expiration: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             role_arn: "r".into(),
+            session_name: "s".into(),
         });
         let token = format!("{:?}", keys.lock().get("STS.x"));
         let shown = format!("{keys:?} {token}");

@@ -115,9 +115,19 @@ pub struct SeedAccessKey {
     pub access_key_id: String,
     /// The AccessKeySecret.
     pub access_key_secret: String,
-    /// Whether the key belongs to the root account (root may not assume roles).
+    /// Whether the key belongs to the root account (root may not assume roles); otherwise it
+    /// belongs to the RAM user [`SeedAccessKey::user_name`].
     #[serde(default)]
     pub root: bool,
+    /// The RAM user the key belongs to, when it is not the root account's (STS
+    /// GetCallerIdentity's `acs:ram::<account>:user/<name>`): 1 to 64 letters, digits, `.`,
+    /// `-` and `_`. Default `reimage`; not used for a root key.
+    #[serde(default = "default_user_name")]
+    pub user_name: String,
+}
+
+fn default_user_name() -> String {
+    "reimage".to_owned()
 }
 
 impl fmt::Debug for SeedAccessKey {
@@ -126,6 +136,7 @@ impl fmt::Debug for SeedAccessKey {
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"<redacted>")
             .field("root", &self.root)
+            .field("user_name", &self.user_name)
             .finish()
     }
 }
@@ -434,6 +445,17 @@ impl Seed {
             if key.access_key_id.starts_with("STS.") {
                 return bad(format!(
                     "access key {}: ids starting with \"STS.\" are reserved for STS tokens",
+                    key.access_key_id
+                ));
+            }
+            let name_ok = (1..=64).contains(&key.user_name.len())
+                && key
+                    .user_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if !key.root && !name_ok {
+                return bad(format!(
+                    "access key {}: user_name must be 1 to 64 letters, digits, '.', '-' and '_'",
                     key.access_key_id
                 ));
             }
@@ -823,6 +845,7 @@ impl Seed {
                 access_key_id: "LTAI5tSimDemoKey0000001".to_owned(),
                 access_key_secret: "simDemoSecret0000000000000001".to_owned(),
                 root: false,
+                user_name: default_user_name(),
             }],
             roles: vec![SeedRole {
                 name: "reimage-updater".to_owned(),
@@ -1120,6 +1143,27 @@ mod tests {
         let err = Seed::from_json(&v.to_string()).unwrap_err();
         let message = reimage_cloud::report::chain(&err);
         assert!(message.contains("instancez"), "{message}");
+    }
+
+    #[test]
+    fn an_access_keys_ram_user_is_named_by_the_rule() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&Seed::demo().to_json_pretty()).unwrap();
+        assert_eq!(v["access_keys"][0]["user_name"], "reimage");
+        v["access_keys"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("user_name");
+        let seed = Seed::from_json(&v.to_string()).unwrap();
+        assert_eq!(seed.access_keys[0].user_name, "reimage", "the default");
+        for bad in ["", "has space", &"u".repeat(65)] {
+            let mut seed = Seed::demo();
+            seed.access_keys[0].user_name = bad.to_owned();
+            let err = seed.validate().unwrap_err().to_string();
+            assert!(err.contains("user_name"), "{bad:?}: {err}");
+            seed.access_keys[0].root = true;
+            seed.validate().expect("a root key's user_name is not used");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! STS (API version 2015-04-01): AssumeRole. The tokens it issues live in [`crate::keys`].
+//! STS (API version 2015-04-01): AssumeRole, and GetCallerIdentity, which says who signed the
+//! request. The tokens AssumeRole issues live in [`crate::keys`].
 
 pub mod errors;
 pub mod protocol;
@@ -15,7 +16,7 @@ use crate::seed::SeedRole;
 pub const VERSION: &str = "2015-04-01";
 
 /// Every action the sim's STS implements.
-pub const ACTIONS: &[&str] = &["AssumeRole"];
+pub const ACTIONS: &[&str] = &["AssumeRole", "GetCallerIdentity"];
 
 /// Runs `action`; `None` if STS has no such action.
 pub fn handle(
@@ -28,6 +29,7 @@ pub fn handle(
 ) -> Option<Result<Value, RpcError>> {
     Some(match action {
         "AssumeRole" => protocol::assume_role(account_id, roles, keys, p, ctx),
+        "GetCallerIdentity" => Ok(protocol::get_caller_identity(account_id, ctx)),
         _ => return None,
     })
 }

@@ -75,7 +75,7 @@ pub fn version_of(action: &str) -> &'static str {
         | "ResumeInstanceRefresh"
         | "RollbackInstanceRefresh"
         | "CancelInstanceRefresh" => "2022-02-22",
-        "AssumeRole" => "2015-04-01",
+        "AssumeRole" | "GetCallerIdentity" => "2015-04-01",
         _ => "2014-05-26",
     }
 }
