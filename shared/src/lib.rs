@@ -20,6 +20,7 @@
 //! | [`dispatch`] | how "run step X of execution E after N seconds" travels |
 //! | [`functions`] | the four Function Compute functions, wired on the custom runtime |
 //! | [`api`] | the HTTP API: tasks, executions, manual update, CI webhooks |
+//! | [`notify`] | notifications when a run ends: the notice and its targets (DingTalk, Lark, Slack, HTTPS) |
 //! | [`wiring`] | the one place the engine, runs, scheduler and API are wired together |
 //!
 //! Domain code never reads the clock, the environment or a random source directly: a
@@ -30,6 +31,7 @@ pub mod dispatch;
 pub mod functions;
 pub mod images;
 pub mod model;
+pub mod notify;
 pub mod retention;
 pub mod rollout;
 pub mod schedule;
