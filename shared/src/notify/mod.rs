@@ -8,7 +8,7 @@
 //!
 //! | target | what it is | documentation |
 //! |---|---|---|
-//! | [`Target::DingTalk`] | a DingTalk group's custom robot, optionally signed (加签) | <https://open.dingtalk.com/document/robots/customize-robot-security-settings>, <https://open.dingtalk.com/document/development/robot-message-type> |
+//! | [`Target::DingTalk`] | a DingTalk group's custom robot, optionally signed (加签) | <https://developers.dingtalk.com/document/app/custom-robot-access>, <https://open.dingtalk.com/document/development/robot-message-type> |
 //! | [`Target::Lark`] | a Feishu / Lark group's custom bot, optionally signed (签名校验) | <https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot>, <https://open.larkoffice.com/document/ukTMukTMukTM/ucTM5YjL3ETO24yNxkjN> |
 //! | [`Target::Slack`] | a Slack incoming webhook | <https://api.slack.com/messaging/webhooks> |
 //! | [`Target::Https`] | any HTTPS endpoint, the [`Notice`] as JSON, signed like reimage's own webhooks ([`crate::api::webhook::reimage_signature`]) | — |

@@ -3,7 +3,7 @@
 //! Every target is a `POST` of a JSON body; [`Target::request`] builds it for a notice at a
 //! given time (the signatures are time-bound) and does no I/O.
 //!
-//! - **DingTalk custom robot** (<https://open.dingtalk.com/document/robots/customize-robot-security-settings>,
+//! - **DingTalk custom robot** (<https://developers.dingtalk.com/document/app/custom-robot-access>,
 //!   message types: <https://open.dingtalk.com/document/development/robot-message-type>).
 //!   The webhook is `https://oapi.dingtalk.com/robot/send?access_token=…`. When the robot is
 //!   signed (加签), `timestamp` is the time in **milliseconds** and
@@ -499,5 +499,374 @@ fn is_loopback(url: &Url) -> bool {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::message::tests::sample;
+    use chrono::TimeZone;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
+
+    const DINGTALK_TOKEN: &str = "dt0ken0123456789abcdef";
+    const DINGTALK_SECRET: &str = "SECtest-dingtalk-secret";
+    const LARK_TOKEN: &str = "5e3d587e-d78e-4a07-bd07-lark0token";
+    const LARK_SECRET: &str = "test-lark-secret";
+    const SLACK_PATH: &str = "T00000000/B00000000/XXslackXcredentialXX";
+    const HTTPS_SECRET: &str = "https-shared-secret";
+
+    /// DingTalk, timestamp 1700000000000 ms, secret `SECtest-dingtalk-secret`, computed
+    /// with Python following the documented rule:
+    /// `python3 -c "import hmac,hashlib,base64,urllib.parse;t='1700000000000';s='SECtest-dingtalk-secret';print(urllib.parse.quote_plus(base64.b64encode(hmac.new(s.encode(),(t+'\n'+s).encode(),hashlib.sha256).digest())))"`
+    const DINGTALK_SIGN: &str = "SeA1uFpvxLYGo8brWhdvRM%2FsmfJfgwMDjxPYcefh%2BPo%3D";
+
+    /// The same rule with secret `secret` at 1700000000000: the value in the `dingding`
+    /// crate's own test (docs.rs/crate/dingding, `src/signature.rs`), and Python's:
+    /// `python3 -c "import hmac,hashlib,base64,urllib.parse;t='1700000000000';s='secret';print(urllib.parse.quote_plus(base64.b64encode(hmac.new(s.encode(),(t+'\n'+s).encode(),hashlib.sha256).digest())))"`
+    const DINGTALK_SIGN_SECRET: &str = "OuzzJR5%2BxZ4%2FEYwqtNt6sMYZQMTa%2FHEGvc9miJe7XzY%3D";
+
+    /// Lark, timestamp 1700000000 s, secret `test-lark-secret`; the string to sign is the
+    /// HMAC key and the data is empty:
+    /// `python3 -c "import hmac,hashlib,base64;t='1700000000';s='test-lark-secret';print(base64.b64encode(hmac.new((t+'\n'+s).encode(),b'',hashlib.sha256).digest()).decode())"`
+    const LARK_SIGN: &str = "JiGwTAAfQAlTkkqRnyAqhujGq0IJnSavS9nuLPEUVso=";
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+    }
+
+    fn url(text: &str) -> WebhookUrl {
+        WebhookUrl::parse(text).unwrap()
+    }
+
+    fn dingtalk(secret: Option<&str>) -> Target {
+        Target::DingTalk {
+            webhook_url: url(&format!(
+                "https://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}"
+            )),
+            secret: secret.map(TargetSecret::new),
+        }
+    }
+
+    fn lark(secret: Option<&str>) -> Target {
+        Target::Lark {
+            webhook_url: url(&format!(
+                "https://open.feishu.cn/open-apis/bot/v2/hook/{LARK_TOKEN}"
+            )),
+            secret: secret.map(TargetSecret::new),
+        }
+    }
+
+    fn slack() -> Target {
+        Target::Slack {
+            webhook_url: url(&format!("https://hooks.slack.com/services/{SLACK_PATH}")),
+        }
+    }
+
+    fn https() -> Target {
+        Target::Https {
+            url: url("https://hooks.example.com/reimage?token=urltoken"),
+            secret: TargetSecret::new(HTTPS_SECRET),
+        }
+    }
+
+    fn body(request: &OutgoingRequest) -> serde_json::Value {
+        serde_json::from_slice(&request.body).unwrap()
+    }
+
+    #[test]
+    fn dingtalk_signature_matches_the_python_vectors() {
+        let request = dingtalk(Some(DINGTALK_SECRET))
+            .request(&sample(), now())
+            .unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            format!(
+                "https://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}\
+                 &timestamp=1700000000000&sign={DINGTALK_SIGN}"
+            )
+        );
+        let target = Target::DingTalk {
+            webhook_url: url("https://oapi.dingtalk.com/robot/send?access_token=x"),
+            secret: Some(TargetSecret::new("secret")),
+        };
+        let request = target.request(&sample(), now()).unwrap();
+        assert!(
+            request.url.as_str().ends_with(&format!(
+                "&timestamp=1700000000000&sign={DINGTALK_SIGN_SECRET}"
+            )),
+            "{}",
+            request.url
+        );
+    }
+
+    #[test]
+    fn dingtalk_body_is_a_markdown_message_and_unsigned_keeps_the_url() {
+        let notice = sample();
+        let request = dingtalk(None).request(&notice, now()).unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            format!("https://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}")
+        );
+        assert_eq!(request.header("content-type"), Some(CONTENT_TYPE));
+        let body = body(&request);
+        assert_eq!(body["msgtype"], "markdown");
+        assert_eq!(body["markdown"]["title"], notice.title());
+        let text = body["markdown"]["text"].as_str().unwrap();
+        assert!(text.starts_with(&format!("#### {}\n\n", notice.title())));
+        assert!(text.ends_with(&notice.summary()));
+    }
+
+    #[test]
+    fn lark_signature_matches_the_python_vector_and_sits_in_the_body() {
+        let notice = sample();
+        let request = lark(Some(LARK_SECRET)).request(&notice, now()).unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            format!("https://open.feishu.cn/open-apis/bot/v2/hook/{LARK_TOKEN}")
+        );
+        let body = body(&request);
+        assert_eq!(body["timestamp"], "1700000000");
+        assert_eq!(body["sign"], LARK_SIGN);
+        assert_eq!(body["msg_type"], "text");
+        assert_eq!(
+            body["content"]["text"],
+            format!("{}\n{}", notice.title(), notice.summary())
+        );
+        let unsigned = body_of(&lark(None));
+        assert!(unsigned.get("sign").is_none() && unsigned.get("timestamp").is_none());
+    }
+
+    fn body_of(target: &Target) -> serde_json::Value {
+        body(&target.request(&sample(), now()).unwrap())
+    }
+
+    #[test]
+    fn slack_body_is_escaped_mrkdwn_text() {
+        let mut notice = sample();
+        notice.cause = Some(crate::notify::Cause::new("a <b> & c"));
+        let request = slack().request(&notice, now()).unwrap();
+        let body = body(&request);
+        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+        let text = body["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("*{}*\n", notice.title())),
+            "{text}"
+        );
+        assert!(text.contains("- Cause: a &lt;b&gt; &amp; c"), "{text}");
+        assert!(text.contains("- asc-a: m-old-a → m-new1"), "{text}");
+    }
+
+    #[test]
+    fn https_carries_the_notice_signed_like_reimage_webhooks() {
+        let notice = sample();
+        let request = https().request(&notice, now()).unwrap();
+        assert_eq!(
+            request.url.as_str(),
+            "https://hooks.example.com/reimage?token=urltoken"
+        );
+        let back: Notice = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(back, notice);
+        // An independent HMAC-SHA256 over "<t>.<body>".
+        let mut mac = Hmac::<Sha256>::new_from_slice(HTTPS_SECRET.as_bytes()).unwrap();
+        mac.update(b"1700000000.");
+        mac.update(&request.body);
+        let expected = format!(
+            "t=1700000000,v1={}",
+            hex::encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(
+            request.header("x-reimage-signature"),
+            Some(expected.as_str())
+        );
+        // And reimage's own webhook check accepts it.
+        let parsed = crate::api::webhook::ReimageSignature::parse(&expected).unwrap();
+        assert_eq!(parsed.t, 1_700_000_000);
+        parsed.check_fresh(now()).unwrap();
+    }
+
+    #[test]
+    fn debug_and_display_never_show_a_secret_or_a_token() {
+        let secrets = [
+            DINGTALK_TOKEN,
+            DINGTALK_SECRET,
+            LARK_TOKEN,
+            LARK_SECRET,
+            SLACK_PATH,
+            "XXslackXcredentialXX",
+            HTTPS_SECRET,
+            "urltoken",
+        ];
+        let targets = [
+            dingtalk(Some(DINGTALK_SECRET)),
+            lark(Some(LARK_SECRET)),
+            slack(),
+            https(),
+        ];
+        for target in &targets {
+            let request = target.request(&sample(), now()).unwrap();
+            let shown = format!("{target:?} {} {:?} {request:?}", target.url(), target.url());
+            for secret in secrets {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        assert_eq!(
+            slack().url().to_string(),
+            "https://hooks.slack.com/<redacted>"
+        );
+        assert_eq!(
+            format!("{:?}", TargetSecret::new("x")),
+            "TargetSecret(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let refused = |target: Target| target.validate().unwrap_err();
+        // http to a host that is not loopback.
+        let err = refused(Target::Https {
+            url: url("http://hooks.example.com/x?token=urltoken"),
+            secret: TargetSecret::new(HTTPS_SECRET),
+        });
+        assert!(matches!(err, TargetError::NotHttps { .. }), "{err}");
+        assert!(!err.to_string().contains("urltoken"), "{err}");
+        let err = refused(Target::DingTalk {
+            webhook_url: url(&format!(
+                "http://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}"
+            )),
+            secret: None,
+        });
+        assert!(matches!(err, TargetError::NotHttps { .. }), "{err}");
+        // Not the service's host.
+        let err = refused(Target::DingTalk {
+            webhook_url: url(&format!(
+                "https://oapi.dingtalk.com.evil.example/robot/send?access_token={DINGTALK_TOKEN}"
+            )),
+            secret: None,
+        });
+        assert!(matches!(err, TargetError::WrongHost { .. }), "{err}");
+        assert!(!err.to_string().contains(DINGTALK_TOKEN), "{err}");
+        let err = refused(Target::Lark {
+            webhook_url: url(&format!(
+                "https://open.feishu.com/open-apis/bot/v2/hook/{LARK_TOKEN}"
+            )),
+            secret: None,
+        });
+        assert!(matches!(err, TargetError::WrongHost { .. }), "{err}");
+        let err = refused(Target::Slack {
+            webhook_url: url(&format!("https://hooks.slack.co/services/{SLACK_PATH}")),
+        });
+        assert!(matches!(err, TargetError::WrongHost { .. }), "{err}");
+        // The right host, the wrong shape.
+        for bad in [
+            "https://oapi.dingtalk.com/robot/send",
+            "https://oapi.dingtalk.com/robot/send?access_token=",
+            "https://oapi.dingtalk.com/other?access_token=x",
+            "https://oapi.dingtalk.com/robot/send?access_token=x&sign=y",
+        ] {
+            let err = refused(Target::DingTalk {
+                webhook_url: url(bad),
+                secret: None,
+            });
+            assert!(
+                matches!(err, TargetError::WrongShape { .. }),
+                "{bad}: {err}"
+            );
+        }
+        let err = refused(Target::Lark {
+            webhook_url: url("https://open.larksuite.com/open-apis/bot/v2/hook/"),
+            secret: None,
+        });
+        assert!(matches!(err, TargetError::WrongShape { .. }), "{err}");
+        let err = refused(Target::Slack {
+            webhook_url: url("https://hooks.slack.com/services/T0"),
+        });
+        assert!(matches!(err, TargetError::WrongShape { .. }), "{err}");
+        // Secrets.
+        assert_eq!(
+            refused(dingtalk(Some(""))),
+            TargetError::EmptySecret { kind: "dingtalk" }
+        );
+        assert_eq!(
+            refused(lark(Some(""))),
+            TargetError::EmptySecret { kind: "lark" }
+        );
+        assert_eq!(
+            refused(Target::Https {
+                url: url("https://hooks.example.com/"),
+                secret: TargetSecret::new(""),
+            }),
+            TargetError::EmptySecret { kind: "https" }
+        );
+        assert_eq!(
+            refused(lark(Some("abc\n"))),
+            TargetError::BadSecret { kind: "lark" }
+        );
+        // Credentials or a fragment in the URL.
+        let err = refused(Target::Https {
+            url: url("https://user:pw@hooks.example.com/"),
+            secret: TargetSecret::new(HTTPS_SECRET),
+        });
+        assert!(matches!(err, TargetError::ExtraParts { .. }), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+        // request() refuses what validate() refuses.
+        assert!(dingtalk(Some("")).request(&sample(), now()).is_err());
+    }
+
+    #[test]
+    fn acceptances() {
+        for target in [
+            dingtalk(None),
+            dingtalk(Some(DINGTALK_SECRET)),
+            lark(None),
+            lark(Some(LARK_SECRET)),
+            Target::Lark {
+                webhook_url: url("https://open.larksuite.com/open-apis/bot/v2/hook/abc"),
+                secret: None,
+            },
+            Target::DingTalk {
+                webhook_url: url("https://OAPI.DingTalk.com/robot/send?access_token=x"),
+                secret: None,
+            },
+            slack(),
+            https(),
+            // Loopback, plain http, any path: for tests against a local receiver.
+            Target::DingTalk {
+                webhook_url: url("http://127.0.0.1:8080/robot"),
+                secret: Some(TargetSecret::new("s")),
+            },
+            Target::Slack {
+                webhook_url: url("http://localhost:9/hook"),
+            },
+            Target::Https {
+                url: url("http://[::1]:8443/notify"),
+                secret: TargetSecret::new("s"),
+            },
+        ] {
+            target
+                .validate()
+                .unwrap_or_else(|err| panic!("{target:?}: {err}"));
+        }
+    }
+
+    #[test]
+    fn json_form_is_tagged_by_kind_and_round_trips() {
+        let json = serde_json::json!({
+            "kind": "dingtalk",
+            "webhook_url": format!("https://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}"),
+            "secret": DINGTALK_SECRET,
+        });
+        let target: Target = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(target, dingtalk(Some(DINGTALK_SECRET)));
+        assert_eq!(serde_json::to_value(&target).unwrap(), json);
+        for target in [lark(None), slack(), https()] {
+            let value = serde_json::to_value(&target).unwrap();
+            assert_eq!(value["kind"], target.kind());
+            assert_eq!(serde_json::from_value::<Target>(value).unwrap(), target);
+        }
+        let bad = serde_json::json!({"kind": "slack", "webhook_url": "not a url"});
+        assert!(serde_json::from_value::<Target>(bad).is_err());
     }
 }
