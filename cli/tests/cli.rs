@@ -1478,10 +1478,8 @@ async fn task_run_dry_run_checks_the_task_and_starts_no_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_list_and_prune_tell_what_retention_does_and_only_apply_marks() {
     let sim = sim().await;
-    let managed = vec![
-        reimage_sim::seed::SeedTag::new("reimage:managed", "true"),
-        reimage_sim::seed::SeedTag::new("reimage:task", "t-web"),
-    ];
+    // Images of `reimage run`: no task, the deployment's default retention.
+    let managed = vec![reimage_sim::seed::SeedTag::new("reimage:managed", "true")];
     let seeded = sim
         .admin()
         .add_custom_image_batch(&reimage_sim::seed::CustomImageBatch {

@@ -13,8 +13,8 @@ use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
 use reimage::images::region::{Kind, TemplateImage};
 use reimage::images::{
-    self, Action, AliyunRegion, Deleted, ImageRegion, ManagedImage, ManagedSnapshot, Policies,
-    Retention, Use, Why,
+    self, Action, AliyunRegion, Deleted, ImageRegion, ManagedImage, ManagedSnapshot, Policies, Use,
+    Why,
 };
 use reimage::model::{ExecutionId, PermissionSource, StepRecord, UpdateRequest};
 use reimage::rollout::{RolloutSpec, RolloutTiming, Rollouts};
@@ -23,6 +23,7 @@ use reimage::steps::testing::{CRASH_MESSAGE, CrashPoint, CrashingStore};
 use reimage::steps::{AliyunCloud, Cloud, Engine, SameCloud};
 use reimage::store::SharedStore;
 use reimage::store::memory::MemoryStore;
+use reimage::store::tasks::TaskStore;
 use reimage_sim::Sim;
 use reimage_sim::seed::{SeedCustomImage, SeedLaunchTemplate, SeedTag, SeedTemplateVersion};
 
@@ -77,16 +78,13 @@ impl Region {
         self.ids[name].clone()
     }
 
-    fn policies(&self) -> Policies {
-        let mut policies = Policies::default();
-        policies.tasks.insert(
-            TASK.into(),
-            Retention {
-                keep: 2,
-                keep_days: 10,
-            },
-        );
-        policies
+    /// The defaults, with the tasks the records hold (the task's own retention: 2 images,
+    /// 10 days).
+    async fn policies(&self) -> Policies {
+        Policies::default()
+            .with_tasks(&TaskStore::new(self.store.clone()))
+            .await
+            .expect("the tasks read")
     }
 
     fn images(&self) -> BTreeSet<String> {
@@ -109,9 +107,14 @@ impl Region {
     }
 
     async fn pass(&self, region: &dyn ImageRegion) -> images::Outcome {
-        let survey = images::survey(region, &self.store, &self.policies(), self.clock.now())
-            .await
-            .expect("survey");
+        let survey = images::survey(
+            region,
+            &self.store,
+            &self.policies().await,
+            self.clock.now(),
+        )
+        .await
+        .expect("survey");
         images::apply(region, &self.store, &survey)
             .await
             .expect("apply")
@@ -153,6 +156,13 @@ async fn seeded(store: SharedStore) -> Region {
         age_seconds: u64::try_from(400 * DAY).unwrap(),
         ..SeedCustomImage::named("not-reimage")
     });
+    let mut elsewhere = managed("ret-elsewhere", 90);
+    for tag in &mut elsewhere.tags {
+        if tag.key == TAG_TASK {
+            tag.value = "t-another-deployment".into();
+        }
+    }
+    list.push(elsewhere);
     let seeded = admin.add_custom_images(&list).expect("images seeded");
     let names: Vec<String> = list.iter().map(|i| i.image_name.clone()).collect();
     let ids: BTreeMap<String, String> = names
@@ -164,6 +174,19 @@ async fn seeded(store: SharedStore) -> Region {
         .into_iter()
         .zip(seeded.iter().map(|s| s.snapshot_id.clone()))
         .collect();
+    // The task, with its retention, is in the records; another deployment's task is not.
+    let spec: reimage::model::task::TaskSpec = serde_json::from_value(serde_json::json!({
+        "source_instance_id": WEB_INSTANCE,
+        "scaling_configuration_ids": [WEB_ACTIVE],
+        "executed_at": {"kind": "now"},
+        "permission": {"kind": "account"},
+        "retention": {"keep": 2, "keep_days": 10},
+    }))
+    .expect("a task spec");
+    TaskStore::new(store.clone())
+        .create(TASK, spec, start())
+        .await
+        .expect("task created");
     let cloud = AliyunCloud::new(client.clone());
     // A configuration of the region holds one.
     cloud
@@ -280,7 +303,7 @@ async fn retention_keeps_every_image_in_use_and_deletes_the_rest_in_two_passes()
     let survey = images::survey(
         &cloud,
         &region.store,
-        &region.policies(),
+        &region.policies().await,
         region.clock.now(),
     )
     .await
@@ -329,6 +352,7 @@ async fn retention_keeps_every_image_in_use_and_deletes_the_rest_in_two_passes()
     assert_eq!(found["ret-newest"].0, Why::Newest { rank: 1 });
     assert_eq!(found["ret-second"].0, Why::Newest { rank: 2 });
     assert_eq!(found["ret-young"].0, Why::Young);
+    assert_eq!(found["ret-elsewhere"].0, Why::UnknownTask);
     let marked: BTreeSet<&str> = ["ret-revived", "ret-old-a", "ret-old-b"].into();
     for (name, (why, action)) in &found {
         let want = if marked.contains(name.as_str()) {
@@ -474,7 +498,7 @@ impl ImageRegion for CrashingRegion {
     }
 }
 
-/// What is left after the passes: the region's images and snapshots.
+/// What is left after the passes: the names of the region's images, and its snapshots.
 type Remains = (BTreeSet<String>, BTreeSet<String>);
 
 /// Two passes a grace period apart, the second crashing at `crash` (a cloud call or a record
@@ -500,7 +524,7 @@ async fn crashed_at(crash: Option<(bool, usize, CrashPoint)>) -> (Remains, usize
         seen: AtomicUsize::new(0),
     });
     let store: SharedStore = crashing_store.clone();
-    let (policies, now) = (region.policies(), region.clock.now());
+    let (policies, now) = (region.policies().await, region.clock.now());
     let task_region = crashing.clone();
     let run = tokio::spawn(async move {
         let survey = images::survey(task_region.as_ref(), &store, &policies, now).await?;
@@ -531,12 +555,40 @@ async fn crashed_at(crash: Option<(bool, usize, CrashPoint)>) -> (Remains, usize
         }
     }
     assert!(settled, "the replays settle");
-    ((region.images(), region.snapshot_ids()), calls, writes)
+    let names = region
+        .sim
+        .admin()
+        .state()
+        .images
+        .into_iter()
+        .map(|i| i.image_name)
+        .collect();
+    ((names, region.snapshot_ids()), calls, writes)
 }
 
 #[tokio::test]
 async fn a_pass_cut_short_at_any_call_or_write_is_finished_by_the_next() {
     let (want, calls, writes) = crashed_at(None).await;
+    // Five days of passes later, everything in use is still there, and only the three
+    // unneeded images are gone.
+    for name in [
+        "ret-newest",
+        "ret-second",
+        "ret-config",
+        "ret-template",
+        "ret-instance",
+        "ret-shared",
+        "ret-public",
+        "ret-execution",
+        "ret-rollout",
+        "ret-elsewhere",
+        "not-reimage",
+    ] {
+        assert!(want.0.contains(name), "{name} is kept: {:?}", want.0);
+    }
+    for name in ["ret-revived", "ret-old-a", "ret-old-b"] {
+        assert!(!want.0.contains(name), "{name} is deleted");
+    }
     assert!(
         calls >= 8,
         "the pass makes its calls through the wrapper: {calls}"
@@ -567,7 +619,7 @@ async fn a_torn_record_of_an_execution_at_work_stops_the_survey_naming_it() {
     let err = images::survey(
         &region.region(),
         &region.store,
-        &region.policies(),
+        &region.policies().await,
         region.clock.now(),
     )
     .await
@@ -588,8 +640,7 @@ async fn a_torn_record_of_an_execution_at_work_stops_the_survey_naming_it() {
 fn pieces(region: &Region) -> reimage::wiring::Pieces {
     let shared: SharedClock = Arc::new(region.clock.clone());
     let cloud: Arc<dyn Cloud> = Arc::new(AliyunCloud::new(region.client.clone()));
-    let mut config = reimage::steps::EngineConfig::default();
-    config.retention.tasks = region.policies().tasks;
+    let config = reimage::steps::EngineConfig::default();
     reimage::wiring::Pieces {
         store: region.store.clone(),
         clock: shared.clone(),
@@ -736,4 +787,28 @@ async fn the_minute_timer_prunes_once_a_day() {
         region.sim.admin().calls_since_reset("DeleteImage"),
         deletes + 3
     );
+}
+
+#[tokio::test]
+async fn a_rollout_waiting_days_for_an_operator_still_keeps_its_image() {
+    let region = seeded(Arc::new(MemoryStore::new())).await;
+    region
+        .clock
+        .advance(std::time::Duration::from_secs(72 * 3600));
+    let survey = images::survey(
+        &region.region(),
+        &region.store,
+        &region.policies().await,
+        region.clock.now(),
+    )
+    .await
+    .unwrap();
+    let found = verdicts(&survey);
+    for name in ["ret-rollout", "ret-execution"] {
+        assert!(
+            matches!(&found[name].0, Why::InUse { uses } if matches!(uses[..], [Use::InFlight { .. }])),
+            "{name}: {:?}",
+            found[name]
+        );
+    }
 }

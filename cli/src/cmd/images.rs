@@ -28,7 +28,8 @@ enum Command {
     /// would do with it.
     List(Common),
     /// Apply retention: a dry run unless --apply. Marks the images no longer needed; deletes
-    /// those marked longer than the grace period (24 h) ago, with their snapshots.
+    /// those marked longer than the grace period ago (REIMAGE_RETENTION_GRACE_HOURS, 24 by
+    /// default), with their snapshots.
     Prune(PruneArgs),
 }
 
@@ -47,7 +48,9 @@ struct Common {
 struct PruneArgs {
     #[command(flatten)]
     common: Common,
-    /// Mark and delete; without it, only print what a prune would do.
+    /// Mark and delete; without it, only print what a prune would do. Needs the
+    /// deployment's own records named (REIMAGE_STORE, --state-dir or REIMAGE_STATE_DIR):
+    /// their tasks and work at work decide what stays.
     #[arg(long)]
     apply: bool,
 }
@@ -59,6 +62,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Prune(p) => (p.common, Some(p.apply)),
     };
     let env = Env::from_process();
+    let named = common.state_dir.is_some()
+        || env.get("REIMAGE_STORE").is_some()
+        || env.get("REIMAGE_STATE_DIR").is_some();
+    if apply == Some(true) && !named {
+        anyhow::bail!(
+            "prune --apply reads the deployment's records (its tasks' retention, the executions \
+             and rollouts at work) before it deletes anything: name them with REIMAGE_STORE, \
+             --state-dir or REIMAGE_STATE_DIR"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let clock: SharedClock = Arc::new(SystemClock);
@@ -106,6 +119,7 @@ fn why(why: &Why) -> String {
             format!("in use: {}", named.join("; "))
         }
         Why::Building => "being made".into(),
+        Why::UnknownTask => "its task is not in these records (another deployment's?)".into(),
         Why::Newest { rank } => format!("newest #{rank}"),
         Why::Young => "young".into(),
         Why::ExecutionAtWork => "its execution is at work".into(),
@@ -118,7 +132,7 @@ fn action(action: &Action) -> String {
         Action::Keep => "keep".into(),
         Action::Mark => "mark".into(),
         Action::Unmark => "unmark".into(),
-        Action::Wait { until } => format!("delete after {}", until.format("%Y-%m-%d %H:%M")),
+        Action::Wait { until } => format!("delete after {}Z", until.format("%Y-%m-%d %H:%M")),
         Action::Delete => "delete".into(),
     }
 }

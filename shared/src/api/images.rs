@@ -36,6 +36,11 @@ impl From<PassError> for ApiError {
                 format!("the region could not be read: {e}"),
             ),
             PassError::Unreadable { key, reason } => ApiError::unreadable(&key, &reason),
+            PassError::Store(crate::store::StoreError::AlreadyExists { key }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "PassAtWork",
+                format!("another retention pass started this second ({key}): try again"),
+            ),
             PassError::Store(e) => ApiError::internal(crate::report::chain(&e)),
         }
     }

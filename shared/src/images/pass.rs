@@ -20,8 +20,18 @@ pub const PASSES_PREFIX: &str = "images/passes/";
 /// The claim of the day's pass under Function Compute: `images/days/<YYYY-MM-DD>`.
 pub const DAYS_PREFIX: &str = "images/days/";
 
-/// How far back (and ahead) the indexes of executions and rollouts at work are read.
-const AT_WORK_WINDOW: Duration = Duration::hours(48);
+/// How far back (and ahead) the index of executions at work is read: an execution ends
+/// within hours (its image deadline, its leases' margin), so one a week old is stuck, not
+/// at work; `reimage doctor` names it. Rollouts are read whole (one may wait for an operator
+/// for days).
+const AT_WORK_WINDOW: Duration = Duration::days(7);
+
+/// The longest grace period, hours (a year).
+pub const MAX_GRACE_HOURS: u32 = 8760;
+
+/// The most images one pass deletes; the next pass deletes more. A pass runs within the
+/// minute timer's handler, whose time is bounded.
+pub const MAX_DELETIONS: usize = 100;
 
 /// What retention keeps, per task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +40,10 @@ pub struct Policies {
     pub default: Retention,
     /// The tasks' own.
     pub tasks: BTreeMap<String, Retention>,
+    /// Every task the records know, deleted ones included (`None`: not read, every task is
+    /// known). The images of a task the records do not know stay: another deployment made
+    /// them, or the records were read from the wrong store.
+    pub known_tasks: Option<BTreeSet<String>>,
     /// How long a mark waits before a deletion.
     pub grace_hours: u32,
     /// Whether the minute timer applies retention once a day (`REIMAGE_RETENTION=off`
@@ -49,6 +63,7 @@ impl Policies {
         Self {
             default,
             tasks: BTreeMap::new(),
+            known_tasks: None,
             grace_hours,
             daily: true,
         }
@@ -72,13 +87,32 @@ impl Policies {
             keep: number("REIMAGE_RETENTION_KEEP", super::policy::DEFAULT_KEEP)?,
             keep_days: number("REIMAGE_RETENTION_DAYS", super::policy::DEFAULT_KEEP_DAYS)?,
         };
-        if let Some(problem) = default.problem() {
-            return Err(("REIMAGE_RETENTION_KEEP", problem));
+        if default.keep == 0 || default.keep > super::policy::MAX_KEEP {
+            return Err((
+                "REIMAGE_RETENTION_KEEP",
+                format!("{}: 1 to {}", default.keep, super::policy::MAX_KEEP),
+            ));
+        }
+        if default.keep_days > super::policy::MAX_KEEP_DAYS {
+            return Err((
+                "REIMAGE_RETENTION_DAYS",
+                format!(
+                    "{}: at most {}",
+                    default.keep_days,
+                    super::policy::MAX_KEEP_DAYS
+                ),
+            ));
         }
         let grace_hours = number(
             "REIMAGE_RETENTION_GRACE_HOURS",
             super::policy::DEFAULT_GRACE_HOURS,
         )?;
+        if !(1..=MAX_GRACE_HOURS).contains(&grace_hours) {
+            return Err((
+                "REIMAGE_RETENTION_GRACE_HOURS",
+                format!("{grace_hours}: 1 to {MAX_GRACE_HOURS} (a mark must wait)"),
+            ));
+        }
         let daily = match env.get("REIMAGE_RETENTION").map(str::trim) {
             None | Some("on") => true,
             Some("off") => false,
@@ -90,25 +124,41 @@ impl Policies {
         })
     }
 
-    /// These policies with each task's own retention, read from `tasks`.
+    /// These policies with each task's own retention, and every task the records know,
+    /// read from `tasks`. A task record that does not read is an error: its retention is
+    /// not guessed.
     pub async fn with_tasks(mut self, tasks: &TaskStore) -> Result<Self, TaskStoreError> {
-        for task in tasks.list().await? {
-            if let Some(retention) = task.spec.retention {
-                self.tasks.insert(task.task_id, retention);
-            }
+        let scan = tasks.scan().await?;
+        if let Some(bad) = scan.unreadable.into_iter().next() {
+            return Err(TaskStoreError::Corrupt {
+                key: bad.key,
+                message: format!("{}; retention reads every task first", bad.reason),
+            });
         }
+        let mut known: BTreeSet<String> = scan.deleted.into_iter().collect();
+        for task in scan.tasks {
+            if let Some(retention) = task.spec.retention {
+                self.tasks.insert(task.task_id.clone(), retention);
+            }
+            known.insert(task.task_id);
+        }
+        self.known_tasks = Some(known);
         Ok(self)
     }
 
-    /// The retention of `task`'s images.
-    pub fn of(&self, task: Option<&str>) -> Retention {
-        task.and_then(|t| self.tasks.get(t))
-            .copied()
-            .unwrap_or(self.default)
+    /// The retention of `task`'s images; `None` for a task the records do not know.
+    pub fn of(&self, task: Option<&str>) -> Option<Retention> {
+        let Some(task) = task else {
+            return Some(self.default);
+        };
+        if self.known_tasks.as_ref().is_some_and(|k| !k.contains(task)) {
+            return None;
+        }
+        Some(self.tasks.get(task).copied().unwrap_or(self.default))
     }
 
     fn grace(&self) -> Duration {
-        Duration::hours(i64::from(self.grace_hours))
+        Duration::hours(i64::from(self.grace_hours.clamp(1, MAX_GRACE_HOURS)))
     }
 }
 
@@ -226,19 +276,18 @@ pub async fn at_work(
             uses.entry(image).or_default().push(by.clone());
         }
     }
-    let entries = crate::steps::live::entries_between(
-        store,
-        crate::rollout::driver::LIVE_PREFIX,
-        from,
-        until,
-    )
-    .await?;
-    let rollouts: BTreeSet<String> = entries.into_iter().map(|(_, name)| name).collect();
-    for id in rollouts {
-        let prefix = format!("{ROLLOUTS_PREFIX}{id}/");
-        let Some(key) = store.list(&prefix).await?.into_iter().max() else {
-            continue;
-        };
+    // Every rollout's latest record: one waiting for an operator writes no index entry.
+    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    for key in store.list(ROLLOUTS_PREFIX).await? {
+        if let Some((id, _)) = key
+            .strip_prefix(ROLLOUTS_PREFIX)
+            .and_then(|rest| rest.split_once('/'))
+        {
+            // Keys come in byte order: the last of a rollout is its latest record.
+            latest.insert(id.to_owned(), key.clone());
+        }
+    }
+    for (id, key) in latest {
         let Some(bytes) = store.get(&key).await? else {
             continue;
         };
@@ -247,7 +296,9 @@ pub async fn at_work(
                 key: key.clone(),
                 reason: e.to_string(),
             })?;
-        if record.ended() {
+        // A rollout paused after a failed rollback waits for an operator to finish it.
+        let paused = matches!(record.outcome, Some(crate::rollout::Outcome::Paused { .. }));
+        if record.ended() && !paused {
             continue;
         }
         let by = Use::InFlight {
@@ -410,7 +461,8 @@ pub async fn apply(
             }
         }
     }
-    for verdict in survey.images.iter().filter(|v| v.action == Action::Delete) {
+    let deleting = survey.images.iter().filter(|v| v.action == Action::Delete);
+    for verdict in deleting.take(MAX_DELETIONS) {
         let id = &verdict.image.image_id;
         match region.delete_image(id).await {
             Ok(Deleted::Deleted | Deleted::Gone) => out.deleted_images.push(id.clone()),

@@ -170,8 +170,11 @@ pub enum Why {
         /// What.
         uses: Vec<Use>,
     },
-    /// It is still being made.
+    /// It is still being made (or in a state reimage does not know).
     Building,
+    /// Its task is not in the records this pass read: another deployment's, or records
+    /// read from the wrong store.
+    UnknownTask,
     /// It is among its task's newest.
     Newest {
         /// 1 for the newest.
@@ -209,8 +212,9 @@ pub enum Action {
 pub struct ImageVerdict {
     /// The image.
     pub image: ManagedImage,
-    /// The retention that applied (its task's, or the default).
-    pub retention: Retention,
+    /// The retention that applied (its task's, or the default); none for a task the records
+    /// do not know.
+    pub retention: Option<Retention>,
     /// Why.
     pub why: Why,
     /// What a prune does.
@@ -228,11 +232,23 @@ pub struct SnapshotVerdict {
     pub action: Action,
 }
 
-/// The statuses of an image still being made: never deleted.
-const BUILDING: &[&str] = &["Creating", "Waiting"];
+/// The statuses in which an image may be deleted; any other (still being made, or one
+/// reimage does not know) keeps it.
+const DELETABLE: &[&str] = &["Available", "UnAvailable", "CreateFailed", "Deprecated"];
+
+/// The statuses in which a snapshot may be deleted (`accomplished`, `failed`).
+const SNAPSHOT_DELETABLE: &[&str] = &["accomplished", "failed"];
 
 fn age_kept(created: Option<DateTime<Utc>>, keep_days: u32, now: DateTime<Utc>) -> bool {
     created.is_none_or(|at| now - at < Duration::days(i64::from(keep_days)))
+}
+
+/// Whether a mark made at `at` has waited out `grace` by `now`, to the minute: the timer's
+/// tick a day later may fire a few seconds earlier in its minute than the one that marked.
+fn grace_over(at: DateTime<Utc>, now: DateTime<Utc>, grace: Duration) -> Option<DateTime<Utc>> {
+    let minute = |t: DateTime<Utc>| t.timestamp().div_euclid(60);
+    let until = at.checked_add_signed(grace)?;
+    (minute(now) >= minute(until)).then_some(until)
 }
 
 fn action_for(
@@ -245,18 +261,26 @@ fn action_for(
         (false, None) => Action::Keep,
         (false, Some(_)) => Action::Unmark,
         (true, None) => Action::Mark,
-        (true, Some(at)) if now >= at + grace => Action::Delete,
-        (true, Some(at)) => Action::Wait { until: at + grace },
+        (true, Some(at)) => match grace_over(at, now, grace) {
+            Some(_) => Action::Delete,
+            // An end past the calendar's is never reached: the image waits.
+            None => Action::Wait {
+                until: at
+                    .checked_add_signed(grace)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            },
+        },
     }
 }
 
 /// The verdict on each of `images`: `uses` says what needs each (by image id); `retention`
-/// gives a task's retention (the default for images of no task, or of a task without one).
+/// gives a task's retention (the default for images of no task, or of a task without one),
+/// or `None` for a task the records do not know (another deployment's: its images stay).
 /// Ordered as the images are: by task, newest first.
 pub fn images(
     images: &[ManagedImage],
     uses: &BTreeMap<String, Vec<Use>>,
-    retention: impl Fn(Option<&str>) -> Retention,
+    retention: impl Fn(Option<&str>) -> Option<Retention>,
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Vec<ImageVerdict> {
@@ -270,28 +294,23 @@ pub fn images(
     let mut out = Vec::with_capacity(images.len());
     for (task, mut list) in by_task {
         let kept = retention(task);
-        // Newest first; an image without a creation time counts as newest; ties by id.
-        list.sort_by(|a, b| {
-            let key = |i: &ManagedImage| (i.created.is_none(), i.created, i.image_id.clone());
-            key(b).cmp(&key(a))
-        });
+        // Newest first; ties by id. An image without a creation time is not ranked (it would
+        // take the place of a dated one) and counts as young.
+        list.sort_by(|a, b| (b.created, &b.image_id).cmp(&(a.created, &a.image_id)));
         let mut rank = 0;
         for image in list {
-            let available = image.status == "Available";
-            if available {
+            let ranked = image.status == "Available" && image.created.is_some();
+            if ranked {
                 rank += 1;
             }
             let needed: Vec<Use> = uses.get(&image.image_id).cloned().unwrap_or_default();
-            let why = if !needed.is_empty() {
-                Why::InUse { uses: needed }
-            } else if BUILDING.contains(&image.status.as_str()) {
-                Why::Building
-            } else if available && rank <= kept.keep {
-                Why::Newest { rank }
-            } else if age_kept(image.created, kept.keep_days, now) {
-                Why::Young
-            } else {
-                Why::Expired
+            let why = match kept {
+                _ if !needed.is_empty() => Why::InUse { uses: needed },
+                _ if !DELETABLE.contains(&image.status.as_str()) => Why::Building,
+                None => Why::UnknownTask,
+                Some(kept) if ranked && rank <= kept.keep => Why::Newest { rank },
+                Some(kept) if age_kept(image.created, kept.keep_days, now) => Why::Young,
+                Some(_) => Why::Expired,
             };
             let action = action_for(why == Why::Expired, image.marked, now, grace);
             out.push(ImageVerdict {
@@ -318,9 +337,9 @@ pub fn snapshots(
     snapshots
         .iter()
         .map(|s| {
-            let why = if !s.usage.is_empty() && s.usage != "none" {
+            let why = if s.usage != "none" {
                 Why::InUse { uses: Vec::new() }
-            } else if s.status == "progressing" {
+            } else if !SNAPSHOT_DELETABLE.contains(&s.status.as_str()) {
                 Why::Building
             } else if s.execution.as_ref().is_some_and(|e| at_work.contains(e)) {
                 Why::ExecutionAtWork
@@ -361,9 +380,11 @@ mod tests {
         images(
             list,
             uses,
-            |_| Retention {
-                keep: 2,
-                keep_days: 10,
+            |_| {
+                Some(Retention {
+                    keep: 2,
+                    keep_days: 10,
+                })
             },
             now(),
             Duration::hours(24),
@@ -470,6 +491,55 @@ mod tests {
         assert_eq!(got[1], ("s-orphan", &Why::Expired, Action::Mark));
         assert_eq!(got[2], ("s-work", &Why::ExecutionAtWork, Action::Keep));
         assert_eq!(got[3], ("s-young", &Why::Young, Action::Keep));
+    }
+
+    #[test]
+    fn an_undated_image_takes_no_place_among_the_newest_and_an_unknown_tasks_stay() {
+        let mut undated = image("m-undated", Some("t"), 0);
+        undated.created = None;
+        let list = [
+            undated,
+            image("m-30", Some("t"), 30),
+            image("m-other", Some("x"), 90),
+        ];
+        let found = images(
+            &list,
+            &BTreeMap::new(),
+            |task| {
+                (task == Some("t")).then_some(Retention {
+                    keep: 1,
+                    keep_days: 10,
+                })
+            },
+            now(),
+            Duration::hours(24),
+        );
+        let why = |id: &str| &found.iter().find(|v| v.image.image_id == id).unwrap().why;
+        assert_eq!(*why("m-30"), Why::Newest { rank: 1 });
+        assert_eq!(*why("m-undated"), Why::Young);
+        assert_eq!(*why("m-other"), Why::UnknownTask);
+        assert!(found.iter().all(|v| v.action == Action::Keep));
+    }
+
+    #[test]
+    fn the_grace_is_counted_in_minutes_and_one_past_the_calendar_never_ends() {
+        let marked: DateTime<Utc> = "2026-11-28T00:00:03Z".parse().unwrap();
+        let next_tick: DateTime<Utc> = "2026-11-29T00:00:01Z".parse().unwrap();
+        let grace = Duration::hours(24);
+        assert_eq!(
+            action_for(true, Some(marked), next_tick, grace),
+            Action::Delete
+        );
+        let early: DateTime<Utc> = "2026-11-28T23:59:59Z".parse().unwrap();
+        assert!(matches!(
+            action_for(true, Some(marked), early, grace),
+            Action::Wait { .. }
+        ));
+        let endless = Duration::days(365 * 300_000);
+        assert!(matches!(
+            action_for(true, Some(marked), next_tick, endless),
+            Action::Wait { .. }
+        ));
     }
 
     #[test]

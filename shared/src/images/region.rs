@@ -96,11 +96,13 @@ fn time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// Error codes with which ECS refuses to delete an image or snapshot something still uses
-/// (DeleteImage: instances run it, it is shared, it is published; DeleteSnapshot: an image
-/// or a disk was made from it).
-const IN_USE_CODES: &[&str] = &[
+/// Error codes with which ECS refuses to delete an image or snapshot for what it is now
+/// (DeleteImage: instances run it, it is shared, it is published, it is being made or
+/// copied; DeleteSnapshot: an image or a disk was made from it): kept, not failed.
+const REFUSAL_CODES: &[&str] = &[
     "ImageUsingByInstance",
+    "ImageIsCreating",
+    "OperationDenied.ImageCopying",
     "ImageUseShared",
     "ImageIsPublic",
     "IncorrectImageStatus",
@@ -116,7 +118,7 @@ fn deleted(result: Result<(), crate::aliyun::Error>) -> Result<Deleted, CloudErr
             let error = cloud_error(&e);
             if error.is_not_found() {
                 Ok(Deleted::Gone)
-            } else if IN_USE_CODES.contains(&error.code.as_str()) {
+            } else if REFUSAL_CODES.contains(&error.code.as_str()) {
                 Ok(Deleted::InUse(format!("{}: {}", error.code, error.message)))
             } else {
                 Err(error)

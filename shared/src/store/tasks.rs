@@ -22,6 +22,8 @@ pub struct TaskScan {
     pub tasks: Vec<TaskRecord>,
     /// Latest records that cannot be read.
     pub unreadable: Vec<Unreadable>,
+    /// The ids of deleted tasks (their latest record is a tombstone), ordered.
+    pub deleted: Vec<String>,
 }
 
 /// What went wrong reading or writing task records.
@@ -363,7 +365,8 @@ impl TaskStore {
         for record in read {
             match record {
                 Ok(Some(record)) if !record.is_deleted() => out.tasks.push(record),
-                Ok(_) => {}
+                Ok(Some(record)) => out.deleted.push(record.task_id),
+                Ok(None) => {}
                 Err(TaskStoreError::Corrupt { key, message }) => out.unreadable.push(Unreadable {
                     key,
                     reason: message,
@@ -489,7 +492,6 @@ impl TaskStore {
                 change: TaskChange::WebhookSecretRotated,
                 recorded_at: now,
                 spec: TaskSpec {
-                    retention: None,
                     webhook_secret: Some(secret.clone().into()),
                     ..current.spec.clone()
                 },

@@ -1,5 +1,5 @@
-//! Section `retention`: one retention pass over a region with 50 scaling configurations, 20
-//! launch templates, 200 images reimage made (ten tasks' daily images) and 1,000 other
+//! Section `retention`: one retention pass over a region with 54 scaling configurations (50
+//! and the demo's), 20 launch templates, 200 images reimage made (ten tasks' daily images) and 1,000 other
 //! images, against the sim: its API calls by action and its wall time.
 
 use std::collections::BTreeMap;

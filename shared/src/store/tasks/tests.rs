@@ -83,7 +83,15 @@ async fn records_past_seq_nine_still_sort_by_number() {
 async fn a_rotated_secret_keeps_the_old_one_for_the_overlap_only() {
     let store: SharedStore = std::sync::Arc::new(crate::store::memory::MemoryStore::new());
     let tasks = sealing(store.clone());
-    let created = tasks.create("t1", valid(), now()).await.unwrap();
+    let retention = crate::images::Retention {
+        keep: 3,
+        keep_days: 7,
+    };
+    let spec = TaskSpec {
+        retention: Some(retention),
+        ..valid()
+    };
+    let created = tasks.create("t1", spec, now()).await.unwrap();
     assert_eq!(created.webhook_secrets(now()).len(), 1);
     let new = WebhookSecret::new("fedcba9876543210-new");
     let rotated = tasks
@@ -93,6 +101,11 @@ async fn a_rotated_secret_keeps_the_old_one_for_the_overlap_only() {
     assert_eq!(
         (rotated.seq, rotated.change),
         (1, TaskChange::WebhookSecretRotated)
+    );
+    assert_eq!(
+        rotated.spec.retention,
+        Some(retention),
+        "the rest of the spec stays"
     );
     let old = WebhookSecret::new("0123456789abcdef");
     let just_before = now() + chrono::Duration::hours(24) - chrono::Duration::seconds(1);
