@@ -2,7 +2,8 @@
 
 Every operation the sim implements is called the way an SDK user calls it, and the fields an
 SDK user reads are checked. Then AssumeRole, a call with the issued STS credentials
-(StsTokenCredential), and a request signed with a wrong secret (SignatureDoesNotMatch).
+(StsTokenCredential), GetCallerIdentity with the account's key and with those credentials, and
+a request signed with a wrong secret (SignatureDoesNotMatch).
 
 Environment: SIM_ENDPOINT (http://127.0.0.1:PORT), SIM_REGION, SIM_AK, SIM_SECRET,
 SIM_ROLE_ARN. Image progress is moved along with the sim's admin clock (POST
@@ -72,7 +73,7 @@ from aliyunsdkslb.request.v20140515 import (
     SetBackendServersRequest,
     SetVServerGroupAttributeRequest,
 )
-from aliyunsdksts.request.v20150401 import AssumeRoleRequest
+from aliyunsdksts.request.v20150401 import AssumeRoleRequest, GetCallerIdentityRequest
 
 ENDPOINT = os.environ["SIM_ENDPOINT"]
 PORT = int(ENDPOINT.rsplit(":", 1)[1])
@@ -379,6 +380,13 @@ def main():
 
     # STS
     sts = client()
+    account = ROLE_ARN.split(":")[3]
+    me = call(sts, GetCallerIdentityRequest.GetCallerIdentityRequest())
+    check(me["IdentityType"] == "RAMUser" and me["AccountId"] == account
+          and me["Arn"] == f"acs:ram::{account}:user/reimage"
+          and len(me["UserId"]) == 18 and me["PrincipalId"] == me["UserId"]
+          and "RoleId" not in me and me["RequestId"],
+          "GetCallerIdentity with the account's key: the RAM user, its id and ARN")
     req = AssumeRoleRequest.AssumeRoleRequest()
     req.set_RoleArn(ROLE_ARN)
     req.set_RoleSessionName("conformance")
@@ -398,6 +406,13 @@ def main():
     req.set_ImageId(image_id)
     check(call(as_role, req)["Images"]["Image"][0]["ImageId"] == image_id,
           "a call with the STS credentials (StsTokenCredential) succeeds")
+    role = call(as_role, GetCallerIdentityRequest.GetCallerIdentityRequest())
+    role_name = ROLE_ARN.rsplit("/", 1)[1]
+    check(role["IdentityType"] == "AssumedRoleUser" and role["AccountId"] == account
+          and role["Arn"] == f"acs:ram::{account}:assumed-role/{role_name}/conformance"
+          and role["PrincipalId"] == out["AssumedRoleUser"]["AssumedRoleId"]
+          == role["RoleId"] + ":conformance" and "UserId" not in role,
+          "GetCallerIdentity with the STS credentials: the assumed role's session")
     req = AssumeRoleRequest.AssumeRoleRequest()
     req.set_RoleArn(ROLE_ARN.rsplit("/", 1)[0] + "/no-such-role")
     req.set_RoleSessionName("conformance")

@@ -2,7 +2,7 @@
 //! the sim started in-process: every operation the sim implements (ECS tags, the instance
 //! types an image supports, DescribeInstanceTypes and RunInstances' dry run, launch templates
 //! and image sharing among them), STS
-//! credentials, and a wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
+//! credentials and GetCallerIdentity (a RAM user's key, an assumed role), and a wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
 
 use reimage_e2e::run_python_against;
@@ -26,6 +26,11 @@ async fn official_sdks_conform_to_the_sim() {
     .await;
     assert!(out.contains("checks passed"), "{out}");
     assert!(!out.contains("FAILED"), "{out}");
+    assert!(
+        out.contains("ok: GetCallerIdentity with the account's key")
+            && out.contains("ok: GetCallerIdentity with the STS credentials"),
+        "the STS checks ran: {out}"
+    );
     assert!(
         out.contains("ok: DescribeInvocationResults"),
         "the fleet's checks ran to the end: {out}"
@@ -81,6 +86,7 @@ async fn official_sdks_conform_to_the_sim() {
         "DescribeEciScalingConfigurations",
         "ModifyScalingConfiguration",
         "AssumeRole",
+        "GetCallerIdentity",
         "StopInstance",
         "StartInstance",
         "StopInstances",
