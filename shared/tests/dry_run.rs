@@ -1,6 +1,7 @@
 //! The dry run of an image update against `sim`: real HTTP, real signatures, the cloud a real
 //! run gets from [`AliyunClouds`] (the account's credentials, or a RAM role assumed through
-//! STS). It creates nothing, names every problem, and plans the calls a real run makes.
+//! STS). It creates nothing, names every problem, plans the calls a real run makes, and says
+//! who they are made as (STS GetCallerIdentity).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use reimage::clock::{Clock, ManualClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::RandomIds;
 use reimage::model::{ExecutionId, PermissionSource, State, UpdateRequest};
+use reimage::steps::aliyun::ROLE_SESSION_NAME;
+use reimage::steps::cloud::CallerIdentity;
 use reimage::steps::dry_run::{self, DryRunReport, NEW_IMAGE};
 use reimage::steps::{AliyunClouds, CloudProvider, Engine};
 use reimage::store::SharedStore;
@@ -24,6 +27,23 @@ const WEB_INACTIVE: &str = "asc-bp1demoweb0000002";
 const API_ACTIVE: &str = "asc-bp1demoapi0000001";
 const ECI_CONFIG: &str = "asc-bp1demoeci0000001";
 const ROLE_ARN: &str = "acs:ram::1234567890123456:role/reimage-updater";
+const ACCOUNT: &str = "1234567890123456";
+
+/// The caller the report names (and no note says the cloud could not tell).
+fn caller_of(report: &DryRunReport) -> &CallerIdentity {
+    assert!(
+        !report
+            .notes
+            .iter()
+            .any(|n| n.contains("does not say who the calls are made as")),
+        "{:#?}",
+        report.notes
+    );
+    report
+        .caller
+        .as_ref()
+        .unwrap_or_else(|| panic!("the report says who the calls are made as: {report:#?}"))
+}
 
 fn clock() -> ManualClock {
     ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap())
@@ -110,6 +130,17 @@ async fn a_dry_run_of_a_good_update_plans_it_and_creates_nothing() {
     let report = dry(&clouds, &clock, &update).await;
     assert!(report.would_run, "{report:#?}");
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    // The calls are made as the role's session that AssumeRole opened, and the report says so.
+    let role_session =
+        format!("acs:ram::{ACCOUNT}:assumed-role/reimage-updater/{ROLE_SESSION_NAME}");
+    assert_eq!(
+        caller_of(&report),
+        &CallerIdentity {
+            account_id: ACCOUNT.into(),
+            arn: role_session.clone(),
+            identity_type: "AssumedRoleUser".into(),
+        }
+    );
     assert_eq!(
         report.image_name,
         Some(format!(
@@ -135,6 +166,15 @@ async fn a_dry_run_of_a_good_update_plans_it_and_creates_nothing() {
         "{text}"
     );
     assert!(text.contains("ModifyScalingConfiguration × 2"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "permissions     RAM role {ROLE_ARN}, calls made as {role_session}\n"
+        )),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).expect("the report as JSON");
+    assert_eq!(json["caller"]["arn"], role_session.as_str());
+    assert_eq!(json["caller"]["identity_type"], "AssumedRoleUser");
 
     // Read through the task's role, as a run's calls are; nothing written.
     assert!(admin.calls_since_reset("AssumeRole") >= 1);
@@ -254,6 +294,15 @@ async fn a_dry_run_names_every_problem_by_name() {
     )
     .await;
     assert!(!report.would_run);
+    // The account's own key is the demo's RAM user's: the report says so, problems or not.
+    assert_eq!(
+        caller_of(&report),
+        &CallerIdentity {
+            account_id: ACCOUNT.into(),
+            arn: format!("acs:ram::{ACCOUNT}:user/reimage"),
+            identity_type: "RAMUser".into(),
+        }
+    );
     let problems = &report.problems;
     assert_eq!(problems.len(), 5, "{problems:#?}");
     assert_eq!(problems[0], "instance i-bp1nosuchinstance01 does not exist");
@@ -293,6 +342,13 @@ async fn a_dry_run_names_every_problem_by_name() {
     assert_eq!(report.configurations[1].scaling_group_id, None);
     let text = report.to_text();
     assert!(text.contains("would NOT run: 5 problems"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "permissions     the account's own credentials, calls made as \
+             acs:ram::{ACCOUNT}:user/reimage\n"
+        )),
+        "{text}"
+    );
     for problem in problems {
         assert!(text.contains(&format!("  - {problem}")), "{text}");
     }
@@ -317,5 +373,35 @@ async fn a_dry_run_names_every_problem_by_name() {
         report.problems[0]
     );
     assert_eq!(admin.calls_since_reset("DescribeInstances"), 0);
+    assert_eq!(report.caller, None, "no one: the role was never assumed");
+    sim.shutdown().await;
+}
+
+/// (3) With the root account's own key (a seed key with `"root": true`), the report names the
+/// account itself.
+#[tokio::test]
+async fn a_dry_run_with_the_root_accounts_key_names_the_account() {
+    let clock = clock();
+    let mut seed = Seed::demo();
+    seed.access_keys[0].root = true;
+    let sim = sim_with(&clock, seed).await;
+    let clouds = clouds(&sim, &clock);
+    let report = dry(&clouds, &clock, &request(WEB_INSTANCE, &[WEB_ACTIVE])).await;
+    assert!(report.would_run, "{report:#?}");
+    assert_eq!(
+        caller_of(&report),
+        &CallerIdentity {
+            account_id: ACCOUNT.into(),
+            arn: format!("acs:ram::{ACCOUNT}:root"),
+            identity_type: "Account".into(),
+        }
+    );
+    assert!(
+        report.to_text().contains(&format!(
+            "permissions     the account's own credentials, calls made as acs:ram::{ACCOUNT}:root\n"
+        )),
+        "{}",
+        report.to_text()
+    );
     sim.shutdown().await;
 }
