@@ -403,19 +403,7 @@ impl FunctionHost {
             return serde_json::Value::Null;
         };
         let store = self.engine.store();
-        let policies = match images
-            .policies
-            .clone()
-            .with_tasks(&crate::store::tasks::TaskStore::new(store.clone()))
-            .await
-        {
-            Ok(policies) => policies,
-            Err(e) => {
-                tracing::error!(error = %crate::report::chain(&e), "retention: the tasks do not read");
-                return serde_json::json!({ "error": crate::report::chain(&e) });
-            }
-        };
-        match crate::images::daily(images.region.as_ref(), store, &policies, now).await {
+        match crate::images::daily(images.region.as_ref(), store, &images.policies, now).await {
             Ok(None) => serde_json::Value::Null,
             Ok(Some(outcome)) => {
                 tracing::info!(

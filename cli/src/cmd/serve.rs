@@ -260,6 +260,8 @@ pub struct Serve {
     pub rollouts: Option<Rollouts>,
     /// Their in-process event queue.
     pub kicks: Arc<LocalKicks>,
+    /// The region the day's retention pass prunes, and its defaults.
+    pub images: Option<reimage::api::images::ImageRoutes>,
     /// The clock the tick follows.
     pub clock: SharedClock,
 }
@@ -281,6 +283,7 @@ impl Serve {
             engine: wired.engine,
             dispatcher,
             rollouts: wired.rollouts,
+            images: wired.images,
             kicks,
             clock: runtime.clock.clone(),
         }
@@ -325,6 +328,22 @@ async fn tick_loop(serve: &Serve, mut stop: watch::Receiver<bool>) {
                 }
             }
             Err(error) => tracing::error!(%error, "tick failed"),
+        }
+        if let Some(images) = &serve.images {
+            let store = serve.engine.store();
+            match reimage::images::daily(images.region.as_ref(), store, &images.policies, now).await
+            {
+                Ok(Some(outcome)) => tracing::info!(
+                    marked = outcome.marked.len(),
+                    deleted_images = outcome.deleted_images.len(),
+                    failed = outcome.failed.len(),
+                    "retention pass"
+                ),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(error = %reimage::report::chain(&error), "retention pass failed")
+                }
+            }
         }
     }
 }

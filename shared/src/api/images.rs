@@ -42,6 +42,7 @@ impl From<PassError> for ApiError {
                 format!("another retention pass started this second ({key}): try again"),
             ),
             PassError::Store(e) => ApiError::internal(crate::report::chain(&e)),
+            PassError::Tasks(e) => ApiError::internal(crate::report::chain(&e)),
         }
     }
 }

@@ -171,6 +171,9 @@ pub enum PassError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The tasks (their retention) do not read.
+    #[error(transparent)]
+    Tasks(#[from] TaskStoreError),
     /// A record of an execution or rollout at work does not read: retention does not guess
     /// what it may need.
     #[error("record {key} does not read ({reason}): no image is deleted until it does")]
@@ -495,16 +498,17 @@ async fn delete_snapshot(region: &dyn ImageRegion, id: &str, out: &mut Outcome) 
     }
 }
 
-/// The day's pass under the minute timer: the first tick of each day (UTC) claims
-/// `images/days/<date>` and applies retention; every other tick of the day does nothing.
-/// `None` when the day's pass was claimed already.
+/// The day's pass under the minute tick (the functions' timer, `reimage serve`): the first
+/// tick of each day (UTC) claims `images/days/<date>`, reads the tasks' retention from the
+/// store and applies retention with `defaults`; every other tick of the day does nothing.
+/// `None` when the day's pass was claimed already, or the daily pass is off.
 pub async fn daily(
     region: &dyn ImageRegion,
     store: &SharedStore,
-    policies: &Policies,
+    defaults: &Policies,
     now: DateTime<Utc>,
 ) -> Result<Option<Outcome>, PassError> {
-    if !policies.daily {
+    if !defaults.daily {
         return Ok(None);
     }
     let claim = format!("{DAYS_PREFIX}{}", now.format("%Y-%m-%d"));
@@ -516,6 +520,10 @@ pub async fn daily(
             Err(e) => return Err(e.into()),
         },
     }
-    let survey = survey(region, store, policies, now).await?;
+    let policies = defaults
+        .clone()
+        .with_tasks(&TaskStore::new(store.clone()))
+        .await?;
+    let survey = survey(region, store, &policies, now).await?;
     apply(region, store, &survey).await.map(Some)
 }
