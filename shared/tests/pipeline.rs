@@ -992,6 +992,12 @@ async fn a_launch_ecs_refuses_fails_the_update_before_any_swap_naming_the_config
         dry_runs: u64,
     }
     fn as_seeded(_: &mut reimage_sim::seed::SeedScalingConfiguration) {}
+    fn launching_alike(c: &mut reimage_sim::seed::SeedScalingConfiguration) {
+        if c.scaling_configuration_id == WEB_INACTIVE {
+            c.key_pair_name = Some(reimage_sim::seed::DEMO_KEY_PAIR.to_owned());
+            c.instance_types = vec!["ecs.g7.large".into(), "ecs.c7.large".into()];
+        }
+    }
     let cases = [
         Case {
             name: "in stock",
@@ -1047,6 +1053,32 @@ async fn a_launch_ecs_refuses_fails_the_update_before_any_swap_naming_the_config
             expected: Some([None, None]),
             dry_runs: 2,
         },
+        // web-previous launching exactly as web-current: each launch is asked once, and its
+        // answer is both configurations'.
+        Case {
+            name: "launching alike, in stock",
+            out_of_stock: &[],
+            seed: launching_alike,
+            expected: None,
+            dry_runs: 1,
+        },
+        Case {
+            name: "launching alike, the first type out of stock",
+            out_of_stock: &["ecs.g7.large"],
+            seed: launching_alike,
+            expected: None,
+            dry_runs: 2,
+        },
+        Case {
+            name: "launching alike, every type out of stock",
+            out_of_stock: &["ecs.g7.large", "ecs.c7.large"],
+            seed: launching_alike,
+            expected: Some([
+                Some("on each of its instance types (ecs.g7.large: OperationDenied.NoStock: "),
+                Some("on each of its instance types (ecs.g7.large: OperationDenied.NoStock: "),
+            ]),
+            dry_runs: 2,
+        },
     ];
     for case in cases {
         let clock = clock();
@@ -1098,7 +1130,7 @@ async fn a_launch_ecs_refuses_fails_the_update_before_any_swap_naming_the_config
                 None => assert!(!reason.contains(&named), "{context}: {config}: {reason}"),
             }
         }
-        if case.name.starts_with("every type") {
+        if case.name.contains("every type") {
             assert!(
                 reason.contains("; ecs.c7.large: OperationDenied.NoStock: "),
                 "{context}: {reason}"
@@ -1130,5 +1162,63 @@ async fn a_launch_ecs_refuses_fails_the_update_before_any_swap_naming_the_config
         let kept = rig.sim.admin().image(&image_id).expect("the image is kept");
         assert_eq!(kept.status, "Available", "{context}");
         assert_eq!(rig.sim.admin().state().snapshots.len(), 1, "{context}");
+    }
+}
+
+/// The dry run of an update plans the pre-flight's RunInstances as a real run sends them: one
+/// per distinct launch. web-previous launches exactly as web-current (one launch for both),
+/// the api group's configuration as itself (another); the real run sends those two.
+#[tokio::test]
+async fn the_dry_run_plans_one_launch_per_distinct_request_as_a_real_run_sends() {
+    let clock = clock();
+    let mut seed = reimage_sim::Seed::demo();
+    for c in &mut seed.scaling_configurations {
+        if c.scaling_configuration_id == WEB_INACTIVE {
+            c.key_pair_name = Some(reimage_sim::seed::DEMO_KEY_PAIR.to_owned());
+            c.instance_types = vec!["ecs.g7.large".into(), "ecs.c7.large".into()];
+        }
+    }
+    let sim = Sim::builder()
+        .clock(Arc::new(clock.clone()))
+        .image_seconds(IMAGE_SECONDS)
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim starts");
+    let clouds: Arc<dyn CloudProvider> = Arc::new(AliyunClouds::new(client(&sim, &clock)));
+    let update = request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE, API_ACTIVE]);
+    let report = reimage::steps::dry_run::check(
+        clouds.as_ref(),
+        &update,
+        ExecutionId::random(&RandomIds),
+        clock.now(),
+    )
+    .await;
+    assert!(report.would_run, "{report:#?}");
+    let planned = |action: &str| -> usize {
+        report
+            .calls
+            .iter()
+            .filter(|c| c.action == action)
+            .map(|c| c.count)
+            .sum()
+    };
+    assert_eq!(planned("RunInstances"), 2, "{:#?}", report.calls);
+
+    sim.admin().reset_calls();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: SharedStore = Arc::new(FileStore::open(dir.path().join("state")).expect("store"));
+    let rig = rig_on(sim, clock, store, clouds, dir);
+    let last = run(&rig, update).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    let made = rig.sim.admin().calls().since_reset;
+    assert_eq!(made.get("RunInstances").copied(), Some(2), "{made:#?}");
+    // As planned, call for call.
+    for action in ["RunInstances", "ModifyScalingConfiguration"] {
+        assert_eq!(
+            made.get(action).copied().unwrap_or(0),
+            planned(action) as u64,
+            "{action}"
+        );
     }
 }

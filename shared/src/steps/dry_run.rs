@@ -163,11 +163,13 @@ pub struct Shape {
     pub current_images: usize,
     /// The distinct instance types they launch.
     pub instance_types: usize,
-    /// Those the pre-flight asks ECS to launch in a RunInstances dry run (see
-    /// [`preflight::launch_request`]).
-    pub launchable: usize,
-    /// The distinct groups of `launchable`.
-    pub launchable_groups: usize,
+    /// The RunInstances dry runs the pre-flight sends: one per distinct launch request (see
+    /// [`preflight::launch_request`], [`preflight::would_ask`]), whatever the number of
+    /// configurations that launch with it.
+    pub launches: usize,
+    /// The distinct groups of the configurations the pre-flight asks ECS about (whose
+    /// vSwitches it reads).
+    pub launch_groups: usize,
 }
 
 /// The cloud calls a real run of an update of this shape makes when all goes well, in order:
@@ -177,7 +179,8 @@ pub struct Shape {
 /// [`GROUPS_PER_CALL`] at a time. (DescribeEciScalingConfigurations is called only for ids
 /// DescribeScalingConfigurations does not know, which a run that goes ahead has none of; the
 /// pre-flight's RunInstances dry run asks about a configuration's next instance type only
-/// when ECS refuses the first, which in a run that goes ahead it does not.)
+/// when ECS refuses the first, which in a run that goes ahead it does not; it sends a
+/// request once, however many configurations launch with it.)
 pub fn planned_calls(shape: Shape) -> Vec<PlannedCall> {
     let batches = |n: usize, per: usize| n.div_ceil(per).max(1);
     let configurations = batches(shape.configurations, CONFIGURATIONS_PER_CALL);
@@ -221,15 +224,17 @@ pub fn planned_calls(shape: Shape) -> Vec<PlannedCall> {
             batches(shape.instance_types, INSTANCE_TYPES_PER_CALL),
         ));
     }
-    if shape.launchable > 0 {
+    if shape.launch_groups > 0 {
         calls.push(PlannedCall::new(
             Step::SwapConfig,
             "DescribeScalingGroups",
-            batches(shape.launchable_groups, GROUPS_PER_CALL),
+            batches(shape.launch_groups, GROUPS_PER_CALL),
         ));
+    }
+    if shape.launches > 0 {
         calls.push(PlannedCall {
             dry_run: true,
-            ..PlannedCall::new(Step::SwapConfig, "RunInstances", shape.launchable)
+            ..PlannedCall::new(Step::SwapConfig, "RunInstances", shape.launches)
         });
     }
     calls.extend([
@@ -460,23 +465,16 @@ async fn cloud_checks(
             .collect::<BTreeSet<_>>()
             .len()
     };
-    // The configurations whose launch the pre-flight can put to ECS.
-    let launchable: Vec<&ScalingConfiguration> = usable
-        .iter()
-        .copied()
-        .filter(|c| preflight::launch_request(&c.image_id, c, &c.instance_type, None).is_some())
-        .collect();
+    // What the pre-flight asks ECS about them: their groups' vSwitches, and each distinct
+    // launch once.
+    let asked = preflight::would_ask(&usable, &targets.groups);
     report.calls = planned_calls(Shape {
         configurations: ids.len(),
         groups: distinct(|c| c.scaling_group_id.as_str()),
         current_images: distinct(|c| c.image_id.as_str()),
         instance_types: distinct(|c| c.instance_type.as_str()),
-        launchable: launchable.len(),
-        launchable_groups: launchable
-            .iter()
-            .map(|c| c.scaling_group_id.as_str())
-            .collect::<BTreeSet<_>>()
-            .len(),
+        launches: asked.launches,
+        launch_groups: asked.groups,
     });
 }
 

@@ -28,16 +28,20 @@
 //! check rather than refusing. A refusal fails the execution before any configuration changes
 //! and keeps the new image, for a look.
 //!
-//! The dry run asks about the first instance type: one call per configuration. ESS launches
-//! the next of a configuration's types when it cannot launch one, so when the first is
-//! refused the next is asked, and so on: the configuration is refused only when every type
-//! is (naming each). A configuration that already has a problem is not asked about (its
-//! problem is the explanation), nor one whose launch cannot be asked faithfully: no instance
-//! type or security group, a system disk category or performance level the client does not
-//! know, or a group DescribeScalingGroups does not answer (a disabled one). A cloud that
-//! cannot do a dry run (`Ok(None)`) is not asked again in the same check. The calls the
-//! check adds: one DescribeScalingGroups for every 20 groups and one RunInstances per
-//! configuration, made only when a configuration is to be asked about.
+//! The dry run asks about the first instance type. ESS launches the next of a
+//! configuration's types when it cannot launch one, so when the first is refused the next is
+//! asked, and so on: the configuration is refused only when every type is (naming each). The
+//! same request gets the same answer, so a launch is sent once per check: configurations
+//! that launch with the same settings (in a group, typically) share its answer, each refusal
+//! still naming its own configuration, and a type one configuration falls back to is not
+//! asked again for another that launches it the same way. A configuration that already has
+//! a problem is not asked about (its problem is the explanation), nor one whose launch
+//! cannot be asked faithfully: no instance type or security group, a system disk category
+//! or performance level the client does not know, or a group DescribeScalingGroups does not
+//! answer (a disabled one). A cloud that cannot do a dry run (`Ok(None)`) is not asked again
+//! in the same check. The calls the check adds: one DescribeScalingGroups for every 20
+//! groups, made only when a configuration is to be asked about, and one RunInstances per
+//! distinct launch request ([`would_ask`] counts them for a run that goes ahead).
 
 use std::collections::BTreeMap;
 
@@ -200,16 +204,15 @@ pub async fn check(
     let asked: Vec<usize> = (0..configurations.len())
         .filter(|&n| found[n].is_empty() && askable(&configurations[n]))
         .collect();
-    let mut group_ids: Vec<String> = asked
-        .iter()
-        .map(|&n| configurations[n].scaling_group_id.clone())
-        .collect();
-    group_ids.sort();
-    group_ids.dedup();
+    let group_ids = asked_groups(asked.iter().map(|&n| &configurations[n]));
     let mut groups: Vec<ScalingGroup> = Vec::new();
     for chunk in group_ids.chunks(GROUPS_PER_CALL) {
         groups.extend(cloud.describe_groups(chunk).await?);
     }
+    // ECS's answer to each request sent so far: a launch as another configuration makes it
+    // (same image, type, security groups, vSwitch or zone, disk, key pair, PasswordInherit)
+    // is not asked again. A list: the distinct launches are few, each compared whole.
+    let mut answers: Vec<(RunInstancesRequest, DryRun)> = Vec::new();
     'configurations: for n in asked {
         let c = &configurations[n];
         let Some(group) = groups
@@ -224,10 +227,19 @@ pub async fn check(
             let Some(request) = launch_request(image_id, c, instance_type, vswitch) else {
                 continue 'configurations;
             };
-            match cloud.run_instances_dry_run(&request).await? {
-                None => break 'configurations, // this cloud cannot tell
-                Some(DryRun::Passes) => continue 'configurations,
-                Some(DryRun::Refused { code, message }) => {
+            let answer = match answers.iter().find(|(asked, _)| *asked == request) {
+                Some((_, answer)) => answer.clone(),
+                None => match cloud.run_instances_dry_run(&request).await? {
+                    None => break 'configurations, // this cloud cannot tell
+                    Some(answer) => {
+                        answers.push((request, answer.clone()));
+                        answer
+                    }
+                },
+            };
+            match answer {
+                DryRun::Passes => continue 'configurations,
+                DryRun::Refused { code, message } => {
                     refusals.push((instance_type.to_owned(), code, message));
                 }
             }
@@ -235,6 +247,62 @@ pub async fn check(
         found[n].extend(refused(c, image_id, &refusals));
     }
     Ok(found.into_iter().flatten().collect())
+}
+
+/// The groups whose vSwitches [`check`] reads (DescribeScalingGroups) to ask ECS about
+/// `configurations` (those with no other problem): those of the ones it can ask about, each
+/// once, sorted.
+fn asked_groups<'a>(
+    configurations: impl IntoIterator<Item = &'a ScalingConfiguration>,
+) -> Vec<String> {
+    let mut ids: Vec<String> = configurations
+        .into_iter()
+        .filter(|c| askable(c))
+        .map(|c| c.scaling_group_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// What [`check`] asks ECS, counted in calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// The distinct groups DescribeScalingGroups is asked about (their vSwitches).
+    pub groups: usize,
+    /// The RunInstances dry runs sent: one per distinct request.
+    pub launches: usize,
+}
+
+/// What [`check`] asks ECS when it puts a new image into `configurations` (those with no
+/// other problem) and ECS lets each launch its first instance type, as in a run that goes
+/// ahead. `groups` is DescribeScalingGroups' answer for their groups (the vSwitches). The
+/// new image is the same for every configuration, so which one does not change the count:
+/// a stand-in is used.
+pub fn would_ask(configurations: &[&ScalingConfiguration], groups: &[ScalingGroup]) -> Asked {
+    const IMAGE: &str = "m-new";
+    let mut launches: Vec<RunInstancesRequest> = Vec::new();
+    for c in configurations.iter().filter(|c| askable(c)) {
+        let Some(group) = groups
+            .iter()
+            .find(|g| g.scaling_group_id == c.scaling_group_id)
+        else {
+            continue;
+        };
+        let vswitch = group.vswitch_ids.first().map(String::as_str);
+        let Some(first) = launched_types(c).first().copied() else {
+            continue;
+        };
+        if let Some(request) = launch_request(IMAGE, c, first, vswitch) {
+            if !launches.contains(&request) {
+                launches.push(request);
+            }
+        }
+    }
+    Asked {
+        groups: asked_groups(configurations.iter().copied()).len(),
+        launches: launches.len(),
+    }
 }
 
 /// The instance types `c` launches, in the order ESS tries them.
@@ -348,6 +416,7 @@ fn refused(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::cloud::{CloudFuture, Creation, Instance, Snapshot};
 
     fn image(id: &str, architecture: &str, os_type: &str, size_gib: u32) -> Image {
         Image {
@@ -618,6 +687,270 @@ mod tests {
                  of stock in the specified zone.; ecs.c7.large: \
                  InvalidDiskCategory.NotSupported: no)"
             )
+        );
+    }
+
+    /// A cloud that answers the pre-flight's reads and its dry runs: it holds `images`, puts
+    /// each group in vSwitch `vsw-<group>`, refuses a launch of any type in `out_of_stock`,
+    /// and records each RunInstances request.
+    #[derive(Debug, Default)]
+    struct LaunchCloud {
+        images: Vec<Image>,
+        out_of_stock: Vec<String>,
+        sent: std::sync::Mutex<Vec<RunInstancesRequest>>,
+    }
+
+    impl LaunchCloud {
+        fn sent(&self) -> Vec<RunInstancesRequest> {
+            self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+    }
+
+    fn not_asked<'a, T: Send + 'a>() -> CloudFuture<'a, T> {
+        Box::pin(async { panic!("the pre-flight makes no such call") })
+    }
+
+    impl Cloud for LaunchCloud {
+        fn describe_instance<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Option<Instance>> {
+            not_asked()
+        }
+        fn system_disk<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Option<String>> {
+            not_asked()
+        }
+        fn create_snapshot<'a>(&'a self, _: &'a str, _: Creation<'a>) -> CloudFuture<'a, String> {
+            not_asked()
+        }
+        fn describe_snapshot<'a>(&'a self, _: &'a str) -> CloudFuture<'a, Option<Snapshot>> {
+            not_asked()
+        }
+        fn create_image<'a>(&'a self, _: &'a str, _: Creation<'a>) -> CloudFuture<'a, String> {
+            not_asked()
+        }
+        fn describe_image<'a>(
+            &'a self,
+            image_id: &'a str,
+            _: &'a [&'a str],
+        ) -> CloudFuture<'a, Option<Image>> {
+            let found = self.images.iter().find(|i| i.image_id == image_id).cloned();
+            Box::pin(async move { Ok(found) })
+        }
+        fn delete_image<'a>(&'a self, _: &'a str) -> CloudFuture<'a, ()> {
+            not_asked()
+        }
+        fn delete_snapshot<'a>(&'a self, _: &'a str) -> CloudFuture<'a, ()> {
+            not_asked()
+        }
+        fn describe_configurations<'a>(
+            &'a self,
+            _: &'a [String],
+        ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+            not_asked()
+        }
+        fn describe_eci_configurations<'a>(
+            &'a self,
+            _: &'a [String],
+        ) -> CloudFuture<'a, Vec<ScalingConfiguration>> {
+            not_asked()
+        }
+        fn describe_groups<'a>(
+            &'a self,
+            group_ids: &'a [String],
+        ) -> CloudFuture<'a, Vec<ScalingGroup>> {
+            let groups = group_ids
+                .iter()
+                .map(|id| ScalingGroup {
+                    scaling_group_id: id.clone(),
+                    group_type: "ECS".into(),
+                    vswitch_ids: vec![format!("vsw-{id}")],
+                })
+                .collect();
+            Box::pin(async move { Ok(groups) })
+        }
+        fn run_instances_dry_run<'a>(
+            &'a self,
+            request: &'a RunInstancesRequest,
+        ) -> CloudFuture<'a, Option<DryRun>> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(request.clone());
+            let answer = if self.out_of_stock.contains(&request.instance_type) {
+                DryRun::Refused {
+                    code: "OperationDenied.NoStock".into(),
+                    message: "out of stock".into(),
+                }
+            } else {
+                DryRun::Passes
+            };
+            Box::pin(async move { Ok(Some(answer)) })
+        }
+        fn modify_configuration_image<'a>(&'a self, _: &'a str, _: &'a str) -> CloudFuture<'a, ()> {
+            not_asked()
+        }
+    }
+
+    /// `launching()` as configuration `id` of group `group`, with one instance type.
+    fn launching_as(id: &str, group: &str) -> ScalingConfiguration {
+        ScalingConfiguration {
+            scaling_configuration_id: id.into(),
+            scaling_group_id: group.into(),
+            instance_types: Vec::new(),
+            ..launching()
+        }
+    }
+
+    fn images() -> Vec<Image> {
+        vec![
+            image("m-new", "x86_64", "linux", 20),
+            image("m-old", "x86_64", "linux", 20),
+        ]
+    }
+
+    #[tokio::test]
+    async fn configurations_that_launch_alike_cost_one_dry_run_and_share_its_answer() {
+        // asc-a and asc-b launch alike (same group, same settings); asc-c differs in its key
+        // pair only.
+        let configs = [
+            launching_as("asc-a", "asg-1"),
+            launching_as("asc-b", "asg-1"),
+            ScalingConfiguration {
+                key_pair_name: "other".into(),
+                ..launching_as("asc-c", "asg-1")
+            },
+        ];
+        let refs: Vec<&ScalingConfiguration> = configs.iter().collect();
+        let groups = [ScalingGroup {
+            scaling_group_id: "asg-1".into(),
+            group_type: "ECS".into(),
+            vswitch_ids: vec!["vsw-asg-1".into()],
+        }];
+        assert_eq!(
+            would_ask(&refs, &groups),
+            Asked {
+                groups: 1,
+                launches: 2
+            }
+        );
+
+        // In stock: two dry runs, the shared one and asc-c's own; no problem.
+        let cloud = LaunchCloud {
+            images: images(),
+            ..LaunchCloud::default()
+        };
+        let found = check(&cloud, "m-new", &configs, false)
+            .await
+            .expect("checked");
+        assert!(found.is_empty(), "{found:#?}");
+        let sent = cloud.sent();
+        assert_eq!(sent.len(), 2, "{sent:#?}");
+        assert_eq!(
+            sent[0],
+            launch_request("m-new", &configs[0], "ecs.g7.large", Some("vsw-asg-1")).unwrap()
+        );
+        assert_eq!(sent[1].key_pair_name.as_deref(), Some("other"));
+
+        // Refused: the shared answer refuses both, each named; asc-c is refused on its own.
+        let cloud = LaunchCloud {
+            images: images(),
+            out_of_stock: vec!["ecs.g7.large".into()],
+            ..LaunchCloud::default()
+        };
+        let found = check(&cloud, "m-new", &configs, false)
+            .await
+            .expect("checked");
+        assert_eq!(cloud.sent().len(), 2);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        for (problem, id) in found.iter().zip(["asc-a", "asc-b", "asc-c"]) {
+            assert_eq!(
+                *problem,
+                format!(
+                    "scaling configuration {id}: ECS refuses a launch from image m-new on \
+                     ecs.g7.large (OperationDenied.NoStock: out of stock)"
+                )
+            );
+        }
+
+        // Another group is another vSwitch: its own dry run, though its settings are the same.
+        let cloud = LaunchCloud {
+            images: images(),
+            ..LaunchCloud::default()
+        };
+        let two_groups = [
+            launching_as("asc-a", "asg-1"),
+            launching_as("asc-d", "asg-2"),
+        ];
+        let found = check(&cloud, "m-new", &two_groups, false)
+            .await
+            .expect("checked");
+        assert!(found.is_empty(), "{found:#?}");
+        assert_eq!(cloud.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_fallback_type_is_asked_once_and_each_configuration_keeps_its_own_types() {
+        // asc-a falls back from ecs.g7.large to ecs.c7.large; asc-b launches ecs.g7.large
+        // only; asc-c tries ecs.c7.large first. All launch alike otherwise.
+        let configs = [
+            ScalingConfiguration {
+                instance_types: vec!["ecs.g7.large".into(), "ecs.c7.large".into()],
+                ..launching_as("asc-a", "asg-1")
+            },
+            launching_as("asc-b", "asg-1"),
+            ScalingConfiguration {
+                instance_type: "ecs.c7.large".into(),
+                instance_types: vec!["ecs.c7.large".into(), "ecs.g7.large".into()],
+                ..launching_as("asc-c", "asg-1")
+            },
+        ];
+        let cloud = LaunchCloud {
+            images: images(),
+            out_of_stock: vec!["ecs.g7.large".into()],
+            ..LaunchCloud::default()
+        };
+        let found = check(&cloud, "m-new", &configs, false)
+            .await
+            .expect("checked");
+        // One dry run per type: asc-a launches its second, asc-b has no other, asc-c its first.
+        let types: Vec<String> = cloud.sent().into_iter().map(|r| r.instance_type).collect();
+        assert_eq!(types, ["ecs.g7.large", "ecs.c7.large"]);
+        assert_eq!(
+            found,
+            [
+                "scaling configuration asc-b: ECS refuses a launch from image m-new on \
+              ecs.g7.large (OperationDenied.NoStock: out of stock)"
+            ]
+        );
+
+        // Every type out of stock: asc-a and asc-c name both, asc-b its one; still two calls.
+        let cloud = LaunchCloud {
+            images: images(),
+            out_of_stock: vec!["ecs.g7.large".into(), "ecs.c7.large".into()],
+            ..LaunchCloud::default()
+        };
+        let found = check(&cloud, "m-new", &configs, false)
+            .await
+            .expect("checked");
+        assert_eq!(cloud.sent().len(), 2);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].starts_with(
+                "scaling configuration asc-a: ECS refuses a launch from image \
+                 m-new on each of its instance types (ecs.g7.large: "
+            ),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].starts_with("scaling configuration asc-b:")
+                && found[1].contains("on ecs.g7.large (")
+        );
+        assert!(
+            found[2].contains(
+                "asc-c: ECS refuses a launch from image m-new on each of its \
+                 instance types (ecs.c7.large: "
+            ),
+            "{}",
+            found[2]
         );
     }
 }

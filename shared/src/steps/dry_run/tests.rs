@@ -358,14 +358,14 @@ fn a_planned_call_reads_as_the_report_shows_it() {
         serde_json::json!({"step": "wait-image", "action": "DescribeImages", "count": 1, "repeated": true})
     );
     // Eleven configurations in three groups on two images launching two types, ten of them
-    // (in two groups) launchable in a dry run.
+    // (in two groups) asked about in ten distinct launches.
     let calls = planned_calls(Shape {
         configurations: 11,
         groups: 3,
         current_images: 2,
         instance_types: 2,
-        launchable: 10,
-        launchable_groups: 2,
+        launches: 10,
+        launch_groups: 2,
     });
     let line: Vec<String> = calls.iter().map(ToString::to_string).collect();
     assert_eq!(
