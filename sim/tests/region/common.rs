@@ -26,6 +26,21 @@ pub async fn sim() -> (Sim, ManualClock) {
     (sim, clock)
 }
 
+/// The ECS/ESS client of reimage, pointed at `sim`, on `clock`.
+pub fn client(sim: &Sim, clock: &ManualClock) -> reimage_cloud::aliyun::Client {
+    let mut config = sim.client_config();
+    config.clock = Arc::new(clock.clone());
+    reimage_cloud::aliyun::Client::new(config).expect("client")
+}
+
+/// The cloud's answer to a refused call: (HTTP status, Code).
+pub fn refusal(err: reimage_cloud::aliyun::Error) -> (u16, String) {
+    match err {
+        reimage_cloud::aliyun::Error::Api { source, .. } => (source.status, source.code),
+        other => panic!("expected an error answer from the sim, got {other:?}"),
+    }
+}
+
 /// Credentials to sign with.
 #[derive(Clone)]
 pub struct Creds {

@@ -8,35 +8,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reimage_cloud::aliyun::Tag;
 use reimage_cloud::aliyun::ecs::{
     CreateImageRequest, DeleteImageRequest, DeleteSnapshotRequest, DescribeDisksRequest,
     DescribeImageSharePermissionRequest, DescribeImagesRequest, DescribeSnapshotsRequest, DiskType,
     ImageStatus, ImageUsage, ModifyImageSharePermissionRequest, ReplaceSystemDiskRequest,
     SnapshotUsage,
 };
-use reimage_cloud::aliyun::{Client, Error, Tag};
 use reimage_cloud::clock::ManualClock;
 use reimage_sim::Sim;
 use reimage_sim::seed::{CustomImageBatch, Seed, SeedCustomImage, SeedImageShare, SeedTag};
 
-use crate::common::{Call, sim, t0};
+use crate::common::{Call, client, refusal, sim, t0};
 
 const WEB: &str = "i-bp1demoweb000000001";
 const OTHER: &str = "1111222233334444";
-
-fn client(sim: &Sim, clock: &ManualClock) -> Client {
-    let mut config = sim.client_config();
-    config.clock = Arc::new(clock.clone());
-    Client::new(config).expect("client")
-}
-
-/// The cloud's answer to a refused call: (HTTP status, Code).
-fn refusal(err: Error) -> (u16, String) {
-    match err {
-        Error::Api { source, .. } => (source.status, source.code),
-        other => panic!("expected an error answer from the sim, got {other:?}"),
-    }
-}
 
 fn delete_image(id: &str, force: bool) -> DeleteImageRequest {
     DeleteImageRequest {

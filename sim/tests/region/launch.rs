@@ -9,12 +9,11 @@ use reimage_cloud::aliyun::ecs::{
     CpuArchitecture, CreateImageRequest, DescribeImagesRequest, DescribeInstanceTypesRequest,
     ImageStatus, RunInstancesRequest,
 };
-use reimage_cloud::aliyun::{Client, Error};
 use reimage_cloud::clock::ManualClock;
 use reimage_sim::Sim;
 use reimage_sim::seed::{Seed, SeedImage};
 
-use crate::common::{Call, t0};
+use crate::common::{Call, client, refusal, t0};
 
 const UBUNTU: &str = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
 const ARM: &str = "arm_image_1";
@@ -44,20 +43,6 @@ async fn sim() -> (Sim, ManualClock) {
         .await
         .expect("sim starts");
     (sim, clock)
-}
-
-fn client(sim: &Sim, clock: &ManualClock) -> Client {
-    let mut config = sim.client_config();
-    config.clock = Arc::new(clock.clone());
-    Client::new(config).expect("client")
-}
-
-/// The cloud's answer to a refused call: (HTTP status, Code).
-fn refusal(err: Error) -> (u16, String) {
-    match err {
-        Error::Api { source, .. } => (source.status, source.code),
-        other => panic!("expected an error answer from the sim, got {other:?}"),
-    }
 }
 
 /// A dry run of `instance_type` from `image_id`, in the demo's security group.

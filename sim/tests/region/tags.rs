@@ -9,31 +9,17 @@ use reimage_cloud::aliyun::ecs::{
     ImageActionType, ImageStatus, ListTagResourcesRequest, TagFilter, TagResource, TagResourceType,
     TagResourcesRequest, UntagResourcesRequest,
 };
-use reimage_cloud::aliyun::{Client, Error, Tag};
+use reimage_cloud::aliyun::{Error, Tag};
 use reimage_cloud::clock::ManualClock;
 use reimage_sim::Sim;
 use reimage_sim::seed::{Seed, SeedImage};
 
-use crate::common::{Call, sim, t0};
+use crate::common::{Call, client, refusal, sim, t0};
 
 const WEB: &str = "i-bp1demoweb000000001";
 const API: &str = "i-bp1demoapi000000001";
 const BATCH: &str = "i-bp1demobatch0000001";
 const UBUNTU: &str = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
-
-fn client(sim: &Sim, clock: &ManualClock) -> Client {
-    let mut config = sim.client_config();
-    config.clock = Arc::new(clock.clone());
-    Client::new(config).expect("client")
-}
-
-/// The cloud's answer to a refused call: (HTTP status, Code).
-fn refusal(err: Error) -> (u16, String) {
-    match err {
-        Error::Api { source, .. } => (source.status, source.code),
-        other => panic!("expected an error answer from the sim, got {other:?}"),
-    }
-}
 
 fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()

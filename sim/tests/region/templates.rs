@@ -6,18 +6,18 @@
 
 use std::sync::Arc;
 
+use reimage_cloud::aliyun::Tag;
 use reimage_cloud::aliyun::ecs::{
     CreateLaunchTemplateRequest, CreateLaunchTemplateVersionRequest, DeleteLaunchTemplateRequest,
     DeleteLaunchTemplateVersionRequest, DescribeLaunchTemplateVersionsRequest,
     DescribeLaunchTemplatesRequest, LaunchTemplateData, LaunchTemplateRef,
     ModifyLaunchTemplateDefaultVersionRequest,
 };
-use reimage_cloud::aliyun::{Client, Error, Tag};
 use reimage_cloud::clock::ManualClock;
 use reimage_sim::Sim;
 use reimage_sim::seed::{Seed, SeedLaunchTemplate, SeedTag, SeedTemplateVersion};
 
-use crate::common::{Call, t0};
+use crate::common::{Call, client, refusal, t0};
 
 const UBUNTU: &str = "ubuntu_22_04_x64_20G_alibase_20240101.vhd";
 const ALINUX: &str = "aliyun_3_x64_20G_alibase_20240101.vhd";
@@ -32,20 +32,6 @@ async fn sim_with(seed: Seed) -> (Sim, ManualClock) {
         .await
         .expect("sim starts");
     (sim, clock)
-}
-
-fn client(sim: &Sim, clock: &ManualClock) -> Client {
-    let mut config = sim.client_config();
-    config.clock = Arc::new(clock.clone());
-    Client::new(config).expect("client")
-}
-
-/// The cloud's answer to a refused call: (HTTP status, Code).
-fn refusal(err: Error) -> (u16, String) {
-    match err {
-        Error::Api { source, .. } => (source.status, source.code),
-        other => panic!("expected an error answer from the sim, got {other:?}"),
-    }
 }
 
 fn data(image: &str) -> LaunchTemplateData {
