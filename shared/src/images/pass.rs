@@ -280,17 +280,21 @@ pub async fn at_work(
         }
     }
     // Every rollout's latest record: one waiting for an operator writes no index entry.
-    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    let mut latest: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for key in store.list(ROLLOUTS_PREFIX).await? {
-        if let Some((id, _)) = key
+        let id = key
             .strip_prefix(ROLLOUTS_PREFIX)
             .and_then(|rest| rest.split_once('/'))
-        {
-            // Keys come in byte order: the last of a rollout is its latest record.
-            latest.insert(id.to_owned(), key.clone());
+            .map(|(id, _)| id.to_owned());
+        // Only record keys count, as in `Rollouts::latest`.
+        if let (Some(id), Some(seq)) = (id, crate::rollout::record_seq(&key)) {
+            let newest = latest.entry(id).or_insert((seq, key.clone()));
+            if seq > newest.0 {
+                *newest = (seq, key);
+            }
         }
     }
-    for (id, key) in latest {
+    for (id, (_, key)) in latest {
         let Some(bytes) = store.get(&key).await? else {
             continue;
         };

@@ -160,7 +160,8 @@ fn continue_key(id: &RolloutId, seq: u64) -> String {
     format!("{REQUESTS_PREFIX}{id}/continue-{seq:010}")
 }
 
-fn seq_of(key: &str) -> Option<u64> {
+/// The seq of a rollout record's key (`rollouts/<id>/<seq>.json`); `None` for any other key.
+pub(crate) fn record_seq(key: &str) -> Option<u64> {
     key.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
 }
 
@@ -552,8 +553,8 @@ impl Rollouts {
         let keys = self.store.list(&format!("{ROLLOUTS_PREFIX}{id}/")).await?;
         let key = keys
             .iter()
-            .filter(|k| seq_of(k).is_some())
-            .max_by_key(|k| seq_of(k))
+            .filter(|k| record_seq(k).is_some())
+            .max_by_key(|k| record_seq(k))
             .ok_or_else(|| RolloutError::NotFound(id.clone()))?;
         self.read(key).await
     }
@@ -1556,7 +1557,7 @@ impl Rollouts {
                 earlier.push(holder);
             }
             if ours.is_none() {
-                let next = keys.last().and_then(|k| seq_of(k)).map_or(0, |s| s + 1);
+                let next = keys.last().and_then(|k| record_seq(k)).map_or(0, |s| s + 1);
                 match self
                     .store
                     .create(

@@ -24,6 +24,7 @@ pub mod progress;
 mod refresh;
 
 pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
+pub(crate) use engine::record_seq;
 pub use engine::{
     Advanced, DryRun, LEASES_PREFIX, QUARANTINE_TAG, REQUESTS_PREFIX, ROLLOUTS_PREFIX,
     RolloutError, RolloutTiming, Rollouts, SUSPENDED, plan_hash, validate_spec,
