@@ -22,6 +22,7 @@
 //! | `POST /__sim/images/{id}/boot-mode` `{"boot_mode"}` | the image boots `BIOS`, `UEFI` or `UEFI-Preferred` (DescribeImages' `BootMode`; RunInstances compares it with the type's) |
 //! | `POST /__sim/instance-types/{id}/out-of-stock`, `DELETE …/out-of-stock` | RunInstances refuses the type with `OperationDenied.NoStock`, or takes it again |
 //! | `DELETE /__sim/configurations/{id}` | delete a scaling configuration |
+//! | `POST /__sim/groups/{id}/launch-template` `{"launch_template_id","launch_template_version"?,"overrides"?}` | the ECS group launches from this template (version a number, `Default` or `Latest`; overrides `[{"instance_type","weighted_capacity"?,"spot_price_limit"?}]`) instead of its configuration |
 //! | `POST /__sim/images/custom` `{"images": [SeedCustomImage…]}` | add the account's images, each with a system-disk snapshot, tags and an age; answers their ids |
 //! | `POST /__sim/images/custom-batch` `CustomImageBatch` | add `count` such images named `{name_prefix}-{n}` |
 //! | `POST /__sim/images/{id}/shares` `{"accounts", "public"?}` | share the image with accounts (and publish it) |
@@ -499,6 +500,29 @@ impl Admin {
         Ok(())
     }
 
+    /// Makes the launch template `source` the instance source of the ECS group `id`, in place
+    /// of its active configuration (ModifyScalingGroup's rules: the template exists, the
+    /// version is one it holds, `Default` or `Latest`).
+    pub fn set_group_launch_template(
+        &self,
+        id: &str,
+        source: &crate::ess::state::GroupLaunchTemplate,
+    ) -> Result<(), RpcError> {
+        let mut region = self.state.region();
+        let region = &mut *region;
+        source.check(&region.ecs)?;
+        let group = region.ess.group_mut(id)?;
+        if group.group_type != "ECS" {
+            return Err(RpcError::invalid(
+                "LaunchTemplateId",
+                "only an ECS scaling group launches from a launch template",
+            ));
+        }
+        group.active_scaling_configuration_id = None;
+        group.launch_template = Some(source.clone());
+        Ok(())
+    }
+
     /// How long stops, boots and system disk replacements take from now on.
     pub fn set_power_timing(&self, timing: PowerTiming) {
         self.state.region().ecs.power = timing;
@@ -637,7 +661,7 @@ impl Admin {
         self.state
             .region()
             .ecs
-            .add_launch_template(template.to_new(), now, false)
+            .add_launch_template(template.to_new()?, now, false)
     }
 
     /// Shares the account's image `id` with `accounts` (ModifyImageSharePermission's rules,
@@ -864,6 +888,10 @@ pub async fn handle(
                 ok(json!({"ScalingActivityId": admin.start_scaling_activity(id, a.seconds)?}))
             }
             (&Method::DELETE, ["configurations", id]) => done(admin.delete_configuration(id)),
+            (&Method::POST, ["groups", id, "launch-template"]) => {
+                let t: crate::ess::state::GroupLaunchTemplate = parse(&body)?;
+                done(admin.set_group_launch_template(id, &t))
+            }
             (&Method::POST, ["groups", id, "disable"]) => done(admin.set_group_enabled(id, false)),
             (&Method::POST, ["groups", id, "enable"]) => done(admin.set_group_enabled(id, true)),
             (&Method::POST, ["images", "fail-next"]) => {

@@ -74,6 +74,42 @@ pub struct Seed {
     /// The account's images shared with other accounts (or published).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_shares: Vec<SeedImageShare>,
+    /// Scaling groups whose instance source is a launch template (of `launch_templates`)
+    /// instead of a scaling configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_group_launch_templates: Vec<SeedGroupLaunchTemplate>,
+}
+
+/// A scaling group's launch template: the group (one of `scaling_groups`, of type ECS) then
+/// launches from it and has no active configuration; ModifyScalingGroup's rules apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedGroupLaunchTemplate {
+    /// The group.
+    pub scaling_group_id: String,
+    /// The template (`lt-…`).
+    pub launch_template_id: String,
+    /// A version number, `Default` (the default) or `Latest`.
+    #[serde(default = "default_template_version")]
+    pub launch_template_version: String,
+    /// `LaunchTemplateOverride.N`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<crate::ess::state::LaunchTemplateOverride>,
+}
+
+fn default_template_version() -> String {
+    "Default".to_owned()
+}
+
+impl SeedGroupLaunchTemplate {
+    /// The group's instance source it describes.
+    pub fn source(&self) -> crate::ess::state::GroupLaunchTemplate {
+        crate::ess::state::GroupLaunchTemplate {
+            launch_template_id: self.launch_template_id.clone(),
+            launch_template_version: self.launch_template_version.clone(),
+            overrides: self.overrides.clone(),
+        }
+    }
 }
 
 pub use crate::ecs::seeding::{
@@ -596,6 +632,28 @@ impl Seed {
                 ));
             }
         }
+        for t in &self.scaling_group_launch_templates {
+            if !self
+                .scaling_groups
+                .iter()
+                .any(|g| g.scaling_group_id == t.scaling_group_id && g.group_type == "ECS")
+            {
+                return bad(format!(
+                    "launch template {} of scaling group {}: the seed has no ECS group of this id",
+                    t.launch_template_id, t.scaling_group_id
+                ));
+            }
+            if !self
+                .launch_templates
+                .iter()
+                .any(|l| l.launch_template_id.as_deref() == Some(t.launch_template_id.as_str()))
+            {
+                return bad(format!(
+                    "scaling group {}: launch template {} is not one of the seed's (give it an id)",
+                    t.scaling_group_id, t.launch_template_id
+                ));
+            }
+        }
         for config in &self.scaling_configurations {
             unique("scaling configuration", &config.scaling_configuration_id)?;
             if !self
@@ -1003,6 +1061,7 @@ impl Seed {
             custom_images: Vec::new(),
             launch_templates: Vec::new(),
             image_shares: Vec::new(),
+            scaling_group_launch_templates: Vec::new(),
         }
     }
 }

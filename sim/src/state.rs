@@ -119,7 +119,26 @@ impl Region {
                 vserver_groups: g.vserver_groups.clone(),
                 vswitch_ids: g.vswitch_ids.clone(),
                 creation_time: created,
+                launch_template: None,
             });
+        }
+        for t in &seed.scaling_group_launch_templates {
+            let source = t.source();
+            match source.check(&ecs) {
+                Ok(()) => {
+                    if let Some(group) = ess
+                        .groups
+                        .iter_mut()
+                        .find(|g| g.scaling_group_id == t.scaling_group_id)
+                    {
+                        group.active_scaling_configuration_id = None;
+                        group.launch_template = Some(source);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(group = %t.scaling_group_id, error = %e, "the seed's launch template of a scaling group was not set");
+                }
+            }
         }
         for c in &seed.scaling_configurations {
             let image_name = ecs

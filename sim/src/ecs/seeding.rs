@@ -194,6 +194,11 @@ pub struct SeedTemplateVersion {
     /// `VersionDescription`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_description: Option<String>,
+    /// Any other parameters of the version under their CreateLaunchTemplateVersion names
+    /// (`"DataDisk.1.Size": "100"`, `"UserData": "…"`, `"Tag.1.Key": "team"`, …), checked as
+    /// that operation checks them; the fields above win over the same names here.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub parameters: std::collections::BTreeMap<String, String>,
 }
 
 impl SeedTemplateVersion {
@@ -226,32 +231,31 @@ pub struct SeedLaunchTemplate {
 }
 
 impl SeedLaunchTemplate {
-    /// What the template becomes.
-    pub fn to_new(&self) -> NewTemplate {
-        NewTemplate {
+    /// What the template becomes (an error for a version whose `parameters` the operation
+    /// would refuse).
+    pub fn to_new(&self) -> Result<NewTemplate, RpcError> {
+        let mut versions = Vec::with_capacity(self.versions.len());
+        for v in &self.versions {
+            let base = crate::params::Params::from_strs(
+                v.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            let mut data = TemplateData::from_params(&base)?;
+            let or = |field: &Option<String>, kept: Option<String>| field.clone().or(kept);
+            data.image_id = or(&v.image_id, data.image_id);
+            data.instance_type = or(&v.instance_type, data.instance_type);
+            data.security_group_id = or(&v.security_group_id, data.security_group_id);
+            data.vswitch_id = or(&v.vswitch_id, data.vswitch_id);
+            data.system_disk_category = or(&v.system_disk_category, data.system_disk_category);
+            data.system_disk_size = v.system_disk_size.or(data.system_disk_size);
+            versions.push((v.version_description.clone().unwrap_or_default(), data));
+        }
+        Ok(NewTemplate {
             launch_template_id: self.launch_template_id.clone(),
             launch_template_name: self.launch_template_name.clone(),
-            versions: self
-                .versions
-                .iter()
-                .map(|v| {
-                    (
-                        v.version_description.clone().unwrap_or_default(),
-                        TemplateData {
-                            image_id: v.image_id.clone(),
-                            instance_type: v.instance_type.clone(),
-                            security_group_id: v.security_group_id.clone(),
-                            vswitch_id: v.vswitch_id.clone(),
-                            system_disk_category: v.system_disk_category.clone(),
-                            system_disk_size: v.system_disk_size,
-                            ..TemplateData::default()
-                        },
-                    )
-                })
-                .collect(),
+            versions,
             default_version_number: self.default_version,
             tags: pairs(&self.tags),
-        }
+        })
     }
 }
 
@@ -369,7 +373,7 @@ impl Ecs {
     ) -> Result<(), RpcError> {
         self.add_custom_images(custom_images, now)?;
         for template in launch_templates {
-            self.add_launch_template(template.to_new(), now, false)?;
+            self.add_launch_template(template.to_new()?, now, false)?;
         }
         for share in shares {
             let accounts: Vec<&str> = share.accounts.iter().map(String::as_str).collect();

@@ -11,7 +11,7 @@
 //! and a template at most [`MAX_VERSIONS`] versions; the admin interface may seed more
 //! templates (an account whose quota was raised).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -42,8 +42,160 @@ pub const MAX_TEMPLATE_TAGS: usize = 20;
 /// A list index far beyond any documented limit (indexes past it are malformed).
 const INDEX_CEILING: usize = 1000;
 
-/// The launch parameters a version holds: those the sim models. Other parameters of the
-/// operations are accepted and not kept.
+/// How a parameter of a version is written: its JSON type in `LaunchTemplateData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Int,
+    Bool,
+    Float,
+}
+
+/// The scalar request parameters of CreateLaunchTemplate / CreateLaunchTemplateVersion
+/// (ECS 2014-05-26, as the official SDK sends them) a version keeps besides the typed
+/// fields of [`TemplateData`], with their types. `SystemDisk.*` are answered under the same
+/// flat names (and in a nested `SystemDisk` object), `SecurityOptions.TrustedSystemMode` and
+/// `ImageOptions.LoginAsNonRoot` nested.
+const SCALARS: &[(&str, Kind)] = &[
+    ("AutoReleaseTime", Kind::Text),
+    ("AutoRenew", Kind::Bool),
+    ("AutoRenewPeriod", Kind::Int),
+    ("CreditSpecification", Kind::Text),
+    ("DeletionProtection", Kind::Bool),
+    ("DeploymentSetId", Kind::Text),
+    ("Description", Kind::Text),
+    ("EnableVmOsConfig", Kind::Bool),
+    ("HostName", Kind::Text),
+    ("HttpEndpoint", Kind::Text),
+    ("HttpPutResponseHopLimit", Kind::Int),
+    ("HttpTokens", Kind::Text),
+    ("ImageOptions.LoginAsNonRoot", Kind::Bool),
+    ("InstanceChargeType", Kind::Text),
+    ("InternetChargeType", Kind::Text),
+    ("InternetMaxBandwidthIn", Kind::Int),
+    ("InternetMaxBandwidthOut", Kind::Int),
+    ("IoOptimized", Kind::Text),
+    ("Ipv6AddressCount", Kind::Int),
+    ("NetworkType", Kind::Text),
+    ("PasswordInherit", Kind::Bool),
+    ("Period", Kind::Int),
+    ("PeriodUnit", Kind::Text),
+    ("PrivateIpAddress", Kind::Text),
+    ("RamRoleName", Kind::Text),
+    ("ResourceGroupId", Kind::Text),
+    ("SecurityEnhancementStrategy", Kind::Text),
+    ("SecurityOptions.TrustedSystemMode", Kind::Text),
+    ("SpotDuration", Kind::Int),
+    ("SpotPriceLimit", Kind::Float),
+    ("SpotStrategy", Kind::Text),
+    ("SystemDisk.AutoSnapshotPolicyId", Kind::Text),
+    ("SystemDisk.BurstingEnabled", Kind::Bool),
+    ("SystemDisk.DeleteWithInstance", Kind::Bool),
+    ("SystemDisk.Description", Kind::Text),
+    ("SystemDisk.DiskName", Kind::Text),
+    ("SystemDisk.Encrypted", Kind::Text),
+    ("SystemDisk.Iops", Kind::Int),
+    ("SystemDisk.KMSKeyId", Kind::Text),
+    ("SystemDisk.PerformanceLevel", Kind::Text),
+    ("SystemDisk.ProvisionedIops", Kind::Int),
+    ("UserData", Kind::Text),
+];
+
+/// The members of `DataDisk.N` (answered as `DataDisks.DataDisk[]` under the same names).
+const DATA_DISK: &[(&str, Kind)] = &[
+    ("AutoSnapshotPolicyId", Kind::Text),
+    ("BurstingEnabled", Kind::Bool),
+    ("Category", Kind::Text),
+    ("DeleteWithInstance", Kind::Bool),
+    ("Description", Kind::Text),
+    ("Device", Kind::Text),
+    ("DiskName", Kind::Text),
+    ("Encrypted", Kind::Text),
+    ("KMSKeyId", Kind::Text),
+    ("PerformanceLevel", Kind::Text),
+    ("ProvisionedIops", Kind::Int),
+    ("Size", Kind::Int),
+    ("SnapshotId", Kind::Text),
+];
+
+/// The scalar members of `NetworkInterface.N` (answered as
+/// `NetworkInterfaces.NetworkInterface[]`); `SecurityGroupIds.N` is kept apart.
+const NETWORK_INTERFACE: &[(&str, Kind)] = &[
+    ("DeleteOnRelease", Kind::Bool),
+    ("Description", Kind::Text),
+    ("InstanceType", Kind::Text),
+    ("NetworkInterfaceName", Kind::Text),
+    ("NetworkInterfaceTrafficMode", Kind::Text),
+    ("PrimaryIpAddress", Kind::Text),
+    ("SecurityGroupId", Kind::Text),
+    ("VSwitchId", Kind::Text),
+];
+
+/// Most `DataDisk.N` ("Valid values of N: 1 to 16").
+pub const MAX_DATA_DISKS: usize = 16;
+/// Most `NetworkInterface.N` (sim/README.md).
+pub const MAX_NETWORK_INTERFACES: usize = 8;
+
+/// `raw` as a value of `kind`, in the one form the sim keeps (`true`/`false`, a whole number
+/// without sign or zeros in front, a finite decimal).
+fn normalize(name: &str, kind: Kind, raw: &str) -> Result<String, RpcError> {
+    match kind {
+        Kind::Text => Ok(raw.to_owned()),
+        Kind::Int => raw
+            .trim()
+            .parse::<i64>()
+            .map(|n| n.to_string())
+            .map_err(|_| RpcError::invalid(name, "not a whole number")),
+        Kind::Bool => match raw.trim().to_ascii_lowercase().as_str() {
+            b @ ("true" | "false") => Ok(b.to_owned()),
+            _ => Err(RpcError::invalid(name, "must be true or false")),
+        },
+        Kind::Float => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| f.to_string())
+            .ok_or_else(|| RpcError::invalid(name, "not a number")),
+    }
+}
+
+/// A kept value as JSON of its kind.
+fn typed(kind: Kind, value: &str) -> Value {
+    match kind {
+        Kind::Text => json!(value),
+        Kind::Int => value
+            .parse::<i64>()
+            .map_or_else(|_| json!(value), |n| json!(n)),
+        Kind::Bool => json!(value == "true"),
+        Kind::Float => value
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| json!(value), Value::Number),
+    }
+}
+
+fn kind_of(table: &[(&str, Kind)], name: &str) -> Kind {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(Kind::Text, |(_, k)| *k)
+}
+
+/// One `NetworkInterface.N` of a version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TemplateNetworkInterface {
+    /// Its scalar members ([`NETWORK_INTERFACE`]) by name, as kept.
+    pub members: BTreeMap<String, String>,
+    /// `NetworkInterface.N.SecurityGroupIds.N`.
+    pub security_group_ids: Vec<String>,
+}
+
+/// The launch parameters a version holds: every documented parameter of
+/// CreateLaunchTemplateVersion, those the sim acts on typed, the others kept as given
+/// (checked against their documented type) and answered back in DescribeLaunchTemplateVersions.
+/// Undocumented parameters are accepted and not kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TemplateData {
     /// `ImageId`.
@@ -70,6 +222,15 @@ pub struct TemplateData {
     pub key_pair_name: Option<String>,
     /// `InstanceName`.
     pub instance_name: Option<String>,
+    /// The other scalar parameters ([`SCALARS`]) by request name (`UserData`,
+    /// `SystemDisk.Iops`, `SecurityOptions.TrustedSystemMode`, …), as kept.
+    pub other: BTreeMap<String, String>,
+    /// `DataDisk.N`: each disk's members ([`DATA_DISK`]) by name.
+    pub data_disks: Vec<BTreeMap<String, String>>,
+    /// `NetworkInterface.N`.
+    pub network_interfaces: Vec<TemplateNetworkInterface>,
+    /// `Tag.N.Key` / `.Value`: the tags of the instances launched from the version.
+    pub tags: Vec<(String, String)>,
 }
 
 impl TemplateData {
@@ -95,6 +256,64 @@ impl TemplateData {
                     .map_err(|_| RpcError::invalid("SystemDisk.Size", "not a whole number of GiB"))
             })
             .transpose()?;
+        let mut other = BTreeMap::new();
+        for (name, kind) in SCALARS {
+            if let Some(raw) = p.get(name) {
+                other.insert((*name).to_owned(), normalize(name, *kind, raw)?);
+            }
+        }
+        let mut data_disks = Vec::new();
+        for members in p.struct_list("DataDisk", MAX_DATA_DISKS)? {
+            let mut disk = BTreeMap::new();
+            for (member, raw) in members {
+                if raw.is_empty() {
+                    continue;
+                }
+                if let Some((name, kind)) = DATA_DISK.iter().find(|(n, _)| *n == member) {
+                    let full = format!("DataDisk.N.{name}");
+                    disk.insert((*name).to_owned(), normalize(&full, *kind, raw)?);
+                }
+            }
+            if !disk.is_empty() {
+                data_disks.push(disk);
+            }
+        }
+        let mut network_interfaces = Vec::new();
+        for members in p.struct_list("NetworkInterface", MAX_NETWORK_INTERFACES)? {
+            let mut nic = TemplateNetworkInterface::default();
+            let mut groups: Vec<(usize, String)> = Vec::new();
+            for (member, raw) in members {
+                if raw.is_empty() {
+                    continue;
+                }
+                if let Some(index) = member.strip_prefix("SecurityGroupIds.") {
+                    let n: usize = index.parse().map_err(|_| {
+                        RpcError::invalid(
+                            "NetworkInterface.N.SecurityGroupIds.N",
+                            "the list index is not a number",
+                        )
+                    })?;
+                    groups.push((n, raw.to_owned()));
+                } else if let Some((name, kind)) =
+                    NETWORK_INTERFACE.iter().find(|(n, _)| *n == member)
+                {
+                    let full = format!("NetworkInterface.N.{name}");
+                    nic.members
+                        .insert((*name).to_owned(), normalize(&full, *kind, raw)?);
+                }
+            }
+            groups.sort_by_key(|(n, _)| *n);
+            nic.security_group_ids = groups.into_iter().map(|(_, g)| g).collect();
+            if nic.members.contains_key("SecurityGroupId") && !nic.security_group_ids.is_empty() {
+                return Err(RpcError::invalid(
+                    "NetworkInterface.N.SecurityGroupIds.N",
+                    "cannot be set together with NetworkInterface.N.SecurityGroupId",
+                ));
+            }
+            if nic != TemplateNetworkInterface::default() {
+                network_interfaces.push(nic);
+            }
+        }
         Ok(Self {
             image_id: text("ImageId"),
             image_owner_alias: text("ImageOwnerAlias"),
@@ -108,6 +327,10 @@ impl TemplateData {
             system_disk_size,
             key_pair_name: text("KeyPairName"),
             instance_name: text("InstanceName"),
+            other,
+            data_disks,
+            network_interfaces,
+            tags: p.tags()?,
         })
     }
 
@@ -136,7 +359,10 @@ impl TemplateData {
     }
 
     /// `LaunchTemplateData` as DescribeLaunchTemplateVersions answers it: the flat names of
-    /// the page's example (`SystemDisk.Size`), `""` for a parameter the version lacks.
+    /// the page's example (`SystemDisk.Size`) and the nested `SystemDisk` object of the
+    /// current API metadata, `""` for a string of the original set the version lacks (other
+    /// parameters it lacks are left out), nested lists for disks, interfaces, tags and
+    /// security groups.
     fn to_json(&self) -> Value {
         let text = |v: &Option<String>| json!(v.clone().unwrap_or_default());
         let mut out = json!({
@@ -151,13 +377,69 @@ impl TemplateData {
             "SystemDisk.Category": text(&self.system_disk_category),
             "KeyPairName": text(&self.key_pair_name),
             "InstanceName": text(&self.instance_name),
-            "DataDisks": {"DataDisk": []},
-            "NetworkInterfaces": {"NetworkInterface": []},
-            "Tags": {"InstanceTag": []},
         });
+        let mut system_disk = serde_json::Map::new();
+        if let Some(c) = &self.system_disk_category {
+            system_disk.insert("Category".into(), json!(c));
+        }
         if let Some(size) = self.system_disk_size {
             out["SystemDisk.Size"] = json!(size);
+            system_disk.insert("Size".into(), json!(size));
         }
+        for (name, value) in &self.other {
+            let v = typed(kind_of(SCALARS, name), value);
+            match name.split_once('.') {
+                Some(("SystemDisk", member)) => {
+                    system_disk.insert(member.to_owned(), v.clone());
+                    out[name.as_str()] = v;
+                }
+                Some((outer, member)) => {
+                    if !out[outer].is_object() {
+                        out[outer] = json!({});
+                    }
+                    out[outer][member] = v;
+                }
+                None => out[name.as_str()] = v,
+            }
+        }
+        if !system_disk.is_empty() {
+            out["SystemDisk"] = Value::Object(system_disk);
+        }
+        let disks: Vec<Value> = self
+            .data_disks
+            .iter()
+            .map(|d| {
+                Value::Object(
+                    d.iter()
+                        .map(|(k, v)| (k.clone(), typed(kind_of(DATA_DISK, k), v)))
+                        .collect(),
+                )
+            })
+            .collect();
+        let nics: Vec<Value> = self
+            .network_interfaces
+            .iter()
+            .map(|nic| {
+                let mut o: serde_json::Map<String, Value> = nic
+                    .members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), typed(kind_of(NETWORK_INTERFACE, k), v)))
+                    .collect();
+                o.insert(
+                    "SecurityGroupIds".into(),
+                    json!({"SecurityGroupId": nic.security_group_ids}),
+                );
+                Value::Object(o)
+            })
+            .collect();
+        let tags: Vec<Value> = self
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        out["DataDisks"] = json!({ "DataDisk": disks });
+        out["NetworkInterfaces"] = json!({ "NetworkInterface": nics });
+        out["Tags"] = json!({ "InstanceTag": tags });
         out
     }
 }

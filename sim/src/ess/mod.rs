@@ -26,6 +26,7 @@ pub const ACTIONS: &[&str] = &[
     "DescribeScalingConfigurations",
     "DescribeEciScalingConfigurations",
     "ModifyScalingConfiguration",
+    "ModifyScalingGroup",
     "DescribeScalingInstances",
     "EnterStandby",
     "ExitStandby",
@@ -52,6 +53,7 @@ pub fn handle(
             protocol::describe_eci_scaling_configurations(ess, p, ctx)
         }
         "ModifyScalingConfiguration" => protocol::modify_scaling_configuration(ess, ecs, p, ctx),
+        "ModifyScalingGroup" => protocol::modify_scaling_group(ess, ecs, p, ctx),
         "DescribeScalingInstances" => fleet::describe_scaling_instances(ess, ecs, p, ctx),
         "EnterStandby" => fleet::enter_standby(ess, ecs, p, ctx),
         "ExitStandby" => fleet::exit_standby(ess, ecs, p, ctx),

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::errors;
-use super::state::{Ess, ScalingConfiguration};
+use super::state::{
+    Ess, GroupLaunchTemplate, LaunchTemplateOverride, MAX_LAUNCH_TEMPLATE_OVERRIDES,
+    ScalingConfiguration,
+};
 use crate::ctx::Ctx;
 use crate::ecs::state::{Ecs, ImageStatus};
 use crate::error::RpcError;
@@ -57,8 +60,13 @@ pub fn describe_scaling_groups(ess: &Ess, p: &Params, ctx: &Ctx) -> Result<Value
                 "GroupType": g.group_type,
                 "LifecycleState": g.lifecycle_state,
                 "ActiveScalingConfigurationId": g.active_scaling_configuration_id.clone().unwrap_or_default(),
-                "LaunchTemplateId": "",
-                "LaunchTemplateVersion": "",
+                "LaunchTemplateId": g.launch_template.as_ref().map_or("", |t| t.launch_template_id.as_str()),
+                "LaunchTemplateVersion": g.launch_template.as_ref().map_or("", |t| t.launch_template_version.as_str()),
+                "LaunchTemplateOverrides": {"LaunchTemplateOverride": g
+                    .launch_template
+                    .as_ref()
+                    .map(|t| t.overrides.iter().map(override_json).collect::<Vec<_>>())
+                    .unwrap_or_default()},
                 "MinSize": g.min_size,
                 "MaxSize": g.max_size,
                 "DesiredCapacity": total.max(g.min_size as usize),
@@ -339,4 +347,163 @@ fn vserver_groups(attached: &[crate::seed::SeedVServerGroupAttachment]) -> Vec<V
             })
         })
         .collect()
+}
+
+/// One `LaunchTemplateOverrides.LaunchTemplateOverride[]` of DescribeScalingGroups.
+fn override_json(o: &LaunchTemplateOverride) -> Value {
+    let mut out = json!({"InstanceType": o.instance_type});
+    if let Some(w) = o.weighted_capacity {
+        out["WeightedCapacity"] = json!(w);
+    }
+    if let Some(price) = o
+        .spot_price_limit
+        .as_deref()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .and_then(serde_json::Number::from_f64)
+    {
+        out["SpotPriceLimit"] = Value::Number(price);
+    }
+    out
+}
+
+/// `LaunchTemplateOverride.N.InstanceType` / `.WeightedCapacity` / `.SpotPriceLimit`, if any
+/// is given.
+fn launch_template_overrides(p: &Params) -> Result<Option<Vec<LaunchTemplateOverride>>, RpcError> {
+    let entries = p.struct_list("LaunchTemplateOverride", MAX_LAUNCH_TEMPLATE_OVERRIDES)?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for members in entries {
+        let find = |m: &str| {
+            members
+                .iter()
+                .find(|(k, _)| *k == m)
+                .map(|(_, v)| *v)
+                .filter(|v| !v.is_empty())
+        };
+        let weighted_capacity = find("WeightedCapacity")
+            .map(|raw| {
+                raw.trim().parse::<u32>().map_err(|_| {
+                    RpcError::invalid(
+                        "LaunchTemplateOverride.N.WeightedCapacity",
+                        "must be 1 to 500",
+                    )
+                })
+            })
+            .transpose()?;
+        out.push(LaunchTemplateOverride {
+            instance_type: find("InstanceType").unwrap_or_default().to_owned(),
+            weighted_capacity,
+            spot_price_limit: find("SpotPriceLimit").map(str::to_owned),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// ModifyScalingGroup (no RegionId: the group id says where it lives): `ScalingGroupName`,
+/// `MinSize`, `MaxSize`, and the instance source: `ActiveScalingConfigurationId` (a
+/// configuration of the group; the group leaves its launch template) or `LaunchTemplateId`,
+/// `LaunchTemplateVersion` (a number, `Default` or `Latest`) and `LaunchTemplateOverride.N`
+/// (the group leaves its active configuration: "a scaling group can have only one active
+/// instance configuration source at a time"). Everything is checked before anything
+/// changes.
+pub fn modify_scaling_group(
+    ess: &mut Ess,
+    ecs: &Ecs,
+    p: &Params,
+    _ctx: &Ctx,
+) -> Result<Value, RpcError> {
+    let id = p.required("ScalingGroupId")?;
+    let group = ess
+        .group(id)
+        .ok_or_else(|| errors::group_not_found(id))?
+        .clone();
+    let name = p.get("ScalingGroupName");
+    if let Some(name) = name {
+        let ok = (2..=64).contains(&name.chars().count())
+            && name.chars().next().is_some_and(char::is_alphanumeric)
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !ok {
+            return Err(RpcError::invalid(
+                "ScalingGroupName",
+                "2 to 64 characters: letters, digits, underscores, hyphens and periods, starting with a letter or digit",
+            ));
+        }
+    }
+    let min = p.int("MinSize", 0, 2000, i64::from(group.min_size))? as u32;
+    let max = p.int("MaxSize", 0, 2000, i64::from(group.max_size))? as u32;
+    if min > max {
+        return Err(RpcError::invalid("MinSize", "must not exceed MaxSize"));
+    }
+    let configuration = p.get("ActiveScalingConfigurationId");
+    let template_id = p.get("LaunchTemplateId");
+    let version = p.get("LaunchTemplateVersion");
+    let overrides = launch_template_overrides(p)?;
+    if configuration.is_some()
+        && (template_id.is_some() || version.is_some() || overrides.is_some())
+    {
+        return Err(RpcError::invalid(
+            "ActiveScalingConfigurationId",
+            "cannot be set together with LaunchTemplateId, LaunchTemplateVersion or LaunchTemplateOverride.N",
+        ));
+    }
+    if let Some(c) = configuration {
+        if !ess
+            .configurations
+            .iter()
+            .any(|x| x.scaling_configuration_id == c && x.scaling_group_id == id)
+        {
+            return Err(errors::configuration_not_found(c));
+        }
+    }
+    let template = if template_id.is_some() || version.is_some() || overrides.is_some() {
+        let current = group.launch_template.as_ref();
+        let launch_template_id = match (template_id, current) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(c)) => c.launch_template_id.clone(),
+            (None, None) => return Err(RpcError::missing("LaunchTemplateId")),
+        };
+        let same_template = current.is_some_and(|c| c.launch_template_id == launch_template_id);
+        let source = GroupLaunchTemplate {
+            launch_template_version: match (version, current) {
+                (Some(v), _) => v.to_owned(),
+                (None, Some(c)) if same_template => c.launch_template_version.clone(),
+                _ => "Default".to_owned(),
+            },
+            overrides: match (overrides, current) {
+                (Some(o), _) => o,
+                (None, Some(c)) if same_template => c.overrides.clone(),
+                _ => Vec::new(),
+            },
+            launch_template_id,
+        };
+        if group.group_type != "ECS" {
+            return Err(RpcError::invalid(
+                "LaunchTemplateId",
+                "only an ECS scaling group launches from a launch template",
+            ));
+        }
+        source.check(ecs)?;
+        Some(source)
+    } else {
+        None
+    };
+    let group = ess.group_mut(id)?;
+    if let Some(name) = name {
+        group.scaling_group_name = name.to_owned();
+    }
+    group.min_size = min;
+    group.max_size = max;
+    if let Some(c) = configuration {
+        group.active_scaling_configuration_id = Some(c.to_owned());
+        group.launch_template = None;
+    }
+    if let Some(t) = template {
+        group.active_scaling_configuration_id = None;
+        group.launch_template = Some(t);
+    }
+    Ok(json!({}))
 }

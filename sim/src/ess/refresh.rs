@@ -327,17 +327,31 @@ fn start(region: &mut Region, p: &Params, ctx: &Ctx) -> Result<Value, RpcError> 
             ),
         ));
     }
-    let configuration_id = group
-        .active_scaling_configuration_id
-        .clone()
-        .ok_or_else(|| errors::incorrect_group_status(&group_id))?;
-    let previous_image = region
-        .ess
-        .configurations
-        .iter()
-        .find(|c| c.scaling_configuration_id == configuration_id)
-        .map(|c| c.image_id.clone())
-        .ok_or_else(|| errors::configuration_not_found(&configuration_id))?;
+    // A group whose instance source is a launch template has no configuration: its
+    // instances launch from the template version it names now (sim/README.md).
+    let (configuration_id, previous_image) = match &group.launch_template {
+        Some(source) => {
+            let version = source.resolve(&region.ecs)?;
+            let image = version.data.image_id.clone().ok_or_else(|| {
+                errors::image_not_found("", " (the group's launch template version names no image)")
+            })?;
+            (String::new(), image)
+        }
+        None => {
+            let configuration_id = group
+                .active_scaling_configuration_id
+                .clone()
+                .ok_or_else(|| errors::incorrect_group_status(&group_id))?;
+            let previous_image = region
+                .ess
+                .configurations
+                .iter()
+                .find(|c| c.scaling_configuration_id == configuration_id)
+                .map(|c| c.image_id.clone())
+                .ok_or_else(|| errors::configuration_not_found(&configuration_id))?;
+            (configuration_id, previous_image)
+        }
+    };
     let launch_image = match (&desired_image, &desired_configuration) {
         (Some(image), _) => {
             let found = region.ecs.image(image);
@@ -665,6 +679,7 @@ fn end(region: &mut Region, index: usize) {
     if let Some(id) = desired_configuration {
         if let Ok(group) = region.ess.group_mut(&group_id) {
             group.active_scaling_configuration_id = Some(id);
+            group.launch_template = None;
         }
     } else if let Some(image) = desired_image {
         let image_name = region
@@ -704,14 +719,32 @@ fn launch_batch(region: &mut Region, index: usize) {
     let start = task.cursor;
     let old: Vec<String> = task.queue[..size].to_vec();
     let ready_at = start + region.ecs.power.boot;
-    let (instance_type, disk_size) = region
+    let from_template = region
         .ess
-        .configurations
-        .iter()
-        .find(|c| c.scaling_configuration_id == configuration_id)
-        .map_or(("ecs.g7.large".to_owned(), 40), |c| {
-            (c.instance_type.clone(), c.system_disk_size)
+        .group(&group_id)
+        .and_then(|g| g.launch_template.as_ref())
+        .filter(|_| configuration_id.is_empty())
+        .and_then(|source| {
+            let data = &source.resolve(&region.ecs).ok()?.data;
+            let instance_type = source
+                .overrides
+                .first()
+                .map(|o| o.instance_type.clone())
+                .or_else(|| data.instance_type.clone())
+                .unwrap_or_else(|| "ecs.g7.large".to_owned());
+            Some((instance_type, data.system_disk_size.unwrap_or(40)))
         });
+    let (instance_type, disk_size) = match from_template {
+        Some(launch) => launch,
+        None => region
+            .ess
+            .configurations
+            .iter()
+            .find(|c| c.scaling_configuration_id == configuration_id)
+            .map_or(("ecs.g7.large".to_owned(), 40), |c| {
+                (c.instance_type.clone(), c.system_disk_size)
+            }),
+    };
     let image_size = region.ecs.image(&image).map_or(20, |m| m.size);
     let mut batch = Vec::new();
     for old_id in old {

@@ -32,9 +32,110 @@ pub struct ScalingGroup {
     pub vswitch_ids: Vec<String>,
     /// When it was created.
     pub creation_time: DateTime<Utc>,
+    /// Its launch template, when that is its instance source (instead of a configuration).
+    pub launch_template: Option<GroupLaunchTemplate>,
 }
 
-/// A scaling configuration.
+/// A group's instance source when it is an ECS launch template: DescribeScalingGroups'
+/// `LaunchTemplateId`, `LaunchTemplateVersion` and `LaunchTemplateOverrides`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLaunchTemplate {
+    /// `lt-…`.
+    pub launch_template_id: String,
+    /// A version number, `Default` or `Latest` (resolved at each launch).
+    #[serde(default = "default_version")]
+    pub launch_template_version: String,
+    /// `LaunchTemplateOverride.N`: instance types used instead of the version's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<LaunchTemplateOverride>,
+}
+
+fn default_version() -> String {
+    "Default".to_owned()
+}
+
+/// One `LaunchTemplateOverride.N`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchTemplateOverride {
+    /// `InstanceType`.
+    pub instance_type: String,
+    /// `WeightedCapacity` (1 to 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_capacity: Option<u32>,
+    /// `SpotPriceLimit`, as given (a decimal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_price_limit: Option<String>,
+}
+
+/// Most `LaunchTemplateOverride.N` (sim/README.md).
+pub const MAX_LAUNCH_TEMPLATE_OVERRIDES: usize = 10;
+
+impl GroupLaunchTemplate {
+    /// Checked against the region's templates: the template exists, the version is a number
+    /// it holds, `Default` or `Latest`, each override names a type and a weight of 1 to 500.
+    pub fn check(&self, ecs: &crate::ecs::state::Ecs) -> Result<(), RpcError> {
+        self.resolve(ecs)?;
+        if self.overrides.len() > MAX_LAUNCH_TEMPLATE_OVERRIDES {
+            return Err(RpcError::invalid(
+                "LaunchTemplateOverride.N",
+                format!("at most {MAX_LAUNCH_TEMPLATE_OVERRIDES} overrides"),
+            ));
+        }
+        for o in &self.overrides {
+            if o.instance_type.is_empty() {
+                return Err(RpcError::missing("LaunchTemplateOverride.N.InstanceType"));
+            }
+            if o.weighted_capacity.is_some_and(|w| !(1..=500).contains(&w)) {
+                return Err(RpcError::invalid(
+                    "LaunchTemplateOverride.N.WeightedCapacity",
+                    "must be 1 to 500",
+                ));
+            }
+            if o.spot_price_limit.as_deref().is_some_and(|s| {
+                !s.trim()
+                    .parse::<f64>()
+                    .is_ok_and(|f| f.is_finite() && f >= 0.0)
+            }) {
+                return Err(RpcError::invalid(
+                    "LaunchTemplateOverride.N.SpotPriceLimit",
+                    "not a price",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The template version new instances launch from now: the number, or the template's
+    /// default or latest version. 404 `InvalidLaunchTemplate.NotFound` for a template that is
+    /// gone, `InvalidLaunchTemplateVersion.NotFound` for a version it does not hold.
+    pub fn resolve<'a>(
+        &self,
+        ecs: &'a crate::ecs::state::Ecs,
+    ) -> Result<&'a crate::ecs::templates::TemplateVersion, RpcError> {
+        use crate::ecs::errors as ecs_errors;
+        let template = ecs.launch_template(Some(&self.launch_template_id), None)?;
+        let number = match self.launch_template_version.as_str() {
+            "Default" => template.default_version_number,
+            "Latest" => template.latest_version_number(),
+            raw => raw
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    RpcError::invalid(
+                        "LaunchTemplateVersion",
+                        "must be a version number, Default or Latest",
+                    )
+                })?,
+        };
+        template.version(number).ok_or_else(|| {
+            ecs_errors::launch_template_version_not_found(&template.launch_template_id, number)
+        })
+    }
+}
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ScalingConfiguration {
     /// `asc-…`.
