@@ -77,6 +77,7 @@ pub fn version_of(action: &str) -> &'static str {
         | "DescribeScalingConfigurations"
         | "DescribeEciScalingConfigurations"
         | "ModifyScalingConfiguration"
+        | "ModifyScalingGroup"
         | "DescribeScalingInstances"
         | "EnterStandby"
         | "ExitStandby"

@@ -13,4 +13,5 @@ mod refresh;
 mod security;
 mod sts;
 mod tags;
+mod template_groups;
 mod templates;

@@ -38,7 +38,7 @@ fn data(image: &str) -> LaunchTemplateData {
     LaunchTemplateData {
         image_id: Some(image.into()),
         instance_type: Some("ecs.g7.large".into()),
-        security_group_ids: vec!["sg-bp1simdemo0000001".into()],
+        security_group_id: Some("sg-bp1simdemo0000001".into()),
         vswitch_id: Some("vsw-bp1simdemo0000001".into()),
         system_disk_category: Some("cloud_essd".into()),
         system_disk_size: Some(40),
@@ -108,29 +108,33 @@ async fn templates_and_versions_are_made_listed_given_a_default_and_deleted() {
         })
         .await
         .expect("versions");
-    let shown: Vec<(i64, bool, &str, i64, &str)> = versions
+    type Shown<'a> = (i64, bool, Option<&'a str>, Option<u32>, Option<&'a str>);
+    let shown: Vec<Shown> = versions
         .iter()
         .map(|v| {
             (
                 v.version_number,
                 v.default_version,
-                v.launch_template_data.image_id.as_str(),
+                v.launch_template_data.image_id.as_deref(),
                 v.launch_template_data.system_disk_size,
-                v.launch_template_data.system_disk_category.as_str(),
+                v.launch_template_data.system_disk_category.as_deref(),
             )
         })
         .collect();
     assert_eq!(
         shown,
         [
-            (1, true, UBUNTU, 40, "cloud_essd"),
-            (2, false, ALINUX, 40, "cloud_essd")
+            (1, true, Some(UBUNTU), Some(40), Some("cloud_essd")),
+            (2, false, Some(ALINUX), Some(40), Some("cloud_essd"))
         ]
     );
     assert_eq!(versions[0].version_description, "first");
     assert_eq!(
-        versions[0].launch_template_data.security_group_id,
-        "sg-bp1simdemo0000001"
+        versions[0]
+            .launch_template_data
+            .security_group_id
+            .as_deref(),
+        Some("sg-bp1simdemo0000001")
     );
     let brief = ecs
         .describe_launch_template_versions(&DescribeLaunchTemplateVersionsRequest {
@@ -150,7 +154,7 @@ async fn templates_and_versions_are_made_listed_given_a_default_and_deleted() {
         "DefaultVersion=true"
     );
     assert_eq!(
-        only[0].launch_template_data.image_id, "",
+        only[0].launch_template_data.image_id, None,
         "DetailFlag=false"
     );
 

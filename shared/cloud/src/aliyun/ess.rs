@@ -96,10 +96,14 @@ pub struct ScalingGroup {
     pub lifecycle_state: String,
     /// `ActiveScalingConfigurationId`.
     pub active_scaling_configuration_id: String,
-    /// `LaunchTemplateId` (groups built on a launch template instead).
+    /// `LaunchTemplateId`: the ECS launch template new instances launch from, for a group
+    /// whose instance source is a template instead of a configuration (empty otherwise).
     pub launch_template_id: String,
-    /// `LaunchTemplateVersion`.
+    /// `LaunchTemplateVersion`: a version number, `Default` or `Latest` (resolved when an
+    /// instance is launched; see `Ecs::launch_template_version`).
     pub launch_template_version: String,
+    /// `LaunchTemplateOverrides`: instance types used instead of the template's.
+    pub launch_template_overrides: LaunchTemplateOverrides,
     /// `GroupType`: `ECS` or `ECI`. Empty when the answer leaves it out, which the 2014-08-28
     /// API may do for ECS groups (its presence there is not confirmed).
     pub group_type: String,
@@ -129,6 +133,15 @@ pub struct ScalingGroup {
 }
 
 impl ScalingGroup {
+    /// The group's launch template and version (`Default`, `Latest` or a number), when a
+    /// template is its instance source.
+    pub fn launch_template(&self) -> Option<(&str, &str)> {
+        (!self.launch_template_id.is_empty()).then_some((
+            self.launch_template_id.as_str(),
+            self.launch_template_version.as_str(),
+        ))
+    }
+
     /// The vSwitch a new instance would go into first: the first of `VSwitchIds`, else
     /// `VSwitchId`; `None` when the group names none.
     pub fn first_vswitch(&self) -> Option<&str> {
@@ -138,6 +151,135 @@ impl ScalingGroup {
             .map(String::as_str)
             .chain(std::iter::once(self.vswitch_id.as_str()))
             .find(|v| !v.is_empty())
+    }
+}
+
+/// `LaunchTemplateOverrides: {LaunchTemplateOverride: [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LaunchTemplateOverrides {
+    /// `LaunchTemplateOverride`.
+    pub launch_template_override: Vec<LaunchTemplateOverride>,
+}
+
+/// One instance type a template group launches instead of the template's
+/// (`LaunchTemplateOverride.N` of CreateScalingGroup / ModifyScalingGroup).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LaunchTemplateOverride {
+    /// `InstanceType`.
+    pub instance_type: String,
+    /// `WeightedCapacity` (1 to 500; `None` when unset).
+    #[serde(deserialize_with = "optional_number")]
+    pub weighted_capacity: Option<i64>,
+    /// `SpotPriceLimit`, as the cloud wrote it.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub spot_price_limit: Option<String>,
+}
+
+fn optional_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s = lenient::string(d)?;
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim()
+        .parse::<i64>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Most `LaunchTemplateOverride.N` (the bound the sim applies; sim/README.md).
+pub const MAX_LAUNCH_TEMPLATE_OVERRIDES: usize = 10;
+
+/// `ModifyScalingGroup`, as far as the instance source goes: the group's launch template,
+/// its version and overrides. No `RegionId`: the group id says where it lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModifyScalingGroupRequest {
+    /// `ScalingGroupId` (required).
+    pub scaling_group_id: String,
+    /// `LaunchTemplateId`: the group launches from this template (instead of its
+    /// configuration).
+    pub launch_template_id: Option<String>,
+    /// `LaunchTemplateVersion`: a version number, `Default` or `Latest`.
+    pub launch_template_version: Option<String>,
+    /// `LaunchTemplateOverride.N` (replacing the group's; empty: unchanged).
+    pub launch_template_overrides: Vec<LaunchTemplateOverrideRequest>,
+    /// `ActiveScalingConfigurationId`: the group launches from this configuration of its
+    /// own (instead of a template). Exclusive with the template fields.
+    pub active_scaling_configuration_id: Option<String>,
+}
+
+/// One `LaunchTemplateOverride.N` of a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchTemplateOverrideRequest {
+    /// `InstanceType` (required).
+    pub instance_type: String,
+    /// `WeightedCapacity` (1 to 500).
+    pub weighted_capacity: Option<u32>,
+    /// `SpotPriceLimit`.
+    pub spot_price_limit: Option<String>,
+}
+
+impl ModifyScalingGroupRequest {
+    /// The request's parameters, after checking them.
+    pub fn to_params(&self) -> Result<Params, RequestError> {
+        validate::non_empty("ScalingGroupId", &self.scaling_group_id)?;
+        let templated = self.launch_template_id.is_some()
+            || self.launch_template_version.is_some()
+            || !self.launch_template_overrides.is_empty();
+        if templated && self.active_scaling_configuration_id.is_some() {
+            return Err(RequestError::new(
+                "ActiveScalingConfigurationId",
+                "cannot be set together with the launch template fields",
+            ));
+        }
+        if let Some(v) = &self.launch_template_version {
+            let ok = matches!(v.as_str(), "Default" | "Latest")
+                || v.parse::<i64>().is_ok_and(|n| n >= 1);
+            if !ok {
+                return Err(RequestError::new(
+                    "LaunchTemplateVersion",
+                    format!("{v:?} is not a version number, Default or Latest"),
+                ));
+            }
+        }
+        if self.launch_template_overrides.len() > MAX_LAUNCH_TEMPLATE_OVERRIDES {
+            return Err(RequestError::new(
+                "LaunchTemplateOverride.N",
+                format!("at most {MAX_LAUNCH_TEMPLATE_OVERRIDES}"),
+            ));
+        }
+        let mut p = Params::new();
+        p.put("ScalingGroupId", &self.scaling_group_id)
+            .opt_str("LaunchTemplateId", self.launch_template_id.as_deref())
+            .opt_str(
+                "LaunchTemplateVersion",
+                self.launch_template_version.as_deref(),
+            )
+            .opt_str(
+                "ActiveScalingConfigurationId",
+                self.active_scaling_configuration_id.as_deref(),
+            );
+        for (i, o) in self.launch_template_overrides.iter().enumerate() {
+            let name = format!("LaunchTemplateOverride.{}.InstanceType", i + 1);
+            validate::non_empty(&name, &o.instance_type)?;
+            if o.weighted_capacity.is_some_and(|w| !(1..=500).contains(&w)) {
+                return Err(RequestError::new(
+                    format!("LaunchTemplateOverride.{}.WeightedCapacity", i + 1),
+                    "must be 1 to 500",
+                ));
+            }
+            p.put(name, &o.instance_type)
+                .opt(
+                    &format!("LaunchTemplateOverride.{}.WeightedCapacity", i + 1),
+                    o.weighted_capacity,
+                )
+                .opt_str(
+                    &format!("LaunchTemplateOverride.{}.SpotPriceLimit", i + 1),
+                    o.spot_price_limit.as_deref(),
+                );
+        }
+        Ok(p)
     }
 }
 
@@ -541,6 +683,16 @@ impl<'a> Ess<'a> {
             out.extend(batch);
         }
         Ok(out)
+    }
+
+    /// `ModifyScalingGroup`: e.g. point a template group at a new version
+    /// (`LaunchTemplateVersion`), or back at the one it had.
+    pub async fn modify_scaling_group(
+        &self,
+        req: &ModifyScalingGroupRequest,
+    ) -> Result<Acknowledged, Error> {
+        self.call(RpcMethod::Post, "ModifyScalingGroup", req.to_params())
+            .await
     }
 
     /// `ModifyScalingConfiguration`.

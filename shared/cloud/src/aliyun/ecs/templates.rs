@@ -88,16 +88,38 @@ pub fn validate_launch_template_name(name: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// The launch parameters of a version, as CreateLaunchTemplate and
-/// CreateLaunchTemplateVersion take them (those reimage sets; ECS checks none of them until
-/// an instance is launched from the version).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Most `DataDisk.N` of a version.
+pub const MAX_TEMPLATE_DATA_DISKS: usize = 16;
+/// Most `NetworkInterface.N` of a version (sim/README.md: the bound the sim applies).
+pub const MAX_TEMPLATE_NETWORK_INTERFACES: usize = 8;
+/// Most `Tag.N` of a version.
+pub const MAX_TEMPLATE_INSTANCE_TAGS: usize = 20;
+
+/// The launch parameters of a version: every documented parameter of
+/// CreateLaunchTemplateVersion (ECS checks none of them until an instance is launched from
+/// the version). The same type is read from DescribeLaunchTemplateVersions'
+/// `LaunchTemplateData`, so that a version is copied by reading it, changing a field and
+/// creating a version with it ([`Ecs::create_version_from`]): nothing the version holds is
+/// lost. A parameter the version lacks is `None` (or an empty list); an empty string reads as
+/// `None`, as ECS treats an empty parameter as an absent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawLaunchTemplateData")]
 pub struct LaunchTemplateData {
     /// `ImageId`.
     pub image_id: Option<String>,
+    /// `ImageOwnerAlias`.
+    pub image_owner_alias: Option<String>,
     /// `InstanceType`.
     pub instance_type: Option<String>,
-    /// `SecurityGroupId` (one) or `SecurityGroupIds.N` (several).
+    /// `InstanceName`.
+    pub instance_name: Option<String>,
+    /// `Description` (of the instances).
+    pub description: Option<String>,
+    /// `HostName`.
+    pub host_name: Option<String>,
+    /// `SecurityGroupId`: one group (exclusive with `security_group_ids`).
+    pub security_group_id: Option<String>,
+    /// `SecurityGroupIds.N`.
     pub security_group_ids: Vec<String>,
     /// `VpcId`.
     pub vpc_id: Option<String>,
@@ -105,25 +127,555 @@ pub struct LaunchTemplateData {
     pub vswitch_id: Option<String>,
     /// `ZoneId`.
     pub zone_id: Option<String>,
+    /// `PrivateIpAddress`.
+    pub private_ip_address: Option<String>,
+    /// `NetworkType`.
+    pub network_type: Option<String>,
+    /// `Ipv6AddressCount`.
+    pub ipv6_address_count: Option<i64>,
+    /// `InternetChargeType`.
+    pub internet_charge_type: Option<String>,
+    /// `InternetMaxBandwidthIn`, Mbit/s.
+    pub internet_max_bandwidth_in: Option<i64>,
+    /// `InternetMaxBandwidthOut`, Mbit/s.
+    pub internet_max_bandwidth_out: Option<i64>,
+    /// `IoOptimized`.
+    pub io_optimized: Option<String>,
+    /// `KeyPairName`.
+    pub key_pair_name: Option<String>,
+    /// `PasswordInherit`.
+    pub password_inherit: Option<bool>,
+    /// `RamRoleName`.
+    pub ram_role_name: Option<String>,
+    /// `UserData`: Base64, kept byte for byte.
+    pub user_data: Option<String>,
+    /// `SecurityEnhancementStrategy`.
+    pub security_enhancement_strategy: Option<String>,
+    /// `InstanceChargeType`.
+    pub instance_charge_type: Option<String>,
+    /// `Period`.
+    pub period: Option<i64>,
+    /// `PeriodUnit`.
+    pub period_unit: Option<String>,
+    /// `AutoRenew`.
+    pub auto_renew: Option<bool>,
+    /// `AutoRenewPeriod`.
+    pub auto_renew_period: Option<i64>,
+    /// `AutoReleaseTime`.
+    pub auto_release_time: Option<String>,
+    /// `SpotStrategy`.
+    pub spot_strategy: Option<String>,
+    /// `SpotPriceLimit`, as the cloud wrote it (`0.98`).
+    pub spot_price_limit: Option<String>,
+    /// `SpotDuration`, hours.
+    pub spot_duration: Option<i64>,
+    /// `DeletionProtection`.
+    pub deletion_protection: Option<bool>,
+    /// `DeploymentSetId`.
+    pub deployment_set_id: Option<String>,
+    /// `CreditSpecification`.
+    pub credit_specification: Option<String>,
+    /// `EnableVmOsConfig`.
+    pub enable_vm_os_config: Option<bool>,
+    /// `ResourceGroupId`.
+    pub resource_group_id: Option<String>,
+    /// `HttpEndpoint` (instance metadata access).
+    pub http_endpoint: Option<String>,
+    /// `HttpTokens` (`optional` / `required`).
+    pub http_tokens: Option<String>,
+    /// `HttpPutResponseHopLimit`.
+    pub http_put_response_hop_limit: Option<i64>,
+    /// `SecurityOptions.TrustedSystemMode`.
+    pub trusted_system_mode: Option<String>,
+    /// `ImageOptions.LoginAsNonRoot`.
+    pub login_as_non_root: Option<bool>,
     /// `SystemDisk.Category`.
     pub system_disk_category: Option<String>,
     /// `SystemDisk.Size`, GiB.
     pub system_disk_size: Option<u32>,
-    /// `KeyPairName`.
-    pub key_pair_name: Option<String>,
-    /// `InstanceName`.
-    pub instance_name: Option<String>,
-    /// `VersionDescription` (2 to 256 characters).
+    /// `SystemDisk.DiskName`.
+    pub system_disk_name: Option<String>,
+    /// `SystemDisk.Description`.
+    pub system_disk_description: Option<String>,
+    /// `SystemDisk.Iops`.
+    pub system_disk_iops: Option<i64>,
+    /// `SystemDisk.PerformanceLevel`.
+    pub system_disk_performance_level: Option<String>,
+    /// `SystemDisk.DeleteWithInstance`.
+    pub system_disk_delete_with_instance: Option<bool>,
+    /// `SystemDisk.AutoSnapshotPolicyId`.
+    pub system_disk_auto_snapshot_policy_id: Option<String>,
+    /// `SystemDisk.BurstingEnabled`.
+    pub system_disk_bursting_enabled: Option<bool>,
+    /// `SystemDisk.Encrypted` (a string in the API: `"true"`).
+    pub system_disk_encrypted: Option<String>,
+    /// `SystemDisk.KMSKeyId`.
+    pub system_disk_kms_key_id: Option<String>,
+    /// `SystemDisk.ProvisionedIops`.
+    pub system_disk_provisioned_iops: Option<i64>,
+    /// `DataDisk.N` (at most 16).
+    pub data_disks: Vec<LaunchTemplateDataDisk>,
+    /// `NetworkInterface.N`: the secondary ENIs (at most 8).
+    pub network_interfaces: Vec<LaunchTemplateNetworkInterface>,
+    /// `Tag.N`: the tags of the instances launched from the version (at most 20).
+    pub tags: Vec<Tag>,
+    /// `VersionDescription` (2 to 256 characters): the version's, not part of
+    /// `LaunchTemplateData` (never read from an answer).
     pub version_description: Option<String>,
 }
 
+/// One `DataDisk.N` of a version (`DataDisks.DataDisk[]` in the answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LaunchTemplateDataDisk {
+    /// `Category`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub category: Option<String>,
+    /// `Size`, GiB.
+    #[serde(deserialize_with = "optional_number")]
+    pub size: Option<i64>,
+    /// `SnapshotId`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub snapshot_id: Option<String>,
+    /// `DiskName`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub disk_name: Option<String>,
+    /// `Description`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub description: Option<String>,
+    /// `Device`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub device: Option<String>,
+    /// `DeleteWithInstance`.
+    #[serde(deserialize_with = "optional_boolean")]
+    pub delete_with_instance: Option<bool>,
+    /// `Encrypted` (a string in the API).
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub encrypted: Option<String>,
+    /// `KMSKeyId`.
+    #[serde(rename = "KMSKeyId", deserialize_with = "lenient::optional_string")]
+    pub kms_key_id: Option<String>,
+    /// `PerformanceLevel`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub performance_level: Option<String>,
+    /// `ProvisionedIops`.
+    #[serde(deserialize_with = "optional_number")]
+    pub provisioned_iops: Option<i64>,
+    /// `BurstingEnabled`.
+    #[serde(deserialize_with = "optional_boolean")]
+    pub bursting_enabled: Option<bool>,
+    /// `AutoSnapshotPolicyId`.
+    #[serde(deserialize_with = "lenient::optional_string")]
+    pub auto_snapshot_policy_id: Option<String>,
+}
+
+/// One `NetworkInterface.N` of a version (`NetworkInterfaces.NetworkInterface[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawNetworkInterface")]
+pub struct LaunchTemplateNetworkInterface {
+    /// `VSwitchId`.
+    pub vswitch_id: Option<String>,
+    /// `NetworkInterfaceName`.
+    pub network_interface_name: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+    /// `SecurityGroupId` (exclusive with `security_group_ids`).
+    pub security_group_id: Option<String>,
+    /// `SecurityGroupIds.N`.
+    pub security_group_ids: Vec<String>,
+    /// `PrimaryIpAddress`.
+    pub primary_ip_address: Option<String>,
+    /// `InstanceType` (`Primary` / `Secondary`).
+    pub instance_type: Option<String>,
+    /// `NetworkInterfaceTrafficMode`.
+    pub network_interface_traffic_mode: Option<String>,
+    /// `DeleteOnRelease`.
+    pub delete_on_release: Option<bool>,
+}
+
+/// A number, a number written as a string, or absent/null/empty (`None`).
+fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s = lenient::string(d)?;
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim()
+        .parse::<i64>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A boolean, `"true"`/`"false"` in any case, or absent/null/empty (`None`).
+fn optional_boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let s = lenient::string(d)?;
+    match s.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a boolean, found {s:?}"
+        ))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawNetworkInterface {
+    #[serde(rename = "VSwitchId", deserialize_with = "lenient::optional_string")]
+    vswitch_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    network_interface_name: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    description: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    security_group_id: Option<String>,
+    security_group_ids: SecurityGroupIds,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    primary_ip_address: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    instance_type: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    network_interface_traffic_mode: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    delete_on_release: Option<bool>,
+}
+
+impl From<RawNetworkInterface> for LaunchTemplateNetworkInterface {
+    fn from(r: RawNetworkInterface) -> Self {
+        Self {
+            vswitch_id: r.vswitch_id,
+            network_interface_name: r.network_interface_name,
+            description: r.description,
+            security_group_id: r.security_group_id,
+            security_group_ids: r.security_group_ids.security_group_id,
+            primary_ip_address: r.primary_ip_address,
+            instance_type: r.instance_type,
+            network_interface_traffic_mode: r.network_interface_traffic_mode,
+            delete_on_release: r.delete_on_release,
+        }
+    }
+}
+
+/// `SystemDisk`: the system disk's parameters as one object, as the current API metadata
+/// describes them (the page's example writes them flat, `SystemDisk.Size`; both are read,
+/// the flat names first).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawSystemDisk {
+    #[serde(deserialize_with = "lenient::optional_string")]
+    category: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    size: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    disk_name: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    description: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    iops: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    performance_level: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    delete_with_instance: Option<bool>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    auto_snapshot_policy_id: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    bursting_enabled: Option<bool>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    encrypted: Option<String>,
+    #[serde(rename = "KMSKeyId", deserialize_with = "lenient::optional_string")]
+    kms_key_id: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    provisioned_iops: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawSecurityOptions {
+    #[serde(deserialize_with = "lenient::optional_string")]
+    trusted_system_mode: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawImageOptions {
+    #[serde(deserialize_with = "optional_boolean")]
+    login_as_non_root: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawDataDisks {
+    data_disk: Vec<LaunchTemplateDataDisk>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawNetworkInterfaces {
+    network_interface: Vec<LaunchTemplateNetworkInterface>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawInstanceTag {
+    #[serde(deserialize_with = "lenient::string")]
+    key: String,
+    #[serde(deserialize_with = "lenient::string")]
+    value: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawInstanceTags {
+    instance_tag: Vec<RawInstanceTag>,
+}
+
+/// `LaunchTemplateData` as DescribeLaunchTemplateVersions writes it.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct RawLaunchTemplateData {
+    #[serde(deserialize_with = "lenient::optional_string")]
+    image_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    image_owner_alias: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    instance_type: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    instance_name: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    description: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    host_name: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    security_group_id: Option<String>,
+    security_group_ids: SecurityGroupIds,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    vpc_id: Option<String>,
+    #[serde(rename = "VSwitchId", deserialize_with = "lenient::optional_string")]
+    vswitch_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    zone_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    private_ip_address: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    network_type: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    ipv6_address_count: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    internet_charge_type: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    internet_max_bandwidth_in: Option<i64>,
+    #[serde(deserialize_with = "optional_number")]
+    internet_max_bandwidth_out: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    io_optimized: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    key_pair_name: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    password_inherit: Option<bool>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    ram_role_name: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    user_data: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    security_enhancement_strategy: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    instance_charge_type: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    period: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    period_unit: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    auto_renew: Option<bool>,
+    #[serde(deserialize_with = "optional_number")]
+    auto_renew_period: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    auto_release_time: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    spot_strategy: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    spot_price_limit: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    spot_duration: Option<i64>,
+    #[serde(deserialize_with = "optional_boolean")]
+    deletion_protection: Option<bool>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    deployment_set_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    credit_specification: Option<String>,
+    #[serde(deserialize_with = "optional_boolean")]
+    enable_vm_os_config: Option<bool>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    resource_group_id: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    http_endpoint: Option<String>,
+    #[serde(deserialize_with = "lenient::optional_string")]
+    http_tokens: Option<String>,
+    #[serde(deserialize_with = "optional_number")]
+    http_put_response_hop_limit: Option<i64>,
+    security_options: RawSecurityOptions,
+    image_options: RawImageOptions,
+    system_disk: RawSystemDisk,
+    #[serde(
+        rename = "SystemDisk.Category",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_category: Option<String>,
+    #[serde(rename = "SystemDisk.Size", deserialize_with = "optional_number")]
+    flat_size: Option<i64>,
+    #[serde(
+        rename = "SystemDisk.DiskName",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_disk_name: Option<String>,
+    #[serde(
+        rename = "SystemDisk.Description",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_description: Option<String>,
+    #[serde(rename = "SystemDisk.Iops", deserialize_with = "optional_number")]
+    flat_iops: Option<i64>,
+    #[serde(
+        rename = "SystemDisk.PerformanceLevel",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_performance_level: Option<String>,
+    #[serde(
+        rename = "SystemDisk.DeleteWithInstance",
+        deserialize_with = "optional_boolean"
+    )]
+    flat_delete_with_instance: Option<bool>,
+    #[serde(
+        rename = "SystemDisk.AutoSnapshotPolicyId",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_auto_snapshot_policy_id: Option<String>,
+    #[serde(
+        rename = "SystemDisk.BurstingEnabled",
+        deserialize_with = "optional_boolean"
+    )]
+    flat_bursting_enabled: Option<bool>,
+    #[serde(
+        rename = "SystemDisk.Encrypted",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_encrypted: Option<String>,
+    #[serde(
+        rename = "SystemDisk.KMSKeyId",
+        deserialize_with = "lenient::optional_string"
+    )]
+    flat_kms_key_id: Option<String>,
+    #[serde(
+        rename = "SystemDisk.ProvisionedIops",
+        deserialize_with = "optional_number"
+    )]
+    flat_provisioned_iops: Option<i64>,
+    data_disks: RawDataDisks,
+    network_interfaces: RawNetworkInterfaces,
+    tags: RawInstanceTags,
+}
+
+impl From<RawLaunchTemplateData> for LaunchTemplateData {
+    fn from(r: RawLaunchTemplateData) -> Self {
+        let d = r.system_disk;
+        Self {
+            image_id: r.image_id,
+            image_owner_alias: r.image_owner_alias,
+            instance_type: r.instance_type,
+            instance_name: r.instance_name,
+            description: r.description,
+            host_name: r.host_name,
+            security_group_id: r.security_group_id,
+            security_group_ids: r.security_group_ids.security_group_id,
+            vpc_id: r.vpc_id,
+            vswitch_id: r.vswitch_id,
+            zone_id: r.zone_id,
+            private_ip_address: r.private_ip_address,
+            network_type: r.network_type,
+            ipv6_address_count: r.ipv6_address_count,
+            internet_charge_type: r.internet_charge_type,
+            internet_max_bandwidth_in: r.internet_max_bandwidth_in,
+            internet_max_bandwidth_out: r.internet_max_bandwidth_out,
+            io_optimized: r.io_optimized,
+            key_pair_name: r.key_pair_name,
+            password_inherit: r.password_inherit,
+            ram_role_name: r.ram_role_name,
+            user_data: r.user_data,
+            security_enhancement_strategy: r.security_enhancement_strategy,
+            instance_charge_type: r.instance_charge_type,
+            period: r.period,
+            period_unit: r.period_unit,
+            auto_renew: r.auto_renew,
+            auto_renew_period: r.auto_renew_period,
+            auto_release_time: r.auto_release_time,
+            spot_strategy: r.spot_strategy,
+            spot_price_limit: r.spot_price_limit,
+            spot_duration: r.spot_duration,
+            deletion_protection: r.deletion_protection,
+            deployment_set_id: r.deployment_set_id,
+            credit_specification: r.credit_specification,
+            enable_vm_os_config: r.enable_vm_os_config,
+            resource_group_id: r.resource_group_id,
+            http_endpoint: r.http_endpoint,
+            http_tokens: r.http_tokens,
+            http_put_response_hop_limit: r.http_put_response_hop_limit,
+            trusted_system_mode: r.security_options.trusted_system_mode,
+            login_as_non_root: r.image_options.login_as_non_root,
+            system_disk_category: r.flat_category.or(d.category),
+            system_disk_size: r
+                .flat_size
+                .or(d.size)
+                .and_then(|s| u32::try_from(s).ok())
+                .filter(|s| *s > 0),
+            system_disk_name: r.flat_disk_name.or(d.disk_name),
+            system_disk_description: r.flat_description.or(d.description),
+            system_disk_iops: r.flat_iops.or(d.iops),
+            system_disk_performance_level: r.flat_performance_level.or(d.performance_level),
+            system_disk_delete_with_instance: r
+                .flat_delete_with_instance
+                .or(d.delete_with_instance),
+            system_disk_auto_snapshot_policy_id: r
+                .flat_auto_snapshot_policy_id
+                .or(d.auto_snapshot_policy_id),
+            system_disk_bursting_enabled: r.flat_bursting_enabled.or(d.bursting_enabled),
+            system_disk_encrypted: r.flat_encrypted.or(d.encrypted),
+            system_disk_kms_key_id: r.flat_kms_key_id.or(d.kms_key_id),
+            system_disk_provisioned_iops: r.flat_provisioned_iops.or(d.provisioned_iops),
+            data_disks: r.data_disks.data_disk,
+            network_interfaces: r.network_interfaces.network_interface,
+            tags: r
+                .tags
+                .instance_tag
+                .into_iter()
+                .map(|t| Tag::new(t.key, t.value))
+                .collect(),
+            version_description: None,
+        }
+    }
+}
+
 impl LaunchTemplateData {
+    /// The same launch parameters with another image: what a new version for a new image
+    /// is made of (the version description is not carried over).
+    pub fn with_image(&self, image_id: impl Into<String>) -> Self {
+        Self {
+            image_id: Some(image_id.into()),
+            version_description: None,
+            ..self.clone()
+        }
+    }
+
     fn put(&self, p: &mut Params) -> Result<(), RequestError> {
         validate::repeat_list(
             "SecurityGroupIds.N",
             &self.security_group_ids,
             self.security_group_ids.len(),
         )?;
+        if self.security_group_id.is_some() && !self.security_group_ids.is_empty() {
+            return Err(RequestError::new(
+                "SecurityGroupIds.N",
+                "cannot be set together with SecurityGroupId",
+            ));
+        }
         if let Some(d) = &self.version_description {
             validate_description(d)
                 .map_err(|e| RequestError::new("VersionDescription", e.problem))?;
@@ -136,21 +688,166 @@ impl LaunchTemplateData {
                 ));
             }
         }
-        p.opt_str("ImageId", self.image_id.as_deref())
-            .opt_str("InstanceType", self.instance_type.as_deref());
-        if let [one] = self.security_group_ids.as_slice() {
-            p.put("SecurityGroupId", one);
-        } else {
-            p.list("SecurityGroupIds", &self.security_group_ids);
+        for (name, count, max) in [
+            ("DataDisk.N", self.data_disks.len(), MAX_TEMPLATE_DATA_DISKS),
+            (
+                "NetworkInterface.N",
+                self.network_interfaces.len(),
+                MAX_TEMPLATE_NETWORK_INTERFACES,
+            ),
+            ("Tag.N", self.tags.len(), MAX_TEMPLATE_INSTANCE_TAGS),
+        ] {
+            if count > max {
+                return Err(RequestError::new(
+                    name,
+                    format!("{count} of them; at most {max}"),
+                ));
+            }
         }
-        p.opt_str("VpcId", self.vpc_id.as_deref())
-            .opt_str("VSwitchId", self.vswitch_id.as_deref())
-            .opt_str("ZoneId", self.zone_id.as_deref())
-            .opt_str("SystemDisk.Category", self.system_disk_category.as_deref())
-            .opt("SystemDisk.Size", self.system_disk_size)
-            .opt_str("KeyPairName", self.key_pair_name.as_deref())
-            .opt_str("InstanceName", self.instance_name.as_deref())
-            .opt_str("VersionDescription", self.version_description.as_deref());
+        if let Some(n) = self
+            .network_interfaces
+            .iter()
+            .position(|n| n.security_group_id.is_some() && !n.security_group_ids.is_empty())
+        {
+            return Err(RequestError::new(
+                format!("NetworkInterface.{}.SecurityGroupIds.N", n + 1),
+                "cannot be set together with SecurityGroupId",
+            ));
+        }
+        validate::tags(&self.tags)?;
+        let s = |v: &Option<String>| v.clone();
+        let n = |v: &Option<i64>| v.map(|x| x.to_string());
+        let b = |v: &Option<bool>| v.map(|x| x.to_string());
+        let scalars: Vec<(&str, Option<String>)> = vec![
+            ("ImageId", s(&self.image_id)),
+            ("ImageOwnerAlias", s(&self.image_owner_alias)),
+            ("InstanceType", s(&self.instance_type)),
+            ("InstanceName", s(&self.instance_name)),
+            ("Description", s(&self.description)),
+            ("HostName", s(&self.host_name)),
+            ("SecurityGroupId", s(&self.security_group_id)),
+            ("VpcId", s(&self.vpc_id)),
+            ("VSwitchId", s(&self.vswitch_id)),
+            ("ZoneId", s(&self.zone_id)),
+            ("PrivateIpAddress", s(&self.private_ip_address)),
+            ("NetworkType", s(&self.network_type)),
+            ("Ipv6AddressCount", n(&self.ipv6_address_count)),
+            ("InternetChargeType", s(&self.internet_charge_type)),
+            ("InternetMaxBandwidthIn", n(&self.internet_max_bandwidth_in)),
+            (
+                "InternetMaxBandwidthOut",
+                n(&self.internet_max_bandwidth_out),
+            ),
+            ("IoOptimized", s(&self.io_optimized)),
+            ("KeyPairName", s(&self.key_pair_name)),
+            ("PasswordInherit", b(&self.password_inherit)),
+            ("RamRoleName", s(&self.ram_role_name)),
+            ("UserData", s(&self.user_data)),
+            (
+                "SecurityEnhancementStrategy",
+                s(&self.security_enhancement_strategy),
+            ),
+            ("InstanceChargeType", s(&self.instance_charge_type)),
+            ("Period", n(&self.period)),
+            ("PeriodUnit", s(&self.period_unit)),
+            ("AutoRenew", b(&self.auto_renew)),
+            ("AutoRenewPeriod", n(&self.auto_renew_period)),
+            ("AutoReleaseTime", s(&self.auto_release_time)),
+            ("SpotStrategy", s(&self.spot_strategy)),
+            ("SpotPriceLimit", s(&self.spot_price_limit)),
+            ("SpotDuration", n(&self.spot_duration)),
+            ("DeletionProtection", b(&self.deletion_protection)),
+            ("DeploymentSetId", s(&self.deployment_set_id)),
+            ("CreditSpecification", s(&self.credit_specification)),
+            ("EnableVmOsConfig", b(&self.enable_vm_os_config)),
+            ("ResourceGroupId", s(&self.resource_group_id)),
+            ("HttpEndpoint", s(&self.http_endpoint)),
+            ("HttpTokens", s(&self.http_tokens)),
+            (
+                "HttpPutResponseHopLimit",
+                n(&self.http_put_response_hop_limit),
+            ),
+            (
+                "SecurityOptions.TrustedSystemMode",
+                s(&self.trusted_system_mode),
+            ),
+            ("ImageOptions.LoginAsNonRoot", b(&self.login_as_non_root)),
+            ("SystemDisk.Category", s(&self.system_disk_category)),
+            (
+                "SystemDisk.Size",
+                self.system_disk_size.map(|x| x.to_string()),
+            ),
+            ("SystemDisk.DiskName", s(&self.system_disk_name)),
+            ("SystemDisk.Description", s(&self.system_disk_description)),
+            ("SystemDisk.Iops", n(&self.system_disk_iops)),
+            (
+                "SystemDisk.PerformanceLevel",
+                s(&self.system_disk_performance_level),
+            ),
+            (
+                "SystemDisk.DeleteWithInstance",
+                b(&self.system_disk_delete_with_instance),
+            ),
+            (
+                "SystemDisk.AutoSnapshotPolicyId",
+                s(&self.system_disk_auto_snapshot_policy_id),
+            ),
+            (
+                "SystemDisk.BurstingEnabled",
+                b(&self.system_disk_bursting_enabled),
+            ),
+            ("SystemDisk.Encrypted", s(&self.system_disk_encrypted)),
+            ("SystemDisk.KMSKeyId", s(&self.system_disk_kms_key_id)),
+            (
+                "SystemDisk.ProvisionedIops",
+                n(&self.system_disk_provisioned_iops),
+            ),
+            ("VersionDescription", s(&self.version_description)),
+        ];
+        for (name, value) in scalars {
+            p.opt_str(name, value.as_deref());
+        }
+        p.list("SecurityGroupIds", &self.security_group_ids);
+        for (i, d) in self.data_disks.iter().enumerate() {
+            let k = |m: &str| format!("DataDisk.{}.{m}", i + 1);
+            for (m, v) in [
+                ("Category", s(&d.category)),
+                ("Size", n(&d.size)),
+                ("SnapshotId", s(&d.snapshot_id)),
+                ("DiskName", s(&d.disk_name)),
+                ("Description", s(&d.description)),
+                ("Device", s(&d.device)),
+                ("DeleteWithInstance", b(&d.delete_with_instance)),
+                ("Encrypted", s(&d.encrypted)),
+                ("KMSKeyId", s(&d.kms_key_id)),
+                ("PerformanceLevel", s(&d.performance_level)),
+                ("ProvisionedIops", n(&d.provisioned_iops)),
+                ("BurstingEnabled", b(&d.bursting_enabled)),
+                ("AutoSnapshotPolicyId", s(&d.auto_snapshot_policy_id)),
+            ] {
+                p.opt_str(&k(m), v.as_deref());
+            }
+        }
+        for (i, nic) in self.network_interfaces.iter().enumerate() {
+            let k = |m: &str| format!("NetworkInterface.{}.{m}", i + 1);
+            for (m, v) in [
+                ("VSwitchId", s(&nic.vswitch_id)),
+                ("NetworkInterfaceName", s(&nic.network_interface_name)),
+                ("Description", s(&nic.description)),
+                ("SecurityGroupId", s(&nic.security_group_id)),
+                ("PrimaryIpAddress", s(&nic.primary_ip_address)),
+                ("InstanceType", s(&nic.instance_type)),
+                (
+                    "NetworkInterfaceTrafficMode",
+                    s(&nic.network_interface_traffic_mode),
+                ),
+                ("DeleteOnRelease", b(&nic.delete_on_release)),
+            ] {
+                p.opt_str(&k(m), v.as_deref());
+            }
+            p.list(&k("SecurityGroupIds"), &nic.security_group_ids);
+        }
+        p.tags(&self.tags);
         Ok(())
     }
 }
@@ -429,40 +1126,9 @@ pub struct LaunchTemplateVersionSet {
     /// `CreatedBy`.
     #[serde(deserialize_with = "lenient::string")]
     pub created_by: String,
-    /// `LaunchTemplateData` (absent with `DetailFlag=false`).
-    pub launch_template_data: LaunchTemplateVersionData,
-}
-
-/// `LaunchTemplateData` of a version: the parameters reimage reads. ECS names the system
-/// disk's with a dot (`SystemDisk.Size`), as its example shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct LaunchTemplateVersionData {
-    /// `ImageId`: empty when the version names none.
-    pub image_id: String,
-    /// `ImageOwnerAlias`.
-    pub image_owner_alias: String,
-    /// `InstanceType`.
-    pub instance_type: String,
-    /// `SecurityGroupId`.
-    pub security_group_id: String,
-    /// `SecurityGroupIds.SecurityGroupId[]`.
-    pub security_group_ids: SecurityGroupIds,
-    /// `VpcId`.
-    pub vpc_id: String,
-    /// `VSwitchId`.
-    #[serde(rename = "VSwitchId")]
-    pub vswitch_id: String,
-    /// `ZoneId`.
-    pub zone_id: String,
-    /// `SystemDisk.Category`.
-    #[serde(rename = "SystemDisk.Category")]
-    pub system_disk_category: String,
-    /// `SystemDisk.Size`, GiB (0 when the version sets none).
-    #[serde(rename = "SystemDisk.Size", deserialize_with = "lenient::number")]
-    pub system_disk_size: i64,
-    /// `KeyPairName`.
-    pub key_pair_name: String,
+    /// `LaunchTemplateData` (absent with `DetailFlag=false`): every launch parameter of the
+    /// version.
+    pub launch_template_data: LaunchTemplateData,
 }
 
 /// `SecurityGroupIds: {SecurityGroupId: [...]}`; the page's example nests each id in a list
@@ -668,6 +1334,68 @@ impl Ecs<'_> {
             .await
     }
 
+    /// A new version of the template `template_id` that is `source` (every launch parameter
+    /// of a version, as [`Ecs::launch_template_version`] reads it) with only its `ImageId`
+    /// changed to `new_image_id`: CreateLaunchTemplateVersion takes no base version, so every
+    /// parameter is sent again. Answers the new version's number. A template at its 30
+    /// versions refuses with `LaunchTemplateVersionLimitExceed`.
+    pub async fn create_version_from(
+        &self,
+        template_id: &str,
+        source: &LaunchTemplateData,
+        new_image_id: &str,
+        version_description: Option<&str>,
+    ) -> Result<i64, Error> {
+        let data = LaunchTemplateData {
+            version_description: version_description.map(str::to_owned),
+            ..source.with_image(new_image_id)
+        };
+        let created = self
+            .create_launch_template_version(&CreateLaunchTemplateVersionRequest {
+                template: LaunchTemplateRef::Id(template_id.to_owned()),
+                data,
+            })
+            .await?;
+        Ok(created.launch_template_version_number)
+    }
+
+    /// The version of the template `template_id` that `version` names as a scaling group's
+    /// `LaunchTemplateVersion` does (a number, `Default` or `Latest`), with its
+    /// `LaunchTemplateData`; `None` when the template holds no such version (an unknown
+    /// template is `InvalidLaunchTemplate.NotFound`). One DescribeLaunchTemplateVersions call:
+    /// a template's at most 30 versions fit one page.
+    pub async fn launch_template_version(
+        &self,
+        template_id: &str,
+        version: &str,
+    ) -> Result<Option<LaunchTemplateVersionSet>, Error> {
+        let mut req = DescribeLaunchTemplateVersionsRequest {
+            template: LaunchTemplateRef::Id(template_id.to_owned()),
+            detail_flag: Some(true),
+            page_size: Some(LAUNCH_TEMPLATE_PAGE_SIZE),
+            ..Default::default()
+        };
+        match version {
+            "Default" => req.default_version = true,
+            "Latest" => {}
+            number => {
+                let n = number.trim().parse::<i64>().ok().filter(|n| *n >= 1);
+                let Some(n) = n else {
+                    return Err(Error::InvalidRequest {
+                        action: "DescribeLaunchTemplateVersions".into(),
+                        source: RequestError::new(
+                            "LaunchTemplateVersion",
+                            format!("{version:?} is not a version number, Default or Latest"),
+                        ),
+                    });
+                };
+                req.versions = vec![n];
+            }
+        }
+        let versions = self.describe_launch_template_versions_all(&req).await?;
+        Ok(versions.into_iter().max_by_key(|v| v.version_number))
+    }
+
     /// `DescribeLaunchTemplates` (one page).
     pub async fn describe_launch_templates(
         &self,
@@ -758,7 +1486,7 @@ impl Ecs<'_> {
                 launch_template_name: template.launch_template_name.clone(),
                 version_number: v.version_number,
                 default_version: v.default_version,
-                image_id: v.launch_template_data.image_id,
+                image_id: v.launch_template_data.image_id.unwrap_or_default(),
             }));
         }
         Ok(out)
@@ -807,7 +1535,7 @@ mod tests {
         LaunchTemplateData {
             image_id: Some("m-1".into()),
             instance_type: Some("ecs.g7.large".into()),
-            security_group_ids: vec!["sg-1".into()],
+            security_group_id: Some("sg-1".into()),
             vswitch_id: Some("vsw-1".into()),
             system_disk_category: Some("cloud_essd".into()),
             system_disk_size: Some(40),
@@ -1011,14 +1739,14 @@ mod tests {
         let d = &v.launch_template_data;
         assert_eq!(
             (
-                d.image_id.as_str(),
+                d.image_id.as_deref(),
                 d.system_disk_size,
-                d.system_disk_category.as_str()
+                d.system_disk_category.as_deref()
             ),
-            ("m-1", 40, "cloud_ssd")
+            (Some("m-1"), Some(40), Some("cloud_ssd"))
         );
-        assert_eq!(d.security_group_ids.security_group_id, ["sg-1"]);
-        assert_eq!(d.vswitch_id, "vsw-1");
+        assert_eq!(d.security_group_ids, ["sg-1"]);
+        assert_eq!(d.vswitch_id.as_deref(), Some("vsw-1"));
         let r: DeleteLaunchTemplateResponse = serde_json::from_str(
             r#"{"RequestId":"R","LaunchTemplateId":"lt-1","LaunchTemplateVersionNumbers":{"versionNumbers":[1,2]}}"#,
         )
@@ -1032,5 +1760,108 @@ mod tests {
         let t = &r.launch_template_sets.launch_template_set[0];
         assert_eq!((t.default_version_number, t.latest_version_number), (1, 3));
         assert_eq!(t.tags.tag[0].tag_key, "k");
+    }
+
+    #[test]
+    fn every_parameter_of_a_version_is_read_and_sent_back_under_its_name() {
+        let r: LaunchTemplateVersionSet = serde_json::from_str(
+            r#"{"VersionNumber":3,"LaunchTemplateData":{
+              "ImageId":"m-1","InstanceType":"ecs.g7.large","SecurityGroupId":"",
+              "SecurityGroupIds":{"SecurityGroupId":["sg-1","sg-2"]},
+              "UserData":"IyEvYmluL3NoCmVjaG8gaGkK","HostName":"web","RamRoleName":"role",
+              "InternetMaxBandwidthOut":0,"InternetMaxBandwidthIn":"10","SpotPriceLimit":0.98,
+              "PasswordInherit":"true","DeletionProtection":false,"HttpTokens":"required",
+              "SecurityOptions":{"TrustedSystemMode":"vTPM"},"ImageOptions":{"LoginAsNonRoot":true},
+              "SystemDisk.Category":"cloud_essd","SystemDisk.Size":40,
+              "SystemDisk":{"Category":"cloud_auto","PerformanceLevel":"PL1","Encrypted":"true","KMSKeyId":"k-1"},
+              "DataDisks":{"DataDisk":[{"Size":100,"Category":"cloud_essd","DeleteWithInstance":true,
+                "Device":"/dev/xvdb","KMSKeyId":"k-2","Encrypted":"true"}]},
+              "NetworkInterfaces":{"NetworkInterface":[{"VSwitchId":"vsw-2","InstanceType":"Secondary",
+                "SecurityGroupIds":{"SecurityGroupId":["sg-3"]},"DeleteOnRelease":true}]},
+              "Tags":{"InstanceTag":[{"Key":"team","Value":"web"},{"Key":"spare","Value":""}]}}}"#,
+        )
+        .expect("parses");
+        let d = &r.launch_template_data;
+        assert_eq!(d.security_group_id, None, "an empty string is no value");
+        assert_eq!(d.security_group_ids, ["sg-1", "sg-2"]);
+        assert_eq!(
+            (d.internet_max_bandwidth_out, d.internet_max_bandwidth_in),
+            (Some(0), Some(10))
+        );
+        assert_eq!(d.spot_price_limit.as_deref(), Some("0.98"));
+        assert_eq!(
+            (d.password_inherit, d.deletion_protection),
+            (Some(true), Some(false))
+        );
+        assert_eq!(d.trusted_system_mode.as_deref(), Some("vTPM"));
+        assert_eq!(d.login_as_non_root, Some(true));
+        assert_eq!(
+            d.system_disk_category.as_deref(),
+            Some("cloud_essd"),
+            "the flat name first"
+        );
+        assert_eq!(
+            (
+                d.system_disk_performance_level.as_deref(),
+                d.system_disk_encrypted.as_deref(),
+                d.system_disk_kms_key_id.as_deref()
+            ),
+            (Some("PL1"), Some("true"), Some("k-1")),
+            "the nested object fills in"
+        );
+        assert_eq!(d.data_disks[0].size, Some(100));
+        assert_eq!(d.data_disks[0].kms_key_id.as_deref(), Some("k-2"));
+        assert_eq!(d.network_interfaces[0].security_group_ids, ["sg-3"]);
+        assert_eq!(d.tags, [Tag::new("team", "web"), Tag::new("spare", "")]);
+        let copy = d.with_image("m-2");
+        assert_eq!(copy.image_id.as_deref(), Some("m-2"));
+        let p = CreateLaunchTemplateVersionRequest {
+            template: LaunchTemplateRef::Id("lt-1".into()),
+            data: copy,
+        }
+        .to_params("r")
+        .expect("valid");
+        for (name, want) in [
+            ("ImageId", "m-2"),
+            ("SecurityGroupIds.1", "sg-1"),
+            ("SecurityGroupIds.2", "sg-2"),
+            ("UserData", "IyEvYmluL3NoCmVjaG8gaGkK"),
+            ("InternetMaxBandwidthOut", "0"),
+            ("SpotPriceLimit", "0.98"),
+            ("PasswordInherit", "true"),
+            ("DeletionProtection", "false"),
+            ("SecurityOptions.TrustedSystemMode", "vTPM"),
+            ("ImageOptions.LoginAsNonRoot", "true"),
+            ("SystemDisk.Category", "cloud_essd"),
+            ("SystemDisk.Size", "40"),
+            ("SystemDisk.KMSKeyId", "k-1"),
+            ("DataDisk.1.Size", "100"),
+            ("DataDisk.1.DeleteWithInstance", "true"),
+            ("DataDisk.1.KMSKeyId", "k-2"),
+            ("NetworkInterface.1.VSwitchId", "vsw-2"),
+            ("NetworkInterface.1.SecurityGroupIds.1", "sg-3"),
+            ("NetworkInterface.1.DeleteOnRelease", "true"),
+            ("Tag.1.Key", "team"),
+            ("Tag.2.Key", "spare"),
+            ("Tag.2.Value", ""),
+        ] {
+            assert_eq!(p.get(name), Some(want), "{name}");
+        }
+        assert_eq!(p.get("SecurityGroupId"), None);
+        let both = LaunchTemplateData {
+            security_group_id: Some("sg-1".into()),
+            security_group_ids: vec!["sg-2".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            CreateLaunchTemplateVersionRequest {
+                template: LaunchTemplateRef::Id("lt-1".into()),
+                data: both,
+            }
+            .to_params("r")
+            .unwrap_err()
+            .parameter,
+            "SecurityGroupIds.N"
+        );
     }
 }
