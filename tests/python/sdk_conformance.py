@@ -65,6 +65,7 @@ from aliyunsdkess.request.v20140828 import (
     DescribeScalingConfigurationsRequest,
     DescribeScalingGroupsRequest,
     ModifyScalingConfigurationRequest,
+    ModifyScalingGroupRequest,
 )
 from aliyunsdkslb.request.v20140515 import (
     DescribeHealthStatusRequest,
@@ -441,6 +442,7 @@ def main():
     check(err is not None and err[1] == "InvalidAccessKeyId.NotFound",
           "an unknown AccessKeyId is InvalidAccessKeyId.NotFound")
 
+    template_groups_conformance()
     print(f"conformance: {CHECKS} checks passed")
 
 
@@ -1004,6 +1006,188 @@ def templates_conformance():
     err = error_of(c, req)
     check(err is not None and err[:2] == (404, "InvalidLaunchTemplate.NotFound"),
           "DeleteLaunchTemplate: again is InvalidLaunchTemplate.NotFound (404)")
+
+
+def _template_query(data, image):
+    """The CreateLaunchTemplateVersion parameters that make a version equal to `data` (a
+    version's LaunchTemplateData) but for its ImageId: what copying a version takes."""
+    def scalar(v):
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+    out = {}
+    for key, value in data.items():
+        if key == "SystemDisk":
+            continue  # the nested form of the flat SystemDisk.* names
+        if key in ("SecurityOptions", "ImageOptions"):
+            for member, v in value.items():
+                out[f"{key}.{member}"] = scalar(v)
+        elif key == "SecurityGroupIds":
+            for n, g in enumerate(value["SecurityGroupId"], 1):
+                out[f"SecurityGroupIds.{n}"] = g
+        elif key == "DataDisks":
+            for n, disk in enumerate(value["DataDisk"], 1):
+                for member, v in disk.items():
+                    out[f"DataDisk.{n}.{member}"] = scalar(v)
+        elif key == "NetworkInterfaces":
+            for n, nic in enumerate(value["NetworkInterface"], 1):
+                for member, v in nic.items():
+                    if member == "SecurityGroupIds":
+                        for m, g in enumerate(v["SecurityGroupId"], 1):
+                            out[f"NetworkInterface.{n}.SecurityGroupIds.{m}"] = g
+                    else:
+                        out[f"NetworkInterface.{n}.{member}"] = scalar(v)
+        elif key == "Tags":
+            for n, tag in enumerate(value["InstanceTag"], 1):
+                out[f"Tag.{n}.Key"] = tag["Key"]
+                out[f"Tag.{n}.Value"] = tag["Value"]
+        elif value != "":
+            out[key] = scalar(value)
+    out["ImageId"] = image
+    return out
+
+
+def template_groups_conformance():
+    """A launch template version with data disks, two network interfaces, tags, binary user
+    data and security options made with the official SDK, read back whole, copied with a new
+    image (every field sent again) and read equal but for the image; a scaling group pointed
+    at the template and its versions with ModifyScalingGroup, read with DescribeScalingGroups,
+    and given its configuration back."""
+    c = client()
+    ubuntu = "ubuntu_22_04_x64_20G_alibase_20240101.vhd"
+    alinux = "aliyun_3_x64_20G_alibase_20240101.vhd"
+    user_data = base64.b64encode(bytes(range(256)) + "#!/bin/sh\necho héllo\n".encode()).decode()
+
+    req = CreateLaunchTemplateRequest.CreateLaunchTemplateRequest()
+    req.set_LaunchTemplateName("conformance-group-template")
+    req.set_ImageId(ubuntu)
+    out = call(c, req)
+    template = out["LaunchTemplateId"]
+
+    req = CreateLaunchTemplateVersionRequest.CreateLaunchTemplateVersionRequest()
+    req.set_LaunchTemplateId(template)
+    req.set_VersionDescription("everything")
+    req.set_ImageId(ubuntu)
+    req.set_InstanceType("ecs.g7.large")
+    req.set_SecurityGroupIdss(["sg-bp1demoweb0000001", "sg-bp1extra000000001"])
+    req.set_VSwitchId("vsw-bp1demowebh000001")
+    req.set_SystemDiskCategory("cloud_essd")
+    req.set_SystemDiskSize(40)
+    req.set_SystemDiskPerformanceLevel("PL1")
+    req.set_SystemDiskDeleteWithInstance(True)
+    req.set_UserData(user_data)
+    req.set_HostName("web")
+    req.set_RamRoleName("web-role")
+    req.set_InternetMaxBandwidthOut(0)
+    req.set_SpotStrategy("SpotWithPriceLimit")
+    req.set_SpotPriceLimit(0.98)
+    req.set_DeletionProtection(True)
+    req.set_PasswordInherit(False)
+    req.set_HttpTokens("required")
+    req.set_SecurityOptions({"TrustedSystemMode": "vTPM"})
+    req.set_DataDisks([
+        {"Category": "cloud_essd", "Size": 100, "PerformanceLevel": "PL2", "DeleteWithInstance": False,
+         "Device": "/dev/xvdb", "Encrypted": "true"},
+        {"Category": "cloud_auto", "Size": 200, "SnapshotId": "s-bp1demo0000000001", "BurstingEnabled": True},
+    ])
+    req.set_NetworkInterfaces([
+        {"VSwitchId": "vsw-bp1demowebh000001", "InstanceType": "Primary",
+         "SecurityGroupIds": ["sg-bp1demoweb0000001", "sg-bp1extra000000001"]},
+        {"VSwitchId": "vsw-bp1demowebi000001", "InstanceType": "Secondary", "SecurityGroupId": "sg-bp1extra000000001",
+         "Description": "second", "DeleteOnRelease": True},
+    ])
+    req.set_Tags([{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "front"}])
+    out = call(c, req)
+    check(out["LaunchTemplateVersionNumber"] == 2,
+          "CreateLaunchTemplateVersion with DataDisk.N, NetworkInterface.N, Tag.N, UserData, SecurityOptions")
+
+    def version(n):
+        req = DescribeLaunchTemplateVersionsRequest.DescribeLaunchTemplateVersionsRequest()
+        req.set_LaunchTemplateId(template)
+        req.set_LaunchTemplateVersions([n])
+        return call(c, req)["LaunchTemplateVersionSets"]["LaunchTemplateVersionSet"][0]["LaunchTemplateData"]
+    data = version(2)
+    check([(d["Size"], d["Category"]) for d in data["DataDisks"]["DataDisk"]]
+          == [(100, "cloud_essd"), (200, "cloud_auto")]
+          and data["DataDisks"]["DataDisk"][0]["DeleteWithInstance"] is False
+          and data["DataDisks"]["DataDisk"][1]["SnapshotId"] == "s-bp1demo0000000001",
+          "DescribeLaunchTemplateVersions: DataDisks.DataDisk[] with typed Size and DeleteWithInstance")
+    nics = data["NetworkInterfaces"]["NetworkInterface"]
+    check(len(nics) == 2
+          and nics[0]["SecurityGroupIds"]["SecurityGroupId"] == ["sg-bp1demoweb0000001", "sg-bp1extra000000001"]
+          and nics[1]["SecurityGroupId"] == "sg-bp1extra000000001" and nics[1]["DeleteOnRelease"] is True,
+          "DescribeLaunchTemplateVersions: NetworkInterfaces.NetworkInterface[] with SecurityGroupIds.SecurityGroupId[]")
+    check(data["Tags"]["InstanceTag"] == [{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "front"}],
+          "DescribeLaunchTemplateVersions: Tags.InstanceTag[] of Key and Value")
+    check(data["UserData"] == user_data and base64.b64decode(data["UserData"]).startswith(bytes(range(256))),
+          "DescribeLaunchTemplateVersions: UserData byte for byte")
+    check(data["SecurityOptions"] == {"TrustedSystemMode": "vTPM"} and data["HttpTokens"] == "required"
+          and data["SystemDisk.PerformanceLevel"] == "PL1" and data["SystemDisk.DeleteWithInstance"] is True
+          and data["InternetMaxBandwidthOut"] == 0 and data["SpotPriceLimit"] == 0.98
+          and data["DeletionProtection"] is True and data["PasswordInherit"] is False,
+          "DescribeLaunchTemplateVersions: SecurityOptions, HttpTokens, SystemDisk.*, the numbers and booleans typed")
+
+    req = CreateLaunchTemplateVersionRequest.CreateLaunchTemplateVersionRequest()
+    req.set_LaunchTemplateId(template)
+    for k, v in _template_query(data, alinux).items():
+        req.add_query_param(k, v)
+    check(call(c, req)["LaunchTemplateVersionNumber"] == 3, "a copy with a new image is version 3")
+    copy = version(3)
+    check(copy["ImageId"] == alinux and {k: v for k, v in copy.items() if k != "ImageId"}
+          == {k: v for k, v in data.items() if k != "ImageId"},
+          "the copy's LaunchTemplateData equals the source's but for ImageId")
+
+    ess = client()
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_PageSize(50)
+    group = next(g for g in call(ess, req)["ScalingGroups"]["ScalingGroup"]
+                 if g["GroupType"] == "ECS" and g["ActiveScalingConfigurationId"])
+    group_id, configuration = group["ScalingGroupId"], group["ActiveScalingConfigurationId"]
+    check(group["LaunchTemplateId"] == "" and group["LaunchTemplateVersion"] == "",
+          "DescribeScalingGroups: a configuration group has no LaunchTemplateId")
+
+    req = ModifyScalingGroupRequest.ModifyScalingGroupRequest()
+    req.set_ScalingGroupId(group_id)
+    req.set_LaunchTemplateId(template)
+    req.set_LaunchTemplateVersion("3")
+    req.set_LaunchTemplateOverrides([{"InstanceType": "ecs.g7.xlarge", "WeightedCapacity": 2}])
+    call(ess, req)
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group_id])
+    g = call(ess, req)["ScalingGroups"]["ScalingGroup"][0]
+    check(g["LaunchTemplateId"] == template and g["LaunchTemplateVersion"] == "3"
+          and g["LaunchTemplateOverrides"]["LaunchTemplateOverride"]
+          == [{"InstanceType": "ecs.g7.xlarge", "WeightedCapacity": 2}]
+          and g["ActiveScalingConfigurationId"] == "",
+          "ModifyScalingGroup (LaunchTemplateId, LaunchTemplateVersion, LaunchTemplateOverride.N): DescribeScalingGroups reads them")
+    req = ModifyScalingGroupRequest.ModifyScalingGroupRequest()
+    req.set_ScalingGroupId(group_id)
+    req.set_LaunchTemplateVersion("Latest")
+    call(ess, req)
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group_id])
+    g = call(ess, req)["ScalingGroups"]["ScalingGroup"][0]
+    check(g["LaunchTemplateId"] == template and g["LaunchTemplateVersion"] == "Latest",
+          "ModifyScalingGroup: LaunchTemplateVersion Latest alone keeps the template")
+    req = ModifyScalingGroupRequest.ModifyScalingGroupRequest()
+    req.set_ScalingGroupId(group_id)
+    req.set_LaunchTemplateVersion("9")
+    err = error_of(ess, req)
+    check(err is not None and err[:2] == (404, "InvalidLaunchTemplateVersion.NotFound"),
+          "ModifyScalingGroup: a version the template lacks is InvalidLaunchTemplateVersion.NotFound (404)")
+    req = ModifyScalingGroupRequest.ModifyScalingGroupRequest()
+    req.set_ScalingGroupId(group_id)
+    req.set_LaunchTemplateId("lt-doesnotexist")
+    err = error_of(ess, req)
+    check(err is not None and err[:2] == (404, "InvalidLaunchTemplate.NotFound"),
+          "ModifyScalingGroup: an unknown template is InvalidLaunchTemplate.NotFound (404)")
+    req = ModifyScalingGroupRequest.ModifyScalingGroupRequest()
+    req.set_ScalingGroupId(group_id)
+    req.set_ActiveScalingConfigurationId(configuration)
+    call(ess, req)
+    req = DescribeScalingGroupsRequest.DescribeScalingGroupsRequest()
+    req.set_ScalingGroupIds([group_id])
+    g = call(ess, req)["ScalingGroups"]["ScalingGroup"][0]
+    check(g["ActiveScalingConfigurationId"] == configuration and g["LaunchTemplateId"] == "",
+          "ModifyScalingGroup: ActiveScalingConfigurationId gives the group its configuration back")
 
 
 def sharing_conformance():

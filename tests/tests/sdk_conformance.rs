@@ -1,7 +1,8 @@
 //! The official legacy Python SDKs (aliyunsdkcore, -ecs, -ess, -sts, -slb), unmodified, against
 //! the sim started in-process: every operation the sim implements (ECS tags, the instance
 //! types an image supports, DescribeInstanceTypes and RunInstances' dry run, launch templates
-//! and image sharing among them), STS
+//! and image sharing among them, a launch template version copied whole with a new image and a
+//! scaling group pointed at it with ModifyScalingGroup), STS
 //! credentials and GetCallerIdentity (a RAM user's key, an assumed role), and a wrong secret. The sim runs on the system clock (the SDKs stamp requests with it); the
 //! script moves image progress along with the admin clock.
 
@@ -49,6 +50,14 @@ async fn official_sdks_conform_to_the_sim() {
         out.contains("ok: DeleteLaunchTemplate: again is InvalidLaunchTemplate.NotFound")
             && out.contains("ok: DeleteSnapshot deletes it; again is InvalidSnapshotId.NotFound"),
         "the launch template and image sharing checks ran to the end: {out}"
+    );
+
+    assert!(
+        out.contains("ok: the copy's LaunchTemplateData equals the source's but for ImageId")
+            && out.contains(
+                "ok: ModifyScalingGroup: ActiveScalingConfigurationId gives the group its configuration back"
+            ),
+        "the launch template group checks ran to the end: {out}"
     );
 
     // What the SDK did is what the sim holds.
@@ -115,6 +124,7 @@ async fn official_sdks_conform_to_the_sim() {
         "DeleteLaunchTemplate",
         "DeleteLaunchTemplateVersion",
         "ModifyLaunchTemplateDefaultVersion",
+        "ModifyScalingGroup",
         "ModifyImageSharePermission",
         "DescribeImageSharePermission",
     ] {
