@@ -459,6 +459,12 @@ pub fn validate(
                 ));
             }
         }
+        if let Err(e) = template.to_new() {
+            return Err(format!(
+                "launch template {name}: a version's parameters are refused: {} {}",
+                e.code, e.message
+            ));
+        }
     }
     for share in shares {
         if !own.contains(share.image_id.as_str()) {

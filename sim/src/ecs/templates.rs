@@ -1120,4 +1120,75 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn every_documented_parameter_is_kept_typed_and_answered_in_the_documented_shape() {
+        let p = Params::from_strs([
+            ("ImageId", "m-1"),
+            ("SystemDisk.Size", "40"),
+            ("SystemDisk.Iops", "3000"),
+            ("SystemDisk.DeleteWithInstance", "True"),
+            ("InternetMaxBandwidthOut", "0"),
+            ("SpotPriceLimit", "0.98"),
+            ("UserData", "AAEC/w=="),
+            ("SecurityOptions.TrustedSystemMode", "vTPM"),
+            ("ImageOptions.LoginAsNonRoot", "false"),
+            ("DataDisk.2.Size", "100"),
+            ("DataDisk.2.DeleteWithInstance", "false"),
+            ("NetworkInterface.1.VSwitchId", "vsw-1"),
+            ("NetworkInterface.1.SecurityGroupIds.2", "sg-2"),
+            ("NetworkInterface.1.SecurityGroupIds.1", "sg-1"),
+            ("Tag.1.Key", "team"),
+            ("Tag.1.Value", "web"),
+            ("NotDocumented", "x"),
+        ]);
+        let data = TemplateData::from_params(&p).unwrap();
+        assert_eq!(
+            data.other
+                .get("SystemDisk.DeleteWithInstance")
+                .map(String::as_str),
+            Some("true")
+        );
+        assert!(!data.other.contains_key("NotDocumented"));
+        let v = data.to_json();
+        assert_eq!(v["SystemDisk.Size"], 40);
+        assert_eq!(v["SystemDisk"]["Size"], 40);
+        assert_eq!(v["SystemDisk.Iops"], 3000);
+        assert_eq!(v["SystemDisk"]["DeleteWithInstance"], true);
+        assert_eq!(v["InternetMaxBandwidthOut"], 0);
+        assert_eq!(v["SpotPriceLimit"], 0.98);
+        assert_eq!(v["UserData"], "AAEC/w==");
+        assert_eq!(v["SecurityOptions"]["TrustedSystemMode"], "vTPM");
+        assert_eq!(v["ImageOptions"]["LoginAsNonRoot"], false);
+        assert_eq!(v["DataDisks"]["DataDisk"][0]["Size"], 100);
+        assert_eq!(v["DataDisks"]["DataDisk"][0]["DeleteWithInstance"], false);
+        assert_eq!(
+            v["NetworkInterfaces"]["NetworkInterface"][0]["SecurityGroupIds"]["SecurityGroupId"],
+            json!(["sg-1", "sg-2"])
+        );
+        assert_eq!(
+            v["Tags"]["InstanceTag"],
+            json!([{"Key": "team", "Value": "web"}])
+        );
+        assert!(
+            v.get("HostName").is_none(),
+            "a parameter the version lacks is left out"
+        );
+        for bad in [
+            ("InternetMaxBandwidthOut", "ten"),
+            ("DeletionProtection", "yes"),
+            ("SpotPriceLimit", "cheap"),
+            ("DataDisk.1.Size", "1.5"),
+            ("DataDisk.17.Size", "20"),
+            ("NetworkInterface.9.VSwitchId", "vsw-1"),
+        ] {
+            let err = TemplateData::from_params(&Params::from_strs([bad])).unwrap_err();
+            assert_eq!(err.code, "InvalidParameter", "{bad:?}");
+        }
+        let both = Params::from_strs([
+            ("NetworkInterface.1.SecurityGroupId", "sg-1"),
+            ("NetworkInterface.1.SecurityGroupIds.1", "sg-2"),
+        ]);
+        assert!(TemplateData::from_params(&both).is_err());
+    }
 }

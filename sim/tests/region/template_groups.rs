@@ -588,3 +588,116 @@ async fn a_refresh_of_a_template_group_launches_the_versions_image() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_seed_and_the_http_admin_make_template_groups() {
+    use reimage_sim::seed::{
+        Seed, SeedGroupLaunchTemplate, SeedLaunchTemplate, SeedTemplateVersion,
+    };
+
+    let mut seed = Seed::demo();
+    seed.launch_templates.push(SeedLaunchTemplate {
+        launch_template_id: Some("lt-bp1seededgroup001".into()),
+        launch_template_name: "seeded-web".into(),
+        versions: vec![
+            SeedTemplateVersion::of_image(UBUNTU),
+            SeedTemplateVersion {
+                parameters: [
+                    ("DataDisk.1.Size", "100"),
+                    ("DataDisk.1.Category", "cloud_essd"),
+                    ("UserData", "ZWNobyBoaQ=="),
+                    ("Tag.1.Key", "team"),
+                    ("Tag.1.Value", "web"),
+                    ("InstanceType", "ecs.c7.large"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+                ..SeedTemplateVersion::of_image(ALINUX)
+            },
+        ],
+        ..Default::default()
+    });
+    seed.scaling_group_launch_templates
+        .push(SeedGroupLaunchTemplate {
+            scaling_group_id: GROUP.into(),
+            launch_template_id: "lt-bp1seededgroup001".into(),
+            launch_template_version: "2".into(),
+            overrides: Vec::new(),
+        });
+    let back = Seed::from_json(&seed.to_json_pretty()).expect("the seed round-trips");
+    assert_eq!(back, seed);
+    let mut broken = seed.clone();
+    broken.scaling_group_launch_templates[0].launch_template_id = "lt-bp1nosuch00000001".into();
+    assert!(broken.validate().is_err(), "an unknown template");
+    let mut broken = seed.clone();
+    broken.launch_templates[0].versions[1]
+        .parameters
+        .insert("DataDisk.1.Size".into(), "big".into());
+    assert!(
+        broken.validate().is_err(),
+        "a parameter CreateLaunchTemplateVersion refuses"
+    );
+
+    let clock = reimage_cloud::clock::ManualClock::new(crate::common::t0());
+    let sim = reimage_sim::Sim::builder()
+        .clock(std::sync::Arc::new(clock.clone()))
+        .seed(seed)
+        .start()
+        .await
+        .expect("sim starts");
+    let c = client(&sim, &clock);
+    let g = group(&c).await;
+    assert_eq!(g.launch_template(), Some(("lt-bp1seededgroup001", "2")));
+    let v = c
+        .ecs()
+        .launch_template_version("lt-bp1seededgroup001", "2")
+        .await
+        .expect("read")
+        .expect("version 2");
+    let d = &v.launch_template_data;
+    assert_eq!(d.image_id.as_deref(), Some(ALINUX));
+    assert_eq!(d.instance_type.as_deref(), Some("ecs.c7.large"));
+    assert_eq!(d.data_disks[0].size, Some(100));
+    assert_eq!(d.user_data.as_deref(), Some("ZWNobyBoaQ=="));
+    assert_eq!(d.tags, [Tag::new("team", "web")]);
+
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!(
+            "{}/__sim/groups/{GROUP}/launch-template",
+            sim.endpoint()
+        ))
+        .json(&serde_json::json!({
+            "launch_template_id": "lt-bp1seededgroup001",
+            "launch_template_version": "Latest",
+            "overrides": [{"instance_type": "ecs.g7.xlarge", "weighted_capacity": 4}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let g = group(&c).await;
+    assert_eq!(
+        g.launch_template(),
+        Some(("lt-bp1seededgroup001", "Latest"))
+    );
+    assert_eq!(
+        g.launch_template_overrides.launch_template_override[0].weighted_capacity,
+        Some(4)
+    );
+    let refused = http
+        .post(format!(
+            "{}/__sim/groups/{GROUP}/launch-template",
+            sim.endpoint()
+        ))
+        .json(&serde_json::json!({
+            "launch_template_id": "lt-bp1seededgroup001",
+            "launch_template_version": "3",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 404, "no version 3");
+    sim.shutdown().await;
+}

@@ -861,4 +861,64 @@ mod tests {
         assert_eq!(g[0].first_vswitch(), Some("vsw-b"));
         assert_eq!(g[1].first_vswitch(), Some("vsw-d"));
     }
+
+    #[test]
+    fn modify_scaling_group_sends_the_launch_template_fields() {
+        let p = ModifyScalingGroupRequest {
+            scaling_group_id: "asg-1".into(),
+            launch_template_id: Some("lt-1".into()),
+            launch_template_version: Some("3".into()),
+            launch_template_overrides: vec![LaunchTemplateOverrideRequest {
+                instance_type: "ecs.g7.xlarge".into(),
+                weighted_capacity: Some(2),
+                spot_price_limit: Some("0.5".into()),
+            }],
+            active_scaling_configuration_id: None,
+        }
+        .to_params()
+        .expect("valid");
+        for (name, want) in [
+            ("ScalingGroupId", "asg-1"),
+            ("LaunchTemplateId", "lt-1"),
+            ("LaunchTemplateVersion", "3"),
+            ("LaunchTemplateOverride.1.InstanceType", "ecs.g7.xlarge"),
+            ("LaunchTemplateOverride.1.WeightedCapacity", "2"),
+            ("LaunchTemplateOverride.1.SpotPriceLimit", "0.5"),
+        ] {
+            assert_eq!(p.get(name), Some(want), "{name}");
+        }
+        assert_eq!(p.get("RegionId"), None);
+        let refused = |req: ModifyScalingGroupRequest| req.to_params().unwrap_err().parameter;
+        assert_eq!(
+            refused(ModifyScalingGroupRequest {
+                scaling_group_id: "asg-1".into(),
+                launch_template_version: Some("newest".into()),
+                ..Default::default()
+            }),
+            "LaunchTemplateVersion"
+        );
+        assert_eq!(
+            refused(ModifyScalingGroupRequest {
+                scaling_group_id: "asg-1".into(),
+                launch_template_id: Some("lt-1".into()),
+                active_scaling_configuration_id: Some("asc-1".into()),
+                ..Default::default()
+            }),
+            "ActiveScalingConfigurationId"
+        );
+        let g: ScalingGroup = serde_json::from_str(
+            r#"{"ScalingGroupId":"asg-1","LaunchTemplateId":"lt-1","LaunchTemplateVersion":"Default",
+            "LaunchTemplateOverrides":{"LaunchTemplateOverride":[{"InstanceType":"ecs.g7.large","WeightedCapacity":"4"}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(g.launch_template(), Some(("lt-1", "Default")));
+        let o = &g.launch_template_overrides.launch_template_override[0];
+        assert_eq!(
+            (o.instance_type.as_str(), o.weighted_capacity),
+            ("ecs.g7.large", Some(4))
+        );
+        let plain: ScalingGroup =
+            serde_json::from_str(r#"{"ScalingGroupId":"asg-2","LaunchTemplateId":""}"#).unwrap();
+        assert_eq!(plain.launch_template(), None);
+    }
 }
