@@ -293,6 +293,16 @@ pub struct LaunchTemplateNetworkInterface {
     pub delete_on_release: Option<bool>,
 }
 
+/// `SecurityGroupIds.SecurityGroupId[]` of an answer, unless it only repeats
+/// `SecurityGroupId`: the two are exclusive in a request (and documented as exclusive in the
+/// answer), so a version made with one group is copied with that one parameter.
+fn exclusive_groups(one: &Option<String>, list: SecurityGroupIds) -> Vec<String> {
+    match (one, list.security_group_id.as_slice()) {
+        (Some(one), [only]) if only == one => Vec::new(),
+        _ => list.security_group_id,
+    }
+}
+
 /// A number, a number written as a string, or absent/null/empty (`None`).
 fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let s = lenient::string(d)?;
@@ -346,8 +356,8 @@ impl From<RawNetworkInterface> for LaunchTemplateNetworkInterface {
             vswitch_id: r.vswitch_id,
             network_interface_name: r.network_interface_name,
             description: r.description,
+            security_group_ids: exclusive_groups(&r.security_group_id, r.security_group_ids),
             security_group_id: r.security_group_id,
-            security_group_ids: r.security_group_ids.security_group_id,
             primary_ip_address: r.primary_ip_address,
             instance_type: r.instance_type,
             network_interface_traffic_mode: r.network_interface_traffic_mode,
@@ -584,8 +594,8 @@ impl From<RawLaunchTemplateData> for LaunchTemplateData {
             instance_name: r.instance_name,
             description: r.description,
             host_name: r.host_name,
+            security_group_ids: exclusive_groups(&r.security_group_id, r.security_group_ids),
             security_group_id: r.security_group_id,
-            security_group_ids: r.security_group_ids.security_group_id,
             vpc_id: r.vpc_id,
             vswitch_id: r.vswitch_id,
             zone_id: r.zone_id,
@@ -1863,5 +1873,26 @@ mod tests {
             .parameter,
             "SecurityGroupIds.N"
         );
+    }
+
+    #[test]
+    fn a_list_that_repeats_the_one_security_group_is_not_read_as_a_second_form() {
+        let d: LaunchTemplateData = serde_json::from_str(
+            r#"{"SecurityGroupId":"sg-1","SecurityGroupIds":{"SecurityGroupId":["sg-1"]},
+            "NetworkInterfaces":{"NetworkInterface":[{"SecurityGroupId":"sg-2",
+              "SecurityGroupIds":{"SecurityGroupId":["sg-2"]}}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(d.security_group_id.as_deref(), Some("sg-1"));
+        assert!(d.security_group_ids.is_empty());
+        assert!(d.network_interfaces[0].security_group_ids.is_empty());
+        let p = CreateLaunchTemplateVersionRequest {
+            template: LaunchTemplateRef::Id("lt-1".into()),
+            data: d.with_image("m-2"),
+        }
+        .to_params("r")
+        .expect("sent as one group");
+        assert_eq!(p.get("SecurityGroupId"), Some("sg-1"));
+        assert_eq!(p.get("SecurityGroupIds.1"), None);
     }
 }
