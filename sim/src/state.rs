@@ -197,6 +197,7 @@ impl Region {
                 creation_time: created,
                 frozen_health: (m.lifecycle_state != "InService").then_some(health),
                 scaling_activity_id: String::new(),
+                launch_template: None,
             });
         }
         Self {

@@ -61,6 +61,9 @@ pub struct ScalingInstance {
     pub frozen_health: Option<&'static str>,
     /// The activity that added it (empty for the seed's instances).
     pub scaling_activity_id: String,
+    /// The launch template and version number it was launched from, for an instance of a
+    /// template group (DescribeScalingInstances' `LaunchTemplateId`, `LaunchTemplateVersion`).
+    pub launch_template: Option<(String, i64)>,
 }
 
 /// A scaling activity.
@@ -415,8 +418,8 @@ pub fn describe_scaling_instances(
                 "InstanceId": i.instance_id,
                 "ScalingGroupId": i.scaling_group_id,
                 "ScalingConfigurationId": i.scaling_configuration_id,
-                "LaunchTemplateId": "",
-                "LaunchTemplateVersion": "",
+                "LaunchTemplateId": i.launch_template.as_ref().map_or("", |(id, _)| id.as_str()),
+                "LaunchTemplateVersion": i.launch_template.as_ref().map_or_else(String::new, |(_, v)| v.to_string()),
                 "HealthStatus": i.health(ecs),
                 "LifecycleState": i.lifecycle_state,
                 "CreationType": i.creation_type,

@@ -725,17 +725,23 @@ fn launch_batch(region: &mut Region, index: usize) {
         .and_then(|g| g.launch_template.as_ref())
         .filter(|_| configuration_id.is_empty())
         .and_then(|source| {
-            let data = &source.resolve(&region.ecs).ok()?.data;
+            let version = source.resolve(&region.ecs).ok()?;
+            let data = &version.data;
             let instance_type = source
                 .overrides
                 .first()
                 .map(|o| o.instance_type.clone())
                 .or_else(|| data.instance_type.clone())
                 .unwrap_or_else(|| "ecs.g7.large".to_owned());
-            Some((instance_type, data.system_disk_size.unwrap_or(40)))
+            Some((
+                instance_type,
+                data.system_disk_size.unwrap_or(40),
+                (source.launch_template_id.clone(), version.version_number),
+            ))
         });
+    let launch_template = from_template.as_ref().map(|(_, _, t)| t.clone());
     let (instance_type, disk_size) = match from_template {
-        Some(launch) => launch,
+        Some((instance_type, disk_size, _)) => (instance_type, disk_size),
         None => region
             .ess
             .configurations
@@ -793,6 +799,7 @@ fn launch_batch(region: &mut Region, index: usize) {
             creation_time: start,
             frozen_health: None,
             scaling_activity_id: String::new(),
+            launch_template: launch_template.clone(),
         });
         batch.push(Replacement {
             old: old_id,

@@ -587,6 +587,30 @@ async fn a_refresh_of_a_template_group_launches_the_versions_image() {
             "launched from the latest version"
         );
     }
+    let described = call
+        .ok(
+            "DescribeScalingInstances",
+            &[("RegionId", "cn-hangzhou"), ("ScalingGroupId", GROUP)],
+        )
+        .await;
+    for m in described["ScalingInstances"]["ScalingInstance"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            (
+                &m["LaunchTemplateId"],
+                &m["LaunchTemplateVersion"],
+                &m["ScalingConfigurationId"]
+            ),
+            (
+                &serde_json::json!(id),
+                &serde_json::json!("2"),
+                &serde_json::json!("")
+            ),
+            "{m}"
+        );
+    }
 }
 
 #[tokio::test]
