@@ -14,7 +14,8 @@ use reimage_cloud::aliyun::ecs::{
     LaunchTemplateNetworkInterface, LaunchTemplateRef, ModifyLaunchTemplateDefaultVersionRequest,
 };
 use reimage_cloud::aliyun::ess::{
-    DescribeScalingGroupsRequest, LaunchTemplateOverrideRequest, ModifyScalingGroupRequest,
+    DescribeScalingGroupsRequest, DescribeScalingInstancesRequest, LaunchTemplateOverrideRequest,
+    ModifyScalingGroupRequest,
 };
 use reimage_sim::ess::state::{GroupLaunchTemplate, LaunchTemplateOverride};
 
@@ -611,6 +612,21 @@ async fn a_refresh_of_a_template_group_launches_the_versions_image() {
             "{m}"
         );
     }
+    let read = c
+        .ess()
+        .describe_scaling_instances_all(&DescribeScalingInstancesRequest {
+            scaling_group_id: Some(GROUP.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("the group's instances");
+    assert!(
+        read.iter().all(|m| (
+            m.launch_template_id.as_str(),
+            m.launch_template_version.as_str()
+        ) == (id.as_str(), "2")),
+        "{read:?}"
+    );
 }
 
 #[tokio::test]

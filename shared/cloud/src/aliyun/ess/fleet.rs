@@ -87,6 +87,12 @@ pub struct ScalingInstance {
     pub scaling_group_id: String,
     /// `ScalingConfigurationId` (empty for an attached instance).
     pub scaling_configuration_id: String,
+    /// `LaunchTemplateId`: the template an instance of a template group was launched from
+    /// (empty otherwise).
+    pub launch_template_id: String,
+    /// `LaunchTemplateVersion`: the version of that template it was launched from.
+    #[serde(deserialize_with = "lenient::string")]
+    pub launch_template_version: String,
     /// `LifecycleState`: `InService`, `Pending`, `Protected`, `Standby`, `Stopped`,
     /// `Removing`, …
     pub lifecycle_state: String,
