@@ -187,6 +187,17 @@ async fn a_version_copied_with_a_new_image_keeps_every_other_parameter() {
         None
     );
 
+    // A source holding a field the client does not model is not copied (it would be lost).
+    let mut unknown = source.launch_template_data.clone();
+    unknown
+        .unread
+        .insert("NewField".into(), serde_json::json!("on"));
+    let err = ecs
+        .create_version_from(&id, &unknown, ALINUX, None)
+        .await
+        .expect_err("refused before sending");
+    assert_eq!(err.invalid_parameter(), Some("NewField"));
+
     // The documented shape, read raw.
     let call = Call::new(&sim, &clock);
     let raw = call

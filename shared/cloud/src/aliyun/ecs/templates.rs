@@ -11,7 +11,10 @@
 //! template (a template holds at most 30 versions: one page of 50):
 //! [`Ecs::launch_template_images`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use super::super::error::{Error, RequestError};
 use super::super::{Params, ResourceTags, RpcMethod, Tag, all_pages, lenient, validate};
@@ -222,6 +225,10 @@ pub struct LaunchTemplateData {
     /// `VersionDescription` (2 to 256 characters): the version's, not part of
     /// `LaunchTemplateData` (never read from an answer).
     pub version_description: Option<String>,
+    /// What an answer held that this type does not model, by name (`NewField`,
+    /// `SystemDisk.NewField`), when not empty: a version holding any cannot be copied
+    /// without losing it ([`LaunchTemplateData::unread_fields`]). Never sent.
+    pub unread: BTreeMap<String, Value>,
 }
 
 /// One `DataDisk.N` of a version (`DataDisks.DataDisk[]` in the answer).
@@ -267,6 +274,9 @@ pub struct LaunchTemplateDataDisk {
     /// `AutoSnapshotPolicyId`.
     #[serde(deserialize_with = "lenient::optional_string")]
     pub auto_snapshot_policy_id: Option<String>,
+    /// What the answer held that this type does not model (never sent).
+    #[serde(flatten)]
+    pub unread: BTreeMap<String, Value>,
 }
 
 /// One `NetworkInterface.N` of a version (`NetworkInterfaces.NetworkInterface[]`).
@@ -291,6 +301,8 @@ pub struct LaunchTemplateNetworkInterface {
     pub network_interface_traffic_mode: Option<String>,
     /// `DeleteOnRelease`.
     pub delete_on_release: Option<bool>,
+    /// What the answer held that this type does not model (never sent).
+    pub unread: BTreeMap<String, Value>,
 }
 
 /// `SecurityGroupIds.SecurityGroupId[]` of an answer, unless it only repeats
@@ -348,6 +360,8 @@ struct RawNetworkInterface {
     network_interface_traffic_mode: Option<String>,
     #[serde(deserialize_with = "optional_boolean")]
     delete_on_release: Option<bool>,
+    #[serde(flatten)]
+    unread: BTreeMap<String, Value>,
 }
 
 impl From<RawNetworkInterface> for LaunchTemplateNetworkInterface {
@@ -362,6 +376,7 @@ impl From<RawNetworkInterface> for LaunchTemplateNetworkInterface {
             instance_type: r.instance_type,
             network_interface_traffic_mode: r.network_interface_traffic_mode,
             delete_on_release: r.delete_on_release,
+            unread: r.unread,
         }
     }
 }
@@ -396,6 +411,8 @@ struct RawSystemDisk {
     kms_key_id: Option<String>,
     #[serde(deserialize_with = "optional_number")]
     provisioned_iops: Option<i64>,
+    #[serde(flatten)]
+    unread: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -403,6 +420,8 @@ struct RawSystemDisk {
 struct RawSecurityOptions {
     #[serde(deserialize_with = "lenient::optional_string")]
     trusted_system_mode: Option<String>,
+    #[serde(flatten)]
+    unread: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -410,6 +429,8 @@ struct RawSecurityOptions {
 struct RawImageOptions {
     #[serde(deserialize_with = "optional_boolean")]
     login_as_non_root: Option<bool>,
+    #[serde(flatten)]
+    unread: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -582,10 +603,23 @@ struct RawLaunchTemplateData {
     data_disks: RawDataDisks,
     network_interfaces: RawNetworkInterfaces,
     tags: RawInstanceTags,
+    #[serde(flatten)]
+    unread: BTreeMap<String, Value>,
 }
 
 impl From<RawLaunchTemplateData> for LaunchTemplateData {
     fn from(r: RawLaunchTemplateData) -> Self {
+        let mut unread = r.unread;
+        for (prefix, more) in [
+            ("SystemDisk", &r.system_disk.unread),
+            ("SecurityOptions", &r.security_options.unread),
+            ("ImageOptions", &r.image_options.unread),
+        ] {
+            for (k, v) in more {
+                unread.insert(format!("{prefix}.{k}"), v.clone());
+            }
+        }
+        unread.retain(|_, v| !empty_value(v));
         let d = r.system_disk;
         Self {
             image_id: r.image_id,
@@ -659,7 +693,19 @@ impl From<RawLaunchTemplateData> for LaunchTemplateData {
                 .map(|t| Tag::new(t.key, t.value))
                 .collect(),
             version_description: None,
+            unread,
         }
+    }
+}
+
+/// `null`, `""`, and objects and lists holding only such: no value a copy could lose.
+fn empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.iter().all(empty_value),
+        Value::Object(members) => members.values().all(empty_value),
+        _ => false,
     }
 }
 
@@ -672,6 +718,35 @@ impl LaunchTemplateData {
             version_description: None,
             ..self.clone()
         }
+    }
+
+    /// The names of what an answer held that this type does not model (`NewField`,
+    /// `DataDisk.2.NewField`, `NetworkInterface.1.NewField`): empty when the version can be
+    /// copied whole. [`Ecs::create_version_from`] refuses to copy a version naming any.
+    pub fn unread_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .unread
+            .iter()
+            .filter(|(_, v)| !empty_value(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (n, d) in self.data_disks.iter().enumerate() {
+            out.extend(
+                d.unread
+                    .iter()
+                    .filter(|(_, v)| !empty_value(v))
+                    .map(|(k, _)| format!("DataDisk.{}.{k}", n + 1)),
+            );
+        }
+        for (n, nic) in self.network_interfaces.iter().enumerate() {
+            out.extend(
+                nic.unread
+                    .iter()
+                    .filter(|(_, v)| !empty_value(v))
+                    .map(|(k, _)| format!("NetworkInterface.{}.{k}", n + 1)),
+            );
+        }
+        out
     }
 
     fn put(&self, p: &mut Params) -> Result<(), RequestError> {
@@ -1348,7 +1423,9 @@ impl Ecs<'_> {
     /// of a version, as [`Ecs::launch_template_version`] reads it) with only its `ImageId`
     /// changed to `new_image_id`: CreateLaunchTemplateVersion takes no base version, so every
     /// parameter is sent again. Answers the new version's number. A template at its 30
-    /// versions refuses with `LaunchTemplateVersionLimitExceed`.
+    /// versions refuses with `LaunchTemplateVersionLimitExceed`. A source holding a field
+    /// this client does not model ([`LaunchTemplateData::unread_fields`]) is refused before
+    /// anything is sent (`Error::InvalidRequest` naming the field): no field is ever lost.
     pub async fn create_version_from(
         &self,
         template_id: &str,
@@ -1356,6 +1433,16 @@ impl Ecs<'_> {
         new_image_id: &str,
         version_description: Option<&str>,
     ) -> Result<i64, Error> {
+        if let Some(field) = source.unread_fields().into_iter().next() {
+            return Err(Error::InvalidRequest {
+                action: "CreateLaunchTemplateVersion".into(),
+                source: RequestError::new(
+                    field,
+                    "the source version holds this parameter, which this client does not know: \
+                     a copy would lose it",
+                ),
+            });
+        }
         let data = LaunchTemplateData {
             version_description: version_description.map(str::to_owned),
             ..source.with_image(new_image_id)
@@ -1894,5 +1981,32 @@ mod tests {
         .expect("sent as one group");
         assert_eq!(p.get("SecurityGroupId"), Some("sg-1"));
         assert_eq!(p.get("SecurityGroupIds.1"), None);
+    }
+
+    #[test]
+    fn what_an_answer_holds_beyond_the_modelled_fields_is_named() {
+        let d: LaunchTemplateData = serde_json::from_str(
+            r#"{"ImageId":"m-1","NewThing":"x","Blank":"","Nothing":null,"Hollow":{"A":""},
+            "SystemDisk":{"Category":"cloud_essd","NewDiskThing":1},
+            "SecurityOptions":{"TrustedSystemMode":"vTPM","ConfidentialComputingMode":"TDX"},
+            "DataDisks":{"DataDisk":[{"Size":20},{"Size":40,"Future":true}]},
+            "NetworkInterfaces":{"NetworkInterface":[{"VSwitchId":"vsw-1","Ipv6":["x"]}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(d.system_disk_category.as_deref(), Some("cloud_essd"));
+        assert_eq!(d.data_disks[1].size, Some(40));
+        assert_eq!(
+            d.unread_fields(),
+            [
+                "NewThing",
+                "SecurityOptions.ConfidentialComputingMode",
+                "SystemDisk.NewDiskThing",
+                "DataDisk.2.Future",
+                "NetworkInterface.1.Ipv6"
+            ]
+        );
+        let known: LaunchTemplateData =
+            serde_json::from_str(r#"{"ImageId":"m-1","SystemDisk.Size":40}"#).unwrap();
+        assert!(known.unread_fields().is_empty());
     }
 }
