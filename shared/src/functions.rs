@@ -135,6 +135,7 @@ impl FunctionHost {
     /// | `REIMAGE_KMS_KEY_ID` | the KMS key that seals webhook secrets (template.yml's `SecretsKmsKeyId`); else `REIMAGE_SECRETS_KEY_FILE`, a local key file; without either, a task with a webhook secret is refused |
     /// | `REIMAGE_OVERDUE_AFTER_SECS` | how late a pending step must be before the timer's sweep dispatches it again (default 600) |
     /// | `REIMAGE_ROLLOUT_POLL_SECS` | how often a rollout looks while it waits (default 10) |
+    /// | `REIMAGE_NOTIFY_TIMEOUT_SECS`, `REIMAGE_NOTIFY_ATTEMPTS`, `REIMAGE_PUBLIC_URL` | how notices are delivered, and the API address their links start with (see [`crate::notify::DeliveryConfig::from_env`]) |
     pub fn from_env(env: &Env, clock: SharedClock) -> Result<Self, SetupError> {
         let account_id = env
             .get("FC_ACCOUNT_ID")
@@ -379,6 +380,7 @@ impl FunctionHost {
             }
         }
         let report = self.scheduler.tick(now).await.map_err(HandlerError::from)?;
+        let notified = self.notify_sweep(now).await;
         let retention = self.daily_retention(now).await;
         tracing::info!(
             trigger_time = %timer.trigger_time, swept = swept.len(),
@@ -392,7 +394,23 @@ impl FunctionHost {
             "already_started": report.already_started,
             "failed": report.failed,
             "retention": retention,
+            "notified": notified,
         }))
+    }
+
+    /// The notices due again (see [`crate::notify::Notifier::sweep`]): how many were
+    /// attempted. A failed sweep costs the minute nothing; the next tick's tries again.
+    async fn notify_sweep(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        let Some(notifier) = self.engine.notifier() else {
+            return 0;
+        };
+        match notifier.sweep(now).await {
+            Ok(attempted) => attempted,
+            Err(e) => {
+                tracing::error!(error = %crate::report::chain(&e), "notification sweep failed");
+                0
+            }
+        }
     }
 
     /// The day's retention pass, at the first tick of each day (UTC) that claims it (see

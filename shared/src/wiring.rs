@@ -16,6 +16,7 @@ use crate::api::{Api, Auth, CloudImageSetter};
 use crate::clock::SharedClock;
 use crate::dispatch::SharedDispatcher;
 use crate::ids::SharedIds;
+use crate::notify::Notifier;
 use crate::rollout::{RolloutTiming, Rollouts, SharedKicker};
 use crate::schedule::{IndexedRuns, Runs, Scheduler};
 use crate::secrets::SharedSealer;
@@ -71,6 +72,8 @@ pub struct Wired {
     /// The region retention reads and prunes, with reimage's own permissions, and its
     /// defaults; `None` when the clouds cannot be one.
     pub images: Option<ImageRoutes>,
+    /// Sends the notices of ended runs, and retries them on the minute's tick.
+    pub notifier: Option<Notifier>,
     pieces: Pieces,
 }
 
@@ -88,7 +91,21 @@ impl Pieces {
     /// one [`CachingStore`]: records never change, so a warm process reads each once.
     pub fn wire(mut self) -> Wired {
         self.store = Arc::new(CachingStore::new(self.store, DEFAULT_CACHE_BYTES));
-        let rollouts = self.rollouts();
+        let notifier = match Notifier::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.sealer.clone(),
+            self.config.notify.clone(),
+        ) {
+            Ok(notifier) => Some(notifier),
+            Err(e) => {
+                tracing::error!(error = %e, "notifications are off");
+                None
+            }
+        };
+        let rollouts = self
+            .rollouts()
+            .map(|rollouts| rollouts.with_notifier(notifier.clone()));
         let engine = Engine::with_config(
             self.store.clone(),
             self.clock.clone(),
@@ -97,7 +114,8 @@ impl Pieces {
             self.clouds.clone(),
             self.config.clone(),
         )
-        .with_rollouts(rollouts.clone());
+        .with_rollouts(rollouts.clone())
+        .with_notifier(notifier.clone());
         let runs: Arc<dyn Runs> = Arc::new(IndexedRuns::new(
             self.store.clone(),
             self.clock.clone(),
@@ -122,6 +140,7 @@ impl Pieces {
             scheduler,
             rollouts,
             images,
+            notifier,
             pieces: self,
         }
     }

@@ -760,6 +760,7 @@ mod pipeline_on_oss {
         let scheduler = Scheduler::new(TaskStore::new(store.clone()), Arc::new(runs));
         let account = sim.state().region().account_id.clone();
         let spec = TaskSpec {
+            notify: Vec::new(),
             retention: None,
             source_instance_id: "i-bp1demoweb000000001".into(),
             image_name: Some("web-golden".into()),

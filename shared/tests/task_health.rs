@@ -61,6 +61,7 @@ async fn rig() -> Rig {
     let runs = IndexedRuns::new(store.clone(), shared, engine.clone());
     let tasks = TaskStore::new(store.clone());
     let spec = TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: INSTANCE.into(),
         image_name: None,

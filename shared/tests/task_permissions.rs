@@ -73,6 +73,7 @@ async fn world(image_seconds: u64) -> World {
 
 fn scheduled_task(role_arn: &str) -> TaskSpec {
     TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: INSTANCE.into(),
         image_name: Some("web-golden".into()),

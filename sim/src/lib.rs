@@ -42,6 +42,7 @@ pub mod kms;
 pub mod names;
 pub mod oss;
 pub mod params;
+pub mod receiver;
 pub mod rpc;
 pub mod seed;
 pub mod server;

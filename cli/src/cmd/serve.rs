@@ -315,6 +315,11 @@ async fn tick_loop(serve: &Serve, mut stop: watch::Receiver<bool>) {
                 tracing::error!(%error, "rollout sweep failed");
             }
         }
+        if let Some(notifier) = serve.engine.notifier() {
+            if let Err(error) = notifier.sweep(now).await {
+                tracing::error!(%error, "notification sweep failed");
+            }
+        }
         match serve.scheduler.tick(now).await {
             Ok(report) => {
                 if !report.started.is_empty() || !report.failed.is_empty() {

@@ -255,6 +255,38 @@ pub struct TaskView {
     /// Its recent runs (`GET /tasks/{id}` only: a listing of every task does not read them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<TaskHealth>,
+    /// Its notification targets, as they may be shown: kind and redacted URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<TargetView>,
+    /// The notices about its last run that have not reached their target (yet): retried, or
+    /// given up (`GET /tasks/{id}` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undelivered: Vec<UndeliveredNotice>,
+}
+
+/// A notification target as a task's view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetView {
+    /// `dingtalk`, `lark`, `slack` or `https`.
+    pub kind: String,
+    /// The URL, its credentials redacted.
+    pub url: String,
+}
+
+/// A notice that has not reached its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndeliveredNotice {
+    /// The target's kind.
+    pub kind: String,
+    /// The target's URL, redacted.
+    pub url: String,
+    /// `pending` (to be tried again), `sending` or `gave_up`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl TaskView {
@@ -262,6 +294,13 @@ impl TaskView {
     pub fn new(record: &TaskRecord, now: DateTime<Utc>) -> Self {
         let mut spec = record.spec.clone();
         let webhook = spec.webhook_secret.take().is_some();
+        let notify = std::mem::take(&mut spec.notify)
+            .iter()
+            .map(|target| TargetView {
+                kind: target.kind().to_owned(),
+                url: target.shown(),
+            })
+            .collect();
         let next_run_at = if record.enabled {
             Schedule::compile(&spec.executed_at)
                 .ok()
@@ -286,6 +325,8 @@ impl TaskView {
             next_run_at,
             disabled_reason: record.disabled_reason.clone(),
             health: None,
+            notify,
+            undelivered: Vec::new(),
         }
     }
 
@@ -297,8 +338,39 @@ impl TaskView {
     ) -> Result<Self, crate::steps::EngineError> {
         let health =
             health::task_health(store, &record.task_id, record.failures_count_from()).await?;
+        let mut undelivered = Vec::new();
+        if let Some(run) = &health.last_run {
+            let subjects = [
+                run.execution_id.to_string(),
+                format!("{}.disabled", run.execution_id),
+            ];
+            for subject in &subjects {
+                match crate::notify::delivery::of_subject(store, subject).await {
+                    Ok(deliveries) => undelivered.extend(deliveries.into_iter().filter_map(|d| {
+                        let status = match d.state {
+                            crate::notify::DeliveryState::Sent { .. } => return None,
+                            crate::notify::DeliveryState::Pending { .. } => "pending",
+                            crate::notify::DeliveryState::Sending { .. } => "sending",
+                            crate::notify::DeliveryState::GaveUp => "gave_up",
+                        };
+                        Some(UndeliveredNotice {
+                            kind: d.kind,
+                            url: d.shown,
+                            status: status.into(),
+                            attempts: d.attempts,
+                            last_error: d.last_error,
+                        })
+                    })),
+                    Err(e) => tracing::warn!(
+                        task = %record.task_id, error = %crate::report::chain(&e),
+                        "the notices of the task's last run could not be read"
+                    ),
+                }
+            }
+        }
         Ok(Self {
             health: Some(health),
+            undelivered,
             ..Self::new(record, now)
         })
     }

@@ -256,6 +256,10 @@ pub struct TaskSpec {
     /// default when absent): see [`crate::images`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<crate::images::Retention>,
+    /// Who is told when a run or its rollout ends (besides the deployment's default
+    /// targets): see [`crate::notify`]. Given as submitted, stored sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<crate::notify::StoredTarget>,
 }
 
 mod validation;

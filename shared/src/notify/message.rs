@@ -179,17 +179,24 @@ pub struct Notice {
         with = "optional_url"
     )]
     pub link: Option<Url>,
+    /// Why the task disabled itself after this run, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_disabled: Option<String>,
 }
 
 impl Notice {
     /// One line: `reimage: execution exec-… failed`.
     pub fn title(&self) -> String {
-        format!(
+        let mut title = format!(
             "reimage: {} {} {}",
             self.subject.noun(),
             self.subject.id(),
             self.outcome
-        )
+        );
+        if let (Some(_), Some(task)) = (&self.task_disabled, &self.task_id) {
+            title.push_str(&format!("; task {} disabled", one_line(task)));
+        }
+        title
     }
 
     /// How long the run took, never negative.
@@ -206,6 +213,9 @@ impl Notice {
         }
         if let Some(cause) = &self.cause {
             lines.push(format!("- Cause: {}", cause.line()));
+        }
+        if let Some(reason) = &self.task_disabled {
+            lines.push(format!("- Task disabled: {}", one_line(reason)));
         }
         match (&self.image_id, &self.image_name) {
             (Some(id), Some(name)) => {
@@ -323,6 +333,7 @@ pub(crate) mod tests {
                 )
                 .unwrap(),
             ),
+            task_disabled: None,
         }
     }
 

@@ -13,8 +13,13 @@
 //! | [`Target::Slack`] | a Slack incoming webhook | <https://api.slack.com/messaging/webhooks> |
 //! | [`Target::Https`] | any HTTPS endpoint, the [`Notice`] as JSON, signed like reimage's own webhooks ([`crate::api::webhook::reimage_signature`]) | — |
 
+pub mod build;
+pub mod delivery;
 pub mod message;
+pub mod stored;
 pub mod targets;
 
+pub use delivery::{DeliveryConfig, DeliveryRecord, DeliveryState, Notifier};
 pub use message::{Cause, ImageChange, Notice, Outcome, Subject};
+pub use stored::{Defaults, StoredTarget};
 pub use targets::{OutgoingRequest, Target, TargetError, TargetSecret, WebhookUrl};

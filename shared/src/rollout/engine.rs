@@ -136,6 +136,8 @@ pub struct Rollouts {
     provider: Option<Arc<dyn CloudProvider>>,
     /// What sends the event of a rollout's next phase; without it the caller drives.
     kicker: Option<SharedKicker>,
+    /// Who is told when a rollout ends or waits for an operator.
+    notifier: Option<crate::notify::Notifier>,
     /// The index entries this process wrote already.
     marked: Arc<Mutex<HashSet<String>>>,
     clock: SharedClock,
@@ -317,6 +319,7 @@ impl Rollouts {
             fleet,
             provider: None,
             kicker: None,
+            notifier: None,
             marked: Arc::new(Mutex::new(HashSet::new())),
             clock,
             ids,
@@ -335,6 +338,14 @@ impl Rollouts {
     #[must_use]
     pub fn with_kicker(mut self, kicker: SharedKicker) -> Self {
         self.kicker = Some(kicker);
+        self
+    }
+
+    /// Tells the targets of the rollout's task and the deployment's defaults when a rollout
+    /// ends or waits for an operator (see [`crate::notify`]).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Option<crate::notify::Notifier>) -> Self {
+        self.notifier = notifier;
         self
     }
 
@@ -518,7 +529,34 @@ impl Rollouts {
             key: key.clone(),
             message: e.to_string(),
         })?;
+        // As an execution's: queued before the record, sent after (see crate::notify).
+        let notice = self.notifier.as_ref().and_then(|notifier| {
+            crate::notify::build::rollout_notice(
+                record,
+                record.spec.task_id.clone(),
+                notifier.config(),
+            )
+            .map(|notice| (notifier, notice))
+        });
+        let mut queued = Vec::new();
+        if let Some((notifier, notice)) = &notice {
+            let subject = format!("{}.r{}", record.rollout_id, record.seq);
+            match notifier
+                .queue(&subject, record.spec.task_id.as_deref(), notice)
+                .await
+            {
+                Ok(deliveries) => queued = deliveries,
+                Err(e) => tracing::error!(
+                    rollout = %record.rollout_id,
+                    error = %crate::report::chain(&e),
+                    "notifications could not be queued"
+                ),
+            }
+        }
         self.store.create(&key, &body).await?;
+        if let Some((notifier, _)) = &notice {
+            notifier.attempt_all(&queued).await;
+        }
         Ok(())
     }
 

@@ -198,6 +198,9 @@ pub struct RolloutSpec {
     /// instances through ESS's instance refresh.
     #[serde(default)]
     pub strategy: Strategy,
+    /// The task whose run started this rollout, whose notification targets hear how it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
 }
 
 /// How a rollout puts the image on the running instances.
@@ -294,6 +297,7 @@ impl RolloutSpec {
             permission: PermissionSource::Account,
             configuration_restore: Vec::new(),
             strategy: Strategy::InPlace,
+            task_id: None,
         }
     }
 }

@@ -68,6 +68,7 @@ fn role() -> PermissionSource {
 
 fn spec(executed_at: ExecutedAt) -> TaskSpec {
     TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: "i-source1".into(),
         image_name: Some("web".into()),

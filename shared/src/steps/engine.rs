@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub rollout_poll: Duration,
     /// What retention keeps of the images reimage made (see [`crate::images`]).
     pub retention: crate::images::Policies,
+    /// How notices are delivered (see [`crate::notify`]).
+    pub notify: crate::notify::DeliveryConfig,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +73,7 @@ impl Default for EngineConfig {
             lease_poll: Duration::from_secs(30),
             rollout_poll: Duration::from_secs(10),
             retention: crate::images::Policies::default(),
+            notify: crate::notify::DeliveryConfig::default(),
         }
     }
 }
@@ -98,6 +101,7 @@ impl EngineConfig {
             config.rollout_poll = d;
         }
         config.retention = crate::images::Policies::from_env(env)?;
+        config.notify = crate::notify::DeliveryConfig::from_env(env)?;
         Ok(config)
     }
 }
@@ -151,6 +155,8 @@ struct Inner {
     finished: std::sync::Mutex<std::collections::HashSet<ExecutionId>>,
     /// Where a task's rollout starts after its run is verified.
     rollouts: Option<crate::rollout::Rollouts>,
+    /// Who is told when an execution ends.
+    notifier: Option<crate::notify::Notifier>,
 }
 
 /// How many finished executions a warm process remembers for the sweep.
@@ -204,8 +210,25 @@ impl Engine {
                 config,
                 finished: Mutex::new(std::collections::HashSet::new()),
                 rollouts: None,
+                notifier: None,
             }),
         }
+    }
+
+    /// Tells the targets of a run's task and the deployment's defaults when an execution
+    /// ends (see [`crate::notify`]); called while wiring, before the engine is shared.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Option<crate::notify::Notifier>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.notifier = notifier,
+            None => tracing::error!("the engine is shared already: its notifier is not set"),
+        }
+        self
+    }
+
+    /// The notifier, if any.
+    pub fn notifier(&self) -> Option<&crate::notify::Notifier> {
+        self.inner.notifier.as_ref()
     }
 
     /// Starts the rollouts of tasks' runs in `rollouts` (see [`crate::rollout`]); called
@@ -241,6 +264,7 @@ impl Engine {
                 Ok(spec) => crate::rollout::RolloutSpec {
                     permission: record.request.permission.clone(),
                     configuration_restore: learned.previous_images.clone().unwrap_or_default(),
+                    task_id: record.request.task_id.clone(),
                     ..spec
                 },
                 Err(reason) => {
@@ -571,21 +595,59 @@ impl Engine {
     ///
     /// When the record ends a task's run in failure, it then disables the task if that makes
     /// too many runs in a row ([`health::disable_if_failing`]); that never fails the write.
+    ///
+    /// A record that ends the execution is announced ([`crate::notify`]): its notices are
+    /// queued before it is written (a replay after a crash queues the same ones again) and
+    /// sent after, and nothing about them can fail the write.
     async fn write_record(&self, record: &StepRecord) -> Result<(), StoreError> {
         if let State::Pending { due_at, .. } = record.state {
             live::mark(&self.inner.store, due_at, &record.execution_id).await?;
+        }
+        let notice = self.inner.notifier.as_ref().and_then(|notifier| {
+            crate::notify::build::execution_notice(record, notifier.config())
+                .map(|notice| (notifier, notice))
+        });
+        let mut queued = Vec::new();
+        if let Some((notifier, notice)) = &notice {
+            let task = record.request.task_id.as_deref();
+            match notifier
+                .queue(record.execution_id.as_str(), task, notice)
+                .await
+            {
+                Ok(deliveries) => queued = deliveries,
+                Err(e) => tracing::error!(
+                    execution = %record.execution_id,
+                    error = %crate::report::chain(&e),
+                    "notifications could not be queued"
+                ),
+            }
         }
         self.inner
             .store
             .create(&record.key(), &record.to_json())
             .await?;
+        if let Some((notifier, _)) = &notice {
+            notifier.attempt_all(&queued).await;
+        }
         if matches!(record.state, State::Failed(_)) && record.request.task_id.is_some() {
             match health::disable_if_failing(&self.inner.store, record, record.written_at).await {
-                Ok(Some(reason)) => tracing::warn!(
-                    task = record.request.task_id.as_deref().unwrap_or_default(),
-                    %reason,
-                    "task disabled"
-                ),
+                Ok(Some(reason)) => {
+                    tracing::warn!(
+                        task = record.request.task_id.as_deref().unwrap_or_default(),
+                        %reason,
+                        "task disabled"
+                    );
+                    if let Some((notifier, notice)) = notice {
+                        let notice = crate::notify::Notice {
+                            task_disabled: Some(reason),
+                            ..notice
+                        };
+                        let subject = format!("{}.disabled", record.execution_id);
+                        notifier
+                            .queue_and_send(&subject, record.request.task_id.as_deref(), &notice)
+                            .await;
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(
                     execution = %record.execution_id,

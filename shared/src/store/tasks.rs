@@ -12,6 +12,7 @@ use futures::StreamExt as _;
 use crate::model::task::{
     PreviousWebhookSecret, StoredSecret, TaskChange, TaskRecord, TaskSpec, WebhookSecret,
 };
+use crate::notify::StoredTarget;
 use crate::secrets::{SealError, SealedSecret, SharedSealer};
 use crate::store::{SharedStore, StoreError, Unreadable};
 
@@ -257,7 +258,42 @@ impl TaskStore {
             );
             previous.secret = self.seal_secret(&record.task_id, secret).await?;
         }
+        if record
+            .spec
+            .notify
+            .iter()
+            .any(|t| matches!(t, StoredTarget::Plain(_)))
+        {
+            let sealer = self
+                .sealer
+                .clone()
+                .ok_or_else(|| Self::sealing_error(&record.task_id, SealError::NoSealer))?;
+            for target in std::mem::take(&mut record.spec.notify) {
+                let sealed = target
+                    .seal(&sealer, &record.task_id)
+                    .await
+                    .map_err(|e| Self::sealing_error(&record.task_id, e))?;
+                record.spec.notify.push(sealed);
+            }
+        }
         Ok(())
+    }
+
+    /// The notification targets of `record`, opened.
+    pub async fn notify_targets(
+        &self,
+        record: &TaskRecord,
+    ) -> Result<Vec<crate::notify::Target>, TaskStoreError> {
+        let mut out = Vec::with_capacity(record.spec.notify.len());
+        for target in &record.spec.notify {
+            out.push(
+                target
+                    .open(self.sealer.as_ref(), &record.task_id)
+                    .await
+                    .map_err(|e| Self::sealing_error(&record.task_id, e))?,
+            );
+        }
+        Ok(out)
     }
 
     /// The underlying store.

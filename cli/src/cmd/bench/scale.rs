@@ -101,6 +101,7 @@ fn history(i: usize, at: DateTime<Utc>) -> Vec<StepRecord> {
 
 fn task(i: usize) -> TaskSpec {
     TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bp1demoweb000000001".into(),
         image_name: None,

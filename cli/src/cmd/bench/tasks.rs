@@ -124,6 +124,7 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
     let at = NaiveTime::from_num_seconds_from_midnight_opt((minute_of_day % 1440) * 60, 0)
         .unwrap_or(NaiveTime::MIN);
     TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bench".into(),
         image_name: None,

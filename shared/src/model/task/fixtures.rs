@@ -27,6 +27,7 @@ pub(crate) fn periodic(recurrence: Recurrence) -> Periodic {
 
 pub(crate) fn valid() -> TaskSpec {
     TaskSpec {
+        notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bp1abc".into(),
         image_name: Some("web-golden".into()),

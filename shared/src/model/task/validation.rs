@@ -144,6 +144,9 @@ pub enum InvalidTask {
     /// A rollout option that does not hold.
     #[error("rollout: {0}")]
     Rollout(String),
+    /// A notification target that does not hold, or too many.
+    #[error("{0}")]
+    Notify(String),
 }
 
 impl InvalidTask {
@@ -238,6 +241,16 @@ impl TaskSpec {
         if let Some(problem) = self.retention.as_ref().and_then(|r| r.problem()) {
             return Err(InvalidTask::Retention(problem));
         }
+        if self
+            .notify
+            .iter()
+            .any(|t| matches!(t, crate::notify::StoredTarget::Sealed(_)))
+        {
+            return Err(InvalidTask::Notify(
+                "notify: give each target itself, not a sealed form".into(),
+            ));
+        }
+        crate::notify::stored::validate_targets(&self.notify).map_err(InvalidTask::Notify)?;
         let schedule = Schedule::compile(&self.executed_at)?;
         schedule.validate_at(now)?;
         Ok(schedule)
