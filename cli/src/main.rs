@@ -46,8 +46,10 @@ enum Command {
     /// List image update executions, or show one.
     Execution(cmd::execution::Args),
     /// List what needs attention in the state store: unreadable records, executions past
-    /// their deadline. Exits 1 when it found something.
+    /// their deadline, notifications given up. Exits 1 when it found something.
     Doctor(cmd::doctor::Args),
+    /// The deployment's default notification targets (set-defaults, clear-defaults, show).
+    Notify(cmd::notify::Args),
     /// Remove the history of a file store: executions that ended long ago.
     #[command(subcommand)]
     Records(cmd::records::Args),
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Images(args) => cmd::images::run(args),
         Command::Execution(args) => cmd::execution::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Notify(args) => cmd::notify::run(args),
         Command::Records(args) => cmd::records::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };

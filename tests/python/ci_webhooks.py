@@ -18,6 +18,8 @@ import time
 import urllib.error
 import urllib.request
 
+import reimage_sign
+
 API = os.environ["API"]
 TOKEN = os.environ["TOKEN"]
 SECRET = os.environ["SECRET"].encode()
@@ -89,14 +91,12 @@ check(status == status2 == 401 and unknown == wrong, "an unknown task answers as
 
 # Generic: X-Reimage-Signature: t=<unix>,v1=HMAC(<t>.<body>).
 def reimage_signature(t):
-    mac = hmac.new(SECRET, str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return "t=%d,v1=%s" % (t, mac)
+    return reimage_sign.signature_of(SECRET, t, body)
 
 now = int(time.time())
 generic_body = json.dumps({"pipeline": 1234}).encode()
 def reimage_signature_of(t, payload):
-    mac = hmac.new(SECRET, str(t).encode() + b"." + payload, hashlib.sha256).hexdigest()
-    return "t=%d,v1=%s" % (t, mac)
+    return reimage_sign.signature_of(SECRET, t, payload)
 
 signature = reimage_signature_of(now, generic_body)
 status, generic = call("POST", hook, generic_body, {"X-Reimage-Signature": signature,

@@ -10,6 +10,9 @@
 //!   next look plus the margin). The sweep re-dispatches a pending step long before that, so
 //!   such an execution is stuck (its function keeps failing, its events are refused): look at
 //!   its records with `reimage execution show`.
+//! - **Notifications given up** in the last [`GAVE_UP_DAYS`] days: notices that every
+//!   attempt failed to deliver (a receiver that answers errors, or never answers), each with
+//!   its target (URL redacted) and its last error.
 //! - **Leases held** (for information; not a problem): each scaling configuration an
 //!   execution is updating now, and the executions waiting for it.
 //!
@@ -47,6 +50,9 @@ pub struct Args {
     output: Output,
 }
 
+/// How many days back doctor looks for notices that were given up.
+pub const GAVE_UP_DAYS: i64 = 7;
+
 /// What doctor found.
 #[derive(Debug, Serialize)]
 struct Findings {
@@ -54,6 +60,8 @@ struct Findings {
     unreadable: Vec<Unreadable>,
     /// Executions still pending past their deadline.
     past_deadline: Vec<PastDeadline>,
+    /// Notices no attempt delivered.
+    notices_given_up: Vec<GaveUp>,
     /// Configurations an execution is updating now.
     leases: Vec<HeldLease>,
 }
@@ -76,9 +84,25 @@ struct PastDeadline {
     deadline: DateTime<Utc>,
 }
 
+/// A notice that was given up.
+#[derive(Debug, Serialize)]
+struct GaveUp {
+    /// `<subject>/<slot>`.
+    delivery: String,
+    /// The target's kind.
+    kind: String,
+    /// Its URL, redacted.
+    url: String,
+    attempts: u32,
+    last_error: Option<String>,
+    at: DateTime<Utc>,
+}
+
 impl Findings {
     fn is_healthy(&self) -> bool {
-        self.unreadable.is_empty() && self.past_deadline.is_empty()
+        self.unreadable.is_empty()
+            && self.past_deadline.is_empty()
+            && self.notices_given_up.is_empty()
     }
 
     fn to_text(&self) -> String {
@@ -89,6 +113,26 @@ impl Findings {
             out.push_str("Unreadable records (skipped by listings, the tick and the sweep):\n");
             for bad in &self.unreadable {
                 out.push_str(&format!("  {}: {}\n", bad.key, bad.reason));
+            }
+        }
+        if self.notices_given_up.is_empty() {
+            out.push_str(&format!(
+                "Notifications given up (last {GAVE_UP_DAYS} days): none\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "Notifications given up (last {GAVE_UP_DAYS} days; every attempt failed):\n"
+            ));
+            for g in &self.notices_given_up {
+                out.push_str(&format!(
+                    "  {}  {} {}  {} attempts, last: {} ({})\n",
+                    g.delivery,
+                    g.kind,
+                    g.url,
+                    g.attempts,
+                    g.last_error.as_deref().unwrap_or("?"),
+                    time(g.at)
+                ));
             }
         }
         if self.leases.is_empty() {
@@ -186,9 +230,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
+        let notices_given_up = reimage::notify::delivery::gave_up_between(
+            &store,
+            now - chrono::Duration::days(GAVE_UP_DAYS),
+            now,
+        )
+        .await
+        .context("cannot list the notifications given up")?
+        .into_iter()
+        .map(|d| GaveUp {
+            delivery: d.delivery,
+            kind: d.kind,
+            url: d.shown,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            at: d.written_at,
+        })
+        .collect();
         let findings = Findings {
             unreadable,
             past_deadline,
+            notices_given_up,
             leases,
         };
         match args.output {

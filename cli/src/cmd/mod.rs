@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod execution;
 pub mod image;
 pub mod images;
+pub mod notify;
 pub mod package;
 pub mod records;
 pub mod rollout;

@@ -158,6 +158,26 @@ struct CreateArgs {
     /// Retention keeps any of the task's images younger than this many days (default 14).
     #[arg(long, value_name = "DAYS")]
     keep_days: Option<u32>,
+    /// Who is told when a run or its rollout ends: a JSON file holding a list of targets
+    /// (`dingtalk`, `lark`, `slack` or `https`; see the README's "Notifications"). The file
+    /// holds credentials: it is read once, and the targets are stored sealed.
+    #[arg(long, value_name = "FILE")]
+    notify_file: Option<PathBuf>,
+}
+
+/// The targets in a `--notify-file`.
+pub fn read_targets(path: &std::path::Path) -> anyhow::Result<Vec<reimage::notify::StoredTarget>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let targets: Vec<reimage::notify::Target> = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a JSON list of notification targets ({{\"kind\": \"slack\", \"webhook_url\": …}})",
+            path.display()
+        )
+    })?;
+    Ok(targets
+        .into_iter()
+        .map(reimage::notify::StoredTarget::Plain)
+        .collect())
 }
 
 fn parse_time(text: &str) -> anyhow::Result<NaiveTime> {
@@ -237,7 +257,12 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
             keep_days: args.keep_days.unwrap_or(default.keep_days),
         }
     });
+    let notify = match &args.notify_file {
+        Some(path) => read_targets(path)?,
+        None => Vec::new(),
+    };
     Ok(TaskSpec {
+        notify,
         retention,
         source_instance_id: args.instance.clone().unwrap_or_default(),
         image_name: args.image_name.clone(),
@@ -326,6 +351,10 @@ fn render_view(view: &TaskView, output: Output) -> anyhow::Result<String> {
             if let Some(reason) = &view.disabled_reason {
                 writeln!(out, "disabled itself {reason}")?;
             }
+            for (n, target) in view.notify.iter().enumerate() {
+                let label = if n == 0 { "notify" } else { "" };
+                writeln!(out, "{label:<15} {} {}", target.kind, target.url)?;
+            }
             if let Some(health) = &view.health {
                 let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
                 let last = health.last_run.as_ref().map_or("none".to_owned(), |run| {
@@ -352,9 +381,55 @@ fn render_view(view: &TaskView, output: Output) -> anyhow::Result<String> {
                     health.consecutive_failures
                 )?;
             }
+            for notice in &view.undelivered {
+                writeln!(
+                    out,
+                    "undelivered     {} {}: {} after {} attempt(s){}",
+                    notice.kind,
+                    notice.url,
+                    notice.status.replace('_', " "),
+                    notice.attempts,
+                    notice
+                        .last_error
+                        .as_deref()
+                        .map(|e| format!(", last: {e}"))
+                        .unwrap_or_default()
+                )?;
+            }
         }
     }
     Ok(out)
+}
+
+/// `task list` as text: a line a task, with its next run and what its recent runs say.
+fn render_list(views: &[TaskView]) -> String {
+    use std::fmt::Write as _;
+    if views.is_empty() {
+        return "no tasks\n".into();
+    }
+    let minute = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let mut out = format!(
+        "{:<42} {:<8} {:<20} {:<30} {:<20} {:<8} {}\n",
+        "TASK", "STATE", "NEXT RUN", "LAST RUN", "LAST SUCCESS", "FAILURES", "SCHEDULE"
+    );
+    for view in views {
+        let health = view.health.clone().unwrap_or_default();
+        let last_run = health.last_run.as_ref().map_or("-".to_owned(), |run| {
+            format!("{} {}", run.status, minute(run.started_at))
+        });
+        let _ = writeln!(
+            out,
+            "{:<42} {:<8} {:<20} {:<30} {:<20} {:<8} {}",
+            view.task_id,
+            if view.enabled { "enabled" } else { "disabled" },
+            view.next_run_at.map_or("-".into(), minute),
+            last_run,
+            health.last_success_at.map_or("-".into(), minute),
+            health.consecutive_failures,
+            view.spec.executed_at
+        );
+    }
+    out
 }
 
 /// Runs `reimage task …`.
@@ -385,28 +460,13 @@ pub async fn run_with(args: Args, env: Env, clock: SharedClock) -> anyhow::Resul
         }
         TaskCommand::List => {
             let records = tasks.list().await?;
+            let mut views = Vec::with_capacity(records.len());
+            for record in &records {
+                views.push(TaskView::with_health(record, now, tasks.store()).await?);
+            }
             match args.output {
-                Output::Json => {
-                    let views: Vec<TaskView> =
-                        records.iter().map(|r| TaskView::new(r, now)).collect();
-                    println!("{}", serde_json::to_string_pretty(&views)?);
-                }
-                Output::Text => {
-                    if records.is_empty() {
-                        println!("no tasks");
-                    }
-                    for record in &records {
-                        let view = TaskView::new(record, now);
-                        println!(
-                            "{:<42} {:<8} {:<20} {}",
-                            view.task_id,
-                            if view.enabled { "enabled" } else { "disabled" },
-                            view.next_run_at
-                                .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-                            view.spec.executed_at
-                        );
-                    }
-                }
+                Output::Json => println!("{}", serde_json::to_string_pretty(&views)?),
+                Output::Text => print!("{}", render_list(&views)),
             }
         }
         TaskCommand::Show { id } => {

@@ -142,12 +142,24 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let store = Arc::new(FileStore::open(&dir).context("cannot open the state directory")?);
     let client = sim_client(&sim, clock.clone())?;
     let dispatcher = Arc::new(LocalDispatcher::new(clock.clone()));
+    let receiver = reimage_sim::receiver::Receiver::start()
+        .await
+        .context("cannot start the local notification receiver")?;
+    let key_dir = tempfile::tempdir().context("cannot create a directory for the demo's key")?;
+    let notifier = demo_notifier(
+        store.clone(),
+        clock.clone(),
+        &receiver,
+        key_dir.path().join("demo.key"),
+    )
+    .await?;
     let engine = settings::engine(
         store.clone(),
         clock.clone(),
         dispatcher.clone(),
         settings::clouds(client.clone()),
-    );
+    )
+    .with_notifier(Some(notifier));
     let request = UpdateRequest {
         instance_id: targets.instance_id.clone(),
         image_name: None,
@@ -172,6 +184,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Text => {
             print!("\n{}", view.to_text());
+            print!("{}", received_notices(&receiver));
             if args.state_dir.is_some() {
                 println!(
                     "\n`reimage execution show {} --state-dir {}` shows it again.",
@@ -206,6 +219,60 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     }
     sim.shutdown().await;
     outcome(&last)
+}
+
+/// The demo's notifier: one default target, the generic HTTPS kind, at the local receiver,
+/// its secret sealed under a key in `key_file`, created for the demo.
+async fn demo_notifier(
+    store: reimage::store::SharedStore,
+    clock: SharedClock,
+    receiver: &reimage_sim::receiver::Receiver,
+    key_file: PathBuf,
+) -> anyhow::Result<reimage::notify::Notifier> {
+    let sealer: reimage::secrets::SharedSealer =
+        Arc::new(reimage::secrets::LocalSealer::at(key_file));
+    let secret = reimage::ids::IdSource::unique(&reimage::ids::RandomIds);
+    let target: reimage::notify::Target = serde_json::from_value(serde_json::json!({
+        "kind": "https",
+        "url": receiver.url("/reimage"),
+        "secret": secret,
+    }))?;
+    reimage::notify::Defaults::new(store.clone(), Some(sealer.clone()))
+        .set(
+            vec![reimage::notify::StoredTarget::Plain(target)],
+            reimage::clock::Clock::now(clock.as_ref()),
+        )
+        .await
+        .context("cannot set the demo's notification target")?;
+    Ok(reimage::notify::Notifier::new(
+        store,
+        clock,
+        Some(sealer),
+        reimage::notify::DeliveryConfig::default(),
+    )?)
+}
+
+/// What the local receiver got, as a person reads it.
+fn received_notices(receiver: &reimage_sim::receiver::Receiver) -> String {
+    let mut out = String::new();
+    for request in receiver.received() {
+        let Ok(notice) = serde_json::from_slice::<reimage::notify::Notice>(&request.body) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "\nNotification sent to the demo's local receiver ({} {}, signed {}):\n  {}\n",
+            request.method,
+            receiver.url(&request.path),
+            request
+                .header("x-reimage-signature")
+                .map_or("-", |s| s.split(',').next().unwrap_or("-")),
+            notice.title(),
+        ));
+        for line in notice.summary().lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
