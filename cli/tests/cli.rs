@@ -1531,3 +1531,266 @@ async fn images_list_and_prune_tell_what_retention_does_and_only_apply_marks() {
     assert_eq!(body["outcome"]["marked"].as_array().map(Vec::len), Some(3));
     assert_eq!(marked(), 3);
 }
+
+/// Every file under `dir` whose bytes contain any of `needles`, with the needle found.
+fn files_containing(dir: &Path, needles: &[&str]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for file in files_under(dir) {
+        let bytes = std::fs::read(dir.join(&file)).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in needles {
+            if text.contains(needle) {
+                found.push((file.clone(), (*needle).to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_targets_are_kept_sealed_and_shown_redacted_and_bad_ones_are_refused() {
+    const SLACK_TOKEN: &str = "T0NOTIFY1/B0NOTIFY2/slackcredential0123456789";
+    const DINGTALK_TOKEN: &str = "dingtalkaccesstoken0123456789";
+    const DINGTALK_SECRET: &str = "SECdingtalksecret0123456789abcdef";
+    const HTTPS_SECRET: &str = "https-notify-secret-0123456789";
+    const HTTPS_TOKEN: &str = "querytoken0123456789";
+    let secrets = [
+        SLACK_TOKEN,
+        "slackcredential0123456789",
+        DINGTALK_TOKEN,
+        DINGTALK_SECRET,
+        HTTPS_SECRET,
+        HTTPS_TOKEN,
+    ];
+    let sim = sim().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The state directory in a directory of its own: the local sealing key is kept beside
+    // it (`state.key`), not in it.
+    let state = dir.path().join("state");
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let write = |name: &str, body: String| {
+        let path = files.join(name);
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    };
+
+    let defaults = write(
+        "defaults.json",
+        serde_json::json!([{
+            "kind": "slack",
+            "webhook_url": format!("https://hooks.slack.com/services/{SLACK_TOKEN}"),
+        }])
+        .to_string(),
+    );
+    let out = output(reimage_at(
+        &sim,
+        &state,
+        &["notify", "set-defaults", "--file", &defaults],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output(reimage_at(&sim, &state, &["notify", "show"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("slack https://hooks.slack.com/<redacted>"),
+        "{shown}"
+    );
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    let out = output(reimage_at(
+        &sim,
+        &state,
+        &["notify", "show", "--output", "json"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        json(&out)["defaults"],
+        serde_json::json!([{"kind": "slack", "url": "https://hooks.slack.com/<redacted>"}])
+    );
+
+    // A task's own targets, from a file.
+    let targets = write(
+        "targets.json",
+        serde_json::json!([
+            {
+                "kind": "dingtalk",
+                "webhook_url": format!(
+                    "https://oapi.dingtalk.com/robot/send?access_token={DINGTALK_TOKEN}"
+                ),
+                "secret": DINGTALK_SECRET,
+            },
+            {
+                "kind": "https",
+                "url": format!("https://hooks.example.com/reimage?token={HTTPS_TOKEN}"),
+                "secret": HTTPS_SECRET,
+            },
+        ])
+        .to_string(),
+    );
+    let role_arn = format!(
+        "acs:ram::{}:role/reimage-updater",
+        sim.state().region().account_id
+    );
+    let create = |notify_file: &str| {
+        reimage_at(
+            &sim,
+            &state,
+            &[
+                "task",
+                "create",
+                "--instance",
+                INSTANCE,
+                "--config",
+                ACTIVE,
+                "--cron",
+                "0 0 3 * * *",
+                "--role-arn",
+                &role_arn,
+                "--notify-file",
+                notify_file,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let created = output(create(&targets)).await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let created_text = text(&created.stdout);
+    for secret in secrets {
+        assert!(!created_text.contains(secret), "{secret}: {created_text}");
+    }
+    let task_id = json(&created)["task_id"].as_str().unwrap().to_owned();
+    let out = output(reimage_at(&sim, &state, &["task", "show", &task_id])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let notify_lines: Vec<&str> = shown
+        .lines()
+        .skip_while(|l| !l.starts_with("notify "))
+        .take(2)
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        notify_lines,
+        [
+            "notify          dingtalk https://oapi.dingtalk.com/<redacted>",
+            "https https://hooks.example.com/<redacted>",
+        ],
+        "{shown}"
+    );
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    let out = output(reimage_at(
+        &sim,
+        &state,
+        &["task", "show", &task_id, "--output", "json"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        json(&out)["notify"],
+        serde_json::json!([
+            {"kind": "dingtalk", "url": "https://oapi.dingtalk.com/<redacted>"},
+            {"kind": "https", "url": "https://hooks.example.com/<redacted>"},
+        ])
+    );
+
+    // `task list`: a header with each task's recent runs, none yet.
+    let out = output(reimage_at(&sim, &state, &["task", "list"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    let mut lines = listed.lines();
+    let header = lines.next().expect("a header");
+    let columns = [
+        "TASK",
+        "STATE",
+        "NEXT RUN",
+        "LAST RUN",
+        "LAST SUCCESS",
+        "FAILURES",
+        "SCHEDULE",
+    ];
+    let at: Vec<Option<usize>> = columns.iter().map(|c| header.find(c)).collect();
+    assert!(
+        at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1]),
+        "{listed}"
+    );
+    let row: Vec<&str> = lines.next().expect("the task").split_whitespace().collect();
+    assert_eq!(row[0], task_id, "{listed}");
+    assert_eq!(row[1], "enabled", "{listed}");
+    // NEXT RUN is a date, a time and `UTC`; then no last run, no success, no failure.
+    assert_eq!(&row[5..8], ["-", "-", "0"], "{listed}");
+
+    // Nothing under the state directory holds a token or a secret in plaintext.
+    assert!(!files_under(&state).is_empty());
+    assert_eq!(
+        files_containing(&state, &secrets),
+        Vec::<(String, String)>::new()
+    );
+
+    // A file that is not a list of targets: named, and nothing written.
+    let before = files_under(&state);
+    let malformed = write("malformed.json", r#"{"kind": "slack""#.to_owned());
+    for args in [
+        vec!["notify", "set-defaults", "--file", malformed.as_str()],
+        vec![
+            "task",
+            "create",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--cron",
+            "0 0 3 * * *",
+            "--role-arn",
+            &role_arn,
+            "--notify-file",
+            &malformed,
+        ],
+    ] {
+        let out = output(reimage_at(&sim, &state, &args)).await;
+        assert!(!out.status.success(), "{args:?}");
+        let said = text(&out.stderr);
+        assert!(
+            said.contains(&malformed)
+                && said.contains("is not a JSON list of notification targets"),
+            "{args:?}: {said}"
+        );
+    }
+    // A Slack URL that is not Slack's: refused with the validation's words.
+    let elsewhere = write(
+        "elsewhere.json",
+        serde_json::json!([{
+            "kind": "slack", "webhook_url": "https://hooks.example.com/services/T0/B0/x",
+        }])
+        .to_string(),
+    );
+    for out in [
+        output(reimage_at(
+            &sim,
+            &state,
+            &["notify", "set-defaults", "--file", &elsewhere],
+        ))
+        .await,
+        output(create(&elsewhere)).await,
+    ] {
+        assert!(!out.status.success());
+        let said = text(&out.stderr);
+        assert!(
+            said.contains(r#"a slack URL must be on hooks.slack.com, not "hooks.example.com""#),
+            "{said}"
+        );
+    }
+    assert_eq!(files_under(&state).len(), before.len(), "nothing written");
+    let out = output(reimage_at(&sim, &state, &["notify", "show"])).await;
+    assert!(
+        text(&out.stdout).contains("slack https://hooks.slack.com/<redacted>"),
+        "the defaults are as they were: {}",
+        text(&out.stdout)
+    );
+    sim.shutdown().await;
+}

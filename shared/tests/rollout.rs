@@ -9,17 +9,23 @@ use chrono::TimeZone;
 use reimage::aliyun::Client;
 use reimage::clock::{Clock, ManualClock, SharedClock};
 use reimage::ids::RandomIds;
+use reimage::notify::delivery as notify_delivery;
+use reimage::notify::{
+    Defaults, DeliveryConfig, DeliveryState, Notifier, StoredTarget, Target as NotifyTarget,
+};
 use reimage::rollout::{
     Advanced, Amount, BackendWeight, CommandResult, Fleet, FleetConfiguration, FleetDisk,
     FleetGroup, FleetImage, FleetInstance, GroupMember, InstanceState, Outcome, Phase, Progress,
     RefreshAction, RefreshRequest, RefreshTask, RolloutId, RolloutSpec, RolloutTiming, Rollouts,
     Stage, Strategy,
 };
+use reimage::secrets::{KEY_LEN, LocalSealer, SharedSealer};
 use reimage::steps::AliyunCloud;
 use reimage::steps::cloud::CloudFuture;
 use reimage::store::SharedStore;
 use reimage::store::file::FileStore;
 use reimage_sim::ecs::fleet::PowerTiming;
+use reimage_sim::receiver::Receiver;
 use reimage_sim::seed::SeedImage;
 use reimage_sim::{Seed, Sim};
 
@@ -1975,4 +1981,144 @@ fn refresh_statuses(rig: &Rig) -> Vec<String> {
         .iter()
         .map(|r| r.status.as_str().to_owned())
         .collect()
+}
+
+/// A notifier over the rig's store whose one target, a default of the deployment's, is an
+/// `https` target at `receiver`'s `/hook`.
+async fn notifying_to(rig: &Rig, receiver: &Receiver) -> Notifier {
+    let clock: SharedClock = Arc::new(rig.clock.clone());
+    let sealer: SharedSealer = Arc::new(LocalSealer::with_key([3; KEY_LEN]));
+    let target: NotifyTarget = serde_json::from_value(serde_json::json!({
+        "kind": "https", "url": receiver.url("/hook"), "secret": "rollout-notice-secret-0123",
+    }))
+    .expect("a target");
+    Defaults::new(rig.store.clone(), Some(sealer.clone()))
+        .set(vec![StoredTarget::Plain(target)], rig.clock.now())
+        .await
+        .expect("the defaults are set");
+    Notifier::new(
+        rig.store.clone(),
+        clock,
+        Some(sealer),
+        DeliveryConfig::default(),
+    )
+    .expect("notifier")
+}
+
+/// The notices `receiver` got, as JSON, in order.
+fn notices_at(receiver: &Receiver) -> Vec<serde_json::Value> {
+    receiver.received().iter().map(|r| r.json()).collect()
+}
+
+/// The deliveries about record `seq` of rollout `id`: one, and it was sent.
+async fn assert_sent_once(rig: &Rig, id: &RolloutId, seq: u64) {
+    let subject = format!("{}.r{seq}", id.as_str());
+    let deliveries = notify_delivery::of_subject(&rig.store, &subject)
+        .await
+        .expect("read");
+    assert_eq!(deliveries.len(), 1, "{subject}: {deliveries:?}");
+    assert_eq!(
+        deliveries[0].state,
+        DeliveryState::Sent { http_status: 200 },
+        "{subject}"
+    );
+    assert_eq!(deliveries[0].attempts, 1, "{subject}");
+}
+
+#[tokio::test]
+async fn a_rollout_tells_the_default_targets_when_it_awaits_approval_and_when_it_ends() {
+    let receiver = Receiver::start().await.expect("receiver");
+    let rig = rig(seed(6, 6)).await;
+    let notifier = notifying_to(&rig, &receiver).await;
+    let rollouts = rig.rollouts().with_notifier(Some(notifier.clone()));
+    let id = rollouts
+        .start(RolloutSpec {
+            checkpoints: vec![50],
+            ..spec()
+        })
+        .await
+        .unwrap();
+    assert!(
+        receiver.received().is_empty(),
+        "a rollout that starts is no news"
+    );
+    let Phase::Checkpoint {
+        percent: 50,
+        until: None,
+        ..
+    } = rig.drive_to_pause(&rollouts, &id).await
+    else {
+        panic!("the untimed 50 % checkpoint");
+    };
+    let subject = serde_json::json!({"kind": "rollout", "id": id.as_str()});
+    let notices = notices_at(&receiver);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["outcome"], "awaits_approval");
+    assert_eq!(notices[0]["subject"], subject);
+    assert_eq!(notices[0]["image_id"], TARGET);
+    assert!(
+        notices[0]["cause"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("continue")),
+        "{}",
+        notices[0]
+    );
+    let paused = rollouts.latest(&id).await.unwrap();
+    assert!(paused.awaits_operator());
+    assert_sent_once(&rig, &id, paused.seq).await;
+
+    // A day at the checkpoint: the advances that find it still waiting, and the sweep, say
+    // nothing more.
+    rig.clock.advance(std::time::Duration::from_secs(86_400));
+    assert!(matches!(
+        rollouts.advance(&id).await.unwrap(),
+        Advanced::Waiting(_)
+    ));
+    assert_eq!(notifier.sweep(rig.clock.now()).await.unwrap(), 0);
+    assert_eq!(receiver.received().len(), 1);
+
+    rollouts.request_continue(&id).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    assert_eq!(rig.on_target(), 6);
+    let notices = notices_at(&receiver);
+    assert_eq!(
+        notices.len(),
+        2,
+        "the pause and the end, nothing in between: {notices:?}"
+    );
+    assert_eq!(notices[1]["outcome"], "succeeded");
+    assert_eq!(notices[1]["subject"], subject);
+    assert_eq!(notices[1].get("cause"), None, "{}", notices[1]);
+    let last = rollouts.latest(&id).await.unwrap();
+    assert!(last.ended());
+    assert_sent_once(&rig, &id, last.seq).await;
+    // Nothing is left to retry.
+    rig.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(notifier.sweep(rig.clock.now()).await.unwrap(), 0);
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_rollout_rolled_back_on_the_canary_tells_why() {
+    let receiver = Receiver::start().await.expect("receiver");
+    let rig = rig(seed(6, 6)).await;
+    rig.sim.admin().mark_image_bad(TARGET).unwrap();
+    let notifier = notifying_to(&rig, &receiver).await;
+    let rollouts = rig.rollouts().with_notifier(Some(notifier));
+    let id = rollouts.start(spec()).await.unwrap();
+    let Outcome::RolledBack { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a bad image must be rolled back");
+    };
+    assert!(reason.contains("readiness command failed"), "{reason}");
+    let notices = notices_at(&receiver);
+    assert_eq!(notices.len(), 1, "only the end: {notices:?}");
+    assert_eq!(notices[0]["outcome"], "rolled_back");
+    assert_eq!(
+        notices[0]["subject"],
+        serde_json::json!({"kind": "rollout", "id": id.as_str()})
+    );
+    assert_eq!(notices[0]["cause"]["summary"], reason.as_str());
+    let last = rollouts.latest(&id).await.unwrap();
+    assert_sent_once(&rig, &id, last.seq).await;
+    rig.assert_group_at_rest();
 }
