@@ -31,7 +31,9 @@
 //!
 //! Records hold the notice and which target (its slot, kind and redacted URL), never the
 //! target itself: the URL and secret are read (and opened) from the task or the deployment's
-//! defaults at each attempt.
+//! defaults at each attempt, so that a rotated token or secret is used; a slot that holds
+//! another kind of target, or one on another host, by then gives the delivery up rather than
+//! send the notice somewhere it was never meant for.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -310,7 +312,8 @@ impl Notifier {
     ) -> Result<Self, NotifyError> {
         // The cloud clients' TLS (rustls, ring, the Mozilla roots), and no proxy from the
         // environment, as for every other call reimage makes.
-        let tls = crate::aliyun::http::tls_config().map_err(|e| NotifyError::Client(e.to_string()))?;
+        let tls =
+            crate::aliyun::http::tls_config().map_err(|e| NotifyError::Client(e.to_string()))?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()
@@ -605,8 +608,27 @@ impl Notifier {
         Ok(())
     }
 
-    /// The target of `record`, opened.
+    /// The target of `record`, opened: the one at its slot now (a token or secret rotated
+    /// since is used), provided it is still the kind of target, on the host, the notice was
+    /// queued for; a slot that now holds another target gets none of the notices queued for
+    /// the one it replaced.
     async fn target(&self, record: &DeliveryRecord) -> Result<Target, Attempt> {
+        let target = self.open_target(record).await?;
+        let shown = target.url().to_string();
+        if target.kind() != record.kind || shown != record.shown {
+            return Err(Attempt::Hopeless(format!(
+                "the target at {} changed since the notice was queued: it was {} {}, it is now {} {shown}",
+                record.target.slot(),
+                record.kind,
+                record.shown,
+                target.kind(),
+            )));
+        }
+        Ok(target)
+    }
+
+    /// The target at the slot of `record` now, opened.
+    async fn open_target(&self, record: &DeliveryRecord) -> Result<Target, Attempt> {
         match &record.target {
             TargetRef::Task { task_id, index } => {
                 let task = match self.inner.tasks.latest(task_id).await {
