@@ -443,6 +443,8 @@ mod tests {
         let first = StepRecord::first(
             ExecutionId::derived("view"),
             UpdateRequest {
+                scaling_group_ids: Vec::new(),
+                allow_default_version_change: false,
                 instance_id: "i-1".into(),
                 image_name: None,
                 configuration_ids: vec!["asc-a".into(), "asc-b".into()],

@@ -39,6 +39,8 @@ async fn cloud_of(sim: &Sim) -> SharedCloud {
 
 fn request(permission: PermissionSource) -> UpdateRequest {
     UpdateRequest {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         instance_id: "i-bp1demoweb000000001".into(),
         image_name: None,
         configuration_ids: vec!["asc-bp1demoweb0000001".into()],

@@ -69,6 +69,8 @@ fn clouds(sim: &Sim, clock: &ManualClock) -> Arc<dyn CloudProvider> {
 
 fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
     UpdateRequest {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         instance_id: instance.into(),
         image_name: None,
         configuration_ids: configs.iter().map(|c| (*c).to_owned()).collect(),

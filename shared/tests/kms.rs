@@ -161,6 +161,8 @@ async fn the_kms_sealer_keeps_webhook_secrets_out_of_task_records() {
     let store: SharedStore = Arc::new(MemoryStore::new());
     let tasks = TaskStore::new(store.clone()).with_sealer(Some(sealer.clone()));
     let spec = TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bp1demoweb000000001".into(),

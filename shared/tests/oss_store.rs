@@ -760,6 +760,8 @@ mod pipeline_on_oss {
         let scheduler = Scheduler::new(TaskStore::new(store.clone()), Arc::new(runs));
         let account = sim.state().region().account_id.clone();
         let spec = TaskSpec {
+            allow_default_version_change: false,
+            scaling_group_ids: Vec::new(),
             notify: Vec::new(),
             retention: None,
             source_instance_id: "i-bp1demoweb000000001".into(),

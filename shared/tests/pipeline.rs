@@ -116,6 +116,8 @@ async fn rig() -> Rig {
 
 fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
     UpdateRequest {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         instance_id: instance.into(),
         image_name: None,
         configuration_ids: configs.iter().map(|c| (*c).to_owned()).collect(),

@@ -253,6 +253,8 @@ async fn at_work(region: &Region) {
     );
     let first = engine
         .start_new(UpdateRequest {
+            allow_default_version_change: false,
+            scaling_group_ids: Vec::new(),
             instance_id: WEB_INSTANCE.into(),
             image_name: None,
             configuration_ids: vec![WEB_ACTIVE.into()],

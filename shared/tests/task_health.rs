@@ -61,6 +61,8 @@ async fn rig() -> Rig {
     let runs = IndexedRuns::new(store.clone(), shared, engine.clone());
     let tasks = TaskStore::new(store.clone());
     let spec = TaskSpec {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         notify: Vec::new(),
         retention: None,
         source_instance_id: INSTANCE.into(),

@@ -73,6 +73,8 @@ async fn world(image_seconds: u64) -> World {
 
 fn scheduled_task(role_arn: &str) -> TaskSpec {
     TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify: Vec::new(),
         retention: None,
         source_instance_id: INSTANCE.into(),

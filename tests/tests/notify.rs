@@ -110,6 +110,8 @@ async fn rig(
     let runs = IndexedRuns::new(store.clone(), shared, engine.clone());
     let tasks = TaskStore::new(store.clone()).with_sealer(Some(sealer));
     let spec = TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify: targets,
         retention: None,
         source_instance_id: INSTANCE.into(),

@@ -253,6 +253,8 @@ async fn measure(
     );
     sim.admin().reset_calls();
     let request = UpdateRequest {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         instance_id: instance_id.to_owned(),
         image_name: None,
         configuration_ids,

@@ -61,6 +61,8 @@ pub struct Args {
 impl Args {
     fn request(&self) -> UpdateRequest {
         UpdateRequest {
+            scaling_group_ids: Vec::new(),
+            allow_default_version_change: false,
             instance_id: self.instance.clone(),
             image_name: self.name.clone(),
             configuration_ids: self.configs.clone(),

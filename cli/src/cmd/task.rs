@@ -262,6 +262,8 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         None => Vec::new(),
     };
     Ok(TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify,
         retention,
         source_instance_id: args.instance.clone().unwrap_or_default(),

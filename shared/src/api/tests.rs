@@ -41,6 +41,8 @@ impl Runs for RecordZero {
             let record = StepRecord::first(
                 request.execution_id.clone(),
                 UpdateRequest {
+                    allow_default_version_change: false,
+                    scaling_group_ids: Vec::new(),
                     instance_id: spec.source_instance_id.clone(),
                     image_name: spec.image_name.clone(),
                     configuration_ids: spec.scaling_configuration_ids.clone(),
@@ -1434,6 +1436,8 @@ async fn a_manual_update_of_a_configuration_an_execution_holds_is_refused_naming
     let record = StepRecord::first(
         holder.clone(),
         UpdateRequest {
+            allow_default_version_change: false,
+            scaling_group_ids: Vec::new(),
             instance_id: "i-1".into(),
             image_name: None,
             configuration_ids: vec!["asc-one".into()],

@@ -87,6 +87,8 @@ fn ctx(request_id: &str) -> Context {
 
 fn request() -> UpdateRequest {
     UpdateRequest {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         instance_id: "i-running".into(),
         image_name: None,
         configuration_ids: vec!["asc-active".into(), "asc-inactive".into()],

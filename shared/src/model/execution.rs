@@ -255,6 +255,24 @@ pub struct UpdateRequest {
     /// hold (the pre-flight refuses a change otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_platform_change: bool,
+    /// The scaling groups whose instances launch from a launch template, which get a new
+    /// version of it holding the image (see [`crate::steps`]'s swap-config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_group_ids: Vec<String>,
+    /// Whether a group on its template's `Default` version may have the template's default
+    /// changed (which changes it for every other user of the template).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_default_version_change: bool,
+}
+
+impl UpdateRequest {
+    /// The configurations and the launch-template groups: everything the run changes, each
+    /// leased while it does.
+    pub fn targets(&self) -> Vec<String> {
+        let mut out = self.configuration_ids.clone();
+        out.extend(self.scaling_group_ids.iter().cloned());
+        out
+    }
 }
 
 /// A cloud error as the cloud reported it.
@@ -349,6 +367,44 @@ pub struct PreviousImage {
     pub image_id: String,
 }
 
+/// A launch-template group's source before the execution changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousTemplate {
+    /// The scaling group (`asg-…`).
+    pub group_id: String,
+    /// The launch template it launches from (`lt-…`).
+    pub launch_template_id: String,
+    /// The version it names: a number, `Default` or `Latest`.
+    pub version: String,
+    /// The number that named (the version the new one copies).
+    pub source_version: i64,
+    /// The template's default version then.
+    pub default_version: i64,
+    /// The image that version held.
+    pub image_id: String,
+}
+
+impl PreviousTemplate {
+    /// `VersionDescription` of the version execution `execution_id` makes from this one: how
+    /// a replay finds it, and a rollback deletes it.
+    pub fn new_version_description(&self, execution_id: &ExecutionId) -> String {
+        format!(
+            "reimage {execution_id} from version {}",
+            self.source_version
+        )
+    }
+
+    /// Whether the group names its template's default version.
+    pub fn on_default(&self) -> bool {
+        matches!(self.version.as_str(), "Default" | "")
+    }
+
+    /// Whether the group names its template's latest version.
+    pub fn on_latest(&self) -> bool {
+        self.version == "Latest"
+    }
+}
+
 /// A rollout an execution starts after its image is verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRollout {
@@ -432,6 +488,10 @@ pub struct Learned {
     /// back instead of swapping forward again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolling_back: Option<Failure>,
+    /// Each launch-template group's source before the swap, in request order; set by
+    /// swap-config with [`Learned::previous_images`], before it changes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_templates: Option<Vec<PreviousTemplate>>,
 }
 
 /// One record of an execution's log.
@@ -546,6 +606,8 @@ mod tests {
 
     fn request() -> UpdateRequest {
         UpdateRequest {
+            allow_default_version_change: false,
+            scaling_group_ids: Vec::new(),
             instance_id: "i-1".into(),
             image_name: None,
             configuration_ids: vec!["asc-1".into(), "asc-2".into()],

@@ -9,8 +9,8 @@ pub mod task;
 pub mod validate;
 
 pub use execution::{
-    CloudFault, ExecutionId, Failure, Learned, PreviousImage, State, Step, StepEvent, StepRecord,
-    UpdateRequest, Waiting,
+    CloudFault, ExecutionId, Failure, Learned, PreviousImage, PreviousTemplate, State, Step,
+    StepEvent, StepRecord, UpdateRequest, Waiting,
 };
 
 /// Whose permissions an execution's cloud calls use.

@@ -33,13 +33,18 @@ use crate::secrets::SealedSecret;
 
 /// What the console calls the configuration source: where the new image goes.
 ///
-/// The console offers scaling configurations; launch templates are not supported by reimage.
+/// A task names scaling configurations (`scaling_configuration_ids`), scaling groups that
+/// launch from a launch template (`scaling_group_ids`), or both; this says which the task is
+/// chiefly about, and `launch_template` requires at least one group.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfigurationSource {
     /// ESS scaling configurations (`asc-…`).
     #[default]
     ScalingConfiguration,
+    /// Scaling groups whose instances launch from an ECS launch template (`asg-…`): the
+    /// image goes into a new version of the template.
+    LaunchTemplate,
 }
 
 /// When a task runs.
@@ -225,8 +230,17 @@ pub struct TaskSpec {
     /// Where the image goes.
     #[serde(default)]
     pub configuration_source: ConfigurationSource,
-    /// The scaling configurations that receive the new image (`asc-…`), at least one.
+    /// The scaling configurations that receive the new image (`asc-…`).
+    #[serde(default)]
     pub scaling_configuration_ids: Vec<String>,
+    /// The scaling groups on a launch template that receive it (`asg-…`) as a new version
+    /// of their template; with the configurations, at least one target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_group_ids: Vec<String>,
+    /// Whether a group on its template's `Default` version may have the template's default
+    /// changed, which changes it for every other user of the template (refused otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_default_version_change: bool,
     /// When the task runs.
     pub executed_at: ExecutedAt,
     /// Whose permissions the executions use.

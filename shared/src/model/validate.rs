@@ -67,6 +67,11 @@ pub fn configuration_id(id: &str) -> Result<(), Invalid> {
     resource_id(id, CONFIGURATION, "a scaling configuration id")
 }
 
+/// Checks a scaling group id (`asg-…`).
+pub fn group_id(id: &str) -> Result<(), Invalid> {
+    resource_id(id, "asg-", "a scaling group id")
+}
+
 /// Checks a RAM role ARN: `acs:ram::<account-id>:role/<role-name>`.
 pub fn role_arn(arn: &str) -> Result<(), Invalid> {
     let ok = arn

@@ -8,6 +8,8 @@ use crate::steps::{Engine, EngineError};
 /// The update request one run of `task` asks for.
 pub fn update_request(task: &TaskRecord) -> UpdateRequest {
     UpdateRequest {
+        allow_default_version_change: task.spec.allow_default_version_change,
+        scaling_group_ids: task.spec.scaling_group_ids.clone(),
         instance_id: task.spec.source_instance_id.clone(),
         image_name: task.spec.image_name.clone(),
         configuration_ids: task.spec.scaling_configuration_ids.clone(),

@@ -68,6 +68,8 @@ fn role() -> PermissionSource {
 
 fn spec(executed_at: ExecutedAt) -> TaskSpec {
     TaskSpec {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         notify: Vec::new(),
         retention: None,
         source_instance_id: "i-source1".into(),

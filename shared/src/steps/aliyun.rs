@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::cloud::{
     BootModes, CallerIdentity, Cloud, CloudError, CloudFuture, CloudProvider, Creation, ErrorKind,
-    Image, Instance, ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot,
+    Image, Instance, LaunchTemplate, LaunchTemplateVersion, ScalingConfiguration, ScalingGroup,
+    SharedCloud, Snapshot,
 };
 use super::cloud::{DryRun, RunInstancesRequest};
 use crate::aliyun::credentials::RoleSpec;
@@ -15,9 +16,13 @@ use crate::aliyun::ecs::{
     DescribeDisksRequest, DescribeImagesRequest, DescribeInstancesRequest,
     DescribeSnapshotsRequest, DiskType, ImageStatus,
 };
+use crate::aliyun::ecs::{
+    DeleteLaunchTemplateVersionRequest, DescribeLaunchTemplateVersionsRequest,
+    DescribeLaunchTemplatesRequest, LaunchTemplateRef, ModifyLaunchTemplateDefaultVersionRequest,
+};
 use crate::aliyun::ess::{
     DescribeScalingConfigurationsRequest, DescribeScalingGroupsRequest,
-    ModifyScalingConfigurationRequest,
+    ModifyScalingConfigurationRequest, ModifyScalingGroupRequest,
 };
 use crate::aliyun::sts::AssumeRoleProvider;
 use crate::aliyun::{self, Client, error::TransportFailure};
@@ -480,6 +485,8 @@ impl Cloud for AliyunCloud {
                     },
                     scaling_group_id: g.scaling_group_id,
                     group_type: g.group_type,
+                    launch_template_id: g.launch_template_id,
+                    launch_template_version: g.launch_template_version,
                 })
                 .collect())
         })
@@ -517,6 +524,168 @@ impl Cloud for AliyunCloud {
                 Err(e) if cloud_error(&e).code == "InvalidAction.NotFound" => Ok(None),
                 Err(e) => Err(cloud_error(&e)),
             }
+        })
+    }
+
+    fn launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Option<LaunchTemplate>> {
+        Box::pin(async move {
+            let ecs = self.client.ecs();
+            let templates = ecs
+                .describe_launch_templates(&DescribeLaunchTemplatesRequest {
+                    launch_template_ids: vec![template_id.to_owned()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            let Some(template) = templates
+                .launch_template_sets
+                .launch_template_set
+                .into_iter()
+                .find(|t| t.launch_template_id == template_id)
+            else {
+                return Ok(None);
+            };
+            let versions = ecs
+                .describe_launch_template_versions_all(&DescribeLaunchTemplateVersionsRequest {
+                    template: LaunchTemplateRef::Id(template_id.to_owned()),
+                    detail_flag: Some(true),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            let mut versions: Vec<LaunchTemplateVersion> = versions
+                .into_iter()
+                .map(|v| LaunchTemplateVersion {
+                    number: v.version_number,
+                    description: v.version_description,
+                    image_id: v.launch_template_data.image_id.unwrap_or_default(),
+                })
+                .collect();
+            versions.sort_by_key(|v| v.number);
+            Ok(Some(LaunchTemplate {
+                launch_template_id: template.launch_template_id,
+                default_version: template.default_version_number,
+                latest_version: template.latest_version_number,
+                versions,
+            }))
+        })
+    }
+
+    fn copy_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        source: i64,
+        image_id: &'a str,
+        description: &'a str,
+    ) -> CloudFuture<'a, i64> {
+        Box::pin(async move {
+            let ecs = self.client.ecs();
+            let Some(version) = ecs
+                .launch_template_version(template_id, &source.to_string())
+                .await
+                .map_err(|e| cloud_error(&e))?
+            else {
+                return Err(CloudError::client(
+                    "DescribeLaunchTemplateVersions",
+                    "InvalidLaunchTemplateVersion.NotFound",
+                    &format!("version {source} of launch template {template_id} does not exist"),
+                ));
+            };
+            ecs.create_version_from(
+                template_id,
+                &version.launch_template_data,
+                image_id,
+                Some(description),
+            )
+            .await
+            .map_err(|e| cloud_error(&e))
+        })
+    }
+
+    fn set_group_launch_template<'a>(
+        &'a self,
+        group_id: &'a str,
+        template_id: &'a str,
+        version: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .ess()
+                .modify_scaling_group(&ModifyScalingGroupRequest {
+                    scaling_group_id: group_id.to_owned(),
+                    launch_template_id: Some(template_id.to_owned()),
+                    launch_template_version: Some(version.to_owned()),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| cloud_error(&e))
+        })
+    }
+
+    fn set_default_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .ecs()
+                .modify_launch_template_default_version(
+                    &ModifyLaunchTemplateDefaultVersionRequest {
+                        template: LaunchTemplateRef::Id(template_id.to_owned()),
+                        default_version_number: number,
+                    },
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| cloud_error(&e))
+        })
+    }
+
+    fn delete_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        Box::pin(async move {
+            match self
+                .client
+                .ecs()
+                .delete_launch_template_version(&DeleteLaunchTemplateVersionRequest {
+                    template: LaunchTemplateRef::Id(template_id.to_owned()),
+                    versions: vec![number],
+                })
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let e = cloud_error(&e);
+                    if e.is_not_found() { Ok(()) } else { Err(e) }
+                }
+            }
+        })
+    }
+
+    fn groups_of_launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let groups = self
+                .client
+                .ess()
+                .describe_scaling_groups_all(&DescribeScalingGroupsRequest::default())
+                .await
+                .map_err(|e| cloud_error(&e))?;
+            Ok(groups
+                .into_iter()
+                .filter(|g| g.launch_template_id == template_id)
+                .map(|g| g.scaling_group_id)
+                .collect())
         })
     }
 }

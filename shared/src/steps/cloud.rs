@@ -213,6 +213,10 @@ pub struct ScalingGroup {
     /// The vSwitches its instances are launched into, in priority order (`VSwitchIds`, else
     /// `VSwitchId` alone; empty when it has none or the cloud did not say).
     pub vswitch_ids: Vec<String>,
+    /// The launch template its instances launch from (empty: a scaling configuration).
+    pub launch_template_id: String,
+    /// Which version of it: a number, `Default` or `Latest`.
+    pub launch_template_version: String,
 }
 
 impl ScalingGroup {
@@ -360,6 +364,127 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
     fn caller_identity(&self) -> CloudFuture<'_, Option<CallerIdentity>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// DescribeLaunchTemplates and DescribeLaunchTemplateVersions: a launch template's
+    /// default and latest version numbers and each version's number, description and image;
+    /// `None` if there is no such template. A cloud without launch templates answers an
+    /// error.
+    fn launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Option<LaunchTemplate>> {
+        Box::pin(async move { Err(no_templates("DescribeLaunchTemplates", template_id)) })
+    }
+
+    /// CreateLaunchTemplateVersion: a new version of `template_id` that is version `source`
+    /// with only its image changed to `image_id`, described `description`; its number.
+    fn copy_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        source: i64,
+        image_id: &'a str,
+        description: &'a str,
+    ) -> CloudFuture<'a, i64> {
+        let _ = (source, image_id, description);
+        Box::pin(async move { Err(no_templates("CreateLaunchTemplateVersion", template_id)) })
+    }
+
+    /// ModifyScalingGroup: the group launches from version `version` (a number, `Default` or
+    /// `Latest`) of `template_id`.
+    fn set_group_launch_template<'a>(
+        &'a self,
+        group_id: &'a str,
+        template_id: &'a str,
+        version: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        let _ = (template_id, version);
+        Box::pin(async move { Err(no_templates("ModifyScalingGroup", group_id)) })
+    }
+
+    /// ModifyLaunchTemplateDefaultVersion.
+    fn set_default_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        let _ = number;
+        Box::pin(async move {
+            Err(no_templates(
+                "ModifyLaunchTemplateDefaultVersion",
+                template_id,
+            ))
+        })
+    }
+
+    /// DeleteLaunchTemplateVersion; a version already gone is deleted.
+    fn delete_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        let _ = number;
+        Box::pin(async move { Err(no_templates("DeleteLaunchTemplateVersion", template_id)) })
+    }
+
+    /// DescribeScalingGroups of the whole region: the groups that launch from `template_id`.
+    fn groups_of_launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Vec<String>> {
+        Box::pin(async move { Err(no_templates("DescribeScalingGroups", template_id)) })
+    }
+}
+
+fn no_templates(action: &str, resource: &str) -> CloudError {
+    CloudError::client(
+        action,
+        "Unsupported",
+        &format!("this cloud has no launch templates ({resource})"),
+    )
+}
+
+/// A launch template, as the image update reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchTemplate {
+    /// `lt-…`
+    pub launch_template_id: String,
+    /// The default version's number.
+    pub default_version: i64,
+    /// The highest version number.
+    pub latest_version: i64,
+    /// Every version, in number order.
+    pub versions: Vec<LaunchTemplateVersion>,
+}
+
+impl LaunchTemplate {
+    /// The number `version` (a number, `Default` or `Latest`) names, if it exists.
+    pub fn resolve(&self, version: &str) -> Option<i64> {
+        let number = match version {
+            "Default" | "" => self.default_version,
+            "Latest" => self.latest_version,
+            n => n.trim().parse().ok()?,
+        };
+        self.versions
+            .iter()
+            .any(|v| v.number == number)
+            .then_some(number)
+    }
+
+    /// Version `number`.
+    pub fn version(&self, number: i64) -> Option<&LaunchTemplateVersion> {
+        self.versions.iter().find(|v| v.number == number)
+    }
+}
+
+/// One version of a launch template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchTemplateVersion {
+    /// Its number.
+    pub number: i64,
+    /// `VersionDescription`.
+    pub description: String,
+    /// Its `ImageId` (empty when it names none).
+    pub image_id: String,
 }
 
 /// Who a cloud's calls are made as (STS GetCallerIdentity).

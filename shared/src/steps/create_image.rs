@@ -261,6 +261,19 @@ async fn take_snapshot(cx: &StepContext<'_>, record: &StepRecord) -> Result<Tran
     ) {
         return fail(reason, None, learned);
     }
+    if !request.scaling_group_ids.is_empty() {
+        match classify(super::templates::problems(cx.cloud, request).await)? {
+            Ok(problems) if problems.is_empty() => {}
+            Ok(problems) => return fail(problems.join("; "), None, learned),
+            Err(e) => {
+                return fail(
+                    "could not read the launch-template scaling groups".into(),
+                    Some(&e),
+                    learned,
+                );
+            }
+        }
+    }
 
     let disk_id = match classify(cx.cloud.system_disk(&request.instance_id).await)? {
         Ok(Some(disk)) => disk,

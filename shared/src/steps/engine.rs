@@ -324,8 +324,15 @@ impl Engine {
         if let Err(e) = validate::instance_id(&request.instance_id) {
             problems.push(e.to_string());
         }
-        if request.configuration_ids.is_empty() {
-            problems.push("no scaling configuration given".into());
+        if request.configuration_ids.is_empty() && request.scaling_group_ids.is_empty() {
+            problems.push("no scaling configuration or launch-template scaling group given".into());
+        }
+        for (i, id) in request.scaling_group_ids.iter().enumerate() {
+            if let Err(e) = validate::group_id(id) {
+                problems.push(e.to_string());
+            } else if request.scaling_group_ids[..i].contains(id) {
+                problems.push(format!("scaling group {id} is given twice"));
+            }
         }
         for (i, id) in request.configuration_ids.iter().enumerate() {
             if let Err(e) = validate::configuration_id(id) {

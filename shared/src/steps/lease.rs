@@ -267,7 +267,7 @@ pub(crate) async fn acquire(
     now: DateTime<Utc>,
 ) -> Result<Acquired, EngineError> {
     let me = &record.execution_id;
-    let mut configurations = record.request.configuration_ids.clone();
+    let mut configurations = record.request.targets();
     configurations.sort();
     let Some(lowest) = configurations.first() else {
         return Ok(Acquired::All);
@@ -279,7 +279,7 @@ pub(crate) async fn acquire(
     let entry = |kind| LeaseEntry {
         kind,
         execution_id: me.clone(),
-        configuration_ids: record.request.configuration_ids.clone(),
+        configuration_ids: record.request.targets(),
         written_at: now,
     };
     for configuration_id in &configurations {
@@ -356,7 +356,7 @@ async fn newer_carrier(
     for entry in log.tail() {
         let covers = record
             .request
-            .configuration_ids
+            .targets()
             .iter()
             .all(|c| entry.configuration_ids.contains(c));
         if entry.execution_id == record.execution_id || !covers {
@@ -385,7 +385,7 @@ pub(crate) async fn lost_lease(
     store: &SharedStore,
     record: &StepRecord,
 ) -> Result<Option<(String, ExecutionId)>, EngineError> {
-    for configuration_id in &record.request.configuration_ids {
+    for configuration_id in &record.request.targets() {
         let log = read_log(store, configuration_id).await?;
         match log.hold {
             Some(hold) if hold.execution_id == record.execution_id => {}

@@ -47,6 +47,7 @@ pub mod preflight;
 mod records;
 pub mod started;
 mod swap_config;
+pub mod templates;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

@@ -762,6 +762,7 @@ mod tests {
                     scaling_group_id: id.clone(),
                     group_type: "ECS".into(),
                     vswitch_ids: vec![format!("vsw-{id}")],
+                    ..ScalingGroup::default()
                 })
                 .collect();
             Box::pin(async move { Ok(groups) })
@@ -823,6 +824,7 @@ mod tests {
             scaling_group_id: "asg-1".into(),
             group_type: "ECS".into(),
             vswitch_ids: vec!["vsw-asg-1".into()],
+            ..ScalingGroup::default()
         }];
         assert_eq!(
             would_ask(&refs, &groups),

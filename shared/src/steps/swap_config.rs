@@ -137,8 +137,30 @@ pub(crate) async fn run(
                     ));
                 }
             }
+            let sources = match classify(
+                super::templates::read_sources(cx.cloud, &record.request.scaling_group_ids).await,
+            )? {
+                Ok(Ok(sources)) => sources.into_iter().map(|(source, _)| source).collect(),
+                Ok(Err(problems)) => {
+                    return Ok(Transition::to(
+                        failed(STEP, problems.join("; "), None),
+                        record.learned.clone(),
+                    ));
+                }
+                Err(e) => {
+                    return Ok(Transition::to(
+                        failed(
+                            STEP,
+                            "could not read the launch-template scaling groups",
+                            Some(&e),
+                        ),
+                        record.learned.clone(),
+                    ));
+                }
+            };
             let mut learned = record.learned.clone();
             learned.previous_images = Some(previous);
+            learned.previous_templates = Some(sources).filter(|s: &Vec<_>| !s.is_empty());
             match cx
                 .checkpoint
                 .checkpoint(record, learned)
@@ -187,6 +209,20 @@ pub(crate) async fn run(
             }
         }
     }
+    let sources = record
+        .learned
+        .previous_templates
+        .clone()
+        .unwrap_or_default();
+    if let Err((what, e)) =
+        super::templates::swap(cx.cloud, &record.execution_id, &sources, &image_id).await
+    {
+        if e.is_retryable() {
+            return Err(Interrupt::Retry(e));
+        }
+        let reason = format!("{what} failed; put every configuration and scaling group back");
+        return roll_back(cx, &record, failure(reason, Some(&e))).await;
+    }
     learned.swapped_at = Some(cx.now);
     Ok(Transition::to(pending(Step::Verify, cx.now), learned))
 }
@@ -215,7 +251,10 @@ pub(crate) async fn roll_back(
 /// Puts back every configuration that holds the execution's image and ends with the failure
 /// `record` says it is rolling back for, naming what could not be put back.
 pub(crate) async fn finish_rollback(cx: &StepContext<'_>, record: &StepRecord) -> Transition {
-    let leftovers = put_back_all(cx.cloud, record).await;
+    let mut leftovers = put_back_all(cx.cloud, record).await;
+    if let Some(sources) = &record.learned.previous_templates {
+        leftovers.extend(super::templates::put_back(cx.cloud, &record.execution_id, sources).await);
+    }
     let mut learned = record.learned.clone();
     let mut failure = learned.rolling_back.take().unwrap_or_else(|| Failure {
         step: STEP,

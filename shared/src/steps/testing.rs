@@ -728,6 +728,63 @@ impl Cloud for CrashingCloud {
                 .modify_configuration_image(configuration_id, image_id),
         )
     }
+    fn launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Option<super::cloud::LaunchTemplate>> {
+        self.guard(self.inner.launch_template(template_id))
+    }
+    fn copy_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        source: i64,
+        image_id: &'a str,
+        description: &'a str,
+    ) -> CloudFuture<'a, i64> {
+        self.guard(self.inner.copy_launch_template_version(
+            template_id,
+            source,
+            image_id,
+            description,
+        ))
+    }
+    fn set_group_launch_template<'a>(
+        &'a self,
+        group_id: &'a str,
+        template_id: &'a str,
+        version: &'a str,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(
+            self.inner
+                .set_group_launch_template(group_id, template_id, version),
+        )
+    }
+    fn set_default_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(
+            self.inner
+                .set_default_launch_template_version(template_id, number),
+        )
+    }
+    fn delete_launch_template_version<'a>(
+        &'a self,
+        template_id: &'a str,
+        number: i64,
+    ) -> CloudFuture<'a, ()> {
+        self.guard(
+            self.inner
+                .delete_launch_template_version(template_id, number),
+        )
+    }
+    fn groups_of_launch_template<'a>(
+        &'a self,
+        template_id: &'a str,
+    ) -> CloudFuture<'a, Vec<String>> {
+        self.guard(self.inner.groups_of_launch_template(template_id))
+    }
 }
 
 /// An engine over `store` and a [`FakeCloud::demo`] whose images take ten minutes, both on
@@ -775,6 +832,8 @@ pub async fn ended_and_stuck(
 /// account's own permissions.
 pub fn request_onto(configuration: &str) -> crate::model::UpdateRequest {
     crate::model::UpdateRequest {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         instance_id: "i-running".into(),
         image_name: None,
         configuration_ids: vec![configuration.into()],

@@ -123,7 +123,7 @@ pub(crate) async fn run(
             .await?;
         Ok((configurations, image))
     };
-    let (problems, cause, configurations) = match classify(read.await)? {
+    let (mut problems, mut cause, configurations) = match classify(read.await)? {
         Ok((configurations, image)) => (
             problems(record, &image_id, &configurations, image.as_ref()),
             None,
@@ -135,6 +135,17 @@ pub(crate) async fn run(
             Vec::new(),
         ),
     };
+    if let Some(sources) = &record.learned.previous_templates {
+        let found =
+            super::templates::verify(cx.cloud, &record.execution_id, sources, &image_id).await;
+        match classify(found)? {
+            Ok(found) => problems.extend(found),
+            Err(e) => {
+                problems.push("could not read the launch-template scaling groups back".into());
+                cause = cause.or(Some(e));
+            }
+        }
+    }
     if problems.is_empty() {
         let mut learned = learned;
         if let Some(options) = &record.request.rollout {
@@ -159,6 +170,8 @@ mod tests {
         StepRecord::first(
             id,
             UpdateRequest {
+                allow_default_version_change: false,
+                scaling_group_ids: Vec::new(),
                 instance_id: "i-1".into(),
                 image_name: given.map(str::to_owned),
                 configuration_ids: vec!["asc-1".into(), "asc-2".into()],

@@ -43,6 +43,8 @@ const PREFIX: &str = "reimage";
 /// Execution `i` is a run of task `i % TASKS`.
 fn request(i: usize) -> UpdateRequest {
     UpdateRequest {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         instance_id: "i-bp1demoweb000000001".into(),
         image_name: None,
         configuration_ids: vec![format!("asc-bench{:06}", i % 500)],
@@ -101,6 +103,8 @@ fn history(i: usize, at: DateTime<Utc>) -> Vec<StepRecord> {
 
 fn task(i: usize) -> TaskSpec {
     TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bp1demoweb000000001".into(),

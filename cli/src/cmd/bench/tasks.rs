@@ -124,6 +124,8 @@ fn daily_task(minute_of_day: u32) -> TaskSpec {
     let at = NaiveTime::from_num_seconds_from_midnight_opt((minute_of_day % 1440) * 60, 0)
         .unwrap_or(NaiveTime::MIN);
     TaskSpec {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bench".into(),
@@ -203,6 +205,8 @@ pub async fn run(dir: &Path, config: &BenchConfig) -> Result<BenchFigures, Strin
         let first = StepRecord::first(
             id.clone(),
             UpdateRequest {
+                scaling_group_ids: Vec::new(),
+                allow_default_version_change: false,
                 instance_id: "i-bench".into(),
                 image_name: None,
                 configuration_ids: vec!["asc-bench".into()],

@@ -161,6 +161,8 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     )
     .with_notifier(Some(notifier));
     let request = UpdateRequest {
+        scaling_group_ids: Vec::new(),
+        allow_default_version_change: false,
         instance_id: targets.instance_id.clone(),
         image_name: None,
         configuration_ids: targets.configuration_ids.to_vec(),

@@ -27,6 +27,8 @@ pub(crate) fn periodic(recurrence: Recurrence) -> Periodic {
 
 pub(crate) fn valid() -> TaskSpec {
     TaskSpec {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         notify: Vec::new(),
         retention: None,
         source_instance_id: "i-bp1abc".into(),

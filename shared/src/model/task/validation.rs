@@ -18,9 +18,15 @@ pub enum InvalidTask {
         "source_instance_id: {0:?} is not an ECS instance id (i- followed by letters and digits)"
     )]
     SourceInstance(String),
-    /// No scaling configuration was named.
-    #[error("scaling_configuration_ids: name at least one scaling configuration")]
+    /// No scaling configuration or group was named.
+    #[error(
+        "scaling_configuration_ids: name at least one scaling configuration (or, in \
+         scaling_group_ids, a scaling group that launches from a launch template)"
+    )]
     NoScalingConfigurations,
+    /// A launch-template scaling group that does not hold.
+    #[error("scaling_group_ids: {0}")]
+    ScalingGroup(String),
     /// A scaling configuration id is malformed.
     #[error(
         "scaling_configuration_ids: {0:?} is not a scaling configuration id (asc- followed by letters and digits)"
@@ -193,8 +199,33 @@ impl TaskSpec {
         if let Some(name) = &self.image_name {
             validate_image_name(name, now)?;
         }
-        if self.scaling_configuration_ids.is_empty() {
+        if self.scaling_configuration_ids.is_empty() && self.scaling_group_ids.is_empty() {
             return Err(InvalidTask::NoScalingConfigurations);
+        }
+        if self.configuration_source == super::ConfigurationSource::LaunchTemplate
+            && self.scaling_group_ids.is_empty()
+        {
+            return Err(InvalidTask::ScalingGroup(
+                "configuration_source launch_template: name at least one scaling group".into(),
+            ));
+        }
+        if self.scaling_group_ids.len() > MAX_SCALING_CONFIGURATIONS {
+            return Err(InvalidTask::ScalingGroup(format!(
+                "at most {MAX_SCALING_CONFIGURATIONS} scaling groups per task, got {}",
+                self.scaling_group_ids.len()
+            )));
+        }
+        for (i, id) in self.scaling_group_ids.iter().enumerate() {
+            if validate::group_id(id).is_err() {
+                return Err(InvalidTask::ScalingGroup(format!(
+                    "{id:?} is not a scaling group id (asg- followed by letters and digits)"
+                )));
+            }
+            if self.scaling_group_ids[..i].contains(id) {
+                return Err(InvalidTask::ScalingGroup(format!(
+                    "{id:?} is named more than once"
+                )));
+            }
         }
         if self.scaling_configuration_ids.len() > MAX_SCALING_CONFIGURATIONS {
             return Err(InvalidTask::TooManyScalingConfigurations {

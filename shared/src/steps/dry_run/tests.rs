@@ -21,6 +21,8 @@ fn clock() -> ManualClock {
 
 fn request(instance: &str, configs: &[&str]) -> UpdateRequest {
     UpdateRequest {
+        allow_default_version_change: false,
+        scaling_group_ids: Vec::new(),
         instance_id: instance.into(),
         image_name: None,
         configuration_ids: configs.iter().map(|c| (*c).to_owned()).collect(),
