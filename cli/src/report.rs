@@ -87,6 +87,24 @@ pub struct ExecutionView {
     /// The newer execution that carries its request, if it was superseded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried_by: Option<String>,
+    /// The launch-template scaling groups, in request order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub template_groups: Vec<TemplateGroupView>,
+}
+
+/// A launch-template group as an execution's view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TemplateGroupView {
+    /// `asg-…`.
+    pub scaling_group_id: String,
+    /// Its template, once read.
+    pub launch_template_id: Option<String>,
+    /// The version it named (a number, `Default` or `Latest`) and the number that was.
+    pub version: Option<String>,
+    /// The image that version held.
+    pub old_image_id: Option<String>,
+    /// The image the group launches now.
+    pub new_image_id: Option<String>,
 }
 
 impl ExecutionView {
@@ -120,6 +138,37 @@ impl ExecutionView {
                 }
             })
             .collect();
+        let template_groups = record
+            .request
+            .scaling_group_ids
+            .iter()
+            .map(|id| {
+                let source = learned
+                    .previous_templates
+                    .iter()
+                    .flatten()
+                    .find(|p| &p.group_id == id);
+                let old = source.map(|p| p.image_id.clone());
+                let new = if succeeded || (swapped && !record.state.is_terminal()) {
+                    learned.image_id.clone()
+                } else {
+                    old.clone()
+                };
+                TemplateGroupView {
+                    scaling_group_id: id.clone(),
+                    launch_template_id: source.map(|p| p.launch_template_id.clone()),
+                    version: source.map(|p| {
+                        if p.version == p.source_version.to_string() {
+                            p.version.clone()
+                        } else {
+                            format!("{} (version {})", p.version, p.source_version)
+                        }
+                    }),
+                    old_image_id: old,
+                    new_image_id: new,
+                }
+            })
+            .collect();
         let (step, failure) = match &record.state {
             State::Pending { step, .. } => (Some(*step), None),
             State::Succeeded | State::Superseded { .. } => (None, None),
@@ -137,6 +186,7 @@ impl ExecutionView {
             image_id: learned.image_id.clone(),
             image_name: record.image_name.clone(),
             configurations,
+            template_groups,
             role_arn: match &record.request.permission {
                 reimage::model::PermissionSource::Account => None,
                 reimage::model::PermissionSource::RamRole { role_arn } => Some(role_arn.clone()),
@@ -218,6 +268,19 @@ impl ExecutionView {
                 dash(&c.old_image_id),
                 dash(&c.new_image_id),
             ));
+        }
+        if !self.template_groups.is_empty() {
+            out.push_str("Launch-template scaling groups\n");
+            for g in &self.template_groups {
+                out.push_str(&format!(
+                    "  {} {} {}  {} → {}\n",
+                    g.scaling_group_id,
+                    dash(&g.launch_template_id),
+                    g.version.as_deref().unwrap_or("-"),
+                    dash(&g.old_image_id),
+                    dash(&g.new_image_id),
+                ));
+            }
         }
         out
     }

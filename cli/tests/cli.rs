@@ -114,6 +114,23 @@ async fn demo_updates_both_configurations_and_keeps_its_records_where_told() {
         let old = line.split_whitespace().rev().nth(2).expect("an old image");
         assert_ne!(old, image_id, "{line}");
     }
+    // The api group launches from a launch template: its new version holds the image.
+    let group = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("asg-bp1demoapi0000001 lt-"))
+        .unwrap_or_else(|| panic!("no line for the launch-template group:\n{stdout}"));
+    assert!(group.ends_with(&format!("→ {image_id}")), "{group}");
+    // The notice the local receiver got, signed, about this execution.
+    let notice = stdout
+        .split("Notification sent to the demo's local receiver")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no notification:\n{stdout}"));
+    assert!(notice.contains("signed t="), "{notice}");
+    assert!(notice.contains(" succeeded\n"), "{notice}");
+    assert!(
+        notice.contains(&format!("- {ACTIVE}: ")) && notice.contains(&format!("→ {image_id}")),
+        "{notice}"
+    );
     // Piped: plain lines, no spinner control sequences.
     assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
     assert!(stdout.contains("wait-image"), "{stdout}");
@@ -1791,6 +1808,105 @@ async fn notify_targets_are_kept_sealed_and_shown_redacted_and_bad_ones_are_refu
         text(&out.stdout).contains("slack https://hooks.slack.com/<redacted>"),
         "the defaults are as they were: {}",
         text(&out.stdout)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_image_set_update_a_group_that_launches_from_a_launch_template() {
+    const GROUP: &str = "asg-bp1demoapi0000001";
+    const OTHER: &str = "ubuntu_22_04_x64_20G_alibase_20231120.vhd";
+    let sim = sim().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    let admin = sim.admin();
+    let template = admin
+        .create_launch_template(&reimage_sim::ecs::seeding::SeedLaunchTemplate {
+            launch_template_name: "api".into(),
+            versions: vec![
+                reimage_sim::ecs::seeding::SeedTemplateVersion::of_image(
+                    "ubuntu_22_04_x64_20G_alibase_20240101.vhd",
+                ),
+                reimage_sim::ecs::seeding::SeedTemplateVersion::of_image(
+                    "ubuntu_22_04_x64_20G_alibase_20240101.vhd",
+                ),
+            ],
+            ..Default::default()
+        })
+        .expect("template");
+    admin
+        .set_group_launch_template(
+            GROUP,
+            &reimage_sim::ess::state::GroupLaunchTemplate {
+                launch_template_id: template.clone(),
+                launch_template_version: "2".into(),
+                overrides: Vec::new(),
+            },
+        )
+        .expect("group on the template");
+    let version_of = |n: usize| {
+        sim.admin()
+            .state()
+            .launch_templates
+            .into_iter()
+            .find(|t| t.launch_template_id == template)
+            .and_then(|t| t.versions.get(n).cloned())
+    };
+
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--instance",
+            INSTANCE,
+            "--group",
+            GROUP,
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let view = json(&out);
+    let image = view["image_id"].as_str().expect("an image").to_owned();
+    assert_eq!(view["template_groups"][0]["scaling_group_id"], GROUP);
+    assert_eq!(view["template_groups"][0]["new_image_id"], image.as_str());
+    assert_eq!(version_of(2), Some((3, Some(image.clone()))));
+
+    // The manual update: the group's version copied with another image.
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &["image", "set", "--group", GROUP, "--image", OTHER],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("version 3 ({image}) → version 4 ({OTHER})")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(version_of(3), Some((4, Some(OTHER.to_owned()))));
+
+    // A configuration-based group given as --group is refused, naming what to do instead.
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "image",
+            "set",
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--image",
+            OTHER,
+        ],
+    ))
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("launches from scaling configurations"),
+        "{}",
+        text(&out.stderr)
     );
     sim.shutdown().await;
 }

@@ -478,3 +478,58 @@ async fn a_crash_before_or_after_each_cloud_call_then_a_replay_makes_one_version
         }
     }
 }
+
+#[tokio::test]
+async fn the_manual_update_of_a_group_follows_the_same_rules() {
+    let rig = rig().await;
+    let template = rig.template(2, 1, &[(API_GROUP, "2"), (WEB_GROUP, "Default")]);
+    let mut config = rig.sim.client_config();
+    config.clock = Arc::new(rig.clock.clone());
+    let cloud = AliyunCloud::new(Client::new(config).unwrap());
+    const OTHER: &str = "ubuntu_22_04_x64_20G_alibase_20231120.vhd";
+
+    let set = reimage::api::set_launch_template_group_image(&cloud, API_GROUP, OTHER, false)
+        .await
+        .expect("set");
+    assert_eq!(
+        (set.previous_version, set.new_version, set.version.as_str()),
+        (2, 3, "2")
+    );
+    assert_eq!(set.previous_image_id, OLD_IMAGE);
+    assert_eq!(rig.group_version(API_GROUP), "3");
+    assert_eq!(rig.versions(&template).0[2].1, OTHER);
+    assert_eq!(
+        rig.data_without_image(&template, 3),
+        rig.data_without_image(&template, 2)
+    );
+    // Asked again: the version it launches holds the image; nothing is made.
+    let again = reimage::api::set_launch_template_group_image(&cloud, API_GROUP, OTHER, false)
+        .await
+        .expect("set again");
+    assert_eq!((again.previous_version, again.new_version), (3, 3));
+    assert_eq!(rig.versions(&template).0.len(), 3);
+
+    // The default's group is refused, naming the other user, until allowed.
+    let refused = reimage::api::set_launch_template_group_image(&cloud, WEB_GROUP, OTHER, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(API_GROUP) && refused.contains("allow_default_version_change"),
+        "{refused}"
+    );
+    assert_eq!(rig.versions(&template).1, 1);
+    let moved = reimage::api::set_launch_template_group_image(&cloud, WEB_GROUP, OTHER, true)
+        .await
+        .expect("allowed");
+    assert_eq!(rig.versions(&template).1, moved.new_version);
+    // An image that does not exist is named before anything changes.
+    let missing =
+        reimage::api::set_launch_template_group_image(&cloud, API_GROUP, "m-nope0000000000", false)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        missing,
+        reimage::api::ManualUpdateError::ImageNotFound("m-nope0000000000".into())
+    );
+}

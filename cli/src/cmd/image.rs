@@ -34,8 +34,23 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct SetArgs {
     /// The scaling configuration (`asc-…`).
-    #[arg(long = "config", value_name = "CONFIGURATION_ID")]
-    config: String,
+    #[arg(
+        long = "config",
+        value_name = "CONFIGURATION_ID",
+        required_unless_present = "group",
+        conflicts_with = "group"
+    )]
+    config: Option<String>,
+    /// A scaling group that launches from a launch template (`asg-…`): a copy of the
+    /// version it uses, holding the image, becomes the version it launches (a pinned group
+    /// is pointed at it, one on `Latest` follows by itself, one on `Default` needs
+    /// --allow-default-version-change).
+    #[arg(long = "group", value_name = "SCALING_GROUP_ID")]
+    group: Option<String>,
+    /// Let a group on its template's `Default` version move the template's default, which
+    /// changes it for every other user of the template.
+    #[arg(long, requires = "group")]
+    allow_default_version_change: bool,
     /// The image (`m-…`, or a public image id).
     #[arg(long, value_name = "IMAGE_ID")]
     image: String,
@@ -56,18 +71,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let clock: SharedClock = Arc::new(SystemClock);
         let store = settings::store(&env, args.state_dir.as_deref(), clock.clone())?;
-        if let Some(holder) = configuration_holder(&store, &args.config, clock.now())
+        let target = args
+            .config
+            .clone()
+            .or(args.group.clone())
+            .unwrap_or_default();
+        if let Some(holder) = configuration_holder(&store, &target, clock.now())
             .await
-            .context("cannot read the configuration's lease")?
+            .context("cannot read the lease")?
         {
             bail!(ManualUpdateError::Busy {
-                configuration_id: args.config,
+                configuration_id: target,
                 holder,
             });
         }
         let client = settings::client(&env, clock, Arc::new(RandomIds))?;
         let cloud = AliyunCloud::new(client);
-        let outcome = set_configuration_image(&cloud, &args.config, &args.image).await?;
+        if let Some(group) = &args.group {
+            let outcome = reimage::api::set_launch_template_group_image(
+                &cloud,
+                group,
+                &args.image,
+                args.allow_default_version_change,
+            )
+            .await?;
+            match args.output {
+                Output::Text => println!(
+                    "{} (launch template {}, {}): version {} ({}) → version {} ({})",
+                    outcome.scaling_group_id,
+                    outcome.launch_template_id,
+                    outcome.version,
+                    outcome.previous_version,
+                    outcome.previous_image_id,
+                    outcome.new_version,
+                    outcome.image_id
+                ),
+                Output::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let outcome = set_configuration_image(&cloud, &target, &args.image).await?;
         match args.output {
             Output::Text => println!(
                 "{} ({}, group {}): {} → {} ({})",

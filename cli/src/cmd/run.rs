@@ -31,8 +31,21 @@ pub struct Args {
     #[arg(long, value_name = "INSTANCE_ID")]
     instance: String,
     /// A scaling configuration that receives the image (`asc-…`); repeat for several.
-    #[arg(long = "config", value_name = "CONFIGURATION_ID", required = true)]
+    #[arg(
+        long = "config",
+        value_name = "CONFIGURATION_ID",
+        required_unless_present = "groups"
+    )]
     configs: Vec<String>,
+    /// A scaling group that launches from a launch template (`asg-…`): its template gets a
+    /// new version holding the image, which the group then uses; repeat for several.
+    #[arg(long = "group", value_name = "SCALING_GROUP_ID")]
+    groups: Vec<String>,
+    /// Let a group on its template's `Default` version move the template's default to the
+    /// new version, which changes it for every other user of the template (refused
+    /// otherwise, naming them).
+    #[arg(long)]
+    allow_default_version_change: bool,
     /// The image name; reimage appends `_on_<execution-id>_at_<time>` (default:
     /// `UpdateImage_from_<instance>_on_<execution-id>`).
     #[arg(long)]
@@ -61,8 +74,8 @@ pub struct Args {
 impl Args {
     fn request(&self) -> UpdateRequest {
         UpdateRequest {
-            scaling_group_ids: Vec::new(),
-            allow_default_version_change: false,
+            scaling_group_ids: self.groups.clone(),
+            allow_default_version_change: self.allow_default_version_change,
             instance_id: self.instance.clone(),
             image_name: self.name.clone(),
             configuration_ids: self.configs.clone(),

@@ -95,9 +95,21 @@ struct CreateArgs {
     #[arg(
         long = "config",
         value_name = "ID",
-        required_unless_present = "from_json"
+        required_unless_present_any = ["from_json", "groups"]
     )]
     configs: Vec<String>,
+    /// A scaling group whose instances launch from an ECS launch template (`asg-…`): the
+    /// configuration source "launch template". Each run puts the image into a new version
+    /// of the group's template (a copy of the version the group uses, only the image
+    /// changed) and points the group at it: a group pinned to a number is moved to the new
+    /// number, one on `Latest` follows by itself, one on `Default` needs
+    /// --allow-default-version-change. Repeat for several; mixes with --config.
+    #[arg(long = "group", value_name = "ID")]
+    groups: Vec<String>,
+    /// Let a group on its template's `Default` version move the template's default to the
+    /// new version, which changes it for every other user of the template.
+    #[arg(long)]
+    allow_default_version_change: bool,
     /// The custom image name (reimage adds `_on_<execution>_at_<time>`).
     #[arg(long)]
     image_name: Option<String>,
@@ -262,13 +274,17 @@ fn spec_from_args(args: &CreateArgs, env: &Env) -> anyhow::Result<TaskSpec> {
         None => Vec::new(),
     };
     Ok(TaskSpec {
-        scaling_group_ids: Vec::new(),
-        allow_default_version_change: false,
+        scaling_group_ids: args.groups.clone(),
+        allow_default_version_change: args.allow_default_version_change,
         notify,
         retention,
         source_instance_id: args.instance.clone().unwrap_or_default(),
         image_name: args.image_name.clone(),
-        configuration_source: Default::default(),
+        configuration_source: if args.configs.is_empty() && !args.groups.is_empty() {
+            reimage::model::task::ConfigurationSource::LaunchTemplate
+        } else {
+            reimage::model::task::ConfigurationSource::ScalingConfiguration
+        },
         scaling_configuration_ids: args.configs.clone(),
         executed_at,
         permission,
@@ -327,11 +343,25 @@ fn render_view(view: &TaskView, output: Output) -> anyhow::Result<String> {
             if let Some(name) = &view.spec.image_name {
                 writeln!(out, "image name      {name}")?;
             }
-            writeln!(
-                out,
-                "configurations  {}",
-                view.spec.scaling_configuration_ids.join(", ")
-            )?;
+            if !view.spec.scaling_configuration_ids.is_empty() {
+                writeln!(
+                    out,
+                    "configurations  {}",
+                    view.spec.scaling_configuration_ids.join(", ")
+                )?;
+            }
+            if !view.spec.scaling_group_ids.is_empty() {
+                writeln!(
+                    out,
+                    "template groups {}{}",
+                    view.spec.scaling_group_ids.join(", "),
+                    if view.spec.allow_default_version_change {
+                        " (may move a template's default version)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
             writeln!(out, "permissions     {permission}")?;
             let webhook = if view.webhook {
                 format!(

@@ -1,4 +1,5 @@
-//! The manual update over the cloud: `PUT /scaling-configurations/{id}/image`.
+//! The manual update over the cloud: `PUT /scaling-configurations/{id}/image`, and
+//! `PUT /scaling-groups/{id}/image` for a group that launches from a launch template.
 
 use std::fmt;
 use std::sync::Arc;
@@ -137,6 +138,95 @@ pub async fn set_configuration_image(
     })
 }
 
+/// The manual update of a scaling group that launches from a launch template, shared by
+/// `reimage image set --group` and `PUT /scaling-groups/{id}/image`, with the image update's
+/// rules ([`crate::steps::templates`]): the image must be Available; the group must be an
+/// ECS group on a launch template; its template must have room for a version; a group on
+/// the template's `Default` is refused unless `allow_default_version_change`. Then the group's
+/// version is copied with the image and the group pointed at the copy (the default moved, or
+/// nothing for `Latest`). The copy is described after an id derived from the group and the
+/// image, so asking again after a failure finds it instead of making another; a group whose
+/// version holds the image already is left as it is.
+pub async fn set_group_image(
+    cloud: &dyn Cloud,
+    group_id: &str,
+    image_id: &str,
+    allow_default_version_change: bool,
+) -> Result<super::GroupImageSet, ManualUpdateError> {
+    let failed =
+        |what: String| move |err: CloudError| ManualUpdateError::Cloud(format!("{what}: {err}"));
+    let image = cloud
+        .describe_image(image_id, ALL_IMAGE_STATUSES)
+        .await
+        .map_err(failed(format!("cannot look up image {image_id}")))?
+        .ok_or_else(|| ManualUpdateError::ImageNotFound(image_id.into()))?;
+    if image.status != "Available" {
+        return Err(ManualUpdateError::ImageNotAvailable {
+            image_id: image_id.into(),
+            status: image.status,
+        });
+    }
+    let ids = [group_id.to_owned()];
+    let problems = crate::steps::templates::problems_of(cloud, &ids, allow_default_version_change)
+        .await
+        .map_err(failed(format!("cannot look up scaling group {group_id}")))?;
+    if !problems.is_empty() {
+        return Err(ManualUpdateError::Group(problems.join("; ")));
+    }
+    let sources = match crate::steps::templates::read_sources(cloud, &ids)
+        .await
+        .map_err(failed(format!("cannot look up scaling group {group_id}")))?
+    {
+        Ok(sources) => sources,
+        Err(problems) => return Err(ManualUpdateError::Group(problems.join("; "))),
+    };
+    let Some((source, _)) = sources.into_iter().next() else {
+        return Err(ManualUpdateError::Group(format!(
+            "scaling group {group_id} is disabled or missing"
+        )));
+    };
+    if source.image_id == image_id {
+        // The version it launches holds the image already: nothing to make.
+        return Ok(super::GroupImageSet {
+            scaling_group_id: group_id.to_owned(),
+            launch_template_id: source.launch_template_id,
+            version: source.version,
+            previous_version: source.source_version,
+            previous_image_id: source.image_id,
+            new_version: source.source_version,
+            image_id: image_id.to_owned(),
+        });
+    }
+    let id = ExecutionId::derived(&format!("manual {group_id} {image_id}"));
+    crate::steps::templates::swap(cloud, &id, std::slice::from_ref(&source), image_id)
+        .await
+        .map_err(|(what, e)| ManualUpdateError::Cloud(format!("{what}: {e}")))?;
+    let description = source.new_version_description(&id);
+    let new_version = cloud
+        .launch_template(&source.launch_template_id)
+        .await
+        .map_err(failed(format!(
+            "cannot read launch template {}",
+            source.launch_template_id
+        )))?
+        .and_then(|t| {
+            t.versions
+                .iter()
+                .find(|v| v.description == description)
+                .map(|v| v.number)
+        })
+        .unwrap_or_default();
+    Ok(super::GroupImageSet {
+        scaling_group_id: group_id.to_owned(),
+        launch_template_id: source.launch_template_id,
+        version: source.version,
+        previous_version: source.source_version,
+        previous_image_id: source.image_id,
+        new_version,
+        image_id: image_id.to_owned(),
+    })
+}
+
 /// Puts an image into a scaling configuration with [`set_configuration_image`], through the
 /// cloud client the [`CloudProvider`] gives for the request's permission source.
 pub struct CloudImageSetter {
@@ -177,6 +267,28 @@ impl ImageSetter for CloudImageSetter {
                 previous_image_id: update.old_image_id,
                 image_id: update.new_image_id,
             })
+        })
+    }
+
+    fn set_group_image<'a>(
+        &'a self,
+        group_id: &'a str,
+        image_id: &'a str,
+        allow_default_version_change: bool,
+        permission: &'a PermissionSource,
+    ) -> futures::future::BoxFuture<'a, Result<super::GroupImageSet, ManualUpdateError>> {
+        Box::pin(async move {
+            let cloud = self
+                .clouds
+                .cloud(permission)
+                .map_err(|err| ManualUpdateError::Cloud(crate::report::chain(&err)))?;
+            set_group_image(
+                cloud.as_ref(),
+                group_id,
+                image_id,
+                allow_default_version_change,
+            )
+            .await
         })
     }
 }

@@ -78,6 +78,7 @@ pub mod webhook;
 pub use error::ApiError;
 pub use manual::{
     CloudImageSetter, ManualUpdate, holder as configuration_holder, set_configuration_image,
+    set_group_image as set_launch_template_group_image,
 };
 
 /// The largest request body accepted.
@@ -173,6 +174,10 @@ pub enum ManualUpdateError {
     /// The cloud refused or failed.
     #[error("the cloud call failed: {0}")]
     Cloud(String),
+    /// A launch-template group that cannot take the image: not one, a version that does not
+    /// exist, no room for a version, a default version the request may not move.
+    #[error("{0}")]
+    Group(String),
     /// An execution holds the configuration's lease: it is updating it now.
     #[error(
         "scaling configuration {configuration_id} is being updated by execution {holder}; set \
@@ -203,6 +208,7 @@ impl From<ManualUpdateError> for ApiError {
             }
             ManualUpdateError::Cloud(_) => (StatusCode::BAD_GATEWAY, "CloudError"),
             ManualUpdateError::Busy { .. } => (StatusCode::CONFLICT, "ConfigurationBusy"),
+            ManualUpdateError::Group(_) => (StatusCode::UNPROCESSABLE_ENTITY, "GroupRefused"),
         };
         ApiError::new(status, code, crate::report::chain(&err))
     }
@@ -221,6 +227,42 @@ pub trait ImageSetter: Send + Sync + fmt::Debug + 'static {
         image_id: &'a str,
         permission: &'a PermissionSource,
     ) -> ImageSetFuture<'a>;
+
+    /// Puts `image_id` into a new version of the launch template group `group_id` launches
+    /// from, and points the group at it ([`manual::set_group_image`]).
+    fn set_group_image<'a>(
+        &'a self,
+        group_id: &'a str,
+        image_id: &'a str,
+        allow_default_version_change: bool,
+        permission: &'a PermissionSource,
+    ) -> futures::future::BoxFuture<'a, Result<GroupImageSet, ManualUpdateError>> {
+        let _ = (image_id, allow_default_version_change, permission);
+        Box::pin(async move {
+            Err(ManualUpdateError::Group(format!(
+                "this server cannot update launch-template group {group_id}"
+            )))
+        })
+    }
+}
+
+/// What the manual update of a launch-template group did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupImageSet {
+    /// The scaling group.
+    pub scaling_group_id: String,
+    /// Its launch template.
+    pub launch_template_id: String,
+    /// The version the group names (a number, `Default` or `Latest`), as before.
+    pub version: String,
+    /// The version that was, and its image.
+    pub previous_version: i64,
+    /// Its image.
+    pub previous_image_id: String,
+    /// The new version, holding the image.
+    pub new_version: i64,
+    /// The image.
+    pub image_id: String,
 }
 
 /// A task as the API shows it: the definition without its webhook secret, and its state.
@@ -584,6 +626,7 @@ impl Api {
             .route("/executions", get(list_executions))
             .route("/executions/{id}", get(get_execution))
             .route("/scaling-configurations/{id}/image", put(set_image))
+            .route("/scaling-groups/{id}/image", put(set_group_image))
             .route("/images", get(images::list))
             .route("/images/prune", post(images::prune))
             .route("/rollouts", post(rollouts::create).get(rollouts::list))
@@ -1493,6 +1536,74 @@ struct SetImage {
     image_id: String,
     #[serde(default)]
     permission: Option<PermissionSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetGroupImage {
+    image_id: String,
+    #[serde(default)]
+    allow_default_version_change: bool,
+    #[serde(default)]
+    permission: Option<PermissionSource>,
+}
+
+/// `PUT /scaling-groups/{id}/image`: the manual update of a group that launches from a
+/// launch template.
+async fn set_group_image(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Json<GroupImageSet>, ApiError> {
+    let request: SetGroupImage = parse_json(&body)?;
+    if !is_resource_id(&id, "asg-") {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ScalingGroupNotFound",
+            format!("{id:?} is not a scaling group id"),
+        ));
+    }
+    if !is_resource_id(&request.image_id, validate::IMAGE) {
+        return Err(ApiError {
+            field: Some("image_id".into()),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "InvalidRequest",
+                format!("image_id: {:?} is not an image id (m-…)", request.image_id),
+            )
+        });
+    }
+    let permission = request.permission.unwrap_or(PermissionSource::Account);
+    if let PermissionSource::RamRole { role_arn } = &permission {
+        crate::model::task::validate_role_arn(role_arn)?;
+    }
+    if let Some(holder) = manual::holder(&api.store, &id, api.clock.now())
+        .await
+        .map_err(|e| ApiError::internal(crate::report::chain(&e)))?
+    {
+        return Err(ManualUpdateError::Busy {
+            configuration_id: id,
+            holder,
+        }
+        .into());
+    }
+    let images = api.images.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ManualUpdateUnavailable",
+            "this server has no cloud client for the manual update",
+        )
+    })?;
+    Ok(Json(
+        images
+            .set_group_image(
+                &id,
+                &request.image_id,
+                request.allow_default_version_change,
+                &permission,
+            )
+            .await?,
+    ))
 }
 
 async fn set_image(

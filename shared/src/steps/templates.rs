@@ -38,8 +38,22 @@ pub(crate) async fn problems(
     cloud: &dyn Cloud,
     request: &UpdateRequest,
 ) -> Result<Vec<String>, CloudError> {
+    problems_of(
+        cloud,
+        &request.scaling_group_ids,
+        request.allow_default_version_change,
+    )
+    .await
+}
+
+/// [`problems`] of `group_ids`, a default version's change allowed or not.
+pub async fn problems_of(
+    cloud: &dyn Cloud,
+    group_ids: &[String],
+    allow_default_version_change: bool,
+) -> Result<Vec<String>, CloudError> {
     let mut problems = Vec::new();
-    let sources = match read_sources(cloud, &request.scaling_group_ids).await? {
+    let sources = match read_sources(cloud, group_ids).await? {
         Ok(sources) => sources,
         Err(mut found) => {
             problems.append(&mut found);
@@ -65,7 +79,7 @@ pub(crate) async fn problems(
                 template.versions.len()
             ));
         }
-        if source.on_default() && !request.allow_default_version_change {
+        if source.on_default() && !allow_default_version_change {
             let mut others = cloud
                 .groups_of_launch_template(&source.launch_template_id)
                 .await?;
@@ -90,7 +104,7 @@ pub(crate) async fn problems(
 
 /// What each group launches from now, with its template, in request order; `Err` lists why
 /// some cannot be read as launch-template groups.
-pub(crate) async fn read_sources(
+pub async fn read_sources(
     cloud: &dyn Cloud,
     group_ids: &[String],
 ) -> Result<Result<Vec<(PreviousTemplate, LaunchTemplate)>, Vec<String>>, CloudError> {
@@ -168,7 +182,7 @@ pub(crate) async fn read_sources(
 
 /// Puts `image_id` into each group's template as a new version and points the group at it;
 /// a replay finds the versions it created. `Err` is the call that failed, and on which group.
-pub(crate) async fn swap(
+pub async fn swap(
     cloud: &dyn Cloud,
     execution_id: &ExecutionId,
     previous: &[PreviousTemplate],

@@ -123,6 +123,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot start the emulated region")?;
     let admin = sim.admin();
+    let template_group = demo_template_group(&admin, &targets.scaling_group_id)?;
     let text = args.output == Output::Text;
     if text {
         println!(
@@ -132,10 +133,13 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
         println!(
-            "updating the image of group {} (configurations {} and {}) from instance {}\n",
+            "updating the image of group {} (configurations {} and {}) and of group {}, which \
+             launches from version 1 of launch template {}, from instance {}\n",
             targets.scaling_group_id,
             targets.configuration_ids[0],
             targets.configuration_ids[1],
+            template_group.0,
+            template_group.1,
             targets.instance_id
         );
     }
@@ -161,7 +165,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     )
     .with_notifier(Some(notifier));
     let request = UpdateRequest {
-        scaling_group_ids: Vec::new(),
+        scaling_group_ids: vec![template_group.0.clone()],
         allow_default_version_change: false,
         instance_id: targets.instance_id.clone(),
         image_name: None,
@@ -221,6 +225,49 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     }
     sim.shutdown().await;
     outcome(&last)
+}
+
+/// Makes another ECS group of the demo region launch from version 1 of a launch template
+/// holding its configuration's launch settings: the console's "Configuration Source: Launch
+/// Template". Answers the group and the template.
+fn demo_template_group(
+    admin: &reimage_sim::Admin,
+    other_than: &str,
+) -> anyhow::Result<(String, String)> {
+    let state = admin.state();
+    let group = state
+        .scaling_groups
+        .iter()
+        .find(|g| g.group_type == "ECS" && g.scaling_group_id != other_than)
+        .context("the demo region has no second ECS group")?;
+    let configuration = group
+        .active_scaling_configuration_id
+        .as_deref()
+        .and_then(|id| admin.scaling_configuration(id))
+        .context("the second ECS group has no active configuration")?;
+    let template = admin
+        .create_launch_template(&reimage_sim::ecs::seeding::SeedLaunchTemplate {
+            launch_template_name: format!("{}-template", group.scaling_group_name),
+            versions: vec![reimage_sim::ecs::seeding::SeedTemplateVersion {
+                version_description: Some("the group's launch settings".into()),
+                ..reimage_sim::ecs::seeding::SeedTemplateVersion::of_image(
+                    configuration.image_id.clone(),
+                )
+            }],
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("cannot create the demo's launch template: {e}"))?;
+    admin
+        .set_group_launch_template(
+            &group.scaling_group_id,
+            &reimage_sim::ess::state::GroupLaunchTemplate {
+                launch_template_id: template.clone(),
+                launch_template_version: "1".into(),
+                overrides: Vec::new(),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot put the demo's group on its template: {e}"))?;
+    Ok((group.scaling_group_id.clone(), template))
 }
 
 /// The demo's notifier: one default target, the generic HTTPS kind, at the local receiver,
