@@ -1781,3 +1781,129 @@ mod dry_runs {
         );
     }
 }
+
+const NOTIFY_SLACK: &str =
+    "https://hooks.slack.com/services/T0API0001/B0API0002/apislackcredential0123";
+const NOTIFY_HTTPS: &str = "https://ci.example.com/hooks/reimage?token=apiquerytoken0123";
+const NOTIFY_SECRET: &str = "api-notify-secret-0123456789";
+/// What must never show: the Slack URL's credential, the HTTPS URL's token and its secret.
+const NOTIFY_SECRETS: [&str; 4] = [
+    "apislackcredential0123",
+    "B0API0002",
+    "apiquerytoken0123",
+    NOTIFY_SECRET,
+];
+
+fn task_with_targets() -> Value {
+    let mut task = periodic_task();
+    task["notify"] = json!([
+        {"kind": "slack", "webhook_url": NOTIFY_SLACK},
+        {"kind": "https", "url": NOTIFY_HTTPS, "secret": NOTIFY_SECRET},
+    ]);
+    task
+}
+
+#[tokio::test]
+async fn notify_targets_are_stored_sealed_and_shown_kind_and_redacted_url_only() {
+    let f = fixture();
+    let (status, created) = f.call("POST", "/tasks", Some(task_with_targets())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["task_id"].as_str().unwrap().to_owned();
+    let shown_targets = json!([
+        {"kind": "slack", "url": "https://hooks.slack.com/<redacted>"},
+        {"kind": "https", "url": "https://ci.example.com/<redacted>"},
+    ]);
+    assert_eq!(created["notify"], shown_targets, "{created}");
+
+    // At rest: sealed, each beside its kind and redacted URL; nothing in plaintext.
+    let keys = f.store.list(&format!("tasks/{id}/")).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let raw = String::from_utf8(f.store.get(&keys[0]).await.unwrap().unwrap()).unwrap();
+    for secret in NOTIFY_SECRETS {
+        assert!(!raw.contains(secret), "{secret} in {raw}");
+    }
+    let record: TaskRecord = serde_json::from_str(&raw).unwrap();
+    let kinds: Vec<&str> = record
+        .spec
+        .notify
+        .iter()
+        .map(|t| match t {
+            crate::notify::StoredTarget::Sealed(sealed) => sealed.kind.as_str(),
+            crate::notify::StoredTarget::Plain(_) => panic!("a target stored unsealed: {raw}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["slack", "https"]);
+    // The same key opens them, as they were given.
+    let opened = crate::store::tasks::TaskStore::new(f.store.clone())
+        .with_sealer(test_sealer())
+        .notify_targets(&record)
+        .await
+        .unwrap();
+    let given: Vec<crate::notify::Target> =
+        serde_json::from_value(task_with_targets()["notify"].clone()).unwrap();
+    assert_eq!(opened, given);
+
+    // Read back: kind and redacted URL, and nothing of the sealed form or the secrets.
+    for uri in [format!("/tasks/{id}"), "/tasks".to_owned()] {
+        let (status, body) = f.call("GET", &uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let view = if uri == "/tasks" {
+            body["tasks"][0].clone()
+        } else {
+            body.clone()
+        };
+        assert_eq!(view["notify"], shown_targets, "{uri}: {body}");
+        let text = body.to_string();
+        for secret in NOTIFY_SECRETS.iter().chain(&["sealed", "ciphertext"]) {
+            assert!(!text.contains(secret), "{uri}: {secret} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_form_cannot_be_submitted_as_a_notify_target() {
+    let f = fixture();
+    let id = f.create(task_with_targets()).await;
+    // The sealed form exactly as the store keeps it, copied into a new task.
+    let raw = f
+        .store
+        .get(&format!("tasks/{id}/0000000000.json"))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: Value = serde_json::from_slice(&raw).unwrap();
+    let sealed = stored["spec"]["notify"][0].clone();
+    assert!(sealed.get("sealed").is_some(), "{stored}");
+    let mut task = periodic_task();
+    task["notify"] = json!([sealed]);
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "InvalidTask", "{body}");
+    assert_eq!(body["field"], "notify", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("notify"),
+        "{body}"
+    );
+    assert_eq!(
+        f.store.list("tasks/").await.unwrap().len(),
+        1,
+        "only the first task"
+    );
+
+    // And a target that does not hold is named by its place in the list.
+    let mut task = periodic_task();
+    task["notify"] = json!([
+        {"kind": "slack", "webhook_url": NOTIFY_SLACK},
+        {"kind": "slack", "webhook_url": "https://hooks.example.com/services/T0/B0/x"},
+    ]);
+    let (status, body) = f.call("POST", "/tasks", Some(task)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "notify[1]", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be on hooks.slack.com"),
+        "{body}"
+    );
+}
