@@ -1888,6 +1888,28 @@ async fn run_and_image_set_update_a_group_that_launches_from_a_launch_template()
     );
     assert_eq!(version_of(3), Some((4, Some(OTHER.to_owned()))));
 
+    // A dry run judges the groups as the run does, and changes nothing.
+    let out = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "run",
+            "--instance",
+            INSTANCE,
+            "--group",
+            "asg-bp1demoweb0000001",
+            "--dry-run",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("launches from scaling configurations"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(version_of(4), None, "nothing made");
+
     // A configuration-based group given as --group is refused, naming what to do instead.
     let out = output(reimage_at(
         &sim,

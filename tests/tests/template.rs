@@ -16,7 +16,11 @@ const FUNCTIONS: [&str; 5] = [
 ];
 
 /// Every cloud action reimage's clients call, and nothing else.
-const ACTIONS: [&str; 49] = [
+const ACTIONS: [&str; 53] = [
+    "ecs:CreateLaunchTemplateVersion",
+    "ecs:ModifyLaunchTemplateDefaultVersion",
+    "ecs:DeleteLaunchTemplateVersion",
+    "ess:ModifyScalingGroup",
     "ecs:UntagResources",
     "ecs:DescribeLaunchTemplates",
     "ecs:DescribeLaunchTemplateVersions",

@@ -415,6 +415,20 @@ async fn cloud_checks(
     // The ones that can take an image: in the request, and not refused above.
     let usable = targets.accepted(ids);
     problems.extend(target_problems);
+    // The launch-template groups, as create-image judges them.
+    if !request.scaling_group_ids.is_empty() {
+        match super::templates::problems(cloud.as_ref(), request).await {
+            Ok(found) => problems.extend(found),
+            Err(e) => problems.push(format!(
+                "could not read the launch-template scaling groups: {e}"
+            )),
+        }
+        report.notes.push(format!(
+            "scaling group(s) {} each get a new version of their launch template holding the \
+             image",
+            request.scaling_group_ids.join(", ")
+        ));
+    }
 
     // The pre-flight, once per image held now, with the configurations that hold it: each
     // configuration is checked against its own image, standing in for the new one.
