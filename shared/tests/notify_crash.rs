@@ -2,8 +2,8 @@
 //! every n (before the write, then after it) until a run goes through without one, replayed
 //! as production replays (the caller starting again, the engine's sweep re-dispatching the
 //! pending step, the minute's tick sweeping the notices with the clock moved on). Each run
-//! still ends once, with its one outcome, and its notice reaches each target at least once,
-//! its delivery recorded `sent`.
+//! still ends once, with its one outcome; nothing is told before that outcome is recorded;
+//! and its notice reaches each target at least once, its delivery recorded `sent`.
 //!
 //! The in-memory fake cloud does the cloud's part; the notices go over HTTP to a real
 //! local receiver.
@@ -134,6 +134,14 @@ async fn run_through_crashes(rig: &Rig, id: &ExecutionId) -> (StepRecord, usize)
             None => {}
         }
     }
+    // The next process's notifier, over the same records.
+    let next = Notifier::new(
+        rig.store.clone(),
+        Arc::new(rig.clock.clone()),
+        Some(rig.sealer.clone()),
+        config(),
+    )
+    .expect("notifier");
     let mut last = None;
     for _ in 0..10 {
         let (engine, local) = (rig.engine.clone(), rig.local.clone());
@@ -146,6 +154,16 @@ async fn run_through_crashes(rig: &Rig, id: &ExecutionId) -> (StepRecord, usize)
             last = Some(latest);
             break;
         }
+        // The minute's tick before the replay: nothing is told of a run whose last record
+        // is not written, whatever was queued.
+        rig.clock.advance(Duration::from_secs(60));
+        next.sweep(rig.clock.now())
+            .await
+            .expect("notification sweep");
+        assert!(
+            rig.receiver.received().is_empty(),
+            "told before the run's last record"
+        );
         rig.clock
             .advance(rig.engine.config().overdue_after + Duration::from_secs(1));
         let (engine, now) = (rig.engine.clone(), rig.clock.now());
@@ -155,15 +173,8 @@ async fn run_through_crashes(rig: &Rig, id: &ExecutionId) -> (StepRecord, usize)
         .await;
     }
     let last = last.unwrap_or_else(|| panic!("execution {id} did not end"));
-    // The next process: a notifier over the same records, swept each minute or two (past a
-    // lost claim, a minute after its timeout, and past the first back-off, 30 s).
-    let next = Notifier::new(
-        rig.store.clone(),
-        Arc::new(rig.clock.clone()),
-        Some(rig.sealer.clone()),
-        config(),
-    )
-    .expect("notifier");
+    // Then swept each minute or two (past a lost claim, a minute after its timeout, and past
+    // the first back-off, 30 s).
     for _ in 0..20 {
         let deliveries = delivery::of_subject(&rig.store, id.as_str()).await.unwrap();
         if deliveries.len() == PATHS.len() && deliveries.iter().all(|d| d.is_final()) {

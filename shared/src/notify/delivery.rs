@@ -15,7 +15,9 @@
 //! - **Queued before the run's last record.** The engine queues a run's deliveries (record 0,
 //!   pending now) before it writes the record that ends the run, so that a crash between the
 //!   two is replayed into the same queue (a record that exists already is the same delivery),
-//!   never into a lost notice.
+//!   never into a lost notice. An execution's notice is sent only once the execution's last
+//!   record exists, and says what that record says: the replay may end the run otherwise
+//!   than the crashed attempt would have.
 //! - **Claimed before sending.** An attempt first writes its `sending` record, which only one
 //!   worker can create; a worker that stopped mid-attempt leaves a claim that expires at
 //!   `until`, after which the attempt counts as failed and the next one is scheduled. A
@@ -44,7 +46,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::message::Notice;
+use super::message::{Notice, Subject};
 use super::stored::{Defaults, DefaultsError};
 use super::targets::Target;
 use crate::clock::SharedClock;
@@ -279,6 +281,16 @@ enum Attempt {
     Hopeless(String),
 }
 
+/// What a queued notice says once its run has recorded how it ended.
+enum Recorded {
+    /// The run has not recorded its end yet: later.
+    NotYet,
+    /// The run ended without a notice (superseded): why.
+    Nothing(String),
+    /// This.
+    As(Box<Notice>),
+}
+
 /// Queues, sends and sweeps deliveries. Cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
@@ -498,6 +510,19 @@ impl Notifier {
                 return Ok(Some(false));
             }
         }
+        let base = match self.as_recorded(&base).await {
+            Recorded::NotYet => return Ok(Some(false)),
+            Recorded::Nothing(why) => {
+                let mut gave_up = base.next(DeliveryState::GaveUp, now);
+                gave_up.last_error = Some(why);
+                self.give_up(&gave_up).await?;
+                return Ok(Some(false));
+            }
+            Recorded::As(notice) => DeliveryRecord {
+                notice: *notice,
+                ..base
+            },
+        };
         let timeout = chrono::Duration::from_std(self.inner.config.timeout + CLAIM_MARGIN)
             .unwrap_or_else(|_| chrono::Duration::minutes(2));
         let mut claim = base.next(
@@ -532,6 +557,50 @@ impl Notifier {
             }
         }
         Ok(Some(true))
+    }
+
+    /// What the notice of `record` says once the run it reports on has recorded its end.
+    ///
+    /// An execution's notice is queued just before the record that ends the run: a crash in
+    /// between leaves it queued for a record that does not exist yet, which the replay may
+    /// write otherwise (a verification that now fails, say). So it goes out only once the
+    /// execution's last record is written, and says what that record says: the queued
+    /// notice, or one built again from the record (keeping what the queued one said of the
+    /// task being disabled).
+    async fn as_recorded(&self, record: &DeliveryRecord) -> Recorded {
+        let Subject::Execution(id) = &record.notice.subject else {
+            return Recorded::As(Box::new(record.notice.clone()));
+        };
+        let last = match crate::steps::latest_record(&self.inner.store, id).await {
+            Ok(Some(last)) if last.state.is_terminal() => last,
+            Ok(_) => return Recorded::NotYet,
+            Err(e) => {
+                tracing::warn!(
+                    delivery = %record.delivery, error = %crate::report::chain(&e),
+                    "the execution of a notice could not be read; the tick will try again"
+                );
+                return Recorded::NotYet;
+            }
+        };
+        match super::build::execution_notice(&last, &self.inner.config) {
+            None => Recorded::Nothing(format!(
+                "execution {id} ended {}: its notice is not given",
+                last.state.status()
+            )),
+            Some(fresh) => {
+                let fresh = Notice {
+                    task_disabled: record.notice.task_disabled.clone(),
+                    ..fresh
+                };
+                if fresh != record.notice {
+                    tracing::info!(
+                        delivery = %record.delivery,
+                        "the notice says what the execution's last record says, not what was queued"
+                    );
+                }
+                Recorded::As(Box::new(fresh))
+            }
+        }
     }
 
     /// Records a failed attempt: pending after the back-off, or given up.
