@@ -2122,3 +2122,130 @@ async fn a_rollout_rolled_back_on_the_canary_tells_why() {
     assert_sent_once(&rig, &id, last.seq).await;
     rig.assert_group_at_rest();
 }
+
+impl Rig {
+    /// Puts the group on version 1 of a new launch template holding its configuration's
+    /// image; answers the template.
+    fn on_launch_template(&self) -> String {
+        let admin = self.sim.admin();
+        let template = admin
+            .create_launch_template(&reimage_sim::ecs::seeding::SeedLaunchTemplate {
+                launch_template_name: "web".into(),
+                versions: vec![reimage_sim::ecs::seeding::SeedTemplateVersion {
+                    instance_type: Some("ecs.g7.large".into()),
+                    ..reimage_sim::ecs::seeding::SeedTemplateVersion::of_image(UBUNTU)
+                }],
+                ..Default::default()
+            })
+            .expect("template");
+        admin
+            .set_group_launch_template(
+                GROUP,
+                &reimage_sim::ess::state::GroupLaunchTemplate {
+                    launch_template_id: template.clone(),
+                    launch_template_version: "1".into(),
+                    overrides: Vec::new(),
+                },
+            )
+            .expect("the group on the template");
+        template
+    }
+
+    /// The template's versions (number, image), and the version the group names.
+    fn template_state(&self, template: &str) -> (Vec<(i64, Option<String>)>, String) {
+        let versions = self
+            .sim
+            .admin()
+            .state()
+            .launch_templates
+            .into_iter()
+            .find(|t| t.launch_template_id == template)
+            .expect("template")
+            .versions;
+        let region = self.sim.state().region();
+        let version = region
+            .ess
+            .group(GROUP)
+            .and_then(|g| g.launch_template.clone())
+            .expect("on a template")
+            .launch_template_version;
+        (versions, version)
+    }
+}
+
+#[tokio::test]
+async fn a_group_on_a_launch_template_gets_a_version_after_the_canary_and_loses_it_on_rollback() {
+    let rig = rig(seed(6, 6)).await;
+    let template = rig.on_launch_template();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    assert_eq!(rig.drive(&rollouts, &id, |_| {}).await, Outcome::Succeeded);
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), TARGET, "{instance}");
+    }
+    let (versions, named) = rig.template_state(&template);
+    assert_eq!(
+        versions,
+        [(1, Some(UBUNTU.to_owned())), (2, Some(TARGET.to_owned()))]
+    );
+    assert_eq!(named, "2", "the group launches the new version");
+    assert_eq!(
+        rig.configuration_image(ACTIVE),
+        UBUNTU,
+        "the configuration, which the group no longer uses, is left alone"
+    );
+    rig.assert_group_at_rest();
+
+    // A later batch fails after the template got its version: everything is put back, the
+    // version made is deleted.
+    let rig = rig_again_of(6).await;
+    let template = rig.on_launch_template();
+    let rollouts = rig.rollouts();
+    let id = rollouts.start(spec()).await.unwrap();
+    let injected = std::sync::atomic::AtomicBool::new(false);
+    let outcome = rig
+        .drive(&rollouts, &id, |rig| {
+            if !injected.load(Ordering::SeqCst) && rig.template_state(&template).0.len() == 2 {
+                rig.sim
+                    .admin()
+                    .fail_next("ReplaceSystemDisk", "InvalidParameter.Conflict", 400, 1)
+                    .unwrap();
+                injected.store(true, Ordering::SeqCst);
+            }
+        })
+        .await;
+    assert!(
+        injected.load(Ordering::SeqCst),
+        "the template got its version"
+    );
+    let Outcome::RolledBack { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("InvalidParameter.Conflict"), "{reason}");
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), UBUNTU, "{instance}");
+    }
+    let (versions, named) = rig.template_state(&template);
+    assert_eq!(
+        versions,
+        [(1, Some(UBUNTU.to_owned()))],
+        "the version made is gone"
+    );
+    assert_eq!(named, "1");
+    rig.assert_group_at_rest();
+
+    // The refresh strategy does not take such a group: refused before anything changes.
+    let rollouts = rig.rollouts();
+    let id = rollouts
+        .start(RolloutSpec {
+            strategy: Strategy::Refresh,
+            ..spec()
+        })
+        .await
+        .unwrap();
+    let Outcome::Refused { reason } = rig.drive(&rollouts, &id, |_| {}).await else {
+        panic!("a refresh of a launch-template group is refused");
+    };
+    assert!(reason.contains("use the in_place strategy"), "{reason}");
+    assert_eq!(rig.template_state(&template).0.len(), 1);
+}

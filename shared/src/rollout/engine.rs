@@ -145,6 +145,13 @@ pub struct Rollouts {
     pub(super) timing: RolloutTiming,
 }
 
+/// The id a rollout's launch-template version is described after (see
+/// [`crate::model::PreviousTemplate::new_version_description`]): derived from the rollout, so
+/// that a replay finds the version and a rollback deletes it.
+fn template_execution(id: &RolloutId) -> crate::model::ExecutionId {
+    crate::model::ExecutionId::derived(&format!("rollout {id}"))
+}
+
 fn record_key(id: &RolloutId, seq: u64) -> String {
     format!("{ROLLOUTS_PREFIX}{id}/{seq:010}.json")
 }
@@ -1283,8 +1290,28 @@ impl Rollouts {
                         }
                     }
                 }
+                if let (Some(source), Some(cloud)) = (&plan.template, self.fleet.template_cloud()) {
+                    if source.image_id != record.spec.image_id {
+                        let id = template_execution(&record.rollout_id);
+                        crate::steps::templates::swap(
+                            cloud,
+                            &id,
+                            std::slice::from_ref(source),
+                            &record.spec.image_id,
+                        )
+                        .await
+                        .map_err(|(what, e)| {
+                            if e.is_retryable() {
+                                Interrupt::from(e)
+                            } else {
+                                Interrupt::Failed(format!("{what}: {e}"))
+                            }
+                        })?;
+                    }
+                }
                 let swapped = RolloutRecord {
-                    configuration_swapped: plan.configuration_id.is_some(),
+                    configuration_swapped: plan.configuration_id.is_some()
+                        || plan.template.is_some(),
                     ..record.clone()
                 };
                 Ok(self.after_forward(
@@ -1310,6 +1337,15 @@ impl Rollouts {
                             held = held.as_deref().unwrap_or(""),
                             "the configuration holds another image than the rollout's: left as it is"
                         );
+                    }
+                }
+                if let (Some(source), Some(cloud)) = (&plan.template, self.fleet.template_cloud()) {
+                    let id = template_execution(&record.rollout_id);
+                    for left in
+                        crate::steps::templates::put_back(cloud, &id, std::slice::from_ref(source))
+                            .await
+                    {
+                        tracing::warn!(rollout = %record.rollout_id, %left, "not put back");
                     }
                 }
                 let next = self
@@ -1422,9 +1458,17 @@ impl Rollouts {
                 spec.group_id, group.lifecycle_state
             )));
         }
-        if let Some(template) = &group.launch_template_id {
+        if let (Some(template), Strategy::Refresh) = (&group.launch_template_id, spec.strategy) {
             return Err(Interrupt::Failed(format!(
-                "scaling group {} launches from launch template {template}; reimage rolls out groups built on scaling configurations",
+                "scaling group {} launches from launch template {template}: the refresh \
+                 strategy does not take such a group; use the in_place strategy",
+                spec.group_id
+            )));
+        }
+        if let (Some(template), None) = (&group.launch_template_id, self.fleet.template_cloud()) {
+            return Err(Interrupt::Failed(format!(
+                "scaling group {} launches from launch template {template}, and this cloud \
+                 cannot make a version of it",
                 spec.group_id
             )));
         }
@@ -1475,6 +1519,16 @@ impl Rollouts {
             .into_iter()
             .filter(|m| !existing.iter().any(|e| &e.image_id == m))
             .collect();
+        let template = match (&group.launch_template_id, self.fleet.template_cloud()) {
+            (Some(_), Some(cloud)) => {
+                let ids = [spec.group_id.clone()];
+                match crate::steps::templates::read_sources(cloud, &ids).await? {
+                    Ok(sources) => sources.into_iter().next().map(|(source, _)| source),
+                    Err(problems) => return Err(Interrupt::Failed(problems.join("; "))),
+                }
+            }
+            _ => None,
+        };
         let (configuration, key_pair_name, configuration_launch) =
             match &group.active_configuration_id {
                 Some(config) => match self.fleet.configuration(config).await? {
@@ -1502,6 +1556,7 @@ impl Rollouts {
             members,
             instances,
             configuration,
+            template,
             missing_images,
             load_balancers: group.load_balancer_ids,
             vserver_groups: group.vserver_group_ids,
@@ -2274,7 +2329,9 @@ impl Rollouts {
                 let note = format!("batch {} passed its gates", batch.index);
                 if batch.index == 0
                     && !record.cancelled
-                    && (plan.configuration_id.is_some() || plan.batches().len() > 1)
+                    && (plan.configuration_id.is_some()
+                        || plan.template.is_some()
+                        || plan.batches().len() > 1)
                 {
                     let until = now + seconds(record.spec.bake_seconds);
                     return Ok(RolloutRecord {

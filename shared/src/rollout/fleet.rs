@@ -126,6 +126,12 @@ pub trait Fleet: Send + Sync + fmt::Debug + 'static {
     /// DescribeScalingGroups for one group; `None` if there is none (or it is disabled,
     /// which the API does not tell apart).
     fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>>;
+    /// The same cloud as the image update's [`crate::steps::Cloud`], through which a group
+    /// on a launch template gets its new version; `None` where there is none (such a group
+    /// is then refused).
+    fn template_cloud(&self) -> Option<&dyn crate::steps::Cloud> {
+        None
+    }
     /// DescribeScalingInstances: every instance of the group.
     fn members<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Vec<GroupMember>>;
     /// DescribeScalingInstances for `ids` of the group (those not in it are left out).
@@ -417,6 +423,10 @@ impl AliyunCloud {
 }
 
 impl Fleet for AliyunCloud {
+    fn template_cloud(&self) -> Option<&dyn crate::steps::Cloud> {
+        Some(self)
+    }
+
     fn group<'a>(&'a self, group_id: &'a str) -> CloudFuture<'a, Option<FleetGroup>> {
         Box::pin(async move {
             let answer = self

@@ -347,6 +347,11 @@ pub struct Plan {
     pub configuration_id: Option<String>,
     /// The image that configuration held.
     pub configuration_image: Option<String>,
+    /// For a group that launches from a launch template (instead of `configuration_id`):
+    /// what it launched at the start; after the canary the template gets a version holding
+    /// the image, as the image update makes it ([`crate::steps::templates`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::model::PreviousTemplate>,
     /// The CLB instances the group is attached to: their backends are gated on, and their
     /// weights put back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -758,6 +763,7 @@ mod tests {
             canary: 1,
             configuration_id: None,
             configuration_image: None,
+            template: None,
             load_balancers: Vec::new(),
             vserver_groups: Vec::new(),
             vserver_load_balancers: Vec::new(),

@@ -13,6 +13,8 @@ pub struct Facts {
     pub instances: Vec<FleetInstance>,
     /// The group's active configuration and its image.
     pub configuration: Option<(String, String)>,
+    /// What a group on a launch template launches from.
+    pub template: Option<crate::model::PreviousTemplate>,
     /// Images instances run now that no longer exist (a rollback could not put them back).
     pub missing_images: Vec<String>,
     /// The CLB instances attached to the group.
@@ -248,6 +250,7 @@ pub fn plan(spec: &RolloutSpec, facts: &Facts) -> Result<Plan, Vec<String>> {
         key_pair_name: facts.key_pair_name.clone(),
         vserver_load_balancers: facts.vserver_load_balancers.clone(),
         vserver_groups: facts.vserver_groups.clone(),
+        template: facts.template.clone(),
         configuration_image: facts.configuration.as_ref().map(|(id, image)| {
             spec.configuration_restore
                 .iter()
@@ -280,6 +283,7 @@ mod tests {
 
     fn fleet(n: u32) -> Facts {
         Facts {
+            template: None,
             members: (0..n)
                 .map(|i| GroupMember {
                     instance_id: format!("i-{i}"),

@@ -641,6 +641,7 @@ mod tests {
             canary: 1,
             configuration_id: None,
             configuration_image: None,
+            template: None,
             load_balancers: Vec::new(),
             vserver_groups: Vec::new(),
             vserver_load_balancers: Vec::new(),
