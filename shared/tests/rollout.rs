@@ -2249,3 +2249,66 @@ async fn a_group_on_a_launch_template_gets_a_version_after_the_canary_and_loses_
     assert!(reason.contains("use the in_place strategy"), "{reason}");
     assert_eq!(rig.template_state(&template).0.len(), 1);
 }
+
+#[tokio::test]
+async fn a_tasks_rollout_of_a_launch_template_group_rolls_back_to_the_version_before_the_run() {
+    let rig = rig(seed(6, 6)).await;
+    let template = rig.on_launch_template();
+    let front = front(&rig);
+    let (status, body) = front
+        .call(
+            "POST",
+            "/tasks",
+            Some(serde_json::json!({
+                "source_instance_id": "i-bp1demoweb000000001",
+                "configuration_source": "launch_template",
+                "scaling_group_ids": [GROUP],
+                "executed_at": {"kind": "now"},
+                "permission": {"kind": "account"},
+                "rollout": {"readiness_command": "systemctl is-active web", "gate_timeout_seconds": 30},
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let execution = body["run"]["execution_id"].as_str().unwrap().to_owned();
+    // The image the run makes is marked bad as soon as it exists.
+    while front.steps.run_next(&front.engine).await {
+        let (_, view) = front
+            .call("GET", &format!("/executions/{execution}"), None)
+            .await;
+        if let Some(bad) = view["learned"]["image_id"].as_str() {
+            rig.sim.admin().mark_image_bad(bad).unwrap();
+        }
+    }
+    let (_, view) = front
+        .call("GET", &format!("/executions/{execution}"), None)
+        .await;
+    assert_eq!(view["state"]["status"], "succeeded", "{view}");
+    let image = view["learned"]["image_id"].as_str().unwrap().to_owned();
+    // The run gave the template its version and pointed the group at it.
+    let (versions, named) = rig.template_state(&template);
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1].1.as_deref(), Some(image.as_str()));
+    assert_eq!(named, "2");
+    assert_eq!(view["learned"]["rollouts"][0]["group_id"], GROUP);
+    let rollout = view["learned"]["rollouts"][0]["rollout_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    front.kicks.run_until_idle(&front.rollouts).await;
+    let (_, done) = front
+        .call("GET", &format!("/rollouts/{rollout}"), None)
+        .await;
+    assert_eq!(
+        done["rollout"]["outcome"]["outcome"], "rolled_back",
+        "{done}"
+    );
+    for instance in fleet_ids() {
+        assert_eq!(rig.image_of(&instance), UBUNTU, "{instance}");
+    }
+    // As the run's own rollback would: the group back on version 1, the run's version gone.
+    let (versions, named) = rig.template_state(&template);
+    assert_eq!(versions, [(1, Some(UBUNTU.to_owned()))]);
+    assert_eq!(named, "1");
+    rig.assert_group_at_rest();
+}

@@ -148,8 +148,12 @@ pub struct Rollouts {
 /// The id a rollout's launch-template version is described after (see
 /// [`crate::model::PreviousTemplate::new_version_description`]): derived from the rollout, so
 /// that a replay finds the version and a rollback deletes it.
-fn template_execution(id: &RolloutId) -> crate::model::ExecutionId {
-    crate::model::ExecutionId::derived(&format!("rollout {id}"))
+/// A task's rollout takes the task's run's: the version is the run's.
+fn template_execution(record: &RolloutRecord) -> crate::model::ExecutionId {
+    match &record.spec.template_restore {
+        Some(restore) => restore.execution_id.clone(),
+        None => crate::model::ExecutionId::derived(&format!("rollout {}", record.rollout_id)),
+    }
 }
 
 fn record_key(id: &RolloutId, seq: u64) -> String {
@@ -1292,7 +1296,7 @@ impl Rollouts {
                 }
                 if let (Some(source), Some(cloud)) = (&plan.template, self.fleet.template_cloud()) {
                     if source.image_id != record.spec.image_id {
-                        let id = template_execution(&record.rollout_id);
+                        let id = template_execution(record);
                         crate::steps::templates::swap(
                             cloud,
                             &id,
@@ -1340,7 +1344,7 @@ impl Rollouts {
                     }
                 }
                 if let (Some(source), Some(cloud)) = (&plan.template, self.fleet.template_cloud()) {
-                    let id = template_execution(&record.rollout_id);
+                    let id = template_execution(record);
                     for left in
                         crate::steps::templates::put_back(cloud, &id, std::slice::from_ref(source))
                             .await
@@ -1520,6 +1524,15 @@ impl Rollouts {
             .filter(|m| !existing.iter().any(|e| &e.image_id == m))
             .collect();
         let template = match (&group.launch_template_id, self.fleet.template_cloud()) {
+            // A task's rollout: the group as it was before the task's run.
+            (Some(_), Some(_))
+                if spec
+                    .template_restore
+                    .as_ref()
+                    .is_some_and(|r| r.source.group_id == spec.group_id) =>
+            {
+                spec.template_restore.as_ref().map(|r| r.source.clone())
+            }
             (Some(_), Some(cloud)) => {
                 let ids = [spec.group_id.clone()];
                 match crate::steps::templates::read_sources(cloud, &ids).await? {
@@ -1606,11 +1619,13 @@ impl Rollouts {
         }
         // A task's run put the image into the configuration already: a rollback must put
         // back the image the run replaced.
-        let held_already = facts
+        let held_already = (facts
             .configuration
             .as_ref()
             .is_some_and(|(_, image)| image == &spec.image_id)
-            && plan.configuration_image.as_deref() != Some(spec.image_id.as_str());
+            && plan.configuration_image.as_deref() != Some(spec.image_id.as_str()))
+            // The same for a group on a launch template: the run made its version.
+            || spec.template_restore.is_some() && plan.template.is_some();
         let note = format!(
             "{} instance(s) to move in batches of {} after a canary of {}; {} stay in service",
             plan.members.len(),

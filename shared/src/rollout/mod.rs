@@ -36,6 +36,7 @@ pub use fleet::{
 pub use model::{
     Amount, BackendWeight, Batch, Direction, Member, Membership, OnFailure, Outcome, Phase, Plan,
     RefreshStage, RefreshWatch, RolloutId, RolloutRecord, RolloutSpec, Stage, Strategy,
+    TemplateRestore,
 };
 pub use options::RolloutOptions;
 pub use progress::{InstanceProgress, InstanceState, Progress};

@@ -201,6 +201,20 @@ pub struct RolloutSpec {
     /// The task whose run started this rollout, whose notification targets hear how it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// For a task's rollout of a group on a launch template: what the group launched before
+    /// the task's run and that run's id, whose version of the template is the rollout's (a
+    /// rollback points the group back and deletes it, as the run's own rollback would).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_restore: Option<TemplateRestore>,
+}
+
+/// See [`RolloutSpec::template_restore`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRestore {
+    /// The run that made the template's version.
+    pub execution_id: crate::model::ExecutionId,
+    /// What the group launched before it.
+    pub source: crate::model::PreviousTemplate,
 }
 
 /// How a rollout puts the image on the running instances.
@@ -279,6 +293,7 @@ impl RolloutSpec {
     /// A rollout of `group_id` onto `image_id` with the defaults.
     pub fn new(group_id: impl Into<String>, image_id: impl Into<String>) -> Self {
         Self {
+            template_restore: None,
             group_id: group_id.into(),
             image_id: image_id.into(),
             max_unavailable: Amount::Count(1),

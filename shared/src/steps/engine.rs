@@ -265,6 +265,15 @@ impl Engine {
                     permission: record.request.permission.clone(),
                     configuration_restore: learned.previous_images.clone().unwrap_or_default(),
                     task_id: record.request.task_id.clone(),
+                    template_restore: learned
+                        .previous_templates
+                        .iter()
+                        .flatten()
+                        .find(|p| p.group_id == planned.group_id)
+                        .map(|source| crate::rollout::TemplateRestore {
+                            execution_id: record.execution_id.clone(),
+                            source: source.clone(),
+                        }),
                     ..spec
                 },
                 Err(reason) => {

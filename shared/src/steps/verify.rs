@@ -89,6 +89,11 @@ fn task_rollouts(
                     }
                 }
             }
+            for group in &record.request.scaling_group_ids {
+                if !groups.contains(group) {
+                    groups.push(group.clone());
+                }
+            }
         }
     }
     groups
