@@ -1910,6 +1910,44 @@ async fn run_and_image_set_update_a_group_that_launches_from_a_launch_template()
     );
     assert_eq!(version_of(4), None, "nothing made");
 
+    // A task mixing a configuration and the group: one run updates both.
+    let created = output(reimage_at(
+        &sim,
+        state.path(),
+        &[
+            "task",
+            "create",
+            "--instance",
+            INSTANCE,
+            "--config",
+            ACTIVE,
+            "--group",
+            GROUP,
+            "--output",
+            "json",
+        ],
+    ))
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let task = json(&created);
+    assert_eq!(task["scaling_group_ids"][0], GROUP, "{task}");
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let run = output(reimage_at(&sim, state.path(), &["task", "run", &task_id])).await;
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mixed = sim.admin().scaling_configuration(ACTIVE).unwrap().image_id;
+    assert!(mixed.starts_with("m-") && mixed != image, "{mixed}");
+    assert_eq!(
+        version_of(4),
+        Some((5, Some(mixed.clone()))),
+        "the group's new version"
+    );
+    let shown = output(reimage_at(&sim, state.path(), &["task", "show", &task_id])).await;
+    assert!(
+        text(&shown.stdout).contains(&format!("template groups {GROUP}")),
+        "{}",
+        text(&shown.stdout)
+    );
+
     // A configuration-based group given as --group is refused, naming what to do instead.
     let out = output(reimage_at(
         &sim,
