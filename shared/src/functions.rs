@@ -178,7 +178,7 @@ impl FunctionHost {
         let config = EngineConfig::from_env(env).map_err(|(name, value)| SetupError::Invalid {
             name,
             value,
-            reason: "not a whole number of seconds above 0",
+            reason: crate::steps::engine_env_expectation(name),
         })?;
         // FC must not take the sweep's re-dispatch for a duplicate of the lost event.
         let fc =

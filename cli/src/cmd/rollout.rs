@@ -323,7 +323,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             RolloutTiming {
                 poll: reimage::steps::EngineConfig::from_env(&env)
                     .map_err(|(name, value)| {
-                        anyhow::anyhow!("{name}={value:?} is not a whole number of seconds above 0")
+                        anyhow::anyhow!(
+                            "{name}={value:?} is not {}",
+                            reimage::steps::engine_env_expectation(name)
+                        )
                     })?
                     .rollout_poll,
                 ..RolloutTiming::default()

@@ -122,7 +122,10 @@ impl Runtime {
             settings::client(env, clock.clone(), Arc::new(RandomIds))
         })?;
         let config = EngineConfig::from_env(env).map_err(|(name, value)| {
-            anyhow::anyhow!("{name}={value:?} is not a whole number of seconds above 0")
+            anyhow::anyhow!(
+                "{name}={value:?} is not {}",
+                reimage::steps::engine_env_expectation(name)
+            )
         })?;
         Ok(Self {
             store,

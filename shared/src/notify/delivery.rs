@@ -1015,3 +1015,49 @@ mod tests {
         assert_eq!(refusal_in_answer(&lark, b"not json"), None);
     }
 }
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+    use crate::settings::Env;
+
+    #[test]
+    fn each_bad_setting_is_named_with_what_it_takes() {
+        for (name, value, takes) in [
+            (
+                "REIMAGE_NOTIFY_ATTEMPTS",
+                "50",
+                "a whole number from 1 to 20",
+            ),
+            (
+                "REIMAGE_NOTIFY_TIMEOUT_SECS",
+                "61",
+                "a whole number of seconds from 1 to 60",
+            ),
+            (
+                "REIMAGE_PUBLIC_URL",
+                "ftp://x",
+                "an http or https URL with a host",
+            ),
+        ] {
+            let env = Env::from_pairs([(name, value)]);
+            let refused = crate::steps::EngineConfig::from_env(&env).unwrap_err();
+            assert_eq!(refused, (name, value.to_owned()));
+            assert_eq!(crate::steps::engine_env_expectation(refused.0), takes);
+        }
+        let env = Env::from_pairs([
+            ("REIMAGE_NOTIFY_ATTEMPTS", "3"),
+            ("REIMAGE_NOTIFY_TIMEOUT_SECS", "2"),
+            ("REIMAGE_PUBLIC_URL", "https://reimage.example.com/api"),
+        ]);
+        let config = DeliveryConfig::from_env(&env).unwrap();
+        assert_eq!(
+            (config.max_attempts, config.timeout),
+            (3, Duration::from_secs(2))
+        );
+        assert_eq!(
+            config.link("executions/e").unwrap().as_str(),
+            "https://reimage.example.com/api/executions/e"
+        );
+    }
+}

@@ -106,6 +106,24 @@ impl EngineConfig {
     }
 }
 
+/// What variable `name` of [`EngineConfig::from_env`] takes, for the error that refuses its
+/// value.
+pub fn env_expectation(name: &str) -> &'static str {
+    match name {
+        "REIMAGE_OVERDUE_AFTER_SECS" | "REIMAGE_ROLLOUT_POLL_SECS" => {
+            "a whole number of seconds above 0"
+        }
+        "REIMAGE_NOTIFY_TIMEOUT_SECS" => "a whole number of seconds from 1 to 60",
+        "REIMAGE_NOTIFY_ATTEMPTS" => "a whole number from 1 to 20",
+        "REIMAGE_PUBLIC_URL" => "an http or https URL with a host",
+        "REIMAGE_RETENTION" => "on or off",
+        "REIMAGE_RETENTION_KEEP" | "REIMAGE_RETENTION_DAYS" | "REIMAGE_RETENTION_GRACE_HOURS" => {
+            "a whole number in its range (see the README's \"Costs and cleanup\")"
+        }
+        _ => "a valid value",
+    }
+}
+
 impl EngineConfig {
     pub(crate) fn image_deadline_chrono(&self) -> chrono::Duration {
         super::chrono_duration(self.image_deadline)

@@ -58,7 +58,9 @@ mod wait_image;
 pub use aliyun::{AliyunCloud, AliyunClouds};
 pub use cloud::{Cloud, CloudError, CloudProvider, SameCloud, SharedCloud};
 pub use dry_run::DryRunReport;
-pub use engine::{Engine, EngineConfig, ExecutionScan, Handled};
+pub use engine::{
+    Engine, EngineConfig, ExecutionScan, Handled, env_expectation as engine_env_expectation,
+};
 pub use records::{EngineError, ExecutionPage, PAGE_READS, latest_record, read_page};
 
 /// What the engine needs while a step runs.
