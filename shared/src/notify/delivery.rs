@@ -568,8 +568,9 @@ impl Notifier {
     /// notice, or one built again from the record (keeping what the queued one said of the
     /// task being disabled).
     async fn as_recorded(&self, record: &DeliveryRecord) -> Recorded {
-        let Subject::Execution(id) = &record.notice.subject else {
-            return Recorded::As(Box::new(record.notice.clone()));
+        let id = match &record.notice.subject {
+            Subject::Execution(id) => id,
+            Subject::Rollout(id) => return self.rollout_as_recorded(record, id).await,
         };
         let last = match crate::steps::latest_record(&self.inner.store, id).await {
             Ok(Some(last)) if last.state.is_terminal() => last,
@@ -600,6 +601,50 @@ impl Notifier {
                 }
                 Recorded::As(Box::new(fresh))
             }
+        }
+    }
+
+    /// [`Notifier::as_recorded`] for a rollout's notice, queued (under `<id>.r<seq>`) just
+    /// before the rollout's record `seq`: it goes out once that record exists, and says what
+    /// it says; a record that neither ends the rollout nor waits for an operator (a replay
+    /// that went another way) gives it up.
+    async fn rollout_as_recorded(
+        &self,
+        record: &DeliveryRecord,
+        id: &crate::rollout::RolloutId,
+    ) -> Recorded {
+        let seq = record
+            .delivery
+            .split('/')
+            .next()
+            .and_then(|subject| subject.rsplit_once(".r"))
+            .and_then(|(_, seq)| seq.parse::<u64>().ok());
+        let Some(seq) = seq else {
+            return Recorded::As(Box::new(record.notice.clone()));
+        };
+        let key = crate::rollout::record_key(id, seq);
+        let bytes = match self.inner.store.get(&key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Recorded::NotYet,
+            Err(e) => {
+                tracing::warn!(
+                    delivery = %record.delivery, error = %crate::report::chain(&e),
+                    "the rollout record of a notice could not be read; the tick will try again"
+                );
+                return Recorded::NotYet;
+            }
+        };
+        let rollout: crate::rollout::RolloutRecord = match serde_json::from_slice(&bytes) {
+            Ok(rollout) => rollout,
+            Err(e) => return Recorded::Nothing(format!("{key} does not read: {e}")),
+        };
+        let task = rollout.spec.task_id.clone();
+        match super::build::rollout_notice(&rollout, task, &self.inner.config) {
+            Some(fresh) => Recorded::As(Box::new(fresh)),
+            None => Recorded::Nothing(format!(
+                "record {seq} of rollout {id} neither ends it nor waits for an operator: its \
+                 notice is not given"
+            )),
         }
     }
 

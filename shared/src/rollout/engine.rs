@@ -156,7 +156,7 @@ fn template_execution(record: &RolloutRecord) -> crate::model::ExecutionId {
     }
 }
 
-fn record_key(id: &RolloutId, seq: u64) -> String {
+pub(crate) fn record_key(id: &RolloutId, seq: u64) -> String {
     format!("{ROLLOUTS_PREFIX}{id}/{seq:010}.json")
 }
 

@@ -24,11 +24,11 @@ pub mod progress;
 mod refresh;
 
 pub use driver::{Handled, Kicker, RolloutEvent, SharedKicker};
-pub(crate) use engine::record_seq;
 pub use engine::{
     Advanced, DryRun, LEASES_PREFIX, QUARANTINE_TAG, REQUESTS_PREFIX, ROLLOUTS_PREFIX,
     RolloutError, RolloutTiming, Rollouts, SUSPENDED, plan_hash, validate_spec,
 };
+pub(crate) use engine::{record_key, record_seq};
 pub use fleet::{
     CommandResult, Fleet, FleetConfiguration, FleetDisk, FleetGroup, FleetImage, FleetInstance,
     GroupMember, RefreshAction, RefreshRequest, RefreshTask,
