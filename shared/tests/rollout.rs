@@ -2312,3 +2312,68 @@ async fn a_tasks_rollout_of_a_launch_template_group_rolls_back_to_the_version_be
     assert_eq!(named, "1");
     rig.assert_group_at_rest();
 }
+
+#[tokio::test]
+async fn the_manual_update_of_a_launch_template_group_over_http() {
+    let rig = rig(seed(6, 6)).await;
+    let template = rig.on_launch_template();
+    let front = front(&rig);
+    let put = |group: &str, body: serde_json::Value| {
+        let path = format!("/scaling-groups/{group}/image");
+        let front = &front;
+        async move { front.call("PUT", &path, Some(body)).await }
+    };
+    let (status, body) = put(GROUP, serde_json::json!({"image_id": TARGET})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["version"],
+            &body["previous_version"],
+            &body["new_version"]
+        ),
+        (
+            &serde_json::json!("1"),
+            &serde_json::json!(1),
+            &serde_json::json!(2)
+        ),
+        "{body}"
+    );
+    assert_eq!(body["previous_image_id"], UBUNTU);
+    let (versions, named) = rig.template_state(&template);
+    assert_eq!(
+        versions,
+        [(1, Some(UBUNTU.to_owned())), (2, Some(TARGET.to_owned()))]
+    );
+    assert_eq!(named, "2");
+
+    let (status, body) = put(
+        "asg-bp1nosuchgroup0001",
+        serde_json::json!({"image_id": TARGET}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "GroupRefused");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled or missing"),
+        "{body}"
+    );
+    let (status, body) = put("not-a-group", serde_json::json!({"image_id": TARGET})).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (404, "ScalingGroupNotFound".into())
+    );
+    let (status, body) = put(GROUP, serde_json::json!({"image_id": "ubuntu"})).await;
+    assert_eq!(
+        (status, body["field"].clone()),
+        (422, "image_id".into()),
+        "{body}"
+    );
+    assert_eq!(
+        rig.template_state(&template).0.len(),
+        2,
+        "nothing more was made"
+    );
+}
