@@ -533,3 +533,113 @@ async fn the_manual_update_of_a_group_follows_the_same_rules() {
         reimage::api::ManualUpdateError::ImageNotFound("m-nope0000000000".into())
     );
 }
+
+#[tokio::test]
+async fn putting_back_undoes_only_the_executions_change_and_keeps_a_version_in_use() {
+    use reimage::model::PreviousTemplate;
+    let rig = rig().await;
+    let execution = ExecutionId::derived("shared-version");
+    let source = |group: &str| PreviousTemplate {
+        group_id: group.into(),
+        launch_template_id: String::new(),
+        version: "1".into(),
+        source_version: 1,
+        default_version: 1,
+        image_id: OLD_IMAGE.into(),
+    };
+    let ours = source(API_GROUP).new_version_description(&execution);
+    // Version 2 is the execution's; both groups launch it.
+    let admin = rig.sim.admin();
+    let template = admin
+        .create_launch_template(&SeedLaunchTemplate {
+            launch_template_name: "shared".into(),
+            versions: vec![
+                rich_version(OLD_IMAGE, "by hand"),
+                rich_version("m-new", &ours),
+            ],
+            default_version: Some(1),
+            ..SeedLaunchTemplate::default()
+        })
+        .unwrap();
+    for group in [API_GROUP, WEB_GROUP] {
+        admin
+            .set_group_launch_template(
+                group,
+                &GroupLaunchTemplate {
+                    launch_template_id: template.clone(),
+                    launch_template_version: "2".into(),
+                    overrides: Vec::new(),
+                },
+            )
+            .unwrap();
+    }
+    let mut config = rig.sim.client_config();
+    config.clock = Arc::new(rig.clock.clone());
+    let cloud = AliyunCloud::new(Client::new(config).unwrap());
+    let of = |group: &str| PreviousTemplate {
+        launch_template_id: template.clone(),
+        ..source(group)
+    };
+
+    // One group put back (a rollout's rollback): the version stays, the other group uses it.
+    let left = reimage::steps::templates::put_back(&cloud, &execution, &[of(API_GROUP)]).await;
+    assert_eq!(rig.group_version(API_GROUP), "1");
+    assert_eq!(rig.group_version(WEB_GROUP), "2");
+    assert_eq!(rig.versions(&template).0.len(), 2);
+    assert!(
+        left.len() == 1 && left[0].contains(&format!("scaling group(s) {WEB_GROUP} launch it")),
+        "{left:?}"
+    );
+
+    // The other group moved on to a version of someone else's since: left as it is; once
+    // nothing launches the execution's version, it is deleted.
+    admin
+        .set_group_launch_template(
+            WEB_GROUP,
+            &GroupLaunchTemplate {
+                launch_template_id: template.clone(),
+                launch_template_version: "1".into(),
+                overrides: Vec::new(),
+            },
+        )
+        .unwrap();
+    let left = reimage::steps::templates::put_back(&cloud, &execution, &[of(WEB_GROUP)]).await;
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(rig.group_version(WEB_GROUP), "1");
+    assert_eq!(
+        rig.versions(&template).0.len(),
+        1,
+        "the execution's version is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_latest_user_outside_the_request_is_refused_until_allowed_and_latest_goes_last() {
+    let rig = rig().await;
+    // The web group, not in the request, launches the template's latest version.
+    let template = rig.template(2, 1, &[(API_GROUP, "1"), (WEB_GROUP, "Latest")]);
+    let refused = rig.run(request(&[], &[API_GROUP], false)).await;
+    let reason = failure_reason(&refused);
+    assert!(
+        reason.contains(&format!(
+            "scaling group(s) {WEB_GROUP} on its Latest version"
+        )),
+        "{reason}"
+    );
+    assert_eq!(rig.versions(&template).0.len(), 2);
+
+    // Both in the request, the Latest group listed first: its copy is still made last, so
+    // that the latest version is the copy of its own version, not of the pinned group's.
+    let last = rig.run(request(&[], &[WEB_GROUP, API_GROUP], false)).await;
+    assert_eq!(last.state, State::Succeeded, "{last:#?}");
+    let (versions, _) = rig.versions(&template);
+    assert_eq!(versions.len(), 4);
+    assert!(versions[2].2.ends_with("from version 1"), "{versions:?}");
+    assert!(versions[3].2.ends_with("from version 2"), "{versions:?}");
+    assert_eq!(rig.group_version(API_GROUP), "3");
+    assert_eq!(rig.group_version(WEB_GROUP), "Latest");
+    assert_eq!(
+        rig.data_without_image(&template, 4),
+        rig.data_without_image(&template, 2)
+    );
+}

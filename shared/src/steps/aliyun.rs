@@ -673,7 +673,7 @@ impl Cloud for AliyunCloud {
     fn groups_of_launch_template<'a>(
         &'a self,
         template_id: &'a str,
-    ) -> CloudFuture<'a, Vec<String>> {
+    ) -> CloudFuture<'a, Vec<(String, String)>> {
         Box::pin(async move {
             let groups = self
                 .client
@@ -684,7 +684,7 @@ impl Cloud for AliyunCloud {
             Ok(groups
                 .into_iter()
                 .filter(|g| g.launch_template_id == template_id)
-                .map(|g| g.scaling_group_id)
+                .map(|g| (g.scaling_group_id, g.launch_template_version))
                 .collect())
         })
     }

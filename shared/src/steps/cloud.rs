@@ -426,11 +426,12 @@ pub trait Cloud: Send + Sync + fmt::Debug + 'static {
         Box::pin(async move { Err(no_templates("DeleteLaunchTemplateVersion", template_id)) })
     }
 
-    /// DescribeScalingGroups of the whole region: the groups that launch from `template_id`.
+    /// DescribeScalingGroups of the whole region: the groups that launch from `template_id`,
+    /// each with the version it names (a number, `Default` or `Latest`).
     fn groups_of_launch_template<'a>(
         &'a self,
         template_id: &'a str,
-    ) -> CloudFuture<'a, Vec<String>> {
+    ) -> CloudFuture<'a, Vec<(String, String)>> {
         Box::pin(async move { Err(no_templates("DescribeScalingGroups", template_id)) })
     }
 }

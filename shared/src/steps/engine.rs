@@ -649,6 +649,9 @@ impl Engine {
                 .await
             {
                 Ok(deliveries) => queued = deliveries,
+                // The store failed: the record is not written either, and the step runs
+                // again (so a notice is never lost to a store that failed once).
+                Err(crate::notify::delivery::NotifyError::Store(e)) => return Err(e),
                 Err(e) => tracing::error!(
                     execution = %record.execution_id,
                     error = %crate::report::chain(&e),

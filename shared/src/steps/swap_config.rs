@@ -140,7 +140,27 @@ pub(crate) async fn run(
             let sources = match classify(
                 super::templates::read_sources(cx.cloud, &record.request.scaling_group_ids).await,
             )? {
-                Ok(Ok(sources)) => sources.into_iter().map(|(source, _)| source).collect(),
+                Ok(Ok(sources)) => {
+                    let sources: Vec<crate::model::PreviousTemplate> =
+                        sources.into_iter().map(|(source, _)| source).collect();
+                    // A group moved onto its template's default while the image was built
+                    // is held to the rule create-image checked.
+                    if !record.request.allow_default_version_change {
+                        if let Some(on_default) = sources.iter().find(|s| s.on_default()) {
+                            let reason = format!(
+                                "scaling group {} now launches from the default version of \
+                                 launch template {}, which this run may not change; no \
+                                 configuration was changed, and image {image_id} is kept",
+                                on_default.group_id, on_default.launch_template_id
+                            );
+                            return Ok(Transition::to(
+                                failed(STEP, reason, None),
+                                record.learned.clone(),
+                            ));
+                        }
+                    }
+                    sources
+                }
                 Ok(Err(problems)) => {
                     return Ok(Transition::to(
                         failed(STEP, problems.join("; "), None),

@@ -79,10 +79,28 @@ pub async fn problems_of(
                 template.versions.len()
             ));
         }
+        let users = cloud
+            .groups_of_launch_template(&source.launch_template_id)
+            .await?;
+        // Groups outside the request on the template's Latest version launch the new
+        // version as soon as it exists: that changes them too.
+        let latest_users: Vec<&str> = users
+            .iter()
+            .filter(|(g, v)| v == "Latest" && !group_ids.contains(g))
+            .map(|(g, _)| g.as_str())
+            .collect();
+        if !latest_users.is_empty() && !allow_default_version_change {
+            problems.push(format!(
+                "launch template {} of scaling group {} is also used by scaling group(s) {} on \
+                 its Latest version, which would launch the new version too; allow it with \
+                 allow_default_version_change",
+                source.launch_template_id,
+                source.group_id,
+                latest_users.join(", ")
+            ));
+        }
         if source.on_default() && !allow_default_version_change {
-            let mut others = cloud
-                .groups_of_launch_template(&source.launch_template_id)
-                .await?;
+            let mut others: Vec<String> = users.into_iter().map(|(g, _)| g).collect();
             others.retain(|g| g != &source.group_id);
             let users = if others.is_empty() {
                 "no other scaling group uses it, but any launch from the template's default \
@@ -182,13 +200,18 @@ pub async fn read_sources(
 
 /// Puts `image_id` into each group's template as a new version and points the group at it;
 /// a replay finds the versions it created. `Err` is the call that failed, and on which group.
+///
+/// Groups on `Latest` go last, so that the latest version of a template that other groups
+/// of the request copy too is the one made from their own.
 pub async fn swap(
     cloud: &dyn Cloud,
     execution_id: &ExecutionId,
     previous: &[PreviousTemplate],
     image_id: &str,
 ) -> Result<(), (String, CloudError)> {
-    for source in previous {
+    let mut ordered: Vec<&PreviousTemplate> = previous.iter().collect();
+    ordered.sort_by_key(|source| source.on_latest());
+    for source in ordered {
         let group = &source.group_id;
         let template_id = &source.launch_template_id;
         let at = |what: &str| format!("{what} of scaling group {group}");
@@ -265,33 +288,26 @@ pub async fn swap(
 }
 
 /// Points each group back at what it named before, and deletes the versions the execution
-/// created; a line for each thing that could not be put back.
-pub(crate) async fn put_back(
+/// created; a line for each thing that could not be put back, or was kept.
+///
+/// Only the execution's own change is undone: a group (or a default) that names another
+/// version than the execution's now was changed by someone since, and is left. A version is
+/// deleted only when every group of `previous` on its template was put back, and no other
+/// group launches it (a group sharing the version, a group on `Latest` when it is the
+/// latest), and it is not the default.
+pub async fn put_back(
     cloud: &dyn Cloud,
     execution_id: &ExecutionId,
     previous: &[PreviousTemplate],
 ) -> Vec<String> {
     let mut leftovers = Vec::new();
+    let mut kept: BTreeSet<&str> = BTreeSet::new();
     for source in previous.iter().rev() {
         let template_id = &source.launch_template_id;
-        let result = if source.on_default() {
-            match cloud.launch_template(template_id).await {
-                Ok(Some(t)) if t.default_version == source.default_version => Ok(()),
-                Ok(_) => {
-                    cloud
-                        .set_default_launch_template_version(template_id, source.default_version)
-                        .await
-                }
-                Err(e) => Err(e),
-            }
-        } else if source.on_latest() {
-            Ok(())
-        } else {
-            cloud
-                .set_group_launch_template(&source.group_id, template_id, &source.version)
-                .await
-        };
+        let ours = source.new_version_description(execution_id);
+        let result = put_back_one(cloud, source, &ours).await;
         if let Err(e) = result {
+            kept.insert(template_id.as_str());
             leftovers.push(format!(
                 "scaling group {} could not be put back to version {} of launch template \
                  {template_id}: {e}",
@@ -300,19 +316,32 @@ pub(crate) async fn put_back(
         }
     }
     // Then the versions this execution made, once nothing names them.
+    let put_back_groups: BTreeSet<&str> = previous.iter().map(|p| p.group_id.as_str()).collect();
     let templates: BTreeSet<&str> = previous
         .iter()
         .map(|p| p.launch_template_id.as_str())
         .collect();
     for template_id in templates {
+        if kept.contains(template_id) {
+            leftovers.push(format!(
+                "the version(s) of launch template {template_id} this execution made are kept: \
+                 a scaling group could not be put back"
+            ));
+            continue;
+        }
         let descriptions: Vec<String> = previous
             .iter()
             .filter(|p| p.launch_template_id == template_id)
             .map(|p| p.new_version_description(execution_id))
             .collect();
-        let template = match cloud.launch_template(template_id).await {
-            Ok(Some(template)) => template,
-            Ok(None) => continue,
+        let read = async {
+            let template = cloud.launch_template(template_id).await?;
+            let users = cloud.groups_of_launch_template(template_id).await?;
+            Ok::<_, CloudError>((template, users))
+        };
+        let (template, users) = match read.await {
+            Ok((Some(template), users)) => (template, users),
+            Ok((None, _)) => continue,
             Err(e) => {
                 leftovers.push(format!(
                     "the versions of launch template {template_id} this execution made could \
@@ -326,6 +355,26 @@ pub(crate) async fn put_back(
             .iter()
             .filter(|v| descriptions.contains(&v.description))
         {
+            let launching: Vec<&str> = users
+                .iter()
+                .filter(|(g, named)| {
+                    !put_back_groups.contains(g.as_str())
+                        && template.resolve(named) == Some(version.number)
+                })
+                .map(|(g, _)| g.as_str())
+                .collect();
+            if !launching.is_empty() || template.default_version == version.number {
+                leftovers.push(format!(
+                    "version {} of launch template {template_id} is kept: {}",
+                    version.number,
+                    if launching.is_empty() {
+                        "it is the default".to_owned()
+                    } else {
+                        format!("scaling group(s) {} launch it", launching.join(", "))
+                    }
+                ));
+                continue;
+            }
             if let Err(e) = cloud
                 .delete_launch_template_version(template_id, version.number)
                 .await
@@ -338,6 +387,52 @@ pub(crate) async fn put_back(
         }
     }
     leftovers
+}
+
+/// Undoes the execution's change of one group, if it is still the execution's: the default
+/// back when it is the execution's version, a pinned group back when it names the
+/// execution's version; nothing for `Latest`.
+async fn put_back_one(
+    cloud: &dyn Cloud,
+    source: &PreviousTemplate,
+    ours: &str,
+) -> Result<(), CloudError> {
+    if source.on_latest() {
+        return Ok(());
+    }
+    let template_id = &source.launch_template_id;
+    let Some(template) = cloud.launch_template(template_id).await? else {
+        return Ok(());
+    };
+    let is_ours = |number: Option<i64>| {
+        number
+            .and_then(|n| template.version(n))
+            .is_some_and(|v| v.description == ours)
+    };
+    if source.on_default() {
+        if is_ours(Some(template.default_version)) {
+            cloud
+                .set_default_launch_template_version(template_id, source.default_version)
+                .await?;
+        }
+        return Ok(());
+    }
+    let ids = [source.group_id.clone()];
+    let groups = cloud.describe_groups(&ids).await?;
+    let Some(group) = groups
+        .iter()
+        .find(|g| g.scaling_group_id == source.group_id)
+    else {
+        return Ok(());
+    };
+    if &group.launch_template_id == template_id
+        && is_ours(template.resolve(&group.launch_template_version))
+    {
+        cloud
+            .set_group_launch_template(&source.group_id, template_id, &source.version)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What verify finds wrong with each group: it no longer launches from its template, or the

@@ -782,7 +782,7 @@ impl Cloud for CrashingCloud {
     fn groups_of_launch_template<'a>(
         &'a self,
         template_id: &'a str,
-    ) -> CloudFuture<'a, Vec<String>> {
+    ) -> CloudFuture<'a, Vec<(String, String)>> {
         self.guard(self.inner.groups_of_launch_template(template_id))
     }
 }
