@@ -69,7 +69,8 @@ impl Rig {
     /// Queues a notice to the default target and makes its first attempt, which the
     /// receiver refuses; answers the delivery.
     async fn queue_and_fail_once(&self, name: &str) -> String {
-        // A rollout's: the notice of an execution waits for the execution's last record.
+        // A rollout's, queued under its bare id: an execution's notice waits for the
+        // execution's last record, and one queued under `<id>.r<seq>` for that record.
         let id = RolloutId::derived(name);
         let notice = Notice {
             subject: Subject::Rollout(id.clone()),
@@ -86,10 +87,10 @@ impl Rig {
         };
         let queued = self
             .notifier
-            .queue(&format!("{}.r7", id.as_str()), None, &notice)
+            .queue(id.as_str(), None, &notice)
             .await
             .expect("queued");
-        assert_eq!(queued, [format!("{}.r7/default-0", id.as_str())]);
+        assert_eq!(queued, [format!("{}/default-0", id.as_str())]);
         self.notifier.attempt_all(&queued).await;
         let latest = self.notifier.latest(&queued[0]).await.unwrap().unwrap();
         assert!(
@@ -293,4 +294,56 @@ async fn a_notice_waits_for_its_runs_last_record_and_says_what_that_record_says(
     rig.clock.advance(Duration::from_secs(3600));
     assert_eq!(rig.notifier.sweep(rig.clock.now()).await.unwrap(), 0);
     assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollouts_notice_waits_for_the_record_it_was_queued_for_and_stays_in_the_sweep() {
+    let receiver = Receiver::start().await.expect("receiver");
+    let rig = rig();
+    rig.set_defaults(target(serde_json::json!({
+        "kind": "slack", "webhook_url": receiver.url("/services/T0/B0/x"),
+    })))
+    .await;
+    let id = RolloutId::derived("no-record-yet");
+    let notice = Notice {
+        subject: Subject::Rollout(id.clone()),
+        task_id: None,
+        outcome: Outcome::Succeeded,
+        cause: None,
+        image_id: Some("m-new".into()),
+        image_name: None,
+        changes: Vec::new(),
+        started_at: rig.clock.now(),
+        ended_at: rig.clock.now(),
+        link: None,
+        task_disabled: None,
+    };
+    let queued = rig
+        .notifier
+        .queue(&format!("{}.r3", id.as_str()), None, &notice)
+        .await
+        .expect("queued");
+    rig.notifier.attempt_all(&queued).await;
+    // Hours pass without record 3: nothing is sent, and the delivery is still swept (the
+    // sweep looks back three hours; each look keeps it in the window).
+    for _ in 0..5 {
+        rig.clock.advance(Duration::from_secs(3600));
+        assert_eq!(rig.notifier.sweep(rig.clock.now()).await.unwrap(), 0);
+        let entries = rig
+            .notifier_store
+            .list(&format!(
+                "{}{}/",
+                delivery::DUE_PREFIX,
+                rig.clock.now().format("%Y%m%d%H")
+            ))
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 1, "indexed in the hour of the look");
+    }
+    assert!(receiver.received().is_empty());
+    let latest = rig.notifier.latest(&queued[0]).await.unwrap().unwrap();
+    assert!(
+        matches!(latest.state, DeliveryState::Pending { .. }),
+        "{latest:?}"
+    );
 }

@@ -411,12 +411,16 @@ impl Notifier {
 
     /// Attempts each of `deliveries` that is due, one after the other; what went wrong is
     /// logged, never returned: the caller's run has ended whatever happens here.
+    ///
+    /// The attempts run together: ending a run waits for at most one attempt's timeout,
+    /// however many targets there are.
     pub async fn attempt_all(&self, deliveries: &[String]) {
-        for delivery in deliveries {
+        let attempts = deliveries.iter().map(|delivery| async move {
             if let Err(e) = self.attempt(delivery).await {
                 tracing::warn!(%delivery, error = %crate::report::chain(&e), "notification not attempted; the tick will");
             }
-        }
+        });
+        futures::future::join_all(attempts).await;
     }
 
     /// Queues `notice` and attempts it at once: what the engine and the rollouts call
@@ -448,14 +452,18 @@ impl Notifier {
 
     /// Attempts every delivery due by `now` that was due within [`SWEEP_WINDOW`], and every
     /// claim that expired: what the minute's tick runs. Returns how many were attempted.
+    ///
+    /// The first tick of each day (UTC) looks back [`crate::steps::live::DAILY_WINDOW`], so
+    /// that deliveries survive a timer that stopped for hours.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<usize, NotifyError> {
-        let entries = crate::steps::live::entries_between(
-            &self.inner.store,
-            DUE_PREFIX,
-            now - SWEEP_WINDOW,
-            now,
-        )
-        .await?;
+        let window = if now.time() < chrono::NaiveTime::from_hms_opt(0, 1, 0).unwrap_or_default() {
+            crate::steps::live::DAILY_WINDOW
+        } else {
+            SWEEP_WINDOW
+        };
+        let entries =
+            crate::steps::live::entries_between(&self.inner.store, DUE_PREFIX, now - window, now)
+                .await?;
         let mut seen = std::collections::BTreeSet::new();
         let mut attempted = 0;
         for (key, name) in entries {
@@ -511,7 +519,11 @@ impl Notifier {
             }
         }
         let base = match self.as_recorded(&base).await {
-            Recorded::NotYet => return Ok(Some(false)),
+            Recorded::NotYet => {
+                // Its run has not recorded its end yet: keep it in the sweep's window.
+                self.index_due(&base.delivery, now).await?;
+                return Ok(Some(false));
+            }
             Recorded::Nothing(why) => {
                 let mut gave_up = base.next(DeliveryState::GaveUp, now);
                 gave_up.last_error = Some(why);
@@ -703,15 +715,19 @@ impl Notifier {
         }
     }
 
+    /// Indexes `delivery` under the hour of `due_at` (again: an entry that exists is fine).
+    async fn index_due(&self, delivery: &str, due_at: DateTime<Utc>) -> Result<(), NotifyError> {
+        let entry = crate::steps::live::entry_key_in(DUE_PREFIX, due_at, &entry_name(delivery));
+        match self.inner.store.create(&entry, b"").await {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Writes `record`, indexing first the hour a pending one is due in.
     async fn write(&self, record: &DeliveryRecord) -> Result<(), NotifyError> {
         if let DeliveryState::Pending { due_at } = record.state {
-            let entry =
-                crate::steps::live::entry_key_in(DUE_PREFIX, due_at, &entry_name(&record.delivery));
-            match self.inner.store.create(&entry, b"").await {
-                Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            self.index_due(&record.delivery, due_at).await?;
         }
         let key = record.key();
         let body = serde_json::to_vec_pretty(record).map_err(|e| NotifyError::Torn {

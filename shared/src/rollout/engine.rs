@@ -557,6 +557,9 @@ impl Rollouts {
                 .await
             {
                 Ok(deliveries) => queued = deliveries,
+                // The store failed: the record is not written either, and the phase runs
+                // again (so a notice is never lost to a store that failed once).
+                Err(crate::notify::delivery::NotifyError::Store(e)) => return Err(e.into()),
                 Err(e) => tracing::error!(
                     rollout = %record.rollout_id,
                     error = %crate::report::chain(&e),
