@@ -6,16 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::TimeZone;
 use reimage::aliyun::Client;
-use reimage::clock::{Clock, ManualClock, SharedClock};
+use reimage::clock::{ManualClock, SharedClock};
 use reimage::dispatch::local::LocalDispatcher;
 use reimage::ids::RandomIds;
 use reimage::model::{ExecutionId, PermissionSource, State, StepRecord, UpdateRequest};
 use reimage::steps::cloud::SharedCloud;
-use reimage::steps::testing::{CrashPoint, CrashingCloud};
+use reimage::steps::testing::{CrashPoint, CrashingCloud, run_through_crashes};
 use reimage::steps::{AliyunCloud, Engine, SameCloud};
 use reimage::store::SharedStore;
 use reimage::store::memory::MemoryStore;
@@ -400,37 +399,6 @@ async fn a_group_on_configurations_or_an_unknown_group_is_named() {
     );
 }
 
-/// Runs `id` to its end through any crash, the sweep re-dispatching as the tick does.
-async fn run_through_crashes(
-    rig: &Rig,
-    request: UpdateRequest,
-    id: ExecutionId,
-) -> (StepRecord, usize) {
-    let engine = rig.engine.clone();
-    let started = tokio::spawn(async move { engine.start(request, id.clone()).await.map(|_| id) });
-    let id = match started.await {
-        Ok(Ok(id)) => id,
-        other => panic!("start failed: {other:?}"),
-    };
-    let mut crashes = 0;
-    for _ in 0..10 {
-        let (engine, local) = (rig.engine.clone(), rig.local.clone());
-        match tokio::spawn(async move { local.run_until_idle(&engine).await }).await {
-            Err(e) if e.is_panic() => crashes += 1,
-            Err(e) => panic!("{e}"),
-            Ok(report) => assert!(report.dropped.is_empty(), "{report:?}"),
-        }
-        let last = rig.engine.get(&id).await.unwrap().unwrap();
-        if last.state.is_terminal() {
-            return (last, crashes);
-        }
-        rig.clock
-            .advance(rig.engine.config().overdue_after + Duration::from_secs(1));
-        rig.engine.sweep(rig.clock.now()).await.unwrap();
-    }
-    panic!("execution {id} did not finish");
-}
-
 #[tokio::test]
 async fn a_crash_before_or_after_each_cloud_call_then_a_replay_makes_one_version() {
     let counter = Arc::new(std::sync::Mutex::new(None::<Arc<CrashingCloud>>));
@@ -455,7 +423,9 @@ async fn a_crash_before_or_after_each_cloud_call_then_a_replay_makes_one_version
             let template = rig.template(2, 1, &[(API_GROUP, "2"), (WEB_GROUP, "Latest")]);
             let id = ExecutionId::derived(&format!("template-crash-{n}-{point:?}"));
             let (last, crashes) = run_through_crashes(
-                &rig,
+                &rig.engine,
+                &rig.local,
+                &rig.clock,
                 request(&[WEB_ACTIVE], &[API_GROUP, WEB_GROUP], false),
                 id,
             )

@@ -18,7 +18,7 @@ use reimage::steps::cloud::{
     Cloud, CloudFuture, Creation, DryRun, Image, Instance, RunInstancesRequest,
     ScalingConfiguration, ScalingGroup, SharedCloud, Snapshot, TAG_EXECUTION, TAG_MANAGED,
 };
-use reimage::steps::testing::{CrashPoint, CrashingCloud, CrashingStore};
+use reimage::steps::testing::{CrashPoint, CrashingCloud, CrashingStore, run_through_crashes};
 use reimage::steps::{AliyunCloud, AliyunClouds, CloudProvider, Engine, Handled, SameCloud};
 use reimage::store::SharedStore;
 use reimage::store::file::FileStore;
@@ -515,36 +515,6 @@ async fn a_duplicate_event_for_each_step_changes_nothing() {
     assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], "duplicates");
 }
 
-/// Runs an execution to its end through crashes: whenever the driver dies, time passes until
-/// the sweep re-dispatches the pending step, as the timer tick does in production. Returns
-/// the last record and how many crashes there were.
-async fn run_through_crashes(rig: &Rig, id: ExecutionId) -> (StepRecord, usize) {
-    let engine = rig.engine.clone();
-    let req = request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]);
-    let started = tokio::spawn(async move { engine.start(req, id.clone()).await.map(|_| id) });
-    let id = match started.await {
-        Ok(Ok(id)) => id,
-        other => panic!("start failed: {other:?}"),
-    };
-    let mut crashes = 0;
-    for _ in 0..10 {
-        let (engine, local) = (rig.engine.clone(), rig.local.clone());
-        match tokio::spawn(async move { local.run_until_idle(&engine).await }).await {
-            Err(e) if e.is_panic() => crashes += 1,
-            Err(e) => panic!("{e}"),
-            Ok(report) => assert!(report.dropped.is_empty(), "{report:?}"),
-        }
-        let last = rig.engine.get(&id).await.unwrap().unwrap();
-        if last.state.is_terminal() {
-            return (last, crashes);
-        }
-        rig.clock
-            .advance(rig.engine.config().overdue_after + Duration::from_secs(1));
-        rig.engine.sweep(rig.clock.now()).await.unwrap();
-    }
-    panic!("execution {id} did not finish");
-}
-
 #[tokio::test]
 async fn a_crash_before_or_after_each_cloud_call_then_a_replay_changes_everything_once() {
     // Count the calls of a clean run.
@@ -568,7 +538,14 @@ async fn a_crash_before_or_after_each_cloud_call_then_a_replay_changes_everythin
         for point in [CrashPoint::Before, CrashPoint::After] {
             let rig = rig_with(move |inner| CrashingCloud::new(inner, n, point), |s| s).await;
             let id = ExecutionId::derived(&format!("cloud-crash-{n}-{point:?}"));
-            let (last, crashes) = run_through_crashes(&rig, id).await;
+            let (last, crashes) = run_through_crashes(
+                &rig.engine,
+                &rig.local,
+                &rig.clock,
+                request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]),
+                id,
+            )
+            .await;
             let context = format!("crash {point:?} cloud call {n} of {total}");
             assert_eq!(crashes, 1, "{context}");
             assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], &context);
@@ -602,7 +579,14 @@ async fn a_crash_before_or_after_each_record_write_then_a_replay_changes_everyth
         for point in [CrashPoint::Before, CrashPoint::After] {
             let rig = rig_with(|c| c, move |store| CrashingStore::new(store, n, point)).await;
             let id = ExecutionId::derived(&format!("store-crash-{n}-{point:?}"));
-            let (last, crashes) = run_through_crashes(&rig, id).await;
+            let (last, crashes) = run_through_crashes(
+                &rig.engine,
+                &rig.local,
+                &rig.clock,
+                request(WEB_INSTANCE, &[WEB_ACTIVE, WEB_INACTIVE]),
+                id,
+            )
+            .await;
             let context = format!("crash {point:?} record write {n} of {writes}");
             assert_eq!(crashes, 1, "{context}");
             assert_one_of_each(&rig, &last, &[WEB_ACTIVE, WEB_INACTIVE], &context);

@@ -1548,41 +1548,44 @@ struct SetGroupImage {
     permission: Option<PermissionSource>,
 }
 
-/// `PUT /scaling-groups/{id}/image`: the manual update of a group that launches from a
-/// launch template.
-async fn set_group_image(
-    State(api): State<Arc<Api>>,
-    Path(id): Path<String>,
-    LimitedBody(body): LimitedBody,
-) -> Result<Json<GroupImageSet>, ApiError> {
-    let request: SetGroupImage = parse_json(&body)?;
-    if !is_resource_id(&id, "asg-") {
+/// What both manual updates check before the cloud is called: `id` is a resource of the
+/// route's kind (`prefix`, else 404 `not_found`), the image id is one, a RAM role is a role
+/// ARN, no execution is updating `id` (409), and this server can reach the cloud. Answers the
+/// setter and the permission.
+async fn manual_update_checks<'a>(
+    api: &'a Api,
+    id: &str,
+    (prefix, not_found, noun): (&str, &'static str, &str),
+    image_id: &str,
+    permission: Option<PermissionSource>,
+) -> Result<(&'a Arc<dyn ImageSetter>, PermissionSource), ApiError> {
+    if !is_resource_id(id, prefix) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "ScalingGroupNotFound",
-            format!("{id:?} is not a scaling group id"),
+            not_found,
+            format!("{id:?} is not a {noun} id"),
         ));
     }
-    if !is_resource_id(&request.image_id, validate::IMAGE) {
+    if !is_resource_id(image_id, validate::IMAGE) {
         return Err(ApiError {
             field: Some("image_id".into()),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "InvalidRequest",
-                format!("image_id: {:?} is not an image id (m-…)", request.image_id),
+                format!("image_id: {image_id:?} is not an image id (m-…)"),
             )
         });
     }
-    let permission = request.permission.unwrap_or(PermissionSource::Account);
+    let permission = permission.unwrap_or(PermissionSource::Account);
     if let PermissionSource::RamRole { role_arn } = &permission {
         crate::model::task::validate_role_arn(role_arn)?;
     }
-    if let Some(holder) = manual::holder(&api.store, &id, api.clock.now())
+    if let Some(holder) = manual::holder(&api.store, id, api.clock.now())
         .await
         .map_err(|e| ApiError::internal(crate::report::chain(&e)))?
     {
         return Err(ManualUpdateError::Busy {
-            configuration_id: id,
+            configuration_id: id.to_owned(),
             holder,
         }
         .into());
@@ -1594,6 +1597,20 @@ async fn set_group_image(
             "this server has no cloud client for the manual update",
         )
     })?;
+    Ok((images, permission))
+}
+
+/// `PUT /scaling-groups/{id}/image`: the manual update of a group that launches from a
+/// launch template.
+async fn set_group_image(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Json<GroupImageSet>, ApiError> {
+    let request: SetGroupImage = parse_json(&body)?;
+    let route = ("asg-", "ScalingGroupNotFound", "scaling group");
+    let (images, permission) =
+        manual_update_checks(&api, &id, route, &request.image_id, request.permission).await?;
     Ok(Json(
         images
             .set_group_image(
@@ -1612,44 +1629,13 @@ async fn set_image(
     LimitedBody(body): LimitedBody,
 ) -> Result<Json<ImageSet>, ApiError> {
     let request: SetImage = parse_json(&body)?;
-    let field_error = |field: &str, message: String| ApiError {
-        field: Some(field.to_owned()),
-        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "InvalidRequest", message)
-    };
-    if !is_resource_id(&id, validate::CONFIGURATION) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ScalingConfigurationNotFound",
-            format!("{id:?} is not a scaling configuration id"),
-        ));
-    }
-    if !is_resource_id(&request.image_id, validate::IMAGE) {
-        return Err(field_error(
-            "image_id",
-            format!("image_id: {:?} is not an image id (m-…)", request.image_id),
-        ));
-    }
-    let permission = request.permission.unwrap_or(PermissionSource::Account);
-    if let PermissionSource::RamRole { role_arn } = &permission {
-        crate::model::task::validate_role_arn(role_arn)?;
-    }
-    if let Some(holder) = manual::holder(&api.store, &id, api.clock.now())
-        .await
-        .map_err(|e| ApiError::internal(crate::report::chain(&e)))?
-    {
-        return Err(ManualUpdateError::Busy {
-            configuration_id: id,
-            holder,
-        }
-        .into());
-    }
-    let images = api.images.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ManualUpdateUnavailable",
-            "this server has no cloud client for the manual update",
-        )
-    })?;
+    let route = (
+        validate::CONFIGURATION,
+        "ScalingConfigurationNotFound",
+        "scaling configuration",
+    );
+    let (images, permission) =
+        manual_update_checks(&api, &id, route, &request.image_id, request.permission).await?;
     Ok(Json(
         images
             .set_image(&id, &request.image_id, &permission)

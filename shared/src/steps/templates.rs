@@ -129,10 +129,7 @@ pub async fn read_sources(
     if group_ids.is_empty() {
         return Ok(Ok(Vec::new()));
     }
-    let mut groups = Vec::new();
-    for chunk in group_ids.chunks(super::cloud::GROUPS_PER_CALL) {
-        groups.extend(cloud.describe_groups(chunk).await?);
-    }
+    let groups = describe_groups(cloud, group_ids).await?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for id in group_ids {
@@ -196,6 +193,18 @@ pub async fn read_sources(
     } else {
         Err(problems)
     })
+}
+
+/// DescribeScalingGroups for `ids`, [`super::cloud::GROUPS_PER_CALL`] a call.
+async fn describe_groups(
+    cloud: &dyn Cloud,
+    ids: &[String],
+) -> Result<Vec<super::cloud::ScalingGroup>, CloudError> {
+    let mut groups = Vec::new();
+    for chunk in ids.chunks(super::cloud::GROUPS_PER_CALL) {
+        groups.extend(cloud.describe_groups(chunk).await?);
+    }
+    Ok(groups)
 }
 
 /// Puts `image_id` into each group's template as a new version and points the group at it;
@@ -448,10 +457,7 @@ pub(crate) async fn verify(
     }
     let ids: Vec<String> = previous.iter().map(|p| p.group_id.clone()).collect();
     let mut problems = Vec::new();
-    let mut groups = Vec::new();
-    for chunk in ids.chunks(super::cloud::GROUPS_PER_CALL) {
-        groups.extend(cloud.describe_groups(chunk).await?);
-    }
+    let groups = describe_groups(cloud, &ids).await?;
     for source in previous {
         let group_id = &source.group_id;
         let template_id = &source.launch_template_id;

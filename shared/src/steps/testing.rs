@@ -828,6 +828,43 @@ pub async fn ended_and_stuck(
     (ended, stuck)
 }
 
+/// Starts execution `id` with `request`, then runs it to its end through any injected crash
+/// (a [`CrashingCloud`] or [`CrashingStore`] panics with [`CRASH_MESSAGE`]): after each
+/// one the clock moves past the overdue margin and the sweep dispatches the pending step
+/// again, as the minute's tick does in production. Answers the last record and how many
+/// crashes there were; panics if `start` itself fails or the execution does not end.
+pub async fn run_through_crashes(
+    engine: &crate::steps::Engine,
+    local: &Arc<crate::dispatch::local::LocalDispatcher>,
+    clock: &crate::clock::ManualClock,
+    request: crate::model::UpdateRequest,
+    id: crate::model::ExecutionId,
+) -> (crate::model::StepRecord, usize) {
+    let starting = engine.clone();
+    let started =
+        tokio::spawn(async move { starting.start(request, id.clone()).await.map(|_| id) });
+    let id = match started.await {
+        Ok(Ok(id)) => id,
+        other => panic!("start failed: {other:?}"),
+    };
+    let mut crashes = 0;
+    for _ in 0..10 {
+        let (running, local) = (engine.clone(), local.clone());
+        match tokio::spawn(async move { local.run_until_idle(&running).await }).await {
+            Err(e) if e.is_panic() => crashes += 1,
+            Err(e) => panic!("{e}"),
+            Ok(report) => assert!(report.dropped.is_empty(), "{report:?}"),
+        }
+        let last = engine.get(&id).await.unwrap().unwrap();
+        if last.state.is_terminal() {
+            return (last, crashes);
+        }
+        clock.advance(engine.config().overdue_after + Duration::from_secs(1));
+        engine.sweep(crate::clock::Clock::now(clock)).await.unwrap();
+    }
+    panic!("execution {id} did not finish");
+}
+
 /// An update of [`FakeCloud::demo`]'s running instance onto `configuration`, with the
 /// account's own permissions.
 pub fn request_onto(configuration: &str) -> crate::model::UpdateRequest {
